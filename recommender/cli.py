@@ -1,0 +1,361 @@
+"""The ``recommender`` command: import, train, suggest, models, serve, setup.
+
+Exit codes: 0 success, 1 error (bad file, bad arguments), 2 not enough feedback to train,
+3 another retrain is running, 4 no model yet.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from datetime import date
+from pathlib import Path
+
+from recommender.config import Settings, get_settings
+from recommender.errors import (
+    ImportFailed,
+    NoModelError,
+    NotEnoughFeedback,
+    RecommenderError,
+    RetrainInProgress,
+    ValidationFailed,
+)
+
+log = logging.getLogger("recommender")
+
+EXIT_ERROR = 1
+EXIT_NOT_ENOUGH = 2
+EXIT_BUSY = 3
+EXIT_NO_MODEL = 4
+IMPORT_BATCH = 500
+
+TREND_ZH = {"new": "新出现", "growing": "上升", "steady": "平稳", "fading": "下降"}
+
+
+def _configure_logging(settings: Settings) -> None:
+    logging.basicConfig(
+        level=getattr(logging, settings.log_level.upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+def _service(settings: Settings):
+    from recommender.service import RecommenderService
+
+    service = RecommenderService(settings)
+    service.start()
+    return service
+
+
+def _iso_date(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {value!r}") from None
+
+
+# ---------------------------------------------------------------------------- import
+def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
+    from tqdm import tqdm
+
+    from recommender.importer import ImportedRow, read_feedback_file
+
+    path = Path(args.file)
+    if not path.is_file():
+        print(f"错误：找不到文件 {path} (file not found)", file=sys.stderr)
+        return EXIT_ERROR
+    try:
+        batch = read_feedback_file(
+            path,
+            text_column=args.text_column,
+            time_column=args.time_column,
+            submitter_column=args.submitter_column,
+            votes_column=args.votes_column,
+            id_column=args.id_column,
+            segment_column=args.segment_column,
+            session_column=args.session_column,
+        )
+    except ImportFailed as exc:
+        print(f"错误：{exc}", file=sys.stderr)
+        return EXIT_ERROR
+    service = _service(settings)
+    source = f"import:{path.name}"
+    imported = duplicates = 0
+    rejected: list[tuple[int, str]] = []
+    pending = []
+
+    def flush() -> None:
+        nonlocal imported, duplicates
+        if pending:
+            new_ids, skipped = service.store_batch(pending)
+            imported += len(new_ids)
+            duplicates += skipped
+            pending.clear()
+
+    try:
+        for item in tqdm(batch, desc=f"导入 {path.name}", unit="行", disable=args.quiet):
+            if not isinstance(item, ImportedRow):
+                rejected.append((item.line, item.reason))
+                continue
+            try:
+                pending.append(
+                    service.draft(
+                        item.text,
+                        segment=item.segment,
+                        session_id=item.session_id,
+                        submitter=item.submitter,
+                        submitted_at=item.submitted_at,
+                        votes=item.votes,
+                        external_id=item.external_id,
+                        source=source,
+                    )
+                )
+            except ValidationFailed as exc:
+                rejected.append((item.line, exc.message))
+            if len(pending) >= IMPORT_BATCH:
+                flush()
+        flush()
+    except ImportFailed as exc:
+        flush()
+        print(f"错误：{exc}（已导入 {imported} 行）", file=sys.stderr)
+        return EXIT_ERROR
+    print(f"文件 {path.name}（{batch.format}, {batch.encoding or '-'}）")
+    print(f"  导入 imported: {imported}")
+    print(f"  已存在跳过 duplicates skipped: {duplicates}")
+    print(f"  有误跳过 rejected: {len(rejected)}")
+    for line, reason in rejected[:50]:
+        print(f"    第 {line} 行 (line {line}): {reason}")
+    if len(rejected) > 50:
+        print(f"    … 另有 {len(rejected) - 50} 行有误")
+    log.info("import %s: %d imported, %d duplicates, %d rejected", path.name, imported, duplicates, len(rejected))
+    return 0
+
+
+# ---------------------------------------------------------------------------- train
+def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
+    from recommender.store import FeedbackStore
+    from recommender.training import train_from_store
+
+    store = FeedbackStore(settings.database_url)
+    store.migrate()
+    try:
+        result = train_from_store(
+            store, settings, progress=not args.quiet, blas_threads=settings.train_threads or None
+        )
+    except NotEnoughFeedback as exc:
+        print(f"没有重新训练：反馈太少。{exc}", file=sys.stderr)
+        return EXIT_NOT_ENOUGH
+    except RetrainInProgress as exc:
+        print(f"没有重新训练：{exc}", file=sys.stderr)
+        return EXIT_BUSY
+    finally:
+        store.dispose()
+    print(
+        f"新模型 {result.version} 已启用：{result.n_rows} 条反馈，{result.n_topics} 个主题"
+        f"（{result.kept_ids} 个沿用原编号），{result.n_noise} 条不属于任何主题，用时 {result.seconds:.1f} 秒"
+    )
+    return 0
+
+
+# ---------------------------------------------------------------------------- suggest
+def cmd_suggest(args: argparse.Namespace, settings: Settings) -> int:
+    service = _service(settings)
+    try:
+        result = service.suggestions(as_of=args.as_of, top=args.top, segment=args.segment)
+    except NoModelError as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_NO_MODEL
+    except ValidationFailed as exc:
+        print(f"错误：{exc.message}", file=sys.stderr)
+        return EXIT_ERROR
+    if args.format == "json":
+        print(json.dumps(result, ensure_ascii=False, indent=2))
+        return 0
+    print(f"截至 {result['as_of']} 的下次课程主题建议（模型 {result['model_version']}）")
+    if not result["suggestions"]:
+        print("  （暂无建议）")
+    for s in result["suggestions"]:
+        badge = " [近期已开课]" if s.get("recently_covered") else ""
+        print(
+            f"{s['rank']:>2}. {s['label']}{badge}  热度 {s['score']:.3f}  "
+            f"{s['distinct_submitters']} 人 / {s['feedback_count']} 条  趋势 {TREND_ZH.get(s['trend'], s['trend'])}"
+        )
+        print(f"    关键词：{'、'.join(s['keywords'])}")
+        for example in s["examples"][:3]:
+            print(f"    · {example}")
+    return 0
+
+
+# ---------------------------------------------------------------------------- models
+def cmd_models(args: argparse.Namespace, settings: Settings) -> int:
+    from recommender.lifecycle import ModelRegistry
+
+    registry = ModelRegistry(Path(settings.models_dir))
+    if args.models_command == "list":
+        versions = registry.list_versions()
+        if not versions:
+            print("还没有模型。请运行 `recommender train`。")
+            return 0
+        for v in versions:
+            meta = v.metadata
+            mark = "*" if v.is_current else " "
+            print(
+                f"{mark} {v.version}  {meta.get('created_at', '')}  {meta.get('n_rows', '?')} 条  "
+                f"{meta.get('n_topics', '?')} 个主题  parent={meta.get('parent') or '-'}"
+            )
+        return 0
+    try:
+        if args.models_command == "show":
+            info = registry.show(args.version)
+            print(json.dumps({**info.metadata, "is_current": info.is_current}, ensure_ascii=False, indent=2))
+            return 0
+        if args.models_command == "rollback":
+            registry.set_current(args.version)
+            print(f"当前模型已切换为 {args.version}；运行中的服务会在几秒内换用它。")
+            log.info("rollback: current model set to %s", args.version)
+            return 0
+    except (KeyError, ValueError, RecommenderError) as exc:
+        print(f"错误：{exc}", file=sys.stderr)
+        return EXIT_ERROR
+    return EXIT_ERROR
+
+
+# ---------------------------------------------------------------------------- serve / setup
+def cmd_setup(args: argparse.Namespace, settings: Settings) -> int:
+    """Prepare a fresh install: migrate, load demo feedback when empty, train when no model."""
+    from recommender.demo import demo_feedback
+    from recommender.lifecycle import ModelRegistry
+
+    service = _service(settings)
+    if service.store.count() == 0 and not args.no_demo:
+        drafts = [
+            service.draft(
+                row["text"],
+                segment=row["segment"],
+                session_id=row.get("session_id"),
+                submitter=row.get("submitter"),
+                submitted_at=row["submitted_at"],
+                votes=row.get("votes", 0),
+                external_id=row["external_id"],
+                source="demo",
+            )
+            for row in demo_feedback()
+        ]
+        new_ids, _ = service.store_batch(drafts)
+        print(f"已载入 {len(new_ids)} 条示例反馈 (demo feedback loaded)")
+    service.close()
+    if ModelRegistry(Path(settings.models_dir)).current_version() is None:
+        code = cmd_train(argparse.Namespace(quiet=args.quiet), settings)
+        if code not in (0, EXIT_NOT_ENOUGH):
+            return code
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from recommender.keys import load_or_create_secret
+    from recommender.store import FeedbackStore
+
+    overrides = {}
+    if args.host:
+        overrides["RECOMMENDER_HOST"] = args.host
+    if args.port:
+        overrides["RECOMMENDER_PORT"] = str(args.port)
+    if args.workers:
+        overrides["RECOMMENDER_WORKERS"] = str(args.workers)
+    os.environ.update(overrides)  # the workers build their own Settings from the environment
+    get_settings.cache_clear()
+    settings = get_settings()
+
+    store = FeedbackStore(settings.database_url)
+    store.migrate()  # once, before the workers start
+    store.dispose()
+    if not settings.organizer_token_list:
+        token, created = load_or_create_secret(Path(settings.data_dir) / "organizer_token")
+        if created:
+            print("=" * 60)
+            print("组织者令牌 (organizer token) — 只显示这一次，请妥善保存：")
+            print(f"  {token}")
+            print(f"（已保存在 {Path(settings.data_dir) / 'organizer_token'}）")
+            print("=" * 60, flush=True)
+    print(f"服务地址 http://{settings.host}:{settings.port}/  组织者页面 /organizer", flush=True)
+    uvicorn.run(
+        "recommender.web.app:create_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        log_level=settings.log_level.lower(),
+        proxy_headers=False,
+    )
+    return 0
+
+
+# ---------------------------------------------------------------------------- parser
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="recommender", description="夜校需求主题推荐 · night-school topic recommender")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("import", help="import feedback from CSV, XLSX or JSONL")
+    p.add_argument("file")
+    p.add_argument("--text-column", help="column holding the feedback text (auto-detected if omitted)")
+    p.add_argument("--time-column", help="column holding the submission time")
+    p.add_argument("--submitter-column", help="column identifying the person (hashed, never stored raw)")
+    p.add_argument("--votes-column", help="column with votes or likes")
+    p.add_argument("--id-column", help="column with the row's own id (kept as external_id)")
+    p.add_argument("--segment-column", help="column with who wrote it (社区干部, 网格员, …)")
+    p.add_argument("--session-column", help="column with the class attended")
+    p.set_defaults(func=cmd_import)
+
+    p = sub.add_parser("train", help="retrain the topic model from the store and make it current")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("suggest", help="ranked topic suggestions for the next session")
+    p.add_argument("--top", type=int, default=None, help="how many suggestions (default: setting suggestions_top)")
+    p.add_argument("--as-of", type=_iso_date, default=None, help="YYYY-MM-DD (default: today)")
+    p.add_argument("--segment", default=None, help="only demand from this segment (e.g. 网格员)")
+    p.add_argument("--format", choices=("table", "json"), default="table")
+    p.set_defaults(func=cmd_suggest)
+
+    p = sub.add_parser("models", help="list, show or roll back model versions")
+    msub = p.add_subparsers(dest="models_command", required=True)
+    msub.add_parser("list", help="versions, newest first (* = current)")
+    m = msub.add_parser("show", help="one version's metadata")
+    m.add_argument("version")
+    m = msub.add_parser("rollback", help="make an earlier version current")
+    m.add_argument("version")
+    p.set_defaults(func=cmd_models)
+
+    p = sub.add_parser("serve", help="run the web service (uvicorn)")
+    p.add_argument("--host", default=None)
+    p.add_argument("--port", type=int, default=None)
+    p.add_argument("--workers", type=int, default=None)
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("setup", help="migrate, load demo feedback into an empty store, train if no model")
+    p.add_argument("--no-demo", action="store_true", help="do not load the demo feedback")
+    p.set_defaults(func=cmd_setup)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    settings = get_settings()
+    _configure_logging(settings)
+    try:
+        return args.func(args, settings)
+    except RecommenderError as exc:
+        print(f"错误：{exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,107 @@
+"""Settings: every knob of the service, read from ``RECOMMENDER_*`` environment variables.
+
+Use :func:`get_settings` (cached) in the service and the CLI; tests build ``Settings(...)``
+directly or clear the cache. Each field carries its default and a description; README's
+configuration table is checked against this class by ``tests/test_docs.py``.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from typing import Annotated
+
+DEFAULT_SEGMENTS = ("社区干部", "网格员", "楼栋长", "党员", "居民", "志愿者", "其他")
+
+
+class Settings(BaseSettings):
+    """Configuration of the recommender (environment prefix ``RECOMMENDER_``)."""
+
+    model_config = SettingsConfigDict(env_prefix="RECOMMENDER_", extra="ignore")
+
+    # --- storage -------------------------------------------------------------------
+    database_url: str = Field(
+        "sqlite:///feedback_data/feedback.db",
+        description="SQLAlchemy URL of the feedback store; postgresql+psycopg://… for PostgreSQL.",
+    )
+    data_dir: Path = Field(
+        Path("feedback_data"),
+        description="Folder for the embedded database, the generated organizer token and the submitter salt.",
+    )
+    models_dir: Path = Field(
+        Path("models"), description="Where versioned model artifacts and the `current` pointer live."
+    )
+    keep_versions: int = Field(5, ge=1, description="How many model versions retrain keeps on disk.")
+
+    # --- service -------------------------------------------------------------------
+    host: str = Field("127.0.0.1", description="Address `serve` listens on.")
+    port: int = Field(8000, ge=1, le=65535, description="Port `serve` listens on.")
+    workers: int = Field(1, ge=1, description="Number of uvicorn worker processes for `serve`.")
+    organizer_tokens: str | None = Field(
+        None,
+        description=(
+            "Comma-separated bearer tokens for organizer endpoints; when unset, `serve` generates one, "
+            "prints it once and stores it under the data folder."
+        ),
+    )
+    model_poll_seconds: float = Field(
+        5.0, gt=0, description="How often each service worker checks the `current` model pointer for a new model."
+    )
+    log_level: str = Field("INFO", description="Log level of the service and the CLI.")
+
+    # --- intake --------------------------------------------------------------------
+    segments: Annotated[tuple[str, ...], NoDecode] = Field(
+        DEFAULT_SEGMENTS, description="Comma-separated list of who-wrote-it segments offered by the form."
+    )
+    max_text_length: int = Field(2000, ge=10, description="Longest feedback text accepted, in characters.")
+    max_body_bytes: int = Field(65536, ge=1024, description="Largest request body accepted by the service (413 above).")
+    repeat_window_days: int = Field(
+        30, ge=0, description="Near-identical text from the same submitter within this many days is marked a repeat."
+    )
+    submitter_salt: str | None = Field(
+        None,
+        description="Secret salt for hashing submitter identifiers; generated and stored under the data folder when unset.",
+    )
+
+    # --- model and retrain ---------------------------------------------------------
+    min_train_rows: int = Field(30, ge=2, description="Retrain refuses (exit code 2) with fewer feedback lines than this.")
+    train_threads: int = Field(
+        1, ge=0, description="BLAS threads a retrain may use (0 = library default); 1 keeps a retrain beside the service from starving it."
+    )
+    user_dict: Path | None = Field(
+        None, description="Operator-supplied jieba user dictionary (one term per line) added to the project's own."
+    )
+    retrain_advice_share: float = Field(
+        0.3, ge=0, le=1, description="Dashboard advises a retrain when this share of feedback since the last one fits no topic."
+    )
+
+    # --- ranking -------------------------------------------------------------------
+    half_life_days: float = Field(45.0, gt=0, description="Half-life of a feedback line's weight in the heat score.")
+    trend_window_days: int = Field(30, ge=1, description="Window compared with the one before it for the trend.")
+    cooldown_days: int = Field(90, ge=0, description="A topic with a class held within this many days is held back.")
+    segment_min_people: int = Field(
+        3, ge=1, description="Privacy floor: per-segment suggestions need at least this many distinct people."
+    )
+    suggestions_top: int = Field(5, ge=1, le=100, description="Default number of suggestions.")
+
+    @field_validator("segments", mode="before")
+    @classmethod
+    def _split_segments(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @property
+    def organizer_token_list(self) -> list[str]:
+        if not self.organizer_tokens:
+            return []
+        return [t.strip() for t in self.organizer_tokens.split(",") if t.strip()]
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings (cached; tests call ``get_settings.cache_clear()``)."""
+    return Settings()

@@ -1,0 +1,56 @@
+"""The exception tree of the recommender.
+
+    RecommenderError
+    ├── ValidationFailed          bad feedback or request input (a person can fix it)
+    ├── ImportFailed              a whole import file cannot be read (bad format, broken XLSX)
+    ├── StoreError                the database refused or is unreachable
+    ├── ModelError
+    │   ├── NoModelError          no model has been trained yet
+    │   ├── ModelCompatibilityError  artifact written by other library versions / corrupt
+    │   └── NotEnoughFeedback     too little feedback to train
+    └── RetrainInProgress         another retrain holds the lock
+"""
+
+from __future__ import annotations
+
+
+class RecommenderError(Exception):
+    """Base of every error the recommender raises on purpose."""
+
+
+class ValidationFailed(RecommenderError):
+    """Input a person can fix. ``field`` names the input, ``message`` says why (Chinese)."""
+
+    def __init__(self, message: str, field: str | None = None, code: str = "invalid") -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.code = code
+
+
+class ImportFailed(RecommenderError):
+    """A whole import file cannot be read."""
+
+
+class StoreError(RecommenderError):
+    """The feedback store failed."""
+
+
+class ModelError(RecommenderError):
+    """Something is wrong with a model or its artifact."""
+
+
+class NoModelError(ModelError):
+    """No model has been trained yet."""
+
+
+class ModelCompatibilityError(ModelError):
+    """An artifact cannot be used: corrupt, or written by incompatible library versions."""
+
+
+class NotEnoughFeedback(ModelError):
+    """Too little feedback to train a model."""
+
+
+class RetrainInProgress(RecommenderError):
+    """Another retrain holds the lock."""

@@ -1,0 +1,602 @@
+"""Read feedback from CSV/TSV, XLSX and JSONL files, one row at a time.
+
+``read_feedback_file(path, …)`` opens the file, settles the format, the encoding and which
+column holds what (given by the caller, else recognised from common names such as
+``内容`` / ``意见建议`` / ``提交答卷时间`` as exported by 问卷星 and 腾讯问卷), and returns an
+:class:`ImportBatch`. Whole-file problems raise :class:`~recommender.errors.ImportFailed`
+with a Chinese and English message. Iterating the batch streams the rows: each is an
+:class:`ImportedRow`, or a :class:`RowError` naming the line and the reason, so one bad
+row never stops an import. Iterating twice reads the file twice and gives equal results.
+
+Line numbers are the ones a person sees: for CSV/TSV and XLSX the spreadsheet row (the
+header is line 1; a CSV cell with line breaks still counts as one row), for JSONL the line
+of the file (the first line is 1).
+
+Rows without an id column get a stable ``external_id`` from their content
+(``h`` + 20 hex digits of SHA-1 over text, time, submitter, segment and session, with
+``-2``, ``-3`` … for the second and later identical rows), so importing the same file
+again adds nothing. Votes are left out of the hash: a re-export with updated votes is
+still the same feedback. Cell values starting with ``=``, ``+``, ``-`` or ``@`` are read
+as plain text, never evaluated.
+
+This module reads; validation and masking stay in :func:`recommender.intake.clean_feedback`,
+which :meth:`ImportedRow.to_draft` applies.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import hashlib
+import json
+import unicodedata
+import warnings
+import zipfile
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from pathlib import Path
+from typing import Any
+
+import charset_normalizer
+
+from recommender.config import Settings, get_settings
+from recommender.errors import ImportFailed, ValidationFailed
+from recommender.intake import FeedbackDraft, clean_feedback, clean_text, parse_timestamp, parse_votes
+
+__all__ = ["ImportBatch", "ImportReport", "ImportedRow", "RowError", "read_feedback_file", "FIELDS"]
+
+#: The fields a file can provide, in the order of ``read_feedback_file``'s column options.
+FIELDS = ("text", "time", "submitter", "votes", "id", "segment", "session")
+
+_FORMATS = {".csv": "csv", ".tsv": "tsv", ".xlsx": "xlsx", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+_CHUNK = 1 << 20
+_SAMPLE = 256 * 1024
+_JSONL_HEADER_SCAN = 100
+# Longer than this many times the limit, a cell is refused without cleaning it first.
+_HUGE_FACTOR = 10
+
+# Column names recognised when no option names the column (compared after NFKC, casefold, strip).
+_EXACT: dict[str, tuple[str, ...]] = {
+    "id": ("id", "external_id", "feedback_id", "编号", "答卷编号", "答卷id", "反馈编号"),
+    "votes": ("votes", "vote", "likes", "like", "upvotes", "点赞", "点赞数", "赞", "票数", "投票数", "支持数"),
+    "time": (
+        "time", "timestamp", "submitted_at", "submit_time", "created_at", "created", "date", "datetime",
+        "时间", "提交时间", "提交答卷时间", "填写时间", "答题时间", "日期", "创建时间", "反馈时间",
+    ),
+    "submitter": (
+        "submitter", "user", "user_id", "userid", "author", "openid", "提交人", "提交者", "填写人",
+        "填表人", "用户", "用户id", "用户名", "昵称", "微信昵称", "姓名",
+    ),
+    "segment": ("segment", "role", "group", "身份", "身份类别", "人员类别", "类别", "角色", "您的身份"),
+    "session": ("session", "session_id", "场次", "课次", "期次", "班次", "课程场次"),
+    "text": (
+        "text", "feedback", "content", "comment", "comments", "message", "suggestion", "body",
+        "内容", "反馈", "反馈内容", "意见", "建议", "意见建议", "意见和建议", "留言", "问题", "需求",
+        "培训需求", "想学的内容",
+    ),
+}
+# Questionnaire headers are whole questions ("3、您对夜校有什么意见或建议？"): parts to look for.
+_CONTAINS: dict[str, tuple[str, ...]] = {
+    "text": ("反馈", "建议", "意见", "想学", "留言", "需求", "内容", "问题"),
+    "time": ("提交答卷时间", "提交时间", "填写时间", "时间", "日期"),
+    "segment": ("身份", "人员类别"),
+    "votes": ("点赞", "票数"),
+    "submitter": ("提交人", "填写人", "用户", "昵称"),
+    "session": ("场次", "期次"),
+}
+# "所用时间" in 问卷星 exports is how long answering took, not when.
+_NOT_TIME = ("所用", "用时", "耗时")
+
+
+@dataclass(frozen=True)
+class RowError:
+    """A row that cannot be imported: its line number and the reason (Chinese)."""
+
+    line: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class ImportedRow:
+    """One row as read from the file, before validation and masking."""
+
+    line: int
+    text: str
+    submitted_at: datetime | None
+    submitter: str | None
+    votes: int
+    external_id: str | None
+    segment: str | None
+    session_id: str | None
+
+    def to_draft(self, *, source: str, settings: Settings, now: datetime | None = None) -> FeedbackDraft:
+        """Validate and mask this row with the rules every door uses (raises ValidationFailed)."""
+        return clean_feedback(
+            self.text,
+            segment=self.segment,
+            session_id=self.session_id,
+            submitter=self.submitter,
+            submitted_at=self.submitted_at,
+            votes=self.votes,
+            external_id=self.external_id,
+            source=source,
+            settings=settings,
+            now=now,
+        )
+
+
+@dataclass
+class ImportReport:
+    """What an import did, for the CLI summary: counts and the skipped rows with reasons."""
+
+    file: str
+    format: str
+    encoding: str | None
+    imported: int = 0
+    duplicates: int = 0
+    errors: list[RowError] = field(default_factory=list)
+
+    def summary(self, max_errors: int = 20) -> str:
+        """A short Chinese summary with up to ``max_errors`` skipped rows listed."""
+        lines = [
+            f"文件 {self.file}（{self.format}{'，编码 ' + self.encoding if self.encoding else ''}）："
+            f"导入 {self.imported} 条，重复跳过 {self.duplicates} 条，出错跳过 {len(self.errors)} 条。"
+        ]
+        lines += [f"  第 {e.line} 行：{e.reason}" for e in self.errors[:max_errors]]
+        if len(self.errors) > max_errors:
+            lines.append(f"  …… 另有 {len(self.errors) - max_errors} 行出错未列出。")
+        return "\n".join(lines)
+
+
+RawRow = dict[str, Any]
+_RowSource = Callable[[], Iterator[tuple[int, RawRow | None, str | None]]]
+
+
+class ImportBatch:
+    """An opened import file. Iterate it for ``ImportedRow`` / ``RowError`` items (streamed)."""
+
+    def __init__(
+        self,
+        *,
+        path: Path,
+        format: str,
+        encoding: str | None,
+        columns: list[str],
+        column_map: dict[str, str],
+        total_rows: int | None,
+        max_text_length: int,
+        rows: _RowSource,
+        sheet: str | None = None,
+    ) -> None:
+        self.path = path
+        #: "csv", "tsv", "xlsx" or "jsonl".
+        self.format = format
+        #: The text encoding used to read the file ("utf-8", "utf-8-sig", "gb18030", …); None for XLSX.
+        self.encoding = encoding
+        #: The column names found in the file (header cells trimmed; JSONL: keys of the first objects).
+        self.columns = columns
+        #: Which column each recognised field comes from, e.g. {"text": "意见建议", "time": "提交时间"}.
+        self.column_map = column_map
+        #: Roughly how many data rows there are (for a progress bar), None when unknown.
+        self.total_rows = total_rows
+        #: The XLSX sheet read.
+        self.sheet = sheet
+        self._max_text_length = max_text_length
+        self._rows = rows
+
+    @property
+    def source(self) -> str:
+        """The store's source for these rows: ``import:<file name>``."""
+        return f"import:{self.path.name}"
+
+    def __iter__(self) -> Iterator[ImportedRow | RowError]:
+        seen: Counter[str] = Counter()
+        for line, raw, error in self._rows():
+            if error is not None:
+                yield RowError(line, error)
+            elif raw is not None:
+                yield _to_row(line, raw, self._max_text_length, seen)
+
+    def __repr__(self) -> str:
+        return f"ImportBatch({self.path.name!r}, format={self.format!r}, encoding={self.encoding!r}, columns={self.column_map!r})"
+
+
+def read_feedback_file(
+    path: str | Path,
+    *,
+    text_column: str | None = None,
+    time_column: str | None = None,
+    submitter_column: str | None = None,
+    votes_column: str | None = None,
+    id_column: str | None = None,
+    segment_column: str | None = None,
+    session_column: str | None = None,
+    settings: Settings | None = None,
+) -> ImportBatch:
+    """Open a CSV/TSV, XLSX or JSONL feedback file; raises ImportFailed when it cannot be read.
+
+    Column options name header cells (JSONL: keys); unnamed fields are recognised from common
+    names. ``settings`` (default :func:`get_settings`) gives the text length limit.
+    """
+    path = Path(path)
+    settings = settings or get_settings()
+    fmt = _FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        hint = "；.xls 请在 Excel/WPS 中另存为 .xlsx 或 CSV" if path.suffix.lower() == ".xls" else ""
+        raise ImportFailed(
+            f"不支持的文件类型“{path.suffix or '无扩展名'}”：请使用 .csv、.tsv、.xlsx 或 .jsonl 文件{hint}。"
+            f" / Unsupported file type {path.suffix or '(none)'!r}: use .csv, .tsv, .xlsx or .jsonl."
+        )
+    if not path.is_file():
+        raise ImportFailed(f"找不到文件：{path} / File not found: {path}")
+    wanted = {
+        "text": text_column,
+        "time": time_column,
+        "submitter": submitter_column,
+        "votes": votes_column,
+        "id": id_column,
+        "segment": segment_column,
+        "session": session_column,
+    }
+    if fmt == "xlsx":
+        return _open_xlsx(path, wanted, settings.max_text_length)
+    if fmt == "jsonl":
+        return _open_jsonl(path, wanted, settings.max_text_length)
+    return _open_delimited(path, fmt, wanted, settings.max_text_length)
+
+
+# --- columns -----------------------------------------------------------------------------
+
+
+def _norm_name(name: str) -> str:
+    return unicodedata.normalize("NFKC", name).strip().casefold()
+
+
+def _map_columns(path: Path, columns: Sequence[str], wanted: dict[str, str | None]) -> dict[str, int]:
+    """Field -> column position: the options first, then exact names, then name parts."""
+    normed = [_norm_name(c) for c in columns]
+    found: dict[str, int] = {}
+    for fld, name in wanted.items():
+        if name is None:
+            continue
+        target = _norm_name(name)
+        if target not in normed:
+            raise ImportFailed(
+                f"文件 {path.name} 中找不到列“{name}”。文件中的列：{_list_columns(columns)}。"
+                f" / Column {name!r} not found in {path.name}; columns: {list(columns)}."
+            )
+        found[fld] = normed.index(target)
+    for fld, names in _EXACT.items():
+        if fld in found or wanted.get(fld) is not None:
+            continue
+        for name in names:
+            if name in normed and normed.index(name) not in found.values():
+                found[fld] = normed.index(name)
+                break
+    for fld, parts in _CONTAINS.items():
+        if fld in found:
+            continue
+        for part in parts:
+            hits = [
+                i
+                for i, n in enumerate(normed)
+                if part in n and i not in found.values() and not (fld == "time" and any(x in n for x in _NOT_TIME))
+            ]
+            if hits:
+                found[fld] = hits[0]
+                break
+    if "text" not in found:
+        raise ImportFailed(
+            f"文件 {path.name} 中找不到反馈内容所在的列，请用 --text-column 指定。文件中的列：{_list_columns(columns)}。"
+            f" / No feedback text column found in {path.name}; name it with --text-column. Columns: {list(columns)}."
+        )
+    return found
+
+
+def _list_columns(columns: Sequence[str]) -> str:
+    shown = [c for c in columns if c] or ["（无）"]
+    return "、".join(shown)
+
+
+# --- rows ------------------------------------------------------------------------------
+
+
+def _cell_text(value: Any) -> str | None:
+    """A cell as text: None for empty, integral floats without ".0", times in ISO form."""
+    if value is None:
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, (datetime, date, time)):
+        value = value.isoformat()
+    text = str(value).strip()
+    return text or None
+
+
+def _to_row(line: int, raw: RawRow, max_len: int, seen: Counter[str]) -> ImportedRow | RowError:
+    value = raw.get("text")
+    if isinstance(value, (dict, list, bool)):
+        return RowError(line, "反馈内容必须是文字。")
+    text = _cell_text(value)
+    if text is None:
+        return RowError(line, "缺少反馈内容（该行内容列为空）。")
+    if len(text) > max_len:
+        size = len(text) if len(text) > _HUGE_FACTOR * max_len else len(clean_text(text))
+        if size > max_len:
+            return RowError(line, f"反馈内容过长：最多 {max_len} 个字，当前 {size} 个字。")
+    try:
+        time_value = raw.get("time")
+        submitted_at = None if _cell_text(time_value) is None else parse_timestamp(time_value)
+        votes = parse_votes(raw.get("votes"))
+    except ValidationFailed as exc:
+        return RowError(line, exc.message)
+    submitter = _cell_text(raw.get("submitter"))
+    segment = _cell_text(raw.get("segment"))
+    session_id = _cell_text(raw.get("session"))
+    external_id = _cell_text(raw.get("id"))
+    if external_id is None:
+        key = "\x1f".join(
+            [clean_text(text), submitted_at.isoformat() if submitted_at else "", submitter or "", segment or "", session_id or ""]
+        )
+        digest = "h" + hashlib.sha1(key.encode("utf-8", "surrogatepass")).hexdigest()[:20]
+        seen[digest] += 1
+        external_id = digest if seen[digest] == 1 else f"{digest}-{seen[digest]}"
+    return ImportedRow(
+        line=line,
+        text=text,
+        submitted_at=submitted_at,
+        submitter=submitter,
+        votes=votes,
+        external_id=external_id,
+        segment=segment,
+        session_id=session_id,
+    )
+
+
+def _picker(positions: dict[str, int]) -> Callable[[Sequence[Any]], RawRow]:
+    def pick(cells: Sequence[Any]) -> RawRow:
+        return {fld: cells[i] if i < len(cells) else None for fld, i in positions.items()}
+
+    return pick
+
+
+def _blank(cells: Sequence[Any]) -> bool:
+    return all(c is None or (isinstance(c, str) and not c.strip()) for c in cells)
+
+
+# --- CSV / TSV ---------------------------------------------------------------------------
+
+
+def _detect_encoding(path: Path) -> tuple[str, int]:
+    """The file's encoding and its number of line feeds (for an approximate row count)."""
+    with path.open("rb") as fh:
+        head = fh.read(4)
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16", _count_newlines(path)
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    newlines = 0
+    try:
+        with path.open("rb") as fh:
+            while chunk := fh.read(_CHUNK):
+                newlines += chunk.count(b"\n")
+                decoder.decode(chunk)
+            decoder.decode(b"", final=True)
+        return ("utf-8-sig" if head.startswith(codecs.BOM_UTF8) else "utf-8"), newlines
+    except UnicodeDecodeError:
+        pass
+    with path.open("rb") as fh:
+        sample = fh.read(_SAMPLE)
+    guess = charset_normalizer.from_bytes(sample).best()
+    name = (guess.encoding if guess else "").lower().replace("-", "").replace("_", "")
+    if name.startswith(("gb", "cp936", "hz")) or _decodes(sample, "gb18030"):
+        # GB18030 is a superset of GBK and GB2312: decode with it whatever the guess.
+        return "gb18030", _count_newlines(path)
+    if guess is None:
+        raise ImportFailed(
+            f"无法识别文件 {path.name} 的文字编码，请另存为 UTF-8 编码的 CSV。"
+            f" / Cannot detect the text encoding of {path.name}; save it as UTF-8 CSV."
+        )
+    return guess.encoding, _count_newlines(path)
+
+
+def _decodes(sample: bytes, encoding: str) -> bool:
+    try:
+        codecs.getincrementaldecoder(encoding)().decode(sample, final=False)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _count_newlines(path: Path) -> int:
+    with path.open("rb") as fh:
+        return sum(chunk.count(b"\n") for chunk in iter(lambda: fh.read(_CHUNK), b""))
+
+
+def _open_delimited(path: Path, fmt: str, wanted: dict[str, str | None], max_len: int) -> ImportBatch:
+    try:
+        encoding, newlines = _detect_encoding(path)
+    except OSError as exc:
+        raise ImportFailed(f"无法读取文件 {path.name}：{exc} / Cannot read {path.name}: {exc}") from None
+    errors = "strict" if encoding.startswith("utf-8") else "replace"
+    with path.open(encoding=encoding, errors=errors, newline="") as fh:
+        first = fh.readline()
+    delimiter = "\t" if fmt == "tsv" or first.count("\t") > first.count(",") else ","
+    header_reader = csv.reader([first], delimiter=delimiter)
+    header = [c.strip() for c in next(header_reader, [])]
+    if _blank(header):
+        raise ImportFailed(
+            f"文件 {path.name} 是空的或第一行没有列名。 / {path.name} is empty or has no header row."
+        )
+    positions = _map_columns(path, header, wanted)
+    pick = _picker(positions)
+
+    def rows() -> Iterator[tuple[int, RawRow | None, str | None]]:
+        with path.open(encoding=encoding, errors=errors, newline="") as fh:
+            reader = csv.reader(fh, delimiter=delimiter)
+            line = 0
+            while True:
+                line += 1
+                try:
+                    cells = next(reader)
+                except StopIteration:
+                    return
+                except csv.Error as exc:
+                    # The reader resumes after a bad record, e.g. a cell above the csv field limit.
+                    yield line, None, f"无法解析这一行（{exc}），可能是单元格过长或引号不配对。"
+                    continue
+                if line == 1 or _blank(cells):
+                    continue
+                yield line, pick(cells), None
+
+    total = max(newlines - 1, 0) if newlines else None
+    column_map = {fld: header[i] for fld, i in positions.items()}
+    return ImportBatch(
+        path=path, format=fmt, encoding=encoding, columns=header, column_map=column_map,
+        total_rows=total, max_text_length=max_len, rows=rows,
+    )
+
+
+# --- XLSX --------------------------------------------------------------------------------
+
+
+@contextmanager
+def _quiet_openpyxl() -> Iterator[None]:
+    # openpyxl warns (UserWarning) about features of questionnaire exports it skips, such as
+    # "Workbook contains no default style" or unsupported extensions; reading values is unaffected.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=UserWarning, module=r"openpyxl(\.|$)")
+        yield
+
+
+def _broken_xlsx(path: Path, exc: BaseException, after_line: int | None = None) -> ImportFailed:
+    where = f"（读到第 {after_line} 行后出错）" if after_line else ""
+    where_en = f" after line {after_line}" if after_line else ""
+    return ImportFailed(
+        f"无法读取 Excel 文件 {path.name}{where}：文件可能已损坏、被截断或并非 .xlsx 格式，"
+        f"请在 Excel/WPS 中重新另存为 .xlsx 或导出为 CSV。"
+        f" / Cannot read {path.name}{where_en}: not a valid or complete .xlsx file ({type(exc).__name__})."
+    )
+
+
+def _open_xlsx(path: Path, wanted: dict[str, str | None], max_len: int) -> ImportBatch:
+    import openpyxl  # deferred: only imports need it
+
+    if not zipfile.is_zipfile(path):
+        raise _broken_xlsx(path, zipfile.BadZipFile("not a zip file"))
+
+    def load() -> Any:
+        # Any parser error on an untrusted file means the same thing to the user: it is broken.
+        try:
+            with _quiet_openpyxl():
+                return openpyxl.load_workbook(path, read_only=True, data_only=True)
+        except Exception as exc:  # noqa: BLE001 - see comment above
+            raise _broken_xlsx(path, exc) from None
+
+    workbook = load()
+    try:
+        found = _find_header(path, workbook)
+    finally:
+        workbook.close()
+    if found is None:
+        raise ImportFailed(
+            f"Excel 文件 {path.name} 中没有找到带列名的工作表。 / No sheet with a header row in {path.name}."
+        )
+    sheet_index, header_line, header, max_row = found
+    positions = _map_columns(path, header, wanted)
+    pick = _picker(positions)
+
+    def rows() -> Iterator[tuple[int, RawRow | None, str | None]]:
+        book = load()
+        line = header_line
+        try:
+            sheet = book.worksheets[sheet_index]
+            it = sheet.iter_rows(min_row=header_line + 1, values_only=True)
+            while True:
+                try:
+                    with _quiet_openpyxl():
+                        cells = next(it)
+                except StopIteration:
+                    return
+                except Exception as exc:  # noqa: BLE001 - a truncated sheet fails anywhere in the parser
+                    raise _broken_xlsx(path, exc, after_line=line) from None
+                line += 1
+                if not _blank(cells):
+                    yield line, pick(cells), None
+        finally:
+            book.close()
+
+    total = max_row - header_line if max_row else None
+    column_map = {fld: header[i] for fld, i in positions.items()}
+    return ImportBatch(
+        path=path, format="xlsx", encoding=None, columns=header, column_map=column_map,
+        total_rows=total, max_text_length=max_len, rows=rows, sheet=workbook.sheetnames[sheet_index],
+    )
+
+
+def _find_header(path: Path, workbook: Any) -> tuple[int, int, list[str], int | None] | None:
+    """(sheet index, header line, header cells, max row) of the first sheet with a non-empty row."""
+    for index, sheet in enumerate(workbook.worksheets):
+        try:
+            with _quiet_openpyxl():
+                for line, cells in enumerate(sheet.iter_rows(values_only=True), start=1):
+                    if not _blank(cells):
+                        header = [_cell_text(c) or "" for c in cells]
+                        return index, line, header, sheet.max_row
+        except Exception as exc:  # noqa: BLE001 - broken sheet XML
+            raise _broken_xlsx(path, exc) from None
+    return None
+
+
+# --- JSONL -------------------------------------------------------------------------------
+
+
+def _open_jsonl(path: Path, wanted: dict[str, str | None], max_len: int) -> ImportBatch:
+    try:
+        encoding, newlines = _detect_encoding(path)
+    except OSError as exc:
+        raise ImportFailed(f"无法读取文件 {path.name}：{exc} / Cannot read {path.name}: {exc}") from None
+    errors = "strict" if encoding.startswith("utf-8") else "replace"
+    keys: dict[str, None] = {}
+    with path.open(encoding=encoding, errors=errors) as fh:
+        scanned = 0
+        for raw_line in fh:
+            if scanned >= _JSONL_HEADER_SCAN:
+                break
+            try:
+                obj = json.loads(raw_line)
+            except ValueError:
+                continue
+            if isinstance(obj, dict):
+                scanned += 1
+                keys.update(dict.fromkeys(str(k) for k in obj))
+    columns = list(keys)
+    if not columns:
+        raise ImportFailed(
+            f"文件 {path.name} 中没有有效的 JSON 对象（每行应为一个 {{…}}）。"
+            f" / No JSON objects found in {path.name} (one {{…}} per line expected)."
+        )
+    positions = _map_columns(path, columns, wanted)
+    field_keys = {fld: columns[i] for fld, i in positions.items()}
+
+    def rows() -> Iterator[tuple[int, RawRow | None, str | None]]:
+        with path.open(encoding=encoding, errors=errors) as fh:
+            for line, raw_line in enumerate(fh, start=1):
+                if not raw_line.strip():
+                    continue
+                try:
+                    obj = json.loads(raw_line)
+                except ValueError as exc:
+                    yield line, None, f"这一行不是有效的 JSON（{getattr(exc, 'msg', exc)}）。"
+                    continue
+                if not isinstance(obj, dict):
+                    yield line, None, "这一行应为一个 JSON 对象 {…}。"
+                    continue
+                yield line, {fld: obj.get(key) for fld, key in field_keys.items()}, None
+
+    return ImportBatch(
+        path=path, format="jsonl", encoding=encoding, columns=columns, column_map=field_keys,
+        total_rows=newlines or None, max_text_length=max_len, rows=rows,
+    )

@@ -1,0 +1,51 @@
+"""Secrets kept under the data folder: the submitter salt and the generated organizer token.
+
+Submitter identifiers (a phone number, a name, a questionnaire user id) are never stored:
+only ``hash_submitter(salt, raw)``, a keyed hash that lets the ranking count distinct
+people without knowing who they are.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+import unicodedata
+from pathlib import Path
+
+
+def load_or_create_secret(path: Path, *, nbytes: int = 32) -> tuple[str, bool]:
+    """Read a secret from ``path``, creating it (mode 0600) if missing. Returns (secret, created)."""
+    path = Path(path)
+    try:
+        return path.read_text(encoding="utf-8").strip(), False
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(nbytes)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another worker created it first: use theirs
+        return path.read_text(encoding="utf-8").strip(), False
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(value + "\n")
+    return value, True
+
+
+def hash_submitter(salt: str, raw: str | None) -> str | None:
+    """Keyed hash of a submitter identifier (normalised), or None when there is none."""
+    if raw is None:
+        return None
+    norm = unicodedata.normalize("NFKC", raw).strip().lower()
+    if not norm:
+        return None
+    return hmac.new(salt.encode(), norm.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def tokens_match(candidate: str, valid: list[str]) -> bool:
+    """Constant-time comparison of a presented token against every valid one."""
+    found = False
+    for token in valid:
+        found |= hmac.compare_digest(candidate.encode(), token.encode())
+    return found

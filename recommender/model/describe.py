@@ -1,0 +1,181 @@
+"""Topic descriptions: class-based TF-IDF keywords, short labels, representative quotes, themes.
+
+c-TF-IDF (as in BERTopic) treats all lines of a topic as one document: a word scores high
+when many lines of *this* topic use it and few lines elsewhere do. Counts are per line
+(binary), which suits lines of 8 to 30 characters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.cluster.hierarchy import fcluster, linkage
+from sklearn.feature_extraction.text import CountVectorizer
+
+from recommender.text.tokenize import is_known_word
+
+MAX_LABEL_CHARS = 12
+# Two quotes this similar (cosine of their vectors, or overlap of character bigrams) say
+# the same thing; only the more central one is shown.
+DUPLICATE_COSINE = 0.9
+DUPLICATE_BIGRAMS = 0.6
+
+
+def _tokens_as_is(tokens: Sequence[str]) -> Sequence[str]:
+    return tokens
+
+
+def _is_keyword_candidate(word: str, docs_in_topic: int) -> bool:
+    if len(word) < 2:
+        return False
+    if word.isascii():
+        return word.isalnum() and not word.isdigit()
+    # Words only jieba's HMM found are often fragments ("讲得"); keep them only when
+    # several lines of the topic agree on them (likely a local name).
+    return is_known_word(word) or docs_in_topic >= 3
+
+
+def topic_keywords(
+    tokens: Sequence[Sequence[str]], labels: np.ndarray, n_topics: int, n_keywords: int
+) -> list[list[tuple[str, float]]]:
+    """Top ``n_keywords`` (word, score) per topic by c-TF-IDF; label -1 is left out."""
+    mask = labels >= 0
+    if not mask.any():
+        return [[] for _ in range(n_topics)]
+    cv = CountVectorizer(analyzer=_tokens_as_is, binary=True)
+    counts = cv.fit_transform([tokens[i] for i in np.flatnonzero(mask)])
+    member = sp.csr_matrix(
+        (np.ones(int(mask.sum())), (labels[mask], np.arange(int(mask.sum())))),
+        shape=(n_topics, int(mask.sum())),
+    )
+    per_topic = (member @ counts).toarray()  # lines of topic t that use word w
+    vocab = cv.get_feature_names_out()
+    totals = per_topic.sum(axis=1, keepdims=True)
+    tf = per_topic / np.maximum(totals, 1)
+    avg_words = per_topic.sum() / max(n_topics, 1)
+    idf = np.log1p(avg_words / np.maximum(per_topic.sum(axis=0), 1))
+    scores = tf * idf
+    result = []
+    for t in range(n_topics):
+        order = np.argsort(-scores[t], kind="stable")
+        picked: list[tuple[str, float]] = []
+        fallback: list[tuple[str, float]] = []
+        for j in order:
+            if per_topic[t, j] == 0 or len(picked) >= n_keywords:
+                break
+            word = str(vocab[j])
+            if _is_keyword_candidate(word, int(per_topic[t, j])):
+                picked.append((word, float(scores[t, j])))
+            elif len(fallback) < n_keywords:
+                fallback.append((word, float(scores[t, j])))
+        result.append(picked or fallback)
+    return result
+
+
+def topic_label(keywords: Sequence[tuple[str, float]], taken: set[str] | None = None) -> str:
+    """A short readable label from the top keywords, e.g. "消防安全·灭火器" (≤ 12 chars).
+
+    The second keyword joins when it is nearly as typical of the topic as the first and
+    is not part of it; another is added when the label is already ``taken``.
+    """
+    if not keywords:
+        return "其他"
+    taken = taken or set()
+    words = [w for w, _ in keywords]
+    top_score = keywords[0][1]
+    parts = [words[0][:MAX_LABEL_CHARS]]
+    for word, score in keywords[1:]:
+        label = "·".join(parts)
+        must_extend = label in taken
+        if not must_extend and (len(parts) >= 2 or score < 0.5 * top_score):
+            break
+        if any(word in p or p in word for p in parts):
+            continue
+        candidate = "·".join([*parts, word])
+        if len(candidate) > MAX_LABEL_CHARS:
+            continue
+        parts.append(word)
+    return "·".join(parts)
+
+
+def _bigrams(text: str) -> set[str]:
+    text = "".join(text.split())
+    return {text[i : i + 2] for i in range(max(len(text) - 1, 1))}
+
+
+def representative_examples(
+    texts: Sequence[str],
+    vectors: np.ndarray,
+    members: np.ndarray,
+    similarity: np.ndarray,
+    n_examples: int,
+) -> list[int]:
+    """Indices of up to ``n_examples`` central members that are not near-duplicates."""
+    order = members[np.argsort(-similarity[members], kind="stable")]
+    chosen: list[int] = []
+    chosen_bigrams: list[set[str]] = []
+    for i in order:
+        if len(chosen) >= n_examples:
+            break
+        if chosen and float(np.max(vectors[chosen] @ vectors[i])) >= DUPLICATE_COSINE:
+            continue
+        grams = _bigrams(texts[i])
+        if any(len(grams & g) / max(len(grams | g), 1) >= DUPLICATE_BIGRAMS for g in chosen_bigrams):
+            continue
+        chosen.append(int(i))
+        chosen_bigrams.append(grams)
+    return chosen
+
+
+def group_themes(centroids: np.ndarray, min_similarity: float) -> np.ndarray:
+    """Theme id per topic: average-linkage grouping of topic centroids by cosine."""
+    k = centroids.shape[0]
+    if k == 1:
+        return np.zeros(1, dtype=np.int64)
+    Z = linkage(centroids, method="average", metric="cosine")
+    groups = fcluster(Z, t=1.0 - min_similarity, criterion="distance")
+    # Number themes by their first topic so ids are stable for a given model.
+    _, first = np.unique(groups, return_index=True)
+    order = {g: i for i, g in enumerate(groups[np.sort(first)])}
+    return np.array([order[g] for g in groups], dtype=np.int64)
+
+
+def describe_topics(
+    texts: Sequence[str],
+    tokens: Sequence[Sequence[str]],
+    vectors: np.ndarray,
+    labels: np.ndarray,
+    similarity: np.ndarray,
+    centroids: np.ndarray,
+    *,
+    n_keywords: int,
+    n_examples: int,
+    theme_similarity: float,
+) -> list[dict]:
+    """The ``topics_`` list of a fitted model (see docs/ARCHITECTURE.md)."""
+    n_topics = centroids.shape[0]
+    keywords = topic_keywords(tokens, labels, n_topics, n_keywords)
+    themes = group_themes(centroids, theme_similarity)
+    sizes = np.bincount(labels[labels >= 0], minlength=n_topics)
+    topics = []
+    taken: set[str] = set()
+    # Larger topics choose their label first; smaller ones disambiguate.
+    for t in sorted(range(n_topics), key=lambda t: (-sizes[t], t)):
+        label = topic_label(keywords[t], taken)
+        taken.add(label)
+        members = np.flatnonzero(labels == t)
+        idx = representative_examples(texts, vectors, members, similarity, n_examples)
+        topics.append(
+            {
+                "topic": t,
+                "size": int(sizes[t]),
+                "keywords": [w for w, _ in keywords[t]],
+                "label": label,
+                "examples": [texts[i] for i in idx],
+                "example_indices": idx,
+                "theme": int(themes[t]),
+            }
+        )
+    return sorted(topics, key=lambda d: d["topic"])

@@ -1,0 +1,292 @@
+"""TopicModel: a scikit-learn style estimator that turns short Chinese feedback into topics.
+
+Representation (built for lines of 8 to 30 characters):
+1. jieba words without stop words/boilerplate (``recommender.text.tokenize``), TF-IDF;
+2. character 1-3-grams of those same words, TF-IDF: robust to segmentation errors, rare
+   words and variants ("防诈骗" / "反诈骗" share "诈骗");
+3. both blocks L2-normalized, weighted, stacked, reduced by TruncatedSVD (LSA) and
+   L2-normalized again, so a dot product is a cosine similarity.
+Clustering is spherical k-means; with ``n_topics=None`` the number is chosen by the cosine
+silhouette (see ``clustering.py``). Lines far from their topic (below a robust floor of
+that topic's similarity distribution) get -1. Descriptions live in ``describe.py``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from functools import partial
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator, ClusterMixin
+from sklearn.decomposition import TruncatedSVD
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.preprocessing import normalize
+from sklearn.utils.validation import check_is_fitted
+from threadpoolctl import threadpool_limits
+
+from recommender.model.clustering import choose_n_topics, similarity_floors, spherical_kmeans
+from recommender.model.describe import describe_topics
+from recommender.text.tokenize import tokenize
+
+logger = logging.getLogger(__name__)
+
+
+def word_analyzer(tokens: Sequence[str]) -> Sequence[str]:
+    """Tokens are already words (module-level so a fitted model pickles by reference)."""
+    return tokens
+
+
+def char_ngrams(tokens: Sequence[str], ngram_range: tuple[int, int] = (1, 3)) -> list[str]:
+    """Character n-grams inside each token (never across a removed stop word)."""
+    lo, hi = ngram_range
+    grams: list[str] = []
+    for tok in tokens:
+        n_chars = len(tok)
+        for n in range(lo, min(hi, n_chars) + 1):
+            grams.extend(tok[i : i + n] for i in range(n_chars - n + 1))
+    return grams
+
+
+class TopicModel(ClusterMixin, BaseEstimator):
+    """Topics of short Chinese texts.
+
+    Parameters
+    ----------
+    n_topics : int or None
+        Number of topics; None chooses it (cosine silhouette over a grid, or 1 topic).
+    random_state : int
+        Seed of the SVD and k-means; equal seeds give equal models.
+    max_topics : int
+        Upper bound of the automatic choice.
+    n_components : int
+        Dimension of the latent (LSA) space.
+    word_weight : float in [0, 1]
+        Share of the word block against the character n-gram block.
+    char_ngram_range : (int, int)
+        Character n-gram lengths.
+    min_df : int
+        Minimum number of lines for a word or n-gram (lowered on tiny corpora).
+    max_features : int
+        Cap of each vocabulary block (memory of the SVD components).
+    n_init : int
+        k-means restarts.
+    min_similarity : float
+        Lines whose cosine to their topic is below this fit no topic (-1); each topic's
+        own floor may be higher (robust lower fence of its similarity distribution).
+    theme_similarity : float
+        Topics whose centroids are at least this similar (average linkage) share a theme.
+    n_keywords, n_examples : int
+        Length of each topic's keyword and example lists.
+    max_threads : int or None
+        Limit of BLAS/OpenMP threads during ``fit`` (None: leave as is).
+    """
+
+    def __init__(
+        self,
+        n_topics: int | None = None,
+        random_state: int = 0,
+        *,
+        max_topics: int = 60,
+        n_components: int = 200,
+        word_weight: float = 0.5,
+        char_ngram_range: tuple[int, int] = (1, 3),
+        min_df: int = 2,
+        max_features: int = 100_000,
+        n_init: int = 3,
+        min_similarity: float = 0.1,
+        theme_similarity: float = 0.3,
+        n_keywords: int = 8,
+        n_examples: int = 5,
+        max_threads: int | None = None,
+    ) -> None:
+        self.n_topics = n_topics
+        self.random_state = random_state
+        self.max_topics = max_topics
+        self.n_components = n_components
+        self.word_weight = word_weight
+        self.char_ngram_range = char_ngram_range
+        self.min_df = min_df
+        self.max_features = max_features
+        self.n_init = n_init
+        self.min_similarity = min_similarity
+        self.theme_similarity = theme_similarity
+        self.n_keywords = n_keywords
+        self.n_examples = n_examples
+        self.max_threads = max_threads
+
+    # ------------------------------------------------------------------ fitting
+    def fit(self, texts: Sequence[str], y: object = None, tokens: Sequence[Sequence[str]] | None = None) -> TopicModel:
+        """Learn topics from ``texts`` (``tokens``: cached ``tokenize`` output for them)."""
+        texts, tokens = self._check_input(texts, tokens)
+        self._validate_params_values()
+        start = time.perf_counter()
+        with threadpool_limits(limits=self.max_threads):
+            self._fit(texts, tokens)
+        self.fit_seconds_ = time.perf_counter() - start
+        logger.info(
+            "fitted %d topics on %d lines (%d unassigned) in %.1f s",
+            self.n_topics_,
+            len(texts),
+            int((self.labels_ < 0).sum()),
+            self.fit_seconds_,
+        )
+        return self
+
+    def _validate_params_values(self) -> None:
+        if self.n_topics is not None and (not isinstance(self.n_topics, (int, np.integer)) or self.n_topics < 1):
+            raise ValueError(f"n_topics={self.n_topics!r} should be None or an integer >= 1")
+        if not 0.0 <= self.word_weight <= 1.0:
+            raise ValueError(f"word_weight={self.word_weight!r} should be in [0, 1]")
+        if self.max_topics < 1 or self.n_components < 1 or self.n_init < 1:
+            raise ValueError("max_topics, n_components and n_init should be >= 1")
+
+    def _fit(self, texts: list[str], tokens: list[list[str]]) -> None:
+        n = len(texts)
+        has_words = np.array([len(t) > 0 for t in tokens])
+        rows = np.flatnonzero(has_words)
+        if rows.size == 0:
+            raise ValueError("none of the texts has a topic word after tokenization")
+        if self.n_topics is not None and self.n_topics > rows.size:
+            raise ValueError(f"n_topics={self.n_topics} should be <= number of texts with words={rows.size}")
+        self._fit_vectorizers([tokens[i] for i in rows])
+        Z = np.zeros((n, self.svd_.n_components), dtype=np.float64)
+        Z[rows] = self._latent([tokens[i] for i in rows])
+        usable = rows[np.linalg.norm(Z[rows], axis=1) > 0]
+        X = Z[usable]
+
+        seed = int(self.random_state) if self.random_state is not None else 0
+        if self.n_topics is None:
+            k, scores = choose_n_topics(X, self.max_topics, seed)
+            self.selection_scores_ = scores
+        else:
+            k = min(int(self.n_topics), X.shape[0])
+            self.selection_scores_ = {}
+        fit_labels, centroids = spherical_kmeans(X, k, seed, self.n_init)
+        # Drop empty clusters (possible only with duplicates) and renumber by size.
+        sizes = np.bincount(fit_labels, minlength=k)
+        order = [c for c in np.argsort(-sizes, kind="stable") if sizes[c] > 0]
+        remap = np.full(k, -1, dtype=np.int64)
+        remap[order] = np.arange(len(order))
+        fit_labels = remap[fit_labels]
+        centroids = centroids[order]
+        k = len(order)
+
+        sim = np.einsum("ij,ij->i", X, centroids[fit_labels])
+        self.similarity_floors_ = similarity_floors(sim, fit_labels, k, self.min_similarity)
+        fit_labels = np.where(sim >= self.similarity_floors_[fit_labels], fit_labels, -1)
+
+        labels = np.full(n, -1, dtype=np.int64)
+        labels[usable] = fit_labels
+        similarity = np.zeros(n)
+        similarity[usable] = sim
+        self.labels_ = labels
+        self.n_topics_ = k
+        self.centroids_ = centroids
+        self.n_features_in_ = 1
+        self.n_rows_ = n
+        assigned = labels >= 0
+        self.quality_ = {
+            "n_topics": int(k),
+            "unassigned_share": round(float(1.0 - assigned.mean()), 4),
+            "mean_similarity": round(float(similarity[assigned].mean()) if assigned.any() else 0.0, 4),
+            "silhouette": round(float(self.selection_scores_.get(k, float("nan"))), 4)
+            if self.selection_scores_.get(k) is not None
+            else None,
+        }
+        self.topics_ = describe_topics(
+            texts,
+            tokens,
+            Z,
+            labels,
+            similarity,
+            centroids,
+            n_keywords=self.n_keywords,
+            n_examples=self.n_examples,
+            theme_similarity=self.theme_similarity,
+        )
+
+    def _fit_vectorizers(self, tokens: list[list[str]]) -> None:
+        n = len(tokens)
+        # On a few dozen lines a word seen once may still be the only clue.
+        min_df = max(1, min(self.min_df, n // 50))
+        common = dict(min_df=min_df, sublinear_tf=True, dtype=np.float32, lowercase=False)
+        self.word_vectorizer_ = TfidfVectorizer(analyzer=word_analyzer, max_features=self.max_features, **common)
+        self.char_vectorizer_ = TfidfVectorizer(
+            analyzer=partial(char_ngrams, ngram_range=tuple(self.char_ngram_range)),
+            max_features=self.max_features,
+            **common,
+        )
+        X = self._stack(
+            self.word_vectorizer_.fit_transform(tokens), self.char_vectorizer_.fit_transform(tokens)
+        )
+        # On small corpora a low-rank space generalises over shared characters and words;
+        # as many dimensions as lines would just copy the sparse input.
+        dims = int(min(self.n_components, X.shape[1] - 1, max(2, n // 4)))
+        if dims < 1:
+            # One line or a one-word vocabulary: the latent space is the input itself.
+            dims = 1
+        seed = int(self.random_state) if self.random_state is not None else 0
+        self.svd_ = TruncatedSVD(n_components=dims, algorithm="randomized", n_iter=5, random_state=seed)
+        if X.shape[1] > 1 and n > 1:
+            self.svd_.fit(X)
+        else:
+            self.svd_.components_ = np.ones((1, X.shape[1]), dtype=np.float32)
+
+    def _stack(self, words: sp.spmatrix, chars: sp.spmatrix) -> sp.csr_matrix:
+        w = float(self.word_weight)
+        return sp.hstack([np.sqrt(w) * words, np.sqrt(1.0 - w) * chars], format="csr")
+
+    def _latent(self, tokens: list[list[str]]) -> np.ndarray:
+        X = self._stack(self.word_vectorizer_.transform(tokens), self.char_vectorizer_.transform(tokens))
+        return normalize(np.asarray(X @ self.svd_.components_.T, dtype=np.float64))
+
+    # ------------------------------------------------------------------ inference
+    def transform(self, texts: Sequence[str], tokens: Sequence[Sequence[str]] | None = None) -> np.ndarray:
+        """L2-normalized latent vectors (n, d); a text without topic words maps to zeros."""
+        check_is_fitted(self, "centroids_")
+        texts, tokens = self._check_input(texts, tokens)
+        return self._latent(tokens)
+
+    def predict_scores(
+        self, texts: Sequence[str], tokens: Sequence[Sequence[str]] | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Topic of each text (-1 when it fits none) and its cosine to that topic's centroid."""
+        Z = self.transform(texts, tokens)
+        sims = Z @ self.centroids_.T
+        labels = np.argmax(sims, axis=1).astype(np.int64)
+        best = sims[np.arange(len(labels)), labels]
+        labels = np.where(best >= self.similarity_floors_[labels], labels, -1)
+        return labels, best
+
+    def predict(self, texts: Sequence[str], tokens: Sequence[Sequence[str]] | None = None) -> np.ndarray:
+        """Topic of each text, -1 for texts far from every topic."""
+        return self.predict_scores(texts, tokens)[0]
+
+    def fit_predict(self, texts: Sequence[str], y: object = None, tokens: Sequence[Sequence[str]] | None = None) -> np.ndarray:
+        """``fit`` then return ``labels_``."""
+        return self.fit(texts, tokens=tokens).labels_
+
+    # ------------------------------------------------------------------ helpers
+    @staticmethod
+    def _check_input(
+        texts: Sequence[str], tokens: Sequence[Sequence[str]] | None
+    ) -> tuple[list[str], list[list[str]]]:
+        if isinstance(texts, str):
+            raise TypeError("texts should be a sequence of strings, not one string")
+        texts = ["" if t is None else str(t) for t in texts]
+        if tokens is None:
+            tokens = [tokenize(t) for t in texts]
+        else:
+            tokens = [list(t) for t in tokens]
+            if len(tokens) != len(texts):
+                raise ValueError(f"tokens has {len(tokens)} entries but texts has {len(texts)}")
+        return texts, tokens
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        tags.input_tags.string = True
+        return tags

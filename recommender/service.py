@@ -1,0 +1,492 @@
+"""RecommenderService: what the web layer and the CLI call.
+
+It ties the store, the served model and the ranking together:
+
+- intake: validate and mask (``recommender.intake``), hash the submitter, mark repeats,
+  store, and assign the new line to the current model's topics in the same transaction;
+- serving: the current model (hot-swapped by :class:`recommender.lifecycle.ModelWatcher`)
+  with everything that can be precomputed at swap time (topic cards, centroids);
+- suggestions and topics: demand records cached per model version and refreshed
+  incrementally, ranked by :func:`recommender.ranking.rank_topics`.
+
+No FastAPI here; no SQL here.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+import numpy as np
+
+from recommender.config import Settings
+from recommender.errors import NoModelError, ValidationFailed
+from recommender.intake import FeedbackDraft, clean_feedback, near_duplicate
+from recommender.keys import hash_submitter, load_or_create_secret
+from recommender.lifecycle import ModelRegistry, ModelWatcher
+from recommender.ranking import ClassSession, DemandRecord, RankingParams, TopicCard, rank_topics
+from recommender.store import FeedbackStore, NewFeedback, StoredFeedback
+
+log = logging.getLogger(__name__)
+
+SESSION_STATUSES = ("planned", "held", "cancelled")
+# Rows received up to this long before the last refresh are re-read, so a transaction that
+# committed late (ids are not commit-ordered on PostgreSQL) is never missed.
+REFRESH_OVERLAP = timedelta(seconds=60)
+
+
+@dataclass
+class ServedModel:
+    """A loaded model version with what the service precomputes at swap time."""
+
+    version: str
+    model: object
+    metadata: dict
+    topic_ids: list[str]
+    cards: dict[str, TopicCard]
+    sizes: dict[str, int]
+
+    def assign(self, texts: list[str]) -> list[tuple[str | None, float]]:
+        labels, scores = self.model.predict_scores(texts)
+        return [
+            (self.topic_ids[int(label)] if int(label) >= 0 else None, float(score))
+            for label, score in zip(labels, scores)
+        ]
+
+
+@dataclass
+class _Demand:
+    """Demand records of one model version, refreshed incrementally."""
+
+    version: str
+    records: dict[int, DemandRecord] = field(default_factory=dict)
+    unassigned: set[int] = field(default_factory=set)
+    refreshed_at: datetime | None = None
+    checked_monotonic: float = 0.0
+    stamp: int = 0
+
+
+def load_served_model(path: Path) -> ServedModel:
+    """Load a version folder into a ServedModel (raises on a bad artifact)."""
+    from recommender.model.persistence import load_model
+
+    model, metadata = load_model(path)
+    topic_ids = list(metadata.get("topic_ids") or [f"T{i + 1:04d}" for i in range(model.n_topics_)])
+    if len(topic_ids) != model.n_topics_:
+        raise ValueError(f"metadata has {len(topic_ids)} topic ids for {model.n_topics_} topics")
+    cards: dict[str, TopicCard] = {}
+    sizes: dict[str, int] = {}
+    for index, info in enumerate(model.topics_):
+        tid = topic_ids[index]
+        cards[tid] = TopicCard(
+            topic_id=tid,
+            label=info["label"],
+            keywords=tuple(info["keywords"]),
+            examples=tuple(info["examples"]),
+            centroid=np.asarray(model.centroids_[index]),
+            theme=info.get("theme"),
+        )
+        sizes[tid] = int(info["size"])
+    version = metadata.get("version") or Path(path).name
+    return ServedModel(version=version, model=model, metadata=metadata, topic_ids=topic_ids, cards=cards, sizes=sizes)
+
+
+class RecommenderService:
+    """One per process; thread-safe for the web server's worker threads."""
+
+    def __init__(self, settings: Settings, *, store: FeedbackStore | None = None) -> None:
+        self.settings = settings
+        self.store = store or FeedbackStore(settings.database_url)
+        self.registry = ModelRegistry(Path(settings.models_dir))
+        self.watcher = ModelWatcher(self.registry, load_served_model, poll_seconds=settings.model_poll_seconds)
+        self._salt: str | None = settings.submitter_salt
+        self._demand: _Demand | None = None
+        self._demand_lock = threading.Lock()
+        self._ranking_cache: dict[tuple, dict] = {}
+        self._side_cache: tuple[float, list, dict, dict] | None = None
+
+    # ------------------------------------------------------------------ start-up
+    def start(self) -> None:
+        """Migrate the schema and load the current model if there is one."""
+        self.store.migrate()
+        self.refresh_model()
+
+    def close(self) -> None:
+        self.store.dispose()
+
+    @property
+    def salt(self) -> str:
+        if self._salt is None:
+            self._salt, _ = load_or_create_secret(Path(self.settings.data_dir) / "submitter_salt")
+        return self._salt
+
+    # ------------------------------------------------------------------ model
+    def refresh_model(self, *, force: bool = True) -> ServedModel | None:
+        """Pick up a new current model (all workers poll this); catch up live assignments."""
+        before = self.watcher.get()
+        if force:
+            self.watcher.refresh()
+        else:
+            self.watcher.maybe_refresh()
+        current = self.served()
+        if current is not None and (before is None or before[0] != current.version):
+            self._catch_up(current)
+        return current
+
+    def served(self) -> ServedModel | None:
+        got = self.watcher.get()
+        return got[1] if got else None
+
+    def require_model(self) -> ServedModel:
+        served = self.served()
+        if served is None:
+            raise NoModelError("还没有训练好的模型，请先运行 `recommender train`（或 python train.py）。")
+        return served
+
+    def _catch_up(self, served: ServedModel, batch: int = 2000) -> int:
+        """Assign feedback that arrived after the training snapshot to this version's topics."""
+        done = 0
+        while True:
+            rows = self.store.unassigned(served.version, limit=batch)
+            if not rows:
+                return done
+            assigned = served.assign([r.text for r in rows])
+            self.store.put_assignments(served.version, [(r.id, t, s) for r, (t, s) in zip(rows, assigned)])
+            done += len(rows)
+            log.info("assigned %d feedback lines to model %s", len(rows), served.version)
+
+    # ------------------------------------------------------------------ intake
+    def draft(self, text: object, **fields) -> FeedbackDraft:
+        return clean_feedback(text, settings=self.settings, **fields)
+
+    def submit(self, draft: FeedbackDraft) -> StoredFeedback:
+        """Store one validated line, marked as a repeat where it is one, assigned live."""
+        item = self._new_feedback(draft)
+        served = self.served()
+        assignment = None
+        if served is not None:
+            topic_id, score = served.assign([item.text])[0]
+            assignment = (served.version, topic_id, score)
+        stored = self.store.add(item, assignment=assignment)
+        log.info("stored feedback id=%s source=%s segment=%s", stored.id, stored.source, stored.segment)
+        return stored
+
+    def _new_feedback(self, draft: FeedbackDraft) -> NewFeedback:
+        submitter_hash = hash_submitter(self.salt, draft.submitter)
+        repeat_of = None
+        if submitter_hash is not None and self.settings.repeat_window_days > 0:
+            since = draft.submitted_at - timedelta(days=self.settings.repeat_window_days)
+            for fid, earlier, _when in self.store.recent_by_submitter(submitter_hash, since, draft.submitted_at):
+                if near_duplicate(earlier, draft.text):
+                    repeat_of = fid
+                    break
+        return NewFeedback(
+            text=draft.text,
+            segment=draft.segment,
+            submitted_at=draft.submitted_at,
+            source=draft.source,
+            session_id=draft.session_id,
+            submitter_hash=submitter_hash,
+            votes=draft.votes,
+            external_id=draft.external_id,
+            repeat_of=repeat_of,
+        )
+
+    def store_batch(self, drafts: list[FeedbackDraft]) -> tuple[list[int], int]:
+        """Store a batch of validated drafts (imports): returns (new ids, duplicates skipped).
+
+        Repeats are found against what is already stored and, after insertion, within the
+        batch itself (the same person twice in one questionnaire export)."""
+        items = [self._new_feedback(d) for d in drafts]
+        ids = self.store.add_many(items)
+        self._link_batch_repeats(items, ids)
+        new_ids = [i for i in ids if i is not None]
+        served = self.served()
+        if served is not None and new_ids:
+            rows = self.store.get_many(new_ids)
+            assigned = served.assign([r.text for r in rows])
+            self.store.put_assignments(served.version, [(r.id, t, s) for r, (t, s) in zip(rows, assigned)])
+        return new_ids, len(ids) - len(new_ids)
+
+    def _link_batch_repeats(self, items: list[NewFeedback], ids: list[int | None]) -> None:
+        window = timedelta(days=self.settings.repeat_window_days)
+        by_person: dict[str, list[tuple[NewFeedback, int]]] = {}
+        for item, fid in zip(items, ids):
+            if fid is not None and item.submitter_hash is not None and item.repeat_of is None:
+                by_person.setdefault(item.submitter_hash, []).append((item, fid))
+        links = []
+        for lines in by_person.values():
+            lines.sort(key=lambda pair: (pair[0].submitted_at, pair[1]))
+            for pos, (item, fid) in enumerate(lines):
+                for earlier, earlier_id in lines[:pos]:
+                    if item.submitted_at - earlier.submitted_at <= window and near_duplicate(earlier.text, item.text):
+                        links.append((fid, earlier_id))
+                        break
+        if links:
+            self.store.mark_repeats(links)
+
+    # ------------------------------------------------------------------ demand cache
+    def _demand_records(self, served: ServedModel) -> tuple[list[DemandRecord], int]:
+        with self._demand_lock:
+            d = self._demand
+            if d is None or d.version != served.version:
+                d = self._demand = _Demand(version=served.version)
+                self._ranking_cache.clear()
+            now_mono = time.monotonic()
+            if d.refreshed_at is None or now_mono - d.checked_monotonic >= 1.0:
+                started = datetime.now(timezone.utc)
+                since = None if d.refreshed_at is None else d.refreshed_at - REFRESH_OVERLAP
+                changed = False
+                for row, topic_id, _score in self.store.assignment_rows(served.version, received_since=since):
+                    if row.id in d.records or row.id in d.unassigned:
+                        continue
+                    changed = True
+                    if topic_id is None:
+                        d.unassigned.add(row.id)
+                        continue
+                    d.records[row.id] = DemandRecord(
+                        feedback_id=row.public_id,
+                        topic_id=topic_id,
+                        submitted_at=row.submitted_at,
+                        submitter=row.submitter_hash,
+                        segment=row.segment,
+                        votes=row.votes,
+                        is_repeat=row.is_repeat,
+                    )
+                d.refreshed_at = started
+                d.checked_monotonic = now_mono
+                if changed:
+                    d.stamp += 1
+            return list(d.records.values()), d.stamp
+
+    def _side_tables(self) -> tuple[list[ClassSession], dict[str, str], dict[str, str]]:
+        """Class sessions, label overrides and topic lineage (cached for a second)."""
+        now_mono = time.monotonic()
+        cached = self._side_cache
+        if cached is not None and now_mono - cached[0] < 1.0:
+            return cached[1], cached[2], cached[3]
+        lineage = self.store.lineage()
+        sessions = [
+            ClassSession(
+                topic_id=_follow(lineage, s["topic_id"]),
+                held_on=s["held_on"],
+                status=s["status"],
+                title=s["title"],
+            )
+            for s in self.store.list_sessions()
+        ]
+        labels = self.store.label_overrides()
+        self._side_cache = (now_mono, sessions, labels, lineage)
+        return sessions, labels, lineage
+
+    def _cards(self, served: ServedModel, labels: dict[str, str]) -> list[TopicCard]:
+        cards = []
+        for tid, card in served.cards.items():
+            if tid in labels:
+                card = TopicCard(
+                    topic_id=card.topic_id,
+                    label=labels[tid],
+                    keywords=card.keywords,
+                    examples=card.examples,
+                    centroid=card.centroid,
+                    theme=card.theme,
+                )
+            cards.append(card)
+        return cards
+
+    # ------------------------------------------------------------------ suggestions
+    def suggestions(self, *, as_of: date | None = None, top: int | None = None, segment: str | None = None) -> dict:
+        """The ranked suggestions in the INTERFACE.md shape."""
+        served = self.require_model()
+        if segment is not None and segment not in self.settings.segments:
+            raise ValidationFailed(
+                f"未知的人群“{segment}”，可选：{'、'.join(self.settings.segments)}", field="segment", code="unknown_segment"
+            )
+        as_of = as_of or datetime.now(timezone.utc).date()
+        top = top or self.settings.suggestions_top
+        records, stamp = self._demand_records(served)
+        sessions, labels, _ = self._side_tables()
+        key = (served.version, as_of, top, segment, stamp, tuple(sessions), tuple(sorted(labels.items())))
+        hit = self._ranking_cache.get(key)
+        if hit is not None:
+            return hit
+        ranked = rank_topics(
+            self._cards(served, labels),
+            records,
+            sessions,
+            as_of=as_of,
+            top=top,
+            segment=segment,
+            params=RankingParams.from_settings(self.settings),
+        )
+        result = {
+            "as_of": as_of.isoformat(),
+            "model_version": served.version,
+            "suggestions": [s.to_dict() for s in ranked],
+        }
+        if len(self._ranking_cache) > 256:
+            self._ranking_cache.clear()
+        self._ranking_cache[key] = result
+        return result
+
+    def unassigned_share(self) -> float:
+        """Share of feedback received since the current model's training that fits no topic."""
+        served = self.require_model()
+        self._demand_records(served)
+        d = self._demand
+        trained_until = served.metadata.get("data_window", {}).get("received_until")
+        if d is None:
+            return 0.0
+        if trained_until is None:
+            return 0.0
+        cutoff = datetime.fromisoformat(trained_until)
+        recent = [r for r in d.records.values() if r.submitted_at > cutoff]
+        n_unassigned = len(d.unassigned)
+        total = len(recent) + n_unassigned
+        return 0.0 if total == 0 else n_unassigned / total
+
+    # ------------------------------------------------------------------ topics
+    def topics(self) -> dict:
+        served = self.require_model()
+        records, _ = self._demand_records(served)
+        _, labels, _ = self._side_tables()
+        counts: dict[str, int] = {}
+        for r in records:
+            counts[r.topic_id] = counts.get(r.topic_id, 0) + 1
+        items = [
+            {
+                "topic_id": card.topic_id,
+                "label": card.label,
+                "model_label": served.cards[card.topic_id].label,
+                "keywords": list(card.keywords),
+                "examples": list(card.examples),
+                "size": counts.get(card.topic_id, 0),
+                "trained_size": served.sizes[card.topic_id],
+                "theme": card.theme,
+            }
+            for card in self._cards(served, labels)
+        ]
+        items.sort(key=lambda t: (-t["size"], t["topic_id"]))
+        return {"model_version": served.version, "topics": items}
+
+    def topic(self, topic_id: str, *, page: int = 1, per_page: int = 50) -> dict | None:
+        served = self.require_model()
+        if topic_id not in served.cards:
+            return None
+        _, labels, _ = self._side_tables()
+        card = next(c for c in self._cards(served, labels) if c.topic_id == topic_id)
+        members, total = self.store.topic_members(
+            served.version, topic_id, offset=(page - 1) * per_page, limit=per_page
+        )
+        return {
+            "model_version": served.version,
+            "topic_id": topic_id,
+            "label": card.label,
+            "model_label": served.cards[topic_id].label,
+            "keywords": list(card.keywords),
+            "examples": list(card.examples),
+            "size": total,
+            "sessions": [_session_json(s) for s in self.store.list_sessions(topic_id)],
+            "events": [
+                {"kind": e["kind"], "model_version": e["model_version"], "other_topic_ids": e["other_topic_ids"]}
+                for e in self.store.topic_events(topic_id)
+            ],
+            "members": {
+                "page": page,
+                "per_page": per_page,
+                "total": total,
+                "items": [_feedback_json(m) for m in members],
+            },
+        }
+
+    def topic_feedback(self, topic_id: str) -> list[StoredFeedback]:
+        """Every feedback line of a topic (exports)."""
+        served = self.require_model()
+        out: list[StoredFeedback] = []
+        page = 0
+        while True:
+            rows, total = self.store.topic_members(served.version, topic_id, offset=page * 1000, limit=1000)
+            out.extend(rows)
+            page += 1
+            if not rows or len(out) >= total:
+                return out
+
+    def rename_topic(self, topic_id: str, label: str | None) -> dict:
+        label = (label or "").strip() or None
+        if label is not None and len(label) > 30:
+            raise ValidationFailed("主题名称最多 30 个字", field="label", code="too_long")
+        if not self.store.rename_topic(topic_id, label):
+            raise KeyError(topic_id)
+        self._side_cache = None
+        return {"topic_id": topic_id, "label": label}
+
+    def record_session(
+        self,
+        *,
+        topic_id: str,
+        title: str,
+        held_on: date,
+        status: str,
+        instructor: str | None = None,
+        department: str | None = None,
+    ) -> dict:
+        title = (title or "").strip()
+        if not title:
+            raise ValidationFailed("请填写课程名称", field="title", code="required")
+        if len(title) > 200:
+            raise ValidationFailed("课程名称最多 200 个字", field="title", code="too_long")
+        if status not in SESSION_STATUSES:
+            raise ValidationFailed(
+                f"状态只能是 {', '.join(SESSION_STATUSES)}", field="status", code="invalid_choice"
+            )
+        known = self.store.topic_records()
+        if topic_id not in known:
+            raise ValidationFailed(f"没有编号为 {topic_id} 的主题", field="topic_id", code="unknown_topic")
+        row = self.store.add_session(
+            topic_id=topic_id,
+            title=title,
+            held_on=held_on,
+            status=status,
+            instructor=(instructor or "").strip() or None,
+            department=(department or "").strip() or None,
+        )
+        self._side_cache = None
+        return _session_json(row)
+
+
+def _follow(lineage: dict[str, str], topic_id: str) -> str:
+    seen = set()
+    while topic_id in lineage and topic_id not in seen:
+        seen.add(topic_id)
+        topic_id = lineage[topic_id]
+    return topic_id
+
+
+def _feedback_json(row: StoredFeedback) -> dict:
+    return {
+        "id": row.public_id,
+        "text": row.text,
+        "submitted_at": row.submitted_at.isoformat(),
+        "segment": row.segment,
+        "session_id": row.session_id,
+        "votes": row.votes,
+        "is_repeat": row.is_repeat,
+        "source": row.source,
+    }
+
+
+def _session_json(row: dict) -> dict:
+    return {
+        "id": row["id"],
+        "topic_id": row["topic_id"],
+        "title": row["title"],
+        "date": row["held_on"].isoformat(),
+        "status": row["status"],
+        "instructor": row["instructor"],
+        "department": row["department"],
+    }
+

@@ -1,0 +1,5 @@
+"""The feedback store: the only module that talks to the database."""
+
+from recommender.store.feedback_store import FeedbackStore, NewFeedback, StoredFeedback
+
+__all__ = ["FeedbackStore", "NewFeedback", "StoredFeedback"]

@@ -1,0 +1,568 @@
+"""FeedbackStore: the one door to the database (SQLite with WAL by default, PostgreSQL by URL).
+
+Everything that reads or writes rows goes through this class; callers pass and receive
+plain Python values (``StoredFeedback``, dicts, tuples). Text arriving here is already
+validated and masked by :mod:`recommender.intake`; submitters arrive already hashed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+from sqlalchemy import (
+    Engine,
+    and_,
+    create_engine,
+    delete,
+    event,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+
+from recommender.errors import StoreError
+from recommender.store.schema import (
+    assignments,
+    class_sessions,
+    feedback,
+    feedback_tokens,
+    topic_events,
+    topics,
+)
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+@dataclass(frozen=True)
+class NewFeedback:
+    """A row ready to insert: validated, masked, submitter hashed."""
+
+    text: str
+    segment: str
+    submitted_at: datetime
+    source: str
+    session_id: str | None = None
+    submitter_hash: str | None = None
+    votes: int = 0
+    external_id: str | None = None
+    repeat_of: int | None = None
+
+
+@dataclass(frozen=True)
+class StoredFeedback:
+    id: int
+    external_id: str | None
+    source: str
+    text: str
+    submitted_at: datetime
+    received_at: datetime
+    segment: str
+    session_id: str | None
+    submitter_hash: str | None
+    votes: int
+    repeat_of: int | None
+
+    @property
+    def public_id(self) -> str:
+        """The id users see: the import's external id where there is one, else ours."""
+        return self.external_id if self.external_id else str(self.id)
+
+    @property
+    def is_repeat(self) -> bool:
+        return self.repeat_of is not None
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _row_to_feedback(row) -> StoredFeedback:
+    return StoredFeedback(
+        id=row.id,
+        external_id=row.external_id,
+        source=row.source,
+        text=row.text,
+        submitted_at=row.submitted_at,
+        received_at=row.received_at,
+        segment=row.segment,
+        session_id=row.session_id,
+        submitter_hash=row.submitter_hash,
+        votes=row.votes,
+        repeat_of=row.repeat_of,
+    )
+
+
+def _chunks(items: Sequence, size: int) -> Iterator[Sequence]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+class FeedbackStore:
+    """Feedback, token cache, topic assignments, topics and class sessions.
+
+    ``FeedbackStore(url)`` connects lazily; call :meth:`migrate` once at start-up (the
+    service and the CLI do) to bring the schema to the newest Alembic revision.
+    """
+
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        self.url = url
+        parsed = make_url(url)
+        self.dialect = parsed.get_backend_name()
+        kwargs: dict = {"echo": echo, "future": True}
+        if self.dialect == "sqlite":
+            database = parsed.database
+            if database and database != ":memory:" and not database.startswith("file:"):
+                Path(database).parent.mkdir(parents=True, exist_ok=True)
+            # Driver-level autocommit: we emit BEGIN ourselves (see _sqlite_on_begin) so that
+            # write transactions take the write lock up front (BEGIN IMMEDIATE) and wait on the
+            # busy timeout instead of failing with "database is locked" on lock upgrade.
+            kwargs["connect_args"] = {
+                "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000,
+                "check_same_thread": False,
+                "isolation_level": None,
+            }
+        else:
+            kwargs["pool_pre_ping"] = True
+        self.engine: Engine = create_engine(url, **kwargs)
+        if self.dialect == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_on_connect)
+            event.listen(self.engine, "begin", _sqlite_on_begin)
+
+    @contextmanager
+    def _write(self) -> Iterator:
+        """A write transaction (BEGIN IMMEDIATE on SQLite), committed on success."""
+        with self.engine.connect() as conn:
+            conn.execution_options(write_transaction=True)
+            with conn.begin():
+                yield conn
+
+    # ------------------------------------------------------------------ lifecycle
+    def migrate(self) -> None:
+        """Apply every pending schema migration (idempotent)."""
+        from alembic import command
+        from alembic.config import Config
+
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS_DIR))
+        try:
+            with self.engine.begin() as connection:
+                config.attributes["connection"] = connection
+                command.upgrade(config, "head")
+        except SQLAlchemyError as exc:
+            raise StoreError(f"database migration failed: {exc.__class__.__name__}") from exc
+
+    def schema_revision(self) -> str | None:
+        with self.engine.connect() as conn:
+            try:
+                return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+            except SQLAlchemyError:
+                return None
+
+    def ping(self) -> bool:
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            return True
+        except SQLAlchemyError:
+            return False
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    # ------------------------------------------------------------------ feedback
+    def add(
+        self, item: NewFeedback, *, assignment: tuple[str, str | None, float] | None = None
+    ) -> StoredFeedback:
+        """Insert one feedback line (and, when given, its (model_version, topic_id, score)
+        assignment in the same transaction) and return it as stored."""
+        values = self._values(item)
+        with self._write() as conn:
+            new_id = conn.execute(insert(feedback).values(**values).returning(feedback.c.id)).scalar_one()
+            if assignment is not None:
+                version, topic_id, score = assignment
+                conn.execute(
+                    insert(assignments).values(
+                        model_version=version, feedback_id=new_id, topic_id=topic_id, score=float(score)
+                    )
+                )
+            row = conn.execute(select(feedback).where(feedback.c.id == new_id)).one()
+        return _row_to_feedback(row)
+
+    def add_many(self, items: Sequence[NewFeedback]) -> list[int | None]:
+        """Insert a batch in one transaction, skipping rows whose (source, external_id) is
+        already stored. Returns, per item, its new id or None where it was a duplicate."""
+        if not items:
+            return []
+        keyed = [i for i in items if i.external_id is not None]
+        existing: set[tuple[str, str]] = set()
+        with self._write() as conn:
+            for source in sorted({i.source for i in keyed}):
+                ids = [i.external_id for i in keyed if i.source == source]
+                for part in _chunks(ids, 500):
+                    rows = conn.execute(
+                        select(feedback.c.external_id).where(
+                            and_(feedback.c.source == source, feedback.c.external_id.in_(part))
+                        )
+                    )
+                    existing.update((source, r.external_id) for r in rows)
+            out: list[int | None] = []
+            for item in items:
+                key = (item.source, item.external_id) if item.external_id is not None else None
+                if key is not None and key in existing:
+                    out.append(None)
+                    continue
+                if key is not None:
+                    existing.add(key)
+                out.append(
+                    conn.execute(insert(feedback).values(**self._values(item)).returning(feedback.c.id)).scalar_one()
+                )
+        return out
+
+    def mark_repeats(self, links: Iterable[tuple[int, int]]) -> None:
+        """Mark (feedback_id, repeat_of) pairs."""
+        with self._write() as conn:
+            for fid, earlier in links:
+                conn.execute(update(feedback).where(feedback.c.id == fid).values(repeat_of=earlier))
+
+    @staticmethod
+    def _values(item: NewFeedback) -> dict:
+        return {
+            "external_id": item.external_id,
+            "source": item.source,
+            "text": item.text,
+            "submitted_at": item.submitted_at,
+            "received_at": _now(),
+            "segment": item.segment,
+            "session_id": item.session_id,
+            "submitter_hash": item.submitter_hash,
+            "votes": item.votes,
+            "repeat_of": item.repeat_of,
+        }
+
+    def get(self, feedback_id: int) -> StoredFeedback | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(feedback).where(feedback.c.id == feedback_id)).first()
+        return _row_to_feedback(row) if row else None
+
+    def get_many(self, ids: Iterable[int]) -> list[StoredFeedback]:
+        ids = list(ids)
+        out: dict[int, StoredFeedback] = {}
+        with self.engine.connect() as conn:
+            for part in _chunks(ids, 500):
+                for row in conn.execute(select(feedback).where(feedback.c.id.in_(part))):
+                    out[row.id] = _row_to_feedback(row)
+        return [out[i] for i in ids if i in out]
+
+    def count(self) -> int:
+        with self.engine.connect() as conn:
+            return conn.execute(select(func.count()).select_from(feedback)).scalar_one()
+
+    def recent_by_submitter(
+        self, submitter_hash: str, since: datetime, until: datetime
+    ) -> list[tuple[int, str, datetime]]:
+        """(id, text, submitted_at) of that submitter's lines in [since, until], oldest first."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(feedback.c.id, feedback.c.text, feedback.c.submitted_at)
+                .where(
+                    and_(
+                        feedback.c.submitter_hash == submitter_hash,
+                        feedback.c.submitted_at >= since,
+                        feedback.c.submitted_at <= until,
+                    )
+                )
+                .order_by(feedback.c.submitted_at, feedback.c.id)
+            )
+            return [(r.id, r.text, r.submitted_at) for r in rows]
+
+    def iter_feedback(self, *, batch_size: int = 5000, after_id: int = 0) -> Iterator[StoredFeedback]:
+        """Every feedback line in id order, read in batches (keyset pagination)."""
+        last = after_id
+        while True:
+            with self.engine.connect() as conn:
+                rows = conn.execute(
+                    select(feedback).where(feedback.c.id > last).order_by(feedback.c.id).limit(batch_size)
+                ).all()
+            if not rows:
+                return
+            for row in rows:
+                yield _row_to_feedback(row)
+            last = rows[-1].id
+
+    def assignment_count(self, model_version: str) -> int:
+        with self.engine.connect() as conn:
+            return conn.execute(
+                select(func.count()).select_from(assignments).where(assignments.c.model_version == model_version)
+            ).scalar_one()
+
+    def time_range(self) -> tuple[datetime | None, datetime | None]:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(func.min(feedback.c.submitted_at), func.max(feedback.c.submitted_at))).one()
+        lo, hi = row
+        # min/max bypass the column type on SQLite: normalise here.
+        return _as_utc(lo), _as_utc(hi)
+
+    # ------------------------------------------------------------------ token cache
+    def get_tokens(self, ids: Sequence[int], tokenizer_version: str) -> dict[int, list[str]]:
+        out: dict[int, list[str]] = {}
+        with self.engine.connect() as conn:
+            for part in _chunks(list(ids), 500):
+                rows = conn.execute(
+                    select(feedback_tokens.c.feedback_id, feedback_tokens.c.tokens).where(
+                        and_(
+                            feedback_tokens.c.feedback_id.in_(part),
+                            feedback_tokens.c.tokenizer_version == tokenizer_version,
+                        )
+                    )
+                )
+                for r in rows:
+                    out[r.feedback_id] = r.tokens.split(" ") if r.tokens else []
+        return out
+
+    def put_tokens(self, tokens_by_id: dict[int, list[str]], tokenizer_version: str) -> None:
+        if not tokens_by_id:
+            return
+        with self._write() as conn:
+            ids = list(tokens_by_id)
+            for part in _chunks(ids, 500):
+                conn.execute(delete(feedback_tokens).where(feedback_tokens.c.feedback_id.in_(part)))
+            conn.execute(
+                insert(feedback_tokens),
+                [
+                    {"feedback_id": fid, "tokenizer_version": tokenizer_version, "tokens": " ".join(toks)}
+                    for fid, toks in tokens_by_id.items()
+                ],
+            )
+
+    # ------------------------------------------------------------------ assignments
+    def put_assignments(self, model_version: str, rows: Iterable[tuple[int, str | None, float]]) -> int:
+        """Store (feedback_id, topic_id or None, score) for a model version (replacing any)."""
+        rows = list(rows)
+        if not rows:
+            return 0
+        with self._write() as conn:
+            for part in _chunks([r[0] for r in rows], 500):
+                conn.execute(
+                    delete(assignments).where(
+                        and_(assignments.c.model_version == model_version, assignments.c.feedback_id.in_(part))
+                    )
+                )
+            conn.execute(
+                insert(assignments),
+                [
+                    {"model_version": model_version, "feedback_id": fid, "topic_id": tid, "score": float(score)}
+                    for fid, tid, score in rows
+                ],
+            )
+        return len(rows)
+
+    def unassigned(self, model_version: str, *, limit: int = 5000) -> list[StoredFeedback]:
+        """Feedback with no assignment yet under that model version (arrived after training)."""
+        sub = select(assignments.c.feedback_id).where(assignments.c.model_version == model_version)
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(feedback).where(feedback.c.id.not_in(sub)).order_by(feedback.c.id).limit(limit)
+            ).all()
+        return [_row_to_feedback(r) for r in rows]
+
+    def assignment_rows(
+        self, model_version: str, *, received_since: datetime | None = None
+    ) -> Iterator[tuple[StoredFeedback, str | None, float]]:
+        """Assigned feedback lines under a model version with topic and score (optionally
+        only those received since a time, for incremental refreshes)."""
+        query = (
+            select(feedback, assignments.c.topic_id, assignments.c.score)
+            .join(assignments, assignments.c.feedback_id == feedback.c.id)
+            .where(assignments.c.model_version == model_version)
+            .order_by(feedback.c.id)
+        )
+        if received_since is not None:
+            query = query.where(feedback.c.received_at >= received_since)
+        with self.engine.connect() as conn:
+            result = conn.execute(query)
+            for row in result:
+                yield _row_to_feedback(row), row.topic_id, row.score
+
+    def topic_members(
+        self, model_version: str, topic_id: str, *, offset: int = 0, limit: int = 50
+    ) -> tuple[list[StoredFeedback], int]:
+        """One page of a topic's feedback (newest first) and the total count."""
+        cond = and_(assignments.c.model_version == model_version, assignments.c.topic_id == topic_id)
+        with self.engine.connect() as conn:
+            total = conn.execute(select(func.count()).select_from(assignments).where(cond)).scalar_one()
+            rows = conn.execute(
+                select(feedback)
+                .join(assignments, assignments.c.feedback_id == feedback.c.id)
+                .where(cond)
+                .order_by(feedback.c.submitted_at.desc(), feedback.c.id.desc())
+                .offset(offset)
+                .limit(limit)
+            ).all()
+        return [_row_to_feedback(r) for r in rows], total
+
+    def drop_assignments(self, keep_versions: Iterable[str]) -> int:
+        keep = list(keep_versions)
+        with self._write() as conn:
+            result = conn.execute(delete(assignments).where(assignments.c.model_version.not_in(keep)))
+        return result.rowcount or 0
+
+    # ------------------------------------------------------------------ topics
+    def topic_records(self) -> dict[str, dict]:
+        with self.engine.connect() as conn:
+            return {r.topic_id: dict(r._mapping) for r in conn.execute(select(topics))}
+
+    def next_topic_ids(self, n: int) -> list[str]:
+        """n fresh topic ids (``T0001``…), above every id ever used."""
+        with self.engine.connect() as conn:
+            ids = [r.topic_id for r in conn.execute(select(topics.c.topic_id))]
+        top = max((int(i[1:]) for i in ids if i[:1] == "T" and i[1:].isdigit()), default=0)
+        return [f"T{top + k:04d}" for k in range(1, n + 1)]
+
+    def record_topics(self, model_version: str, topic_ids: Sequence[str], events: Sequence[dict]) -> None:
+        """Mark the topics of a newly published version active, the rest retired, and log events."""
+        now = _now()
+        with self._write() as conn:
+            known = {r.topic_id for r in conn.execute(select(topics.c.topic_id))}
+            for tid in topic_ids:
+                if tid in known:
+                    conn.execute(
+                        update(topics)
+                        .where(topics.c.topic_id == tid)
+                        .values(last_version=model_version, status="active", updated_at=now)
+                    )
+                else:
+                    conn.execute(
+                        insert(topics).values(
+                            topic_id=tid,
+                            first_version=model_version,
+                            last_version=model_version,
+                            status="active",
+                            updated_at=now,
+                        )
+                    )
+            gone = known - set(topic_ids)
+            if gone:
+                conn.execute(
+                    update(topics)
+                    .where(and_(topics.c.topic_id.in_(sorted(gone)), topics.c.status == "active"))
+                    .values(status="retired", updated_at=now)
+                )
+            for ev in events:
+                conn.execute(
+                    insert(topic_events).values(
+                        model_version=model_version,
+                        kind=ev["kind"],
+                        topic_id=ev["topic_id"],
+                        other_topic_ids=",".join(ev.get("other_topic_ids", ())),
+                        created_at=now,
+                    )
+                )
+
+    def rename_topic(self, topic_id: str, label: str | None) -> bool:
+        """Set (or clear with None) an organizer's label for a topic. False if unknown."""
+        with self._write() as conn:
+            result = conn.execute(
+                update(topics).where(topics.c.topic_id == topic_id).values(label_override=label, updated_at=_now())
+            )
+        return bool(result.rowcount)
+
+    def label_overrides(self) -> dict[str, str]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(topics.c.topic_id, topics.c.label_override).where(topics.c.label_override.is_not(None))
+            )
+            return {r.topic_id: r.label_override for r in rows}
+
+    def topic_events(self, topic_id: str | None = None) -> list[dict]:
+        query = select(topic_events).order_by(topic_events.c.id)
+        if topic_id is not None:
+            query = query.where(topic_events.c.topic_id == topic_id)
+        with self.engine.connect() as conn:
+            return [
+                {**dict(r._mapping), "other_topic_ids": [t for t in r.other_topic_ids.split(",") if t]}
+                for r in conn.execute(query)
+            ]
+
+    def lineage(self) -> dict[str, str]:
+        """old topic id → the topic id that carries it on (merges and splits), for following history."""
+        out: dict[str, str] = {}
+        for ev in self.topic_events():
+            if ev["kind"] == "merge":
+                for other in ev["other_topic_ids"]:
+                    out[other] = ev["topic_id"]
+        return out
+
+    # ------------------------------------------------------------------ class sessions
+    def add_session(
+        self,
+        *,
+        topic_id: str,
+        title: str,
+        held_on: date,
+        status: str,
+        instructor: str | None = None,
+        department: str | None = None,
+    ) -> dict:
+        with self._write() as conn:
+            new_id = conn.execute(
+                insert(class_sessions)
+                .values(
+                    topic_id=topic_id,
+                    title=title,
+                    held_on=held_on,
+                    status=status,
+                    instructor=instructor,
+                    department=department,
+                    created_at=_now(),
+                )
+                .returning(class_sessions.c.id)
+            ).scalar_one()
+            row = conn.execute(select(class_sessions).where(class_sessions.c.id == new_id)).one()
+        return dict(row._mapping)
+
+    def list_sessions(self, topic_id: str | None = None) -> list[dict]:
+        query = select(class_sessions).order_by(class_sessions.c.held_on, class_sessions.c.id)
+        if topic_id is not None:
+            query = query.where(class_sessions.c.topic_id == topic_id)
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(query)]
+
+    # ------------------------------------------------------------------ tests / ops
+    def describe(self) -> str:
+        """The URL without its password, for logs."""
+        return make_url(self.url).render_as_string(hide_password=True)
+
+
+
+def _as_utc(value) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+def _sqlite_on_begin(conn) -> None:
+    immediate = conn.get_execution_options().get("write_transaction", False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def _sqlite_on_connect(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()

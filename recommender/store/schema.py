@@ -1,0 +1,127 @@
+"""Table definitions (SQLAlchemy Core). Alembic migrations under ``migrations/`` create them;
+this module is the reference the store's queries are written against."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.types import TypeDecorator
+
+metadata = MetaData()
+
+# SQLite only autoincrements INTEGER PRIMARY KEY; PostgreSQL gets a 64-bit key.
+IdType = BigInteger().with_variant(Integer, "sqlite")
+
+
+class UTCDateTime(TypeDecorator):
+    """Timezone-aware datetimes stored as UTC on every backend (SQLite has no time zones)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if isinstance(value, str):  # pragma: no cover - defensive for raw SQLite values
+            value = datetime.fromisoformat(value)
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+feedback = Table(
+    "feedback",
+    metadata,
+    Column("id", IdType, primary_key=True, autoincrement=True),
+    Column("external_id", String(200), nullable=True),
+    Column("source", String(200), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("submitted_at", UTCDateTime, nullable=False),
+    Column("received_at", UTCDateTime, nullable=False),
+    Column("segment", String(32), nullable=False),
+    Column("session_id", String(100), nullable=True),
+    Column("submitter_hash", String(64), nullable=True),
+    Column("votes", Integer, nullable=False, server_default="0"),
+    Column("repeat_of", IdType, ForeignKey("feedback.id", ondelete="SET NULL"), nullable=True),
+    UniqueConstraint("source", "external_id", name="uq_feedback_source_external_id"),
+)
+Index("ix_feedback_submitted_at", feedback.c.submitted_at)
+Index("ix_feedback_received_at", feedback.c.received_at)
+Index("ix_feedback_submitter", feedback.c.submitter_hash, feedback.c.submitted_at)
+
+feedback_tokens = Table(
+    "feedback_tokens",
+    metadata,
+    Column("feedback_id", IdType, ForeignKey("feedback.id", ondelete="CASCADE"), primary_key=True),
+    Column("tokenizer_version", String(40), nullable=False),
+    Column("tokens", Text, nullable=False),
+)
+
+assignments = Table(
+    "assignments",
+    metadata,
+    Column("model_version", String(64), primary_key=True),
+    Column("feedback_id", IdType, ForeignKey("feedback.id", ondelete="CASCADE"), primary_key=True),
+    Column("topic_id", String(16), nullable=True),
+    Column("score", Float, nullable=False),
+)
+Index("ix_assignments_topic", assignments.c.model_version, assignments.c.topic_id)
+
+topics = Table(
+    "topics",
+    metadata,
+    Column("topic_id", String(16), primary_key=True),
+    Column("label_override", String(100), nullable=True),
+    Column("first_version", String(64), nullable=False),
+    Column("last_version", String(64), nullable=False),
+    Column("status", String(16), nullable=False, server_default="active"),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+topic_events = Table(
+    "topic_events",
+    metadata,
+    Column("id", IdType, primary_key=True, autoincrement=True),
+    Column("model_version", String(64), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("topic_id", String(16), nullable=False),
+    Column("other_topic_ids", Text, nullable=False, server_default=""),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+class_sessions = Table(
+    "class_sessions",
+    metadata,
+    Column("id", IdType, primary_key=True, autoincrement=True),
+    Column("topic_id", String(16), nullable=False),
+    Column("title", String(200), nullable=False),
+    Column("held_on", Date, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("instructor", String(100), nullable=True),
+    Column("department", String(100), nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+Index("ix_class_sessions_topic", class_sessions.c.topic_id)

@@ -1,0 +1,136 @@
+"""Chinese tokenization for topic modelling: jieba words minus everything that carries no topic.
+
+``tokenize`` is a module-level function so that joblib pickles it by reference inside a
+fitted model. It uses a private ``jieba.Tokenizer`` (never the global one, which other code
+may change), built lazily on first use with the project's user dictionary
+(``data/user_dict.txt``) and the operator's one (``Settings.user_dict``), so local terms such
+as 网格员, 楼栋长 or 星光夜校 stay whole.
+
+Removed: stop words (see :mod:`recommender.text.stopwords`), punctuation, digits, emoji,
+whitespace and the placeholders left by masking (``[手机号]``, ``[身份证号]`` …).
+Full-width forms are folded by NFKC and Latin letters are lower-cased.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import unicodedata
+from pathlib import Path
+
+import jieba
+
+from recommender.text.stopwords import DATA_DIR, stop_words
+
+__all__ = ["PROJECT_USER_DICT", "is_known_word", "load_user_dict", "normalize_text", "reset_tokenizer", "tokenize"]
+
+logger = logging.getLogger(__name__)
+
+PROJECT_USER_DICT = DATA_DIR / "user_dict.txt"
+
+# Placeholders written by recommender.text.masking: a short Chinese name in square
+# brackets, e.g. "[手机号]". Matched generally so that new placeholder kinds are dropped too.
+_PLACEHOLDER = re.compile(r"\[[\u3400-\u9fff]{1,6}\]")
+_NUMBER = re.compile(r"^[\d.,%]+$")
+
+_lock = threading.Lock()
+_tokenizer: jieba.Tokenizer | None = None
+_extra_dicts: list[Path] = []
+
+
+def _operator_user_dict() -> Path | None:
+    from recommender.config import get_settings
+
+    return get_settings().user_dict
+
+
+def _load_dict_file(tok: jieba.Tokenizer, path: Path) -> None:
+    # jieba leaves a file it opened by name unclosed; hand it an open file instead.
+    with path.open("rb") as fh:
+        tok.load_userdict(fh)
+
+
+def _build_tokenizer() -> jieba.Tokenizer:
+    # jieba prints "Building prefix dict…" to stderr at initialisation.
+    jieba.setLogLevel(logging.WARNING)
+    tok = jieba.Tokenizer()
+    tok.initialize()
+    _load_dict_file(tok, PROJECT_USER_DICT)
+    operator_dict = _operator_user_dict()
+    for path in [operator_dict, *_extra_dicts]:
+        if path is None:
+            continue
+        path = Path(path)
+        if not path.is_file():
+            logger.warning("user dictionary %s not found; ignored", path)
+            continue
+        _load_dict_file(tok, path)
+        logger.info("loaded user dictionary %s", path)
+    return tok
+
+
+def _get_tokenizer() -> jieba.Tokenizer:
+    global _tokenizer
+    if _tokenizer is None:
+        with _lock:
+            if _tokenizer is None:
+                _tokenizer = _build_tokenizer()
+    return _tokenizer
+
+
+def load_user_dict(path: Path | str) -> None:
+    """Add a jieba user dictionary (``word [freq] [tag]`` per line) for this process.
+
+    It is applied now if the tokenizer is built, and again whenever it is rebuilt.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"user dictionary {path} does not exist")
+    with _lock:
+        if path not in _extra_dicts:
+            _extra_dicts.append(path)
+        if _tokenizer is not None:
+            _load_dict_file(_tokenizer, path)
+
+
+def reset_tokenizer() -> None:
+    """Forget the tokenizer and extra dictionaries (next call rebuilds it; used by tests)."""
+    global _tokenizer
+    with _lock:
+        _tokenizer = None
+        _extra_dicts.clear()
+
+
+def _keep(token: str, stops: frozenset[str]) -> bool:
+    if not any(ch.isalpha() for ch in token):  # punctuation, digits, emoji, whitespace
+        return False
+    if _NUMBER.match(token):
+        return False
+    if len(token) == 1 and token.isascii():
+        return False
+    return token not in stops
+
+
+def normalize_text(text: str) -> str:
+    """NFKC-fold, lower-case and blank out masking placeholders."""
+    text = unicodedata.normalize("NFKC", text).lower()
+    return _PLACEHOLDER.sub(" ", text)
+
+
+def tokenize(text: str) -> list[str]:
+    """The topic-bearing words of ``text``, in order (may be empty)."""
+    if not text:
+        return []
+    stops = stop_words()
+    words = _get_tokenizer().lcut(normalize_text(text), HMM=True)
+    return [w for w in (w.strip() for w in words) if w and _keep(w, stops)]
+
+
+def is_known_word(word: str) -> bool:
+    """True when ``word`` is in jieba's dictionary or a loaded user dictionary.
+
+    Words found only by jieba's HMM (new-word discovery) are often fragments such as
+    "讲得"; the topic describer prefers known words for keywords.
+    """
+    return _get_tokenizer().FREQ.get(word, 0) > 0

@@ -1,0 +1,184 @@
+"""The retrain pipeline: store → tokens (cached) → TopicModel → stable topic ids → new version.
+
+``train_from_store`` is what ``recommender train``, ``python train.py``, the admin endpoint
+and the monthly timer all run. It holds the retrain lock for its whole run, writes the new
+version under a temporary name, stores every line's assignment under the new version and
+only then switches the ``current`` pointer, so a crash at any point leaves the previous
+model serving.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+from tqdm import tqdm
+
+from recommender.config import Settings
+from recommender.errors import NotEnoughFeedback
+from recommender.identity import PreviousTopics, match_topics
+from recommender.lifecycle import ModelRegistry, retrain_lock
+from recommender.store import FeedbackStore, StoredFeedback
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    version: str
+    n_rows: int
+    n_topics: int
+    n_noise: int
+    tokenized: int
+    seconds: float
+    events: list[dict]
+    kept_ids: int
+
+
+def lock_path(settings: Settings) -> Path:
+    return Path(settings.models_dir) / ".retrain.lock"
+
+
+def train_from_store(
+    store: FeedbackStore,
+    settings: Settings,
+    *,
+    progress: bool = True,
+    model_factory: Callable[[], object] | None = None,
+    blas_threads: int | None = None,
+) -> TrainResult:
+    """Retrain from every stored feedback line and make the result current.
+
+    Raises ``RetrainInProgress`` when another retrain runs and ``NotEnoughFeedback`` when
+    the store holds fewer than ``settings.min_train_rows`` lines; the current model is
+    untouched in both cases.
+    """
+    registry = ModelRegistry(Path(settings.models_dir))
+    with retrain_lock(lock_path(settings)):
+        return _train_locked(store, settings, registry, progress, model_factory, blas_threads)
+
+
+def _train_locked(store, settings, registry, progress, model_factory, blas_threads) -> TrainResult:
+    from recommender.model.persistence import save_model
+    from recommender.model.topic_model import TopicModel
+    from recommender.text.tokenize import tokenize, tokenizer_fingerprint
+
+    started = time.perf_counter()
+    rows: list[StoredFeedback] = list(
+        tqdm(store.iter_feedback(), desc="读取反馈", unit="条", disable=not progress, leave=False)
+    )
+    if len(rows) < settings.min_train_rows:
+        raise NotEnoughFeedback(
+            f"only {len(rows)} feedback lines stored; at least {settings.min_train_rows} are needed "
+            f"(setting RECOMMENDER_MIN_TRAIN_ROWS). The current model is kept."
+        )
+    texts = [r.text for r in rows]
+    ids = [r.id for r in rows]
+
+    fingerprint = tokenizer_fingerprint()
+    cached = store.get_tokens(ids, fingerprint)
+    missing = [r for r in rows if r.id not in cached]
+    fresh: dict[int, list[str]] = {}
+    for r in tqdm(missing, desc="分词", unit="条", disable=not progress or not missing):
+        fresh[r.id] = tokenize(r.text)
+    store.put_tokens(fresh, fingerprint)
+    cached.update(fresh)
+    tokens = [cached[i] for i in ids]
+    log.info("tokens: %d cached, %d tokenized now", len(rows) - len(missing), len(missing))
+
+    model = model_factory() if model_factory else TopicModel(random_state=0)
+    log.info("fitting topic model on %d feedback lines", len(rows))
+    limit = threadpool_limits(limits=blas_threads) if blas_threads else contextlib.nullcontext()
+    with limit:
+        model.fit(texts, tokens=tokens)
+        _, scores = model.predict_scores(texts, tokens=tokens)
+        vectors = model.transform(texts, tokens=tokens)
+    labels = np.asarray(model.labels_)
+    n_topics = int(model.n_topics_)
+
+    previous = _previous_topics(store, registry, vectors, ids)
+    new_members = [set() for _ in range(n_topics)]
+    for fid, label in zip(ids, labels):
+        if label >= 0:
+            new_members[int(label)].add(str(fid))
+    fresh_ids = iter(store.next_topic_ids(n_topics))
+    identity = match_topics(previous, new_members, np.asarray(model.centroids_), next_id=lambda: next(fresh_ids))
+    topic_ids = list(identity.topic_ids)
+    kept = sum(1 for e in identity.events if e["kind"] == "kept")
+
+    lo, hi = store.time_range()
+    metadata = {
+        "topic_ids": topic_ids,
+        "n_rows": len(rows),
+        "n_topics": n_topics,
+        "n_noise": int((labels < 0).sum()),
+        "data_window": {
+            "submitted_from": lo.isoformat() if lo else None,
+            "submitted_until": hi.isoformat() if hi else None,
+            "received_until": max(r.received_at for r in rows).isoformat(),
+        },
+        "tokenizer": fingerprint,
+        "identity_events": identity.events,
+    }
+    version = registry.publish(lambda d: save_model(model, d, metadata), metadata, make_current=False)
+    topic_of = [topic_ids[int(lab)] if lab >= 0 else None for lab in labels]
+    store.put_assignments(version, zip(ids, topic_of, (float(s) for s in scores)))
+    store.record_topics(version, topic_ids, [e for e in identity.events if e["kind"] != "kept"])
+    registry.set_current(version)
+    removed = registry.prune(settings.keep_versions)
+    store.drop_assignments([v.version for v in registry.list_versions()])
+    seconds = time.perf_counter() - started
+    log.info(
+        "model %s is current: %d lines, %d topics (%d kept their id), %d fit no topic, %.1fs; pruned %s",
+        version,
+        len(rows),
+        n_topics,
+        kept,
+        metadata["n_noise"],
+        seconds,
+        removed or "nothing",
+    )
+    return TrainResult(
+        version=version,
+        n_rows=len(rows),
+        n_topics=n_topics,
+        n_noise=metadata["n_noise"],
+        tokenized=len(missing),
+        seconds=seconds,
+        events=identity.events,
+        kept_ids=kept,
+    )
+
+
+def _previous_topics(store, registry, vectors: np.ndarray, ids: list[int]) -> PreviousTopics | None:
+    """The current version's topics with their members, and their centroids re-computed in
+    the new model's space (mean of the members' new vectors), so both signals compare."""
+    current = registry.current_version()
+    if current is None:
+        return None
+    members: dict[str, set[str]] = {}
+    for row, topic_id, _ in store.assignment_rows(current):
+        if topic_id is not None:
+            members.setdefault(topic_id, set()).add(str(row.id))
+    if not members:
+        return None
+    position = {str(fid): i for i, fid in enumerate(ids)}
+    topic_ids = sorted(members)
+    centroids = np.zeros((len(topic_ids), vectors.shape[1]))
+    for k, tid in enumerate(topic_ids):
+        rows = [position[m] for m in members[tid] if m in position]
+        if rows:
+            c = vectors[rows].mean(axis=0)
+            norm = np.linalg.norm(c)
+            centroids[k] = c / norm if norm > 0 else c
+    return PreviousTopics(
+        topic_ids=topic_ids,
+        members=[members[t] for t in topic_ids],
+        centroids=centroids,
+    )

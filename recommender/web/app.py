@@ -1,0 +1,79 @@
+"""create_app(): wires settings, the service, routers, templates and error handlers. No logic."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from starlette.concurrency import run_in_threadpool
+
+from recommender import __version__
+from recommender.config import Settings, get_settings
+from recommender.service import RecommenderService
+from recommender.web.errors import install_error_handlers
+from recommender.web.limits import BodySizeLimit
+
+log = logging.getLogger(__name__)
+HERE = Path(__file__).parent
+
+
+async def _poll_models(service: RecommenderService, every: float) -> None:
+    """Each worker checks the `current` pointer; a new model is swapped in without a restart."""
+    while True:
+        await asyncio.sleep(every)
+        try:
+            await run_in_threadpool(service.refresh_model, force=False)
+        except Exception:  # never let the poller die: the previous model keeps serving
+            log.exception("model refresh failed; the previous model stays in service")
+
+
+def create_app(settings: Settings | None = None, service: RecommenderService | None = None) -> FastAPI:
+    """The FastAPI application (the uvicorn target is ``api:app`` or this factory)."""
+    settings = settings or get_settings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI):
+        svc = app.state.service
+        await run_in_threadpool(svc.start)
+        served = svc.served()
+        if served is None:
+            log.warning("no model yet: the form takes feedback; run `recommender train` for suggestions")
+        else:
+            log.info("serving model %s", served.version)
+        poller = asyncio.create_task(_poll_models(svc, settings.model_poll_seconds))
+        try:
+            yield
+        finally:
+            poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await poller
+            svc.close()
+
+    app = FastAPI(
+        title="夜校需求主题推荐 · Night-school topic recommender",
+        version=__version__,
+        description=(
+            "Collects free-text feedback from night-school attendees and suggests the next "
+            "session's topic from real demand. Organizer endpoints need `Authorization: Bearer <token>`."
+        ),
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.service = service or RecommenderService(settings)
+    app.state.templates = Jinja2Templates(directory=str(HERE / "templates"))
+    app.state.templates.env.globals["segments"] = settings.segments
+    install_error_handlers(app)
+    app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+
+    from recommender.web import dashboard, organizer_api, public
+
+    app.include_router(public.router)
+    app.include_router(organizer_api.router)
+    app.include_router(dashboard.router)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    return app

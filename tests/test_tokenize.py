@@ -1,0 +1,130 @@
+"""Tests of recommender.text.tokenize: stop words, dictionaries, placeholders, odd input."""
+
+from __future__ import annotations
+
+import pickle
+
+import pytest
+
+from recommender.config import get_settings
+from recommender.text import stopwords
+from recommender.text.tokenize import is_known_word, load_user_dict, reset_tokenizer, tokenize
+
+
+@pytest.fixture
+def fresh_tokenizer():
+    """A tokenizer rebuilt for the test (dictionaries loaded by it are forgotten after)."""
+    reset_tokenizer()
+    get_settings.cache_clear()
+    yield
+    reset_tokenizer()
+    get_settings.cache_clear()
+
+
+@pytest.mark.parametrize(
+    ("text", "kept", "dropped"),
+    [
+        ("希望多讲讲消防安全知识，灭火器怎么用？", ["消防安全", "灭火器"], ["希望", "知识", "怎么"]),
+        ("建议能不能开设公文写作培训课程", ["公文写作"], ["建议", "能不能", "开设", "培训", "课程"]),
+        ("谢谢老师！下次想学学垃圾分类", ["垃圾分类"], ["谢谢", "老师", "下次"]),
+    ],
+    ids=["politeness-and-request", "request-verbs-and-course-words", "thanks-and-wish"],
+)
+def test_boilerplate_and_stop_words_are_removed(text, kept, dropped):
+    """Feedback boilerplate and iso stop words disappear, topic words stay."""
+    tokens = tokenize(text)
+    for word in kept:
+        assert word in tokens
+    for word in dropped:
+        assert word not in tokens
+
+
+def test_stop_word_list_combines_iso_and_domain_words():
+    """The stop-word set holds stopwordsiso's zh list and the domain boilerplate."""
+    words = stopwords.stop_words()
+    assert "的" in words and "怎么" in words  # stopwordsiso
+    assert "培训" in words and "希望" in words  # domain list
+    assert "消防" not in words
+
+
+@pytest.mark.parametrize("term", ["网格员", "楼栋长", "星光夜校"])
+def test_project_user_dictionary_keeps_local_terms_whole(term):
+    """Local terms of the project dictionary come out as one token."""
+    assert term in tokenize(f"{term}工作经验交流")
+    assert is_known_word(term)
+
+
+def test_operator_user_dictionary_from_settings(tmp_path, monkeypatch, fresh_tokenizer):
+    """The dictionary named by RECOMMENDER_USER_DICT is loaded when the tokenizer is built."""
+    path = tmp_path / "dict.txt"
+    path.write_text("蒲公英驿站\n", encoding="utf-8")
+    monkeypatch.setenv("RECOMMENDER_USER_DICT", str(path))
+    get_settings.cache_clear()
+    assert "蒲公英驿站" in tokenize("蒲公英驿站的活动安排")
+
+
+def test_load_user_dict_applies_immediately(tmp_path, fresh_tokenizer):
+    """load_user_dict adds terms to an already built tokenizer."""
+    tokenize("预热")
+    path = tmp_path / "dict.txt"
+    path.write_text("青禾议事会 100 n\n", encoding="utf-8")
+    load_user_dict(path)
+    assert "青禾议事会" in tokenize("青禾议事会怎么组织")
+
+
+def test_missing_user_dict_is_an_error(tmp_path):
+    """Loading a dictionary that does not exist names the file."""
+    with pytest.raises(FileNotFoundError, match="nope.txt"):
+        load_user_dict(tmp_path / "nope.txt")
+
+
+@pytest.mark.parametrize("placeholder", ["[手机号]", "[身份证号]", "[邮箱]", "[银行卡号]", "[电话]"])
+def test_masking_placeholders_are_dropped(placeholder):
+    """Placeholders left by masking never become tokens."""
+    tokens = tokenize(f"我的{placeholder}想咨询社保缴费")
+    assert "社保" in tokens
+    assert not any(part in "".join(tokens) for part in (placeholder, placeholder.strip("[]")))
+
+
+def test_punctuation_digits_whitespace_and_emoji_are_dropped():
+    """Only word tokens remain: no punctuation, numbers, spaces or emoji."""
+    tokens = tokenize("  消防演练 2024年 3次！！👍😀…… 12345  ")
+    assert "消防" in "".join(tokens)
+    assert all(t.strip() and any(ch.isalpha() for ch in t) for t in tokens)
+    assert not any(ch.isdigit() for t in tokens for ch in t if t.isdigit())
+    assert "👍" not in "".join(tokens)
+
+
+def test_mixed_chinese_english_digits():
+    """Latin words are kept lower-cased, plain numbers dropped, full-width letters folded."""
+    tokens = tokenize("想学Python和ＥＸＣＥＬ表格，2024年考WPS证书")
+    assert "python" in tokens
+    assert "excel" in tokens
+    assert "wps" in tokens
+    assert "2024" not in tokens
+
+
+def test_traditional_characters_give_words():
+    """Traditional-character feedback still yields topic words."""
+    tokens = tokenize("希望講講電信詐騙的防範")
+    assert tokens
+    assert any("詐騙" in t or "电信" in t or "電信" in t for t in tokens)
+
+
+@pytest.mark.parametrize("text", ["", "   ", "！？。", "[手机号]", "谢谢老师"], ids=["empty", "spaces", "punct", "placeholder", "only-boilerplate"])
+def test_texts_without_topic_words_give_empty_list(text):
+    """Nothing topical in, empty list out."""
+    assert tokenize(text) == []
+
+
+def test_tokenize_pickles_by_reference():
+    """tokenize is module-level, so pickling stores a reference, not a copy of jieba."""
+    restored = pickle.loads(pickle.dumps(tokenize))
+    assert restored is tokenize
+    assert len(pickle.dumps(tokenize)) < 200
+
+
+def test_jieba_stays_quiet(capfd, fresh_tokenizer):
+    """Building the private tokenizer prints nothing to stderr."""
+    tokenize("消防安全")
+    assert "prefix dict" not in capfd.readouterr().err
