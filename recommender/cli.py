@@ -77,12 +77,15 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
             id_column=args.id_column,
             segment_column=args.segment_column,
             session_column=args.session_column,
+            question_columns=args.questions,
+            segment_question=args.segment_question,
+            settings=settings,
         )
     except ImportFailed as exc:
         print(f"错误：{exc}", file=sys.stderr)
         return EXIT_ERROR
     service = _service(settings)
-    source = f"import:{path.name}"
+    source = batch.source
     imported = duplicates = 0
     rejected: list[tuple[int, str]] = []
     pending = []
@@ -130,6 +133,8 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
         print(f"    第 {line} 行 (line {line}): {reason}")
     if len(rejected) > 50:
         print(f"    … 另有 {len(rejected) - 50} 行有误")
+    for note in batch.notes:
+        print(f"  说明 note: {note}")
     log.info("import %s: %d imported, %d duplicates, %d rejected", path.name, imported, duplicates, len(rejected))
     return 0
 
@@ -213,7 +218,13 @@ def cmd_models(args: argparse.Namespace, settings: Settings) -> int:
             print(json.dumps({**info.metadata, "is_current": info.is_current}, ensure_ascii=False, indent=2))
             return 0
         if args.models_command == "rollback":
-            registry.set_current(args.version)
+            from recommender.lifecycle import retrain_lock
+            from recommender.service import load_served_model
+
+            # Under the retrain lock, so a rollback cannot race a retrain's switch; the
+            # artifact is loaded first, so a broken version is never made current.
+            with retrain_lock(registry.lock_path, owner="console rollback"):
+                registry.set_current(args.version, verify=load_served_model)
             print(f"当前模型已切换为 {args.version}；运行中的服务会在几秒内换用它。")
             log.info("rollback: current model set to %s", args.version)
             return 0
@@ -310,6 +321,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--id-column", help="column with the row's own id (kept as external_id)")
     p.add_argument("--segment-column", help="column with who wrote it (社区干部, 网格员, …)")
     p.add_argument("--session-column", help="column with the class attended")
+    p.add_argument(
+        "--questions",
+        action="append",
+        metavar="N[,N…]",
+        help="questionnaire questions holding free-text feedback: numbers (3 or 3,5) or titles; repeatable",
+    )
+    p.add_argument(
+        "--segment-question",
+        metavar="N",
+        help="questionnaire question saying who answered (身份); 'none' if there is none",
+    )
     p.set_defaults(func=cmd_import)
 
     p = sub.add_parser("train", help="retrain the topic model from the store and make it current")

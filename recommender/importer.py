@@ -19,6 +19,19 @@ again adds nothing. Votes are left out of the hash: a re-export with updated vot
 still the same feedback. Cell values starting with ``=``, ``+``, ``-`` or ``@`` are read
 as plain text, never evaluated.
 
+Questionnaire exports (问卷星: ``序号, 提交答卷时间, 所用时间, 来源, 来源详情, 来自IP, 1、…``;
+腾讯问卷: ``编号, 开始答题时间, 结束答题时间, 答题时长, 1.…``) are recognised from the header
+(:mod:`recommender.questionnaire`) and read without column options: the free-text questions,
+the segment question and the time and number columns are settled from the header and the first
+rows, options win (``question_columns``, ``segment_question``, or ``text_column`` /
+``segment_column`` also taking question numbers), and ambiguity raises ImportFailed naming the
+option. Each non-blank answer to a free-text question is its own line, with the external id
+``<序号>-<submission date>-q<question>`` (the date guards against another questionnaire saved
+under the same file name); answers such as 无 / 没有 / (空) are skipped quietly and counted.
+Segment answers ("A.居民", "居民（住户）") are mapped to the configured segments, else left
+None. Personal-data columns (来自IP, 来源详情, nicknames, names, phones) are never read.
+:attr:`ImportBatch.layout` and :attr:`ImportBatch.notes` say what was detected and done.
+
 This module reads; validation and masking stay in :func:`recommender.intake.clean_feedback`,
 which :meth:`ImportedRow.to_draft` applies.
 """
@@ -44,12 +57,28 @@ import charset_normalizer
 
 from recommender.config import Settings, get_settings
 from recommender.errors import ImportFailed, ValidationFailed
-from recommender.intake import FeedbackDraft, clean_feedback, clean_text, parse_timestamp, parse_votes
+from recommender.intake import (
+    LOCAL_TZ,
+    FeedbackDraft,
+    clean_feedback,
+    clean_text,
+    parse_timestamp,
+    parse_votes,
+)
+from recommender.questionnaire import (
+    Question,
+    QuestionnairePlan,
+    answer_text,
+    detect_layout,
+    is_blank_answer,
+    list_questions,
+    map_segment,
+    plan_questionnaire,
+    resolve_columns,
+    split_question_options,
+)
 
-__all__ = ["ImportBatch", "ImportReport", "ImportedRow", "RowError", "read_feedback_file", "FIELDS"]
-
-#: The fields a file can provide, in the order of ``read_feedback_file``'s column options.
-FIELDS = ("text", "time", "submitter", "votes", "id", "segment", "session")
+__all__ = ["ImportBatch", "ImportReport", "ImportedRow", "RowError", "read_feedback_file"]
 
 _FORMATS = {".csv": "csv", ".tsv": "tsv", ".xlsx": "xlsx", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 _CHUNK = 1 << 20
@@ -57,25 +86,72 @@ _SAMPLE = 256 * 1024
 _JSONL_HEADER_SCAN = 100
 # Longer than this many times the limit, a cell is refused without cleaning it first.
 _HUGE_FACTOR = 10
+# Data rows read ahead to tell a questionnaire's free-text questions from its choices.
+_QUESTIONNAIRE_SAMPLE = 500
 
 # Column names recognised when no option names the column (compared after NFKC, casefold, strip).
 _EXACT: dict[str, tuple[str, ...]] = {
     "id": ("id", "external_id", "feedback_id", "编号", "答卷编号", "答卷id", "反馈编号"),
     "votes": ("votes", "vote", "likes", "like", "upvotes", "点赞", "点赞数", "赞", "票数", "投票数", "支持数"),
     "time": (
-        "time", "timestamp", "submitted_at", "submit_time", "created_at", "created", "date", "datetime",
-        "时间", "提交时间", "提交答卷时间", "填写时间", "答题时间", "日期", "创建时间", "反馈时间",
+        "time",
+        "timestamp",
+        "submitted_at",
+        "submit_time",
+        "created_at",
+        "created",
+        "date",
+        "datetime",
+        "时间",
+        "提交时间",
+        "提交答卷时间",
+        "填写时间",
+        "答题时间",
+        "日期",
+        "创建时间",
+        "反馈时间",
     ),
     "submitter": (
-        "submitter", "user", "user_id", "userid", "author", "openid", "提交人", "提交者", "填写人",
-        "填表人", "用户", "用户id", "用户名", "昵称", "微信昵称", "姓名",
+        "submitter",
+        "user",
+        "user_id",
+        "userid",
+        "author",
+        "openid",
+        "提交人",
+        "提交者",
+        "填写人",
+        "填表人",
+        "用户",
+        "用户id",
+        "用户名",
+        "昵称",
+        "微信昵称",
+        "姓名",
     ),
     "segment": ("segment", "role", "group", "身份", "身份类别", "人员类别", "类别", "角色", "您的身份"),
     "session": ("session", "session_id", "场次", "课次", "期次", "班次", "课程场次"),
     "text": (
-        "text", "feedback", "content", "comment", "comments", "message", "suggestion", "body",
-        "内容", "反馈", "反馈内容", "意见", "建议", "意见建议", "意见和建议", "留言", "问题", "需求",
-        "培训需求", "想学的内容",
+        "text",
+        "feedback",
+        "content",
+        "comment",
+        "comments",
+        "message",
+        "suggestion",
+        "body",
+        "内容",
+        "反馈",
+        "反馈内容",
+        "意见",
+        "建议",
+        "意见建议",
+        "意见和建议",
+        "留言",
+        "问题",
+        "需求",
+        "培训需求",
+        "想学的内容",
     ),
 }
 # Questionnaire headers are whole questions ("3、您对夜校有什么意见或建议？"): parts to look for.
@@ -138,6 +214,8 @@ class ImportReport:
     imported: int = 0
     duplicates: int = 0
     errors: list[RowError] = field(default_factory=list)
+    #: What was detected and done (``ImportBatch.notes``), printed after the counts.
+    notes: list[str] = field(default_factory=list)
 
     def summary(self, max_errors: int = 20) -> str:
         """A short Chinese summary with up to ``max_errors`` skipped rows listed."""
@@ -148,6 +226,7 @@ class ImportReport:
         lines += [f"  第 {e.line} 行：{e.reason}" for e in self.errors[:max_errors]]
         if len(self.errors) > max_errors:
             lines.append(f"  …… 另有 {len(self.errors) - max_errors} 行出错未列出。")
+        lines += [f"  说明：{note}" for note in self.notes]
         return "\n".join(lines)
 
 
@@ -170,6 +249,8 @@ class ImportBatch:
         max_text_length: int,
         rows: _RowSource,
         sheet: str | None = None,
+        plan: QuestionnairePlan | None = None,
+        segments: Sequence[str] = (),
     ) -> None:
         self.path = path
         #: "csv", "tsv", "xlsx" or "jsonl".
@@ -184,8 +265,24 @@ class ImportBatch:
         self.total_rows = total_rows
         #: The XLSX sheet read.
         self.sheet = sheet
+        #: "wjx" (问卷星 export), "tencent" (腾讯问卷 export) or "generic".
+        self.layout = plan.layout if plan else "generic"
+        #: The columns whose cells become feedback lines (several for a questionnaire).
+        self.text_columns = [q.column for q in plan.texts] if plan else [column_map["text"]]
+        self._plan = plan
+        self._segments = tuple(segments)
         self._max_text_length = max_text_length
         self._rows = rows
+        self._tally_notes: list[str] = []
+
+    @property
+    def notes(self) -> list[str]:
+        """What was detected and done, in Chinese, for the CLI: the layout, the questions read,
+        the ignored personal columns; after a full iteration also the blank answers skipped and
+        the segment answers not mapped. Empty for generic files read without question options."""
+        if self._plan is None:
+            return []
+        return [*self._plan.notes, *self._tally_notes]
 
     @property
     def source(self) -> str:
@@ -194,14 +291,24 @@ class ImportBatch:
 
     def __iter__(self) -> Iterator[ImportedRow | RowError]:
         seen: Counter[str] = Counter()
+        tally = _Tally()
         for line, raw, error in self._rows():
             if error is not None:
                 yield RowError(line, error)
-            elif raw is not None:
+            elif raw is None:
+                continue
+            elif self._plan is None:
                 yield _to_row(line, raw, self._max_text_length, seen)
+            else:
+                yield from _answer_rows(line, raw, self._plan, self._segments, self._max_text_length, seen, tally)
+        if self._plan is not None:
+            self._tally_notes = tally.notes()
 
     def __repr__(self) -> str:
-        return f"ImportBatch({self.path.name!r}, format={self.format!r}, encoding={self.encoding!r}, columns={self.column_map!r})"
+        return (
+            f"ImportBatch({self.path.name!r}, format={self.format!r}, encoding={self.encoding!r}, "
+            f"layout={self.layout!r}, columns={self.column_map!r})"
+        )
 
 
 def read_feedback_file(
@@ -214,12 +321,18 @@ def read_feedback_file(
     id_column: str | None = None,
     segment_column: str | None = None,
     session_column: str | None = None,
+    question_columns: Sequence[str] | None = None,
+    segment_question: str | None = None,
     settings: Settings | None = None,
 ) -> ImportBatch:
     """Open a CSV/TSV, XLSX or JSONL feedback file; raises ImportFailed when it cannot be read.
 
     Column options name header cells (JSONL: keys); unnamed fields are recognised from common
-    names. ``settings`` (default :func:`get_settings`) gives the text length limit.
+    names. ``question_columns`` names the free-text questions of a questionnaire (numbers such
+    as ``"3"`` or ``"3,5"``, titles or header cells; each answer becomes its own line) and
+    ``segment_question`` its segment question (``"none"``: no segment); in a 问卷星 / 腾讯问卷
+    export ``text_column`` and ``segment_column`` take question numbers too. ``settings``
+    (default :func:`get_settings`) gives the text length limit and the segments.
     """
     path = Path(path)
     settings = settings or get_settings()
@@ -241,11 +354,194 @@ def read_feedback_file(
         "segment": segment_column,
         "session": session_column,
     }
+    if question_columns is not None and isinstance(question_columns, str):
+        question_columns = [question_columns]
+    options = _QuestionOptions(
+        questions=list(question_columns) if question_columns else None,
+        segment=segment_question,
+        segments=tuple(settings.segments),
+    )
     if fmt == "xlsx":
-        return _open_xlsx(path, wanted, settings.max_text_length)
+        return _open_xlsx(path, wanted, settings.max_text_length, options)
     if fmt == "jsonl":
+        if options.questions or options.segment is not None:
+            raise ImportFailed(
+                f"题目选项（--questions / --segment-question）只适用于 CSV 或 XLSX 问卷导出，{path.name} 是 JSONL。"
+                f" / Question options apply to CSV/XLSX questionnaire exports, not JSONL ({path.name})."
+            )
         return _open_jsonl(path, wanted, settings.max_text_length)
-    return _open_delimited(path, fmt, wanted, settings.max_text_length)
+    return _open_delimited(path, fmt, wanted, settings.max_text_length, options)
+
+
+# --- questionnaires ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _QuestionOptions:
+    questions: list[str] | None
+    segment: str | None
+    segments: tuple[str, ...]
+
+
+def _settle_columns(
+    path: Path,
+    header: list[str],
+    sample: Callable[[], list[Sequence[Any]]],
+    wanted: dict[str, str | None],
+    options: _QuestionOptions,
+) -> tuple[dict[str, int], QuestionnairePlan | None]:
+    """Field positions for a plain table, or the plan for a questionnaire export."""
+    layout = detect_layout(header)
+    questions, segment = options.questions, options.segment
+    if layout != "generic":
+        if wanted["text"] is not None:
+            if questions:
+                raise _both(path, "--text-column", "--questions")
+            questions = [wanted["text"]]
+        if wanted["segment"] is not None:
+            if segment is not None:
+                raise _both(path, "--segment-column", "--segment-question")
+            segment = wanted["segment"]
+        plan = plan_questionnaire(
+            header,
+            sample(),
+            layout=layout,
+            segments=options.segments,
+            file_name=path.name,
+            questions=questions,
+            segment=segment,
+            columns={k: wanted[k] for k in ("time", "id", "session", "submitter", "votes")},
+        )
+        return plan.fields, plan
+    if not questions and segment is None:
+        return _map_columns(path, header, wanted), None
+    # A plain table whose caller names questions: numbers resolve against numbered headers.
+    numbered = list_questions(header)
+    wanted = dict(wanted)
+    no_segment = False
+    if segment is not None:
+        if wanted["segment"] is not None:
+            raise _both(path, "--segment-column", "--segment-question")
+        if _norm_name(segment) in ("none", "无", "0", "-"):
+            no_segment = True
+        else:
+            wanted["segment"] = header[resolve_columns(segment, header, numbered, path.name)[0]]
+    texts: list[int] = []
+    if questions:
+        if wanted["text"] is not None:
+            raise _both(path, "--text-column", "--questions")
+        for spec in split_question_options(questions):
+            texts += [i for i in resolve_columns(spec, header, numbered, path.name) if i not in texts]
+        wanted["text"] = header[texts[0]]
+    positions = _map_columns(path, header, wanted)
+    if no_segment:
+        positions.pop("segment", None)
+    if not texts:
+        return positions, None
+    by_index = {q.index: q for q in numbered}
+    chosen = [by_index.get(i) or Question.unnumbered(i, header[i]) for i in texts]
+    fields = {fld: i for fld, i in positions.items() if fld != "text"}
+    notes = ["反馈列（按选项指定）：" + "、".join(q.column for q in chosen) + "，每列的内容各作一条反馈"]
+    return fields, QuestionnairePlan(layout="generic", questions=numbered, texts=chosen, fields=fields, notes=notes)
+
+
+def _both(path: Path, first: str, second: str) -> ImportFailed:
+    return ImportFailed(
+        f"{first} 与 {second} 只能用一个（文件 {path.name}）。 / Use either {first} or {second}, not both."
+    )
+
+
+def _plan_column_map(header: Sequence[str], plan: QuestionnairePlan) -> dict[str, str]:
+    column_map = {fld: header[i] for fld, i in plan.fields.items()}
+    column_map["text"] = plan.texts[0].column
+    return column_map
+
+
+def _plan_picker(plan: QuestionnairePlan) -> Callable[[Sequence[Any]], RawRow]:
+    # Only the planned positions are read: personal-data columns never leave the file.
+    def pick(cells: Sequence[Any]) -> RawRow:
+        raw: RawRow = {fld: cells[i] if i < len(cells) else None for fld, i in plan.fields.items()}
+        raw["texts"] = [(q, cells[q.index] if q.index < len(cells) else None) for q in plan.texts]
+        return raw
+
+    return pick
+
+
+@dataclass
+class _Tally:
+    blank: int = 0
+    unmapped: Counter[str] = field(default_factory=Counter)
+
+    def notes(self) -> list[str]:
+        notes = []
+        if self.blank:
+            notes.append(f"已跳过空白回答 {self.blank} 个（空、无、没有、暂无 等）")
+        if self.unmapped:
+            examples = "、".join(f"“{a[:20]}”" for a, _ in self.unmapped.most_common(3))
+            notes.append(
+                f"人群题有 {sum(self.unmapped.values())} 个回答对应不到身份类别（如 {examples}），记为“其他”"
+            )
+        return notes
+
+
+def _answer_rows(
+    line: int,
+    raw: RawRow,
+    plan: QuestionnairePlan,
+    segments: Sequence[str],
+    max_len: int,
+    seen: Counter[str],
+    tally: _Tally,
+) -> Iterator[ImportedRow | RowError]:
+    """One questionnaire answer sheet: a line per non-blank free-text answer."""
+    try:
+        time_value = raw.get("time")
+        submitted_at = None if _cell_text(time_value) is None else parse_timestamp(time_value)
+        votes = parse_votes(raw.get("votes"))
+    except ValidationFailed as exc:
+        yield RowError(line, exc.message)
+        return
+    submitter = _cell_text(raw.get("submitter"))
+    session_id = _cell_text(raw.get("session"))
+    answer = _cell_text(raw.get("segment"))
+    segment = answer
+    if answer is not None and plan.layout != "generic":
+        segment = map_segment(answer, segments)
+        if segment is None and not is_blank_answer(answer):
+            tally.unmapped[answer] += 1
+    number = _cell_text(raw.get("id"))
+    day = submitted_at.astimezone(LOCAL_TZ).strftime("%Y%m%d") if submitted_at else None
+    for question, value in raw["texts"]:
+        if isinstance(value, (dict, list, bool)):
+            yield RowError(line, f"第 {question.label} 题：反馈内容必须是文字。")
+            continue
+        cell = _cell_text(value)
+        text = answer_text(cell, question.index in plan.multi_choice) if cell is not None else None
+        if not text or is_blank_answer(text):
+            tally.blank += 1
+            continue
+        too_long = _too_long(text, max_len)
+        if too_long:
+            yield RowError(line, f"{_where(question)}{too_long}")
+            continue
+        if number is not None:
+            external_id = "-".join(p for p in (number, day, question.key) if p)
+        else:
+            external_id = _content_id(text, submitted_at, submitter, answer, session_id, seen, question.key)
+        yield ImportedRow(
+            line=line,
+            text=text,
+            submitted_at=submitted_at,
+            submitter=submitter,
+            votes=votes,
+            external_id=external_id,
+            segment=segment,
+            session_id=session_id,
+        )
+
+
+def _where(question: Question) -> str:
+    return f"第 {question.label} 题：" if question.number else f"列“{question.column}”："
 
 
 # --- columns -----------------------------------------------------------------------------
@@ -290,7 +586,8 @@ def _map_columns(path: Path, columns: Sequence[str], wanted: dict[str, str | Non
                 break
     if "text" not in found:
         raise ImportFailed(
-            f"文件 {path.name} 中找不到反馈内容所在的列，请用 --text-column 指定。文件中的列：{_list_columns(columns)}。"
+            f"文件 {path.name} 中找不到反馈内容所在的列，请用 --text-column 指定。"
+            f"文件中的列：{_list_columns(columns)}。"
             f" / No feedback text column found in {path.name}; name it with --text-column. Columns: {list(columns)}."
         )
     return found
@@ -323,10 +620,9 @@ def _to_row(line: int, raw: RawRow, max_len: int, seen: Counter[str]) -> Importe
     text = _cell_text(value)
     if text is None:
         return RowError(line, "缺少反馈内容（该行内容列为空）。")
-    if len(text) > max_len:
-        size = len(text) if len(text) > _HUGE_FACTOR * max_len else len(clean_text(text))
-        if size > max_len:
-            return RowError(line, f"反馈内容过长：最多 {max_len} 个字，当前 {size} 个字。")
+    too_long = _too_long(text, max_len)
+    if too_long:
+        return RowError(line, too_long)
     try:
         time_value = raw.get("time")
         submitted_at = None if _cell_text(time_value) is None else parse_timestamp(time_value)
@@ -338,12 +634,7 @@ def _to_row(line: int, raw: RawRow, max_len: int, seen: Counter[str]) -> Importe
     session_id = _cell_text(raw.get("session"))
     external_id = _cell_text(raw.get("id"))
     if external_id is None:
-        key = "\x1f".join(
-            [clean_text(text), submitted_at.isoformat() if submitted_at else "", submitter or "", segment or "", session_id or ""]
-        )
-        digest = "h" + hashlib.sha1(key.encode("utf-8", "surrogatepass")).hexdigest()[:20]
-        seen[digest] += 1
-        external_id = digest if seen[digest] == 1 else f"{digest}-{seen[digest]}"
+        external_id = _content_id(text, submitted_at, submitter, segment, session_id, seen)
     return ImportedRow(
         line=line,
         text=text,
@@ -354,6 +645,35 @@ def _to_row(line: int, raw: RawRow, max_len: int, seen: Counter[str]) -> Importe
         segment=segment,
         session_id=session_id,
     )
+
+
+def _too_long(text: str, max_len: int) -> str | None:
+    """The reason a text is over the limit (counted after cleaning), None when it fits."""
+    if len(text) > max_len:
+        size = len(text) if len(text) > _HUGE_FACTOR * max_len else len(clean_text(text))
+        if size > max_len:
+            return f"反馈内容过长：最多 {max_len} 个字，当前 {size} 个字。"
+    return None
+
+
+def _content_id(
+    text: str,
+    submitted_at: datetime | None,
+    submitter: str | None,
+    segment: str | None,
+    session_id: str | None,
+    seen: Counter[str],
+    question: str | None = None,
+) -> str:
+    """``h`` + 20 hex digits of SHA-1 over the row's content, ``-2``, ``-3`` … for repeats."""
+    when = submitted_at.isoformat() if submitted_at else ""
+    parts = [clean_text(text), when, submitter or "", segment or "", session_id or ""]
+    if question is not None:
+        parts.append(question)
+    key = "\x1f".join(parts)
+    digest = "h" + hashlib.sha1(key.encode("utf-8", "surrogatepass")).hexdigest()[:20]
+    seen[digest] += 1
+    return digest if seen[digest] == 1 else f"{digest}-{seen[digest]}"
 
 
 def _picker(positions: dict[str, int]) -> Callable[[Sequence[Any]], RawRow]:
@@ -415,7 +735,9 @@ def _count_newlines(path: Path) -> int:
         return sum(chunk.count(b"\n") for chunk in iter(lambda: fh.read(_CHUNK), b""))
 
 
-def _open_delimited(path: Path, fmt: str, wanted: dict[str, str | None], max_len: int) -> ImportBatch:
+def _open_delimited(
+    path: Path, fmt: str, wanted: dict[str, str | None], max_len: int, options: _QuestionOptions
+) -> ImportBatch:
     try:
         encoding, newlines = _detect_encoding(path)
     except OSError as exc:
@@ -427,11 +749,26 @@ def _open_delimited(path: Path, fmt: str, wanted: dict[str, str | None], max_len
     header_reader = csv.reader([first], delimiter=delimiter)
     header = [c.strip() for c in next(header_reader, [])]
     if _blank(header):
-        raise ImportFailed(
-            f"文件 {path.name} 是空的或第一行没有列名。 / {path.name} is empty or has no header row."
-        )
-    positions = _map_columns(path, header, wanted)
-    pick = _picker(positions)
+        raise ImportFailed(f"文件 {path.name} 是空的或第一行没有列名。 / {path.name} is empty or has no header row.")
+
+    def sample() -> list[Sequence[Any]]:
+        found: list[Sequence[Any]] = []
+        with path.open(encoding=encoding, errors=errors, newline="") as fh:
+            reader = csv.reader(fh, delimiter=delimiter)
+            next(reader, None)
+            while len(found) < _QUESTIONNAIRE_SAMPLE:
+                try:
+                    cells = next(reader)
+                except StopIteration:
+                    break
+                except csv.Error:
+                    continue
+                if not _blank(cells):
+                    found.append(cells)
+        return found
+
+    positions, plan = _settle_columns(path, header, sample, wanted, options)
+    pick = _plan_picker(plan) if plan else _picker(positions)
 
     def rows() -> Iterator[tuple[int, RawRow | None, str | None]]:
         with path.open(encoding=encoding, errors=errors, newline="") as fh:
@@ -452,10 +789,18 @@ def _open_delimited(path: Path, fmt: str, wanted: dict[str, str | None], max_len
                 yield line, pick(cells), None
 
     total = max(newlines - 1, 0) if newlines else None
-    column_map = {fld: header[i] for fld, i in positions.items()}
+    column_map = _plan_column_map(header, plan) if plan else {fld: header[i] for fld, i in positions.items()}
     return ImportBatch(
-        path=path, format=fmt, encoding=encoding, columns=header, column_map=column_map,
-        total_rows=total, max_text_length=max_len, rows=rows,
+        path=path,
+        format=fmt,
+        encoding=encoding,
+        columns=header,
+        column_map=column_map,
+        total_rows=total,
+        max_text_length=max_len,
+        rows=rows,
+        plan=plan,
+        segments=options.segments,
     )
 
 
@@ -481,7 +826,7 @@ def _broken_xlsx(path: Path, exc: BaseException, after_line: int | None = None) 
     )
 
 
-def _open_xlsx(path: Path, wanted: dict[str, str | None], max_len: int) -> ImportBatch:
+def _open_xlsx(path: Path, wanted: dict[str, str | None], max_len: int, options: _QuestionOptions) -> ImportBatch:
     import openpyxl  # deferred: only imports need it
 
     if not zipfile.is_zipfile(path):
@@ -505,8 +850,25 @@ def _open_xlsx(path: Path, wanted: dict[str, str | None], max_len: int) -> Impor
             f"Excel 文件 {path.name} 中没有找到带列名的工作表。 / No sheet with a header row in {path.name}."
         )
     sheet_index, header_line, header, max_row = found
-    positions = _map_columns(path, header, wanted)
-    pick = _picker(positions)
+
+    def sample() -> list[Sequence[Any]]:
+        book = load()
+        taken: list[Sequence[Any]] = []
+        try:
+            with _quiet_openpyxl():
+                for cells in book.worksheets[sheet_index].iter_rows(min_row=header_line + 1, values_only=True):
+                    if not _blank(cells):
+                        taken.append(cells)
+                    if len(taken) >= _QUESTIONNAIRE_SAMPLE:
+                        break
+        except Exception as exc:  # noqa: BLE001 - broken sheet XML; the rows say where
+            raise _broken_xlsx(path, exc) from None
+        finally:
+            book.close()
+        return taken
+
+    positions, plan = _settle_columns(path, header, sample, wanted, options)
+    pick = _plan_picker(plan) if plan else _picker(positions)
 
     def rows() -> Iterator[tuple[int, RawRow | None, str | None]]:
         book = load()
@@ -529,10 +891,19 @@ def _open_xlsx(path: Path, wanted: dict[str, str | None], max_len: int) -> Impor
             book.close()
 
     total = max_row - header_line if max_row else None
-    column_map = {fld: header[i] for fld, i in positions.items()}
+    column_map = _plan_column_map(header, plan) if plan else {fld: header[i] for fld, i in positions.items()}
     return ImportBatch(
-        path=path, format="xlsx", encoding=None, columns=header, column_map=column_map,
-        total_rows=total, max_text_length=max_len, rows=rows, sheet=workbook.sheetnames[sheet_index],
+        path=path,
+        format="xlsx",
+        encoding=None,
+        columns=header,
+        column_map=column_map,
+        total_rows=total,
+        max_text_length=max_len,
+        rows=rows,
+        sheet=workbook.sheetnames[sheet_index],
+        plan=plan,
+        segments=options.segments,
     )
 
 
@@ -597,6 +968,12 @@ def _open_jsonl(path: Path, wanted: dict[str, str | None], max_len: int) -> Impo
                 yield line, {fld: obj.get(key) for fld, key in field_keys.items()}, None
 
     return ImportBatch(
-        path=path, format="jsonl", encoding=encoding, columns=columns, column_map=field_keys,
-        total_rows=newlines or None, max_text_length=max_len, rows=rows,
+        path=path,
+        format="jsonl",
+        encoding=encoding,
+        columns=columns,
+        column_map=field_keys,
+        total_rows=newlines or None,
+        max_text_length=max_len,
+        rows=rows,
     )

@@ -32,8 +32,8 @@ from recommender.errors import ValidationFailed
 from recommender.text.masking import mask_personal_data
 
 __all__ = [
-    "FeedbackDraft",
     "LOCAL_TZ",
+    "FeedbackDraft",
     "clean_feedback",
     "clean_text",
     "near_duplicate",
@@ -109,9 +109,7 @@ def _validate_text(text: object, limit: int) -> str:
     if not cleaned:
         raise ValidationFailed("反馈内容不能为空，请写下您想学的内容或建议。", field="text", code="empty")
     if not _has_content(cleaned):
-        raise ValidationFailed(
-            "反馈内容只有标点或符号，请写几句具体内容。", field="text", code="no_content"
-        )
+        raise ValidationFailed("反馈内容只有标点或符号，请写几句具体内容。", field="text", code="no_content")
     _check_length(cleaned, limit)
     masked = mask_personal_data(cleaned)
     # A placeholder can be longer than what it replaced ("张三" -> "[姓名]").
@@ -170,9 +168,7 @@ def parse_votes(value: object) -> int:
         if not text:
             return 0
         if not re.fullmatch(r"[+-]?\d+(?:\.0+)?", text):
-            raise ValidationFailed(
-                f"点赞数必须是整数，收到的是“{text[:20]}”。", field="votes", code="type"
-            )
+            raise ValidationFailed(f"点赞数必须是整数，收到的是“{text[:20]}”。", field="votes", code="type")
         value = int(text.split(".")[0])
     if not isinstance(value, int):
         raise ValidationFailed("点赞数必须是整数。", field="votes", code="type")
@@ -228,9 +224,7 @@ def _from_text(raw: str) -> datetime:
     if not m:
         raise _bad_time(raw)
     hour = int(m["H"] or 0)
-    if m["ampm"] in ("下午", "晚上") and hour < 12:
-        hour += 12
-    elif m["ampm"] == "中午" and hour < 11:
+    if (m["ampm"] in ("下午", "晚上") and hour < 12) or (m["ampm"] == "中午" and hour < 11):
         hour += 12
     try:
         parsed = datetime(int(m["y"]), int(m["m"]), int(m["d"]), hour, int(m["M"] or 0), int(m["S"] or 0))

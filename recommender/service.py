@@ -40,7 +40,7 @@ REFRESH_OVERLAP = timedelta(seconds=60)
 
 
 @dataclass
-class ServedModel:
+class LoadedModel:
     """A loaded model version with what the service precomputes at swap time."""
 
     version: str
@@ -70,8 +70,8 @@ class _Demand:
     stamp: int = 0
 
 
-def load_served_model(path: Path) -> ServedModel:
-    """Load a version folder into a ServedModel (raises on a bad artifact)."""
+def load_served_model(path: Path) -> LoadedModel:
+    """Load a version folder into a LoadedModel (raises on a bad artifact)."""
     from recommender.model.persistence import load_model
 
     model, metadata = load_model(path)
@@ -92,7 +92,7 @@ def load_served_model(path: Path) -> ServedModel:
         )
         sizes[tid] = int(info["size"])
     version = metadata.get("version") or Path(path).name
-    return ServedModel(version=version, model=model, metadata=metadata, topic_ids=topic_ids, cards=cards, sizes=sizes)
+    return LoadedModel(version=version, model=model, metadata=metadata, topic_ids=topic_ids, cards=cards, sizes=sizes)
 
 
 class RecommenderService:
@@ -125,29 +125,29 @@ class RecommenderService:
         return self._salt
 
     # ------------------------------------------------------------------ model
-    def refresh_model(self, *, force: bool = True) -> ServedModel | None:
+    def refresh_model(self, *, force: bool = True) -> LoadedModel | None:
         """Pick up a new current model (all workers poll this); catch up live assignments."""
-        before = self.watcher.get()
         if force:
-            self.watcher.refresh()
+            self.watcher.refresh(force=True)
         else:
             self.watcher.maybe_refresh()
         current = self.served()
-        if current is not None and (before is None or before[0] != current.version):
+        if current is not None:
+            # Lines that arrived while no model (or the previous one) was served.
             self._catch_up(current)
         return current
 
-    def served(self) -> ServedModel | None:
+    def served(self) -> LoadedModel | None:
         got = self.watcher.get()
         return got[1] if got else None
 
-    def require_model(self) -> ServedModel:
+    def require_model(self) -> LoadedModel:
         served = self.served()
         if served is None:
             raise NoModelError("还没有训练好的模型，请先运行 `recommender train`（或 python train.py）。")
         return served
 
-    def _catch_up(self, served: ServedModel, batch: int = 2000) -> int:
+    def _catch_up(self, served: LoadedModel, batch: int = 2000) -> int:
         """Assign feedback that arrived after the training snapshot to this version's topics."""
         done = 0
         while True:
@@ -230,7 +230,7 @@ class RecommenderService:
             self.store.mark_repeats(links)
 
     # ------------------------------------------------------------------ demand cache
-    def _demand_records(self, served: ServedModel) -> tuple[list[DemandRecord], int]:
+    def _demand_records(self, served: LoadedModel) -> tuple[list[DemandRecord], int]:
         with self._demand_lock:
             d = self._demand
             if d is None or d.version != served.version:
@@ -283,7 +283,7 @@ class RecommenderService:
         self._side_cache = (now_mono, sessions, labels, lineage)
         return sessions, labels, lineage
 
-    def _cards(self, served: ServedModel, labels: dict[str, str]) -> list[TopicCard]:
+    def _cards(self, served: LoadedModel, labels: dict[str, str]) -> list[TopicCard]:
         cards = []
         for tid, card in served.cards.items():
             if tid in labels:
@@ -301,11 +301,11 @@ class RecommenderService:
     # ------------------------------------------------------------------ suggestions
     def suggestions(self, *, as_of: date | None = None, top: int | None = None, segment: str | None = None) -> dict:
         """The ranked suggestions in the INTERFACE.md shape."""
-        served = self.require_model()
         if segment is not None and segment not in self.settings.segments:
             raise ValidationFailed(
                 f"未知的人群“{segment}”，可选：{'、'.join(self.settings.segments)}", field="segment", code="unknown_segment"
             )
+        served = self.require_model()
         as_of = as_of or datetime.now(timezone.utc).date()
         top = top or self.settings.suggestions_top
         records, stamp = self._demand_records(served)
@@ -334,20 +334,20 @@ class RecommenderService:
         return result
 
     def unassigned_share(self) -> float:
-        """Share of feedback received since the current model's training that fits no topic."""
+        """Share of feedback received since the current model was trained that fits no topic
+        (lines the model already saw as noise at training time do not count)."""
         served = self.require_model()
-        self._demand_records(served)
-        d = self._demand
         trained_until = served.metadata.get("data_window", {}).get("received_until")
-        if d is None:
-            return 0.0
         if trained_until is None:
             return 0.0
-        cutoff = datetime.fromisoformat(trained_until)
-        recent = [r for r in d.records.values() if r.submitted_at > cutoff]
-        n_unassigned = len(d.unassigned)
-        total = len(recent) + n_unassigned
-        return 0.0 if total == 0 else n_unassigned / total
+        total, unassigned = self.store.assignment_stats(
+            served.version, received_after=datetime.fromisoformat(trained_until)
+        )
+        return 0.0 if total == 0 else unassigned / total
+
+    def sessions(self, topic_id: str | None = None) -> list[dict]:
+        """Recorded classes (planned, held, cancelled), oldest first."""
+        return [_session_json(s) for s in self.store.list_sessions(topic_id)]
 
     # ------------------------------------------------------------------ topics
     def topics(self) -> dict:

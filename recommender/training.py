@@ -10,6 +10,7 @@ model serving.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import time
 from collections.abc import Callable
@@ -42,7 +43,7 @@ class TrainResult:
 
 
 def lock_path(settings: Settings) -> Path:
-    return Path(settings.models_dir) / ".retrain.lock"
+    return ModelRegistry(Path(settings.models_dir)).lock_path
 
 
 def train_from_store(
@@ -67,7 +68,7 @@ def train_from_store(
 def _train_locked(store, settings, registry, progress, model_factory, blas_threads) -> TrainResult:
     from recommender.model.persistence import save_model
     from recommender.model.topic_model import TopicModel
-    from recommender.text.tokenize import tokenize, tokenizer_fingerprint
+    from recommender.text.tokenize import tokenize
 
     started = time.perf_counter()
     rows: list[StoredFeedback] = list(
@@ -81,7 +82,7 @@ def _train_locked(store, settings, registry, progress, model_factory, blas_threa
     texts = [r.text for r in rows]
     ids = [r.id for r in rows]
 
-    fingerprint = tokenizer_fingerprint()
+    fingerprint = tokenizer_fingerprint(settings)
     cached = store.get_tokens(ids, fingerprint)
     missing = [r for r in rows if r.id not in cached]
     fresh: dict[int, list[str]] = {}
@@ -108,7 +109,14 @@ def _train_locked(store, settings, registry, progress, model_factory, blas_threa
         if label >= 0:
             new_members[int(label)].add(str(fid))
     fresh_ids = iter(store.next_topic_ids(n_topics))
-    identity = match_topics(previous, new_members, np.asarray(model.centroids_), next_id=lambda: next(fresh_ids))
+    identity = match_topics(
+        previous,
+        new_members,
+        np.asarray(model.centroids_),
+        next_id=lambda: next(fresh_ids),
+        prev_centroids_in_new_space=previous.centroids if previous is not None else None,
+        universe={str(i) for i in ids},
+    )
     topic_ids = list(identity.topic_ids)
     kept = sum(1 for e in identity.events if e["kind"] == "kept")
 
@@ -156,6 +164,27 @@ def _train_locked(store, settings, registry, progress, model_factory, blas_threa
     )
 
 
+def tokenizer_fingerprint(settings: Settings) -> str:
+    """A short hash of everything that decides a line's tokens (jieba version, tokenizer
+    code, stop words, user dictionaries): cached tokens are reused only while it is equal."""
+    import importlib
+
+    import jieba
+
+    # import_module: the package re-exports a function named `tokenize` over the module.
+    tokenize = importlib.import_module("recommender.text.tokenize")
+    stopwords = importlib.import_module("recommender.text.stopwords")
+    digest = hashlib.sha256()
+    digest.update(jieba.__version__.encode())
+    for module in (tokenize, stopwords):
+        digest.update(Path(module.__file__).read_bytes())
+    digest.update("\n".join(sorted(stopwords.stop_words())).encode())
+    for path in (tokenize.PROJECT_USER_DICT, settings.user_dict):
+        if path is not None and Path(path).is_file():
+            digest.update(Path(path).read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def _previous_topics(store, registry, vectors: np.ndarray, ids: list[int]) -> PreviousTopics | None:
     """The current version's topics with their members, and their centroids re-computed in
     the new model's space (mean of the members' new vectors), so both signals compare."""
@@ -177,8 +206,4 @@ def _previous_topics(store, registry, vectors: np.ndarray, ids: list[int]) -> Pr
             c = vectors[rows].mean(axis=0)
             norm = np.linalg.norm(c)
             centroids[k] = c / norm if norm > 0 else c
-    return PreviousTopics(
-        topic_ids=topic_ids,
-        members=[members[t] for t in topic_ids],
-        centroids=centroids,
-    )
+    return PreviousTopics(topic_ids=topic_ids, members=[members[t] for t in topic_ids], centroids=centroids)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
-from recommender.text.masking import mask_personal_data
+from recommender.text.masking import PLACEHOLDERS, mask_personal_data
 
 MASKED = [
     # mobile numbers
@@ -47,8 +49,8 @@ MASKED = [
     ("card-grouped-spaces", "6222 0212 3456 7890", "[银行卡号]"),
     ("card-grouped-dashes", "6228-4800-1234-5678-912", "[银行卡号]"),
     # social accounts after a cue
-    ("qq-cue", "QQ：123456789", "QQ：[QQ号]"),
-    ("wechat-cue", "微信号：zhangsan_88", "微信号：[微信号]"),
+    ("qq-cue", "QQ：123456789", "QQ：[社交账号]"),
+    ("wechat-cue", "微信号：zhangsan_88", "微信号：[社交账号]"),
     # names after explicit cues
     ("name-wojiao", "我叫张三，想学公文写作", "我叫[姓名]，想学公文写作"),
     ("name-contact-colon", "联系人：李四", "联系人：[姓名]"),
@@ -57,8 +59,7 @@ MASKED = [
     ("name-stops-at-clause", "我叫张三想学公文", "我叫[姓名]想学公文"),
     ("name-title-kept", "联系人：王老师", "联系人：[姓名]老师"),
     ("name-xingming", "姓名：赵丽，网格员", "姓名：[姓名]，网格员"),
-    ("mixed-everything", "我叫陈红，电话13912345678，邮箱chen@163.com",
-     "我叫[姓名]，电话[手机号]，邮箱[邮箱]"),
+    ("mixed-everything", "我叫陈红，电话13912345678，邮箱chen@163.com", "我叫[姓名]，电话[手机号]，邮箱[邮箱]"),
 ]
 
 UNCHANGED = [
@@ -117,3 +118,9 @@ def test_no_digit_run_of_a_mobile_survives() -> None:
     masked = mask_personal_data(text)
     assert masked.count("[手机号]") == 3
     assert not any(ch.isdigit() for ch in masked)
+
+
+@pytest.mark.parametrize("placeholder", sorted(set(PLACEHOLDERS.values())))
+def test_placeholders_are_short_chinese_in_brackets(placeholder: str) -> None:
+    """Every placeholder is a short Chinese word in square brackets, the shape the tokenizer drops."""
+    assert re.fullmatch(r"\[[\u3400-\u9fff]{1,6}\]", placeholder)

@@ -21,7 +21,7 @@ def test_submit_masks_and_hashes(service):
 
 def test_near_identical_text_from_same_person_is_a_repeat(service):
     """The same submitter sending near-identical text within 30 days is marked a repeat."""
-    at = datetime(2026, 11, 1, tzinfo=timezone.utc)
+    at = datetime.now(timezone.utc) - timedelta(days=60)
     first = service.submit(service.draft("希望多讲讲公文写作", submitter="p1", submitted_at=at, source="api"))
     again = service.submit(
         service.draft("希望多讲讲公文写作！", submitter="p1", submitted_at=at + timedelta(days=3), source="api")
@@ -40,7 +40,7 @@ def test_near_identical_text_from_same_person_is_a_repeat(service):
 
 def test_repeats_inside_one_import_batch_are_linked(service):
     """Two near-identical lines from one person in the same import batch: the later is a repeat."""
-    at = datetime(2026, 11, 1, tzinfo=timezone.utc)
+    at = datetime.now(timezone.utc) - timedelta(days=10)
     drafts = [
         service.draft("消防演练怎么组织", submitter="p9", submitted_at=at, source="import:x.csv", external_id="a"),
         service.draft(

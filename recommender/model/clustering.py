@@ -17,8 +17,9 @@ logger = logging.getLogger(__name__)
 
 # Below this mean silhouette no split is better than "one topic".
 MIN_SILHOUETTE = 0.1
-SELECTION_SAMPLE = 6000
-SILHOUETTE_SAMPLE = 2500
+SELECTION_SAMPLE = 3000
+INIT_SAMPLE = 10000
+SILHOUETTE_SAMPLE = 2000
 
 
 def spherical_kmeans(
@@ -28,9 +29,17 @@ def spherical_kmeans(
     if k == 1:
         centroid = normalize(X.mean(axis=0, keepdims=True))
         return np.zeros(X.shape[0], dtype=np.int64), centroid
-    km = KMeans(n_clusters=k, n_init=n_init, random_state=random_state, max_iter=200, tol=1e-4)
-    labels = km.fit_predict(X)
-    return labels.astype(np.int64), normalize(km.cluster_centers_)
+    n = X.shape[0]
+    if n <= INIT_SAMPLE:
+        km = KMeans(n_clusters=k, n_init=n_init, random_state=random_state, max_iter=300)
+        return km.fit_predict(X).astype(np.int64), normalize(km.cluster_centers_)
+    # Restarts are what make k-means repeatable; on large data run them on a sample and
+    # refine the best solution once on every row.
+    rng = np.random.default_rng(random_state)
+    sample = X[np.sort(rng.choice(n, INIT_SAMPLE, replace=False))]
+    best = KMeans(n_clusters=k, n_init=n_init, random_state=random_state, max_iter=300).fit(sample)
+    km = KMeans(n_clusters=k, init=best.cluster_centers_, n_init=1, max_iter=300)
+    return km.fit_predict(X).astype(np.int64), normalize(km.cluster_centers_)
 
 
 def candidate_ks(n_distinct: int, max_topics: int) -> list[int]:
@@ -39,16 +48,16 @@ def candidate_ks(n_distinct: int, max_topics: int) -> list[int]:
     upper = int(min(max_topics, np.sqrt(n_distinct)))
     if upper < 2:
         return []
-    ks: set[int] = set(range(2, min(upper, 10) + 1))
-    k = 10.0
+    ks: set[int] = set(range(2, min(upper, 8) + 1))
+    k = 8.0
     while k < upper:
-        k *= 1.2
+        k *= 1.3
         ks.add(min(upper, int(round(k))))
     return sorted(ks)
 
 
 def _silhouette(X: np.ndarray, k: int, random_state: int) -> float:
-    labels, _ = spherical_kmeans(X, k, random_state, n_init=2)
+    labels, _ = spherical_kmeans(X, k, random_state, n_init=1)
     if len(np.unique(labels)) < 2:
         return float("nan")
     return float(
@@ -84,8 +93,10 @@ def choose_n_topics(X: np.ndarray, max_topics: int, random_state: int) -> tuple[
 def similarity_floors(similarity: np.ndarray, labels: np.ndarray, k: int, min_similarity: float) -> np.ndarray:
     """Per-topic similarity below which a line fits no topic.
 
-    A robust lower fence of each topic's own similarity distribution (median minus three
-    scaled MADs), never below ``min_similarity``.
+    A line is an outlier of its topic when it is both below the robust lower fence of the
+    topic's similarity distribution (median minus three scaled MADs) and less than half as
+    similar as the median member; the floor is never below ``min_similarity``. The second
+    condition keeps tight topics (MAD near zero) from rejecting mild variants.
     """
     floors = np.full(k, min_similarity, dtype=np.float64)
     for c in range(k):
@@ -94,5 +105,5 @@ def similarity_floors(similarity: np.ndarray, labels: np.ndarray, k: int, min_si
             continue
         med = float(np.median(s))
         mad = 1.4826 * float(np.median(np.abs(s - med)))
-        floors[c] = max(min_similarity, med - 3.0 * mad)
+        floors[c] = max(min_similarity, min(med - 3.0 * mad, 0.5 * med))
     return floors

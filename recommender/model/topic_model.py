@@ -2,8 +2,9 @@
 
 Representation (built for lines of 8 to 30 characters):
 1. jieba words without stop words/boilerplate (``recommender.text.tokenize``), TF-IDF;
-2. character 1-3-grams of those same words, TF-IDF: robust to segmentation errors, rare
-   words and variants ("防诈骗" / "反诈骗" share "诈骗");
+2. character 1-3-grams of the text itself (boilerplate phrases, punctuation and digits cut
+   out; see ``char_segments``), TF-IDF: robust to segmentation errors, rare words and
+   variants ("防诈骗" / "反诈骗" share "诈骗"), and they keep request forms ("怎么办");
 3. both blocks L2-normalized, weighted, stacked, reduced by TruncatedSVD (LSA) and
    L2-normalized again, so a dot product is a cosine similarity.
 Clustering is spherical k-means; with ``n_topics=None`` the number is chosen by the cosine
@@ -29,7 +30,7 @@ from threadpoolctl import threadpool_limits
 
 from recommender.model.clustering import choose_n_topics, similarity_floors, spherical_kmeans
 from recommender.model.describe import describe_topics
-from recommender.text.tokenize import tokenize
+from recommender.text.tokenize import char_segments, tokenize
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +41,7 @@ def word_analyzer(tokens: Sequence[str]) -> Sequence[str]:
 
 
 def char_ngrams(tokens: Sequence[str], ngram_range: tuple[int, int] = (1, 3)) -> list[str]:
-    """Character n-grams inside each token (never across a removed stop word)."""
+    """Character n-grams inside each segment (never across punctuation or boilerplate)."""
     lo, hi = ngram_range
     grams: list[str] = []
     for tok in tokens:
@@ -90,12 +91,12 @@ class TopicModel(ClusterMixin, BaseEstimator):
         random_state: int = 0,
         *,
         max_topics: int = 60,
-        n_components: int = 200,
-        word_weight: float = 0.5,
+        n_components: int = 100,
+        word_weight: float = 0.2,
         char_ngram_range: tuple[int, int] = (1, 3),
         min_df: int = 2,
         max_features: int = 100_000,
-        n_init: int = 3,
+        n_init: int = 10,
         min_similarity: float = 0.1,
         theme_similarity: float = 0.3,
         n_keywords: int = 8,
@@ -151,9 +152,10 @@ class TopicModel(ClusterMixin, BaseEstimator):
             raise ValueError("none of the texts has a topic word after tokenization")
         if self.n_topics is not None and self.n_topics > rows.size:
             raise ValueError(f"n_topics={self.n_topics} should be <= number of texts with words={rows.size}")
-        self._fit_vectorizers([tokens[i] for i in rows])
-        Z = np.zeros((n, self.svd_.n_components), dtype=np.float64)
-        Z[rows] = self._latent([tokens[i] for i in rows])
+        segments = [char_segments(t) for t in texts]
+        self._fit_vectorizers([tokens[i] for i in rows], [segments[i] for i in rows])
+        Z = np.zeros((n, self.projection_.shape[1]), dtype=np.float64)
+        Z[rows] = self._latent([tokens[i] for i in rows], [segments[i] for i in rows])
         usable = rows[np.linalg.norm(Z[rows], axis=1) > 0]
         X = Z[usable]
 
@@ -208,7 +210,7 @@ class TopicModel(ClusterMixin, BaseEstimator):
             theme_similarity=self.theme_similarity,
         )
 
-    def _fit_vectorizers(self, tokens: list[list[str]]) -> None:
+    def _fit_vectorizers(self, tokens: list[list[str]], segments: list[list[str]]) -> None:
         n = len(tokens)
         # On a few dozen lines a word seen once may still be the only clue.
         min_df = max(1, min(self.min_df, n // 50))
@@ -220,7 +222,7 @@ class TopicModel(ClusterMixin, BaseEstimator):
             **common,
         )
         X = self._stack(
-            self.word_vectorizer_.fit_transform(tokens), self.char_vectorizer_.fit_transform(tokens)
+            self.word_vectorizer_.fit_transform(tokens), self.char_vectorizer_.fit_transform(segments)
         )
         # On small corpora a low-rank space generalises over shared characters and words;
         # as many dimensions as lines would just copy the sparse input.
@@ -229,26 +231,33 @@ class TopicModel(ClusterMixin, BaseEstimator):
             # One line or a one-word vocabulary: the latent space is the input itself.
             dims = 1
         seed = int(self.random_state) if self.random_state is not None else 0
-        self.svd_ = TruncatedSVD(n_components=dims, algorithm="randomized", n_iter=5, random_state=seed)
         if X.shape[1] > 1 and n > 1:
-            self.svd_.fit(X)
+            svd = TruncatedSVD(n_components=dims, algorithm="randomized", n_iter=4, random_state=seed)
+            components = svd.fit(X).components_
+            self.explained_variance_ratio_ = float(svd.explained_variance_ratio_.sum())
         else:
-            self.svd_.components_ = np.ones((1, X.shape[1]), dtype=np.float32)
+            components = np.ones((1, X.shape[1]), dtype=np.float32)
+            self.explained_variance_ratio_ = 1.0
+        # Contiguous (features x dims): a sparse row times it costs microseconds, while
+        # the transposed view would be copied on every call.
+        self.projection_ = np.ascontiguousarray(components.T, dtype=np.float32)
 
     def _stack(self, words: sp.spmatrix, chars: sp.spmatrix) -> sp.csr_matrix:
         w = float(self.word_weight)
         return sp.hstack([np.sqrt(w) * words, np.sqrt(1.0 - w) * chars], format="csr")
 
-    def _latent(self, tokens: list[list[str]]) -> np.ndarray:
-        X = self._stack(self.word_vectorizer_.transform(tokens), self.char_vectorizer_.transform(tokens))
-        return normalize(np.asarray(X @ self.svd_.components_.T, dtype=np.float64))
+    def _latent(self, tokens: list[list[str]], segments: list[list[str]]) -> np.ndarray:
+        X = self._stack(self.word_vectorizer_.transform(tokens), self.char_vectorizer_.transform(segments))
+        return normalize(np.asarray(X @ self.projection_, dtype=np.float64))
 
     # ------------------------------------------------------------------ inference
     def transform(self, texts: Sequence[str], tokens: Sequence[Sequence[str]] | None = None) -> np.ndarray:
         """L2-normalized latent vectors (n, d); a text without topic words maps to zeros."""
         check_is_fitted(self, "centroids_")
         texts, tokens = self._check_input(texts, tokens)
-        return self._latent(tokens)
+        Z = self._latent(tokens, [char_segments(t) for t in texts])
+        Z[[not t for t in tokens]] = 0.0  # no topic word: no topic, whatever the characters
+        return Z
 
     def predict_scores(
         self, texts: Sequence[str], tokens: Sequence[Sequence[str]] | None = None

@@ -307,6 +307,17 @@ class FeedbackStore:
                 select(func.count()).select_from(assignments).where(assignments.c.model_version == model_version)
             ).scalar_one()
 
+    def assignment_stats(self, model_version: str, *, received_after: datetime) -> tuple[int, int]:
+        """(assigned lines, of which fitting no topic) among lines received after a time."""
+        cond = and_(assignments.c.model_version == model_version, feedback.c.received_at > received_after)
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(func.count(), func.count().filter(assignments.c.topic_id.is_(None)))
+                .select_from(assignments.join(feedback, assignments.c.feedback_id == feedback.c.id))
+                .where(cond)
+            ).one()
+        return int(row[0]), int(row[1])
+
     def time_range(self) -> tuple[datetime | None, datetime | None]:
         with self.engine.connect() as conn:
             row = conn.execute(select(func.min(feedback.c.submitted_at), func.max(feedback.c.submitted_at))).one()

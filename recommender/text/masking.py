@@ -7,7 +7,7 @@
     bank-card-like run (16-19 digits)     -> [银行卡号]
     mainland mobile number (+86 ...)      -> [手机号]
     landline (area code, extension)       -> [电话]
-    QQ / WeChat account after a cue       -> [QQ号] / [微信号]
+    QQ / WeChat account after a cue       -> [社交账号]
     name after an explicit cue (我叫…)    -> [姓名]
 
 Detection runs on a copy normalised character by character with NFKC (so full-width
@@ -28,7 +28,7 @@ import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-__all__ = ["mask_personal_data", "PLACEHOLDERS"]
+__all__ = ["PLACEHOLDERS", "mask_personal_data"]
 
 PLACEHOLDERS = {
     "email": "[邮箱]",
@@ -36,8 +36,8 @@ PLACEHOLDERS = {
     "bank_card": "[银行卡号]",
     "mobile": "[手机号]",
     "landline": "[电话]",
-    "qq": "[QQ号]",
-    "wechat": "[微信号]",
+    "qq": "[社交账号]",
+    "wechat": "[社交账号]",
     "name": "[姓名]",
 }
 
@@ -51,7 +51,9 @@ _DASHES = dict.fromkeys(map(ord, "‐‑‒–—―−﹣－"), "-")
 _NB = r"(?<![0-9A-Za-z])"
 _NA = r"(?![0-9A-Za-z])"
 
-_EMAIL = re.compile(r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}(?![A-Za-z])")
+_EMAIL = re.compile(
+    r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}(?![A-Za-z])"
+)
 
 _DATE8 = r"(?:18|19|20)[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])"
 _DATE6 = r"[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])"
@@ -63,9 +65,7 @@ _ID_CUE = re.compile(
     r"(?:身份证|证件)(?:号码|号)?\s*(?:是|为|:)?\s*(?P<v>[0-9](?:[ -]?[0-9]){13,16}[ -]?[0-9Xx])" + _NA
 )
 
-_CARD = re.compile(
-    _NB + r"(?:[0-9]{16,19}|[0-9]{4}(?:[ -][0-9]{4}){3}(?:[ -]?[0-9]{1,3})?)" + r"(?![0-9])"
-)
+_CARD = re.compile(_NB + r"(?:[0-9]{16,19}|[0-9]{4}(?:[ -][0-9]{4}){3}(?:[ -]?[0-9]{1,3})?)" + r"(?![0-9])")
 
 _MOBILE = re.compile(
     r"(?<![0-9A-Za-z+])"
@@ -94,7 +94,9 @@ _WECHAT = re.compile(
     r"(?:微信|vx|VX|wx|WX|V信|v信)\s*(?:号码|号)?\s*(?:是|为|:)?\s*(?P<v>[A-Za-z][-_A-Za-z0-9]{5,19})(?![-_A-Za-z0-9])"
 )
 
-_COMPOUND_SURNAMES = "欧阳 司马 上官 诸葛 东方 皇甫 令狐 慕容 尉迟 公孙 长孙 宇文 司徒 夏侯 端木 申屠 独孤 南宫 西门".split()
+_COMPOUND_SURNAMES = (
+    "欧阳 司马 上官 诸葛 东方 皇甫 令狐 慕容 尉迟 公孙 长孙 宇文 司徒 夏侯 端木 申屠 独孤 南宫 西门".split()
+)
 _SURNAMES = (
     "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁"
     "任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武"
@@ -104,7 +106,7 @@ _SURNAMES = (
     "寇桑郎甄丛仲虞敖巩明佘池查麻苑迟邝"
 )
 # A given name never starts with these (a title or the next clause follows the surname) …
-_NOT_FIRST = set("老师阿大小先女同书主队组经科局院总工师傅姐哥叔婶奶爷")
+_NOT_FIRST = set("老师阿先女同书主队组经科局院总工傅姐哥叔婶奶爷")
 # … and rarely has these as its second character (they usually start the next clause).
 _NOT_SECOND = set("想要是的在来说和跟也就都很还对从有了过着吧呢啊吗呀今现住负电手联我你他她们希觉需请问，。、")
 _NAME_CUE = re.compile(

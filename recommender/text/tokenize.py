@@ -17,13 +17,17 @@ import logging
 import re
 import threading
 import unicodedata
+from functools import lru_cache
 from pathlib import Path
 
 import jieba
 
-from recommender.text.stopwords import DATA_DIR, stop_words
+from recommender.text.stopwords import DATA_DIR, domain_stop_words, stop_words
 
-__all__ = ["PROJECT_USER_DICT", "is_known_word", "load_user_dict", "normalize_text", "reset_tokenizer", "tokenize"]
+__all__ = [
+    "PROJECT_USER_DICT",
+    "char_segments",
+    "is_known_word", "load_user_dict", "normalize_text", "reset_tokenizer", "tokenize"]
 
 logger = logging.getLogger(__name__)
 
@@ -116,6 +120,24 @@ def normalize_text(text: str) -> str:
     """NFKC-fold, lower-case and blank out masking placeholders."""
     text = unicodedata.normalize("NFKC", text).lower()
     return _PLACEHOLDER.sub(" ", text)
+
+
+_NON_WORD = re.compile(r"[^\w]+|[\d_]+")
+
+
+@lru_cache(maxsize=1)
+def _boilerplate_pattern() -> re.Pattern[str]:
+    phrases = sorted((w for w in domain_stop_words() if len(w) >= 2), key=len, reverse=True)
+    return re.compile("|".join(map(re.escape, phrases)))
+
+
+def char_segments(text: str) -> list[str]:
+    """Runs of letters of ``text`` with the domain boilerplate phrases cut out, for
+    character n-grams. No jieba: cheap, and free of segmentation errors. Generic stop
+    words stay (their n-grams get a low IDF); question forms such as "怎么办" or
+    "多少钱" often carry the intent of a short request."""
+    text = _boilerplate_pattern().sub(" ", normalize_text(text))
+    return _NON_WORD.sub(" ", text).split()
 
 
 def tokenize(text: str) -> list[str]:

@@ -41,8 +41,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from fastapi import HTTPException, Request
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
 from fastapi.responses import Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from recommender.config import Settings
 from recommender.keys import load_or_create_secret, tokens_match
@@ -163,6 +166,23 @@ class OrganizerAuth:
             return False
         return hmac.compare_digest(candidate.encode("utf-8", "replace"), self.csrf_token(session).encode())
 
+    # ------------------------------------------------------------------ other signed values
+    def sign(self, purpose: str, value: str) -> str:
+        """``value`` with an HMAC for ``purpose`` (flash messages): ``<b64 value>.<sig>``."""
+        body = _b64(value.encode("utf-8"))
+        return f"{body}.{self._mac(purpose + '|' + body)}"
+
+    def unsign(self, purpose: str, signed: str | None) -> str | None:
+        if not signed or len(signed) > 4096:
+            return None
+        body, _, sig = signed.rpartition(".")
+        if not body or not hmac.compare_digest(sig.encode(), self._mac(purpose + "|" + body).encode()):
+            return None
+        try:
+            return base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)).decode("utf-8")
+        except ValueError:
+            return None
+
     # ------------------------------------------------------------------ cookies
     def set_session_cookie(self, request: Request, response: Response, session: str) -> None:
         response.set_cookie(
@@ -232,7 +252,15 @@ def optional_organizer(request: Request) -> Organizer | None:
     return None
 
 
-def require_organizer(request: Request) -> Organizer:
+# Declares the bearer scheme in OpenAPI (the "Authorize" button of /docs); the header itself is
+# checked below, so a wrong scheme gets the same 401 as a wrong token.
+_bearer_scheme = HTTPBearer(auto_error=False, description="The organizer token (RECOMMENDER_ORGANIZER_TOKENS).")
+
+
+def require_organizer(
+    request: Request,
+    _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer_scheme)] = None,
+) -> Organizer:
     """FastAPI dependency of every organizer API route: a bearer token or a dashboard session.
 
     401 (JSON error shape under ``/api``) without valid credentials; 403 for a

@@ -1,0 +1,380 @@
+"""The organizer dashboard (zh-CN, server-rendered, works without JavaScript).
+
+Pages: ``/organizer/login`` (public), ``/organizer`` (ranked suggestions, demand chart,
+filters, "plan a class" forms), ``/organizer/topics/{topic_id}`` (rename, sessions, lineage,
+feedback, exports). State changes are POST forms with a CSRF token, answered with a 303
+redirect and a flash message (Post/Redirect/Get).
+
+Without credentials every page and form answers **401 with the login form** (not a redirect):
+the browser shows where to log in, and "organizer routes answer 401" holds for every client.
+After logging in the organizer is sent back to the page they asked for.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import date
+from urllib.parse import quote, urlencode, urlsplit
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
+
+from recommender import charts
+from recommender.errors import NoModelError, RetrainInProgress, ValidationFailed
+from recommender.service import RecommenderService
+from recommender.web.auth import (
+    CSRF_FIELD,
+    SESSION_COOKIE,
+    Organizer,
+    get_auth,
+    optional_organizer,
+    same_origin,
+)
+from recommender.web.organizer_api import get_runner, parse_suggestion_query
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(prefix="/organizer", tags=["dashboard"], include_in_schema=False)
+
+FLASH_COOKIE = "organizer_flash"
+FLASH_PURPOSE = "flash"
+HOME = "/organizer"
+PER_PAGE = 30
+CHART_TOPICS = 20
+TREND_ZH = {"new": "新出现", "growing": "上升", "steady": "平稳", "fading": "下降"}
+STATUS_ZH = {"planned": "计划中", "held": "已开课", "cancelled": "已取消"}
+BREAKDOWN_ZH = {"people": "人数", "votes": "点赞", "growth": "增长", "cooldown": "近期开课扣减"}
+EVENT_ZH = {"new": "新出现", "split": "拆分", "merge": "合并", "retired": "停用", "kept": "保留"}
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _service(request: Request) -> RecommenderService:
+    return request.app.state.service
+
+
+# Organizer pages show feedback: keep them out of shared caches and out of other sites' frames.
+PAGE_HEADERS = {
+    "Cache-Control": "no-store",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+}
+
+
+def _render(request: Request, name: str, context: dict, status_code: int = 200) -> HTMLResponse:
+    return request.app.state.templates.TemplateResponse(
+        request, name, context, status_code=status_code, headers=PAGE_HEADERS
+    )
+
+
+def _safe_next(target: str | None) -> str:
+    """Only our own dashboard pages are valid places to return to (no open redirect)."""
+    if not target:
+        return HOME
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or "\\" in target or ".." in parts.path or not (parts.path == HOME or parts.path.startswith(HOME + "/")):
+        return HOME
+    if parts.path.startswith(HOME + "/login"):
+        return HOME
+    return target
+
+
+def _login_page(request: Request, *, next_url: str = HOME, error: str | None = None, notice: str | None = None,
+                status_code: int = 200) -> HTMLResponse:
+    return _render(
+        request,
+        "organizer_login.html",
+        {"next": _safe_next(next_url), "error": error, "notice": notice},
+        status_code=status_code,
+    )
+
+
+def _login_required(request: Request) -> HTMLResponse:
+    """401 with the login form; after logging in the organizer comes back here (GET) or home."""
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return _login_page(
+        request,
+        next_url=target if request.method == "GET" else HOME,
+        error="请先用组织者令牌登录。",
+        status_code=401,
+    )
+
+
+def _csrf_for(request: Request, who: Organizer) -> str:
+    return get_auth(request).csrf_token(who.session) if who.session else ""
+
+
+def _check_form(request: Request, who: Organizer, form: FormData) -> None:
+    """403 unless a session-authenticated form carries its CSRF token and comes from this site."""
+    if who.via == "bearer":  # a browser never attaches a bearer header by itself
+        return
+    token = form.get(CSRF_FIELD)
+    if not same_origin(request) or not get_auth(request).csrf_valid(who.session, token if isinstance(token, str) else None):
+        log.warning("rejected a dashboard form without a valid CSRF token: %s", request.url.path)
+        raise HTTPException(status_code=403, detail="表单已过期或来自其他网站，请刷新页面后重试。")
+
+
+def _field(form: FormData, name: str) -> str:
+    value = form.get(name, "")
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _redirect(request: Request, target: str, flash: tuple[str, str] | None = None) -> RedirectResponse:
+    response = RedirectResponse(target, status_code=303)
+    if flash is not None:
+        kind, message = flash
+        value = get_auth(request).sign(FLASH_PURPOSE, json.dumps({"kind": kind, "message": message}, ensure_ascii=False))
+        response.set_cookie(
+            FLASH_COOKIE, value, max_age=60, path=HOME, httponly=True, samesite="strict",
+            secure=request.url.scheme == "https",
+        )
+    return response
+
+
+def _take_flash(request: Request) -> dict | None:
+    raw = get_auth(request).unsign(FLASH_PURPOSE, request.cookies.get(FLASH_COOKIE))
+    if raw is None:
+        return None
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return None
+    if not isinstance(data, dict) or data.get("kind") not in ("success", "error"):
+        return None
+    return {"kind": data["kind"], "message": str(data.get("message", ""))}
+
+
+def _with_flash_cleared(request: Request, response: Response) -> Response:
+    if FLASH_COOKIE in request.cookies:
+        response.delete_cookie(FLASH_COOKIE, path=HOME, httponly=True, samesite="strict",
+                               secure=request.url.scheme == "https")
+    return response
+
+
+def _plan_defaults() -> dict:
+    return {"today": date.today().isoformat()}
+
+
+# --------------------------------------------------------------------------- login
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_form(request: Request, next: str = HOME) -> HTMLResponse:
+    """The login page: one field for the organizer token."""
+    return _login_page(request, next_url=next, notice="已退出登录。" if request.query_params.get("out") else None)
+
+
+@router.post("/login")
+async def login(request: Request) -> Response:
+    """Check the token; on success set the session cookie (never the token) and go on."""
+    if not same_origin(request):
+        raise HTTPException(status_code=403, detail="登录请求来自其他网站，已拒绝。")
+    form = await request.form()
+    token = form.get("token")
+    next_url = _safe_next(_field(form, "next"))
+    auth = get_auth(request)
+    if not isinstance(token, str) or not auth.token_valid(token.strip()):
+        log.info("organizer login failed")  # never log what was typed
+        return _login_page(request, next_url=next_url, error="令牌不正确，请检查后重试。", status_code=401)
+    response = RedirectResponse(next_url, status_code=303)
+    auth.set_session_cookie(request, response, auth.new_session(token.strip()))
+    log.info("organizer logged in")
+    return response
+
+
+@router.post("/logout")
+async def logout(request: Request) -> Response:
+    """End the dashboard session (CSRF-protected) and show the login page."""
+    who = optional_organizer(request)
+    if who is None:
+        return _login_required(request)
+    _check_form(request, who, await request.form())
+    response = RedirectResponse(f"{HOME}/login?out=1", status_code=303)
+    get_auth(request).clear_session_cookie(request, response)
+    return response
+
+
+# --------------------------------------------------------------------------- dashboard
+
+
+@router.get("", response_class=HTMLResponse)
+def dashboard(request: Request) -> Response:
+    """Ranked suggestions as cards, the demand chart, filters and the plan-a-class forms."""
+    who = optional_organizer(request)
+    if who is None:
+        return _login_required(request)
+    service = _service(request)
+    settings = request.app.state.settings
+    params = request.query_params
+    filters = {
+        "segment": params.get("segment", "").strip(),
+        "as_of": params.get("as_of", "").strip(),
+        "top": params.get("top", "").strip(),
+    }
+    status_code = 200
+    error = None
+    try:
+        query = parse_suggestion_query(settings, filters["top"], filters["as_of"], filters["segment"])
+    except ValidationFailed as exc:
+        error = exc.message
+        status_code = 422
+        query = parse_suggestion_query(settings, None, None, None)
+    as_of = query.as_of or date.today()
+    context = {
+        "who": who,
+        "csrf_token": _csrf_for(request, who),
+        "flash": _take_flash(request),
+        "filter_error": error,
+        "filters": filters,
+        "segments": settings.segments,
+        "segment_min_people": settings.segment_min_people,
+        "return_to": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
+        "retrain": get_runner(request).status(),
+        "no_model": None,
+        "cards": [],
+        "chart_svg": None,
+        "advice_share": None,
+        **_plan_defaults(),
+    }
+    try:
+        result = service.suggestions(as_of=as_of, top=query.top, segment=query.segment)
+        topics = service.topics()["topics"]
+        share = service.unassigned_share()
+    except NoModelError as exc:
+        context["no_model"] = str(exc)
+    else:
+        context["result"] = result
+        context["cards"] = [_card(s) for s in result["suggestions"]]
+        context["chart_svg"] = _demand_chart(topics)
+        context["share"] = share
+        if share >= settings.retrain_advice_share:
+            context["advice_share"] = share
+    return _with_flash_cleared(request, _render(request, "organizer_dashboard.html", context, status_code))
+
+
+def _card(s: dict) -> dict:
+    counts = [m["count"] for m in s.get("monthly_counts") or ()]
+    months = [m["month"] for m in s.get("monthly_counts") or ()]
+    described = "，".join(f"{m} {c} 条" for m, c in zip(months, counts)) or "暂无数据"
+    return {
+        **s,
+        "trend_zh": TREND_ZH.get(s["trend"], s["trend"]),
+        "sparkline_svg": charts.sparkline_svg(counts, 120, 28, title=f"{s['label']} 每月反馈数：{described}"),
+        "breakdown": [(BREAKDOWN_ZH.get(k, k), v) for k, v in (s.get("score_breakdown") or {}).items()],
+        "quotes": list(s.get("examples") or ())[:3],
+    }
+
+
+def _demand_chart(topics: list[dict]) -> str:
+    shown = sorted(topics, key=lambda t: (-t["size"], t["topic_id"]))[:CHART_TOPICS]
+    return charts.bar_chart_svg(
+        [(t["label"], t["size"]) for t in shown], 640, title="各主题的反馈条数（全部人群，截至目前）"
+    )
+
+
+@router.post("/sessions")
+async def plan_session(request: Request) -> Response:
+    """Record a planned or held class on a topic from a dashboard form; back with a message."""
+    who = optional_organizer(request)
+    if who is None:
+        return _login_required(request)
+    form = await request.form()
+    _check_form(request, who, form)
+    back = _safe_next(_field(form, "return_to"))
+    status = _field(form, "status") or "planned"
+    title = _field(form, "title")
+    try:
+        held_on = date.fromisoformat(_field(form, "date"))
+    except ValueError:
+        return _redirect(request, back, ("error", "请填写有效的开课日期（YYYY-MM-DD）。"))
+    try:
+        await run_in_threadpool(
+            _service(request).record_session,
+            topic_id=_field(form, "topic_id"),
+            title=title,
+            held_on=held_on,
+            status=status,
+            instructor=_field(form, "instructor") or None,
+            department=_field(form, "department") or None,
+        )
+    except ValidationFailed as exc:
+        return _redirect(request, back, ("error", exc.message))
+    return _redirect(
+        request, back, ("success", f"已记录课程“{title}”：{held_on.isoformat()}，{STATUS_ZH.get(status, status)}。")
+    )
+
+
+@router.post("/retrain")
+async def start_retrain(request: Request) -> Response:
+    """Start a retrain in the background from the dashboard (the same runner as the API)."""
+    who = optional_organizer(request)
+    if who is None:
+        return _login_required(request)
+    _check_form(request, who, await request.form())
+    try:
+        await run_in_threadpool(get_runner(request).start)
+    except RetrainInProgress as exc:
+        return _redirect(request, HOME, ("error", str(exc)))
+    return _redirect(request, HOME, ("success", "已开始重新训练，完成后页面会自动使用新模型（刷新即可）。"))
+
+
+# --------------------------------------------------------------------------- topic page
+
+
+@router.get("/topics/{topic_id}", response_class=HTMLResponse)
+def topic_page(request: Request, topic_id: str) -> Response:
+    """One topic: label and rename form, keywords, sessions, lineage, feedback, exports."""
+    who = optional_organizer(request)
+    if who is None:
+        return _login_required(request)
+    try:
+        page = max(1, int(request.query_params.get("page", "1")))
+    except ValueError:
+        page = 1
+    topic = _service(request).topic(topic_id, page=page, per_page=PER_PAGE)
+    if topic is None:
+        raise HTTPException(status_code=404, detail=f"没有编号为 {topic_id} 的主题")
+    members = topic["members"]
+    pages = max(1, -(-members["total"] // PER_PAGE))
+    context = {
+        "who": who,
+        "csrf_token": _csrf_for(request, who),
+        "flash": _take_flash(request),
+        "topic": topic,
+        "page": page,
+        "pages": pages,
+        "status_zh": STATUS_ZH,
+        "event_zh": EVENT_ZH,
+        "return_to": request.url.path,
+        "export_query": {fmt: urlencode({"format": fmt}) for fmt in ("csv", "xlsx")},
+        **_plan_defaults(),
+    }
+    return _with_flash_cleared(request, _render(request, "organizer_topic.html", context))
+
+
+@router.post("/topics/{topic_id}/label")
+async def rename_topic(request: Request, topic_id: str) -> Response:
+    """Rename a topic (the organizer's label survives retrains); an empty label restores the model's."""
+    who = optional_organizer(request)
+    if who is None:
+        return _login_required(request)
+    form = await request.form()
+    _check_form(request, who, form)
+    label = None if form.get("reset") else _field(form, "label")
+    back = f"{HOME}/topics/{quote(topic_id, safe='')}"
+    try:
+        result = await run_in_threadpool(_service(request).rename_topic, topic_id, label)
+    except KeyError:
+        raise HTTPException(status_code=404, detail=f"没有编号为 {topic_id} 的主题") from None
+    except ValidationFailed as exc:
+        return _redirect(request, back, ("error", exc.message))
+    message = f"主题已改名为“{result['label']}”。" if result["label"] else "已恢复模型生成的主题名称。"
+    return _redirect(request, back, ("success", message))
+
+
+__all__ = ["FLASH_COOKIE", "SESSION_COOKIE", "router"]

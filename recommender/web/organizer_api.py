@@ -1,0 +1,392 @@
+"""Organizer JSON API under ``/api``: suggestions, topics, class sessions, retrain, exports.
+
+Every route here depends on :func:`recommender.web.auth.require_organizer` (router level),
+so none can be added without it. The routes only parse, call the service and shape the
+response.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+import threading
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from datetime import date as Date
+from pathlib import Path
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field, field_validator
+
+from recommender.config import Settings
+from recommender.errors import RetrainInProgress, ValidationFailed
+from recommender.lifecycle import retrain_lock
+from recommender.service import RecommenderService
+from recommender.web import exports
+from recommender.web.auth import require_organizer
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(prefix="/api", tags=["organizer"], dependencies=[Depends(require_organizer)])
+
+MAX_TOP = 50
+MAX_PER_PAGE = 200
+
+
+def get_service(request: Request) -> RecommenderService:
+    return request.app.state.service
+
+
+def get_settings_of(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+# --------------------------------------------------------------------------- parameters
+
+
+@dataclass(frozen=True)
+class SuggestionQuery:
+    """Validated ``top``, ``as_of`` and ``segment`` of a suggestions request."""
+
+    top: int | None
+    as_of: date | None
+    segment: str | None
+
+    def call(self, service: RecommenderService) -> dict:
+        return service.suggestions(as_of=self.as_of, top=self.top, segment=self.segment)
+
+
+def parse_suggestion_query(
+    settings: Settings, top: str | int | None, as_of: str | None, segment: str | None
+) -> SuggestionQuery:
+    """Validate the three filters (empty strings mean "not given"); ValidationFailed → 422."""
+    top_value: int | None = None
+    if top not in (None, ""):
+        try:
+            top_value = int(str(top).strip())
+        except ValueError:
+            top_value = None
+        if top_value is None or not 1 <= top_value <= MAX_TOP:
+            raise ValidationFailed(f"top 应为 1 到 {MAX_TOP} 之间的整数", field="top", code="invalid_top")
+    day: date | None = None
+    if as_of not in (None, ""):
+        text = str(as_of).strip()
+        try:
+            if len(text) != 10:
+                raise ValueError(text)
+            day = date.fromisoformat(text)
+        except ValueError:
+            raise ValidationFailed("as_of 应为有效日期，格式 YYYY-MM-DD", field="as_of", code="invalid_date") from None
+    seg = (segment or "").strip() or None
+    if seg is not None and seg not in settings.segments:
+        raise ValidationFailed(
+            f"未知的人群“{seg}”，可选：{'、'.join(settings.segments)}", field="segment", code="unknown_segment"
+        )
+    return SuggestionQuery(top=top_value, as_of=day, segment=seg)
+
+
+def suggestion_query(
+    request: Request,
+    top: Annotated[str | None, Query(description=f"How many suggestions, 1..{MAX_TOP} (default: setting)")] = None,
+    as_of: Annotated[str | None, Query(description="Rank as of the end of this day, YYYY-MM-DD (default: today)")] = None,
+    segment: Annotated[str | None, Query(description="Only this segment's feedback (one of the configured segments)")] = None,
+) -> SuggestionQuery:
+    return parse_suggestion_query(get_settings_of(request), top, as_of, segment)
+
+
+class RenameIn(BaseModel):
+    """``{"label": "..."}``; ``null`` (or an empty string) restores the model's own label."""
+
+    label: str | None = Field(..., max_length=200)
+
+
+class SessionIn(BaseModel):
+    """A class on a topic: planned, held or cancelled."""
+
+    topic_id: str = Field(..., min_length=1, max_length=32)
+    title: str = Field(..., max_length=400)
+    date: Date = Field(..., description="YYYY-MM-DD")
+    status: Literal["planned", "held", "cancelled"]
+    instructor: str | None = Field(None, max_length=200)
+    department: str | None = Field(None, max_length=200)
+
+    @field_validator("date", mode="before")
+    @classmethod
+    def _iso_date_only(cls, value: object) -> object:
+        # Pydantic would also take a number of seconds since 1970; people mean a calendar day.
+        if not isinstance(value, str) or len(value.strip()) != 10:
+            raise ValueError("date should be a day written YYYY-MM-DD")
+        return value.strip()
+
+
+# --------------------------------------------------------------------------- suggestions and topics
+
+
+@router.get("/suggestions")
+def get_suggestions(
+    query: Annotated[SuggestionQuery, Depends(suggestion_query)],
+    service: Annotated[RecommenderService, Depends(get_service)],
+) -> dict:
+    """Ranked topic suggestions for the next class (shape in INTERFACE.md, plus extra keys)."""
+    return query.call(service)
+
+
+@router.get("/suggestions/export")
+def export_suggestions(
+    query: Annotated[SuggestionQuery, Depends(suggestion_query)],
+    service: Annotated[RecommenderService, Depends(get_service)],
+    format: Literal["csv", "xlsx"] = "csv",
+) -> Response:
+    """The ranked suggestions as a CSV (UTF-8 with BOM) or XLSX download."""
+    result = query.call(service)
+    body = exports.write_table(
+        format, exports.SUGGESTION_HEADER, exports.suggestion_rows(result), sheet_title="主题建议"
+    )
+    suffix = result["as_of"] + (f"_{query.segment}" if query.segment else "")
+    return _download(body, format, f"夜校主题建议_{suffix}.{format}", f"suggestions_{result['as_of']}.{format}")
+
+
+@router.get("/topics")
+def list_topics(service: Annotated[RecommenderService, Depends(get_service)]) -> dict:
+    """Every topic of the current model with keywords, examples and live sizes."""
+    return service.topics()
+
+
+@router.get("/topics/{topic_id}")
+def get_topic(
+    topic_id: str,
+    service: Annotated[RecommenderService, Depends(get_service)],
+    page: Annotated[int, Query(ge=1, le=100000)] = 1,
+    per_page: Annotated[int, Query(ge=1, le=MAX_PER_PAGE)] = 50,
+) -> dict:
+    """One topic: label, keywords, class sessions, lineage events and its feedback (paginated)."""
+    return _topic_or_404(service, topic_id, page=page, per_page=per_page)
+
+
+@router.patch("/topics/{topic_id}")
+def rename_topic(
+    topic_id: str, body: RenameIn, service: Annotated[RecommenderService, Depends(get_service)]
+) -> dict:
+    """Set the organizer's label of a topic (kept across retrains); null restores the model's label."""
+    try:
+        return service.rename_topic(topic_id, body.label)
+    except KeyError:
+        raise _no_topic(topic_id) from None
+
+
+@router.get("/topics/{topic_id}/export")
+def export_topic(
+    topic_id: str,
+    service: Annotated[RecommenderService, Depends(get_service)],
+    format: Literal["csv", "xlsx"] = "csv",
+) -> Response:
+    """A topic's feedback (id, time, segment, text, votes, repeat) as a CSV or XLSX download."""
+    topic = _topic_or_404(service, topic_id, page=1, per_page=1)
+    rows = exports.feedback_rows(service.topic_feedback(topic_id))
+    body = exports.write_table(format, exports.FEEDBACK_HEADER, rows, sheet_title=f"{topic_id} 反馈")
+    return _download(
+        body, format, f"主题{topic_id}_{topic['label']}_反馈.{format}", f"topic_{topic_id}_feedback.{format}"
+    )
+
+
+# --------------------------------------------------------------------------- class sessions
+
+
+@router.post("/sessions", status_code=201)
+def create_session(body: SessionIn, service: Annotated[RecommenderService, Depends(get_service)]) -> dict:
+    """Record a planned, held or cancelled class on a topic (a held one cools the topic down)."""
+    return service.record_session(
+        topic_id=body.topic_id,
+        title=body.title,
+        held_on=body.date,
+        status=body.status,
+        instructor=body.instructor,
+        department=body.department,
+    )
+
+
+@router.get("/sessions")
+def list_sessions(service: Annotated[RecommenderService, Depends(get_service)]) -> dict:
+    """Every recorded class session, oldest first."""
+    return {"sessions": service.sessions()}
+
+
+# --------------------------------------------------------------------------- retrain
+
+
+def retrain_command() -> list[str]:
+    """The retrain child process (tests replace it with a short script)."""
+    return [sys.executable, "-m", "recommender", "train"]
+
+
+def retrain_env(settings: Settings) -> dict[str, str]:
+    """The service's environment plus the settings a retrain needs, so it trains what we serve."""
+    env = dict(os.environ)
+    values = {
+        "DATABASE_URL": settings.database_url,
+        "MODELS_DIR": settings.models_dir,
+        "DATA_DIR": settings.data_dir,
+        "KEEP_VERSIONS": settings.keep_versions,
+        "MIN_TRAIN_ROWS": settings.min_train_rows,
+        "TRAIN_THREADS": settings.train_threads,
+        "USER_DICT": settings.user_dict,
+        "LOG_LEVEL": settings.log_level,
+    }
+    for name, value in values.items():
+        if value is not None:
+            env[f"RECOMMENDER_{name}"] = str(value)
+    return env
+
+
+class RetrainRunner:
+    """The retrain this service process started last: one child at a time, reaped by a thread."""
+
+    def __init__(self, settings: Settings, service: RecommenderService | None = None) -> None:
+        self.settings = settings
+        self.service = service
+        self._lock = threading.Lock()
+        self._proc: subprocess.Popen | None = None
+        self._started_at: datetime | None = None
+        self._finished_at: datetime | None = None
+        self._exit_code: int | None = None
+        self.log_path = Path(settings.data_dir) / "retrain.log"
+
+    @property
+    def lock_path(self) -> Path:
+        return Path(self.settings.models_dir) / ".retrain.lock"
+
+    def start(self) -> dict:
+        """Start a retrain; ``RetrainInProgress`` (→ 409) if ours or anyone's is running."""
+        with self._lock:
+            if self._proc is not None and self._exit_code is None:
+                raise RetrainInProgress(
+                    f"另一个重新训练正在进行中（本服务于 {self._started_at:%Y-%m-%d %H:%M:%S} UTC 启动，"
+                    f"pid {self._proc.pid}）"
+                )
+            # Someone else (cron, a console) holding the lock: fail now with its details.
+            with retrain_lock(self.lock_path, owner="admin-check"):
+                pass
+            self.log_path.parent.mkdir(parents=True, exist_ok=True)
+            with open(self.log_path, "wb") as log_file:
+                proc = subprocess.Popen(
+                    retrain_command(),
+                    env=retrain_env(self.settings),
+                    stdin=subprocess.DEVNULL,
+                    stdout=log_file,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,  # a server restart or Ctrl-C does not kill a running retrain
+                )
+            self._proc = proc
+            self._started_at = datetime.now(timezone.utc)
+            self._finished_at = None
+            self._exit_code = None
+            log.info("retrain started by an organizer: pid %d", proc.pid)
+        threading.Thread(target=self._wait, args=(proc,), name="retrain-reaper", daemon=True).start()
+        return {**self.status(), "status": "started", "status_url": "/api/admin/retrain"}
+
+    def _wait(self, proc: subprocess.Popen) -> None:
+        code = proc.wait()
+        log.log(logging.INFO if code == 0 else logging.ERROR, "retrain pid %d exited with %d", proc.pid, code)
+        if code == 0 and self.service is not None:
+            try:  # serve the new model now instead of at the next poll
+                self.service.refresh_model()
+            except Exception:
+                log.exception("could not load the newly trained model; the poller will retry")
+        # Only now is the retrain "finished": a client that sees it gets the new model.
+        with self._lock:
+            if proc is self._proc:
+                self._exit_code = code
+                self._finished_at = datetime.now(timezone.utc)
+
+    def status(self) -> dict:
+        """``idle`` (none started by this process), ``running``, ``finished`` or ``failed``."""
+        with self._lock:
+            proc, code, started, finished = self._proc, self._exit_code, self._started_at, self._finished_at
+        if proc is None:
+            return {"status": "idle", "pid": None, "exit_code": None, "started_at": None, "finished_at": None}
+        state = "running" if code is None else ("finished" if code == 0 else "failed")
+        out = {
+            "status": state,
+            "pid": proc.pid,
+            "exit_code": code,
+            "started_at": started.isoformat() if started else None,
+            "finished_at": finished.isoformat() if finished else None,
+        }
+        if state == "failed":
+            out["log_tail"] = self._log_tail()
+        return out
+
+    def _log_tail(self, lines: int = 8) -> list[str]:
+        try:
+            raw = self.log_path.read_bytes()[-8192:]
+        except OSError:
+            return []
+        text = raw.decode("utf-8", "replace").replace("\r", "\n")
+        return [line for line in text.splitlines() if line.strip()][-lines:]
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Terminate a running child (tests, shutdown)."""
+        proc = self._proc
+        if proc is not None and proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout)
+
+
+_RUNNER_LOCK = threading.Lock()
+
+
+def get_runner(request: Request) -> RetrainRunner:
+    state = request.app.state
+    runner = getattr(state, "retrain_runner", None)
+    if runner is None:
+        with _RUNNER_LOCK:
+            runner = getattr(state, "retrain_runner", None)
+            if runner is None:
+                runner = state.retrain_runner = RetrainRunner(state.settings, getattr(state, "service", None))
+    return runner
+
+
+@router.post("/admin/retrain", status_code=202)
+def start_retrain(runner: Annotated[RetrainRunner, Depends(get_runner)]) -> JSONResponse:
+    """Start a retrain in the background (202); 409 while one is running."""
+    return JSONResponse(runner.start(), status_code=202)
+
+
+@router.get("/admin/retrain")
+def retrain_status(runner: Annotated[RetrainRunner, Depends(get_runner)]) -> dict:
+    """State of the retrain this service started last: idle, running, finished or failed."""
+    return runner.status()
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _no_topic(topic_id: str) -> HTTPException:
+    return HTTPException(status_code=404, detail=f"没有编号为 {topic_id} 的主题")
+
+
+def _topic_or_404(service: RecommenderService, topic_id: str, *, page: int, per_page: int) -> dict:
+    topic = service.topic(topic_id, page=page, per_page=per_page)
+    if topic is None:
+        raise _no_topic(topic_id)
+    return topic
+
+
+def _download(body: bytes, fmt: str, filename: str, fallback: str) -> Response:
+    return Response(
+        content=body,
+        media_type=exports.FORMATS[fmt],
+        headers={
+            "Content-Disposition": exports.content_disposition(filename, fallback),
+            "Cache-Control": "no-store",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )

@@ -1,0 +1,464 @@
+"""Tests for recommender.importer: CSV/TSV, XLSX and JSONL files are read row by row."""
+
+from __future__ import annotations
+
+import inspect
+import json
+import zipfile
+from datetime import datetime, timezone
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from recommender.config import Settings
+from recommender.errors import ImportFailed, ValidationFailed
+from recommender.importer import ImportBatch, ImportedRow, ImportReport, RowError, read_feedback_file
+
+SETTINGS = Settings(max_text_length=100)
+UTC = timezone.utc
+
+
+def write_csv(path: Path, text: str, encoding: str = "utf-8") -> Path:
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+def write_xlsx(path: Path, rows: list[list[object]], *, title: str = "Sheet1") -> Path:
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.title = title
+    for row in rows:
+        sheet.append(row)
+    workbook.save(path)
+    return path
+
+
+def read(path: Path, **options: object) -> ImportBatch:
+    return read_feedback_file(path, settings=SETTINGS, **options)  # type: ignore[arg-type]
+
+
+def rows_of(batch: ImportBatch) -> list[ImportedRow]:
+    return [item for item in batch if isinstance(item, ImportedRow)]
+
+
+def errors_of(batch: ImportBatch) -> list[RowError]:
+    return [item for item in batch if isinstance(item, RowError)]
+
+
+SIMPLE_CSV = "内容,时间,提交人,点赞\n想学公文写作,2024-05-01 19:30,u1,3\n灭火器怎么用,2024/5/2,u2,\n"
+
+
+# --- CSV encodings ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("encoding", "reported"),
+    [("utf-8", "utf-8"), ("utf-8-sig", "utf-8-sig"), ("gb18030", "gb18030"), ("gbk", "gb18030")],
+    ids=["utf-8", "utf-8-bom", "gb18030", "gbk"],
+)
+def test_csv_encodings_are_detected(tmp_path: Path, encoding: str, reported: str) -> None:
+    """UTF-8 (with or without BOM) and GBK/GB18030 CSV files read correctly and report the encoding."""
+    batch = read(write_csv(tmp_path / "f.csv", SIMPLE_CSV, encoding))
+    assert batch.encoding == reported
+    assert batch.format == "csv"
+    assert batch.columns == ["内容", "时间", "提交人", "点赞"]
+    rows = rows_of(batch)
+    assert [r.text for r in rows] == ["想学公文写作", "灭火器怎么用"]
+    assert rows[0].submitted_at == datetime(2024, 5, 1, 11, 30, tzinfo=UTC)
+    assert rows[0].submitter == "u1"
+    assert rows[0].votes == 3
+    assert rows[1].votes == 0
+
+
+def test_gbk_file_with_few_chinese_characters(tmp_path: Path) -> None:
+    """A short GBK file that an encoding guesser could mistake for a Latin code page is read as GB18030."""
+    batch = read(write_csv(tmp_path / "f.csv", "text\n反诈\n", "gbk"))
+    assert batch.encoding == "gb18030"
+    assert [r.text for r in rows_of(batch)] == ["反诈"]
+
+
+def test_tsv_and_tab_separated_csv(tmp_path: Path) -> None:
+    """.tsv files, and .csv files that are really tab-separated, split on tabs."""
+    content = "反馈\t身份\n想学表格,函数\t居民\n"
+    for name in ("f.tsv", "g.csv"):
+        rows = rows_of(read(write_csv(tmp_path / name, content)))
+        assert [(r.text, r.segment) for r in rows] == [("想学表格,函数", "居民")]
+
+
+def test_rows_are_streamed_by_a_generator(tmp_path: Path) -> None:
+    """Iterating a batch is lazy (a generator), and a batch can be iterated twice."""
+    batch = read(write_csv(tmp_path / "f.csv", SIMPLE_CSV))
+    assert inspect.isgenerator(iter(batch))
+    assert list(batch) == list(batch)
+    assert batch.total_rows == 2
+
+
+# --- columns ---------------------------------------------------------------------------------
+
+DETECTED = [
+    (
+        "english",
+        ["id", "text", "time", "submitter", "votes", "segment", "session"],
+        {
+            "id": "id",
+            "text": "text",
+            "time": "time",
+            "submitter": "submitter",
+            "votes": "votes",
+            "segment": "segment",
+            "session": "session",
+        },
+    ),
+    (
+        "chinese",
+        ["编号", "意见建议", "提交时间", "填写人", "点赞数", "身份", "场次"],
+        {
+            "id": "编号",
+            "text": "意见建议",
+            "time": "提交时间",
+            "submitter": "填写人",
+            "votes": "点赞数",
+            "segment": "身份",
+            "session": "场次",
+        },
+    ),
+    (
+        "wenjuanxing",
+        ["序号", "提交答卷时间", "所用时间", "来源", "1、您的身份是？", "2、您对夜校有什么意见或建议？"],
+        {"id": "序号", "time": "提交答卷时间", "segment": "1、您的身份是？", "text": "2、您对夜校有什么意见或建议？"},
+    ),
+    ("only-duration-is-not-time", ["所用时间", "留言"], {"text": "留言"}),
+    ("case-and-spaces", [" Feedback ", "TIME"], {"text": "Feedback", "time": "TIME"}),
+]
+
+
+@pytest.mark.parametrize(("header", "expected"), [c[1:] for c in DETECTED], ids=[c[0] for c in DETECTED])
+def test_columns_are_recognised(tmp_path: Path, header: list[str], expected: dict[str, str]) -> None:
+    """Common English, Chinese and questionnaire column names are recognised; header spaces are ignored."""
+    path = write_csv(tmp_path / "f.csv", ",".join(header) + "\n")
+    assert read(path).column_map == expected
+
+
+def test_column_options_win(tmp_path: Path) -> None:
+    """Columns named by options are used even when other columns look like a match."""
+    content = "内容,备注,日子\n旧的,想学反诈,2024-05-01\n"
+    batch = read(write_csv(tmp_path / "f.csv", content), text_column="备注", time_column="日子")
+    assert batch.column_map["text"] == "备注"
+    assert [r.text for r in rows_of(batch)] == ["想学反诈"]
+
+
+def test_missing_named_column_lists_the_columns(tmp_path: Path) -> None:
+    """A column option that matches nothing fails, listing the columns found."""
+    path = write_csv(tmp_path / "f.csv", "内容,时间\n想学,2024-05-01\n")
+    with pytest.raises(ImportFailed, match=r"找不到列“评论”.*内容、时间"):
+        read(path, text_column="评论")
+
+
+def test_no_text_column_lists_the_columns(tmp_path: Path) -> None:
+    """Without a recognisable text column the import fails, naming the columns and the option."""
+    path = write_csv(tmp_path / "f.csv", "甲,乙\n1,2\n")
+    with pytest.raises(ImportFailed) as info:
+        read(path)
+    message = str(info.value)
+    assert "甲、乙" in message and "--text-column" in message and "No feedback text column" in message
+
+
+# --- bad rows -----------------------------------------------------------------------------------
+
+
+def test_bad_rows_become_row_errors_with_line_numbers(tmp_path: Path) -> None:
+    """Bad time, bad votes, missing text and huge cells are reported per line; good rows still come."""
+    content = (
+        "内容,时间,点赞\n"  # line 1
+        "想学公文,2024-05-01,1\n"  # 2 good
+        "想学消防,下周二,0\n"  # 3 bad time
+        "想学反诈,2024-05-01,-2\n"  # 4 negative votes
+        ",2024-05-01,0\n"  # 5 no text
+        f"{'长' * 101},2024-05-01,0\n"  # 6 too long
+        "想学表格,2024-05-01,很多\n"  # 7 garbled votes
+        "\n"  # 8 blank: skipped silently
+        '"多行\n留言",2024-05-03,0\n'  # 9 one row spanning two lines
+        "想学摄影,2024-05-04,2\n"  # 10 good
+    )
+    items = list(read(write_csv(tmp_path / "f.csv", content)))
+    errors = {e.line: e.reason for e in items if isinstance(e, RowError)}
+    assert sorted(errors) == [3, 4, 5, 6, 7]
+    assert "提交时间" in errors[3]
+    assert "负数" in errors[4]
+    assert "缺少反馈内容" in errors[5]
+    assert "最多 100 个字，当前 101 个字" in errors[6]
+    assert "整数" in errors[7]
+    good = [(r.line, r.text) for r in items if isinstance(r, ImportedRow)]
+    assert good == [(2, "想学公文"), (9, "多行\n留言"), (10, "想学摄影")]
+
+
+def test_long_cell_that_cleans_short_is_kept(tmp_path: Path) -> None:
+    """The length limit counts the cleaned text, so padding whitespace does not make a row fail."""
+    content = "内容\n" + "想学" + " " * 200 + "反诈\n"
+    assert [r.text.split() for r in rows_of(read(write_csv(tmp_path / "f.csv", content)))] == [["想学", "反诈"]]
+
+
+def test_cell_beyond_the_csv_field_limit_is_a_row_error(tmp_path: Path) -> None:
+    """A gigantic cell is one RowError; the rows after it are still read."""
+    content = "内容\n想学公文\n" + "长" * 200_000 + "\n想学反诈\n"
+    items = list(read(write_csv(tmp_path / "f.csv", content)))
+    assert [type(i).__name__ for i in items] == ["ImportedRow", "RowError", "ImportedRow"]
+    assert items[1].line == 3
+
+
+@pytest.mark.parametrize(
+    "cell", ["=SUM(A1:A3)", "+86 想学", "-1 反诈", "@所有人 想学消防"], ids=["equals", "plus", "minus", "at"]
+)
+def test_formula_like_cells_are_plain_text(tmp_path: Path, cell: str) -> None:
+    """Cells starting with = + - @ are kept as the text they are."""
+    path = write_csv(tmp_path / "f.csv", f'内容\n"{cell}"\n')
+    assert [r.text for r in rows_of(read(path))] == [cell]
+
+
+# --- external ids --------------------------------------------------------------------------------
+
+
+def test_content_ids_are_stable_and_distinguish_repeats(tmp_path: Path) -> None:
+    """Without an id column, ids come from the row content: equal across reads, distinct for repeats."""
+    content = "内容,时间,点赞\n想学反诈,2024-05-01,1\n想学反诈,2024-05-01,1\n想学消防,2024-05-01,0\n"
+    path = write_csv(tmp_path / "f.csv", content)
+    first = [r.external_id for r in rows_of(read(path))]
+    second = [r.external_id for r in rows_of(read(path))]
+    assert first == second
+    assert len(set(first)) == 3
+    assert first[1] == f"{first[0]}-2"
+
+
+def test_content_ids_ignore_votes_and_file_format(tmp_path: Path) -> None:
+    """The same feedback gets the same id when votes change or it comes as XLSX instead of CSV."""
+    csv_path = write_csv(tmp_path / "a.csv", "内容,时间,点赞\n想学反诈,2024-05-01 19:30,1\n")
+    csv_again = write_csv(tmp_path / "b.csv", "内容,时间,点赞\n想学反诈,2024-05-01 19:30,9\n")
+    xlsx_path = write_xlsx(
+        tmp_path / "c.xlsx", [["内容", "时间", "点赞"], ["想学反诈", datetime(2024, 5, 1, 19, 30), 1]]
+    )
+    ids = {rows_of(read(p))[0].external_id for p in (csv_path, csv_again, xlsx_path)}
+    assert len(ids) == 1
+
+
+def test_id_column_values_are_kept(tmp_path: Path) -> None:
+    """An id column's values become external ids; numeric XLSX ids lose the trailing .0."""
+    path = write_xlsx(
+        tmp_path / "f.xlsx", [["答卷编号", "建议"], [101, "想学反诈"], [102.0, "想学消防"], ["A-7", "想学公文"]]
+    )
+    assert [r.external_id for r in rows_of(read(path, id_column="答卷编号"))] == ["101", "102", "A-7"]
+
+
+# --- XLSX ---------------------------------------------------------------------------------------
+
+
+def test_questionnaire_xlsx(tmp_path: Path) -> None:
+    """A 问卷星-style export: spaced headers, date cells, serial numbers and text times all read."""
+    path = write_xlsx(
+        tmp_path / "问卷.xlsx",
+        [
+            [" 序号 ", " 提交答卷时间 ", "所用时间", "1、您的身份是？", "2、您希望下期学什么？请写下您的建议"],
+            [1, datetime(2024, 5, 1, 19, 30), "95秒", "居民", "想学灭火器使用"],
+            [2, "2024/5/2 20:15:00", "60秒", "网格员", "网格台账怎么整理"],
+            [3, 45414.5, "30秒", "楼栋长", "调解技巧"],
+        ],
+    )
+    batch = read(path)
+    assert batch.format == "xlsx"
+    assert batch.encoding is None
+    assert batch.columns[:2] == ["序号", "提交答卷时间"]
+    assert batch.source == "import:问卷.xlsx"
+    rows = rows_of(batch)
+    assert [(r.line, r.segment, r.text) for r in rows] == [
+        (2, "居民", "想学灭火器使用"),
+        (3, "网格员", "网格台账怎么整理"),
+        (4, "楼栋长", "调解技巧"),
+    ]
+    assert [r.submitted_at for r in rows] == [
+        datetime(2024, 5, 1, 11, 30, tzinfo=UTC),
+        datetime(2024, 5, 2, 12, 15, tzinfo=UTC),
+        datetime(2024, 5, 2, 4, 0, tzinfo=UTC),
+    ]
+
+
+def test_xlsx_line_numbers_skip_blank_rows_and_find_the_header(tmp_path: Path) -> None:
+    """Line numbers are Excel row numbers even with empty rows and an empty first sheet."""
+    workbook = openpyxl.Workbook()
+    workbook.active.title = "说明"
+    sheet = workbook.create_sheet("数据")
+    sheet["A2"] = "内容"
+    sheet["A3"] = "想学反诈"
+    sheet["A6"] = "想学消防"
+    sheet["A7"] = ""
+    path = tmp_path / "f.xlsx"
+    workbook.save(path)
+    batch = read(path)
+    assert batch.sheet == "数据"
+    assert [(r.line, r.text) for r in rows_of(batch)] == [(3, "想学反诈"), (6, "想学消防")]
+
+
+def test_xlsx_formula_text_cell_is_plain_text(tmp_path: Path) -> None:
+    """A text cell that looks like a formula is read as text, not evaluated."""
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet["A1"] = "内容"
+    sheet["A2"] = "=1+1"
+    sheet["A2"].data_type = "s"
+    path = tmp_path / "f.xlsx"
+    workbook.save(path)
+    assert [r.text for r in rows_of(read(path))] == ["=1+1"]
+
+
+def _rewrite_zip(source: Path, target: Path, replace: dict[str, bytes]) -> Path:
+    with zipfile.ZipFile(source) as zin, zipfile.ZipFile(target, "w") as zout:
+        for item in zin.infolist():
+            zout.writestr(item, replace.get(item.filename, zin.read(item.filename)))
+    return target
+
+
+def test_xlsx_without_default_style_reads_quietly(tmp_path: Path) -> None:
+    """openpyxl's 'no default style' warning (common in exported files) does not fail the import."""
+    source = write_xlsx(tmp_path / "s.xlsx", [["内容"], ["想学反诈"]])
+    styles = (
+        b'<?xml version="1.0" encoding="UTF-8"?><styleSheet xmlns="http://schemas.openxmlformats.org/'
+        b'spreadsheetml/2006/main"><cellXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/>'
+        b"</cellXfs></styleSheet>"
+    )
+    path = _rewrite_zip(source, tmp_path / "f.xlsx", {"xl/styles.xml": styles})
+    assert [r.text for r in rows_of(read(path))] == ["想学反诈"]
+
+
+def test_truncated_xlsx_fails_cleanly(tmp_path: Path) -> None:
+    """A cut-off XLSX raises ImportFailed in Chinese and English."""
+    source = write_xlsx(tmp_path / "s.xlsx", [["内容"], *[[f"第{i}条建议"] for i in range(200)]])
+    path = tmp_path / "f.xlsx"
+    path.write_bytes(source.read_bytes()[: source.stat().st_size // 2])
+    with pytest.raises(ImportFailed, match=r"无法读取 Excel 文件.*Cannot read f\.xlsx"):
+        list(read(path))
+
+
+def test_garbage_xlsx_fails_cleanly(tmp_path: Path) -> None:
+    """A file named .xlsx that is not a zip (e.g. a renamed CSV) raises ImportFailed."""
+    path = write_csv(tmp_path / "f.xlsx", "内容\n想学\n")
+    with pytest.raises(ImportFailed, match="无法读取 Excel 文件"):
+        read(path)
+
+
+def test_xlsx_with_broken_sheet_xml_fails_cleanly(tmp_path: Path) -> None:
+    """A zip whose sheet XML is damaged raises ImportFailed, not a parser traceback."""
+    source = write_xlsx(tmp_path / "s.xlsx", [["内容"], ["想学反诈"]])
+    path = _rewrite_zip(source, tmp_path / "f.xlsx", {"xl/worksheets/sheet1.xml": b"<worksheet><sheetData><row"})
+    with pytest.raises(ImportFailed, match="无法读取 Excel 文件"):
+        list(read(path))
+
+
+def test_xlsx_without_any_header_fails(tmp_path: Path) -> None:
+    """An XLSX with only empty sheets says so."""
+    path = write_xlsx(tmp_path / "f.xlsx", [])
+    with pytest.raises(ImportFailed, match="没有找到带列名的工作表"):
+        read(path)
+
+
+# --- JSONL ---------------------------------------------------------------------------------------
+
+
+def test_jsonl_rows_and_errors(tmp_path: Path) -> None:
+    """JSONL lines are numbered from 1; invalid JSON, non-objects and missing text are RowErrors."""
+    lines = [
+        json.dumps(
+            {"text": "想学反诈", "time": "2024-05-01T19:30:00+08:00", "votes": 2, "id": "a1"}, ensure_ascii=False
+        ),
+        "{not json",
+        "",
+        json.dumps([1, 2]),
+        json.dumps({"time": "2024-05-01"}),
+        json.dumps({"text": "想学消防", "segment": "居民", "session": "S1", "user": "u9"}, ensure_ascii=False),
+        json.dumps({"text": {"nested": 1}}),
+    ]
+    path = tmp_path / "f.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    batch = read(path)
+    assert batch.format == "jsonl"
+    assert batch.column_map["text"] == "text"
+    items = list(batch)
+    assert [(type(i).__name__, i.line) for i in items] == [
+        ("ImportedRow", 1),
+        ("RowError", 2),
+        ("RowError", 4),
+        ("RowError", 5),
+        ("ImportedRow", 6),
+        ("RowError", 7),
+    ]
+    first, second = items[0], items[4]
+    assert isinstance(first, ImportedRow) and isinstance(second, ImportedRow)
+    assert (first.external_id, first.votes, first.submitted_at) == ("a1", 2, datetime(2024, 5, 1, 11, 30, tzinfo=UTC))
+    assert (second.segment, second.session_id, second.submitter) == ("居民", "S1", "u9")
+    assert "JSON" in items[1].reason
+
+
+def test_ndjson_extension(tmp_path: Path) -> None:
+    """.ndjson is read as JSONL."""
+    path = tmp_path / "f.ndjson"
+    path.write_text('{"feedback": "想学表格"}\n', encoding="utf-8")
+    assert [r.text for r in rows_of(read(path))] == ["想学表格"]
+
+
+def test_jsonl_without_objects_fails(tmp_path: Path) -> None:
+    """A JSONL file with no objects at all fails as a whole."""
+    path = tmp_path / "f.jsonl"
+    path.write_text("not json\n[1]\n", encoding="utf-8")
+    with pytest.raises(ImportFailed, match="没有有效的 JSON 对象"):
+        read(path)
+
+
+# --- whole-file failures ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "words"),
+    [("f.txt", "不支持的文件类型"), ("f.xls", "另存为 .xlsx"), ("f", "无扩展名")],
+    ids=["txt", "xls", "no-extension"],
+)
+def test_unknown_extension_fails(tmp_path: Path, name: str, words: str) -> None:
+    """Unsupported file types fail with a Chinese and English message."""
+    path = write_csv(tmp_path / name, "内容\n想学\n")
+    with pytest.raises(ImportFailed, match=words) as info:
+        read(path)
+    assert "Unsupported file type" in str(info.value)
+
+
+def test_missing_file_fails(tmp_path: Path) -> None:
+    """A path that does not exist fails clearly."""
+    with pytest.raises(ImportFailed, match="找不到文件"):
+        read(tmp_path / "nope.csv")
+
+
+def test_empty_csv_fails(tmp_path: Path) -> None:
+    """An empty CSV has no header and fails."""
+    with pytest.raises(ImportFailed, match="空的"):
+        read(write_csv(tmp_path / "f.csv", ""))
+
+
+# --- drafts and report --------------------------------------------------------------------------------
+
+
+def test_rows_become_drafts_through_the_shared_rules(tmp_path: Path) -> None:
+    """ImportedRow.to_draft applies clean_feedback: masking, segment check, source."""
+    content = "内容,身份\n我叫张三，电话13812345678,居民\n想学反诈,火星人\n"
+    batch = read(write_csv(tmp_path / "f.csv", content))
+    good, bad = rows_of(batch)
+    draft = good.to_draft(source=batch.source, settings=SETTINGS)
+    assert draft.text == "我叫[姓名]，电话[手机号]"
+    assert draft.source == "import:f.csv"
+    assert draft.external_id == good.external_id
+    with pytest.raises(ValidationFailed, match="身份类别"):
+        bad.to_draft(source=batch.source, settings=SETTINGS)
+
+
+def test_import_report_summary() -> None:
+    """The report summary counts imported, duplicate and failed rows and lists the failures."""
+    report = ImportReport(
+        file="f.csv", format="csv", encoding="gb18030", imported=3, duplicates=1, errors=[RowError(4, "缺少反馈内容")]
+    )
+    summary = report.summary()
+    assert "导入 3 条" in summary and "重复跳过 1 条" in summary and "第 4 行：缺少反馈内容" in summary

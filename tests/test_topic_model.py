@@ -1,0 +1,209 @@
+"""Tests of recommender.model.TopicModel on tiny hand-written corpora with known themes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from sklearn.metrics import homogeneity_score, normalized_mutual_info_score
+
+from recommender.model import TopicModel
+from recommender.text.tokenize import tokenize
+
+TEMPLATES = ["希望多讲讲{}", "建议开设{}课程", "能不能讲一下{}", "{}怎么办", "想学习{}", "下次讲讲{}吧，谢谢老师"]
+
+# Each theme's lines share an anchor word, as real requests about one subject do.
+THEMES = {
+    "fire": ["灭火器和消防安全", "消防安全常识", "火灾逃生和消防", "消防通道堵塞", "消防器材放在哪里", "电动车充电消防隐患", "家庭消防安全", "消防报警电话"],
+    "phone": ["智能手机拍照", "手机微信视频", "智能手机挂号", "手机支付安全", "智能手机字体调大", "手机清理内存", "手机微信发语音", "手机下载软件"],
+    "writing": ["公文写作格式", "公文通知的写法", "公文写作规范", "公文会议纪要写法", "公文工作总结写法", "公文请示报告格式", "公文标题写法", "通知公文格式"],
+    "fraud": ["防诈骗知识", "电信诈骗手段", "识别诈骗电话", "网络诈骗防范", "老人防诈骗", "冒充客服诈骗", "刷单诈骗", "诈骗短信识别"],
+}
+
+
+def themed_corpus(themes: list[str] | None = None, repeats: int = 1) -> tuple[list[str], list[int]]:
+    """Lines of the given themes (all by default) and the index of each line's theme."""
+    names = themes or list(THEMES)
+    texts, truth = [], []
+    for r in range(repeats):
+        for t, name in enumerate(names):
+            for i, phrase in enumerate(THEMES[name]):
+                texts.append(TEMPLATES[(i + r + t) % len(TEMPLATES)].format(phrase))
+                truth.append(t)
+    return texts, truth
+
+
+ANCHORS = {"fire": "消防", "phone": "手机", "writing": "公文", "fraud": "诈骗"}
+
+
+@pytest.fixture(scope="module")
+def corpus():
+    return themed_corpus(repeats=3)
+
+
+@pytest.fixture(scope="module")
+def fitted(corpus):
+    return TopicModel(n_topics=4, random_state=0).fit(corpus[0])
+
+
+def test_fixed_k_recovers_known_themes(corpus, fitted):
+    """With k = 4 on four obvious themes, topics match the themes."""
+    texts, truth = corpus
+    assert fitted.n_topics_ == 4
+    assert normalized_mutual_info_score(truth, fitted.labels_) >= 0.8
+
+
+def test_fixed_k_labels_name_the_themes(fitted):
+    """Each theme's anchor word appears in some topic's label or top keywords."""
+    described = [" ".join([t["label"], *t["keywords"][:3]]) for t in fitted.topics_]
+    for anchor in ANCHORS.values():
+        assert any(anchor in d for d in described), (anchor, described)
+
+
+@pytest.mark.parametrize("random_state", [0, 1], ids=["seed0", "seed1"])
+def test_automatic_number_of_topics_gives_pure_topics(corpus, random_state):
+    """With n_topics=None topics are (nearly) pure: a theme may be split, themes are not mixed."""
+    texts, truth = corpus
+    model = TopicModel(random_state=random_state).fit(texts)
+    assert 4 <= model.n_topics_ <= 8
+    assert homogeneity_score(truth, model.labels_) >= 0.85
+    assert normalized_mutual_info_score(truth, model.labels_) >= 0.7
+
+
+@pytest.mark.parametrize("theme", list(THEMES))
+def test_one_theme_is_not_split_into_noise(theme):
+    """A corpus about one subject keeps every line in a few sizeable topics, none in -1."""
+    texts, _ = themed_corpus([theme], repeats=3)
+    model = TopicModel().fit(texts)
+    assert model.n_topics_ <= 4
+    assert (model.labels_ == -1).mean() <= 0.1
+    assert min(t["size"] for t in model.topics_) >= 3
+
+
+def test_homogeneous_corpus_is_one_topic():
+    """Lines that all say the same thing with small variations make a single topic."""
+    texts = [f"希望多讲讲智能手机{w}的用法" for w in ["", "微信", "", "相机", "", "微信", ""] * 4]
+    model = TopicModel().fit(texts)
+    assert model.n_topics_ == 1
+    assert (model.labels_ == 0).all()
+
+
+def test_specific_recurring_request_gets_its_own_topic():
+    """Dozens of lines about one named thing become a topic of their own."""
+    texts, _ = themed_corpus(repeats=2)
+    specific = [f"{p}星光夜校网格员{s}" for p in ["希望讲讲", "建议开设", "想学"] for s in ["系统", "系统操作", "系统登录", "系统上报", "系统怎么用", "系统填报", "系统账号", "系统"]]
+    model = TopicModel(random_state=0).fit(texts + specific)
+    labels = model.labels_[len(texts) :]
+    values, counts = np.unique(labels, return_counts=True)
+    main = values[np.argmax(counts)]
+    assert main >= 0 and counts.max() >= 0.8 * len(specific)
+    topic = model.topics_[main]
+    assert topic["size"] <= len(specific) + 3  # not folded into a broad topic
+    assert "网格员" in topic["keywords"] or "星光夜校" in topic["keywords"]
+
+
+def test_topics_describe_contract(fitted, corpus):
+    """topics_ has one dict per topic with the documented keys and sane content."""
+    texts, _ = corpus
+    assert [t["topic"] for t in fitted.topics_] == list(range(fitted.n_topics_))
+    for t in fitted.topics_:
+        assert set(t) == {"topic", "size", "keywords", "label", "examples", "example_indices", "theme"}
+        assert t["size"] == int((fitted.labels_ == t["topic"]).sum())
+        assert 0 < len(t["label"]) <= 12
+        assert 1 <= len(t["examples"]) <= 5
+        assert t["examples"] == [texts[i] for i in t["example_indices"]]
+        assert all(fitted.labels_[i] == t["topic"] for i in t["example_indices"])
+        assert len(set(t["examples"])) == len(t["examples"])  # no duplicates
+        assert all(len(k) >= 2 for k in t["keywords"])
+        assert not {"希望", "培训", "课程", "学习", "老师"} & set(t["keywords"])
+        assert isinstance(t["theme"], int)
+
+
+def test_centroids_and_transform_are_unit_length(fitted, corpus):
+    """centroids_ and transform rows are L2-normalized in the same space."""
+    Z = fitted.transform(corpus[0][:5])
+    assert Z.shape[1] == fitted.centroids_.shape[1]
+    np.testing.assert_allclose(np.linalg.norm(Z, axis=1), 1.0, atol=1e-6)
+    np.testing.assert_allclose(np.linalg.norm(fitted.centroids_, axis=1), 1.0, atol=1e-6)
+
+
+def test_predict_assigns_new_texts(fitted):
+    """New lines go to the topic of their theme; a line with no topic word gets -1."""
+    labels, scores = fitted.predict_scores(["手机怎么设置微信", "公文格式怎么写", "谢谢老师"])
+    topic_of = {t["topic"]: " ".join(t["keywords"]) for t in fitted.topics_}
+    assert "手机" in topic_of[labels[0]]
+    assert "公文" in topic_of[labels[1]]
+    assert labels[2] == -1
+    assert scores[0] > 0.3 and scores.shape == (3,)
+    np.testing.assert_array_equal(fitted.predict(["手机怎么设置微信"]), labels[:1])
+
+
+def test_precomputed_tokens_give_the_same_model(corpus, fitted):
+    """fit with cached tokenize() output equals fit on the raw texts."""
+    texts, _ = corpus
+    model = TopicModel(n_topics=4, random_state=0).fit(texts, tokens=[tokenize(t) for t in texts])
+    np.testing.assert_array_equal(model.labels_, fitted.labels_)
+
+
+def test_tokens_length_must_match(corpus):
+    """A tokens list of the wrong length is rejected with both lengths named."""
+    with pytest.raises(ValueError, match="tokens has 2 entries"):
+        TopicModel().fit(corpus[0], tokens=[["a"], ["b"]])
+
+
+def test_same_random_state_same_model(corpus):
+    """Two fits with the same seed are identical."""
+    a = TopicModel(random_state=3).fit(corpus[0])
+    b = TopicModel(random_state=3).fit(corpus[0])
+    np.testing.assert_array_equal(a.labels_, b.labels_)
+    np.testing.assert_allclose(a.centroids_, b.centroids_)
+    assert a.topics_ == b.topics_
+
+
+def test_estimator_contract(corpus):
+    """get_params/clone work, __init__ stores only parameters, and unfitted use raises."""
+    model = TopicModel(n_topics=3, random_state=7, n_components=50)
+    assert model.get_params()["n_topics"] == 3
+    twin = clone(model)
+    assert twin.get_params() == model.get_params()
+    assert not hasattr(twin, "labels_")
+    with pytest.raises(NotFittedError):
+        twin.predict(["消防安全"])
+    assert "n_components=50" in repr(model)
+    assert model.fit(corpus[0]) is model
+
+
+def test_fit_predict_returns_labels(corpus):
+    """fit_predict is fit followed by labels_."""
+    model = TopicModel(n_topics=4)
+    np.testing.assert_array_equal(model.fit_predict(corpus[0]), model.labels_)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "texts", "message"),
+    [
+        ({"n_topics": 0}, ["消防安全", "智能手机"], "n_topics=0"),
+        ({"n_topics": 5}, ["消防安全", "智能手机", "公文写作"], "n_topics=5 should be <="),
+        ({}, ["谢谢老师", "！！"], "none of the texts"),
+        ({"word_weight": 2.0}, ["消防安全", "智能手机"], "word_weight"),
+    ],
+    ids=["zero-topics", "more-topics-than-texts", "no-words", "bad-weight"],
+)
+def test_invalid_input_is_named(kwargs, texts, message):
+    """Bad parameters or unusable data raise ValueError naming the problem."""
+    with pytest.raises(ValueError, match=message):
+        TopicModel(**kwargs).fit(texts)
+
+
+def test_single_string_is_rejected():
+    """Passing one string instead of a list is a TypeError, not 1-character documents."""
+    with pytest.raises(TypeError):
+        TopicModel().fit("消防安全")
+
+
+def test_lines_without_words_get_minus_one(corpus):
+    """Lines that are only boilerplate or placeholders fit no topic."""
+    texts = corpus[0] + ["谢谢老师", "[手机号]", ""]
+    model = TopicModel(n_topics=4).fit(texts)
+    assert (model.labels_[-3:] == -1).all()
