@@ -34,6 +34,10 @@ test: $(TEST_STAMP)
 test-fast: $(TEST_STAMP)
 	$(BIN)/python -m pytest -m "not browser and not e2e and not slow"
 
+## The suite against the local PostgreSQL server as well (what CI runs).
+test-postgres: $(TEST_STAMP)
+	RECOMMENDER_TEST_POSTGRES_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test $(BIN)/python -m pytest
+
 bench: $(TEST_STAMP)
 	$(BIN)/python bench/quality.py ../shared/data/smp2017_ecdt_task1/data.csv
 

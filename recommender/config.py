@@ -52,6 +52,29 @@ class Settings(BaseSettings):
     )
     log_level: str = Field("INFO", description="Log level of the service and the CLI.")
 
+    # --- abuse limits --------------------------------------------------------------
+    rate_limit: str = Field(
+        "20/minute",
+        description=(
+            "Per-client limit on public feedback submissions (POST /feedback and POST /api/feedback), "
+            "in the `limits` notation (\"20/minute\", \"5/second;100/hour\"); \"\" or \"off\" disables it."
+        ),
+    )
+    rate_limit_storage: str = Field(
+        "memory://",
+        description=(
+            "Where the rate limiter keeps its counters, a `limits` storage URI; memory:// counts per worker "
+            "process, redis://host:6379 shares the counts between workers."
+        ),
+    )
+    trusted_proxies: str = Field(
+        "",
+        description=(
+            "Comma-separated addresses or networks (127.0.0.1, 10.0.0.0/8) of reverse proxies whose "
+            "X-Forwarded-For is believed; empty: the client address is the direct peer."
+        ),
+    )
+
     # --- intake --------------------------------------------------------------------
     segments: Annotated[tuple[str, ...], NoDecode] = Field(
         DEFAULT_SEGMENTS, description="Comma-separated list of who-wrote-it segments offered by the form."

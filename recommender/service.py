@@ -108,6 +108,8 @@ class RecommenderService:
         self._demand_lock = threading.Lock()
         self._ranking_cache: dict[tuple, dict] = {}
         self._side_cache: tuple[float, list, dict, dict] | None = None
+        # Held while a model refresh runs, so close() never disposes the engine under it.
+        self._refresh_lock = threading.Lock()
 
     # ------------------------------------------------------------------ start-up
     def start(self) -> None:
@@ -116,7 +118,8 @@ class RecommenderService:
         self.refresh_model()
 
     def close(self) -> None:
-        self.store.dispose()
+        with self._refresh_lock:
+            self.store.dispose()
 
     @property
     def salt(self) -> str:
@@ -127,6 +130,10 @@ class RecommenderService:
     # ------------------------------------------------------------------ model
     def refresh_model(self, *, force: bool = True) -> LoadedModel | None:
         """Pick up a new current model (all workers poll this); catch up live assignments."""
+        with self._refresh_lock:
+            return self._refresh_model(force)
+
+    def _refresh_model(self, force: bool) -> LoadedModel | None:
         if force:
             self.watcher.refresh(force=True)
         else:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import uuid
-import warnings
 from collections.abc import Iterator
 
 import pytest
@@ -19,12 +18,7 @@ from sqlalchemy.engine import make_url
 
 from recommender.config import Settings, get_settings
 
-# Starlette 1.x prefers httpx2 for its TestClient and warns (an error under our
-# filterwarnings) when only httpx is installed. Import it once here, before any test
-# module does, with just that warning silenced. Remove once httpx2 is a test dependency.
-with warnings.catch_warnings():
-    warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient` is deprecated")
-    from fastapi.testclient import TestClient
+from fastapi.testclient import TestClient
 
 POSTGRES_ENV = "RECOMMENDER_TEST_POSTGRES_URL"
 ORGANIZER_TOKEN = "test-token"
@@ -90,6 +84,7 @@ def settings(store_url: str, tmp_path) -> Settings:
         models_dir=tmp_path / "models",
         organizer_tokens=ORGANIZER_TOKEN,
         model_poll_seconds=0.1,
+        rate_limit="off",  # tests submit many lines; tests/test_ratelimit.py turns it on
     )
 
 

@@ -10,8 +10,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from alembic.config import Config
+from alembic.script import ScriptDirectory
+from sqlalchemy import create_engine
 
 from recommender.store import FeedbackStore, NewFeedback
 from recommender.store.feedback_store import MIGRATIONS_DIR, SQLITE_BUSY_TIMEOUT_MS
@@ -213,7 +214,7 @@ def test_assignment_rows_since_received(store):
 def test_topic_members_pages_newest_first_with_total(store):
     """topic_members pages a topic's lines newest first (ties by id) and reports the total."""
     ids = [store.add(item(f"第{i}条", at=T0 + timedelta(days=i % 3))).id for i in range(7)]
-    store.put_assignments("v1", [(i, "T0001", 0.5) for i in ids] + [])
+    store.put_assignments("v1", [(i, "T0001", 0.5) for i in ids])
     other = store.add(item("别的主题")).id
     store.put_assignments("v1", [(other, "T0002", 0.5)])
     seen = []
@@ -321,8 +322,6 @@ def test_ping_false_when_database_unreachable(tmp_path):
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("x")
     unreachable = FeedbackStore.__new__(FeedbackStore)  # skip __init__'s mkdir of the parent
-    from sqlalchemy import create_engine
-
     unreachable.engine = create_engine(f"sqlite:///{blocker / 'feedback.db'}")
     assert unreachable.ping() is False
     unreachable.engine.dispose()

@@ -371,10 +371,6 @@ def test_api_feedback_5mb_body_is_413(client, store):
     assert store.count() == 0
 
 
-@pytest.mark.xfail(
-    reason="limits.py raises _TooLarge inside receive(); FastAPI's body reader turns any exception into a 400",
-    strict=True,
-)
 def test_api_feedback_chunked_body_over_limit_is_413(client, settings):
     """A body without Content-Length (chunked) is cut off at the limit with 413 too."""
 

@@ -244,7 +244,9 @@ class TopicModel(ClusterMixin, BaseEstimator):
 
     def _stack(self, words: sp.spmatrix, chars: sp.spmatrix) -> sp.csr_matrix:
         w = float(self.word_weight)
-        return sp.hstack([np.sqrt(w) * words, np.sqrt(1.0 - w) * chars], format="csr")
+        X = sp.hstack([np.sqrt(w) * words, np.sqrt(1.0 - w) * chars], format="csr")
+        # float32 like projection_: a mixed product would upcast (copy) the whole projection.
+        return X.astype(np.float32, copy=False)
 
     def _latent(self, tokens: list[list[str]], segments: list[list[str]]) -> np.ndarray:
         X = self._stack(self.word_vectorizer_.transform(tokens), self.char_vectorizer_.transform(segments))

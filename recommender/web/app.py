@@ -17,6 +17,9 @@ from recommender.config import Settings, get_settings
 from recommender.service import RecommenderService
 from recommender.web.errors import install_error_handlers
 from recommender.web.limits import BodySizeLimit
+from recommender.web.metrics import RequestMetrics
+from recommender.web.metrics import router as metrics_router
+from recommender.web.ratelimit import RateLimit
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).parent
@@ -75,5 +78,13 @@ def create_app(settings: Settings | None = None, service: RecommenderService | N
     app.include_router(public.router)
     app.include_router(organizer_api.router)
     app.include_router(dashboard.router)
+    app.include_router(metrics_router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        RateLimit,
+        rate_limit=settings.rate_limit,
+        storage_uri=settings.rate_limit_storage,
+        trusted_proxies=settings.trusted_proxies,
+    )
+    app.add_middleware(RequestMetrics)  # outermost: counts 413 and 429 answers too
     return app

@@ -66,6 +66,9 @@ def install_error_handlers(app: FastAPI) -> None:
             exc.status_code, f"http_{exc.status_code}"
         )
         message = exc.detail if isinstance(exc.detail, str) else STATUS_MESSAGES.get(exc.status_code, "出错了")
+        if exc.status_code == 400 and message == "There was an error parsing the body":
+            # Starlette's wording for a body it cannot decode (e.g. not UTF-8).
+            code, message = "invalid_body", "请求体无法解析：请用 UTF-8 编码的 JSON 或表单提交"
         if message in ("Not Found", "Method Not Allowed", "Unauthorized"):
             message = STATUS_MESSAGES.get(exc.status_code, message)
         return error_response(request, exc.status_code, code, message, headers=getattr(exc, "headers", None))

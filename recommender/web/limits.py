@@ -29,27 +29,37 @@ class BodySizeLimit:
                     return
         received = 0
         started = False
+        rejected = False
 
         async def limited_receive() -> Message:
-            nonlocal received
+            nonlocal received, rejected
+            if rejected:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    raise _TooLarge
+                    # Answer now and tell the app the client went away: raising here would be
+                    # caught by FastAPI's body reader and turned into a 400.
+                    rejected = True
+                    if not started:
+                        await self._reject(scope, send)
+                    return {"type": "http.disconnect"}
             return message
 
         async def tracking_send(message: Message) -> None:
             nonlocal started
+            if rejected:
+                return  # the 413 has been sent; drop whatever the app answers after the disconnect
             if message["type"] == "http.response.start":
                 started = True
             await send(message)
 
         try:
             await self.app(scope, limited_receive, tracking_send)
-        except _TooLarge:
-            if not started:
-                await self._reject(scope, send)
+        except Exception:
+            if not rejected:  # e.g. ClientDisconnect from a route reading the cut-off body
+                raise
 
     async def _reject(self, scope: Scope, send: Send) -> None:
         limit_kb = self.max_bytes // 1024
@@ -72,7 +82,3 @@ class BodySizeLimit:
             }
         )
         await send({"type": "http.response.body", "body": data})
-
-
-class _TooLarge(Exception):
-    pass
