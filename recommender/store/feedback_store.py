@@ -7,11 +7,13 @@ validated and masked by :mod:`recommender.intake`; submitters arrive already has
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 from sqlalchemy import (
@@ -30,12 +32,16 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from recommender.errors import StoreError
+from recommender.moderation import RecentLine, Screening
 from recommender.store.schema import (
     assignments,
+    audit_log,
     class_sessions,
     feedback,
     feedback_tokens,
+    store_counters,
     topic_events,
+    topic_month_counts,
     topics,
 )
 
@@ -58,6 +64,16 @@ class NewFeedback:
     votes: int = 0
     external_id: str | None = None
     repeat_of: int | None = None
+    status: str = "visible"
+    flag_reason: str | None = None
+    receipt_hash: str | None = None
+    client_key: str | None = None
+    fill_seconds: int | None = None
+
+
+#: Lines that still hold their text (withdrawn and purged lines do not).
+WITH_TEXT = ("visible", "hidden", "flagged")
+MODERATION_COUNTER = "moderation"
 
 
 @dataclass(frozen=True)
@@ -73,6 +89,10 @@ class StoredFeedback:
     submitter_hash: str | None
     votes: int
     repeat_of: int | None
+    status: str = "visible"
+    moderation_reason: str | None = None
+    flag_reason: str | None = None
+    status_changed_at: datetime | None = None
 
     @property
     def public_id(self) -> str:
@@ -101,7 +121,23 @@ def _row_to_feedback(row) -> StoredFeedback:
         submitter_hash=row.submitter_hash,
         votes=row.votes,
         repeat_of=row.repeat_of,
+        status=row.status,
+        moderation_reason=row.moderation_reason,
+        flag_reason=row.flag_reason,
+        status_changed_at=row.status_changed_at,
     )
+
+
+@dataclass
+class PurgeReport:
+    """What a retention purge removed (or, for a dry run, would remove)."""
+
+    cutoff: datetime
+    lines: int = 0
+    folded: int = 0
+    by_status: dict[str, int] = field(default_factory=dict)
+    months: list[str] = field(default_factory=list)
+    aggregates: int = 0
 
 
 def _chunks(items: Sequence, size: int) -> Iterator[Sequence]:
@@ -183,12 +219,34 @@ class FeedbackStore:
 
     # ------------------------------------------------------------------ feedback
     def add(
-        self, item: NewFeedback, *, assignment: tuple[str, str | None, float] | None = None
+        self,
+        item: NewFeedback,
+        *,
+        assignment: tuple[str, str | None, float] | None = None,
+        screener: Callable[[list[RecentLine]], Screening] | None = None,
+        screen_window: timedelta | None = None,
     ) -> StoredFeedback:
         """Insert one feedback line (and, when given, its (model_version, topic_id, score)
-        assignment in the same transaction) and return it as stored."""
+        assignment in the same transaction) and return it as stored.
+
+        With a ``screener``, the lines received within ``screen_window`` are read in the same
+        write transaction and the screener decides whether the new line (and earlier ones of a
+        burst) is flagged instead of counted."""
         values = self._values(item)
         with self._write() as conn:
+            if screener is not None and screen_window is not None:
+                verdict = screener(self._recent(conn, values["received_at"] - screen_window))
+                if verdict.flag_reason is not None:
+                    values.update(status="flagged", flag_reason=verdict.flag_reason,
+                                  status_changed_at=values["received_at"])
+                    if verdict.also_flag:
+                        conn.execute(
+                            update(feedback)
+                            .where(and_(feedback.c.id.in_(list(verdict.also_flag)), feedback.c.status == "visible"))
+                            .values(status="flagged", flag_reason=verdict.flag_reason,
+                                    status_changed_at=values["received_at"])
+                        )
+                        self._bump(conn, MODERATION_COUNTER)
             new_id = conn.execute(insert(feedback).values(**values).returning(feedback.c.id)).scalar_one()
             if assignment is not None:
                 version, topic_id, score = assignment
@@ -237,8 +295,26 @@ class FeedbackStore:
                 conn.execute(update(feedback).where(feedback.c.id == fid).values(repeat_of=earlier))
 
     @staticmethod
+    def _recent(conn, since: datetime) -> list[RecentLine]:
+        rows = conn.execute(
+            select(
+                feedback.c.id, feedback.c.text, feedback.c.client_key, feedback.c.submitter_hash,
+                feedback.c.status, feedback.c.received_at,
+            ).where(feedback.c.received_at >= since)
+        )
+        return [
+            RecentLine(r.id, r.text, r.client_key, r.submitter_hash, r.status, r.received_at) for r in rows
+        ]
+
+    @staticmethod
     def _values(item: NewFeedback) -> dict:
         return {
+            "status": item.status,
+            "flag_reason": item.flag_reason,
+            "receipt_hash": item.receipt_hash,
+            "client_key": item.client_key,
+            "fill_seconds": item.fill_seconds,
+            "status_changed_at": _now() if item.status != "visible" else None,
             "external_id": item.external_id,
             "source": item.source,
             "text": item.text,
@@ -279,6 +355,7 @@ class FeedbackStore:
                 .where(
                     and_(
                         feedback.c.submitter_hash == submitter_hash,
+                        feedback.c.status.in_(WITH_TEXT),
                         feedback.c.submitted_at >= since,
                         feedback.c.submitted_at <= until,
                     )
@@ -287,14 +364,18 @@ class FeedbackStore:
             )
             return [(r.id, r.text, r.submitted_at) for r in rows]
 
-    def iter_feedback(self, *, batch_size: int = 5000, after_id: int = 0) -> Iterator[StoredFeedback]:
-        """Every feedback line in id order, read in batches (keyset pagination)."""
+    def iter_feedback(
+        self, *, batch_size: int = 5000, after_id: int = 0, statuses: Sequence[str] | None = None
+    ) -> Iterator[StoredFeedback]:
+        """Every feedback line (only those with one of ``statuses`` when given) in id order,
+        read in batches (keyset pagination)."""
         last = after_id
         while True:
+            query = select(feedback).where(feedback.c.id > last)
+            if statuses is not None:
+                query = query.where(feedback.c.status.in_(list(statuses)))
             with self.engine.connect() as conn:
-                rows = conn.execute(
-                    select(feedback).where(feedback.c.id > last).order_by(feedback.c.id).limit(batch_size)
-                ).all()
+                rows = conn.execute(query.order_by(feedback.c.id).limit(batch_size)).all()
             if not rows:
                 return
             for row in rows:
@@ -309,7 +390,11 @@ class FeedbackStore:
 
     def assignment_stats(self, model_version: str, *, received_after: datetime) -> tuple[int, int]:
         """(assigned lines, of which fitting no topic) among lines received after a time."""
-        cond = and_(assignments.c.model_version == model_version, feedback.c.received_at > received_after)
+        cond = and_(
+            assignments.c.model_version == model_version,
+            feedback.c.received_at > received_after,
+            feedback.c.status == "visible",
+        )
         with self.engine.connect() as conn:
             row = conn.execute(
                 select(func.count(), func.count().filter(assignments.c.topic_id.is_(None)))
@@ -318,9 +403,12 @@ class FeedbackStore:
             ).one()
         return int(row[0]), int(row[1])
 
-    def time_range(self) -> tuple[datetime | None, datetime | None]:
+    def time_range(self, *, visible_only: bool = False) -> tuple[datetime | None, datetime | None]:
+        query = select(func.min(feedback.c.submitted_at), func.max(feedback.c.submitted_at))
+        if visible_only:
+            query = query.where(feedback.c.status == "visible")
         with self.engine.connect() as conn:
-            row = conn.execute(select(func.min(feedback.c.submitted_at), func.max(feedback.c.submitted_at))).one()
+            row = conn.execute(query).one()
         lo, hi = row
         # min/max bypass the column type on SQLite: normalise here.
         return _as_utc(lo), _as_utc(hi)
@@ -380,25 +468,32 @@ class FeedbackStore:
         return len(rows)
 
     def unassigned(self, model_version: str, *, limit: int = 5000) -> list[StoredFeedback]:
-        """Feedback with no assignment yet under that model version (arrived after training)."""
+        """Feedback with text and no assignment yet under that model version (arrived after
+        training, or hidden or flagged at training time)."""
         sub = select(assignments.c.feedback_id).where(assignments.c.model_version == model_version)
         with self.engine.connect() as conn:
             rows = conn.execute(
-                select(feedback).where(feedback.c.id.not_in(sub)).order_by(feedback.c.id).limit(limit)
+                select(feedback)
+                .where(and_(feedback.c.id.not_in(sub), feedback.c.status.in_(WITH_TEXT)))
+                .order_by(feedback.c.id)
+                .limit(limit)
             ).all()
         return [_row_to_feedback(r) for r in rows]
 
     def assignment_rows(
-        self, model_version: str, *, received_since: datetime | None = None
+        self, model_version: str, *, received_since: datetime | None = None, visible_only: bool = True
     ) -> Iterator[tuple[StoredFeedback, str | None, float]]:
         """Assigned feedback lines under a model version with topic and score (optionally
-        only those received since a time, for incremental refreshes)."""
+        only those received since a time, for incremental refreshes). Only lines that count
+        (status ``visible``) unless ``visible_only=False``."""
         query = (
             select(feedback, assignments.c.topic_id, assignments.c.score)
             .join(assignments, assignments.c.feedback_id == feedback.c.id)
             .where(assignments.c.model_version == model_version)
             .order_by(feedback.c.id)
         )
+        if visible_only:
+            query = query.where(feedback.c.status == "visible")
         if received_since is not None:
             query = query.where(feedback.c.received_at >= received_since)
         with self.engine.connect() as conn:
@@ -409,10 +504,18 @@ class FeedbackStore:
     def topic_members(
         self, model_version: str, topic_id: str, *, offset: int = 0, limit: int = 50
     ) -> tuple[list[StoredFeedback], int]:
-        """One page of a topic's feedback (newest first) and the total count."""
-        cond = and_(assignments.c.model_version == model_version, assignments.c.topic_id == topic_id)
+        """One page of a topic's visible feedback (newest first) and the total count."""
+        cond = and_(
+            assignments.c.model_version == model_version,
+            assignments.c.topic_id == topic_id,
+            feedback.c.status == "visible",
+        )
         with self.engine.connect() as conn:
-            total = conn.execute(select(func.count()).select_from(assignments).where(cond)).scalar_one()
+            total = conn.execute(
+                select(func.count())
+                .select_from(assignments.join(feedback, assignments.c.feedback_id == feedback.c.id))
+                .where(cond)
+            ).scalar_one()
             rows = conn.execute(
                 select(feedback)
                 .join(assignments, assignments.c.feedback_id == feedback.c.id)

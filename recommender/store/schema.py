@@ -66,11 +66,27 @@ feedback = Table(
     Column("submitter_hash", String(64), nullable=True),
     Column("votes", Integer, nullable=False, server_default="0"),
     Column("repeat_of", IdType, ForeignKey("feedback.id", ondelete="SET NULL"), nullable=True),
+    # Moderation, withdrawal and retention (migration 0002). Only 'visible' lines count.
+    Column("status", String(16), nullable=False, server_default="visible"),
+    Column("moderation_reason", String(200), nullable=True),
+    Column("flag_reason", String(200), nullable=True),
+    Column("receipt_hash", String(64), nullable=True),
+    Column("client_key", String(32), nullable=True),
+    Column("fill_seconds", Integer, nullable=True),
+    Column("status_changed_at", UTCDateTime, nullable=True),
     UniqueConstraint("source", "external_id", name="uq_feedback_source_external_id"),
 )
 Index("ix_feedback_submitted_at", feedback.c.submitted_at)
 Index("ix_feedback_received_at", feedback.c.received_at)
 Index("ix_feedback_submitter", feedback.c.submitter_hash, feedback.c.submitted_at)
+Index("ix_feedback_status", feedback.c.status)
+Index("ix_feedback_receipt_hash", feedback.c.receipt_hash, unique=True)
+Index("ix_feedback_client_key", feedback.c.client_key, feedback.c.received_at)
+
+#: Feedback statuses: only ``visible`` lines count in suggestions, quotes, topic pages, exports
+#: and training. ``hidden`` (an organizer's decision) and ``flagged`` (looked automated) keep
+#: their text and can be restored; ``withdrawn`` and ``purged`` lines have lost their text for good.
+FEEDBACK_STATUSES = ("visible", "hidden", "flagged", "withdrawn", "purged")
 
 feedback_tokens = Table(
     "feedback_tokens",
@@ -125,3 +141,37 @@ class_sessions = Table(
     Column("created_at", UTCDateTime, nullable=False),
 )
 Index("ix_class_sessions_topic", class_sessions.c.topic_id)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", IdType, primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("actor", String(100), nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("target", String(200), nullable=True),
+    Column("detail", Text, nullable=False, server_default="{}"),
+)
+Index("ix_audit_log_at", audit_log.c.at)
+
+# Retention: what remains of purged lines, per topic (of the model current at purge time),
+# calendar month (UTC, 'YYYY-MM') and segment.
+topic_month_counts = Table(
+    "topic_month_counts",
+    metadata,
+    Column("topic_id", String(16), primary_key=True),
+    Column("month", String(7), primary_key=True),
+    Column("segment", String(32), primary_key=True),
+    Column("people", Integer, nullable=False),
+    Column("lines", Integer, nullable=False),
+    Column("votes", Integer, nullable=False),
+)
+
+# Small named counters every worker reads; ``moderation`` is bumped in the same transaction as
+# any status change, so each worker's demand cache drops hidden or withdrawn lines within a second.
+store_counters = Table(
+    "store_counters",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("value", BigInteger, nullable=False),
+)

@@ -1,0 +1,343 @@
+"""HTTP load against the real service on loopback, with GET /healthz as the ceiling.
+
+Starts ``recommender setup`` (demo feedback, one trained model) and ``recommender serve
+--workers N`` in a temporary folder, then drives it with wrk from a separate process:
+GET /healthz (the ceiling of the stack: uvicorn + FastAPI + middleware, no work),
+GET /api/suggestions (organizer token) and POST /api/feedback (a unique line per request,
+stored durably in SQLite WAL), each for ``--duration`` seconds at ``--connections``
+concurrent connections, in the same run. Prints req/s, p50 and p99 latency and the ratio
+of each throughput to the ceiling, and writes the "HTTP load" section of bench/RESULTS.md.
+
+    .venv/bin/python bench/load.py                    # 15 s each, 50 connections, 2 workers
+    .venv/bin/python bench/load.py --duration 5 --no-record
+
+Needs wrk (Debian: ``apt-get install -y wrk``). Targets on 2 cores: suggestions >= 0.7 of
+the ceiling with p99 < 20 ms at 50 connections; feedback intake >= 0.4 of the ceiling.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import platform
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "RESULTS.md"
+SECTION = "## HTTP load"
+TOKEN = "bench-token"
+
+FEEDBACK_LUA = r"""
+local counter = 0
+local thread_id = 0
+local threads = {}
+function setup(thread)
+  thread:set("tid", #threads + 1)
+  table.insert(threads, thread)
+end
+function init(args)
+  thread_id = tid
+end
+request = function()
+  counter = counter + 1
+  local body = string.format(
+    '{"text":"压测反馈 %d-%d：想学习公文写作和会议纪要的格式","segment":"网格员","submitter":"bench-%d-%d"}',
+    thread_id, counter, thread_id, counter)
+  return wrk.format("POST", "/api/feedback", {["Content-Type"] = "application/json"}, body)
+end
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class ServiceProcess:
+    """``recommender serve`` in its own folder; used by this benchmark and by the load tests."""
+
+    def __init__(
+        self,
+        folder: Path,
+        *,
+        workers: int = 2,
+        database_url: str | None = None,
+        extra_env: dict[str, str] | None = None,
+        log_level: str = "WARNING",
+    ) -> None:
+        self.folder = Path(folder)
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.workers = workers
+        self.database_url = database_url or f"sqlite:///{self.folder / 'feedback.db'}"
+        self.log_path = self.folder / "serve.log"
+        self.env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith(("RECOMMENDER_", "PROMETHEUS_"))},
+            "RECOMMENDER_DATABASE_URL": self.database_url,
+            "RECOMMENDER_DATA_DIR": str(self.folder / "data"),
+            "RECOMMENDER_MODELS_DIR": str(self.folder / "models"),
+            "RECOMMENDER_ORGANIZER_TOKENS": TOKEN,
+            "RECOMMENDER_RATE_LIMIT": "off",
+            "RECOMMENDER_LOG_LEVEL": log_level,
+            "PYTHONUNBUFFERED": "1",
+            **(extra_env or {}),
+        }
+        self.process: subprocess.Popen | None = None
+
+    def cli(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+        """Run ``python -m recommender ARGS`` with this service's settings."""
+        return subprocess.run(
+            [sys.executable, "-m", "recommender", "-q", *args],
+            cwd=self.folder,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+
+    def setup(self, *, demo: bool = True) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        done = self.cli("setup", *([] if demo else ["--no-demo"]))
+        if done.returncode != 0:
+            raise RuntimeError(f"recommender setup failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+
+    def start(self, *, ready: bool = True, timeout: float = 90) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("ab") as sink:
+            self.process = subprocess.Popen(
+                [
+                    sys.executable, "-m", "recommender", "serve",
+                    "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(self.workers),
+                ],
+                cwd=self.folder,
+                env=self.env,
+                stdout=sink,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + timeout
+        path = "/readyz" if ready else "/healthz"
+        while True:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"serve exited with {self.process.returncode}:\n{self.output()}")
+            try:
+                if httpx.get(self.base_url + path, timeout=2).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"serve did not answer {path} within {timeout}s:\n{self.output()}")
+            time.sleep(0.2)
+
+    def worker_pids(self) -> list[int]:
+        """The uvicorn worker processes (children of the serve process, not multiprocessing helpers)."""
+        assert self.process is not None
+        pids = []
+        for child in _children(self.process.pid):
+            try:
+                cmdline = Path(f"/proc/{child}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+            except OSError:
+                continue
+            if "resource_tracker" not in cmdline:
+                pids.append(child)
+        return pids
+
+    def output(self) -> str:
+        try:
+            return self.log_path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return ""
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=20)
+
+
+def _children(pid: int) -> list[int]:
+    out: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            out.extend(int(p) for p in (task / "children").read_text().split())
+        except OSError:
+            pass
+    return out
+
+
+# ------------------------------------------------------------------------------ wrk
+
+
+@dataclass
+class Figures:
+    name: str
+    requests: int
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    errors: int  # non-2xx/3xx answers plus socket errors
+
+    def ratio(self, ceiling: Figures) -> float:
+        return self.rps / ceiling.rps if ceiling.rps else 0.0
+
+
+def _ms(value: str) -> float:
+    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", value).groups()
+    return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
+
+
+def parse_wrk(name: str, text: str) -> Figures:
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
+    total = int(re.search(r"(\d+) requests in", text).group(1))
+    p50 = _ms(re.search(r"^\s+50%\s+(\S+)", text, re.M).group(1))
+    p99 = _ms(re.search(r"^\s+99%\s+(\S+)", text, re.M).group(1))
+    errors = 0
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", text)
+    if non2xx:
+        errors += int(non2xx.group(1))
+    sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
+    if sock:
+        errors += sum(int(g) for g in sock.groups())
+    return Figures(name, total, rps, p50, p99, errors)
+
+
+def run_wrk(name: str, url: str, *, duration: int, connections: int, threads: int, headers=(), script=None) -> Figures:
+    cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--latency", "--timeout", "10s"]
+    for header in headers:
+        cmd += ["-H", header]
+    if script:
+        cmd += ["-s", str(script)]
+    cmd.append(url)
+    done = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    return parse_wrk(name, done.stdout)
+
+
+def machine() -> str:
+    uname = subprocess.run(["uname", "-a"], capture_output=True, text=True).stdout.strip()
+    return f"`{uname}`, nproc {os.cpu_count()}, Python {platform.python_version()}"
+
+
+def table(rows: list[Figures], ceiling: Figures) -> str:
+    lines = [
+        "| endpoint | requests | req/s | p50 ms | p99 ms | errors | ratio to /healthz |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for f in rows:
+        lines.append(
+            f"| {f.name} | {f.requests} | {f.rps:.0f} | {f.p50_ms:.2f} | {f.p99_ms:.2f} | {f.errors} | {f.ratio(ceiling):.2f} |"
+        )
+    return "\n".join(lines)
+
+
+def record(markdown: str) -> None:
+    """Replace (or append) the "HTTP load" section of bench/RESULTS.md; other sections are left alone."""
+    text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n"
+    start = text.find(SECTION + "\n")
+    if start == -1:
+        text = text.rstrip("\n") + "\n\n" + markdown
+    else:
+        nxt = text.find("\n## ", start + len(SECTION))
+        text = text[:start] + markdown + (text[nxt + 1 :] if nxt != -1 else "")
+    RESULTS.write_text(text.rstrip("\n") + "\n", encoding="utf-8")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=int, default=15, help="seconds per endpoint (default 15)")
+    parser.add_argument("--connections", type=int, default=50, help="concurrent connections (default 50)")
+    parser.add_argument("--threads", type=int, default=2, help="wrk threads (default 2)")
+    parser.add_argument("--workers", type=int, default=2, help="service workers (default 2)")
+    parser.add_argument("--log-level", default="WARNING", help="service log level (INFO adds an access-log line per request)")
+    parser.add_argument("--database-url", default=None, help="SQLAlchemy URL (default: SQLite in the temporary folder)")
+    parser.add_argument("--no-record", action="store_true", help="print only; do not write bench/RESULTS.md")
+    args = parser.parse_args(argv)
+
+    if shutil.which("wrk") is None:
+        print("wrk is not installed: `apt-get install -y wrk` (Debian/Ubuntu) or `brew install wrk`.", file=sys.stderr)
+        return 2
+    folder = Path(tempfile.mkdtemp(prefix="recommender-load-"))
+    service = ServiceProcess(folder, workers=args.workers, database_url=args.database_url, log_level=args.log_level)
+    try:
+        print(f"setting up in {folder} (demo feedback, training) …", flush=True)
+        service.setup()
+        service.start()
+        lua = folder / "feedback.lua"
+        lua.write_text(FEEDBACK_LUA, encoding="utf-8")
+        auth = f"Authorization: Bearer {TOKEN}"
+        common = dict(duration=args.duration, connections=args.connections, threads=args.threads)
+        # Warm both workers' caches (model cards, demand records, ranking) and the connections.
+        run_wrk("warm-up", service.base_url + "/api/suggestions", duration=2, connections=10, threads=1, headers=[auth])
+        results = []
+        for name, path, extra in [
+            ("GET /healthz", "/healthz", {}),
+            ("GET /api/suggestions", "/api/suggestions", {"headers": [auth]}),
+            ("POST /api/feedback", "/api/feedback", {"script": lua}),
+        ]:
+            print(f"  {name}: {args.duration}s at {args.connections} connections …", flush=True)
+            results.append(run_wrk(name, service.base_url + path, **common, **extra))
+        stored = httpx.get(service.base_url + "/metrics").text
+    finally:
+        service.stop()
+    ceiling = results[0]
+    suggestions, feedback = results[1], results[2]
+    verdict = [
+        f"- suggestions: {suggestions.ratio(ceiling):.2f} of the ceiling (target >= 0.70), "
+        f"p99 {suggestions.p99_ms:.1f} ms (target < 20 ms): "
+        + ("met" if suggestions.ratio(ceiling) >= 0.7 and suggestions.p99_ms < 20 else "MISSED"),
+        f"- feedback intake: {feedback.ratio(ceiling):.2f} of the ceiling (target >= 0.40): "
+        + ("met" if feedback.ratio(ceiling) >= 0.4 else "MISSED"),
+    ]
+    stored_line = re.search(r'recommender_feedback_stored_total\{source="api"\} ([\d.e+]+)', stored)
+    now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    db = "SQLite (WAL)" if service.database_url.startswith("sqlite") else "PostgreSQL"
+    report = "\n".join(
+        [
+            f"{table(results, ceiling)}",
+            "",
+            *verdict,
+        ]
+    )
+    print()
+    print(report)
+    if stored_line:
+        print(f"(feedback stored during the run, per /metrics of the answering worker's view: {stored_line.group(1)})")
+    if not args.no_record:
+        record(
+            "\n".join(
+                [
+                    SECTION,
+                    "",
+                    f"`bench/load.py` on {now}; {machine()}.",
+                    f"Service: `recommender serve --workers {args.workers}` on {db}, log level {args.log_level}, "
+                    f"demo data + one trained model; load: wrk {args.threads} threads, {args.connections} connections, "
+                    f"{args.duration} s per endpoint, on the same 2 cores (loopback).",
+                    "",
+                    report,
+                    "",
+                ]
+            )
+        )
+        print(f"\nrecorded in {RESULTS.relative_to(ROOT)}")
+    shutil.rmtree(folder, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,191 @@
+"""Moderation, receipts and audit actors: plain Python, no database, no web.
+
+- **Receipt codes** (withdrawal): ``new_receipt_code()`` gives ten characters from an
+  alphabet without look-alikes (no 0/O, 1/I/L), shown as ``XXXXX-XXXXX`` (50 bits: guessing
+  one online is hopeless). Only ``receipt_hash(secret, code)`` — an HMAC with the server's
+  ``receipt_secret`` — is stored; the code itself is shown once and never logged.
+- **Automated-looking intake** (``screen``): a line is *flagged* (kept, not counted until an
+  organizer restores it) when one client sent more than ``burst_max_lines`` lines within the
+  window, when the same normalised text came from ``duplicate_min_submitters`` different
+  people within the window, or when a questionnaire row was filled in fewer than
+  ``min_fill_seconds``. The earlier lines of a burst or a duplicate wave are flagged with it.
+- **Actors** for the audit log: ``console_actor()`` for the command line.
+"""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import hmac
+import os
+import re
+import secrets
+import sys
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime
+
+RECEIPT_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0 O 1 I L
+RECEIPT_LENGTH = 10
+HIDE_REASONS = ("spam", "abuse", "off_topic", "personal_attack", "other")
+HIDE_REASONS_ZH = {
+    "spam": "垃圾信息",
+    "abuse": "辱骂或不当内容",
+    "off_topic": "与学习需求无关",
+    "personal_attack": "人身攻击",
+    "other": "其他",
+}
+FLAG_REASONS_ZH = {
+    "burst": "同一客户端短时间内提交多条",
+    "duplicate": "多人在几分钟内提交了相同的文字",
+    "too_fast": "问卷填写时间过短",
+}
+STATUS_ZH = {"visible": "计入", "hidden": "已隐藏", "flagged": "待审核", "withdrawn": "已撤回", "purged": "已过期删除"}
+ACTION_ZH = {
+    "hide": "隐藏反馈",
+    "restore": "恢复反馈",
+    "rename": "主题改名",
+    "plan_class": "安排课程",
+    "retrain": "重新训练",
+    "rollback": "回滚模型",
+    "purge": "过期数据删除",
+    "withdraw": "提交人撤回",
+}
+_RECEIPT_SEPARATORS = re.compile(r"[\s\-_—–‐]+")
+
+
+# --------------------------------------------------------------------------- receipts
+
+
+def new_receipt_code() -> str:
+    """A fresh receipt code, ``XXXXX-XXXXX``."""
+    raw = "".join(secrets.choice(RECEIPT_ALPHABET) for _ in range(RECEIPT_LENGTH))
+    return f"{raw[:5]}-{raw[5:]}"
+
+
+def normalise_receipt(value: object) -> str | None:
+    """The 10 code characters of what someone typed (case, spaces, dashes and full-width
+    forms forgiven), or None when it cannot be a receipt code."""
+    if not isinstance(value, str) or len(value) > 64:
+        return None
+    text = _RECEIPT_SEPARATORS.sub("", unicodedata.normalize("NFKC", value)).upper()
+    if len(text) != RECEIPT_LENGTH or any(ch not in RECEIPT_ALPHABET for ch in text):
+        return None
+    return text
+
+
+def receipt_hash(secret: str, code: str) -> str:
+    """What the store keeps of a (normalised) receipt code."""
+    return hmac.new(secret.encode(), ("receipt|" + code).encode(), hashlib.sha256).hexdigest()
+
+
+def client_key(salt: str, address: str | None, user_agent: str | None = None) -> str | None:
+    """Keyed hash of the client address and browser (never the raw IP): enough to tell a burst
+    from one client, nothing that says who or where. The user agent is part of it so a class
+    behind one school router is not one "client"."""
+    if not address:
+        return None
+    message = f"client|{address}|{(user_agent or '')[:200]}"
+    return hmac.new(salt.encode(), message.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+# --------------------------------------------------------------------------- screening
+
+
+def normalise_text(text: str) -> str:
+    """Text compared for "identical from many people": width, case, spaces and punctuation ignored."""
+    folded = unicodedata.normalize("NFKC", text).lower()
+    return "".join(ch for ch in folded if unicodedata.category(ch)[0] in "LN")
+
+
+@dataclass(frozen=True)
+class ScreeningRules:
+    """Thresholds of :func:`screen` (0 turns a rule off)."""
+
+    burst_max_lines: int = 10
+    duplicate_min_submitters: int = 5
+    window_minutes: int = 10
+    min_fill_seconds: int = 0
+
+    @classmethod
+    def from_settings(cls, settings) -> ScreeningRules:
+        return cls(
+            burst_max_lines=settings.flag_burst_lines,
+            duplicate_min_submitters=settings.flag_duplicate_submitters,
+            window_minutes=settings.flag_window_minutes,
+            min_fill_seconds=settings.flag_min_fill_seconds,
+        )
+
+
+@dataclass(frozen=True)
+class RecentLine:
+    """A line received within the screening window (as the store returns it)."""
+
+    id: int
+    text: str
+    client_key: str | None
+    submitter_hash: str | None
+    status: str
+    received_at: datetime
+
+
+@dataclass(frozen=True)
+class Screening:
+    """The verdict on a new line: flag it (with the reason) and which earlier lines to flag too."""
+
+    flag_reason: str | None = None
+    also_flag: tuple[int, ...] = ()
+
+
+def screen(
+    *,
+    text: str,
+    client_key: str | None,
+    submitter_hash: str | None,
+    fill_seconds: int | None,
+    recent: list[RecentLine],
+    rules: ScreeningRules,
+) -> Screening:
+    """Decide whether a new line looks automated (see the module docs)."""
+    if rules.min_fill_seconds > 0 and fill_seconds is not None and fill_seconds < rules.min_fill_seconds:
+        return Screening("too_fast")
+    live = [r for r in recent if r.status in ("visible", "flagged", "hidden")]
+    if rules.burst_max_lines > 0 and client_key is not None:
+        same_client = [r for r in live if r.client_key == client_key]
+        if len(same_client) + 1 > rules.burst_max_lines:
+            return Screening("burst", tuple(r.id for r in same_client if r.status == "visible"))
+    if rules.duplicate_min_submitters > 0:
+        key = normalise_text(text)
+        if key:
+            twins = [r for r in live if normalise_text(r.text) == key]
+            people = {_person(r.submitter_hash, r.client_key, r.id) for r in twins}
+            people.add(_person(submitter_hash, client_key, 0))
+            if len(people) >= rules.duplicate_min_submitters:
+                return Screening("duplicate", tuple(r.id for r in twins if r.status == "visible"))
+    return Screening()
+
+
+def _person(submitter_hash: str | None, client: str | None, fid: int) -> str:
+    # Who sent it: the submitter when given, else the client, else the line itself.
+    if submitter_hash:
+        return "s:" + submitter_hash
+    if client:
+        return "c:" + client
+    return f"l:{fid}"
+
+
+# --------------------------------------------------------------------------- actors
+
+
+def console_actor() -> str:
+    """``console:<user>`` at a terminal; ``console`` for cron and systemd (no terminal).
+    A retrain started from the dashboard passes its organizer in ``RECOMMENDER_AUDIT_ACTOR``."""
+    given = os.environ.get("RECOMMENDER_AUDIT_ACTOR", "").strip()
+    if given:
+        return given[:100]
+    if not sys.stdin or not sys.stdin.isatty():
+        return "console"
+    try:
+        return f"console:{getpass.getuser()}"[:100]
+    except Exception:  # no user name (containers without passwd entries)
+        return "console"

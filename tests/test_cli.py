@@ -1,0 +1,109 @@
+"""The `recommender` command: import, train, suggest, models — as an operator runs them."""
+
+from __future__ import annotations
+
+import csv
+import json
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from recommender.cli import EXIT_ERROR, EXIT_NOT_ENOUGH, main
+from recommender.config import get_settings
+from recommender.lifecycle import ModelRegistry
+from recommender.store import FeedbackStore
+from tests.feedback_corpus import feedback_rows
+
+
+@pytest.fixture
+def env(settings, monkeypatch):
+    """Point the CLI (which reads the environment) at the test's store and folders."""
+    monkeypatch.setenv("RECOMMENDER_DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("RECOMMENDER_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("RECOMMENDER_MODELS_DIR", str(settings.models_dir))
+    get_settings.cache_clear()
+    yield settings
+    get_settings.cache_clear()
+
+
+def write_csv(path, rows, *, encoding="utf-8"):
+    with path.open("w", encoding=encoding, newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["编号", "反馈内容", "提交时间", "身份", "用户"])
+        for i, row in enumerate(rows, 1):
+            writer.writerow([f"r{i}", row["text"], row["submitted_at"].strftime("%Y-%m-%d %H:%M"), row["segment"], row["submitter"]])
+    return path
+
+
+def run(capsys, *argv):
+    code = main(["--quiet", *argv])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_import_reports_and_is_idempotent(env, tmp_path, capsys):
+    """Importing a GB18030 CSV stores every good row, reports bad ones by line, and a re-import adds nothing."""
+    rows = feedback_rows(seed=11, per_theme=2)
+    rows[3]["text"] = "   "
+    path = write_csv(tmp_path / "问卷.csv", rows, encoding="gb18030")
+    code, out, _ = run(capsys, "import", str(path), "--id-column", "编号", "--time-column", "提交时间",
+                       "--segment-column", "身份", "--submitter-column", "用户")
+    assert code == 0
+    assert "imported: 9" in out and "rejected: 1" in out and "第 5 行" in out
+    store = FeedbackStore(env.database_url)
+    assert store.count() == 9
+    code, out, _ = run(capsys, "import", str(path), "--id-column", "编号", "--time-column", "提交时间",
+                       "--segment-column", "身份", "--submitter-column", "用户")
+    assert code == 0 and "imported: 0" in out and "duplicates skipped: 9" in out
+    assert store.count() == 9
+
+
+def test_broken_xlsx_is_a_clear_error_and_loses_nothing(env, tmp_path, capsys):
+    """A broken XLSX exits 1 with a readable message; what was stored stays stored."""
+    good = write_csv(tmp_path / "a.csv", feedback_rows(seed=12, per_theme=1))
+    assert run(capsys, "import", str(good))[0] == 0
+    broken = tmp_path / "broken.xlsx"
+    broken.write_bytes(b"PK\x03\x04 this is not really a workbook")
+    code, _, err = run(capsys, "import", str(broken))
+    assert code == EXIT_ERROR
+    assert "错误" in err and "Traceback" not in err
+    assert FeedbackStore(env.database_url).count() == 5
+
+
+def test_train_refuses_with_too_little_feedback(env, tmp_path, capsys):
+    """`train` exits 2 with a clear message when the store is too small, and makes no model."""
+    run(capsys, "import", str(write_csv(tmp_path / "few.csv", feedback_rows(seed=13, per_theme=1))))
+    code, _, err = run(capsys, "train")
+    assert code == EXIT_NOT_ENOUGH
+    assert "RECOMMENDER_MIN_TRAIN_ROWS" in err
+    assert ModelRegistry(env.models_dir).current_version() is None
+
+
+def test_train_suggest_and_models(env, tmp_path, capsys):
+    """After import and train: suggest prints the INTERFACE JSON; models list/show/rollback work."""
+    end = datetime.now(timezone.utc) - timedelta(days=1)
+    run(capsys, "import", str(write_csv(tmp_path / "all.csv", feedback_rows(seed=14, end=end))),
+        "--time-column", "提交时间", "--submitter-column", "用户")
+    assert run(capsys, "train")[0] == 0
+    first = ModelRegistry(env.models_dir).current_version()
+    code, out, _ = run(capsys, "suggest", "--top", "3", "--format", "json")
+    assert code == 0
+    data = json.loads(out)
+    assert data["model_version"] == first and 1 <= len(data["suggestions"]) <= 3
+    code, out, _ = run(capsys, "suggest", "--top", "2")
+    assert code == 0 and "1." in out
+    assert run(capsys, "train")[0] == 0
+    code, out, _ = run(capsys, "models", "list")
+    assert code == 0 and first in out and "*" in out
+    code, out, _ = run(capsys, "models", "show", first)
+    assert json.loads(out)["version"] == first
+    assert run(capsys, "models", "rollback", first)[0] == 0
+    assert ModelRegistry(env.models_dir).current_version() == first
+    code, _, err = run(capsys, "models", "rollback", "19990101T000000Z-dead")
+    assert code == EXIT_ERROR and "错误" in err
+
+
+def test_suggest_unknown_segment_is_an_error(env, tmp_path, capsys):
+    """An unknown --segment is reported as an error, not a traceback."""
+    code, _, err = run(capsys, "suggest", "--segment", "外星人")
+    assert code == EXIT_ERROR and "外星人" in err
