@@ -1,4 +1,4 @@
-"""The ``recommender`` command: import, train, suggest, models, serve, setup.
+"""The ``recommender`` command: import, train, suggest, models, purge, serve, setup.
 
 Exit codes: 0 success, 1 error (bad file, bad arguments), 2 not enough feedback to train,
 3 another retrain is running, 4 no model yet.
@@ -143,6 +143,7 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
 
 # ---------------------------------------------------------------------------- train
 def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
+    from recommender.moderation import console_actor
     from recommender.store import FeedbackStore
     from recommender.training import train_from_store
 
@@ -150,7 +151,8 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
     store.migrate()
     try:
         result = train_from_store(
-            store, settings, progress=not args.quiet, blas_threads=settings.train_threads or None
+            store, settings, progress=not args.quiet, blas_threads=settings.train_threads or None,
+            actor=console_actor(),
         )
     except NotEnoughFeedback as exc:
         print(f"没有重新训练：反馈太少。{exc}", file=sys.stderr)
@@ -158,6 +160,12 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
     except RetrainInProgress as exc:
         print(f"没有重新训练：{exc}", file=sys.stderr)
         return EXIT_BUSY
+    except OSError as exc:
+        # e.g. disk full while writing the artifact: the registry has removed the half-written
+        # folder and the pointer was never switched.
+        log.error("retrain failed writing the model (%s); the current model is kept", exc)
+        print(f"重新训练失败：写入模型时出错（{exc}）。当前模型保持不变。", file=sys.stderr)
+        return EXIT_ERROR
     finally:
         store.dispose()
     print(
@@ -229,11 +237,53 @@ def cmd_models(args: argparse.Namespace, settings: Settings) -> int:
                 registry.set_current(args.version, verify=load_served_model)
             print(f"当前模型已切换为 {args.version}；运行中的服务会在几秒内换用它。")
             log.info("rollback: current model set to %s", args.version)
+            _audit(settings, "rollback", args.version, {})
             return 0
     except (KeyError, ValueError, RecommenderError) as exc:
         print(f"错误：{exc}", file=sys.stderr)
         return EXIT_ERROR
     return EXIT_ERROR
+
+
+def _audit(settings: Settings, action: str, target: str | None, detail: dict) -> None:
+    """Write a console action to the audit log (actor ``console:<user>``, or ``console``)."""
+    from recommender.moderation import console_actor
+    from recommender.store import FeedbackStore
+
+    store = FeedbackStore(settings.database_url)
+    try:
+        store.migrate()
+        store.audit(console_actor(), action, target, detail)
+    finally:
+        store.dispose()
+
+
+# ---------------------------------------------------------------------------- purge
+def cmd_purge(args: argparse.Namespace, settings: Settings) -> int:
+    """Retention: delete feedback text older than retention_months, keeping monthly counts."""
+    from recommender.moderation import console_actor
+
+    if settings.retention_months <= 0:
+        print("保存期限已关闭（RECOMMENDER_RETENTION_MONTHS=0），没有删除任何内容。")
+        return 0
+    service = _service(settings)
+    try:
+        report = service.purge(dry_run=args.dry_run, actor=console_actor())
+    except NoModelError as exc:
+        print(f"没有清理：需要当前模型来按主题汇总旧反馈。{exc}", file=sys.stderr)
+        return EXIT_NO_MODEL
+    finally:
+        service.close()
+    months = f"{report.months[0]} … {report.months[-1]}" if report.months else "-"
+    verb = "将删除" if args.dry_run else "已删除"
+    print(f"保存期限 {settings.retention_months} 个月：{report.cutoff:%Y-%m-%d} 之前提交的反馈")
+    print(f"  {verb}文字 lines: {report.lines}（月份 {months}）")
+    for status, n in sorted(report.by_status.items()):
+        print(f"    {status}: {n}")
+    print(f"  计入按月统计 folded into monthly counts: {report.folded}（{report.aggregates} 组 主题×月份×人群）")
+    if args.dry_run:
+        print("  （试运行 dry run：什么也没有改动）")
+    return 0
 
 
 # ---------------------------------------------------------------------------- serve / setup
@@ -296,15 +346,22 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             print(f"（已保存在 {Path(settings.data_dir) / 'organizer_token'}）")
             print("=" * 60, flush=True)
     print(f"服务地址 http://{settings.host}:{settings.port}/  组织者页面 /organizer", flush=True)
-    uvicorn.run(
-        "recommender.web.app:create_app",
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        workers=settings.workers,
-        log_level=settings.log_level.lower(),
-        proxy_headers=False,
-    )
+    from recommender.web.metrics import cleanup_multiprocess_dir, prepare_multiprocess_dir
+
+    # Several workers share their Prometheus counters through a folder (set before they fork).
+    metrics_dir = prepare_multiprocess_dir(settings.workers)
+    try:
+        uvicorn.run(
+            "recommender.web.app:create_app",
+            factory=True,
+            host=settings.host,
+            port=settings.port,
+            workers=settings.workers,
+            log_level=settings.log_level.lower(),
+            proxy_headers=False,
+        )
+    finally:
+        cleanup_multiprocess_dir(metrics_dir)
     return 0
 
 
@@ -354,6 +411,10 @@ def build_parser() -> argparse.ArgumentParser:
     m = msub.add_parser("rollback", help="make an earlier version current")
     m.add_argument("version")
     p.set_defaults(func=cmd_models)
+
+    p = sub.add_parser("purge", help="delete feedback text older than the retention period, keep monthly counts")
+    p.add_argument("--dry-run", action="store_true", help="only show what would be deleted")
+    p.set_defaults(func=cmd_purge)
 
     p = sub.add_parser("serve", help="run the web service (uvicorn)")
     p.add_argument("--host", default=None)

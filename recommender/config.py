@@ -110,6 +110,21 @@ class Settings(BaseSettings):
     )
     suggestions_top: int = Field(5, ge=1, le=100, description="Default number of suggestions.")
 
+    # --- moderation and retention --------------------------------------------------
+    retention_months: int = Field(
+        24, ge=0, description="`recommender purge` deletes feedback text older than this many months, keeping monthly counts per topic (0 = keep forever)."
+    )
+    flag_burst_lines: int = Field(
+        10, ge=0, description="A client (address + browser, hashed) sending more lines than this within flag_window_minutes is flagged for review (0 = off)."
+    )
+    flag_duplicate_submitters: int = Field(
+        5, ge=0, description="The same normalised text from this many different people within flag_window_minutes is flagged for review (0 = off)."
+    )
+    flag_window_minutes: int = Field(10, ge=1, description="Window of the burst and identical-text checks, in minutes.")
+    flag_min_fill_seconds: int = Field(
+        10, ge=0, description="Questionnaire rows filled in fewer seconds are flagged (only where the import carries the fill time; 0 = off)."
+    )
+
     @field_validator("segments", mode="before")
     @classmethod
     def _split_segments(cls, value: object) -> object:
@@ -119,9 +134,23 @@ class Settings(BaseSettings):
 
     @property
     def organizer_token_list(self) -> list[str]:
-        if not self.organizer_tokens:
-            return []
-        return [t.strip() for t in self.organizer_tokens.split(",") if t.strip()]
+        """The tokens, without the optional ``name:`` prefix of an entry."""
+        return list(self.organizer_token_names)
+
+    @property
+    def organizer_token_names(self) -> dict[str, str | None]:
+        """token -> organizer name (entries ``name:token``; a plain token has no name)."""
+        out: dict[str, str | None] = {}
+        for entry in (self.organizer_tokens or "").split(","):
+            entry = entry.strip()
+            if not entry:
+                continue
+            name, sep, token = entry.partition(":")
+            if sep and name.strip() and token.strip():
+                out[token.strip()] = name.strip()
+            else:
+                out[entry] = None
+        return out
 
 
 @lru_cache

@@ -7,7 +7,12 @@ It ties the store, the served model and the ranking together:
 - serving: the current model (hot-swapped by :class:`recommender.lifecycle.ModelWatcher`)
   with everything that can be precomputed at swap time (topic cards, centroids);
 - suggestions and topics: demand records cached per model version and refreshed
-  incrementally, ranked by :func:`recommender.ranking.rank_topics`.
+  incrementally, ranked by :func:`recommender.ranking.rank_topics`;
+- moderation, withdrawal and retention: only ``visible`` lines count. Every status change
+  bumps a counter in the store; each worker's demand cache checks it at its one-second
+  refresh and rebuilds, so a hidden or withdrawn line leaves suggestions and quotes at once.
+  Months purged by retention come back as synthetic demand records built from the
+  ``topic_month_counts`` aggregates (ids starting with ``~agg``, never shown).
 
 No FastAPI here; no SQL here.
 """
@@ -28,8 +33,17 @@ from recommender.errors import NoModelError, ValidationFailed
 from recommender.intake import FeedbackDraft, clean_feedback, near_duplicate
 from recommender.keys import hash_submitter, load_or_create_secret
 from recommender.lifecycle import ModelRegistry, ModelWatcher
+from recommender.moderation import (
+    HIDE_REASONS,
+    ScreeningRules,
+    client_key,
+    new_receipt_code,
+    normalise_receipt,
+    receipt_hash,
+    screen,
+)
 from recommender.ranking import ClassSession, DemandRecord, RankingParams, TopicCard, rank_topics
-from recommender.store import FeedbackStore, NewFeedback, StoredFeedback
+from recommender.store import FeedbackStore, NewFeedback, PurgeReport, StoredFeedback
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +51,9 @@ SESSION_STATUSES = ("planned", "held", "cancelled")
 # Rows received up to this long before the last refresh are re-read, so a transaction that
 # committed late (ids are not commit-ordered on PostgreSQL) is never missed.
 REFRESH_OVERLAP = timedelta(seconds=60)
+#: Prefix of the ids of demand records rebuilt from retention aggregates (never shown).
+AGGREGATE_PREFIX = "~agg:"
+MAX_NOTE = 200
 
 
 @dataclass
@@ -68,6 +85,9 @@ class _Demand:
     refreshed_at: datetime | None = None
     checked_monotonic: float = 0.0
     stamp: int = 0
+    moderation: int = -1
+    aggregates: list[DemandRecord] = field(default_factory=list)
+    examples: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 def load_served_model(path: Path) -> LoadedModel:
@@ -104,6 +124,7 @@ class RecommenderService:
         self.registry = ModelRegistry(Path(settings.models_dir))
         self.watcher = ModelWatcher(self.registry, load_served_model, poll_seconds=settings.model_poll_seconds)
         self._salt: str | None = settings.submitter_salt
+        self._receipt_secret: str | None = None
         self._demand: _Demand | None = None
         self._demand_lock = threading.Lock()
         self._ranking_cache: dict[tuple, dict] = {}
@@ -126,6 +147,16 @@ class RecommenderService:
         if self._salt is None:
             self._salt, _ = load_or_create_secret(Path(self.settings.data_dir) / "submitter_salt")
         return self._salt
+
+    @property
+    def receipt_secret(self) -> str:
+        if self._receipt_secret is None:
+            self._receipt_secret, _ = load_or_create_secret(Path(self.settings.data_dir) / "receipt_secret")
+        return self._receipt_secret
+
+    def client_key(self, address: str | None, user_agent: str | None = None) -> str | None:
+        """The keyed hash a submission's client is known by (burst detection; never the IP)."""
+        return client_key(self.salt, address, user_agent)
 
     # ------------------------------------------------------------------ model
     def refresh_model(self, *, force: bool = True) -> LoadedModel | None:
@@ -170,19 +201,52 @@ class RecommenderService:
     def draft(self, text: object, **fields) -> FeedbackDraft:
         return clean_feedback(text, settings=self.settings, **fields)
 
-    def submit(self, draft: FeedbackDraft) -> StoredFeedback:
-        """Store one validated line, marked as a repeat where it is one, assigned live."""
-        item = self._new_feedback(draft)
+    def submit(
+        self, draft: FeedbackDraft, *, client: str | None = None, receipt: str | None = None
+    ) -> StoredFeedback:
+        """Store one validated line, marked as a repeat where it is one, assigned live.
+
+        ``client`` is the hashed client key (:meth:`client_key`) used to flag bursts;
+        ``receipt`` a receipt code (:meth:`submit_with_receipt`) whose hash is stored."""
+        item = self._new_feedback(
+            draft,
+            client_key=client,
+            receipt_hash=receipt_hash(self.receipt_secret, normalise_receipt(receipt)) if receipt else None,
+        )
         served = self.served()
         assignment = None
         if served is not None:
             topic_id, score = served.assign([item.text])[0]
             assignment = (served.version, topic_id, score)
-        stored = self.store.add(item, assignment=assignment)
-        log.info("stored feedback id=%s source=%s segment=%s", stored.id, stored.source, stored.segment)
+        rules = ScreeningRules.from_settings(self.settings)
+
+        def screener(recent):
+            return screen(
+                text=item.text,
+                client_key=item.client_key,
+                submitter_hash=item.submitter_hash,
+                fill_seconds=item.fill_seconds,
+                recent=recent,
+                rules=rules,
+            )
+
+        stored = self.store.add(
+            item, assignment=assignment, screener=screener, screen_window=timedelta(minutes=rules.window_minutes)
+        )
+        log.info(
+            "stored feedback id=%s source=%s segment=%s status=%s", stored.id, stored.source, stored.segment, stored.status
+        )
         return stored
 
-    def _new_feedback(self, draft: FeedbackDraft) -> NewFeedback:
+    def submit_with_receipt(self, draft: FeedbackDraft, *, client: str | None = None) -> tuple[StoredFeedback, str]:
+        """Store a line and return it with its receipt code (shown once; only a hash is kept)."""
+        code = new_receipt_code()
+        return self.submit(draft, client=client, receipt=code), code
+
+    def _new_feedback(
+        self, draft: FeedbackDraft, *, client_key: str | None = None, receipt_hash: str | None = None,
+        fill_seconds: int | None = None,
+    ) -> NewFeedback:
         submitter_hash = hash_submitter(self.salt, draft.submitter)
         repeat_of = None
         if submitter_hash is not None and self.settings.repeat_window_days > 0:
@@ -201,7 +265,19 @@ class RecommenderService:
             votes=draft.votes,
             external_id=draft.external_id,
             repeat_of=repeat_of,
+            client_key=client_key,
+            receipt_hash=receipt_hash,
+            fill_seconds=fill_seconds,
+            **self._fill_flag(fill_seconds),
         )
+
+    def _fill_flag(self, fill_seconds: int | None) -> dict:
+        """Questionnaire rows answered faster than ``flag_min_fill_seconds`` wait for review.
+        (The importer does not pass the fill time yet: ``fill_seconds`` is None there.)"""
+        limit = self.settings.flag_min_fill_seconds
+        if limit > 0 and fill_seconds is not None and fill_seconds < limit:
+            return {"status": "flagged", "flag_reason": "too_fast"}
+        return {}
 
     def store_batch(self, drafts: list[FeedbackDraft]) -> tuple[list[int], int]:
         """Store a batch of validated drafts (imports): returns (new ids, duplicates skipped).
@@ -238,6 +314,11 @@ class RecommenderService:
 
     # ------------------------------------------------------------------ demand cache
     def _demand_records(self, served: LoadedModel) -> tuple[list[DemandRecord], int]:
+        return self._demand_state(served)[:2]
+
+    def _demand_state(self, served: LoadedModel) -> tuple[list[DemandRecord], int, dict[str, tuple[str, ...]]]:
+        """(demand records incl. retention aggregates, a stamp that changes with them, the
+        model's quotes per topic still said by a visible line)."""
         with self._demand_lock:
             d = self._demand
             if d is None or d.version != served.version:
@@ -245,6 +326,13 @@ class RecommenderService:
                 self._ranking_cache.clear()
             now_mono = time.monotonic()
             if d.refreshed_at is None or now_mono - d.checked_monotonic >= 1.0:
+                moderation = self.store.moderation_stamp()
+                if moderation != d.moderation:
+                    # Something was hidden, restored, withdrawn, flagged or purged: start over.
+                    stamp = d.stamp
+                    d = self._demand = _Demand(version=served.version, stamp=stamp + 1, moderation=moderation)
+                    d.aggregates = self._aggregate_records(served)
+                    d.examples = self._visible_examples(served)
                 started = datetime.now(timezone.utc)
                 since = None if d.refreshed_at is None else d.refreshed_at - REFRESH_OVERLAP
                 changed = False
@@ -268,7 +356,41 @@ class RecommenderService:
                 d.checked_monotonic = now_mono
                 if changed:
                     d.stamp += 1
-            return list(d.records.values()), d.stamp
+            return list(d.records.values()) + d.aggregates, d.stamp, d.examples
+
+    def _visible_examples(self, served: LoadedModel) -> dict[str, tuple[str, ...]]:
+        """The model's quotes, keeping only those a visible line still says (a quote from a
+        hidden, withdrawn or purged line is never shown)."""
+        wanted = {text for card in served.cards.values() for text in card.examples}
+        still = self.store.visible_texts(wanted)
+        return {tid: tuple(t for t in card.examples if t in still) for tid, card in served.cards.items()}
+
+    def _aggregate_records(self, served: LoadedModel) -> list[DemandRecord]:
+        """Demand records standing for purged months: per (topic, month, segment) aggregate,
+        ``lines`` records mid-month from ``people`` synthetic people carrying its ``votes``."""
+        lineage = self.store.lineage()
+        out: list[DemandRecord] = []
+        for agg in self.store.month_counts():
+            topic_id = _follow(lineage, agg["topic_id"])
+            if topic_id not in served.cards:
+                continue
+            year, month = (int(x) for x in agg["month"].split("-"))
+            when = datetime(year, month, 15, 12, tzinfo=timezone.utc)
+            lines, people, votes = agg["lines"], max(1, agg["people"]), agg["votes"]
+            base = f"{AGGREGATE_PREFIX}{agg['topic_id']}:{agg['month']}:{agg['segment']}"
+            for k in range(lines):
+                out.append(
+                    DemandRecord(
+                        feedback_id=f"{base}:{k}",
+                        topic_id=topic_id,
+                        submitted_at=when,
+                        submitter=f"{base}:p{k % people}",
+                        segment=agg["segment"],
+                        votes=votes // lines + (1 if k < votes % lines else 0),
+                        is_repeat=False,
+                    )
+                )
+        return out
 
     def _side_tables(self) -> tuple[list[ClassSession], dict[str, str], dict[str, str]]:
         """Class sessions, label overrides and topic lineage (cached for a second)."""
@@ -290,15 +412,20 @@ class RecommenderService:
         self._side_cache = (now_mono, sessions, labels, lineage)
         return sessions, labels, lineage
 
-    def _cards(self, served: LoadedModel, labels: dict[str, str]) -> list[TopicCard]:
+    def _cards(
+        self, served: LoadedModel, labels: dict[str, str], examples: dict[str, tuple[str, ...]] | None = None
+    ) -> list[TopicCard]:
+        if examples is None:
+            examples = self._demand_state(served)[2]
         cards = []
         for tid, card in served.cards.items():
-            if tid in labels:
+            shown = examples.get(tid, ())
+            if tid in labels or shown != card.examples:
                 card = TopicCard(
                     topic_id=card.topic_id,
-                    label=labels[tid],
+                    label=labels.get(tid, card.label),
                     keywords=card.keywords,
-                    examples=card.examples,
+                    examples=shown,
                     centroid=card.centroid,
                     theme=card.theme,
                 )
@@ -315,14 +442,14 @@ class RecommenderService:
         served = self.require_model()
         as_of = as_of or datetime.now(timezone.utc).date()
         top = top or self.settings.suggestions_top
-        records, stamp = self._demand_records(served)
+        records, stamp, examples = self._demand_state(served)
         sessions, labels, _ = self._side_tables()
         key = (served.version, as_of, top, segment, stamp, tuple(sessions), tuple(sorted(labels.items())))
         hit = self._ranking_cache.get(key)
         if hit is not None:
             return hit
         ranked = rank_topics(
-            self._cards(served, labels),
+            self._cards(served, labels, examples),
             records,
             sessions,
             as_of=as_of,
@@ -333,7 +460,7 @@ class RecommenderService:
         result = {
             "as_of": as_of.isoformat(),
             "model_version": served.version,
-            "suggestions": [s.to_dict() for s in ranked],
+            "suggestions": [_without_aggregate_ids(s.to_dict()) for s in ranked],
         }
         if len(self._ranking_cache) > 256:
             self._ranking_cache.clear()
@@ -359,11 +486,12 @@ class RecommenderService:
     # ------------------------------------------------------------------ topics
     def topics(self) -> dict:
         served = self.require_model()
-        records, _ = self._demand_records(served)
+        records, _, examples = self._demand_state(served)
         _, labels, _ = self._side_tables()
         counts: dict[str, int] = {}
         for r in records:
-            counts[r.topic_id] = counts.get(r.topic_id, 0) + 1
+            if not r.feedback_id.startswith(AGGREGATE_PREFIX):  # live lines only
+                counts[r.topic_id] = counts.get(r.topic_id, 0) + 1
         items = [
             {
                 "topic_id": card.topic_id,
@@ -375,7 +503,7 @@ class RecommenderService:
                 "trained_size": served.sizes[card.topic_id],
                 "theme": card.theme,
             }
-            for card in self._cards(served, labels)
+            for card in self._cards(served, labels, examples)
         ]
         items.sort(key=lambda t: (-t["size"], t["topic_id"]))
         return {"model_version": served.version, "topics": items}
@@ -422,13 +550,15 @@ class RecommenderService:
             if not rows or len(out) >= total:
                 return out
 
-    def rename_topic(self, topic_id: str, label: str | None) -> dict:
+    def rename_topic(self, topic_id: str, label: str | None, *, actor: str | None = None) -> dict:
         label = (label or "").strip() or None
         if label is not None and len(label) > 30:
             raise ValidationFailed("主题名称最多 30 个字", field="label", code="too_long")
         if not self.store.rename_topic(topic_id, label):
             raise KeyError(topic_id)
         self._side_cache = None
+        if actor is not None:
+            self.store.audit(actor, "rename", topic_id, {"label": label})
         return {"topic_id": topic_id, "label": label}
 
     def record_session(
@@ -440,6 +570,7 @@ class RecommenderService:
         status: str,
         instructor: str | None = None,
         department: str | None = None,
+        actor: str | None = None,
     ) -> dict:
         title = (title or "").strip()
         if not title:
@@ -462,7 +593,112 @@ class RecommenderService:
             department=(department or "").strip() or None,
         )
         self._side_cache = None
+        if actor is not None:
+            self.store.audit(
+                actor, "plan_class", topic_id,
+                {"session_id": row["id"], "title": row["title"], "date": held_on.isoformat(), "status": status},
+            )
         return _session_json(row)
+
+    # ------------------------------------------------------------------ moderation
+    def hide(self, feedback_id: int, reason: str, *, actor: str, note: str | None = None) -> StoredFeedback:
+        """Hide a visible or flagged line (it stays in the store and can be restored).
+        KeyError when there is no such line that could be hidden."""
+        if reason not in HIDE_REASONS:
+            raise ValidationFailed(
+                f"隐藏原因只能是 {', '.join(HIDE_REASONS)}", field="reason", code="invalid_choice"
+            )
+        note = (note or "").strip()[:MAX_NOTE] or None
+        row = self.store.set_status(
+            feedback_id, "hidden", allowed_from=("visible", "flagged"), actor=actor, action="hide",
+            reason=reason if note is None else f"{reason}: {note}",
+            detail={"reason": reason, "note": note},
+        )
+        if row is None:
+            raise KeyError(feedback_id)
+        self._forget_demand()
+        return row
+
+    def restore(self, feedback_id: int, *, actor: str) -> StoredFeedback:
+        """Count a hidden or flagged line again. KeyError when there is no such line."""
+        before = self.store.get(feedback_id)
+        row = self.store.set_status(
+            feedback_id, "visible", allowed_from=("hidden", "flagged"), actor=actor, action="restore",
+            detail={"previous_status": before.status if before else None},
+        )
+        if row is None:
+            raise KeyError(feedback_id)
+        self._forget_demand()
+        return row
+
+    def moderation_list(self, status: str, *, limit: int = 50, offset: int = 0) -> dict:
+        """Flagged (waiting for review) or hidden lines, most recent first."""
+        rows, total = self.store.by_status(status, limit=limit, offset=offset)
+        return {"status": status, "total": total, "items": [_moderation_json(r) for r in rows]}
+
+    def audit_log(self, *, limit: int = 50, offset: int = 0) -> dict:
+        entries, total = self.store.audit_entries(limit=limit, offset=offset)
+        return {
+            "total": total,
+            "items": [{**e, "at": e["at"].isoformat()} for e in entries],
+        }
+
+    def audit(self, actor: str, action: str, target: str | None = None, detail: dict | None = None) -> None:
+        self.store.audit(actor, action, target, detail)
+
+    def _forget_demand(self) -> None:
+        # This worker sees the change at once; the others at their next one-second check.
+        with self._demand_lock:
+            if self._demand is not None:
+                self._demand.checked_monotonic = 0.0
+                self._demand.refreshed_at = None
+                self._demand.moderation = -1
+
+    # ------------------------------------------------------------------ withdrawal
+    def find_receipt(self, code: object) -> StoredFeedback | None:
+        """The line a receipt code belongs to, or None (also for text that is no code)."""
+        norm = normalise_receipt(code)
+        if norm is None:
+            return None
+        return self.store.by_receipt(receipt_hash(self.receipt_secret, norm))
+
+    def withdraw(self, code: object) -> StoredFeedback | None:
+        """Delete the text of the line a receipt belongs to, for good. None for an unknown code."""
+        norm = normalise_receipt(code)
+        if norm is None:
+            return None
+        row = self.store.withdraw(receipt_hash(self.receipt_secret, norm))
+        if row is not None:
+            self._forget_demand()
+            log.info("feedback id=%s withdrawn by its submitter", row.id)
+        return row
+
+    # ------------------------------------------------------------------ retention
+    def retention_cutoff(self, now: datetime | None = None) -> datetime | None:
+        """The first day (UTC) of the month ``retention_months`` before now's month: lines
+        submitted before it are purged (whole months, so a month is folded in one go)."""
+        months = self.settings.retention_months
+        if months <= 0:
+            return None
+        now = now or datetime.now(timezone.utc)
+        index = now.year * 12 + (now.month - 1) - months
+        return datetime(index // 12, index % 12 + 1, 1, tzinfo=timezone.utc)
+
+    def purge(self, *, dry_run: bool = False, actor: str = "console", now: datetime | None = None) -> PurgeReport | None:
+        """Fold old lines into monthly aggregates under the current model's topics and delete
+        their text. None when retention is off (``retention_months=0``)."""
+        cutoff = self.retention_cutoff(now)
+        if cutoff is None:
+            return None
+        served = self.require_model()
+        self._catch_up(served)
+        report = self.store.purge(
+            cutoff, served.version, dry_run=dry_run, actor=actor,
+            forget_clients_before=(now or datetime.now(timezone.utc)) - timedelta(days=1),
+        )
+        if not dry_run:
+            self._forget_demand()
+        return report
 
 
 def _follow(lineage: dict[str, str], topic_id: str) -> str:
@@ -473,9 +709,32 @@ def _follow(lineage: dict[str, str], topic_id: str) -> str:
     return topic_id
 
 
+def _without_aggregate_ids(suggestion: dict) -> dict:
+    ids = suggestion.get("feedback_ids")
+    if ids:
+        suggestion["feedback_ids"] = [i for i in ids if not str(i).startswith(AGGREGATE_PREFIX)]
+    return suggestion
+
+
+def _moderation_json(row: StoredFeedback) -> dict:
+    return {
+        "id": row.id,
+        "public_id": row.public_id,
+        "text": row.text,
+        "submitted_at": row.submitted_at.isoformat(),
+        "segment": row.segment,
+        "source": row.source,
+        "status": row.status,
+        "moderation_reason": row.moderation_reason,
+        "flag_reason": row.flag_reason,
+        "status_changed_at": row.status_changed_at.isoformat() if row.status_changed_at else None,
+    }
+
+
 def _feedback_json(row: StoredFeedback) -> dict:
     return {
         "id": row.public_id,
+        "feedback_id": row.id,
         "text": row.text,
         "submitted_at": row.submitted_at.isoformat(),
         "segment": row.segment,

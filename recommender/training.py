@@ -53,6 +53,7 @@ def train_from_store(
     progress: bool = True,
     model_factory: Callable[[], object] | None = None,
     blas_threads: int | None = None,
+    actor: str | None = None,
 ) -> TrainResult:
     """Retrain from every stored feedback line and make the result current.
 
@@ -62,7 +63,13 @@ def train_from_store(
     """
     registry = ModelRegistry(Path(settings.models_dir))
     with retrain_lock(lock_path(settings)):
-        return _train_locked(store, settings, registry, progress, model_factory, blas_threads)
+        result = _train_locked(store, settings, registry, progress, model_factory, blas_threads)
+    if actor is not None:  # the audit log: who retrained, and what came out
+        store.audit(
+            actor, "retrain", result.version,
+            {"rows": result.n_rows, "topics": result.n_topics, "noise": result.n_noise, "kept_ids": result.kept_ids},
+        )
+    return result
 
 
 def _train_locked(store, settings, registry, progress, model_factory, blas_threads) -> TrainResult:
@@ -72,7 +79,8 @@ def _train_locked(store, settings, registry, progress, model_factory, blas_threa
 
     started = time.perf_counter()
     rows: list[StoredFeedback] = list(
-        tqdm(store.iter_feedback(), desc="读取反馈", unit="条", disable=not progress, leave=False)
+        # Only lines that count: hidden, flagged, withdrawn and purged lines are not learned from.
+        tqdm(store.iter_feedback(statuses=("visible",)), desc="读取反馈", unit="条", disable=not progress, leave=False)
     )
     if len(rows) < settings.min_train_rows:
         raise NotEnoughFeedback(
@@ -120,7 +128,7 @@ def _train_locked(store, settings, registry, progress, model_factory, blas_threa
     topic_ids = list(identity.topic_ids)
     kept = sum(1 for e in identity.events if e["kind"] == "kept")
 
-    lo, hi = store.time_range()
+    lo, hi = store.time_range(visible_only=True)
     metadata = {
         "topic_ids": topic_ids,
         "n_rows": len(rows),
@@ -133,6 +141,7 @@ def _train_locked(store, settings, registry, progress, model_factory, blas_threa
         },
         "tokenizer": fingerprint,
         "identity_events": identity.events,
+        "train_seconds": round(time.perf_counter() - started, 3),
     }
     version = registry.publish(lambda d: save_model(model, d, metadata), metadata, make_current=False)
     topic_of = [topic_ids[int(lab)] if lab >= 0 else None for lab in labels]

@@ -85,6 +85,8 @@ def settings(store_url: str, tmp_path) -> Settings:
         organizer_tokens=ORGANIZER_TOKEN,
         model_poll_seconds=0.1,
         rate_limit="off",  # tests submit many lines; tests/test_ratelimit.py turns it on
+        flag_burst_lines=0,  # tests submit many lines from one client; tests/test_moderation.py turns it on
+        flag_duplicate_submitters=0,
     )
 
 

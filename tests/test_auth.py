@@ -22,6 +22,12 @@ PUBLIC_PATHS = frozenset(
         "/feedback",
         "/thanks",
         "/api/feedback",
+        # withdrawal by receipt code: the code is the credential (see tests/test_withdrawal.py)
+        "/withdraw",
+        "/withdraw/lookup",
+        "/withdraw/done",
+        "/api/withdraw",
+        "/api/withdraw/lookup",
         "/healthz",
         "/readyz",
         "/metrics",

@@ -262,11 +262,6 @@ def test_briefly_locked_database_delays_but_loses_nothing(client, settings, stor
     assert sorted(re.findall(r"LOCK-\d{3}", " ".join(texts))) == [f"LOCK-{i:03d}" for i in range(10)]
 
 
-@pytest.mark.xfail(
-    reason="bug: a lock held past the busy timeout surfaces as 500 internal_error; "
-    "should be 503 store_busy with Retry-After (see the report on issue 6)",
-    strict=True,
-)
 @pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 def test_database_locked_past_the_busy_timeout_answers_503(settings, monkeypatch):
     """Locked for longer than the busy timeout: a clear 503, never 500, nothing stored."""
@@ -286,6 +281,7 @@ def test_database_locked_past_the_busy_timeout_answers_503(settings, monkeypatch
         response = client.post("/api/feedback", json={"text": "锁表太久时的反馈"})
         locker.join(10)
     assert response.status_code == 503, response.text
+    assert response.headers["retry-after"] == "2"
     assert store.count() == 0
 
 

@@ -278,7 +278,7 @@ def test_api_feedback_created_with_id(client, store):
     response = client.post("/api/feedback", json={"text": "  想学\n智能手机\t用法  ", "segment": "居民", "session_id": "S1"})
     assert response.status_code == 201
     body = response.json()
-    assert set(body) == {"id", "segment", "submitted_at", "is_repeat", "masked"}
+    assert set(body) == {"id", "segment", "submitted_at", "is_repeat", "masked", "receipt"}
     assert isinstance(body["id"], str) and body["id"].isdigit()
     assert body["segment"] == "居民" and body["is_repeat"] is False and body["masked"] is False
     submitted = datetime.fromisoformat(body["submitted_at"])

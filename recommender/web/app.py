@@ -20,6 +20,7 @@ from recommender.web.limits import BodySizeLimit
 from recommender.web.metrics import RequestMetrics
 from recommender.web.metrics import router as metrics_router
 from recommender.web.ratelimit import RateLimit
+from recommender.web.security import SecurityHeaders
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).parent
@@ -65,6 +66,7 @@ def create_app(settings: Settings | None = None, service: RecommenderService | N
             "session's topic from real demand. Organizer endpoints need `Authorization: Bearer <token>`."
         ),
         lifespan=lifespan,
+        redoc_url=None,  # ReDoc needs a CDN script; /docs is enough (see web/security.py)
     )
     app.state.settings = settings
     app.state.service = service or RecommenderService(settings)
@@ -87,4 +89,5 @@ def create_app(settings: Settings | None = None, service: RecommenderService | N
         trusted_proxies=settings.trusted_proxies,
     )
     app.add_middleware(RequestMetrics)  # outermost: counts 413 and 429 answers too
+    app.add_middleware(SecurityHeaders)  # CSP, nosniff, referrer policy on every answer, 413/429 too
     return app

@@ -1,9 +1,10 @@
 """The organizer dashboard (zh-CN, server-rendered, works without JavaScript).
 
 Pages: ``/organizer/login`` (public), ``/organizer`` (ranked suggestions, demand chart,
-filters, "plan a class" forms), ``/organizer/topics/{topic_id}`` (rename, sessions, lineage,
-feedback, exports). State changes are POST forms with a CSRF token, answered with a 303
-redirect and a flash message (Post/Redirect/Get).
+filters, "plan a class" forms, the review list of flagged lines, hidden lines and the audit
+log), ``/organizer/topics/{topic_id}`` (rename, sessions, lineage, feedback with "hide"
+buttons, exports). State changes are POST forms with a CSRF token, answered with a 303
+redirect and a flash message (Post/Redirect/Get); each is written to the audit log.
 
 Without credentials every page and form answers **401 with the login form** (not a redirect):
 the browser shows where to log in, and "organizer routes answer 401" holds for every client.
@@ -24,6 +25,7 @@ from starlette.datastructures import FormData
 
 from recommender import charts
 from recommender.errors import NoModelError, RetrainInProgress, ValidationFailed
+from recommender.moderation import ACTION_ZH, FLAG_REASONS_ZH, HIDE_REASONS, HIDE_REASONS_ZH
 from recommender.service import RecommenderService
 from recommender.web.auth import (
     CSRF_FIELD,
@@ -33,7 +35,7 @@ from recommender.web.auth import (
     optional_organizer,
     same_origin,
 )
-from recommender.web.organizer_api import get_runner, parse_suggestion_query
+from recommender.web.organizer_api import get_runner, organizer_actor, parse_suggestion_query
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +46,8 @@ FLASH_PURPOSE = "flash"
 HOME = "/organizer"
 PER_PAGE = 30
 CHART_TOPICS = 20
+MODERATION_SHOWN = 20
+AUDIT_SHOWN = 20
 TREND_ZH = {"new": "新出现", "growing": "上升", "steady": "平稳", "fading": "下降"}
 STATUS_ZH = {"planned": "计划中", "held": "已开课", "cancelled": "已取消"}
 BREAKDOWN_ZH = {"people": "人数", "votes": "点赞", "growth": "增长", "cooldown": "近期开课扣减"}
@@ -57,13 +61,9 @@ def _service(request: Request) -> RecommenderService:
     return request.app.state.service
 
 
-# Organizer pages show feedback: keep them out of shared caches and out of other sites' frames.
-PAGE_HEADERS = {
-    "Cache-Control": "no-store",
-    "X-Frame-Options": "DENY",
-    "Content-Security-Policy": "frame-ancestors 'none'",
-    "X-Content-Type-Options": "nosniff",
-}
+# Organizer pages show feedback: keep them out of shared caches. (Frames, CSP and nosniff:
+# recommender.web.security adds them to every response.)
+PAGE_HEADERS = {"Cache-Control": "no-store"}
 
 
 def _render(request: Request, name: str, context: dict, status_code: int = 200) -> HTMLResponse:
@@ -239,6 +239,7 @@ def dashboard(request: Request) -> Response:
         "cards": [],
         "chart_svg": None,
         "advice_share": None,
+        **_moderation_context(service),
         **_plan_defaults(),
     }
     try:
@@ -255,6 +256,21 @@ def dashboard(request: Request) -> Response:
         if share >= settings.retrain_advice_share:
             context["advice_share"] = share
     return _with_flash_cleared(request, _render(request, "organizer_dashboard.html", context, status_code))
+
+
+def _moderation_context(service: RecommenderService) -> dict:
+    flagged = service.moderation_list("flagged", limit=MODERATION_SHOWN)
+    hidden = service.moderation_list("hidden", limit=MODERATION_SHOWN)
+    audit = service.audit_log(limit=AUDIT_SHOWN)
+    return {
+        "flagged": flagged,
+        "hidden": hidden,
+        "audit": audit,
+        "hide_reasons": [(r, HIDE_REASONS_ZH[r]) for r in HIDE_REASONS],
+        "hide_reasons_zh": HIDE_REASONS_ZH,
+        "flag_reasons_zh": FLAG_REASONS_ZH,
+        "action_zh": ACTION_ZH,
+    }
 
 
 def _card(s: dict) -> dict:
@@ -295,6 +311,7 @@ async def plan_session(request: Request) -> Response:
     try:
         await run_in_threadpool(
             _service(request).record_session,
+            actor=organizer_actor(request, who),
             topic_id=_field(form, "topic_id"),
             title=title,
             held_on=held_on,
@@ -317,7 +334,7 @@ async def start_retrain(request: Request) -> Response:
         return _login_required(request)
     _check_form(request, who, await request.form())
     try:
-        await run_in_threadpool(get_runner(request).start)
+        await run_in_threadpool(get_runner(request).start, organizer_actor(request, who))
     except RetrainInProgress as exc:
         return _redirect(request, HOME, ("error", str(exc)))
     return _redirect(request, HOME, ("success", "已开始重新训练，完成后页面会自动使用新模型（刷新即可）。"))
@@ -352,6 +369,7 @@ def topic_page(request: Request, topic_id: str) -> Response:
         "event_zh": EVENT_ZH,
         "return_to": request.url.path,
         "export_query": {fmt: urlencode({"format": fmt}) for fmt in ("csv", "xlsx")},
+        "hide_reasons": [(r, HIDE_REASONS_ZH[r]) for r in HIDE_REASONS],
         **_plan_defaults(),
     }
     return _with_flash_cleared(request, _render(request, "organizer_topic.html", context))
@@ -368,13 +386,63 @@ async def rename_topic(request: Request, topic_id: str) -> Response:
     label = None if form.get("reset") else _field(form, "label")
     back = f"{HOME}/topics/{quote(topic_id, safe='')}"
     try:
-        result = await run_in_threadpool(_service(request).rename_topic, topic_id, label)
+        result = await run_in_threadpool(
+            lambda: _service(request).rename_topic(topic_id, label, actor=organizer_actor(request, who))
+        )
     except KeyError:
         raise HTTPException(status_code=404, detail=f"没有编号为 {topic_id} 的主题") from None
     except ValidationFailed as exc:
         return _redirect(request, back, ("error", exc.message))
     message = f"主题已改名为“{result['label']}”。" if result["label"] else "已恢复模型生成的主题名称。"
     return _redirect(request, back, ("success", message))
+
+
+# --------------------------------------------------------------------------- moderation
+
+
+def _feedback_id(raw: str) -> int:
+    if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) < 2**63:
+        raise HTTPException(status_code=404, detail="没有这条反馈")
+    return int(raw)
+
+
+@router.post("/feedback/{feedback_id}/hide")
+async def hide_feedback(request: Request, feedback_id: str) -> Response:
+    """Hide a line (reason required): it leaves suggestions, quotes and exports at once."""
+    who = optional_organizer(request)
+    if who is None:
+        return _login_required(request)
+    form = await request.form()
+    _check_form(request, who, form)
+    back = _safe_next(_field(form, "return_to"))
+    fid = _feedback_id(feedback_id)
+    reason = _field(form, "reason") or "other"
+    try:
+        await run_in_threadpool(
+            lambda: _service(request).hide(fid, reason, actor=organizer_actor(request, who), note=_field(form, "note"))
+        )
+    except KeyError:
+        return _redirect(request, back, ("error", f"第 {fid} 条反馈不存在或已经隐藏。"))
+    except ValidationFailed as exc:
+        return _redirect(request, back, ("error", exc.message))
+    return _redirect(request, back, ("success", f"已隐藏第 {fid} 条反馈（{HIDE_REASONS_ZH.get(reason, reason)}），可在看板的“已隐藏”中恢复。"))
+
+
+@router.post("/feedback/{feedback_id}/restore")
+async def restore_feedback(request: Request, feedback_id: str) -> Response:
+    """Count a hidden or flagged line again."""
+    who = optional_organizer(request)
+    if who is None:
+        return _login_required(request)
+    form = await request.form()
+    _check_form(request, who, form)
+    back = _safe_next(_field(form, "return_to"))
+    fid = _feedback_id(feedback_id)
+    try:
+        await run_in_threadpool(lambda: _service(request).restore(fid, actor=organizer_actor(request, who)))
+    except KeyError:
+        return _redirect(request, back, ("error", f"第 {fid} 条反馈不存在或不需要恢复。"))
+    return _redirect(request, back, ("success", f"已恢复第 {fid} 条反馈，它重新计入主题建议。"))
 
 
 __all__ = ["FLASH_COOKIE", "SESSION_COOKIE", "router"]

@@ -9,7 +9,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from recommender.errors import NoModelError, RetrainInProgress, ValidationFailed
+from sqlalchemy.exc import OperationalError
+
+from recommender.errors import NoModelError, RetrainInProgress, StoreError, ValidationFailed
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +95,17 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RetrainInProgress)
     async def retrain_busy(request: Request, exc: RetrainInProgress):
         return error_response(request, 409, "retrain_in_progress", str(exc))
+
+    @app.exception_handler(StoreError)
+    @app.exception_handler(OperationalError)
+    async def store_unavailable(request: Request, exc: Exception):
+        # The database is locked past the busy timeout or unreachable: a passing condition,
+        # so say "try again" (503 + Retry-After) rather than 500. Nothing was half-stored:
+        # every write is one transaction.
+        log.warning("database unavailable on %s %s: %s", request.method, request.url.path, type(exc).__name__)
+        return error_response(
+            request, 503, "store_unavailable", "数据库暂时繁忙，请稍后再试", headers={"Retry-After": "2"}
+        )
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception):

@@ -1,4 +1,9 @@
-"""Organizer JSON API under ``/api``: suggestions, topics, class sessions, retrain, exports.
+"""Organizer JSON API under ``/api``: suggestions, topics, class sessions, retrain, exports,
+moderation (hide, restore, the flagged review list) and the audit log.
+
+Every state change is written to the audit log with the organizer who made it
+(:func:`organizer_actor`: the name of a ``name:token`` entry of
+``RECOMMENDER_ORGANIZER_TOKENS``, else ``organizer-<4 hex>`` of a keyed hash of the token).
 
 Every route here depends on :func:`recommender.web.auth.require_organizer` (router level),
 so none can be added without it. The routes only parse, call the service and shape the
@@ -7,6 +12,8 @@ response.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 import os
 import subprocess
@@ -18,7 +25,7 @@ from datetime import date as Date
 from pathlib import Path
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Path as PathParam, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field, field_validator
 
@@ -27,7 +34,7 @@ from recommender.errors import RetrainInProgress, ValidationFailed
 from recommender.lifecycle import retrain_lock
 from recommender.service import RecommenderService
 from recommender.web import exports
-from recommender.web.auth import require_organizer
+from recommender.web.auth import Organizer, get_auth, require_organizer
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +50,34 @@ def get_service(request: Request) -> RecommenderService:
 
 def get_settings_of(request: Request) -> Settings:
     return request.app.state.settings
+
+
+def organizer_actor(request: Request, who: Organizer) -> str:
+    """Who did it, for the audit log: the organizer's name from a ``name:token`` entry, else
+    ``organizer-<first 4 hex of a keyed hash of the token>`` (the token itself is never written)."""
+    auth = get_auth(request)
+    token = None
+    if who.via == "bearer":
+        token = (request.headers.get("authorization") or "").strip().partition(" ")[2].strip() or None
+    elif who.session:
+        fingerprint = who.session.rpartition(".")[0].split(".")[-1]
+        for candidate in auth.tokens:
+            # The session cookie carries a keyed fingerprint of the login token (see auth.py).
+            if hmac.compare_digest(auth._fingerprint(candidate), fingerprint):
+                token = candidate
+    if token is None:
+        return "organizer"
+    name = get_settings_of(request).organizer_token_names.get(token)
+    if name:
+        return name[:100]
+    return "organizer-" + hmac.new(auth.secret, ("actor|" + token).encode(), hashlib.sha256).hexdigest()[:4]
+
+
+def current_actor(request: Request, who: Annotated[Organizer, Depends(require_organizer)]) -> str:
+    return organizer_actor(request, who)
+
+
+Actor = Annotated[str, Depends(current_actor)]
 
 
 # --------------------------------------------------------------------------- parameters
@@ -169,11 +204,11 @@ def get_topic(
 
 @router.patch("/topics/{topic_id}")
 def rename_topic(
-    topic_id: str, body: RenameIn, service: Annotated[RecommenderService, Depends(get_service)]
+    topic_id: str, body: RenameIn, service: Annotated[RecommenderService, Depends(get_service)], actor: Actor
 ) -> dict:
     """Set the organizer's label of a topic (kept across retrains); null restores the model's label."""
     try:
-        return service.rename_topic(topic_id, body.label)
+        return service.rename_topic(topic_id, body.label, actor=actor)
     except KeyError:
         raise _no_topic(topic_id) from None
 
@@ -197,9 +232,12 @@ def export_topic(
 
 
 @router.post("/sessions", status_code=201)
-def create_session(body: SessionIn, service: Annotated[RecommenderService, Depends(get_service)]) -> dict:
+def create_session(
+    body: SessionIn, service: Annotated[RecommenderService, Depends(get_service)], actor: Actor
+) -> dict:
     """Record a planned, held or cancelled class on a topic (a held one cools the topic down)."""
     return service.record_session(
+        actor=actor,
         topic_id=body.topic_id,
         title=body.title,
         held_on=body.date,
@@ -259,8 +297,9 @@ class RetrainRunner:
     def lock_path(self) -> Path:
         return Path(self.settings.models_dir) / ".retrain.lock"
 
-    def start(self) -> dict:
-        """Start a retrain; ``RetrainInProgress`` (→ 409) if ours or anyone's is running."""
+    def start(self, actor: str | None = None) -> dict:
+        """Start a retrain; ``RetrainInProgress`` (→ 409) if ours or anyone's is running.
+        ``actor`` (the organizer) goes into the audit log, by this process and by the child."""
         with self._lock:
             if self._proc is not None and self._exit_code is None:
                 raise RetrainInProgress(
@@ -271,10 +310,13 @@ class RetrainRunner:
             with retrain_lock(self.lock_path, owner="admin-check"):
                 pass
             self.log_path.parent.mkdir(parents=True, exist_ok=True)
+            env = retrain_env(self.settings)
+            if actor is not None:
+                env["RECOMMENDER_AUDIT_ACTOR"] = actor
             with open(self.log_path, "wb") as log_file:
                 proc = subprocess.Popen(
                     retrain_command(),
-                    env=retrain_env(self.settings),
+                    env=env,
                     stdin=subprocess.DEVNULL,
                     stdout=log_file,
                     stderr=subprocess.STDOUT,
@@ -285,6 +327,8 @@ class RetrainRunner:
             self._finished_at = None
             self._exit_code = None
             log.info("retrain started by an organizer: pid %d", proc.pid)
+            if actor is not None and self.service is not None:
+                self.service.audit(actor, "retrain", None, {"status": "started", "pid": proc.pid})
         threading.Thread(target=self._wait, args=(proc,), name="retrain-reaper", daemon=True).start()
         return {**self.status(), "status": "started", "status_url": "/api/admin/retrain"}
 
@@ -355,15 +399,88 @@ def get_runner(request: Request) -> RetrainRunner:
 
 
 @router.post("/admin/retrain", status_code=202)
-def start_retrain(runner: Annotated[RetrainRunner, Depends(get_runner)]) -> JSONResponse:
+def start_retrain(runner: Annotated[RetrainRunner, Depends(get_runner)], actor: Actor) -> JSONResponse:
     """Start a retrain in the background (202); 409 while one is running."""
-    return JSONResponse(runner.start(), status_code=202)
+    return JSONResponse(runner.start(actor), status_code=202)
 
 
 @router.get("/admin/retrain")
 def retrain_status(runner: Annotated[RetrainRunner, Depends(get_runner)]) -> dict:
     """State of the retrain this service started last: idle, running, finished or failed."""
     return runner.status()
+
+
+# --------------------------------------------------------------------------- moderation and audit
+
+
+#: A stored feedback id: bounded to the 64-bit key (a larger number is a 422, not a 500).
+FeedbackId = Annotated[int, PathParam(ge=1, le=2**63 - 1, description="The stored feedback id (feedback_id in a topic's members).")]
+
+
+class HideIn(BaseModel):
+    """Why a line is hidden: one of the reasons, and an optional note for the other organizers."""
+
+    reason: Literal["spam", "abuse", "off_topic", "personal_attack", "other"]
+    note: str | None = Field(None, max_length=200)
+
+
+
+@router.post("/feedback/{feedback_id}/hide")
+def hide_feedback(
+    feedback_id: FeedbackId, body: HideIn, service: Annotated[RecommenderService, Depends(get_service)], actor: Actor
+) -> dict:
+    """Hide a feedback line (stored id): it leaves suggestions, quotes, topic pages and exports at once."""
+    try:
+        row = service.hide(feedback_id, body.reason, actor=actor, note=body.note)
+    except KeyError:
+        raise _no_line(feedback_id, "visible or flagged") from None
+    return {"id": row.id, "status": row.status, "moderation_reason": row.moderation_reason}
+
+
+@router.post("/feedback/{feedback_id}/restore")
+def restore_feedback(
+    feedback_id: FeedbackId, service: Annotated[RecommenderService, Depends(get_service)], actor: Actor
+) -> dict:
+    """Count a hidden or flagged line again."""
+    try:
+        row = service.restore(feedback_id, actor=actor)
+    except KeyError:
+        raise _no_line(feedback_id, "hidden or flagged") from None
+    return {"id": row.id, "status": row.status}
+
+
+@router.get("/moderation/flagged")
+def flagged_feedback(
+    service: Annotated[RecommenderService, Depends(get_service)],
+    page: Annotated[int, Query(ge=1, le=100000)] = 1,
+    per_page: Annotated[int, Query(ge=1, le=MAX_PER_PAGE)] = 50,
+) -> dict:
+    """Lines that looked automated and wait for review (not counted until restored)."""
+    return {**service.moderation_list("flagged", limit=per_page, offset=(page - 1) * per_page), "page": page}
+
+
+@router.get("/moderation/hidden")
+def hidden_feedback(
+    service: Annotated[RecommenderService, Depends(get_service)],
+    page: Annotated[int, Query(ge=1, le=100000)] = 1,
+    per_page: Annotated[int, Query(ge=1, le=MAX_PER_PAGE)] = 50,
+) -> dict:
+    """Lines hidden by organizers, with their reasons (restorable)."""
+    return {**service.moderation_list("hidden", limit=per_page, offset=(page - 1) * per_page), "page": page}
+
+
+@router.get("/audit")
+def audit_log(
+    service: Annotated[RecommenderService, Depends(get_service)],
+    page: Annotated[int, Query(ge=1, le=100000)] = 1,
+    per_page: Annotated[int, Query(ge=1, le=MAX_PER_PAGE)] = 50,
+) -> dict:
+    """Organizer and console actions (hide, restore, rename, plan_class, retrain, rollback, purge, withdraw), newest first."""
+    return {**service.audit_log(limit=per_page, offset=(page - 1) * per_page), "page": page}
+
+
+def _no_line(feedback_id: int, state: str) -> HTTPException:
+    return HTTPException(status_code=404, detail=f"没有编号为 {feedback_id} 的反馈，或它不是可以这样操作的状态（{state}）")
 
 
 # --------------------------------------------------------------------------- helpers

@@ -1,4 +1,11 @@
-"""Public routes: the feedback form, the feedback API, liveness and readiness.
+"""Public routes: the feedback form, the feedback API, withdrawal, liveness and readiness.
+
+Withdrawal: every form or API submission gets a receipt code (``XXXXX-XXXXX``), shown once
+on the thank-you page (carried there from the POST in a short-lived HttpOnly cookie, never
+in a URL) or in the API's 201 answer. ``/withdraw`` asks for it, ``POST /withdraw/lookup``
+shows the line with a confirm button and ``POST /withdraw`` deletes the text for good; JSON
+callers use ``POST /api/withdraw/lookup`` and ``POST /api/withdraw``. Codes travel only in
+POST bodies and are never logged.
 
 Anonymous and unauthenticated. Every rule about what feedback is acceptable lives in
 :mod:`recommender.intake` (through :meth:`RecommenderService.draft`); these routes only
@@ -7,18 +14,22 @@ translate HTTP into service calls and back. Feedback text is never logged here.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Request, status
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from recommender.errors import NoModelError, ValidationFailed
 from recommender.intake import clean_text
+from recommender.moderation import normalise_receipt
 from recommender.service import RecommenderService
+from recommender.store import StoredFeedback
+from recommender.web.auth import same_origin
 from recommender.web.errors import error_response
+from recommender.web.ratelimit import client_address, parse_trusted_proxies
 
 router = APIRouter(tags=["public"])
 
@@ -26,11 +37,26 @@ router = APIRouter(tags=["public"])
 FORM_FIELDS = ("text", "segment", "session_id")
 #: Shown in the error summary when ValidationFailed names no field of the form.
 FORM_MALFORMED = "表单提交的格式不对，请刷新页面后重新填写提交。"
+#: Carries the receipt code from POST /feedback to the thank-you page (read once, then deleted).
+RECEIPT_COOKIE = "feedback_receipt"
+RECEIPT_COOKIE_AGE = 600
+#: Pages showing a receipt code or a line being withdrawn stay out of every cache.
+PRIVATE_HEADERS = {"Cache-Control": "no-store"}
 
 
 def get_service(request: Request) -> RecommenderService:
     """The process's RecommenderService (a dependency, so tests can override it)."""
     return request.app.state.service
+
+
+def request_client_key(request: Request, service: RecommenderService) -> str | None:
+    """The keyed hash of this client (address as the rate limiter sees it, plus the browser)."""
+    settings = request.app.state.settings
+    try:
+        trusted = parse_trusted_proxies(settings.trusted_proxies)
+    except ValueError:
+        trusted = []
+    return service.client_key(client_address(request.scope, trusted), request.headers.get("user-agent"))
 
 
 Service = Annotated[RecommenderService, Depends(get_service)]
@@ -79,6 +105,30 @@ class FeedbackCreated(BaseModel):
     submitted_at: str = Field(description="ISO 8601, UTC.", examples=["2024-05-12T11:30:00+00:00"])
     is_repeat: bool = Field(description="Near-identical to an earlier line of the same submitter in the repeat window.")
     masked: bool = Field(description="Whether personal data was masked in the stored text.")
+    receipt: str = Field(
+        description="Receipt code (shown once, only a hash is stored): with it the person can see and "
+        "withdraw this line at /withdraw or POST /api/withdraw.",
+        examples=["7KQ4M-XH2PA"],
+    )
+
+
+class ReceiptIn(BaseModel):
+    """A receipt code as given after submitting (case, spaces and dashes do not matter)."""
+
+    model_config = ConfigDict(extra="forbid")
+    receipt: StrictStr = Field(max_length=64, examples=["7KQ4M-XH2PA"])
+
+
+class ReceiptLine(BaseModel):
+    """The line a receipt belongs to, as its submitter may see it."""
+
+    id: str
+    status: Literal["kept", "withdrawn", "deleted"] = Field(
+        description="kept: stored (withdrawable); withdrawn: deleted at your request; deleted: removed after the retention period."
+    )
+    text: str = Field(description="The stored (masked) text; empty once withdrawn or deleted.")
+    submitted_at: str
+    segment: str
 
 
 class ErrorDetail(BaseModel):
@@ -159,7 +209,9 @@ async def submit_form(request: Request, service: Service):
             session_id=values["session_id"],
             source="form",
         )
-        await run_in_threadpool(service.submit, draft)
+        _stored, receipt = await run_in_threadpool(
+            service.submit_with_receipt, draft, client=request_client_key(request, service)
+        )
     except ValidationFailed as exc:
         shown = {name: value or "" for name, value in values.items()}
         field = exc.field if exc.field in FORM_FIELDS else None
@@ -172,13 +224,95 @@ async def submit_form(request: Request, service: Service):
         )
     finally:
         await form.close()
-    return RedirectResponse(request.url_for("thanks").path, status_code=status.HTTP_303_SEE_OTHER)
+    response = RedirectResponse(request.url_for("thanks").path, status_code=status.HTTP_303_SEE_OTHER)
+    response.set_cookie(
+        RECEIPT_COOKIE, receipt, max_age=RECEIPT_COOKIE_AGE, path="/thanks", httponly=True, samesite="strict",
+        secure=request.url.scheme == "https",
+    )
+    return response
 
 
 @router.get("/thanks", response_class=HTMLResponse, summary="Thank-you page after the form")
 async def thanks(request: Request) -> HTMLResponse:
-    """The thank-you page, with a link back to the form."""
-    return request.app.state.templates.TemplateResponse(request, "thanks.html", {})
+    """The thank-you page with the receipt code (shown once), a link to withdraw and back to the form."""
+    receipt = normalise_receipt(request.cookies.get(RECEIPT_COOKIE))
+    response = request.app.state.templates.TemplateResponse(
+        request,
+        "thanks.html",
+        {"receipt": f"{receipt[:5]}-{receipt[5:]}" if receipt else None},
+        headers=PRIVATE_HEADERS,
+    )
+    if RECEIPT_COOKIE in request.cookies:
+        response.delete_cookie(RECEIPT_COOKIE, path="/thanks", httponly=True, samesite="strict",
+                               secure=request.url.scheme == "https")
+    return response
+
+
+# ---------------------------------------------------------------------------- withdrawal (pages)
+def _withdraw_page(request: Request, context: dict, status_code: int = 200) -> HTMLResponse:
+    base = {"receipt": "", "error": None, "line": None, "done": False}
+    return request.app.state.templates.TemplateResponse(
+        request, "withdraw.html", {**base, **context}, status_code=status_code, headers=PRIVATE_HEADERS
+    )
+
+
+def _receipt_line(row: StoredFeedback) -> dict:
+    state = {"withdrawn": "withdrawn", "purged": "deleted"}.get(row.status, "kept")
+    return {
+        "id": row.public_id,
+        "status": state,
+        "text": row.text if state == "kept" else "",
+        "submitted_at": row.submitted_at.isoformat(),
+        "segment": row.segment,
+    }
+
+
+async def _posted_receipt(request: Request) -> str:
+    if not same_origin(request):
+        raise StarletteHTTPException(status_code=403, detail="请求来自其他网站，已拒绝。")
+    try:
+        form = await request.form()
+    except StarletteHTTPException:
+        return ""
+    value = form.get("receipt", "")
+    await form.close()
+    return value if isinstance(value, str) else ""
+
+
+UNKNOWN_RECEIPT = "没有找到这个回执码对应的反馈。请检查是否输入正确（回执码由 10 位字母和数字组成，例如 7KQ4M-XH2PA）。"
+
+
+@router.get("/withdraw", response_class=HTMLResponse, summary="Withdraw feedback: ask for the receipt code")
+async def withdraw_form(request: Request) -> HTMLResponse:
+    """A form asking for the receipt code shown after submitting."""
+    return _withdraw_page(request, {})
+
+
+@router.post("/withdraw/lookup", response_class=HTMLResponse, summary="Show the line a receipt belongs to")
+async def withdraw_lookup(request: Request, service: Service) -> HTMLResponse:
+    """Show the feedback of a receipt code, with a button to withdraw it."""
+    typed = await _posted_receipt(request)
+    row = await run_in_threadpool(service.find_receipt, typed)
+    if row is None:
+        return _withdraw_page(request, {"receipt": typed[:64], "error": UNKNOWN_RECEIPT}, status_code=404)
+    code = normalise_receipt(typed)
+    return _withdraw_page(request, {"receipt": f"{code[:5]}-{code[5:]}", "line": _receipt_line(row)})
+
+
+@router.post("/withdraw", response_class=HTMLResponse, summary="Withdraw feedback for good")
+async def withdraw_confirm(request: Request, service: Service) -> Response:
+    """Delete the text of the receipt's feedback for good; it leaves the suggestions at once."""
+    typed = await _posted_receipt(request)
+    row = await run_in_threadpool(service.withdraw, typed)
+    if row is None:
+        return _withdraw_page(request, {"receipt": typed[:64], "error": UNKNOWN_RECEIPT}, status_code=404)
+    return RedirectResponse(request.url_for("withdraw_done").path, status_code=status.HTTP_303_SEE_OTHER)
+
+
+@router.get("/withdraw/done", response_class=HTMLResponse, summary="Withdrawal confirmed")
+async def withdraw_done(request: Request) -> HTMLResponse:
+    """Says the feedback was withdrawn."""
+    return _withdraw_page(request, {"done": True})
 
 
 # ---------------------------------------------------------------------------- API
@@ -192,13 +326,14 @@ async def thanks(request: Request) -> HTMLResponse:
         422: {"model": ErrorBody, "description": "Empty text, wrong types, unknown fields or segment, bad JSON"},
     },
 )
-def create_feedback(body: FeedbackIn, service: Service) -> FeedbackCreated:
-    """Validate, mask and store one feedback line; answers with the stored id."""
+def create_feedback(request: Request, body: FeedbackIn, service: Service) -> FeedbackCreated:
+    """Validate, mask and store one feedback line; answers with the stored id and a receipt code."""
     draft = service.draft(
         body.text, segment=body.segment, session_id=body.session_id, submitter=body.submitter, source="api"
     )
-    stored = service.submit(draft)
+    stored, receipt = service.submit_with_receipt(draft, client=request_client_key(request, service))
     return FeedbackCreated(
+        receipt=receipt,
         id=stored.public_id,
         segment=stored.segment,
         submitted_at=stored.submitted_at.isoformat(),
@@ -206,6 +341,34 @@ def create_feedback(body: FeedbackIn, service: Service) -> FeedbackCreated:
         # The draft is cleaned then masked; a difference from the cleaned input is masking.
         masked=stored.text != clean_text(body.text),
     )
+
+
+@router.post(
+    "/api/withdraw/lookup",
+    response_model=ReceiptLine,
+    summary="See the feedback of a receipt code",
+    responses={404: {"model": ErrorBody, "description": "No feedback has this receipt code"}},
+)
+def api_withdraw_lookup(request: Request, body: ReceiptIn, service: Service):
+    """The line a receipt code belongs to (text empty once withdrawn or deleted)."""
+    row = service.find_receipt(body.receipt)
+    if row is None:
+        return error_response(request, 404, "receipt_not_found", UNKNOWN_RECEIPT)
+    return ReceiptLine(**_receipt_line(row))
+
+
+@router.post(
+    "/api/withdraw",
+    response_model=ReceiptLine,
+    summary="Withdraw feedback by its receipt code",
+    responses={404: {"model": ErrorBody, "description": "No feedback has this receipt code"}},
+)
+def api_withdraw(request: Request, body: ReceiptIn, service: Service):
+    """Delete the text of the receipt's feedback for good (repeating it is harmless)."""
+    row = service.withdraw(body.receipt)
+    if row is None:
+        return error_response(request, 404, "receipt_not_found", UNKNOWN_RECEIPT)
+    return ReceiptLine(**_receipt_line(row))
 
 
 # ---------------------------------------------------------------------------- probes
