@@ -98,6 +98,13 @@ def normalise_text(text: str) -> str:
     return "".join(ch for ch in folded if unicodedata.category(ch)[0] in "LN")
 
 
+def text_key(text: str) -> str | None:
+    """A short hash of :func:`normalise_text`, stored with each line so that "the same text
+    from many people" is found through an index instead of by reading every recent line."""
+    norm = normalise_text(text)
+    return hashlib.blake2b(norm.encode("utf-8"), digest_size=8).hexdigest() if norm else None
+
+
 @dataclass(frozen=True)
 class ScreeningRules:
     """Thresholds of :func:`screen` (0 turns a rule off)."""

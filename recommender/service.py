@@ -19,6 +19,7 @@ No FastAPI here; no SQL here.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -128,9 +129,13 @@ class RecommenderService:
         self._demand: _Demand | None = None
         self._demand_lock = threading.Lock()
         self._ranking_cache: dict[tuple, dict] = {}
+        self._encoded_cache: dict[int, tuple[dict, bytes]] = {}
         self._side_cache: tuple[float, list, dict, dict] | None = None
-        # Held while a model refresh runs, so close() never disposes the engine under it.
+        # Held while a model refresh or assignment pass runs, so close() never disposes the
+        # engine under it and two passes never assign the same lines.
         self._refresh_lock = threading.Lock()
+        self._assigned_version: str | None = None
+        self._assigned_since: datetime | None = None
 
     # ------------------------------------------------------------------ start-up
     def start(self) -> None:
@@ -171,8 +176,7 @@ class RecommenderService:
             self.watcher.maybe_refresh()
         current = self.served()
         if current is not None:
-            # Lines that arrived while no model (or the previous one) was served.
-            self._catch_up(current)
+            self._assign_pending(current)
         return current
 
     def served(self) -> LoadedModel | None:
@@ -185,17 +189,33 @@ class RecommenderService:
             raise NoModelError("还没有训练好的模型，请先运行 `recommender train`（或 python train.py）。")
         return served
 
-    def _catch_up(self, served: LoadedModel, batch: int = 2000) -> int:
-        """Assign feedback that arrived after the training snapshot to this version's topics."""
+    def assign_pending(self) -> int:
+        """Assign new lines to the current model's topics (the web workers run this every
+        second, so a line counts in suggestions about a second after it arrives)."""
+        with self._refresh_lock:
+            served = self.served()
+            return 0 if served is None else self._assign_pending(served)
+
+    def _assign_pending(self, served: LoadedModel, batch: int = 2000) -> int:
+        """Assign lines with no assignment under this version: all of them the first time a
+        version is served here (lines that arrived after its training snapshot or while no
+        model was served), then only lines received since the previous pass."""
+        started = datetime.now(timezone.utc)
+        since = None
+        if self._assigned_version == served.version and self._assigned_since is not None:
+            since = self._assigned_since - REFRESH_OVERLAP
         done = 0
         while True:
-            rows = self.store.unassigned(served.version, limit=batch)
+            rows = self.store.unassigned(served.version, limit=batch, received_since=since)
             if not rows:
-                return done
+                break
             assigned = served.assign([r.text for r in rows])
             self.store.put_assignments(served.version, [(r.id, t, s) for r, (t, s) in zip(rows, assigned)])
             done += len(rows)
-            log.info("assigned %d feedback lines to model %s", len(rows), served.version)
+        if done:
+            log.info("assigned %d feedback lines to model %s", done, served.version)
+        self._assigned_version, self._assigned_since = served.version, started
+        return done
 
     # ------------------------------------------------------------------ intake
     def draft(self, text: object, **fields) -> FeedbackDraft:
@@ -204,7 +224,7 @@ class RecommenderService:
     def submit(
         self, draft: FeedbackDraft, *, client: str | None = None, receipt: str | None = None
     ) -> StoredFeedback:
-        """Store one validated line, marked as a repeat where it is one, assigned live.
+        """Store one validated line, marked as a repeat (or flagged) where it is one.
 
         ``client`` is the hashed client key (:meth:`client_key`) used to flag bursts;
         ``receipt`` a receipt code (:meth:`submit_with_receipt`) whose hash is stored."""
@@ -213,11 +233,8 @@ class RecommenderService:
             client_key=client,
             receipt_hash=receipt_hash(self.receipt_secret, normalise_receipt(receipt)) if receipt else None,
         )
-        served = self.served()
-        assignment = None
-        if served is not None:
-            topic_id, score = served.assign([item.text])[0]
-            assignment = (served.version, topic_id, score)
+        # Not assigned to a topic here: the once-a-second pass (assign_pending) does it in
+        # batches, which keeps the request short (one insert) under load.
         rules = ScreeningRules.from_settings(self.settings)
 
         def screener(recent):
@@ -231,7 +248,11 @@ class RecommenderService:
             )
 
         stored = self.store.add(
-            item, assignment=assignment, screener=screener, screen_window=timedelta(minutes=rules.window_minutes)
+            item,
+            screener=screener,
+            # A burst is decided by its first burst_max_lines + 1 lines; twins need more rows
+            # because one person may send the same text several times.
+            screen_limits=(rules.burst_max_lines + 1 if rules.burst_max_lines else 0, 200), screen_window=timedelta(minutes=rules.window_minutes)
         )
         log.info(
             "stored feedback id=%s source=%s segment=%s status=%s", stored.id, stored.source, stored.segment, stored.status
@@ -467,6 +488,18 @@ class RecommenderService:
         self._ranking_cache[key] = result
         return result
 
+    def suggestions_json(self, **query) -> bytes:
+        """``suggestions(**query)`` as UTF-8 JSON, encoded once per cached ranking (the hot
+        path of ``GET /api/suggestions``: most requests are answered from memory)."""
+        result = self.suggestions(**query)
+        hit = self._encoded_cache.get(id(result))
+        if hit is None or hit[0] is not result:
+            hit = (result, json.dumps(result, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+            if len(self._encoded_cache) > 256:
+                self._encoded_cache.clear()
+            self._encoded_cache[id(result)] = hit
+        return hit[1]
+
     def unassigned_share(self) -> float:
         """Share of feedback received since the current model was trained that fits no topic
         (lines the model already saw as noise at training time do not count)."""
@@ -691,7 +724,7 @@ class RecommenderService:
         if cutoff is None:
             return None
         served = self.require_model()
-        self._catch_up(served)
+        self._assign_pending(served)
         report = self.store.purge(
             cutoff, served.version, dry_run=dry_run, actor=actor,
             forget_clients_before=(now or datetime.now(timezone.utc)) - timedelta(days=1),

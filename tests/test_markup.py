@@ -56,6 +56,7 @@ def test_markup_in_every_field_renders_as_text_everywhere(trained_client, traine
     created = client.post("/api/feedback", json={"text": line, "session_id": PAYLOAD, "submitter": PAYLOAD}).json()
     fid = created["id"]
     row = trained_service.store.get(int(fid))
+    trained_service.assign_pending()  # what each web worker runs every second
     topic_id = next(t for r, t, _ in trained_service.store.assignment_rows(trained_service.served().version) if r.id == row.id)
     assert topic_id is not None
 

@@ -78,7 +78,10 @@ def test_no_model_yet_still_answers(client):
 
 def test_multiprocess_dir_is_prepared_only_for_several_workers(monkeypatch, tmp_path):
     """serve with one worker leaves the environment alone; with two it gets an empty folder (stale files removed)."""
-    monkeypatch.delenv(MULTIPROC_ENV, raising=False)
+    # setenv first so monkeypatch restores the variable's absence after the test
+    # (prepare_multiprocess_dir writes os.environ directly).
+    monkeypatch.setenv(MULTIPROC_ENV, "")
+    monkeypatch.delenv(MULTIPROC_ENV)
     assert prepare_multiprocess_dir(1) is None
     made = prepare_multiprocess_dir(2)
     try:

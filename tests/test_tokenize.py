@@ -128,3 +128,21 @@ def test_jieba_stays_quiet(capfd, fresh_tokenizer):
     """Building the private tokenizer prints nothing to stderr."""
     tokenize("消防安全")
     assert "prefix dict" not in capfd.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("text", "kept", "dropped"),
+    [
+        ("=cmd|' /C calc'!A0 想学消防安全", ["消防安全"], ["cmd", "calc", "a0"]),
+        ("=HYPERLINK(\"http://x.y\") 灭火器怎么用", ["灭火器"], ["hyperlink", "http"]),
+        ("表格里A1和B2单元格的公式，想学excel和wifi设置、5G手机、win10", ["excel", "wifi", "5g", "win10"], ["a1", "b2"]),
+    ],
+    ids=["dde-payload", "formula", "cell-references"],
+)
+def test_formula_payloads_and_latin_codes_are_dropped(text, kept, dropped):
+    """Pasted formulas and letter-digit codes are no words; real Latin words stay."""
+    tokens = tokenize(text)
+    for word in kept:
+        assert word in tokens
+    for word in dropped:
+        assert word not in tokens

@@ -60,6 +60,7 @@ def test_withdrawal_removes_the_line_from_suggestions_and_topic(trained_client, 
     """A withdrawn line (tokens and assignments deleted) no longer counts or shows anywhere at once."""
     created = trained_client.post("/api/feedback", json={"text": "灭火器怎么正确使用，想学消防安全知识", "submitter": "p-new"}).json()
     fid = created["id"]
+    trained_service.assign_pending()  # what each web worker runs every second
     before = trained_client.get("/api/suggestions?top=10", headers=AUTH).json()["suggestions"]
     assert any(fid in s["feedback_ids"] for s in before)
     trained_client.post("/api/withdraw", json={"receipt": created["receipt"]})

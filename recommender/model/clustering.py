@@ -1,93 +1,196 @@
-"""Clustering of L2-normalized document vectors: spherical k-means, the choice of the
-number of topics, and the similarity floors that send outliers to -1.
+"""Clustering of L2-normalized document vectors: a Ward hierarchy on a kNN graph, the
+choice of the number of topics by graph modularity, k-means refinement, and the
+similarity floors that send outliers to -1.
 
 Everything here works on dense rows of unit length, so a dot product is a cosine.
+
+Why this design (see bench/RESULTS.md for the measurements):
+
+* k-means from random starts has many near-equal local optima on short texts, so two
+  seeds gave different topics (seed agreement 0.72-0.85 NMI). Ward's agglomeration is
+  deterministic; restricted to a k-nearest-neighbour graph (``connectivity``) it only
+  merges groups that are neighbours, which follows the shape of the data rather than
+  cutting it into equal-variance balls. Its centroids then start one k-means (Lloyd)
+  refinement on every row: deterministic, and it repairs Ward's greedy early merges.
+* The hierarchy gives every number of topics at once. The number is the cut whose
+  partition has the highest *modularity* on the kNN graph (the share of neighbour links
+  inside topics minus the share expected by chance): unlike the silhouette, modularity
+  falls again when real groups are cut apart, so it does not run to the largest k. Among
+  cuts within ``MODULARITY_TOLERANCE`` of the best, the fewest topics win (a flat top is
+  resolved towards the simpler model).
+* The sample the hierarchy is built on is chosen by a hash of each line's text, not by
+  ``random_state``: the same lines give the same sample in every fit and retrain.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 
 import numpy as np
-from sklearn.cluster import KMeans
-from sklearn.metrics import silhouette_score
+import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components
+from sklearn.cluster import KMeans, ward_tree
+from sklearn.neighbors import NearestNeighbors
 from sklearn.preprocessing import normalize
 
 logger = logging.getLogger(__name__)
 
-# Below this mean silhouette no split is better than "one topic".
-MIN_SILHOUETTE = 0.1
-SELECTION_SAMPLE = 3000
-INIT_SAMPLE = 10000
-SILHOUETTE_SAMPLE = 2000
+# Rows the kNN graph and the Ward hierarchy are built on (Ward with a sparse connectivity
+# takes about a second on 8,000 rows; the rest are assigned by the k-means refinement).
+GRAPH_SAMPLE = 8000
+# Neighbours per line in the graph: enough to link the paraphrases of one request, few
+# enough that a topic of a dozen lines is still a dense region of its own.
+N_NEIGHBORS = 15
+# Cuts whose modularity is this close to the best count as equally good.
+MODULARITY_TOLERANCE = 0.01
+# Below this modularity no split describes the data better than "one topic".
+MIN_MODULARITY = 0.3
+# A corpus in which one word occurs in at least this share of the lines is about that
+# one thing: it is one topic however its lines vary.
+ONE_THEME_SHARE = 0.6
 
 
-def spherical_kmeans(
-    X: np.ndarray, k: int, random_state: int, n_init: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """k-means on unit rows; returns labels and unit-length centroids."""
-    if k == 1:
-        centroid = normalize(X.mean(axis=0, keepdims=True))
-        return np.zeros(X.shape[0], dtype=np.int64), centroid
-    n = X.shape[0]
-    if n <= INIT_SAMPLE:
-        km = KMeans(n_clusters=k, n_init=n_init, random_state=random_state, max_iter=300)
-        return km.fit_predict(X).astype(np.int64), normalize(km.cluster_centers_)
-    # Restarts are what make k-means repeatable; on large data run them on a sample and
-    # refine the best solution once on every row.
-    rng = np.random.default_rng(random_state)
-    sample = X[np.sort(rng.choice(n, INIT_SAMPLE, replace=False))]
-    best = KMeans(n_clusters=k, n_init=n_init, random_state=random_state, max_iter=300).fit(sample)
-    km = KMeans(n_clusters=k, init=best.cluster_centers_, n_init=1, max_iter=300)
-    return km.fit_predict(X).astype(np.int64), normalize(km.cluster_centers_)
+def text_sample(texts: list[str], size: int) -> np.ndarray:
+    """Indices of up to ``size`` rows chosen by a hash of their text (sorted).
 
-
-def candidate_ks(n_distinct: int, max_topics: int) -> list[int]:
-    """A roughly geometric grid of topic counts from 2 to about sqrt(n_distinct)."""
-    # sqrt(n) is the classic upper bound for k; more would mostly split near-duplicates.
-    upper = int(min(max_topics, np.sqrt(n_distinct)))
-    if upper < 2:
-        return []
-    ks: set[int] = set(range(2, min(upper, 8) + 1))
-    k = 8.0
-    while k < upper:
-        k *= 1.3
-        ks.add(min(upper, int(round(k))))
-    return sorted(ks)
-
-
-def _silhouette(X: np.ndarray, k: int, random_state: int) -> float:
-    labels, _ = spherical_kmeans(X, k, random_state, n_init=1)
-    if len(np.unique(labels)) < 2:
-        return float("nan")
-    return float(
-        silhouette_score(
-            X, labels, metric="cosine", sample_size=min(SILHOUETTE_SAMPLE, X.shape[0]), random_state=random_state
-        )
-    )
-
-
-def choose_n_topics(X: np.ndarray, max_topics: int, random_state: int) -> tuple[int, dict[int, float]]:
-    """Pick the number of topics by the mean cosine silhouette over a grid of k.
-
-    Only distinct rows take part (a hundred copies of one line would otherwise make a
-    tight cluster of their own and reward ever larger k), on a sample of at most
-    ``SELECTION_SAMPLE`` rows. One topic is chosen when no split reaches
-    ``MIN_SILHOUETTE``. Returns the chosen k and the silhouette of every candidate.
+    Independent of ``random_state`` and of the order of the rows, so refits on the same
+    or slightly grown data see (nearly) the same sample.
     """
-    rng = np.random.default_rng(random_state)
-    distinct = np.unique(np.round(X, 5), axis=0)
-    if distinct.shape[0] > SELECTION_SAMPLE:
-        distinct = distinct[np.sort(rng.choice(distinct.shape[0], SELECTION_SAMPLE, replace=False))]
-    distinct = normalize(distinct)
-    scores: dict[int, float] = {}
-    for k in candidate_ks(distinct.shape[0], max_topics):
-        score = _silhouette(distinct, k, random_state)
-        if np.isfinite(score):
-            scores[k] = round(score, 4)
-    if not scores or max(scores.values()) < MIN_SILHOUETTE:
-        return 1, scores
-    return max(scores, key=lambda k: (scores[k], -k)), scores
+    n = len(texts)
+    if n <= size:
+        return np.arange(n)
+    seen: dict[str, int] = {}
+    keys = np.empty(n, dtype=np.uint64)
+    for i, t in enumerate(texts):
+        copy = seen[t] = seen.get(t, -1) + 1  # the j-th copy of a line has its own key
+        digest = hashlib.blake2b(f"{t}\x00{copy}".encode(), digest_size=8).digest()
+        keys[i] = int.from_bytes(digest, "big")
+    return np.sort(np.argsort(keys, kind="stable")[:size])
+
+
+def knn_graph(X: np.ndarray, n_neighbors: int = N_NEIGHBORS) -> sp.csr_matrix:
+    """Symmetric cosine-similarity graph of each row's ``n_neighbors`` nearest rows."""
+    n = X.shape[0]
+    k = int(min(n_neighbors, n - 1))
+    nn = NearestNeighbors(n_neighbors=k + 1, metric="cosine", algorithm="brute").fit(X)
+    dist, idx = nn.kneighbors(X)
+    sim = np.clip(1.0 - dist[:, 1:], 1e-6, None)  # an edge must count even between orthogonal rows
+    A = sp.csr_matrix((sim.ravel(), (np.repeat(np.arange(n), k), idx[:, 1:].ravel())), shape=(n, n))
+    A = A.maximum(A.T).tocsr()
+    A.setdiag(0)
+    A.eliminate_zeros()
+    return A
+
+
+def _connected(A: sp.csr_matrix) -> sp.csr_matrix:
+    """``A`` with its connected components chained together (Ward needs one component)."""
+    n_comp, comp = connected_components(A, directed=False)
+    if n_comp == 1:
+        return A
+    reps = np.array([np.flatnonzero(comp == c)[0] for c in range(n_comp)])
+    link = sp.csr_matrix((np.full(n_comp - 1, 1e-6), (reps[:-1], reps[1:])), shape=A.shape)
+    return (A + link + link.T).tocsr()
+
+
+def ward_cuts(X: np.ndarray, A: sp.csr_matrix, ks: list[int]) -> dict[int, np.ndarray]:
+    """Labels of the Ward hierarchy (restricted to graph ``A``) cut at each k in ``ks``."""
+    n = X.shape[0]
+    children = ward_tree(X, connectivity=_connected(A))[0]
+    parent = np.arange(2 * n - 1)
+    cuts: dict[int, np.ndarray] = {}
+    done = 0
+    for k in sorted(set(ks), reverse=True):
+        upto = n - k  # the first n - k merges leave k clusters
+        for i in range(done, upto):
+            parent[children[i]] = n + i
+        done = upto
+        root = parent.copy()
+        while True:  # pointer jumping to every leaf's current root
+            nxt = root[root]
+            if np.array_equal(nxt, root):
+                break
+            root = nxt
+        cuts[k] = np.unique(root[:n], return_inverse=True)[1].astype(np.int64)
+    return cuts
+
+
+def modularity(A: sp.csr_matrix, labels: np.ndarray) -> float:
+    """Newman's modularity of ``labels`` on the weighted graph ``A``."""
+    two_m = float(A.sum())
+    if two_m <= 0:
+        return 0.0
+    k = int(labels.max()) + 1
+    H = sp.csr_matrix((np.ones(labels.size), (np.arange(labels.size), labels)), shape=(labels.size, k))
+    inside = (H.T @ A @ H).diagonal()
+    degree = H.T @ np.asarray(A.sum(axis=1)).ravel()
+    return float((inside / two_m - (degree / two_m) ** 2).sum())
+
+
+def candidate_ks(n_rows: int, max_topics: int) -> list[int]:
+    """Every topic count from 2 to ``max_topics`` that leaves topics of 3+ lines on average."""
+    return list(range(2, int(min(max_topics, n_rows // 3)) + 1))
+
+
+def dominant_word_share(tokens: list[list[str]]) -> float:
+    """Largest share of lines that contain one word (as a token or inside a longer token)."""
+    if not tokens:
+        return 0.0
+    counts: dict[str, int] = {}
+    for toks in tokens:
+        words = set()
+        for t in toks:
+            words.add(t)
+            if len(t) >= 3 and not t.isascii():
+                words.update(t[i : i + 2] for i in range(len(t) - 1))
+        for w in words:
+            if len(w) >= 2:
+                counts[w] = counts.get(w, 0) + 1
+    return max(counts.values(), default=0) / len(tokens)
+
+
+def hierarchical_topics(
+    X: np.ndarray, sample: np.ndarray, n_topics: int | None, max_topics: int
+) -> tuple[np.ndarray, dict[int, float]]:
+    """Initial centroids from the Ward hierarchy of ``X[sample]`` and the modularity scores.
+
+    With ``n_topics=None`` the cut is chosen by modularity (see the module docstring);
+    one topic when no cut reaches ``MIN_MODULARITY``.
+    """
+    Xs = X[sample]
+    n = Xs.shape[0]
+    if n_topics == 1 or n < 3:
+        return normalize(X.mean(axis=0, keepdims=True)), {}
+    # On a few dozen lines 15 neighbours would link most of the corpus; sqrt(n) keeps the
+    # graph sparse enough for modularity to see groups of a handful of lines.
+    A = knn_graph(Xs, int(min(N_NEIGHBORS, max(5, round(np.sqrt(n))))))
+    if n_topics is None:
+        ks = candidate_ks(n, max_topics)
+        if not ks:
+            return normalize(X.mean(axis=0, keepdims=True)), {}
+    else:
+        ks = [int(min(n_topics, n))]
+    cuts = ward_cuts(Xs, A, ks)
+    scores = {k: round(modularity(A, cuts[k]), 4) for k in ks}
+    if n_topics is None:
+        best = max(scores.values())
+        if best < MIN_MODULARITY:
+            return normalize(X.mean(axis=0, keepdims=True)), scores
+        k = min(k for k in ks if scores[k] >= best - MODULARITY_TOLERANCE)
+    else:
+        k = ks[0]
+    labels = cuts[k]
+    centroids = np.vstack([Xs[labels == c].mean(axis=0) for c in range(k)])
+    return normalize(centroids), scores
+
+
+def refine(X: np.ndarray, centroids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Lloyd iterations on every row from the given centroids (deterministic)."""
+    k = centroids.shape[0]
+    if k == 1:
+        return np.zeros(X.shape[0], dtype=np.int64), normalize(X.mean(axis=0, keepdims=True))
+    km = KMeans(n_clusters=k, init=centroids, n_init=1, max_iter=300).fit(X)
+    return km.labels_.astype(np.int64), normalize(km.cluster_centers_)
 
 
 def similarity_floors(similarity: np.ndarray, labels: np.ndarray, k: int, min_similarity: float) -> np.ndarray:

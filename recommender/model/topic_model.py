@@ -28,7 +28,15 @@ from sklearn.preprocessing import normalize
 from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
-from recommender.model.clustering import choose_n_topics, similarity_floors, spherical_kmeans
+from recommender.model.clustering import (
+    GRAPH_SAMPLE,
+    ONE_THEME_SHARE,
+    dominant_word_share,
+    hierarchical_topics,
+    refine,
+    similarity_floors,
+    text_sample,
+)
 from recommender.model.describe import describe_topics
 from recommender.text.tokenize import char_segments, tokenize
 
@@ -72,8 +80,6 @@ class TopicModel(ClusterMixin, BaseEstimator):
         Minimum number of lines for a word or n-gram (lowered on tiny corpora).
     max_features : int
         Cap of each vocabulary block (memory of the SVD components).
-    n_init : int
-        k-means restarts.
     min_similarity : float
         Lines whose cosine to their topic is below this fit no topic (-1); each topic's
         own floor may be higher (robust lower fence of its similarity distribution).
@@ -96,7 +102,6 @@ class TopicModel(ClusterMixin, BaseEstimator):
         char_ngram_range: tuple[int, int] = (1, 3),
         min_df: int = 2,
         max_features: int = 100_000,
-        n_init: int = 10,
         min_similarity: float = 0.1,
         theme_similarity: float = 0.3,
         n_keywords: int = 8,
@@ -111,7 +116,6 @@ class TopicModel(ClusterMixin, BaseEstimator):
         self.char_ngram_range = char_ngram_range
         self.min_df = min_df
         self.max_features = max_features
-        self.n_init = n_init
         self.min_similarity = min_similarity
         self.theme_similarity = theme_similarity
         self.n_keywords = n_keywords
@@ -141,8 +145,8 @@ class TopicModel(ClusterMixin, BaseEstimator):
             raise ValueError(f"n_topics={self.n_topics!r} should be None or an integer >= 1")
         if not 0.0 <= self.word_weight <= 1.0:
             raise ValueError(f"word_weight={self.word_weight!r} should be in [0, 1]")
-        if self.max_topics < 1 or self.n_components < 1 or self.n_init < 1:
-            raise ValueError("max_topics, n_components and n_init should be >= 1")
+        if self.max_topics < 1 or self.n_components < 1:
+            raise ValueError(f"max_topics={self.max_topics!r} and n_components={self.n_components!r} should be >= 1")
 
     def _fit(self, texts: list[str], tokens: list[list[str]]) -> None:
         n = len(texts)
@@ -159,14 +163,15 @@ class TopicModel(ClusterMixin, BaseEstimator):
         usable = rows[np.linalg.norm(Z[rows], axis=1) > 0]
         X = Z[usable]
 
-        seed = int(self.random_state) if self.random_state is not None else 0
-        if self.n_topics is None:
-            k, scores = choose_n_topics(X, self.max_topics, seed)
-            self.selection_scores_ = scores
+        n_topics = self.n_topics
+        if n_topics is None and dominant_word_share([tokens[i] for i in usable]) >= ONE_THEME_SHARE:
+            n_topics = 1  # most lines name the same thing: one topic, however they vary
         else:
-            k = min(int(self.n_topics), X.shape[0])
-            self.selection_scores_ = {}
-        fit_labels, centroids = spherical_kmeans(X, k, seed, self.n_init)
+            n_topics = None if n_topics is None else min(int(n_topics), X.shape[0])
+        sample = text_sample([texts[i] for i in usable], GRAPH_SAMPLE)
+        init, self.selection_scores_ = hierarchical_topics(X, sample, n_topics, self.max_topics)
+        fit_labels, centroids = refine(X, init)
+        k = centroids.shape[0]
         # Drop empty clusters (possible only with duplicates) and renumber by size.
         sizes = np.bincount(fit_labels, minlength=k)
         order = [c for c in np.argsort(-sizes, kind="stable") if sizes[c] > 0]
@@ -194,9 +199,7 @@ class TopicModel(ClusterMixin, BaseEstimator):
             "n_topics": int(k),
             "unassigned_share": round(float(1.0 - assigned.mean()), 4),
             "mean_similarity": round(float(similarity[assigned].mean()) if assigned.any() else 0.0, 4),
-            "silhouette": round(float(self.selection_scores_.get(k, float("nan"))), 4)
-            if self.selection_scores_.get(k) is not None
-            else None,
+            "modularity": self.selection_scores_.get(k),
         }
         self.topics_ = describe_topics(
             texts,
@@ -226,16 +229,15 @@ class TopicModel(ClusterMixin, BaseEstimator):
         )
         # On small corpora a low-rank space generalises over shared characters and words;
         # as many dimensions as lines would just copy the sparse input.
-        dims = int(min(self.n_components, X.shape[1] - 1, max(2, n // 4)))
-        if dims < 1:
-            # One line or a one-word vocabulary: the latent space is the input itself.
-            dims = 1
+        dims = int(min(self.n_components, X.shape[1] - 1, n - 1, max(2, n // 8)))
         seed = int(self.random_state) if self.random_state is not None else 0
-        if X.shape[1] > 1 and n > 1:
-            svd = TruncatedSVD(n_components=dims, algorithm="randomized", n_iter=4, random_state=seed)
+        if dims >= 1:
+            # ARPACK converges to the leading singular subspace whatever the seed (the
+            # randomized solver's subspace moved with random_state and so did the topics).
+            svd = TruncatedSVD(n_components=dims, algorithm="arpack", random_state=seed)
             components = svd.fit(X).components_
             self.explained_variance_ratio_ = float(svd.explained_variance_ratio_.sum())
-        else:
+        else:  # one or two lines, or a one-word vocabulary: one direction is all there is
             components = np.ones((1, X.shape[1]), dtype=np.float32)
             self.explained_variance_ratio_ = 1.0
         # Contiguous (features x dims): a sparse row times it costs microseconds, while

@@ -7,8 +7,10 @@ validated and masked by :mod:`recommender.intake`; submitters arrive already has
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from collections.abc import Callable
@@ -32,7 +34,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from recommender.errors import StoreError
-from recommender.moderation import RecentLine, Screening
+from recommender.moderation import RecentLine, Screening, text_key
 from recommender.store.schema import (
     assignments,
     audit_log,
@@ -74,7 +76,7 @@ class NewFeedback:
 #: Lines that still hold their text (withdrawn and purged lines do not).
 WITH_TEXT = ("visible", "hidden", "flagged")
 MODERATION_COUNTER = "moderation"
-RECENT_LIMIT = 5000
+RECENT_LIMIT = 500
 
 
 @dataclass(frozen=True)
@@ -173,14 +175,19 @@ class FeedbackStore:
         else:
             kwargs["pool_pre_ping"] = True
         self.engine: Engine = create_engine(url, **kwargs)
+        self._writer_lock = threading.RLock() if self.dialect == "sqlite" else contextlib.nullcontext()
         if self.dialect == "sqlite":
             event.listen(self.engine, "connect", _sqlite_on_connect)
             event.listen(self.engine, "begin", _sqlite_on_begin)
 
     @contextmanager
     def _write(self) -> Iterator:
-        """A write transaction (BEGIN IMMEDIATE on SQLite), committed on success."""
-        with self.engine.connect() as conn:
+        """A write transaction (BEGIN IMMEDIATE on SQLite), committed on success.
+
+        On SQLite, threads of one process queue on a lock first: SQLite's own busy handler
+        sleeps in growing steps (up to 100 ms) while another writer holds the database, which
+        under load costs far more than the write itself."""
+        with self._writer_lock, self.engine.connect() as conn:
             conn.execution_options(write_transaction=True)
             with conn.begin():
                 yield conn
@@ -226,17 +233,27 @@ class FeedbackStore:
         assignment: tuple[str, str | None, float] | None = None,
         screener: Callable[[list[RecentLine]], Screening] | None = None,
         screen_window: timedelta | None = None,
+        screen_limits: tuple[int, int] = (RECENT_LIMIT, RECENT_LIMIT),
     ) -> StoredFeedback:
         """Insert one feedback line (and, when given, its (model_version, topic_id, score)
         assignment in the same transaction) and return it as stored.
 
-        With a ``screener``, the lines received within ``screen_window`` are read in the same
-        write transaction and the screener decides whether the new line (and earlier ones of a
+        With a ``screener``, recent lines (within ``screen_window``; at most ``screen_limits``
+        = (from this client, with this text)) are read in the same write transaction and the
+        screener decides whether the new line (and earlier ones of a
         burst) is flagged instead of counted."""
         values = self._values(item)
         with self._write() as conn:
             if screener is not None and screen_window is not None:
-                verdict = screener(self._recent(conn, values["received_at"] - screen_window))
+                verdict = screener(
+                    self._recent(
+                        conn,
+                        values["received_at"] - screen_window,
+                        values["client_key"],
+                        values["text_key"],
+                        *screen_limits,
+                    )
+                )
                 if verdict.flag_reason is not None:
                     values.update(status="flagged", flag_reason=verdict.flag_reason,
                                   status_changed_at=values["received_at"])
@@ -296,19 +313,32 @@ class FeedbackStore:
                 conn.execute(update(feedback).where(feedback.c.id == fid).values(repeat_of=earlier))
 
     @staticmethod
-    def _recent(conn, since: datetime) -> list[RecentLine]:
-        rows = conn.execute(
-            select(
-                feedback.c.id, feedback.c.text, feedback.c.client_key, feedback.c.submitter_hash,
-                feedback.c.status, feedback.c.received_at,
-            )
-            .where(feedback.c.received_at >= since)
-            .order_by(feedback.c.received_at.desc())
-            .limit(RECENT_LIMIT)  # bounded work per submission even under a flood
+    def _recent(
+        conn, since: datetime, client_key: str | None, text_key: str | None, client_limit: int, text_limit: int
+    ) -> list[RecentLine]:
+        """The lines a screener needs, read through the two indexes: this client's recent
+        lines and recent lines with the same normalised text (bounded work per submission,
+        however busy the window is)."""
+        columns = (
+            feedback.c.id, feedback.c.text, feedback.c.client_key, feedback.c.submitter_hash,
+            feedback.c.status, feedback.c.received_at,
         )
-        return [
-            RecentLine(r.id, r.text, r.client_key, r.submitter_hash, r.status, r.received_at) for r in rows
-        ]
+        found: dict[int, RecentLine] = {}
+        for column, key, limit in (
+            (feedback.c.client_key, client_key, client_limit),
+            (feedback.c.text_key, text_key, text_limit),
+        ):
+            if key is None or limit <= 0:
+                continue
+            rows = conn.execute(
+                select(*columns)
+                .where(and_(column == key, feedback.c.received_at >= since))
+                .order_by(feedback.c.received_at.desc())
+                .limit(limit)
+            )
+            for r in rows:
+                found[r.id] = RecentLine(r.id, r.text, r.client_key, r.submitter_hash, r.status, r.received_at)
+        return sorted(found.values(), key=lambda line: line.received_at, reverse=True)
 
     @staticmethod
     def _values(item: NewFeedback) -> dict:
@@ -317,6 +347,7 @@ class FeedbackStore:
             "flag_reason": item.flag_reason,
             "receipt_hash": item.receipt_hash,
             "client_key": item.client_key,
+            "text_key": text_key(item.text),
             "fill_seconds": item.fill_seconds,
             "status_changed_at": _now() if item.status != "visible" else None,
             "external_id": item.external_id,
@@ -451,37 +482,46 @@ class FeedbackStore:
 
     # ------------------------------------------------------------------ assignments
     def put_assignments(self, model_version: str, rows: Iterable[tuple[int, str | None, float]]) -> int:
-        """Store (feedback_id, topic_id or None, score) for a model version (replacing any)."""
-        rows = list(rows)
+        """Store (feedback_id, topic_id or None, score) for a model version, replacing any
+        (an upsert: several workers may assign the same new line at once)."""
+        rows = [
+            {"model_version": model_version, "feedback_id": fid, "topic_id": tid, "score": float(score)}
+            for fid, tid, score in rows
+        ]
         if not rows:
             return 0
+        if self.dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as upsert
+        else:
+            from sqlalchemy.dialects.sqlite import insert as upsert
         with self._write() as conn:
-            for part in _chunks([r[0] for r in rows], 500):
+            for part in _chunks(rows, 500):
+                stmt = upsert(assignments).values(list(part))
                 conn.execute(
-                    delete(assignments).where(
-                        and_(assignments.c.model_version == model_version, assignments.c.feedback_id.in_(part))
+                    stmt.on_conflict_do_update(
+                        index_elements=[assignments.c.model_version, assignments.c.feedback_id],
+                        set_={"topic_id": stmt.excluded.topic_id, "score": stmt.excluded.score},
                     )
                 )
-            conn.execute(
-                insert(assignments),
-                [
-                    {"model_version": model_version, "feedback_id": fid, "topic_id": tid, "score": float(score)}
-                    for fid, tid, score in rows
-                ],
-            )
         return len(rows)
 
-    def unassigned(self, model_version: str, *, limit: int = 5000) -> list[StoredFeedback]:
+    def unassigned(
+        self, model_version: str, *, limit: int = 5000, received_since: datetime | None = None
+    ) -> list[StoredFeedback]:
         """Feedback with text and no assignment yet under that model version (arrived after
-        training, or hidden or flagged at training time)."""
-        sub = select(assignments.c.feedback_id).where(assignments.c.model_version == model_version)
+        training, or hidden or flagged at training time); optionally only lines received
+        since a time (the service's once-a-second pass over new lines)."""
+        joined = feedback.outerjoin(
+            assignments,
+            and_(assignments.c.feedback_id == feedback.c.id, assignments.c.model_version == model_version),
+        )
+        query = select(feedback).select_from(joined).where(
+            and_(assignments.c.feedback_id.is_(None), feedback.c.status.in_(WITH_TEXT))
+        )
+        if received_since is not None:
+            query = query.where(feedback.c.received_at >= received_since)
         with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(feedback)
-                .where(and_(feedback.c.id.not_in(sub), feedback.c.status.in_(WITH_TEXT)))
-                .order_by(feedback.c.id)
-                .limit(limit)
-            ).all()
+            rows = conn.execute(query.order_by(feedback.c.id).limit(limit)).all()
         return [_row_to_feedback(r) for r in rows]
 
     def assignment_rows(

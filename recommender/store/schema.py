@@ -72,6 +72,8 @@ feedback = Table(
     Column("flag_reason", String(200), nullable=True),
     Column("receipt_hash", String(64), nullable=True),
     Column("client_key", String(32), nullable=True),
+    # Hash of the normalised text: finds "identical text from many people" with an index.
+    Column("text_key", String(16), nullable=True),
     Column("fill_seconds", Integer, nullable=True),
     Column("status_changed_at", UTCDateTime, nullable=True),
     UniqueConstraint("source", "external_id", name="uq_feedback_source_external_id"),
@@ -82,6 +84,7 @@ Index("ix_feedback_submitter", feedback.c.submitter_hash, feedback.c.submitted_a
 Index("ix_feedback_status", feedback.c.status)
 Index("ix_feedback_receipt_hash", feedback.c.receipt_hash, unique=True)
 Index("ix_feedback_client_key", feedback.c.client_key, feedback.c.received_at)
+Index("ix_feedback_text_key", feedback.c.text_key, feedback.c.received_at)
 
 #: Feedback statuses: only ``visible`` lines count in suggestions, quotes, topic pages, exports
 #: and training. ``hidden`` (an organizer's decision) and ``flagged`` (looked automated) keep

@@ -37,6 +37,14 @@ PROJECT_USER_DICT = DATA_DIR / "user_dict.txt"
 # brackets, e.g. "[手机号]". Matched generally so that new placeholder kinds are dropped too.
 _PLACEHOLDER = re.compile(r"\[[\u3400-\u9fff]{1,6}\]")
 _NUMBER = re.compile(r"^[\d.,%]+$")
+# A spreadsheet formula or DDE payload pasted into a form ("=cmd|' /C calc'!A0",
+# "=HYPERLINK(…)"): from "=", "+" or "@" at the start of the text or after a space up to
+# the next Chinese character. Its pieces ("cmd", "a0") are not words anybody wrote.
+_FORMULA = re.compile(r"(?:^|(?<=\s))[=+@][^\u3400-\u9fff]*")
+# Latin tokens are kept when they look like words or product names: two or more letters
+# ("excel", "wps", "win10"), or a mobile generation ("5g"). Cell references and codes
+# such as "a0", "x1" or "b2" are dropped.
+_LATIN_WORD = re.compile(r"^(?=(?:[^a-z]*[a-z]){2})[a-z0-9.+#-]+$|^\d+g$")
 
 _lock = threading.Lock()
 _tokenizer: jieba.Tokenizer | None = None
@@ -111,14 +119,15 @@ def _keep(token: str, stops: frozenset[str]) -> bool:
         return False
     if _NUMBER.match(token):
         return False
-    if len(token) == 1 and token.isascii():
+    if token.isascii() and not _LATIN_WORD.match(token):
         return False
     return token not in stops
 
 
 def normalize_text(text: str) -> str:
-    """NFKC-fold, lower-case and blank out masking placeholders."""
+    """NFKC-fold, lower-case and blank out masking placeholders and formula payloads."""
     text = unicodedata.normalize("NFKC", text).lower()
+    text = _FORMULA.sub(" ", text)
     return _PLACEHOLDER.sub(" ", text)
 
 

@@ -26,14 +26,19 @@ log = logging.getLogger(__name__)
 HERE = Path(__file__).parent
 
 
-async def _poll_models(service: RecommenderService, every: float) -> None:
-    """Each worker checks the `current` pointer; a new model is swapped in without a restart."""
+#: How often each worker assigns newly arrived lines to topics.
+ASSIGN_EVERY_SECONDS = 1.0
+
+
+async def _background(service: RecommenderService) -> None:
+    """Every second: assign new lines to topics; every `model_poll_seconds` (inside
+    refresh_model) check the `current` pointer and swap in a new model without a restart."""
     while True:
-        await asyncio.sleep(every)
+        await asyncio.sleep(ASSIGN_EVERY_SECONDS)
         try:
             await run_in_threadpool(service.refresh_model, force=False)
-        except Exception:  # never let the poller die: the previous model keeps serving
-            log.exception("model refresh failed; the previous model stays in service")
+        except Exception:  # never let the loop die: the previous model keeps serving
+            log.exception("model refresh or assignment failed; the previous model stays in service")
 
 
 def create_app(settings: Settings | None = None, service: RecommenderService | None = None) -> FastAPI:
@@ -49,7 +54,7 @@ def create_app(settings: Settings | None = None, service: RecommenderService | N
             log.warning("no model yet: the form takes feedback; run `recommender train` for suggestions")
         else:
             log.info("serving model %s", served.version)
-        poller = asyncio.create_task(_poll_models(svc, settings.model_poll_seconds))
+        poller = asyncio.create_task(_background(svc))
         try:
             yield
         finally:

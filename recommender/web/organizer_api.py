@@ -161,16 +161,32 @@ class SessionIn(BaseModel):
 # --------------------------------------------------------------------------- suggestions and topics
 
 
-@router.get("/suggestions")
+@router.get(
+    "/suggestions",
+    response_class=Response,
+    responses={200: {"content": {"application/json": {"schema": {"type": "object"}}}}},
+)
 def get_suggestions(
     query: Annotated[SuggestionQuery, Depends(suggestion_query)],
     service: Annotated[RecommenderService, Depends(get_service)],
-) -> dict:
+) -> Response:
     """Ranked topic suggestions for the next class (shape in INTERFACE.md, plus extra keys)."""
-    return query.call(service)
+    body = service.suggestions_json(as_of=query.as_of, top=query.top, segment=query.segment)
+    return Response(body, media_type="application/json")
 
 
-@router.get("/suggestions/export")
+#: OpenAPI description of the export responses (a file, not JSON).
+EXPORT_RESPONSES = {
+    200: {
+        "description": "The table as a file (CSV in UTF-8 with BOM, or XLSX).",
+        "content": {
+            media.split(";")[0]: {"schema": {"type": "string", "format": "binary"}} for media in exports.FORMATS.values()
+        },
+    }
+}
+
+
+@router.get("/suggestions/export", response_class=Response, responses=EXPORT_RESPONSES)
 def export_suggestions(
     query: Annotated[SuggestionQuery, Depends(suggestion_query)],
     service: Annotated[RecommenderService, Depends(get_service)],
@@ -213,7 +229,7 @@ def rename_topic(
         raise _no_topic(topic_id) from None
 
 
-@router.get("/topics/{topic_id}/export")
+@router.get("/topics/{topic_id}/export", response_class=Response, responses=EXPORT_RESPONSES)
 def export_topic(
     topic_id: str,
     service: Annotated[RecommenderService, Depends(get_service)],

@@ -27,11 +27,13 @@ def upgrade() -> None:
         batch.add_column(sa.Column("flag_reason", sa.String(200), nullable=True))
         batch.add_column(sa.Column("receipt_hash", sa.String(64), nullable=True))
         batch.add_column(sa.Column("client_key", sa.String(32), nullable=True))
+        batch.add_column(sa.Column("text_key", sa.String(16), nullable=True))
         batch.add_column(sa.Column("fill_seconds", sa.Integer, nullable=True))
         batch.add_column(sa.Column("status_changed_at", UTCDateTime, nullable=True))
         batch.create_index("ix_feedback_status", ["status"])
         batch.create_index("ix_feedback_receipt_hash", ["receipt_hash"], unique=True)
         batch.create_index("ix_feedback_client_key", ["client_key", "received_at"])
+        batch.create_index("ix_feedback_text_key", ["text_key", "received_at"])
     op.create_table(
         "audit_log",
         sa.Column("id", IdType, primary_key=True, autoincrement=True),
@@ -64,9 +66,10 @@ def downgrade() -> None:
     op.drop_index("ix_audit_log_at", table_name="audit_log")
     op.drop_table("audit_log")
     with op.batch_alter_table("feedback") as batch:
+        batch.drop_index("ix_feedback_text_key")
         batch.drop_index("ix_feedback_client_key")
         batch.drop_index("ix_feedback_receipt_hash")
         batch.drop_index("ix_feedback_status")
-        for column in ("status_changed_at", "fill_seconds", "client_key", "receipt_hash", "flag_reason",
+        for column in ("status_changed_at", "fill_seconds", "text_key", "client_key", "receipt_hash", "flag_reason",
                        "moderation_reason", "status"):
             batch.drop_column(column)
