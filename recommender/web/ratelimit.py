@@ -29,7 +29,17 @@ from recommender.web.errors import error_response
 
 log = logging.getLogger(__name__)
 
-LIMITED = frozenset({("POST", "/feedback"), ("POST", "/api/feedback")})
+LIMITED = frozenset(
+    {
+        ("POST", "/feedback"),
+        ("POST", "/api/feedback"),
+        # Receipt look-ups: guessing a 50-bit code is hopeless, but nobody should hammer it.
+        ("POST", "/withdraw/lookup"),
+        ("POST", "/withdraw"),
+        ("POST", "/api/withdraw/lookup"),
+        ("POST", "/api/withdraw"),
+    }
+)
 OFF = frozenset({"", "off", "none", "0", "false", "disabled"})
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
