@@ -88,17 +88,21 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
         return EXIT_ERROR
     service = _service(settings)
     source = batch.source
-    imported = duplicates = 0
+    imported = duplicates = flagged = 0
     rejected: list[tuple[int, str]] = []
     pending = []
+    pending_fill: list[int | None] = []  # answering time of each pending line (questionnaires)
 
     def flush() -> None:
-        nonlocal imported, duplicates
+        nonlocal imported, duplicates, flagged
         if pending:
-            new_ids, skipped = service.store_batch(pending)
+            new_ids, skipped = service.store_batch(pending, fill_seconds=pending_fill)
             imported += len(new_ids)
             duplicates += skipped
+            if any(s is not None for s in pending_fill):
+                flagged += sum(row.status == "flagged" for row in service.store.get_many(new_ids))
             pending.clear()
+            pending_fill.clear()
 
     try:
         for item in tqdm(batch, desc=f"导入 {path.name}", unit="行", disable=args.quiet):
@@ -118,6 +122,7 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
                         source=source,
                     )
                 )
+                pending_fill.append(item.fill_seconds)
             except ValidationFailed as exc:
                 rejected.append((item.line, exc.message))
             if len(pending) >= IMPORT_BATCH:
@@ -129,6 +134,11 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
         return EXIT_ERROR
     print(f"文件 {path.name}（{batch.format}, {batch.encoding or '-'}）")
     print(f"  导入 imported: {imported}")
+    if flagged:
+        print(
+            f"  待审核 flagged for review: {flagged}（答题过快，用时少于 {settings.flag_min_fill_seconds} 秒；"
+            f"在组织者页面“待审核”中处理）"
+        )
     print(f"  已存在跳过 duplicates skipped: {duplicates}")
     print(f"  有误跳过 rejected: {len(rejected)}")
     for line, reason in rejected[:50]:
@@ -137,7 +147,10 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
         print(f"    … 另有 {len(rejected) - 50} 行有误")
     for note in batch.notes:
         print(f"  说明 note: {note}")
-    log.info("import %s: %d imported, %d duplicates, %d rejected", path.name, imported, duplicates, len(rejected))
+    log.info(
+        "import %s: %d imported (%d flagged for review), %d duplicates, %d rejected",
+        path.name, imported, flagged, duplicates, len(rejected),
+    )
     return 0
 
 

@@ -29,7 +29,10 @@ option. Each non-blank answer to a free-text question is its own line, with the 
 ``<序号>-<submission date>-q<question>`` (the date guards against another questionnaire saved
 under the same file name); answers such as 无 / 没有 / (空) are skipped quietly and counted.
 Segment answers ("A.居民", "居民（住户）") are mapped to the configured segments, else left
-None. Personal-data columns (来自IP, 来源详情, nicknames, names, phones) are never read.
+None. The answering duration (问卷星 所用时间, 腾讯问卷 答题时长, or 结束答题时间 − 开始答题时间)
+becomes :attr:`ImportedRow.fill_seconds` (None when blank or unreadable — never a row error;
+unreadable ones are counted in the notes), so the store can flag rows filled in a few seconds.
+Personal-data columns (来自IP, 来源详情, nicknames, names, phones) are never read.
 :attr:`ImportBatch.layout` and :attr:`ImportBatch.notes` say what was detected and done.
 
 This module reads; validation and masking stay in :func:`recommender.intake.clean_feedback`,
@@ -73,6 +76,7 @@ from recommender.questionnaire import (
     is_blank_answer,
     list_questions,
     map_segment,
+    parse_fill_seconds,
     plan_questionnaire,
     resolve_columns,
     split_question_options,
@@ -187,6 +191,8 @@ class ImportedRow:
     external_id: str | None
     segment: str | None
     session_id: str | None
+    #: How long the questionnaire took to fill in, in seconds (None: unknown, or not a questionnaire).
+    fill_seconds: int | None = None
 
     def to_draft(self, *, source: str, settings: Settings, now: datetime | None = None) -> FeedbackDraft:
         """Validate and mask this row with the rules every door uses (raises ValidationFailed)."""
@@ -278,8 +284,9 @@ class ImportBatch:
     @property
     def notes(self) -> list[str]:
         """What was detected and done, in Chinese, for the CLI: the layout, the questions read,
-        the ignored personal columns; after a full iteration also the blank answers skipped and
-        the segment answers not mapped. Empty for generic files read without question options."""
+        the ignored personal columns; after a full iteration also the blank answers skipped,
+        the segment answers not mapped and the answering durations that could not be read.
+        Empty for generic files read without question options."""
         if self._plan is None:
             return []
         return [*self._plan.notes, *self._tally_notes]
@@ -462,6 +469,7 @@ def _plan_picker(plan: QuestionnairePlan) -> Callable[[Sequence[Any]], RawRow]:
     def pick(cells: Sequence[Any]) -> RawRow:
         raw: RawRow = {fld: cells[i] if i < len(cells) else None for fld, i in plan.fields.items()}
         raw["texts"] = [(q, cells[q.index] if q.index < len(cells) else None) for q in plan.texts]
+        raw["fill"] = {role: cells[i] if i < len(cells) else None for role, i in plan.fill.items()}
         return raw
 
     return pick
@@ -471,11 +479,14 @@ def _plan_picker(plan: QuestionnairePlan) -> Callable[[Sequence[Any]], RawRow]:
 class _Tally:
     blank: int = 0
     unmapped: Counter[str] = field(default_factory=Counter)
+    bad_fill: int = 0
 
     def notes(self) -> list[str]:
         notes = []
         if self.blank:
             notes.append(f"已跳过空白回答 {self.blank} 个（空、无、没有、暂无 等）")
+        if self.bad_fill:
+            notes.append(f"有 {self.bad_fill} 份答卷的答题用时无法识别，这些答卷不按用时审核")
         if self.unmapped:
             examples = "、".join(f"“{a[:20]}”" for a, _ in self.unmapped.most_common(3))
             notes.append(
@@ -509,6 +520,7 @@ def _answer_rows(
         segment = map_segment(answer, segments)
         if segment is None and not is_blank_answer(answer):
             tally.unmapped[answer] += 1
+    fill_seconds = _fill_seconds(raw.get("fill") or {}, tally)
     number = _cell_text(raw.get("id"))
     day = submitted_at.astimezone(LOCAL_TZ).strftime("%Y%m%d") if submitted_at else None
     for question, value in raw["texts"]:
@@ -537,7 +549,30 @@ def _answer_rows(
             external_id=external_id,
             segment=segment,
             session_id=session_id,
+            fill_seconds=fill_seconds,
         )
+
+
+def _fill_seconds(cells: dict[str, Any], tally: _Tally) -> int | None:
+    """An answer sheet's answering time: the duration cell, else its end minus its start.
+    Blank gives None quietly; a value that cannot be read gives None and is counted."""
+    duration = cells.get("duration")
+    if _cell_text(duration) is not None:
+        seconds = parse_fill_seconds(duration)
+        if seconds is None:
+            tally.bad_fill += 1
+        return seconds
+    start, end = cells.get("start"), cells.get("end")
+    if _cell_text(start) is None or _cell_text(end) is None:
+        return None
+    try:
+        elapsed = (parse_timestamp(end) - parse_timestamp(start)).total_seconds()
+    except ValidationFailed:
+        elapsed = -1.0
+    if elapsed < 0:
+        tally.bad_fill += 1
+        return None
+    return int(elapsed)
 
 
 def _where(question: Question) -> str:

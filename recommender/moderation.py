@@ -8,7 +8,9 @@
   organizer restores it) when one client sent more than ``burst_max_lines`` lines within the
   window, when the same normalised text came from ``duplicate_min_submitters`` different
   people within the window, or when a questionnaire row was filled in fewer than
-  ``min_fill_seconds``. The earlier lines of a burst or a duplicate wave are flagged with it.
+  ``min_fill_seconds`` (:meth:`ScreeningRules.too_fast`, also applied to imported 问卷星 /
+  腾讯问卷 rows by ``RecommenderService.store_batch``). The earlier lines of a burst or a
+  duplicate wave are flagged with it.
 - **Actors** for the audit log: ``console_actor()`` for the command line.
 """
 
@@ -123,6 +125,11 @@ class ScreeningRules:
             min_fill_seconds=settings.flag_min_fill_seconds,
         )
 
+    def too_fast(self, fill_seconds: int | None) -> bool:
+        """True for a questionnaire row filled in fewer than ``min_fill_seconds`` (the one
+        place this rule lives: live intake and imports both ask it); unknown time: False."""
+        return self.min_fill_seconds > 0 and fill_seconds is not None and fill_seconds < self.min_fill_seconds
+
 
 @dataclass(frozen=True)
 class RecentLine:
@@ -154,7 +161,7 @@ def screen(
     rules: ScreeningRules,
 ) -> Screening:
     """Decide whether a new line looks automated (see the module docs)."""
-    if rules.min_fill_seconds > 0 and fill_seconds is not None and fill_seconds < rules.min_fill_seconds:
+    if rules.too_fast(fill_seconds):
         return Screening("too_fast")
     live = [r for r in recent if r.status in ("visible", "flagged", "hidden")]
     if rules.burst_max_lines > 0 and client_key is not None:

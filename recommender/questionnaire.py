@@ -14,6 +14,10 @@ Pure functions over a header and a sample of rows; :mod:`recommender.importer` d
   cannot be settled, :class:`~recommender.errors.ImportFailed` lists the numbered questions and
   names the option to pass.
 
+The answering duration (问卷星 所用时间, 腾讯问卷 答题时长, else 结束答题时间 − 开始答题时间) is
+planned too (:attr:`QuestionnairePlan.fill`) and read by :func:`parse_fill_seconds`, so rows
+filled in a few seconds can be flagged for review.
+
 Personal-data columns — the IP address (来自IP, IP地址), 来源详情, nicknames, names, phone
 numbers — and questions asking for them are never read into any field, whatever the options say.
 Multi-choice answers (joined by ``┋``) are choices, not free text: never picked as feedback
@@ -22,10 +26,12 @@ unless named, and then the choices become one line joined by ``、``.
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import time, timedelta
 from typing import Any
 
 from recommender.errors import ImportFailed
@@ -40,6 +46,7 @@ __all__ = [
     "is_personal_column",
     "list_questions",
     "map_segment",
+    "parse_fill_seconds",
     "plan_questionnaire",
     "resolve_columns",
     "split_question_options",
@@ -56,6 +63,10 @@ _WJX_COLUMNS = ("序号", "提交答卷时间", "所用时间", "来源", "来�
 _TENCENT_COLUMNS = ("编号", "开始答题时间", "结束答题时间", "答题时长")
 _TIME_COLUMNS = {"wjx": ("提交答卷时间",), "tencent": ("结束答题时间", "开始答题时间")}
 _ID_COLUMNS = {"wjx": ("序号",), "tencent": ("编号",)}
+# How long answering took: a duration column, else (tencent) the start and end of answering.
+_DURATION_COLUMNS = {"wjx": ("所用时间",), "tencent": ("答题时长",)}
+_START_COLUMNS = {"tencent": ("开始答题时间",)}
+_END_COLUMNS = {"tencent": ("结束答题时间",)}
 
 # Words marking personal data, in a metadata column name or a question title.
 _PERSONAL = (
@@ -106,6 +117,14 @@ _NUMBER_SPEC = re.compile(r"^(?:第|q)?\s*(\d{1,3})\s*题?$")
 _OPTION_LETTER = re.compile(r"^[A-Za-z]\s*[.、:)]\s*")
 _FILL_IN = re.compile(r"[〖【\[(（].*$")
 _NO_SEGMENT = ("none", "无", "0", "-")
+# "35秒", "2分5秒", "1分钟", "1小时2分3秒", "125s", "2 min 5 s" (after NFKC + casefold, spaces removed).
+_DURATION_UNITS = re.compile(
+    r"^(?:(\d+(?:\.\d+)?)(?:小时|时|h|hr|hrs|hours?))?"
+    r"(?:(\d+(?:\.\d+)?)(?:分钟|分|m|min|mins|minutes?))?"
+    r"(?:(\d+(?:\.\d+)?)(?:秒钟|秒|s|sec|secs|seconds?))?$"
+)
+# "00:02:05", "2:05" (minutes:seconds), "1:02:05.5".
+_DURATION_CLOCK = re.compile(r"^(?:(\d+):)?(\d{1,2}):(\d{1,2}(?:\.\d+)?)$")
 
 # Answers that say nothing; skipped quietly and counted. Compared after _plain().
 _BLANK_ANSWERS = frozenset(
@@ -182,6 +201,9 @@ class QuestionnairePlan:
     #: Personal-data columns never read.
     ignored: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: Columns giving how long answering took: "duration" (所用时间 / 答题时长), and for
+    #: 腾讯问卷 "start" / "end" (开始答题时间 / 结束答题时间) to compute it when there is none.
+    fill: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -231,6 +253,43 @@ def map_segment(answer: str, segments: Sequence[str]) -> str | None:
         return normed[text]
     hits = {s for n, s in normed.items() if n and (n in text or text in n)}
     return hits.pop() if len(hits) == 1 else None
+
+
+def parse_fill_seconds(value: Any) -> int | None:
+    """How long answering took, in whole seconds (fractions dropped); None when blank or unreadable.
+
+    Reads what 问卷星 and 腾讯问卷 exports hold: "35秒", "2分5秒", "1分钟", "1小时2分3秒",
+    plain seconds (125, "125", "125.4"), clock forms ("00:02:05", "2:05" = 2 min 5 s) and
+    the time or timedelta an XLSX duration cell becomes."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, timedelta):
+        seconds = value.total_seconds()
+    elif isinstance(value, time):
+        seconds = value.hour * 3600 + value.minute * 60 + value.second + value.microsecond / 1e6
+    elif isinstance(value, (int, float)):
+        seconds = float(value)
+    elif isinstance(value, str):
+        text = re.sub(r"\s+", "", _norm(value))
+        if not text:
+            return None
+        units = _DURATION_UNITS.match(text)
+        clock = _DURATION_CLOCK.match(text)
+        if re.fullmatch(r"\d+(?:\.\d+)?", text):
+            seconds = float(text)
+        elif units and any(units.groups()):
+            hours, minutes, secs = (float(g) if g else 0.0 for g in units.groups())
+            seconds = hours * 3600 + minutes * 60 + secs
+        elif clock:
+            hours = float(clock.group(1)) if clock.group(1) else 0.0
+            seconds = hours * 3600 + float(clock.group(2)) * 60 + float(clock.group(3))
+        else:
+            return None
+    else:
+        return None
+    if not math.isfinite(seconds) or seconds < 0:
+        return None
+    return int(seconds)  # whole seconds: 9.6 s is still under 10
 
 
 def detect_layout(header: Sequence[str]) -> str:
@@ -417,6 +476,18 @@ def plan_questionnaire(
             if hit is not None:
                 fields[fld] = hit
 
+    fill: dict[str, int] = {}
+    for role, names in (
+        ("duration", _DURATION_COLUMNS.get(layout, ())),
+        ("start", _START_COLUMNS.get(layout, ())),
+        ("end", _END_COLUMNS.get(layout, ())),
+    ):
+        hit = next((normed.index(n) for n in names if n in normed), None)
+        if hit is not None:
+            fill[role] = hit
+    if "duration" not in fill and not ("start" in fill and "end" in fill):
+        fill = {}
+
     # free-text questions
     candidates = [q for q in all_questions if q.index not in personal]
     if questions:
@@ -531,6 +602,12 @@ def plan_questionnaire(
         notes.append(f"编号列：{header[fields['id']]}（外部编号为 编号-日期-题号，重新导出后不变）")
     if "session" in fields:
         notes.append(f"场次列：{_short(header[fields['session']])}")
+    if "duration" in fill:
+        notes.append(f"答题用时列：{header[fill['duration']]}（用时过短的答卷待审核）")
+    elif fill:
+        notes.append(
+            f"答题用时按 {header[fill['end']]} − {header[fill['start']]} 计算（用时过短的答卷待审核）"
+        )
     if ignored:
         notes.append("已忽略个人信息列：" + "、".join(ignored))
     return QuestionnairePlan(
@@ -541,6 +618,7 @@ def plan_questionnaire(
         multi_choice={i for i in multi if i in {q.index for q in texts}},
         ignored=ignored,
         notes=notes,
+        fill=fill,
     )
 
 

@@ -23,6 +23,7 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -293,19 +294,26 @@ class RecommenderService:
         )
 
     def _fill_flag(self, fill_seconds: int | None) -> dict:
-        """Questionnaire rows answered faster than ``flag_min_fill_seconds`` wait for review.
-        (The importer does not pass the fill time yet: ``fill_seconds`` is None there.)"""
-        limit = self.settings.flag_min_fill_seconds
-        if limit > 0 and fill_seconds is not None and fill_seconds < limit:
+        """Questionnaire rows answered faster than ``flag_min_fill_seconds`` wait for review."""
+        if ScreeningRules.from_settings(self.settings).too_fast(fill_seconds):
             return {"status": "flagged", "flag_reason": "too_fast"}
         return {}
 
-    def store_batch(self, drafts: list[FeedbackDraft]) -> tuple[list[int], int]:
+    def store_batch(
+        self, drafts: Sequence[FeedbackDraft], fill_seconds: Sequence[int | None] | None = None
+    ) -> tuple[list[int], int]:
         """Store a batch of validated drafts (imports): returns (new ids, duplicates skipped).
 
-        Repeats are found against what is already stored and, after insertion, within the
-        batch itself (the same person twice in one questionnaire export)."""
-        items = [self._new_feedback(d) for d in drafts]
+        ``fill_seconds``, parallel to ``drafts``, is how long each line's questionnaire took
+        to fill in (None: unknown); lines filled faster than ``flag_min_fill_seconds`` are
+        stored flagged (``too_fast``), as at live intake. Repeats are found against what is
+        already stored and, after insertion, within the batch itself (the same person twice
+        in one questionnaire export)."""
+        if fill_seconds is None:
+            fill_seconds = [None] * len(drafts)
+        elif len(fill_seconds) != len(drafts):
+            raise ValueError(f"fill_seconds has {len(fill_seconds)} items for {len(drafts)} drafts")
+        items = [self._new_feedback(d, fill_seconds=f) for d, f in zip(drafts, fill_seconds)]
         ids = self.store.add_many(items)
         self._link_batch_repeats(items, ids)
         new_ids = [i for i in ids if i is not None]

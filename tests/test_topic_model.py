@@ -72,13 +72,44 @@ def test_automatic_number_of_topics_gives_pure_topics(corpus, random_state):
 
 
 @pytest.mark.parametrize("theme", list(THEMES))
-def test_one_theme_is_not_split_into_noise(theme):
-    """A corpus about one subject keeps every line in a few sizeable topics, none in -1."""
+def test_one_theme_is_one_topic_without_noise(theme):
+    """A corpus about one subject is one topic, with (nearly) no line in -1."""
     texts, _ = themed_corpus([theme], repeats=3)
     model = TopicModel().fit(texts)
-    assert model.n_topics_ <= 4
+    assert model.n_topics_ == 1
     assert (model.labels_ == -1).mean() <= 0.1
-    assert min(t["size"] for t in model.topics_) >= 3
+    assert ANCHORS[theme] in " ".join([model.topics_[0]["label"], *model.topics_[0]["keywords"]])
+
+
+@pytest.mark.parametrize("n_topics", [None, 4], ids=["automatic", "fixed"])
+def test_different_seeds_give_the_same_topics(corpus, n_topics):
+    """The clustering is deterministic: fits with different random_state agree."""
+    texts, _ = corpus
+    a = TopicModel(n_topics=n_topics, random_state=0).fit(texts)
+    b = TopicModel(n_topics=n_topics, random_state=1).fit(texts)
+    assert a.n_topics_ == b.n_topics_
+    assert normalized_mutual_info_score(a.labels_, b.labels_) >= 0.95
+
+
+def test_demo_feedback_gives_readable_topics_and_named_requests():
+    """The bundled demo (about 12 themes plus two recurring named requests) gets a
+    moderate number of topics, and each named request has a topic of its own."""
+    from recommender.demo import demo_feedback
+
+    texts = [row["text"] for row in demo_feedback()]
+    model = TopicModel(random_state=0).fit(texts)
+    assert 8 <= model.n_topics_ <= 20
+    assert model.n_topics_ < model.max_topics
+    assert (model.labels_ == -1).mean() <= 0.05
+    for name, anchor in [("灭火器使用", "灭火器"), ("居住证办理", "居住证")]:
+        about = np.array([anchor in t for t in texts])
+        values, counts = np.unique(model.labels_[about], return_counts=True)
+        main = int(values[np.argmax(counts)])
+        assert main >= 0 and counts.max() >= 0.7 * about.sum(), name
+        topic = model.topics_[main]
+        assert anchor in topic["label"], (name, topic["label"])
+        # its own topic: most of its lines are about the named thing
+        assert about[model.labels_ == main].mean() >= 0.7, (name, topic["examples"])
 
 
 def test_homogeneous_corpus_is_one_topic():

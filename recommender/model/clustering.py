@@ -31,7 +31,6 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 from sklearn.cluster import KMeans, ward_tree
-from sklearn.neighbors import NearestNeighbors
 from sklearn.preprocessing import normalize
 
 logger = logging.getLogger(__name__)
@@ -39,6 +38,8 @@ logger = logging.getLogger(__name__)
 # Rows the kNN graph and the Ward hierarchy are built on (Ward with a sparse connectivity
 # takes about a second on 8,000 rows; the rest are assigned by the k-means refinement).
 GRAPH_SAMPLE = 8000
+# Rows the SVD (LSA) basis is computed on; the vocabulary and the projection use all rows.
+SVD_SAMPLE = 20000
 # Neighbours per line in the graph: enough to link the paraphrases of one request, few
 # enough that a topic of a dozen lines is still a dense region of its own.
 N_NEIGHBORS = 15
@@ -69,18 +70,27 @@ def text_sample(texts: list[str], size: int) -> np.ndarray:
     return np.sort(np.argsort(keys, kind="stable")[:size])
 
 
-def knn_graph(X: np.ndarray, n_neighbors: int = N_NEIGHBORS) -> sp.csr_matrix:
-    """Symmetric cosine-similarity graph of each row's ``n_neighbors`` nearest rows."""
+def knn_graph(X: np.ndarray, n_neighbors: int = N_NEIGHBORS, chunk: int = 1024) -> sp.csr_matrix:
+    """Symmetric cosine-similarity graph of each (unit-length) row's nearest rows.
+
+    Computed in blocks of ``chunk`` rows so memory stays at ``chunk x n`` similarities
+    (a full brute-force neighbour search would hold up to a gigabyte at once).
+    """
     n = X.shape[0]
     k = int(min(n_neighbors, n - 1))
-    nn = NearestNeighbors(n_neighbors=k + 1, metric="cosine", algorithm="brute").fit(X)
-    dist, idx = nn.kneighbors(X)
-    sim = np.clip(1.0 - dist[:, 1:], 1e-6, None)  # an edge must count even between orthogonal rows
-    A = sp.csr_matrix((sim.ravel(), (np.repeat(np.arange(n), k), idx[:, 1:].ravel())), shape=(n, n))
-    A = A.maximum(A.T).tocsr()
-    A.setdiag(0)
-    A.eliminate_zeros()
-    return A
+    X = np.ascontiguousarray(X, dtype=np.float32)
+    idx = np.empty((n, k), dtype=np.int64)
+    sim = np.empty((n, k), dtype=np.float32)
+    for start in range(0, n, chunk):
+        block = X[start : start + chunk] @ X.T
+        rows = np.arange(block.shape[0])
+        block[rows, start + rows] = -np.inf  # not its own neighbour
+        part = np.argpartition(-block, k - 1, axis=1)[:, :k]
+        idx[start : start + chunk] = part
+        sim[start : start + chunk] = block[rows[:, None], part]
+    sim = np.clip(sim, 1e-6, None)  # an edge must count even between orthogonal rows
+    A = sp.csr_matrix((sim.ravel().astype(np.float64), (np.repeat(np.arange(n), k), idx.ravel())), shape=(n, n))
+    return A.maximum(A.T).tocsr()
 
 
 def _connected(A: sp.csr_matrix) -> sp.csr_matrix:
@@ -159,8 +169,10 @@ def hierarchical_topics(
     """
     Xs = X[sample]
     n = Xs.shape[0]
-    if n_topics == 1 or n < 3:
+    if n_topics == 1 or (n_topics is None and n < 3):
         return normalize(X.mean(axis=0, keepdims=True)), {}
+    if n_topics is not None and n_topics >= n:
+        return Xs.copy(), {}  # as many topics as lines: every line is one
     # On a few dozen lines 15 neighbours would link most of the corpus; sqrt(n) keeps the
     # graph sparse enough for modularity to see groups of a handful of lines.
     A = knn_graph(Xs, int(min(N_NEIGHBORS, max(5, round(np.sqrt(n))))))
@@ -186,6 +198,7 @@ def hierarchical_topics(
 
 def refine(X: np.ndarray, centroids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Lloyd iterations on every row from the given centroids (deterministic)."""
+    centroids = np.unique(centroids, axis=0)  # repeated lines can give equal starting points
     k = centroids.shape[0]
     if k == 1:
         return np.zeros(X.shape[0], dtype=np.int64), normalize(X.mean(axis=0, keepdims=True))

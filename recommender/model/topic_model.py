@@ -5,11 +5,15 @@ Representation (built for lines of 8 to 30 characters):
 2. character 1-3-grams of the text itself (boilerplate phrases, punctuation and digits cut
    out; see ``char_segments``), TF-IDF: robust to segmentation errors, rare words and
    variants ("防诈骗" / "反诈骗" share "诈骗"), and they keep request forms ("怎么办");
-3. both blocks L2-normalized, weighted, stacked, reduced by TruncatedSVD (LSA) and
-   L2-normalized again, so a dot product is a cosine similarity.
-Clustering is spherical k-means; with ``n_topics=None`` the number is chosen by the cosine
-silhouette (see ``clustering.py``). Lines far from their topic (below a robust floor of
-that topic's similarity distribution) get -1. Descriptions live in ``describe.py``.
+3. both blocks L2-normalized, weighted, stacked, reduced by TruncatedSVD (LSA, ARPACK so
+   the subspace does not move with the seed) and L2-normalized again, so a dot product is
+   a cosine similarity.
+Clustering (``clustering.py``): a Ward hierarchy restricted to a cosine kNN graph of (a
+text-hashed sample of) the lines, cut where the graph modularity is highest when
+``n_topics=None``, then k-means refinement on every line from the Ward centroids. Nothing
+in it is random, so fits with different seeds agree. A corpus in which most lines name the
+same word is one topic. Lines far from their topic (below a robust floor of that topic's
+similarity distribution) get -1. Descriptions live in ``describe.py``.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from threadpoolctl import threadpool_limits
 
 from recommender.model.clustering import (
     GRAPH_SAMPLE,
+    SVD_SAMPLE,
     ONE_THEME_SHARE,
     dominant_word_share,
     hierarchical_topics,
@@ -65,9 +70,10 @@ class TopicModel(ClusterMixin, BaseEstimator):
     Parameters
     ----------
     n_topics : int or None
-        Number of topics; None chooses it (cosine silhouette over a grid, or 1 topic).
+        Number of topics; None chooses it (kNN-graph modularity of the Ward cuts, or 1 topic).
     random_state : int
-        Seed of the SVD and k-means; equal seeds give equal models.
+        Seed of the SVD's start vector; equal seeds give equal models, and the clustering
+        itself is deterministic, so different seeds give (nearly) the same topics.
     max_topics : int
         Upper bound of the automatic choice.
     n_components : int
@@ -157,7 +163,7 @@ class TopicModel(ClusterMixin, BaseEstimator):
         if self.n_topics is not None and self.n_topics > rows.size:
             raise ValueError(f"n_topics={self.n_topics} should be <= number of texts with words={rows.size}")
         segments = [char_segments(t) for t in texts]
-        self._fit_vectorizers([tokens[i] for i in rows], [segments[i] for i in rows])
+        self._fit_vectorizers([tokens[i] for i in rows], [segments[i] for i in rows], [texts[i] for i in rows])
         Z = np.zeros((n, self.projection_.shape[1]), dtype=np.float64)
         Z[rows] = self._latent([tokens[i] for i in rows], [segments[i] for i in rows])
         usable = rows[np.linalg.norm(Z[rows], axis=1) > 0]
@@ -213,7 +219,7 @@ class TopicModel(ClusterMixin, BaseEstimator):
             theme_similarity=self.theme_similarity,
         )
 
-    def _fit_vectorizers(self, tokens: list[list[str]], segments: list[list[str]]) -> None:
+    def _fit_vectorizers(self, tokens: list[list[str]], segments: list[list[str]], texts: list[str]) -> None:
         n = len(tokens)
         # On a few dozen lines a word seen once may still be the only clue.
         min_df = max(1, min(self.min_df, n // 50))
@@ -229,15 +235,23 @@ class TopicModel(ClusterMixin, BaseEstimator):
         )
         # On small corpora a low-rank space generalises over shared characters and words;
         # as many dimensions as lines would just copy the sparse input.
-        dims = int(min(self.n_components, X.shape[1] - 1, n - 1, max(2, n // 8)))
+        dims = int(min(self.n_components, X.shape[1] - 1, max(8, n // 8)))
+        # One distinct line has one direction (and the SVD of identical rows overflows).
+        distinct = len({(tuple(t), tuple(s)) for t, s in zip(tokens, segments)})
         seed = int(self.random_state) if self.random_state is not None else 0
-        if dims >= 1:
+        if dims >= 1 and distinct > 1:
             # ARPACK converges to the leading singular subspace whatever the seed (the
             # randomized solver's subspace moved with random_state and so did the topics).
-            svd = TruncatedSVD(n_components=dims, algorithm="arpack", random_state=seed)
-            components = svd.fit(X).components_
-            self.explained_variance_ratio_ = float(svd.explained_variance_ratio_.sum())
-        else:  # one or two lines, or a one-word vocabulary: one direction is all there is
+            # It needs fewer dimensions than distinct lines; on a handful of lines the
+            # randomized solver is exact anyway.
+            algorithm = "arpack" if dims < min(X.shape[0], distinct) else "randomized"
+            svd = TruncatedSVD(n_components=dims, algorithm=algorithm, random_state=seed)
+            with np.errstate(divide="ignore", invalid="ignore"):  # identical lines: no variance
+                # The leading directions of 20,000 lines are those of all of them; the
+                # sample is chosen by text hash, so it does not depend on the seed.
+                components = svd.fit(X[text_sample(texts, SVD_SAMPLE)]).components_
+            self.explained_variance_ratio_ = float(np.nan_to_num(svd.explained_variance_ratio_).sum())
+        else:  # one distinct line or a one-word vocabulary: one direction is all there is
             components = np.ones((1, X.shape[1]), dtype=np.float32)
             self.explained_variance_ratio_ = 1.0
         # Contiguous (features x dims): a sparse row times it costs microseconds, while
