@@ -44,10 +44,15 @@ def _configure_logging(settings: Settings) -> None:
     logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.getLogger().level))
 
 
+#: Services opened by this command; main() closes them (and their database pools) on exit.
+_OPEN_SERVICES: list = []
+
+
 def _service(settings: Settings):
     from recommender.service import RecommenderService
 
     service = RecommenderService(settings)
+    _OPEN_SERVICES.append(service)
     service.start()
     return service
 
@@ -453,6 +458,9 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_ERROR
     except KeyboardInterrupt:
         return 130
+    finally:
+        while _OPEN_SERVICES:
+            _OPEN_SERVICES.pop().close()
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -11,7 +11,6 @@ import pytest
 from recommender.cli import EXIT_ERROR, EXIT_NOT_ENOUGH, main
 from recommender.config import get_settings
 from recommender.lifecycle import ModelRegistry
-from recommender.store import FeedbackStore
 from tests.feedback_corpus import feedback_rows
 
 
@@ -41,7 +40,7 @@ def run(capsys, *argv):
     return code, out.out, out.err
 
 
-def test_import_reports_and_is_idempotent(env, tmp_path, capsys):
+def test_import_reports_and_is_idempotent(env, store, tmp_path, capsys):
     """Importing a GB18030 CSV stores every good row, reports bad ones by line, and a re-import adds nothing."""
     rows = feedback_rows(seed=11, per_theme=2)
     rows[3]["text"] = "   "
@@ -50,7 +49,6 @@ def test_import_reports_and_is_idempotent(env, tmp_path, capsys):
                        "--segment-column", "身份", "--submitter-column", "用户")
     assert code == 0
     assert "imported: 9" in out and "rejected: 1" in out and "第 5 行" in out
-    store = FeedbackStore(env.database_url)
     assert store.count() == 9
     code, out, _ = run(capsys, "import", str(path), "--id-column", "编号", "--time-column", "提交时间",
                        "--segment-column", "身份", "--submitter-column", "用户")
@@ -58,7 +56,7 @@ def test_import_reports_and_is_idempotent(env, tmp_path, capsys):
     assert store.count() == 9
 
 
-def test_broken_xlsx_is_a_clear_error_and_loses_nothing(env, tmp_path, capsys):
+def test_broken_xlsx_is_a_clear_error_and_loses_nothing(env, store, tmp_path, capsys):
     """A broken XLSX exits 1 with a readable message; what was stored stays stored."""
     good = write_csv(tmp_path / "a.csv", feedback_rows(seed=12, per_theme=1))
     assert run(capsys, "import", str(good))[0] == 0
@@ -67,7 +65,7 @@ def test_broken_xlsx_is_a_clear_error_and_loses_nothing(env, tmp_path, capsys):
     code, _, err = run(capsys, "import", str(broken))
     assert code == EXIT_ERROR
     assert "错误" in err and "Traceback" not in err
-    assert FeedbackStore(env.database_url).count() == 5
+    assert store.count() == 5
 
 
 def test_train_refuses_with_too_little_feedback(env, tmp_path, capsys):
