@@ -111,7 +111,11 @@ def test_traditional_characters_give_words():
     assert any("詐騙" in t or "电信" in t or "電信" in t for t in tokens)
 
 
-@pytest.mark.parametrize("text", ["", "   ", "！？。", "[手机号]", "谢谢老师"], ids=["empty", "spaces", "punct", "placeholder", "only-boilerplate"])
+@pytest.mark.parametrize(
+    "text",
+    ["", "   ", "！？。", "[手机号]", "谢谢老师", "暂时没有", "对这个很感兴趣，盼望尽快安排"],
+    ids=["empty", "spaces", "punct", "placeholder", "only-boilerplate", "nothing-for-now", "interest-phrasing"],
+)
 def test_texts_without_topic_words_give_empty_list(text):
     """Nothing topical in, empty list out."""
     assert tokenize(text) == []
