@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -17,6 +18,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: SQLite's busy timeout alone
+    fcntl = None
 
 from sqlalchemy import (
     Engine,
@@ -176,6 +182,11 @@ class FeedbackStore:
             kwargs["pool_pre_ping"] = True
         self.engine: Engine = create_engine(url, **kwargs)
         self._writer_lock = threading.RLock() if self.dialect == "sqlite" else contextlib.nullcontext()
+        self._lock_fd: int | None = None
+        self._lock_depth = 0
+        self._lock_path: str | None = None
+        if self.dialect == "sqlite" and parsed.database and parsed.database != ":memory:":
+            self._lock_path = parsed.database + ".writelock"
         if self.dialect == "sqlite":
             event.listen(self.engine, "connect", _sqlite_on_connect)
             event.listen(self.engine, "begin", _sqlite_on_begin)
@@ -187,10 +198,34 @@ class FeedbackStore:
         On SQLite, threads of one process queue on a lock first: SQLite's own busy handler
         sleeps in growing steps (up to 100 ms) while another writer holds the database, which
         under load costs far more than the write itself."""
-        with self._writer_lock, self.engine.connect() as conn:
+        with self._writer_lock, self._process_lock(), self.engine.connect() as conn:
             conn.execution_options(write_transaction=True)
             with conn.begin():
                 yield conn
+
+    @contextmanager
+    def _process_lock(self) -> Iterator[None]:
+        """Across the service's worker processes, writers queue on an OS file lock (woken the
+        moment it is free) instead of SQLite's busy handler, which sleeps in growing steps
+        and lets one process starve the other under load."""
+        # Called with self._writer_lock held; a nested write in the same thread must not
+        # release the file lock of the outer one, hence the depth count.
+        if self._lock_path is None or fcntl is None or self._lock_depth:
+            self._lock_depth += 1
+            try:
+                yield
+            finally:
+                self._lock_depth -= 1
+            return
+        if self._lock_fd is None:
+            self._lock_fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+        self._lock_depth = 1
+        try:
+            yield
+        finally:
+            self._lock_depth = 0
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
 
     # ------------------------------------------------------------------ lifecycle
     def migrate(self) -> None:
@@ -224,6 +259,10 @@ class FeedbackStore:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        with self._writer_lock:
+            if self._lock_fd is not None:
+                os.close(self._lock_fd)
+                self._lock_fd = None
 
     # ------------------------------------------------------------------ feedback
     def add(
