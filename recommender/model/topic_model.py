@@ -10,7 +10,8 @@ Representation (built for lines of 8 to 30 characters):
    a cosine similarity.
 Clustering (``clustering.py``): a Ward hierarchy restricted to a cosine kNN graph of (a
 text-hashed sample of) the lines, cut where the graph modularity is highest when
-``n_topics=None``, then k-means refinement on every line from the Ward centroids. Nothing
+``n_topics=None``, then spherical k-means refinement on every line from the Ward
+centroids (the cosine rule of ``predict``, so fit labels and predictions agree). Nothing
 in it is random, so fits with different seeds agree. A corpus in which most lines name the
 same word is one topic. Lines far from their topic (below a robust floor of that topic's
 similarity distribution) get -1. Descriptions live in ``describe.py``.
@@ -43,7 +44,7 @@ from recommender.model.clustering import (
     text_sample,
 )
 from recommender.model.describe import describe_topics
-from recommender.text.tokenize import char_segments, clause_segments, tokenize
+from recommender.text.tokenize import char_segments, tokenize
 
 logger = logging.getLogger(__name__)
 
@@ -51,25 +52,6 @@ logger = logging.getLogger(__name__)
 def word_analyzer(tokens: Sequence[str]) -> Sequence[str]:
     """Tokens are already words (module-level so a fitted model pickles by reference)."""
     return tokens
-
-
-def edge_ngrams(segments: Sequence[str], head: int = 4, tail: int = 6, ngram_range: tuple[int, int] = (2, 3)) -> list[str]:
-    """Character n-grams of the first ``head`` and last ``tail`` characters of each clause,
-    anchored ("^" start, "$" end): the frame of a short question or request ("为什么…",
-    "…怎么办", "…多少钱", "能不能…"), whatever it is about."""
-    lo, hi = ngram_range
-    grams: list[str] = []
-    for seg in segments:
-        parts = []
-        if head > 0:
-            parts.append("^" + seg[:head])
-        if tail > 0:
-            parts.append(seg[-tail:] + "$")
-        for part in parts:
-            n_chars = len(part)
-            for n in range(lo, min(hi, n_chars) + 1):
-                grams.extend(part[i : i + n] for i in range(n_chars - n + 1))
-    return grams
 
 
 def char_ngrams(tokens: Sequence[str], ngram_range: tuple[int, int] = (1, 3)) -> list[str]:
@@ -124,9 +106,6 @@ class TopicModel(ClusterMixin, BaseEstimator):
         max_topics: int = 60,
         n_components: int = 100,
         word_weight: float = 0.2,
-        intent_weight: float = 0.0,
-        intent_head: int = 4,
-        intent_tail: int = 6,
         char_ngram_range: tuple[int, int] = (1, 3),
         min_df: int = 2,
         max_features: int = 100_000,
@@ -141,9 +120,6 @@ class TopicModel(ClusterMixin, BaseEstimator):
         self.max_topics = max_topics
         self.n_components = n_components
         self.word_weight = word_weight
-        self.intent_weight = intent_weight
-        self.intent_head = intent_head
-        self.intent_tail = intent_tail
         self.char_ngram_range = char_ngram_range
         self.min_df = min_df
         self.max_features = max_features
@@ -190,9 +166,7 @@ class TopicModel(ClusterMixin, BaseEstimator):
         segments = [char_segments(t) for t in texts]
         self._fit_vectorizers([tokens[i] for i in rows], [segments[i] for i in rows], [texts[i] for i in rows])
         Z = np.zeros((n, self.projection_.shape[1]), dtype=np.float64)
-        Z[rows] = self._latent(
-            [tokens[i] for i in rows], [segments[i] for i in rows], [texts[i] for i in rows]
-        )
+        Z[rows] = self._latent([tokens[i] for i in rows], [segments[i] for i in rows])
         usable = rows[np.linalg.norm(Z[rows], axis=1) > 0]
         X = Z[usable]
 
@@ -257,17 +231,8 @@ class TopicModel(ClusterMixin, BaseEstimator):
             max_features=self.max_features,
             **common,
         )
-        self.intent_vectorizer_ = None
-        intent = None
-        if self.intent_weight > 0:
-            self.intent_vectorizer_ = TfidfVectorizer(
-                analyzer=partial(edge_ngrams, head=int(self.intent_head), tail=int(self.intent_tail)),
-                max_features=self.max_features,
-                **common,
-            )
-            intent = self.intent_vectorizer_.fit_transform([clause_segments(t) for t in texts])
         X = self._stack(
-            self.word_vectorizer_.fit_transform(tokens), self.char_vectorizer_.fit_transform(segments), intent
+            self.word_vectorizer_.fit_transform(tokens), self.char_vectorizer_.fit_transform(segments)
         )
         # On small corpora a low-rank space generalises over shared characters and words;
         # as many dimensions as lines would just copy the sparse input.
@@ -294,24 +259,14 @@ class TopicModel(ClusterMixin, BaseEstimator):
         # the transposed view would be copied on every call.
         self.projection_ = np.ascontiguousarray(components.T, dtype=np.float32)
 
-    def _stack(self, words: sp.spmatrix, chars: sp.spmatrix, intent: sp.spmatrix | None = None) -> sp.csr_matrix:
+    def _stack(self, words: sp.spmatrix, chars: sp.spmatrix) -> sp.csr_matrix:
         w = float(self.word_weight)
-        blocks = [np.sqrt(w) * words, np.sqrt(1.0 - w) * chars]
-        if intent is not None:
-            v = float(self.intent_weight)
-            blocks = [np.sqrt(1.0 - v) * b for b in blocks] + [np.sqrt(v) * intent]
-        X = sp.hstack(blocks, format="csr")
+        X = sp.hstack([np.sqrt(w) * words, np.sqrt(1.0 - w) * chars], format="csr")
         # float32 like projection_: a mixed product would upcast (copy) the whole projection.
         return X.astype(np.float32, copy=False)
 
-    def _latent(self, tokens: list[list[str]], segments: list[list[str]], texts: list[str]) -> np.ndarray:
-        intent_vectorizer = getattr(self, "intent_vectorizer_", None)
-        intent = None
-        if intent_vectorizer is not None:
-            intent = intent_vectorizer.transform([clause_segments(t) for t in texts])
-        X = self._stack(
-            self.word_vectorizer_.transform(tokens), self.char_vectorizer_.transform(segments), intent
-        )
+    def _latent(self, tokens: list[list[str]], segments: list[list[str]]) -> np.ndarray:
+        X = self._stack(self.word_vectorizer_.transform(tokens), self.char_vectorizer_.transform(segments))
         return normalize(np.asarray(X @ self.projection_, dtype=np.float64))
 
     # ------------------------------------------------------------------ inference
@@ -319,7 +274,7 @@ class TopicModel(ClusterMixin, BaseEstimator):
         """L2-normalized latent vectors (n, d); a text without topic words maps to zeros."""
         check_is_fitted(self, "centroids_")
         texts, tokens = self._check_input(texts, tokens)
-        Z = self._latent(tokens, [char_segments(t) for t in texts], texts)
+        Z = self._latent(tokens, [char_segments(t) for t in texts])
         Z[[not t for t in tokens]] = 0.0  # no topic word: no topic, whatever the characters
         return Z
 

@@ -26,7 +26,7 @@ from recommender.text.stopwords import DATA_DIR, domain_stop_words, stop_words
 
 __all__ = [
     "PROJECT_USER_DICT",
-    "char_segments", "clause_segments",
+    "char_segments",
     "is_known_word", "load_user_dict", "normalize_text", "reset_tokenizer", "tokenize"]
 
 logger = logging.getLogger(__name__)
@@ -147,12 +147,6 @@ def char_segments(text: str) -> list[str]:
     "多少钱" often carry the intent of a short request."""
     text = _boilerplate_pattern().sub(" ", normalize_text(text))
     return _NON_WORD.sub(" ", text).split()
-
-
-def clause_segments(text: str) -> list[str]:
-    """Runs of letters of ``text`` (clauses), boilerplate and question forms kept: the
-    material of the intent (sentence-frame) features."""
-    return _NON_WORD.sub(" ", normalize_text(text)).split()
 
 
 def tokenize(text: str) -> list[str]:
