@@ -201,19 +201,9 @@ class OrganizerAuth:
         )
 
 
-_APP_LOCK = threading.Lock()
-
-
 def get_auth(request: Request) -> OrganizerAuth:
-    """The app's :class:`OrganizerAuth`, created on first use from ``app.state.settings``."""
-    state = request.app.state
-    auth = getattr(state, "organizer_auth", None)
-    if auth is None:
-        with _APP_LOCK:
-            auth = getattr(state, "organizer_auth", None)
-            if auth is None:
-                auth = state.organizer_auth = OrganizerAuth(state.settings)
-    return auth
+    """The app's :class:`OrganizerAuth` (made by ``create_app``)."""
+    return request.app.state.organizer_auth
 
 
 def same_origin(request: Request) -> bool:

@@ -400,18 +400,9 @@ class RetrainRunner:
                 proc.wait(timeout)
 
 
-_RUNNER_LOCK = threading.Lock()
-
-
 def get_runner(request: Request) -> RetrainRunner:
-    state = request.app.state
-    runner = getattr(state, "retrain_runner", None)
-    if runner is None:
-        with _RUNNER_LOCK:
-            runner = getattr(state, "retrain_runner", None)
-            if runner is None:
-                runner = state.retrain_runner = RetrainRunner(state.settings, getattr(state, "service", None))
-    return runner
+    """The app's :class:`RetrainRunner` (made by ``create_app``)."""
+    return request.app.state.retrain_runner
 
 
 @router.post("/admin/retrain", status_code=202)
