@@ -10,6 +10,10 @@ agreement (NMI) of two fits with different random_state. The baseline at k = lab
 fitted with ``--baseline-seeds`` seeds and its median run is the reference.
 Texts are tokenized once, and the timings exclude tokenization for both methods
 (``fit(texts, tokens=...)``); the tokenization time is printed separately.
+
+``--projection ppmi`` runs the prototype of the co-occurrence representation
+(``recommender.model.cooccurrence``: PPMI-SVD feature vectors instead of the LSA basis;
+everything else as TopicModel) in place of TopicModel, to compare it in the same run.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from sklearn.cluster import KMeans  # noqa: E402
 from sklearn.feature_extraction.text import TfidfVectorizer  # noqa: E402
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score  # noqa: E402
 
+from recommender.model.cooccurrence import ppmi_projection  # noqa: E402
 from recommender.model.topic_model import TopicModel, word_analyzer  # noqa: E402
 from recommender.text.tokenize import tokenize  # noqa: E402
 
@@ -45,6 +50,21 @@ def baseline_fit(tokens: list[list[str]], k: int, random_state: int) -> np.ndarr
     """The plain baseline: jieba + stop words + word TF-IDF + KMeans."""
     X = TfidfVectorizer(analyzer=word_analyzer).fit_transform(tokens)
     return KMeans(n_clusters=k, n_init=3, random_state=random_state).fit_predict(X)
+
+
+class CooccurrenceTopicModel(TopicModel):
+    """Prototype: TopicModel whose latent basis is the PPMI-SVD of feature co-occurrence
+    (``recommender.model.cooccurrence.ppmi_projection``) instead of an SVD of the lines."""
+
+    def _fit_projection(self, X, n_docs: int, n_distinct: int) -> None:
+        dims = int(min(self.n_components, X.shape[1] - 1, max(8, n_docs // 8)))
+        if dims < 1 or n_distinct <= 1:
+            return super()._fit_projection(X, n_docs, n_distinct)
+        # The randomized SVD starts from a fixed vector: the basis does not follow the seed.
+        self.projection_, self.explained_variance_ratio_ = ppmi_projection(X, dims, random_state=0)
+
+
+MODELS = {"lsa": TopicModel, "ppmi": CooccurrenceTopicModel}
 
 
 def score(truth: list[str], labels: np.ndarray) -> dict[str, float]:
@@ -72,13 +92,20 @@ def main(argv: list[str] | None = None) -> dict:
         help="baseline (k = labels) fits with this many seeds; its median NMI is the reference",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    parser.add_argument(
+        "--projection", choices=sorted(MODELS), default="lsa",
+        help="latent basis: lsa (TopicModel as it is) or ppmi (the co-occurrence prototype)",
+    )
     args = parser.parse_args(argv)
 
     texts, truth = read_csv(args.data, args.text_column, args.label_column)
     k_true = len(set(truth))
     tokens, tok_s = timed(lambda: [tokenize(t) for t in texts])
     rs = args.random_state
-    result: dict = {"data": str(args.data), "rows": len(texts), "labels": k_true, "tokenize_s": tok_s}
+    result: dict = {
+        "data": str(args.data), "rows": len(texts), "labels": k_true, "tokenize_s": tok_s, "projection": args.projection,
+    }
+    Model = MODELS[args.projection]
 
     runs = []
     for seed in range(rs, rs + max(1, args.baseline_seeds)):
@@ -91,14 +118,14 @@ def main(argv: list[str] | None = None) -> dict:
     labels, secs = timed(lambda: baseline_fit(tokens, k_auto_base, rs))
     result["baseline_sqrt"] = {"k": k_auto_base, **score(truth, labels), "fit_s": secs}
 
-    model, secs = timed(lambda: TopicModel(n_topics=k_true, random_state=rs).fit(texts, tokens=tokens))
+    model, secs = timed(lambda: Model(n_topics=k_true, random_state=rs).fit(texts, tokens=tokens))
     result["ours_k"] = {
         "k": model.n_topics_,
         **score(truth, model.labels_),
         "fit_s": secs,
         "unassigned": round(float((model.labels_ < 0).mean()), 4),
     }
-    auto, secs = timed(lambda: TopicModel(random_state=rs).fit(texts, tokens=tokens))
+    auto, secs = timed(lambda: Model(random_state=rs).fit(texts, tokens=tokens))
     result["ours_auto"] = {
         "k": auto.n_topics_,
         **score(truth, auto.labels_),
@@ -107,8 +134,8 @@ def main(argv: list[str] | None = None) -> dict:
     }
     result["ratio_nmi_k"] = round(result["ours_k"]["nmi"] / max(result["baseline_k"]["nmi"], 1e-9), 2)
     if args.stability:
-        other = TopicModel(n_topics=k_true, random_state=rs + 1).fit(texts, tokens=tokens)
-        other_auto = TopicModel(random_state=rs + 1).fit(texts, tokens=tokens)
+        other = Model(n_topics=k_true, random_state=rs + 1).fit(texts, tokens=tokens)
+        other_auto = Model(random_state=rs + 1).fit(texts, tokens=tokens)
         result["stability_nmi_k"] = round(float(normalized_mutual_info_score(model.labels_, other.labels_)), 4)
         result["stability_nmi_auto"] = round(float(normalized_mutual_info_score(auto.labels_, other_auto.labels_)), 4)
         result["stability_auto_k"] = [auto.n_topics_, other_auto.n_topics_]
@@ -123,7 +150,7 @@ def main(argv: list[str] | None = None) -> dict:
     if args.json:
         print(json.dumps(result, ensure_ascii=False))
     else:
-        print(f"{args.data}: {len(texts)} rows, {k_true} labels, tokenize {tok_s} s")
+        print(f"{args.data}: {len(texts)} rows, {k_true} labels, tokenize {tok_s} s, projection {args.projection}")
         print(f"{'method':<26}{'k':>5}{'NMI':>8}{'ARI':>8}{'fit s':>8}{'-1 share':>10}")
         for name, key in [
             ("baseline, k = labels", "baseline_k"),

@@ -161,10 +161,16 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
 
 # ---------------------------------------------------------------------------- train
 def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
+    from recommender.dask_training import DaskTrainingError
     from recommender.moderation import console_actor
     from recommender.store import FeedbackStore
     from recommender.training import train_from_store
 
+    overrides = {"train_engine": args.engine, "dask_scheduler": args.scheduler}
+    settings = settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})
+    if settings.dask_scheduler and settings.train_engine != "dask":
+        print("--scheduler 只用于 --engine dask（--scheduler needs --engine dask）", file=sys.stderr)
+        return EXIT_ERROR
     store = FeedbackStore(settings.database_url)
     store.migrate()
     try:
@@ -172,6 +178,10 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
             store, settings, progress=not args.quiet, blas_threads=settings.train_threads or None,
             actor=console_actor(),
         )
+    except DaskTrainingError as exc:
+        log.error("distributed retrain failed: %s", exc)
+        print(f"重新训练失败（Dask）：{exc}", file=sys.stderr)
+        return EXIT_ERROR
     except NotEnoughFeedback as exc:
         print(f"没有重新训练：反馈太少。{exc}", file=sys.stderr)
         return EXIT_NOT_ENOUGH
@@ -412,6 +422,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_import)
 
     p = sub.add_parser("train", help="retrain the topic model from the store and make it current")
+    p.add_argument(
+        "--engine", choices=("local", "dask"), default=None,
+        help="where to fit: this process (local) or a Dask cluster (default: setting train_engine, local)",
+    )
+    p.add_argument(
+        "--scheduler", metavar="ADDRESS", default=None,
+        help="Dask scheduler, e.g. tcp://10.0.0.5:8786 (default: setting dask_scheduler; unset: a local cluster)",
+    )
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("suggest", help="ranked topic suggestions for the next session")

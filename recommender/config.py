@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -88,12 +89,32 @@ class Settings(BaseSettings):
         None,
         description="Secret salt for hashing submitter identifiers; generated and stored under the data folder when unset.",
     )
+    intake_batch_max: int = Field(
+        256,
+        ge=1,
+        le=5000,
+        description=(
+            "Most feedback lines each service worker stores in one transaction (group commit: a writer per "
+            "worker stores every submission waiting, answering each after the commit); 1 = one transaction per line."
+        ),
+    )
 
     # --- model and retrain ---------------------------------------------------------
     min_train_rows: int = Field(30, ge=2, description="Retrain refuses (exit code 2) with fewer feedback lines than this.")
     train_threads: int = Field(
         1, ge=0, description="BLAS threads a retrain may use (0 = library default); 1 keeps a retrain beside the service from starving it."
     )
+    train_engine: Literal["local", "dask"] = Field(
+        "local", description="Where a retrain fits the model: `local` (this process) or `dask` (a Dask cluster; see Scaling out)."
+    )
+    dask_scheduler: str | None = Field(
+        None,
+        description="Address of the Dask scheduler for `train_engine=dask` (e.g. tcp://10.0.0.5:8786); unset: a local cluster of 2 worker processes.",
+    )
+    dask_partition_rows: int = Field(
+        50_000, ge=1, description="Feedback lines per partition a Dask worker reads and processes at once."
+    )
+    dask_connect_timeout: float = Field(10.0, gt=0, description="Seconds to wait for the Dask scheduler before the retrain fails.")
     user_dict: Path | None = Field(
         None, description="Operator-supplied jieba user dictionary (one term per line) added to the project's own."
     )

@@ -53,7 +53,7 @@ from typing import Any
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-__all__ = ["IdentityResult", "PreviousTopics", "match_topics"]
+__all__ = ["IdentityResult", "PreviousTopics", "match_topic_overlaps", "match_topics"]
 
 
 @dataclass(frozen=True)
@@ -144,6 +144,60 @@ def match_topics(
         raise ValueError(f"min_share={min_share} should be in (0, 1]")
     n_new = len(new_members)
     new_sets = [frozenset(members) for members in new_members]
+    if prev is None or len(prev.topic_ids) == 0:
+        inter = np.zeros((0, n_new))
+        prev_sizes = np.zeros(0)
+        new_sizes = np.zeros(n_new)
+    else:
+        if len(prev.members) != len(prev.topic_ids):
+            raise ValueError(f"prev has {len(prev.topic_ids)} topic_ids but {len(prev.members)} member sets")
+        prev_sets = [frozenset(members) for members in prev.members]
+        # Members are compared on the shared feedback only (see the module docstring).
+        new_pool = frozenset().union(*new_sets) | (frozenset(universe) if universe is not None else frozenset())
+        shared = frozenset().union(*prev_sets) & new_pool
+        prev_shared = [members & shared for members in prev_sets]
+        new_shared = [members & shared for members in new_sets]
+        inter = np.array([[len(p & n) for n in new_shared] for p in prev_shared], dtype=float).reshape(
+            len(prev_sets), n_new
+        )
+        prev_sizes = np.array([len(p) for p in prev_shared], dtype=float)
+        new_sizes = np.array([len(n) for n in new_shared], dtype=float)
+    return match_topic_overlaps(
+        prev,
+        inter,
+        prev_sizes,
+        new_sizes,
+        new_centroids,
+        next_id=next_id,
+        min_similarity=min_similarity,
+        overlap_weight=overlap_weight,
+        min_share=min_share,
+        prev_centroids_in_new_space=prev_centroids_in_new_space,
+    )
+
+
+def match_topic_overlaps(
+    prev: PreviousTopics | None,
+    inter: np.ndarray,
+    prev_sizes: np.ndarray,
+    new_sizes: np.ndarray,
+    new_centroids: np.ndarray | None,
+    *,
+    next_id: Callable[[], str],
+    min_similarity: float = 0.3,
+    overlap_weight: float = 0.6,
+    min_share: float = 0.3,
+    prev_centroids_in_new_space: np.ndarray | None = None,
+) -> IdentityResult:
+    """:func:`match_topics` from member *counts* instead of member sets, for callers that
+    add them up across partitions: ``inter[i, j]`` shared lines of previous topic *i* now in
+    new topic *j*, ``prev_sizes[i]`` shared lines of previous topic *i* (also those now in
+    no topic), ``new_sizes[j]`` shared lines of new topic *j*. ``prev.members`` is unused."""
+    if not 0 <= overlap_weight <= 1:
+        raise ValueError(f"overlap_weight={overlap_weight} should be between 0 and 1")
+    if not 0 < min_share <= 1:
+        raise ValueError(f"min_share={min_share} should be in (0, 1]")
+    n_new = int(np.asarray(new_sizes).size)
     new_matrix = None if new_centroids is None else _as_matrix("new_centroids", new_centroids, n_new)
 
     n_prev = 0 if prev is None else len(prev.topic_ids)
@@ -157,20 +211,12 @@ def match_topics(
         return IdentityResult(ids, events, [None] * n_new, empty, empty, None, empty, "none")
 
     prev_ids = list(prev.topic_ids)
-    if len(prev.members) != n_prev:
-        raise ValueError(f"prev has {n_prev} topic_ids but {len(prev.members)} member sets")
     if len(set(prev_ids)) != n_prev:
         raise ValueError("prev.topic_ids contains duplicates")
-    prev_sets = [frozenset(members) for members in prev.members]
-
-    # --- member similarity on the shared feedback ------------------------------------------
-    new_pool = frozenset().union(*new_sets) | (frozenset(universe) if universe is not None else frozenset())
-    shared = frozenset().union(*prev_sets) & new_pool
-    prev_shared = [members & shared for members in prev_sets]
-    new_shared = [members & shared for members in new_sets]
-    inter = np.array([[len(p & n) for n in new_shared] for p in prev_shared], dtype=float).reshape(n_prev, n_new)
-    prev_sizes = np.array([len(p) for p in prev_shared], dtype=float)
-    new_sizes = np.array([len(n) for n in new_shared], dtype=float)
+    inter = np.asarray(inter, dtype=float).reshape(n_prev, n_new)
+    prev_sizes = np.asarray(prev_sizes, dtype=float)
+    new_sizes = np.asarray(new_sizes, dtype=float)
+    shared = prev_sizes.sum() > 0
     union = prev_sizes[:, None] + new_sizes[None, :] - inter
     jaccard = np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
     shares = np.divide(inter, prev_sizes[:, None], out=np.zeros_like(inter), where=prev_sizes[:, None] > 0)
@@ -291,5 +337,5 @@ def match_topics(
         centroid_similarity=cosine,
         shares=shares,
         centroid_source=source,
-        n_shared_members=len(shared),
+        n_shared_members=int(prev_sizes.sum()),
     )

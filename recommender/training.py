@@ -54,26 +54,44 @@ def train_from_store(
     model_factory: Callable[[], object] | None = None,
     blas_threads: int | None = None,
     actor: str | None = None,
+    engine: str | None = None,
+    dask_client: object | None = None,
+    on_stage: Callable[[str], None] | None = None,
 ) -> TrainResult:
     """Retrain from every stored feedback line and make the result current.
 
+    ``engine`` ("local" or "dask"; default ``settings.train_engine``) says where the model
+    is fitted: in this process, or on the Dask cluster of ``settings.dask_scheduler`` (or
+    ``dask_client``). Both give the same kind of model, published the same way.
+
     Raises ``RetrainInProgress`` when another retrain runs and ``NotEnoughFeedback`` when
     the store holds fewer than ``settings.min_train_rows`` lines; the current model is
-    untouched in both cases.
+    untouched in both cases, and whenever the retrain fails.
     """
+    engine = engine or settings.train_engine
+    if engine not in ("local", "dask"):
+        raise ValueError(f"unknown training engine {engine!r}: use 'local' or 'dask'")
     registry = ModelRegistry(Path(settings.models_dir))
     with retrain_lock(lock_path(settings)):
-        result = _train_locked(store, settings, registry, progress, model_factory, blas_threads)
+        if engine == "dask":
+            from recommender.dask_training import train_on_dask
+
+            result = train_on_dask(
+                store, settings, registry, progress=progress, model_factory=model_factory,
+                client=dask_client, on_stage=on_stage,
+            )
+        else:
+            result = _train_locked(store, settings, registry, progress, model_factory, blas_threads)
     if actor is not None:  # the audit log: who retrained, and what came out
         store.audit(
             actor, "retrain", result.version,
-            {"rows": result.n_rows, "topics": result.n_topics, "noise": result.n_noise, "kept_ids": result.kept_ids},
+            {"rows": result.n_rows, "topics": result.n_topics, "noise": result.n_noise, "kept_ids": result.kept_ids,
+             "engine": engine},
         )
     return result
 
 
 def _train_locked(store, settings, registry, progress, model_factory, blas_threads) -> TrainResult:
-    from recommender.model.persistence import save_model
     from recommender.model.topic_model import TopicModel
     from recommender.text.tokenize import tokenize
 
@@ -82,11 +100,7 @@ def _train_locked(store, settings, registry, progress, model_factory, blas_threa
         # Only lines that count: hidden, flagged, withdrawn and purged lines are not learned from.
         tqdm(store.iter_feedback(statuses=("visible",)), desc="读取反馈", unit="条", disable=not progress, leave=False)
     )
-    if len(rows) < settings.min_train_rows:
-        raise NotEnoughFeedback(
-            f"only {len(rows)} feedback lines stored; at least {settings.min_train_rows} are needed "
-            f"(setting RECOMMENDER_MIN_TRAIN_ROWS). The current model is kept."
-        )
+    check_enough(len(rows), settings)
     texts = [r.text for r in rows]
     ids = [r.id for r in rows]
 
@@ -106,8 +120,9 @@ def _train_locked(store, settings, registry, progress, model_factory, blas_threa
     limit = threadpool_limits(limits=blas_threads) if blas_threads else contextlib.nullcontext()
     with limit:
         model.fit(texts, tokens=tokens)
-        _, scores = model.predict_scores(texts, tokens=tokens)
         vectors = model.transform(texts, tokens=tokens)
+        # Each line's best cosine, as predict_scores gives it (one latent pass, not two).
+        scores = (vectors @ np.asarray(model.centroids_).T).max(axis=1)
     labels = np.asarray(model.labels_)
     n_topics = int(model.n_topics_)
 
@@ -125,27 +140,72 @@ def _train_locked(store, settings, registry, progress, model_factory, blas_threa
         prev_centroids_in_new_space=previous.centroids if previous is not None else None,
         universe={str(i) for i in ids},
     )
+
+    def write_assignments(version: str, topic_ids: list[str]) -> None:
+        topic_of = [topic_ids[int(lab)] if lab >= 0 else None for lab in labels]
+        store.put_assignments(version, zip(ids, topic_of, (float(s) for s in scores)))
+
+    return publish_version(
+        store, settings, registry, model, identity,
+        n_rows=len(rows),
+        received_until=max(r.received_at for r in rows),
+        fingerprint=fingerprint,
+        tokenized=len(missing),
+        started=started,
+        write_assignments=write_assignments,
+    )
+
+
+def check_enough(n_rows: int, settings: Settings) -> None:
+    if n_rows < settings.min_train_rows:
+        raise NotEnoughFeedback(
+            f"only {n_rows} feedback lines stored; at least {settings.min_train_rows} are needed "
+            f"(setting RECOMMENDER_MIN_TRAIN_ROWS). The current model is kept."
+        )
+
+
+def publish_version(
+    store: FeedbackStore,
+    settings: Settings,
+    registry: ModelRegistry,
+    model,
+    identity,
+    *,
+    n_rows: int,
+    received_until,
+    fingerprint: str,
+    tokenized: int,
+    started: float,
+    write_assignments: Callable[[str, list[str]], None],
+    extra: dict | None = None,
+) -> TrainResult:
+    """Write the new version (not yet current), store every line's assignment under it,
+    record the topics, then switch the pointer and prune: a crash before the switch leaves
+    the previous model serving. Shared by both engines."""
+    from recommender.model.persistence import save_model
+
+    labels = np.asarray(model.labels_)
+    n_topics = int(model.n_topics_)
     topic_ids = list(identity.topic_ids)
     kept = sum(1 for e in identity.events if e["kind"] == "kept")
-
     lo, hi = store.time_range(visible_only=True)
     metadata = {
         "topic_ids": topic_ids,
-        "n_rows": len(rows),
+        "n_rows": n_rows,
         "n_topics": n_topics,
         "n_noise": int((labels < 0).sum()),
         "data_window": {
             "submitted_from": lo.isoformat() if lo else None,
             "submitted_until": hi.isoformat() if hi else None,
-            "received_until": max(r.received_at for r in rows).isoformat(),
+            "received_until": received_until.isoformat() if received_until else None,
         },
         "tokenizer": fingerprint,
         "identity_events": identity.events,
         "train_seconds": round(time.perf_counter() - started, 3),
+        **(extra or {}),
     }
     version = registry.publish(lambda d: save_model(model, d, metadata), metadata, make_current=False)
-    topic_of = [topic_ids[int(lab)] if lab >= 0 else None for lab in labels]
-    store.put_assignments(version, zip(ids, topic_of, (float(s) for s in scores)))
+    write_assignments(version, topic_ids)
     store.record_topics(version, topic_ids, [e for e in identity.events if e["kind"] != "kept"])
     registry.set_current(version)
     removed = registry.prune(settings.keep_versions)
@@ -154,7 +214,7 @@ def _train_locked(store, settings, registry, progress, model_factory, blas_threa
     log.info(
         "model %s is current: %d lines, %d topics (%d kept their id), %d fit no topic, %.1fs; pruned %s",
         version,
-        len(rows),
+        n_rows,
         n_topics,
         kept,
         metadata["n_noise"],
@@ -163,10 +223,10 @@ def _train_locked(store, settings, registry, progress, model_factory, blas_threa
     )
     return TrainResult(
         version=version,
-        n_rows=len(rows),
+        n_rows=n_rows,
         n_topics=n_topics,
         n_noise=metadata["n_noise"],
-        tokenized=len(missing),
+        tokenized=tokenized,
         seconds=seconds,
         events=identity.events,
         kept_ids=kept,

@@ -87,15 +87,8 @@ def test_many_recent_voices_beat_one_viral_post(settings, monkeypatch, tmp_path,
     check_recent_issues_rank_first(settings, monkeypatch, tmp_path, capsys, suffix="")
 
 
-@pytest.mark.xfail(
-    reason=(
-        "known model weakness (issue 3): every message ends with the same phrase (请尽快处理), so one "
-        "word is in ≥ 60% of lines and TopicModel's one-theme rule (clustering.ONE_THEME_SHARE) "
-        "makes the whole corpus one topic"
-    ),
-    strict=True,
-)
 @pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 def test_recent_issues_with_a_shared_closing_phrase(settings, monkeypatch, tmp_path, capsys):
-    """The same, when every message ends with the same phrase (请尽快处理)."""
+    """The same, when every message ends with the same phrase (请尽快处理): the closing request
+    names nothing, so it is not the one theme of the corpus (recommender.text.tokenize)."""
     check_recent_issues_rank_first(settings, monkeypatch, tmp_path, capsys, suffix="，请尽快处理")

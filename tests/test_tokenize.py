@@ -150,3 +150,49 @@ def test_formula_payloads_and_latin_codes_are_dropped(text, kept, dropped):
         assert word in tokens
     for word in dropped:
         assert word not in tokens
+
+
+@pytest.mark.parametrize(
+    ("text", "kept", "dropped"),
+    [
+        ("小区停车位被外来车辆占用，请尽快处理", ["停车位", "占用"], ["处理"]),
+        ("小区停车位被外来车辆占用请尽快处理", ["停车位", "占用"], ["处理"]),
+        ("电梯坏了，请相关部门尽快解决！", ["电梯"], ["部门", "解决"]),
+        ("路灯坏了很久，望领导重视", ["路灯"], ["领导", "重视"]),
+        ("垃圾没人清理，请及时处理，谢谢", ["垃圾"], ["处理"]),
+        ("噪音扰民，请尽快处理，望回复", ["噪音"], ["处理", "回复"]),
+    ],
+    ids=["comma", "no-punctuation", "addressee", "wish-marker", "thanks-after", "two-closings"],
+)
+def test_closing_requests_that_name_nothing_are_dropped(text, kept, dropped):
+    """A closing request (marker, addressee/adverbs, one action verb) is boilerplate: it asks
+    someone to act on what the line said and names nothing itself. The char n-grams lose it too."""
+    from recommender.text.tokenize import char_segments
+
+    tokens = tokenize(text)
+    for word in kept:
+        assert word in tokens
+    for word in dropped:
+        assert word not in tokens
+    assert not any(word in seg for seg in char_segments(text) for word in dropped)
+
+
+@pytest.mark.parametrize(
+    ("text", "kept"),
+    [
+        ("请尽快处理小区停车问题", ["处理", "停车"]),
+        ("电器坏了，希望讲讲怎么维修", ["维修"]),
+        ("课很好，请尽快安排消防课程", ["消防"]),
+        ("课很好，希望消防安全", ["消防安全"]),
+        ("江苏保三希望大增", ["大增"]),
+        ("请尽快处理", ["处理"]),
+        ("申请居住证怎么办理", ["申请", "居住证"]),
+    ],
+    ids=["names-its-object", "teaching-request", "noun-follows", "noun-not-verb", "hope-as-noun", "nothing-before", "shen-qing"],
+)
+def test_requests_that_name_something_are_kept(text, kept):
+    """Only a request with no object of its own is a closing; a request for a topic, a
+    line that is nothing but the request, and 请/希望 inside other words stay."""
+    tokens = tokenize(text)
+    for word in kept:
+        assert word in tokens

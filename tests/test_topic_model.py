@@ -112,6 +112,25 @@ def test_demo_feedback_gives_readable_topics_and_named_requests():
         assert about[model.labels_ == main].mean() >= 0.7, (name, topic["examples"])
 
 
+@pytest.mark.parametrize("closing", ["，请尽快处理", "请相关部门尽快解决！", "（来自微信小程序）"], ids=["request", "addressee", "template"])
+def test_a_closing_on_every_line_does_not_make_one_theme(closing):
+    """Themes stay apart when every line ends with the same closing request or template."""
+    texts, truth = themed_corpus(repeats=3)
+    texts = [f"{t}{closing}" for t in texts]
+    model = TopicModel(random_state=0).fit(texts)
+    assert model.n_topics_ >= 4
+    assert homogeneity_score(truth, model.labels_) >= 0.85
+
+
+@pytest.mark.parametrize("theme", list(THEMES))
+def test_one_theme_with_a_closing_is_still_one_topic(theme):
+    """A shared closing neither splits a one-theme corpus nor becomes its subject."""
+    texts, _ = themed_corpus([theme], repeats=3)
+    model = TopicModel().fit([f"{t}，请尽快处理（来自微信小程序）" for t in texts])
+    assert model.n_topics_ == 1
+    assert (model.labels_ == -1).mean() <= 0.1
+
+
 def test_homogeneous_corpus_is_one_topic():
     """Lines that all say the same thing with small variations make a single topic."""
     texts = [f"希望多讲讲智能手机{w}的用法" for w in ["", "微信", "", "相机", "", "微信", ""] * 4]

@@ -51,24 +51,75 @@ MIN_MODULARITY = 0.3
 # A corpus in which one word occurs in at least this share of the lines is about that
 # one thing: it is one topic however its lines vary.
 ONE_THEME_SHARE = 0.6
+# A template (see ``template_affixes``) is a sequence of at least this many words.
+TEMPLATE_MIN_WORDS = 2
+
+
+def text_hashes(texts: list[str]) -> np.ndarray:
+    """A 64-bit hash of each text (blake2b), the key of :func:`text_sample`."""
+    return np.fromiter(
+        (int.from_bytes(hashlib.blake2b(t.encode(), digest_size=8).digest(), "big") for t in texts),
+        dtype=np.uint64,
+        count=len(texts),
+    )
+
+
+def _mix64(x: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser: a well-spread 64-bit value from each input (vectorized)."""
+    with np.errstate(over="ignore"):
+        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return x ^ (x >> np.uint64(31))
+
+
+def copy_keys(hashes: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Sample key of every copy of every distinct text: copy j of the text with hash h
+    gets ``mix(h ^ mix(j + 1))``, so each copy is drawn on its own (a line sent 50 times
+    is in the sample about 50 times as often) and the keys need no row order."""
+    hashes = np.asarray(hashes, dtype=np.uint64)
+    counts = np.asarray(counts, dtype=np.int64)
+    starts = np.cumsum(counts) - counts
+    copy = np.arange(int(counts.sum()), dtype=np.int64) - np.repeat(starts, counts)
+    return _mix64(np.repeat(hashes, counts) ^ _mix64(copy.astype(np.uint64) + np.uint64(1)))
+
+
+def smallest_keys(hashes: np.ndarray, counts: np.ndarray, size: int) -> np.ndarray:
+    """The ``size`` smallest copy keys (all of them when there are fewer)."""
+    keys = copy_keys(hashes, counts)
+    if keys.size > size:
+        keys = np.partition(keys, size - 1)[:size]
+    return np.sort(keys)
+
+
+def copies_in_sample(hashes: np.ndarray, counts: np.ndarray, threshold: np.uint64) -> np.ndarray:
+    """How many copies of each distinct text have a key at or below ``threshold``."""
+    counts = np.asarray(counts, dtype=np.int64)
+    selected = copy_keys(hashes, counts) <= threshold
+    group = np.repeat(np.arange(counts.size), counts)
+    return np.bincount(group, weights=selected, minlength=counts.size).astype(np.int64)
 
 
 def text_sample(texts: list[str], size: int) -> np.ndarray:
-    """Indices of up to ``size`` rows chosen by a hash of their text (sorted).
+    """Indices of up to ``size`` rows chosen by a hash of their text.
 
     Independent of ``random_state`` and of the order of the rows, so refits on the same
-    or slightly grown data see (nearly) the same sample.
+    or slightly grown data see (nearly) the same sample. It is defined on the multiset of
+    texts alone (distinct text hashes, their counts, :func:`copy_keys`), so a distributed
+    engine that only reduces (hash, count) pairs across partitions draws the same sample.
+    Rows come ordered by text hash (then position), an order both engines can reproduce.
     """
     n = len(texts)
     if n <= size:
         return np.arange(n)
-    seen: dict[str, int] = {}
-    keys = np.empty(n, dtype=np.uint64)
-    for i, t in enumerate(texts):
-        copy = seen[t] = seen.get(t, -1) + 1  # the j-th copy of a line has its own key
-        digest = hashlib.blake2b(f"{t}\x00{copy}".encode(), digest_size=8).digest()
-        keys[i] = int.from_bytes(digest, "big")
-    return np.sort(np.argsort(keys, kind="stable")[:size])
+    h = text_hashes(texts)
+    uniq, inverse, counts = np.unique(h, return_inverse=True, return_counts=True)
+    threshold = smallest_keys(uniq, counts, size)[-1]
+    take = copies_in_sample(uniq, counts, threshold)
+    order = np.lexsort((np.arange(n), h))  # grouped by hash, each group in row order
+    group = inverse[order]
+    starts = np.cumsum(counts) - counts
+    rank = np.arange(n) - starts[group]
+    return order[rank < take[group]]
 
 
 def knn_graph(X: np.ndarray, n_neighbors: int = N_NEIGHBORS, chunk: int = 1024) -> sp.csr_matrix:
@@ -143,10 +194,58 @@ def candidate_ks(n_rows: int, max_topics: int) -> list[int]:
     return list(range(2, int(min(max_topics, n_rows // 3)) + 1))
 
 
+def template_affixes(tokens: list[list[str]]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The word sequences (``TEMPLATE_MIN_WORDS`` words or more, longest first) that open
+    and close at least ``ONE_THEME_SHARE`` of the lines *and leave a word in them*; ``()``
+    when there is none.
+
+    The same words in the same order at the same end of most lines are a template a form
+    or a platform adds ("市民 留言 …", "… 来自 微信 小程序"), not what the lines are about.
+    One word is not enough evidence: short requests end with their subject ("北京 天气",
+    "上海 航班"), so a single shared last word is left to the one-theme rule. Lines that
+    are nothing but the sequence do not count for it: then it is what they say.
+    """
+    n = len(tokens)
+    found: list[tuple[str, ...]] = []
+    for side in (0, 1):  # 0: opening, 1: closing
+        best: tuple[str, ...] = ()
+        size = TEMPLATE_MIN_WORDS
+        while True:
+            counts: dict[tuple[str, ...], int] = {}
+            for toks in tokens:
+                if len(toks) > size:
+                    key = tuple(toks[:size]) if side == 0 else tuple(toks[-size:])
+                    counts[key] = counts.get(key, 0) + 1
+            top = max(counts.items(), key=lambda kv: kv[1], default=None)
+            if top is None or top[1] < ONE_THEME_SHARE * n:
+                break
+            best, size = top[0], size + 1
+        found.append(best)
+    return found[0], found[1]
+
+
+def _without_templates(tokens: list[list[str]]) -> list[list[str]]:
+    opening, closing = template_affixes(tokens)
+    if not opening and not closing:
+        return tokens
+    stripped = []
+    for toks in tokens:
+        toks = list(toks)
+        if opening and len(toks) > len(opening) and tuple(toks[: len(opening)]) == opening:
+            toks = toks[len(opening) :]
+        if closing and len(toks) > len(closing) and tuple(toks[-len(closing) :]) == closing:
+            toks = toks[: -len(closing)]
+        stripped.append(toks)
+    return stripped
+
+
 def dominant_word_share(tokens: list[list[str]]) -> float:
-    """Largest share of lines that contain one word (as a token or inside a longer token)."""
+    """Largest share of lines that contain one word (as a token or inside a longer token),
+    not counting the words of a template that opens or closes most lines
+    (:func:`template_affixes`)."""
     if not tokens:
         return 0.0
+    tokens = _without_templates(tokens)
     counts: dict[str, int] = {}
     for toks in tokens:
         words = set()

@@ -37,21 +37,34 @@ def _is_keyword_candidate(word: str, docs_in_topic: int) -> bool:
     return is_known_word(word) or docs_in_topic >= 3
 
 
-def topic_keywords(
-    tokens: Sequence[Sequence[str]], labels: np.ndarray, n_topics: int, n_keywords: int
-) -> list[list[tuple[str, float]]]:
-    """Top ``n_keywords`` (word, score) per topic by c-TF-IDF; label -1 is left out."""
+def topic_word_counts(
+    tokens: Sequence[Sequence[str]], labels: np.ndarray, n_topics: int
+) -> tuple[np.ndarray, sp.csr_matrix]:
+    """Vocabulary (sorted) of the lines in a topic and, per topic, how many of its lines use
+    each word (label -1 is left out). Counts of several partitions add up."""
     mask = labels >= 0
     if not mask.any():
-        return [[] for _ in range(n_topics)]
-    cv = CountVectorizer(analyzer=_tokens_as_is, binary=True)
-    counts = cv.fit_transform([tokens[i] for i in np.flatnonzero(mask)])
+        return np.array([], dtype=object), sp.csr_matrix((n_topics, 0), dtype=np.int64)
+    cv = CountVectorizer(analyzer=_tokens_as_is, binary=True, lowercase=False, dtype=np.int64)
+    try:
+        counts = cv.fit_transform([tokens[i] for i in np.flatnonzero(mask)])
+    except ValueError:  # no words at all
+        return np.array([], dtype=object), sp.csr_matrix((n_topics, 0), dtype=np.int64)
     member = sp.csr_matrix(
-        (np.ones(int(mask.sum())), (labels[mask], np.arange(int(mask.sum())))),
+        (np.ones(int(mask.sum()), dtype=np.int64), (labels[mask], np.arange(int(mask.sum())))),
         shape=(n_topics, int(mask.sum())),
     )
-    per_topic = (member @ counts).toarray()  # lines of topic t that use word w
-    vocab = cv.get_feature_names_out()
+    return cv.get_feature_names_out().astype(object), (member @ counts).tocsr()
+
+
+def keywords_from_counts(
+    vocab: np.ndarray, per_topic: sp.spmatrix | np.ndarray, n_keywords: int
+) -> list[list[tuple[str, float]]]:
+    """Top ``n_keywords`` (word, score) per topic by c-TF-IDF from :func:`topic_word_counts`."""
+    n_topics = per_topic.shape[0]
+    if len(vocab) == 0:
+        return [[] for _ in range(n_topics)]
+    per_topic = per_topic.toarray() if sp.issparse(per_topic) else np.asarray(per_topic)
     totals = per_topic.sum(axis=1, keepdims=True)
     tf = per_topic / np.maximum(totals, 1)
     avg_words = per_topic.sum() / max(n_topics, 1)
@@ -72,6 +85,14 @@ def topic_keywords(
                 fallback.append((word, float(scores[t, j])))
         result.append(picked or fallback)
     return result
+
+
+def topic_keywords(
+    tokens: Sequence[Sequence[str]], labels: np.ndarray, n_topics: int, n_keywords: int
+) -> list[list[tuple[str, float]]]:
+    """Top ``n_keywords`` (word, score) per topic by c-TF-IDF; label -1 is left out."""
+    vocab, per_topic = topic_word_counts(tokens, labels, n_topics)
+    return keywords_from_counts(vocab, per_topic, n_keywords)
 
 
 def topic_label(keywords: Sequence[tuple[str, float]], taken: set[str] | None = None) -> str:
@@ -156,24 +177,42 @@ def describe_topics(
 ) -> list[dict]:
     """The ``topics_`` list of a fitted model (see docs/ARCHITECTURE.md)."""
     n_topics = centroids.shape[0]
-    keywords = topic_keywords(tokens, labels, n_topics, n_keywords)
-    themes = group_themes(centroids, theme_similarity)
     sizes = np.bincount(labels[labels >= 0], minlength=n_topics)
+    examples = [
+        representative_examples(texts, vectors, np.flatnonzero(labels == t), similarity, n_examples)
+        for t in range(n_topics)
+    ]
+    return assemble_topics(
+        topic_keywords(tokens, labels, n_topics, n_keywords),
+        sizes,
+        group_themes(centroids, theme_similarity),
+        examples,
+        {i: texts[i] for idx in examples for i in idx},
+    )
+
+
+def assemble_topics(
+    keywords: Sequence[Sequence[tuple[str, float]]],
+    sizes: np.ndarray,
+    themes: np.ndarray,
+    examples: Sequence[Sequence[int]],
+    example_texts: dict[int, str],
+) -> list[dict]:
+    """Topic dicts from their parts; ``examples[t]`` are row indices, ``example_texts`` their text."""
     topics = []
     taken: set[str] = set()
     # Larger topics choose their label first; smaller ones disambiguate.
-    for t in sorted(range(n_topics), key=lambda t: (-sizes[t], t)):
+    for t in sorted(range(len(keywords)), key=lambda t: (-sizes[t], t)):
         label = topic_label(keywords[t], taken)
         taken.add(label)
-        members = np.flatnonzero(labels == t)
-        idx = representative_examples(texts, vectors, members, similarity, n_examples)
+        idx = [int(i) for i in examples[t]]
         topics.append(
             {
                 "topic": t,
                 "size": int(sizes[t]),
                 "keywords": [w for w, _ in keywords[t]],
                 "label": label,
-                "examples": [texts[i] for i in idx],
+                "examples": [example_texts[i] for i in idx],
                 "example_indices": idx,
                 "theme": int(themes[t]),
             }

@@ -44,6 +44,7 @@ from recommender.model.clustering import (
     text_sample,
 )
 from recommender.model.describe import describe_topics
+from recommender.model.vocabulary import TermCounts, count_terms, fitted_vectorizer, select_terms
 from recommender.text.tokenize import char_segments, tokenize
 
 logger = logging.getLogger(__name__)
@@ -156,58 +157,36 @@ class TopicModel(ClusterMixin, BaseEstimator):
             raise ValueError(f"max_topics={self.max_topics!r} and n_components={self.n_components!r} should be >= 1")
 
     def _fit(self, texts: list[str], tokens: list[list[str]]) -> None:
+        # The steps below are methods because the Dask engine (recommender.dask_training)
+        # runs the same ones with the rows spread over workers; keep the two in step.
         n = len(texts)
-        has_words = np.array([len(t) > 0 for t in tokens])
-        rows = np.flatnonzero(has_words)
-        if rows.size == 0:
-            raise ValueError("none of the texts has a topic word after tokenization")
-        if self.n_topics is not None and self.n_topics > rows.size:
-            raise ValueError(f"n_topics={self.n_topics} should be <= number of texts with words={rows.size}")
+        rows = np.flatnonzero([len(t) > 0 for t in tokens])
+        self._check_rows(rows.size)
         segments = [char_segments(t) for t in texts]
-        self._fit_vectorizers([tokens[i] for i in rows], [segments[i] for i in rows], [texts[i] for i in rows])
+        docs = [(tokens[i], segments[i]) for i in rows]
+        doc_texts = [texts[i] for i in rows]
+        counts = [count_terms(vec.build_analyzer(), self._block_docs(kind, docs)) for vec, kind in self._block_templates(rows.size)]
+        self._set_vectorizers(counts, rows.size)
+        sample = text_sample(doc_texts, SVD_SAMPLE)
+        distinct = len({(tuple(t), tuple(s)) for t, s in docs})
+        self._fit_projection(self._features([docs[i] for i in sample]), rows.size, distinct)
+
         Z = np.zeros((n, self.projection_.shape[1]), dtype=np.float64)
-        Z[rows] = self._latent([tokens[i] for i in rows], [segments[i] for i in rows])
+        Z[rows] = self._latent([d[0] for d in docs], [d[1] for d in docs])
         usable = rows[np.linalg.norm(Z[rows], axis=1) > 0]
         X = Z[usable]
-
-        n_topics = self.n_topics
-        if n_topics is None and dominant_word_share([tokens[i] for i in usable]) >= ONE_THEME_SHARE:
-            n_topics = 1  # most lines name the same thing: one topic, however they vary
-        else:
-            n_topics = None if n_topics is None else min(int(n_topics), X.shape[0])
-        sample = text_sample([texts[i] for i in usable], GRAPH_SAMPLE)
-        init, self.selection_scores_ = hierarchical_topics(X, sample, n_topics, self.max_topics)
-        fit_labels, centroids = refine(X, init)
-        k = centroids.shape[0]
-        # Drop empty clusters (possible only with duplicates) and renumber by size.
-        sizes = np.bincount(fit_labels, minlength=k)
-        order = [c for c in np.argsort(-sizes, kind="stable") if sizes[c] > 0]
-        remap = np.full(k, -1, dtype=np.int64)
-        remap[order] = np.arange(len(order))
-        fit_labels = remap[fit_labels]
-        centroids = centroids[order]
-        k = len(order)
-
+        graph = text_sample([texts[i] for i in usable], GRAPH_SAMPLE)
+        init, self.selection_scores_ = self._initial_topics(X[graph], [tokens[usable[i]] for i in graph])
+        fit_labels, centroids = refine(X, X.mean(axis=0, keepdims=True) if init is None else init)
+        fit_labels, centroids = self._by_size(fit_labels, centroids)
         sim = np.einsum("ij,ij->i", X, centroids[fit_labels])
-        self.similarity_floors_ = similarity_floors(sim, fit_labels, k, self.min_similarity)
-        fit_labels = np.where(sim >= self.similarity_floors_[fit_labels], fit_labels, -1)
+        fit_labels = self._set_floors(fit_labels, sim, centroids.shape[0])
 
         labels = np.full(n, -1, dtype=np.int64)
         labels[usable] = fit_labels
         similarity = np.zeros(n)
         similarity[usable] = sim
-        self.labels_ = labels
-        self.n_topics_ = k
-        self.centroids_ = centroids
-        self.n_features_in_ = 1
-        self.n_rows_ = n
-        assigned = labels >= 0
-        self.quality_ = {
-            "n_topics": int(k),
-            "unassigned_share": round(float(1.0 - assigned.mean()), 4),
-            "mean_similarity": round(float(similarity[assigned].mean()) if assigned.any() else 0.0, 4),
-            "modularity": self.selection_scores_.get(k),
-        }
+        self._set_fitted(labels, similarity, centroids)
         self.topics_ = describe_topics(
             texts,
             tokens,
@@ -220,37 +199,61 @@ class TopicModel(ClusterMixin, BaseEstimator):
             theme_similarity=self.theme_similarity,
         )
 
-    def _fit_vectorizers(self, tokens: list[list[str]], segments: list[list[str]], texts: list[str]) -> None:
-        n = len(tokens)
+    # -- the steps of fit, shared with the distributed engine ---------------------------
+    def _check_rows(self, n_docs: int) -> None:
+        """``n_docs``: lines with at least one topic word."""
+        if n_docs == 0:
+            raise ValueError("none of the texts has a topic word after tokenization")
+        if self.n_topics is not None and self.n_topics > n_docs:
+            raise ValueError(f"n_topics={self.n_topics} should be <= number of texts with words={n_docs}")
+
+    def _block_templates(self, n_docs: int) -> list[tuple[TfidfVectorizer, str]]:
+        """The unfitted vectorizer of each feature block and what it reads ("tokens": jieba
+        words, "segments": the text cut at punctuation and boilerplate)."""
         # On a few dozen lines a word seen once may still be the only clue.
-        min_df = max(1, min(self.min_df, n // 50))
-        common = dict(min_df=min_df, sublinear_tf=True, dtype=np.float32, lowercase=False)
-        self.word_vectorizer_ = TfidfVectorizer(analyzer=word_analyzer, max_features=self.max_features, **common)
-        self.char_vectorizer_ = TfidfVectorizer(
-            analyzer=partial(char_ngrams, ngram_range=tuple(self.char_ngram_range)),
-            max_features=self.max_features,
-            **common,
+        min_df = max(1, min(self.min_df, n_docs // 50))
+        common = dict(min_df=min_df, sublinear_tf=True, dtype=np.float32, lowercase=False, max_features=self.max_features)
+        words = TfidfVectorizer(analyzer=word_analyzer, **common)
+        chars = TfidfVectorizer(analyzer=partial(char_ngrams, ngram_range=tuple(self.char_ngram_range)), **common)
+        return [(words, "tokens"), (chars, "segments")]
+
+    @staticmethod
+    def _block_docs(kind: str, docs: Sequence[tuple[list[str], list[str]]]) -> list[list[str]]:
+        return [d[0] if kind == "tokens" else d[1] for d in docs]
+
+    def _set_vectorizers(self, counts: Sequence[TermCounts], n_docs: int) -> None:
+        """Fit each block's vectorizer from its (summed) term counts over ``n_docs`` lines."""
+        fitted = [
+            fitted_vectorizer(vec, select_terms(c, vec.min_df, vec.max_features), n_docs)
+            for (vec, _), c in zip(self._block_templates(n_docs), counts)
+        ]
+        self.word_vectorizer_, self.char_vectorizer_ = fitted
+
+    def _features(self, docs: Sequence[tuple[list[str], list[str]]]) -> sp.csr_matrix:
+        """The stacked, weighted TF-IDF rows of ``docs`` ((tokens, segments) pairs)."""
+        return self._stack(
+            self.word_vectorizer_.transform([d[0] for d in docs]), self.char_vectorizer_.transform([d[1] for d in docs])
         )
-        X = self._stack(
-            self.word_vectorizer_.fit_transform(tokens), self.char_vectorizer_.fit_transform(segments)
-        )
+
+    def _fit_projection(self, X: sp.csr_matrix, n_docs: int, n_distinct: int) -> None:
+        """The LSA basis from ``X``, the feature rows of the hash-chosen SVD sample of the
+        ``n_docs`` lines with words (``n_distinct`` of them different)."""
         # On small corpora a low-rank space generalises over shared characters and words;
         # as many dimensions as lines would just copy the sparse input.
-        dims = int(min(self.n_components, X.shape[1] - 1, max(8, n // 8)))
-        # One distinct line has one direction (and the SVD of identical rows overflows).
-        distinct = len({(tuple(t), tuple(s)) for t, s in zip(tokens, segments)})
+        dims = int(min(self.n_components, X.shape[1] - 1, max(8, n_docs // 8)))
         seed = int(self.random_state) if self.random_state is not None else 0
-        if dims >= 1 and distinct > 1:
+        # One distinct line has one direction (and the SVD of identical rows overflows).
+        if dims >= 1 and n_distinct > 1:
             # ARPACK converges to the leading singular subspace whatever the seed (the
             # randomized solver's subspace moved with random_state and so did the topics).
             # It needs fewer dimensions than distinct lines; on a handful of lines the
             # randomized solver is exact anyway.
-            algorithm = "arpack" if dims < min(X.shape[0], distinct) else "randomized"
+            algorithm = "arpack" if dims < min(n_docs, n_distinct, X.shape[0]) else "randomized"
             svd = TruncatedSVD(n_components=dims, algorithm=algorithm, random_state=seed)
             with np.errstate(divide="ignore", invalid="ignore"):  # identical lines: no variance
                 # The leading directions of 20,000 lines are those of all of them; the
                 # sample is chosen by text hash, so it does not depend on the seed.
-                components = svd.fit(X[text_sample(texts, SVD_SAMPLE)]).components_
+                components = svd.fit(X).components_
             self.explained_variance_ratio_ = float(np.nan_to_num(svd.explained_variance_ratio_).sum())
         else:  # one distinct line or a one-word vocabulary: one direction is all there is
             components = np.ones((1, X.shape[1]), dtype=np.float32)
@@ -258,6 +261,47 @@ class TopicModel(ClusterMixin, BaseEstimator):
         # Contiguous (features x dims): a sparse row times it costs microseconds, while
         # the transposed view would be copied on every call.
         self.projection_ = np.ascontiguousarray(components.T, dtype=np.float32)
+
+    def _initial_topics(self, Xs: np.ndarray, sample_tokens: list[list[str]]) -> tuple[np.ndarray | None, dict[int, float]]:
+        """Starting centroids from the graph sample (``None``: one topic) and the modularity
+        of each Ward cut. The number of topics is decided here, on the sample alone."""
+        n_topics = self.n_topics
+        if n_topics is None and dominant_word_share(sample_tokens) >= ONE_THEME_SHARE:
+            return None, {}  # most lines name the same thing: one topic, however they vary
+        if n_topics is not None:
+            n_topics = min(int(n_topics), Xs.shape[0])
+        init, scores = hierarchical_topics(Xs, np.arange(Xs.shape[0]), n_topics, self.max_topics)
+        return (None if init.shape[0] == 1 else init), scores
+
+    @staticmethod
+    def _by_size(labels: np.ndarray, centroids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Topics renumbered by size (largest first); empty ones (duplicates only) dropped."""
+        k = centroids.shape[0]
+        sizes = np.bincount(labels, minlength=k)
+        order = [c for c in np.argsort(-sizes, kind="stable") if sizes[c] > 0]
+        remap = np.full(k, -1, dtype=np.int64)
+        remap[order] = np.arange(len(order))
+        return remap[labels], centroids[order]
+
+    def _set_floors(self, labels: np.ndarray, sim: np.ndarray, k: int) -> np.ndarray:
+        """Set each topic's similarity floor; lines below theirs become -1."""
+        self.similarity_floors_ = similarity_floors(sim, labels, k, self.min_similarity)
+        return np.where(sim >= self.similarity_floors_[labels], labels, -1)
+
+    def _set_fitted(self, labels: np.ndarray, similarity: np.ndarray, centroids: np.ndarray) -> None:
+        k = centroids.shape[0]
+        self.labels_ = labels
+        self.n_topics_ = k
+        self.centroids_ = centroids
+        self.n_features_in_ = 1
+        self.n_rows_ = labels.size
+        assigned = labels >= 0
+        self.quality_ = {
+            "n_topics": int(k),
+            "unassigned_share": round(float(1.0 - assigned.mean()), 4),
+            "mean_similarity": round(float(similarity[assigned].mean()) if assigned.any() else 0.0, 4),
+            "modularity": self.selection_scores_.get(k),
+        }
 
     def _stack(self, words: sp.spmatrix, chars: sp.spmatrix) -> sp.csr_matrix:
         w = float(self.word_weight)

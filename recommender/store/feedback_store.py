@@ -15,7 +15,7 @@ import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -26,7 +26,9 @@ except ImportError:  # pragma: no cover - Windows: SQLite's busy timeout alone
 
 from sqlalchemy import (
     Engine,
+    Integer,
     and_,
+    bindparam,
     create_engine,
     delete,
     event,
@@ -37,7 +39,8 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from recommender.errors import StoreError
 from recommender.moderation import RecentLine, Screening, text_key
@@ -83,6 +86,53 @@ class NewFeedback:
 WITH_TEXT = ("visible", "hidden", "flagged")
 MODERATION_COUNTER = "moderation"
 RECENT_LIMIT = 500
+#: PostgreSQL deadlock_detected and serialization_failure: the transaction was rolled back and
+#: may simply be tried again.
+RETRYABLE_SQLSTATES = ("40P01", "40001")
+
+
+def _recent_statements(column, *, many: bool):
+    cols = (
+        feedback.c.id, feedback.c.text, feedback.c.submitter_hash, feedback.c.client_key, feedback.c.text_key,
+        feedback.c.status, feedback.c.received_at,
+    )
+    match = column.in_(bindparam("keys", expanding=True)) if many else column == bindparam("key")
+    return (
+        select(*cols)
+        .where(and_(match, feedback.c.received_at >= bindparam("since")))
+        .order_by(feedback.c.received_at.desc(), feedback.c.id.desc())
+        .limit(bindparam("cap", type_=Integer))
+    )
+
+
+# Built once: group commit runs them for every batch (client key = column 3, text key = 4).
+_RECENT_BY_KEY = (
+    _recent_statements(feedback.c.client_key, many=False), _recent_statements(feedback.c.text_key, many=False)
+)
+_RECENT_BY_KEYS = (
+    _recent_statements(feedback.c.client_key, many=True), _recent_statements(feedback.c.text_key, many=True)
+)
+# The status is checked in Python: with it in the WHERE clause SQLite (no statistics) reads
+# through the status index, i.e. nearly every row, instead of the submitter index.
+_EARLIER_BY_PERSON = (
+    select(feedback.c.id, feedback.c.text, feedback.c.submitted_at, feedback.c.submitter_hash, feedback.c.status)
+    .where(
+        and_(
+            feedback.c.submitter_hash.in_(bindparam("people", expanding=True)),
+            feedback.c.submitted_at >= bindparam("since"),
+            feedback.c.submitted_at <= bindparam("until"),
+        )
+    )
+    .order_by(feedback.c.submitted_at, feedback.c.id)
+)
+_MAX_ID = select(func.max(feedback.c.id))
+_COMMITTED_SINCE = select(
+    feedback.c.id, feedback.c.text, feedback.c.submitter_hash, feedback.c.client_key, feedback.c.text_key,
+    feedback.c.status, feedback.c.received_at, feedback.c.submitted_at,
+).where(feedback.c.id > bindparam("after")).order_by(feedback.c.id)
+_INSERT_RETURNING_IDS = insert(feedback).returning(feedback.c.id, sort_by_parameter_order=True)
+#: Most rows in one multi-row INSERT on SQLite (128 × 17 values, far below its 32,766 parameters).
+_MULTI_INSERT_MAX = 128
 
 
 @dataclass(frozen=True)
@@ -137,6 +187,27 @@ def _row_to_feedback(row) -> StoredFeedback:
     )
 
 
+def _values_to_feedback(new_id: int, values: dict) -> StoredFeedback:
+    """The StoredFeedback of a row just inserted from ``values`` (what a SELECT would give)."""
+    return StoredFeedback(
+        id=new_id,
+        external_id=values["external_id"],
+        source=values["source"],
+        text=values["text"],
+        submitted_at=_as_utc(values["submitted_at"]),
+        received_at=_as_utc(values["received_at"]),
+        segment=values["segment"],
+        session_id=values["session_id"],
+        submitter_hash=values["submitter_hash"],
+        votes=values["votes"],
+        repeat_of=values["repeat_of"],
+        status=values["status"],
+        moderation_reason=None,
+        flag_reason=values["flag_reason"],
+        status_changed_at=_as_utc(values["status_changed_at"]),
+    )
+
+
 @dataclass
 class PurgeReport:
     """What a retention purge removed (or, for a dry run, would remove)."""
@@ -165,7 +236,8 @@ class FeedbackStore:
         self.url = url
         parsed = make_url(url)
         self.dialect = parsed.get_backend_name()
-        kwargs: dict = {"echo": echo, "future": True}
+        # hide_parameters: an error message or SQL log never carries feedback text.
+        kwargs: dict = {"echo": echo, "future": True, "hide_parameters": True}
         if self.dialect == "sqlite":
             database = parsed.database
             if database and database != ":memory:" and not database.startswith("file:"):
@@ -185,6 +257,9 @@ class FeedbackStore:
         self._lock_fd: int | None = None
         self._lock_depth = 0
         self._lock_path: str | None = None
+        self._insert_sql: dict[tuple[tuple[str, ...], int], str] = {}
+        self._upsert_assignment = None
+        self._bind_processors: dict[tuple[str, ...], list] = {}
         if self.dialect == "sqlite" and parsed.database and parsed.database != ":memory:":
             self._lock_path = parsed.database + ".writelock"
         if self.dialect == "sqlite":
@@ -257,6 +332,17 @@ class FeedbackStore:
         except SQLAlchemyError:
             return False
 
+    @staticmethod
+    def unavailable(exc: BaseException) -> bool:
+        """True for an error that says the database cannot be written now (locked past the
+        busy timeout, unreachable, connection lost, pool exhausted) rather than that one
+        statement was wrong: trying again line by line would only wait again."""
+        if getattr(getattr(exc, "orig", None), "sqlstate", None) in RETRYABLE_SQLSTATES:
+            return False  # deadlock or serialization failure: rolled back, worth another try
+        if isinstance(exc, (StoreError, OperationalError, InterfaceError, PoolTimeout)):
+            return True
+        return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
+
     def dispose(self) -> None:
         self.engine.dispose()
         with self._writer_lock:
@@ -314,6 +400,304 @@ class FeedbackStore:
                 )
             row = conn.execute(select(feedback).where(feedback.c.id == new_id)).one()
         return _row_to_feedback(row)
+
+    def add_live(
+        self,
+        items: Sequence[NewFeedback],
+        *,
+        screener: Callable[[NewFeedback, list[RecentLine]], Screening] | None = None,
+        screen_window: timedelta | None = None,
+        screen_limits: tuple[int, int] = (RECENT_LIMIT, RECENT_LIMIT),
+        repeat_finder: Callable[[NewFeedback, list[tuple[int, str, datetime]]], int | None] | None = None,
+        repeat_window: timedelta | None = None,
+    ) -> list[StoredFeedback]:
+        """Store live submissions (form, API) in ONE write transaction and return them as
+        stored, in order: the group commit of the web workers (one commit, one lock turn and
+        a handful of statements for a whole batch instead of per line).
+
+        Every line is judged as if the lines before it in the batch were already stored:
+
+        - ``repeat_finder(item, earlier)`` gets the same submitter's lines (id, text,
+          submitted_at; oldest first) within ``repeat_window`` before the item's
+          ``submitted_at``, stored ones and earlier ones of the batch, and returns the id the
+          item repeats (or None). Only for items without ``repeat_of`` and with a submitter.
+        - ``screener(item, recent)`` gets the recent lines within ``screen_window`` that the
+          single-line :meth:`add` would read: at most ``screen_limits`` = (from this client,
+          with this text) of the newest, earlier lines of the batch included (they are the
+          newest), with the statuses this batch has given them so far. Its verdict flags the
+          item and, where it says so, earlier lines (stored or of the batch).
+
+        Ids of lines of the batch that are not stored yet appear as negative numbers
+        (``-1`` is the batch's first line) in what the callbacks see and return; they are
+        replaced by the real ids. Any error rolls the whole batch back (nothing is stored).
+
+        On SQLite the lines the callbacks need are read *before* the write lock is taken, in
+        a read snapshot that runs beside the other workers' writes; under the lock only the
+        lines committed since that snapshot are read (ids grow in commit order there, writers
+        being serialised) and merged in: the same input as reading it all under the lock, for
+        a much shorter hold of the lock the workers share. PostgreSQL reads in the transaction.
+        """
+        if not items:
+            return []
+        now = _now()
+        rows = [self._values(item) | {"received_at": now} for item in items]
+        for values in rows:
+            if values["status"] != "visible":
+                values["status_changed_at"] = now
+        client_limit, text_limit = screen_limits
+        want_screen = screener is not None and screen_window is not None
+        since = now - screen_window if want_screen else now
+        client_keys = sorted({v["client_key"] for v in rows if v["client_key"]}) if want_screen and client_limit > 0 else []
+        text_keys = sorted({v["text_key"] for v in rows if v["text_key"]}) if want_screen and text_limit > 0 else []
+
+        def read_inputs(conn):
+            earlier = self._earlier_by_person(conn, items, repeat_window) if repeat_finder else {}
+            by_client, by_text = (
+                self._recent_many(conn, since, client_keys, text_keys, client_limit, text_limit)
+                if want_screen else ({}, {})
+            )
+            return earlier, by_client, by_text
+
+        snapshot_max = None
+        if self.dialect == "sqlite":
+            with self.engine.connect() as conn, conn.begin():
+                snapshot_max = conn.execute(_MAX_ID).scalar() or 0
+                earlier_by_person, by_client, by_text = read_inputs(conn)
+        with self._write() as conn:
+            if snapshot_max is None:
+                earlier_by_person, by_client, by_text = read_inputs(conn)
+            else:
+                self._merge_committed_since(
+                    conn, snapshot_max, items, repeat_window if repeat_finder else None, earlier_by_person,
+                    since, set(client_keys), set(text_keys), by_client, by_text, client_limit, text_limit,
+                )
+            status_now: dict[int, str] = {}  # lines this batch has flagged so far
+            batch_by_client: dict[str, list[int]] = {}
+            batch_by_text: dict[str, list[int]] = {}
+            flag_stored: dict[int, str] = {}
+            late_repeats: dict[int, int] = {}  # batch index -> batch index it repeats
+            for k, (item, values) in enumerate(zip(items, rows)):
+                temp_id = -(k + 1)
+                if repeat_finder is not None and values["repeat_of"] is None and item.submitter_hash:
+                    repeat_since = item.submitted_at - (repeat_window or timedelta(0))
+                    earlier = [
+                        line for line in earlier_by_person.get(item.submitter_hash, ())
+                        if repeat_since <= line[2] <= item.submitted_at
+                    ]
+                    found = repeat_finder(item, earlier)
+                    if found is not None and found < 0:
+                        late_repeats[k] = -found - 1
+                    elif found is not None:
+                        values["repeat_of"] = found
+                    earlier_by_person.setdefault(item.submitter_hash, []).append(
+                        (temp_id, item.text, item.submitted_at)
+                    )
+                if screener is not None and screen_window is not None:
+                    recent = self._recent_for(
+                        values, rows, status_now, by_client, by_text, batch_by_client, batch_by_text, now,
+                        client_limit, text_limit,
+                    )
+                    verdict = screener(item, recent)
+                    if verdict.flag_reason is not None:
+                        values.update(status="flagged", flag_reason=verdict.flag_reason, status_changed_at=now)
+                        status_now[temp_id] = "flagged"
+                        for fid in verdict.also_flag:
+                            if fid < 0:
+                                other = rows[-fid - 1]
+                                if other["status"] == "visible":
+                                    other.update(status="flagged", flag_reason=verdict.flag_reason,
+                                                 status_changed_at=now)
+                                    status_now[fid] = "flagged"
+                            elif status_now.get(fid, "visible") == "visible":
+                                flag_stored[fid] = verdict.flag_reason
+                                status_now[fid] = "flagged"
+                    if values["client_key"]:
+                        batch_by_client.setdefault(values["client_key"], []).append(temp_id)
+                    if values["text_key"]:
+                        batch_by_text.setdefault(values["text_key"], []).append(temp_id)
+            flagged_any = False
+            for reason in sorted(set(flag_stored.values())):
+                ids = sorted(fid for fid, r in flag_stored.items() if r == reason)
+                for part in _chunks(ids, 500):
+                    result = conn.execute(
+                        update(feedback)
+                        .where(and_(feedback.c.id.in_(list(part)), feedback.c.status == "visible"))
+                        .values(status="flagged", flag_reason=reason, status_changed_at=now)
+                    )
+                    flagged_any = flagged_any or bool(result.rowcount)
+            if flag_stored and flagged_any:
+                self._bump(conn, MODERATION_COUNTER)
+            new_ids = self._insert_rows(conn, rows)
+            for k, j in late_repeats.items():
+                rows[k]["repeat_of"] = new_ids[j]
+                conn.execute(update(feedback).where(feedback.c.id == new_ids[k]).values(repeat_of=new_ids[j]))
+        return [_values_to_feedback(fid, values) for fid, values in zip(new_ids, rows)]
+
+    def _insert_rows(self, conn, rows: list[dict]) -> list[int]:
+        """Insert rows (all with the same keys) and return their ids in order.
+
+        SQLite: one multi-row ``INSERT … VALUES (…), (…)`` per 128 rows, its SQL text made
+        once per size and its values converted by the columns' own bind processors. The write
+        transaction holds the database lock, so the rows of one statement get consecutive
+        rowids in VALUES order, the last being ``lastrowid``. (SQLite's RETURNING promises no
+        order, so SQLAlchemy would insert row by row; each statement lets go of the GIL, and
+        under load taking it back is what costs while the other workers wait for the lock.)
+        PostgreSQL: SQLAlchemy's batched ``INSERT … RETURNING``, sorted by parameter order."""
+        if self.dialect != "sqlite":
+            return list(conn.execute(_INSERT_RETURNING_IDS, rows).scalars())
+        keys = tuple(rows[0])
+        dialect = conn.dialect
+        processors = self._bind_processors.get(keys)
+        if processors is None:
+            processors = [
+                feedback.c[key].type.dialect_impl(dialect).bind_processor(dialect) for key in keys
+            ]
+            self._bind_processors[keys] = processors
+        ids: list[int] = []
+        for part in _chunks(rows, _MULTI_INSERT_MAX):
+            sql = self._insert_sql.get((keys, len(part)))
+            if sql is None:
+                quote = dialect.identifier_preparer.quote
+                one = "(" + ", ".join("?" * len(keys)) + ")"
+                sql = (
+                    f"INSERT INTO {quote(feedback.name)} ({', '.join(quote(k) for k in keys)}) "
+                    f"VALUES {', '.join([one] * len(part))}"
+                )
+                self._insert_sql[(keys, len(part))] = sql
+            params = tuple(
+                value if proc is None else proc(value)
+                for row in part
+                for value, proc in zip((row[k] for k in keys), processors)
+            )
+            last = conn.exec_driver_sql(sql, params).lastrowid
+            ids.extend(range(last - len(part) + 1, last + 1))
+        return ids
+
+    @staticmethod
+    def _merge_committed_since(
+        conn, after_id: int, items: Sequence[NewFeedback], repeat_window: timedelta | None,
+        earlier_by_person: dict[str, list[tuple[int, str, datetime]]], since: datetime,
+        client_keys: set[str], text_keys: set[str], by_client: dict[str, list[RecentLine]],
+        by_text: dict[str, list[RecentLine]], client_limit: int, text_limit: int,
+    ) -> None:
+        """Add the lines committed after ``after_id`` (read under the write lock) to what
+        :meth:`_earlier_by_person` and :meth:`_recent_many` read from an earlier snapshot."""
+        rows = conn.execute(_COMMITTED_SINCE, {"after": after_id}).all()
+        if not rows:
+            return
+        people = {i.submitter_hash for i in items if i.submitter_hash and i.repeat_of is None}
+        if repeat_window is not None and people:
+            wanted = [i for i in items if i.submitter_hash in people]
+            first = min(i.submitted_at for i in wanted) - repeat_window
+            last = max(i.submitted_at for i in wanted)
+            touched = set()
+            for r in rows:
+                if r.submitter_hash in people and r.status in WITH_TEXT and first <= r.submitted_at <= last:
+                    earlier_by_person.setdefault(r.submitter_hash, []).append((r.id, r.text, r.submitted_at))
+                    touched.add(r.submitter_hash)
+            for person in touched:
+                earlier_by_person[person].sort(key=lambda line: (line[2], line[0]))
+        for keys, found, limit, slot in ((client_keys, by_client, client_limit, 0), (text_keys, by_text, text_limit, 1)):
+            touched = set()
+            for r in rows:
+                key = r.client_key if slot == 0 else r.text_key
+                if key in keys and r.received_at >= since:
+                    found.setdefault(key, []).append(
+                        RecentLine(r.id, r.text, r.client_key, r.submitter_hash, r.status, r.received_at)
+                    )
+                    touched.add(key)
+            for key in touched:
+                lines = sorted(found[key], key=lambda line: (line.received_at, line.id), reverse=True)
+                found[key] = lines[:limit]
+
+    @staticmethod
+    def _earlier_by_person(
+        conn, items: Sequence[NewFeedback], window: timedelta | None
+    ) -> dict[str, list[tuple[int, str, datetime]]]:
+        """Stored lines with text of the batch's submitters, (id, text, submitted_at) oldest
+        first, from ``window`` before the earliest item to the latest one."""
+        wanted = [i for i in items if i.submitter_hash and i.repeat_of is None]
+        if not wanted:
+            return {}
+        since = min(i.submitted_at for i in wanted) - (window or timedelta(0))
+        until = max(i.submitted_at for i in wanted)
+        out: dict[str, list[tuple[int, str, datetime]]] = {}
+        for part in _chunks(sorted({i.submitter_hash for i in wanted}), 500):
+            rows = conn.execute(_EARLIER_BY_PERSON, {"people": list(part), "since": since, "until": until})
+            for r in rows:
+                if r.status in WITH_TEXT:
+                    out.setdefault(r.submitter_hash, []).append((r.id, r.text, r.submitted_at))
+        return out
+
+    @staticmethod
+    def _recent_many(
+        conn, since: datetime, client_keys: Sequence[str], text_keys: Sequence[str], client_limit: int,
+        text_limit: int,
+    ) -> tuple[dict[str, list[RecentLine]], dict[str, list[RecentLine]]]:
+        """:meth:`_recent` for many keys at once: per client key and per text key, its newest
+        lines within the window (at most the limit each), newest first.
+
+        One statement per kind reads the newest ``limit × keys`` lines of all the keys. When
+        it comes back full it may have cut off older lines of keys with fewer than ``limit``
+        lines in it; only those keys are then read one by one (bounded, through the index)."""
+        found: tuple[dict[str, list[RecentLine]], dict[str, list[RecentLine]]] = ({}, {})
+        for slot, (keys, limit) in enumerate(((client_keys, client_limit), (text_keys, text_limit))):
+            if not keys or limit <= 0:
+                continue
+            out = found[slot]
+            one, many = _RECENT_BY_KEY[slot], _RECENT_BY_KEYS[slot]
+            for part in _chunks(list(keys), 500):
+                cap = limit * len(part)
+                if len(part) == 1:  # equality: an index range scan that stops at the limit
+                    rows = conn.execute(one, {"key": part[0], "since": since, "cap": limit}).all()
+                else:
+                    rows = conn.execute(many, {"keys": list(part), "since": since, "cap": cap}).all()
+                got: dict[str, list] = {}
+                for r in rows:
+                    got.setdefault(r[3 + slot], []).append(r)
+                if len(part) > 1 and len(rows) >= cap:
+                    for key in part:
+                        if len(got.get(key, ())) < limit:
+                            got[key] = conn.execute(one, {"key": key, "since": since, "cap": limit}).all()
+                for key, key_rows in got.items():
+                    out[key] = [
+                        RecentLine(r.id, r.text, r.client_key, r.submitter_hash, r.status, r.received_at)
+                        for r in key_rows[:limit]
+                    ]
+        return found
+
+    @staticmethod
+    def _recent_for(
+        values: dict, rows: list[dict], status_now: dict[int, str],
+        by_client: dict[str, list[RecentLine]], by_text: dict[str, list[RecentLine]],
+        batch_by_client: dict[str, list[int]], batch_by_text: dict[str, list[int]], now: datetime,
+        client_limit: int, text_limit: int,
+    ) -> list[RecentLine]:
+        """What :meth:`_recent` would read for this line had the batch's earlier lines been
+        stored: per key the newest lines (the batch's own first), up to the limits."""
+        found: dict[int, RecentLine] = {}
+        for key, stored, batch, limit in (
+            (values["client_key"], by_client, batch_by_client, client_limit),
+            (values["text_key"], by_text, batch_by_text, text_limit),
+        ):
+            if key is None or limit <= 0:
+                continue
+            taken = 0
+            for temp_id in reversed(batch.get(key, ())):
+                if taken >= limit:
+                    break
+                other = rows[-temp_id - 1]
+                found[temp_id] = RecentLine(
+                    temp_id, other["text"], other["client_key"], other["submitter_hash"], other["status"], now
+                )
+                taken += 1
+            for line in stored.get(key, ()):
+                if taken >= limit:
+                    break
+                status = status_now.get(line.id)
+                found[line.id] = line if status is None else replace(line, status=status)
+                taken += 1
+        return sorted(found.values(), key=lambda line: (line.received_at, line.id), reverse=True)
 
     def add_many(self, items: Sequence[NewFeedback]) -> list[int | None]:
         """Insert a batch in one transaction, skipping rows whose (source, external_id) is
@@ -439,13 +823,20 @@ class FeedbackStore:
             return [(r.id, r.text, r.submitted_at) for r in rows]
 
     def iter_feedback(
-        self, *, batch_size: int = 5000, after_id: int = 0, statuses: Sequence[str] | None = None
+        self,
+        *,
+        batch_size: int = 5000,
+        after_id: int = 0,
+        until_id: int | None = None,
+        statuses: Sequence[str] | None = None,
     ) -> Iterator[StoredFeedback]:
         """Every feedback line (only those with one of ``statuses`` when given) in id order,
-        read in batches (keyset pagination)."""
+        read in batches (keyset pagination); ``after_id < id <= until_id`` when bounded."""
         last = after_id
         while True:
             query = select(feedback).where(feedback.c.id > last)
+            if until_id is not None:
+                query = query.where(feedback.c.id <= until_id)
             if statuses is not None:
                 query = query.where(feedback.c.status.in_(list(statuses)))
             with self.engine.connect() as conn:
@@ -455,6 +846,27 @@ class FeedbackStore:
             for row in rows:
                 yield _row_to_feedback(row)
             last = rows[-1].id
+
+    def feedback_ids(self, *, statuses: Sequence[str] | None = None) -> list[int]:
+        """The ids of every feedback line (with one of ``statuses`` when given), ascending:
+        what a distributed retrain splits into partitions without reading any text."""
+        query = select(feedback.c.id).order_by(feedback.c.id)
+        if statuses is not None:
+            query = query.where(feedback.c.status.in_(list(statuses)))
+        with self.engine.connect() as conn:
+            return list(conn.execute(query).scalars())
+
+    def assigned_topics(self, model_version: str, *, after_id: int, until_id: int) -> dict[int, str]:
+        """Topic of each feedback line with ``after_id < id <= until_id`` under a model
+        version (lines that fit no topic are left out)."""
+        query = select(assignments.c.feedback_id, assignments.c.topic_id).where(
+            assignments.c.model_version == model_version,
+            assignments.c.topic_id.is_not(None),
+            assignments.c.feedback_id > after_id,
+            assignments.c.feedback_id <= until_id,
+        )
+        with self.engine.connect() as conn:
+            return {row.feedback_id: row.topic_id for row in conn.execute(query)}
 
     def assignment_count(self, model_version: str) -> int:
         with self.engine.connect() as conn:
@@ -520,28 +932,49 @@ class FeedbackStore:
             )
 
     # ------------------------------------------------------------------ assignments
-    def put_assignments(self, model_version: str, rows: Iterable[tuple[int, str | None, float]]) -> int:
+    def put_assignments(
+        self, model_version: str, rows: Iterable[tuple[int, str | None, float]], *, only_with_text: bool = False
+    ) -> int:
         """Store (feedback_id, topic_id or None, score) for a model version, replacing any
-        (an upsert: several workers may assign the same new line at once)."""
+        (an upsert: several workers may assign the same new line at once).
+
+        ``only_with_text``: in the same transaction, drop what was just stored for lines that
+        lost their text meanwhile (withdrawn or purged after the caller read them; their own
+        erase removed their assignments before this one)."""
         rows = [
             {"model_version": model_version, "feedback_id": fid, "topic_id": tid, "score": float(score)}
             for fid, tid, score in rows
         ]
         if not rows:
             return 0
-        if self.dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert as upsert
-        else:
-            from sqlalchemy.dialects.sqlite import insert as upsert
+        if self._upsert_assignment is None:
+            if self.dialect == "postgresql":
+                from sqlalchemy.dialects.postgresql import insert as upsert
+            else:
+                from sqlalchemy.dialects.sqlite import insert as upsert
+            stmt = upsert(assignments)
+            # Built once and run as an executemany: the web workers call this every second.
+            self._upsert_assignment = stmt.on_conflict_do_update(
+                index_elements=[assignments.c.model_version, assignments.c.feedback_id],
+                set_={"topic_id": stmt.excluded.topic_id, "score": stmt.excluded.score},
+            )
         with self._write() as conn:
             for part in _chunks(rows, 500):
-                stmt = upsert(assignments).values(list(part))
-                conn.execute(
-                    stmt.on_conflict_do_update(
-                        index_elements=[assignments.c.model_version, assignments.c.feedback_id],
-                        set_={"topic_id": stmt.excluded.topic_id, "score": stmt.excluded.score},
+                conn.execute(self._upsert_assignment, list(part))
+                if only_with_text:
+                    ids = [r["feedback_id"] for r in part]
+                    conn.execute(
+                        delete(assignments).where(
+                            and_(
+                                assignments.c.model_version == model_version,
+                                assignments.c.feedback_id.in_(
+                                    select(feedback.c.id).where(
+                                        and_(feedback.c.id.in_(ids), feedback.c.status.not_in(WITH_TEXT))
+                                    )
+                                ),
+                            )
+                        )
                     )
-                )
         return len(rows)
 
     def unassigned(

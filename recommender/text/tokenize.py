@@ -7,8 +7,10 @@ may change), built lazily on first use with the project's user dictionary
 as 网格员, 楼栋长 or 星光夜校 stay whole.
 
 Removed: stop words (see :mod:`recommender.text.stopwords`), punctuation, digits, emoji,
-whitespace and the placeholders left by masking (``[手机号]``, ``[身份证号]`` …).
-Full-width forms are folded by NFKC and Latin letters are lower-cased.
+whitespace, the placeholders left by masking (``[手机号]``, ``[身份证号]`` …) and a closing
+request that names nothing ("……，请尽快处理", "望领导重视", "请相关部门尽快解决"; see
+:func:`closing_request_start`). Full-width forms are folded by NFKC and Latin letters are
+lower-cased.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from recommender.text.stopwords import DATA_DIR, domain_stop_words, stop_words
 __all__ = [
     "PROJECT_USER_DICT",
     "char_segments",
+    "closing_request_start",
     "is_known_word", "load_user_dict", "normalize_text", "reset_tokenizer", "tokenize"]
 
 logger = logging.getLogger(__name__)
@@ -45,6 +48,31 @@ _FORMULA = re.compile(r"(?:^|(?<=\s))[=+@][^\u3400-\u9fff]*")
 # ("excel", "wps", "win10"), or a mobile generation ("5g"). Cell references and codes
 # such as "a0", "x1" or "b2" are dropped.
 _LATIN_WORD = re.compile(r"^(?=(?:[^a-z]*[a-z]){2})[a-z0-9.+#-]+$|^\d+g$")
+
+# A closing request: a marker asking the reader to act, then at most an addressee, adverbs
+# and light verbs, then ONE action verb, then only particles, thanks or punctuation
+# ("，请尽快处理", "，望领导重视", "，请相关部门尽快解决！", "，希望早日解决，谢谢"). It asks
+# someone to act on what the line already said and names nothing itself: when a form or a
+# platform appends the same closing to every message, its verb was in every line and made
+# the whole corpus one topic. A request that names something is not a closing ("请讲讲维修":
+# the verb is the object of a teaching verb; "请尽快安排消防课程": a noun follows).
+_CLOSING_MARKERS = frozenset({"请", "恳请", "烦请", "敬请", "还请", "望", "盼", "务必", "麻烦", "希望"})
+# These are also nouns or other verbs ("江苏希望大增", "观望"): a closing only after punctuation.
+_CLAUSE_MARKERS = frozenset({"希望", "望", "盼"})
+_CLOSING_ADDRESSEES = frozenset(
+    {"部门", "有关部门", "相关部门", "主管部门", "职能部门", "领导", "政府", "上级", "单位", "有关单位",
+     "相关单位", "你们", "您", "相关", "有关", "主管", "各"}
+)
+_CLOSING_ADVERBS = frozenset(
+    {"尽快", "及时", "早日", "尽早", "立即", "马上", "赶快", "赶紧", "抓紧", "务必", "切实", "认真", "对此",
+     "能", "能够", "可以", "早点", "快点", "予以", "给予", "加以", "进行", "帮忙", "帮助", "协助"}
+)
+_CLOSING_TRAILERS = frozenset({"一下", "好", "为盼", "为", "盼", "为谢"})
+# jieba dictionary tags of action words (verbs, verbal nouns, adjectives used as verbs:
+# 处理 v, 调查 vn, 落实 a); a noun ("消防安全", "电梯") is never the verb of a closing.
+_ACTION_TAGS = frozenset({"v", "vd", "vi", "vn", "a", "ad"})
+_MARKER_HINT = re.compile("请|望|盼|务必|麻烦")
+_CLAUSE_END = re.compile(r"[\s,.;:!?，。；：！？、…~～]+")
 
 _lock = threading.Lock()
 _tokenizer: jieba.Tokenizer | None = None
@@ -145,7 +173,13 @@ def char_segments(text: str) -> list[str]:
     character n-grams. No jieba: cheap, and free of segmentation errors. Generic stop
     words stay (their n-grams get a low IDF); question forms such as "怎么办" or
     "多少钱" often carry the intent of a short request."""
-    text = _boilerplate_pattern().sub(" ", normalize_text(text))
+    text = normalize_text(text)
+    if _MARKER_HINT.search(text, 1):  # maybe a closing request: cut it like the tokens
+        words = _get_tokenizer().lcut(text, HMM=True)
+        start = closing_request_start(words) if len(words) >= 3 else None
+        if start is not None:
+            text = "".join(words[:start])
+    text = _boilerplate_pattern().sub(" ", text)
     return _NON_WORD.sub(" ", text).split()
 
 
@@ -154,8 +188,79 @@ def tokenize(text: str) -> list[str]:
     if not text:
         return []
     stops = stop_words()
-    words = _get_tokenizer().lcut(normalize_text(text), HMM=True)
+    words = _cut_closing(_get_tokenizer().lcut(normalize_text(text), HMM=True))
     return [w for w in (w.strip() for w in words) if w and _keep(w, stops)]
+
+
+@lru_cache(maxsize=1)
+def _action_words() -> frozenset[str]:
+    """Words jieba's dictionary tags as actions (see ``_ACTION_TAGS``), read once."""
+    words = set()
+    with _get_tokenizer().get_dict_file() as fh:
+        for raw in fh:
+            parts = raw.decode("utf-8").split()
+            if len(parts) == 3 and parts[2] in _ACTION_TAGS:
+                words.add(parts[0])
+    return frozenset(words)
+
+
+def _is_filler(word: str) -> bool:
+    """Punctuation, whitespace or a particle/thanks word that may end a closing."""
+    return not any(ch.isalpha() for ch in word) or word in _CLOSING_TRAILERS or (
+        word in stop_words() and word not in _action_words()
+    )
+
+
+def closing_request_start(words: list[str]) -> int | None:
+    """Index in ``words`` (jieba's pieces of a normalized line, in order) where a closing
+    request begins (see ``_CLOSING_MARKERS``), or None. The line must say something before
+    it: a closing alone is left as it is."""
+    start = len(words)
+    while True:  # "……，请尽快处理，望回复": one closing after another
+        found = next((i for i in range(start - 1, 0, -1) if _opens_closing(words, i, start)), None)
+        if found is None:
+            break
+        start = found
+    if start == len(words):
+        return None
+    stops = stop_words()
+    if not any(_keep(w.strip(), stops) for w in words[:start] if w.strip()):
+        return None
+    return start
+
+
+def _opens_closing(words: list[str], i: int, end: int) -> bool:
+    if words[i] not in _CLOSING_MARKERS:
+        return False
+    if words[i] in _CLAUSE_MARKERS and not _CLAUSE_END.fullmatch(words[i - 1]):
+        return False
+    return _closes(words[i + 1 : end])
+
+
+def _closes(tail: list[str]) -> bool:
+    """True when ``tail`` (the words after a marker) is addressee/adverbs + one action verb
+    + fillers."""
+    words = [w for w in tail if w.strip()]
+    i = 0
+    while i < len(words) and (words[i] in _CLOSING_ADDRESSEES or words[i] in _CLOSING_ADVERBS):
+        i += 1
+    if i == len(words) or not _is_action(words[i]):
+        return False
+    return all(_is_filler(w) for w in words[i + 1 :])
+
+
+def _is_action(word: str) -> bool:
+    """An action word, or one written together with its adverb ("及时处理")."""
+    if word in _action_words():
+        return True
+    return any(word.startswith(a) and word[len(a) :] in _action_words() for a in _CLOSING_ADVERBS if len(word) > len(a))
+
+
+def _cut_closing(words: list[str]) -> list[str]:
+    if len(words) < 3:
+        return words
+    start = closing_request_start(words)
+    return words if start is None else words[:start]
 
 
 def is_known_word(word: str) -> bool:

@@ -1,0 +1,110 @@
+"""Vocabularies from term counts that can be added up across partitions.
+
+scikit-learn's ``TfidfVectorizer.fit`` needs every document in one process. Both training
+engines instead count each block's terms (document frequency and total count per term),
+add the counts up (in one process, or across Dask partitions), keep the terms seen in at
+least ``min_df`` documents, then the ``max_features`` most frequent ones (ties by term,
+so the choice never depends on the order counts arrived in), and set the vectorizer's
+``vocabulary_`` and ``idf_`` exactly as its own ``fit`` would. A vectorizer built this way
+transforms like a fitted one and pickles like one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.base import clone
+from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
+
+
+@dataclass(frozen=True)
+class TermCounts:
+    """Terms (sorted, unique) with their document frequency and total count."""
+
+    terms: np.ndarray  # object array of str
+    df: np.ndarray  # int64
+    tf: np.ndarray  # int64
+
+    def __len__(self) -> int:
+        return int(self.terms.size)
+
+    @classmethod
+    def empty(cls) -> TermCounts:
+        return cls(np.array([], dtype=object), np.zeros(0, np.int64), np.zeros(0, np.int64))
+
+
+def count_terms(analyzer: Callable[[object], Sequence[str]], docs: Sequence[object]) -> TermCounts:
+    """Document frequency and total count of every term ``analyzer`` finds in ``docs``."""
+    if not docs:
+        return TermCounts.empty()
+    cv = CountVectorizer(analyzer=analyzer, lowercase=False, dtype=np.int64)
+    try:
+        counts = cv.fit_transform(docs)
+    except ValueError:  # "empty vocabulary": no document has a term
+        return TermCounts.empty()
+    terms = cv.get_feature_names_out().astype(object)  # sorted by CountVectorizer
+    tf = np.asarray(counts.sum(axis=0)).ravel().astype(np.int64)
+    counts.data[:] = 1
+    df = np.asarray(counts.sum(axis=0)).ravel().astype(np.int64)
+    return TermCounts(terms, df, tf)
+
+
+def merge_counts(parts: Sequence[TermCounts]) -> TermCounts:
+    """Counts of several partitions added up term by term."""
+    parts = [p for p in parts if len(p)]
+    if not parts:
+        return TermCounts.empty()
+    if len(parts) == 1:
+        return parts[0]
+    terms = np.concatenate([p.terms for p in parts])
+    uniq, inverse = np.unique(terms, return_inverse=True)
+    df = np.bincount(inverse, weights=np.concatenate([p.df for p in parts]), minlength=uniq.size)
+    tf = np.bincount(inverse, weights=np.concatenate([p.tf for p in parts]), minlength=uniq.size)
+    return TermCounts(uniq.astype(object), df.astype(np.int64), tf.astype(np.int64))
+
+
+def select_terms(counts: TermCounts, min_df: int, max_features: int | None) -> TermCounts:
+    """Terms in at least ``min_df`` documents; of those the ``max_features`` with the highest
+    total count (ties: alphabetical). Selecting from partial selections of disjoint term
+    sets gives the same result as selecting from all counts at once."""
+    keep = counts.df >= min_df
+    terms, df, tf = counts.terms[keep], counts.df[keep], counts.tf[keep]
+    if max_features is not None and terms.size > max_features:
+        top = np.sort(np.argsort(-tf, kind="stable")[:max_features])  # terms are sorted
+        terms, df, tf = terms[top], df[top], tf[top]
+    return TermCounts(terms, df, tf)
+
+
+def bucket_of(terms: np.ndarray, n_buckets: int) -> np.ndarray:
+    """A stable bucket number for each term (to add counts up in parallel, term-disjoint)."""
+    import zlib
+
+    return np.fromiter((zlib.crc32(t.encode()) % n_buckets for t in terms), dtype=np.int64, count=terms.size)
+
+
+def split_counts(counts: TermCounts, n_buckets: int) -> list[TermCounts]:
+    """``counts`` split into ``n_buckets`` term-disjoint parts."""
+    bucket = bucket_of(counts.terms, n_buckets)
+    return [TermCounts(counts.terms[m], counts.df[m], counts.tf[m]) for m in (bucket == b for b in range(n_buckets))]
+
+
+def fitted_vectorizer(template: TfidfVectorizer, counts: TermCounts, n_docs: int) -> TfidfVectorizer:
+    """A clone of ``template`` fitted from ``counts`` (already selected) of ``n_docs``
+    documents: the same ``vocabulary_`` and ``idf_`` its ``fit`` gives on those documents."""
+    if not len(counts):
+        raise ValueError("empty vocabulary: no term is left after the min_df / max_features selection")
+    vec = clone(template)
+    vec.vocabulary_ = {str(t): i for i, t in enumerate(counts.terms)}
+    vec.fixed_vocabulary_ = False
+    # TfidfTransformer.fit's own arithmetic, in the vectorizer's dtype (smooth idf).
+    dtype = np.dtype(template.dtype) if np.dtype(template.dtype) in (np.float32, np.float64) else np.float64
+    df = counts.df.astype(dtype) + float(template.smooth_idf)
+    idf = np.full_like(df, fill_value=n_docs + int(template.smooth_idf), dtype=dtype)
+    idf /= df
+    np.log(idf, out=idf)
+    idf += 1.0
+    vec.idf_ = idf
+    vec._tfidf.n_features_in_ = idf.size
+    return vec

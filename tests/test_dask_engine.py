@@ -1,0 +1,200 @@
+"""The Dask training engine on a real ``distributed.LocalCluster`` (2 worker processes).
+
+The engine must give the local engine's model on the same data, publish it the same way,
+take the operator's user dictionary to the workers, and either survive a worker killed
+mid-training (Dask recomputes the lost partitions) or fail cleanly with the current model
+kept.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+
+import numpy as np
+import pytest
+from sklearn.metrics import normalized_mutual_info_score
+
+from recommender.dask_training import DaskTrainingError, partition_bounds, prepare_worker
+from recommender.lifecycle import ModelRegistry
+from recommender.model.persistence import load_model
+from recommender.training import tokenizer_fingerprint, train_from_store
+from tests.feedback_corpus import feedback_rows, load_into
+
+distributed = pytest.importorskip("distributed")
+
+pytestmark = pytest.mark.slow
+
+
+def _cluster():
+    return distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0", memory_limit="1GiB"
+    )
+
+
+@pytest.fixture(scope="module")
+def dask_client():
+    """One cluster for the module: starting worker processes takes seconds."""
+    with _cluster() as cluster, distributed.Client(cluster) as client:
+        yield client
+
+
+@pytest.fixture
+def dask_settings(settings):
+    """Small partitions, so 120 lines already spread over several of them."""
+    return settings.model_copy(update={"dask_partition_rows": 25})
+
+
+@pytest.fixture
+def loaded(service):
+    load_into(service, feedback_rows(seed=1, per_theme=24))
+    return service
+
+
+def _model(settings, version):
+    return load_model(ModelRegistry(settings.models_dir).path_of(version))[0]
+
+
+def test_dask_engine_gives_the_local_model(loaded, dask_settings, dask_client):
+    """Same data, same topics: labels agree (NMI 1.0 here), keywords and labels match, the
+    version is current with every line assigned, and topic ids carry over from local."""
+    local = train_from_store(loaded.store, dask_settings, progress=False, engine="local")
+    result = train_from_store(loaded.store, dask_settings, progress=False, engine="dask", dask_client=dask_client)
+
+    registry = ModelRegistry(dask_settings.models_dir)
+    assert registry.current_version() == result.version
+    assert registry.show(result.version).metadata["engine"] == "dask"
+    assert registry.show(result.version).metadata["partitions"] > 1
+    assert loaded.store.assignment_count(result.version) == loaded.store.count()
+    a, b = _model(dask_settings, local.version), _model(dask_settings, result.version)
+    assert normalized_mutual_info_score(a.labels_, b.labels_) >= 0.99
+    assert b.n_topics_ == a.n_topics_
+    assert [t["keywords"] for t in b.topics_] == [t["keywords"] for t in a.topics_]
+    assert [t["label"] for t in b.topics_] == [t["label"] for t in a.topics_]
+    assert [t["examples"] for t in b.topics_] == [t["examples"] for t in a.topics_]
+    np.testing.assert_allclose(b.centroids_, a.centroids_, atol=1e-6)
+    # Same topics, so every topic keeps the id the local version gave it.
+    assert result.kept_ids == result.n_topics
+    # A model the service serves like any other: predictions match the training labels.
+    texts = [r.text for r in loaded.store.iter_feedback(statuses=("visible",))]
+    assert list(b.predict(texts)) == list(b.labels_)
+    served = loaded.refresh_model()
+    assert served is not None and served.version == result.version
+    assert loaded.suggestions()["suggestions"]
+
+
+def test_user_dictionary_travels_to_the_workers(service, dask_settings, dask_client, tmp_path):
+    """An operator's user dictionary keeps a local name whole in the tokens the workers cache."""
+    term = "幸福里议事厅"
+    user_dict = tmp_path / "user_dict.txt"
+    user_dict.write_text(f"{term} 50 n\n", encoding="utf-8")
+    settings = dask_settings.model_copy(update={"user_dict": user_dict})
+    rows = feedback_rows(seed=3, per_theme=12)
+    load_into(service, rows)
+    service.submit(service.draft(f"{term}的议事规则怎么定", segment="居民", source="api"))
+    train_from_store(service.store, settings, progress=False, engine="dask", dask_client=dask_client)
+    ids = [r.id for r in service.store.iter_feedback() if term in r.text]
+    tokens = service.store.get_tokens(ids, tokenizer_fingerprint(settings))
+    assert ids and all(term in tokens[i] for i in ids)
+
+
+def test_a_worker_with_another_tokenizer_is_refused():
+    """A worker whose tokenizer fingerprint differs from the client's refuses the work."""
+    with pytest.raises(DaskTrainingError, match="tokenizes differently"):
+        prepare_worker("0000000000000000", None)
+
+
+def test_partition_bounds_cover_every_id_once():
+    ids = [3, 4, 9, 10, 11, 20, 21]
+    bounds = partition_bounds(ids, 3)
+    assert bounds == [(0, 9), (9, 20), (20, 21)]
+    covered = [i for i in ids for lo, hi in bounds if lo < i <= hi]
+    assert covered == ids
+
+
+def test_worker_killed_mid_training_completes_or_keeps_the_current_model(loaded, dask_settings):
+    """A worker process is killed (SIGKILL) while the k-means rounds run. Dask's nanny
+    restarts it and the scheduler recomputes the partitions it held from their lineage
+    (reading them from the store again), so the retrain completes with the same topics;
+    should it fail instead, it fails with a clear error and the current model stays."""
+    first = train_from_store(loaded.store, dask_settings, progress=False, engine="local")
+    registry = ModelRegistry(dask_settings.models_dir)
+    with _cluster() as cluster, distributed.Client(cluster) as client:
+        pids = list(client.run(os.getpid).values())
+        killed = threading.Event()
+
+        def on_stage(stage: str) -> None:
+            if stage == "k-means" and not killed.is_set():
+                os.kill(pids[0], signal.SIGKILL)
+                killed.set()
+
+        try:
+            result = train_from_store(
+                loaded.store, dask_settings, progress=False, engine="dask", dask_client=client, on_stage=on_stage
+            )
+        except DaskTrainingError as exc:
+            assert "current model is kept" in str(exc)
+            assert registry.current_version() == first.version
+        else:
+            assert registry.current_version() == result.version
+            a, b = _model(dask_settings, first.version), _model(dask_settings, result.version)
+            assert normalized_mutual_info_score(a.labels_, b.labels_) >= 0.99
+            assert loaded.store.assignment_count(result.version) == loaded.store.count()
+        assert killed.is_set()
+
+
+def test_unreachable_scheduler_fails_cleanly(loaded, dask_settings):
+    """No scheduler at the address: a clear error, nothing published, the current model stays."""
+    first = train_from_store(loaded.store, dask_settings, progress=False, engine="local")
+    settings = dask_settings.model_copy(
+        update={"train_engine": "dask", "dask_scheduler": "tcp://127.0.0.1:9", "dask_connect_timeout": 1.0}
+    )
+    with pytest.raises(DaskTrainingError, match="cannot reach the Dask scheduler"):
+        train_from_store(loaded.store, settings, progress=False)
+    registry = ModelRegistry(settings.models_dir)
+    assert registry.current_version() == first.version
+    assert [v.version for v in registry.list_versions()] == [first.version]
+
+
+def test_cli_train_engine_dask_with_bad_scheduler_exits_1(loaded, dask_settings, tmp_path):
+    """``recommender train --engine dask --scheduler …`` reports the failure with exit code 1."""
+    env = {
+        **os.environ,
+        "RECOMMENDER_DATABASE_URL": dask_settings.database_url,
+        "RECOMMENDER_MODELS_DIR": str(dask_settings.models_dir),
+        "RECOMMENDER_DATA_DIR": str(dask_settings.data_dir),
+        "RECOMMENDER_DASK_CONNECT_TIMEOUT": "1",
+    }
+    proc = subprocess.run(
+        [sys.executable, "-m", "recommender.cli", "train", "--engine", "dask", "--scheduler", "tcp://127.0.0.1:9"],
+        capture_output=True, text=True, env=env, timeout=120,
+    )
+    assert proc.returncode == 1, proc.stderr
+    assert "Dask" in proc.stderr and "127.0.0.1:9" in proc.stderr
+    assert ModelRegistry(dask_settings.models_dir).current_version() is None
+
+
+def test_cli_train_engine_dask_without_scheduler_uses_a_local_cluster(loaded, dask_settings):
+    """``recommender train --engine dask`` with no scheduler address starts its own local
+    cluster (2 worker processes), trains and makes the Dask-made version current."""
+    env = {
+        **os.environ,
+        "RECOMMENDER_DATABASE_URL": dask_settings.database_url,
+        "RECOMMENDER_MODELS_DIR": str(dask_settings.models_dir),
+        "RECOMMENDER_DATA_DIR": str(dask_settings.data_dir),
+        "RECOMMENDER_DASK_PARTITION_ROWS": "40",
+    }
+    proc = subprocess.run(
+        [sys.executable, "-m", "recommender.cli", "-q", "train", "--engine", "dask"],
+        capture_output=True, text=True, env=env, timeout=240,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    registry = ModelRegistry(dask_settings.models_dir)
+    current = registry.current_version()
+    assert current is not None and current in proc.stdout
+    meta = registry.show(current).metadata
+    assert meta["engine"] == "dask" and meta["partitions"] == 3
+    assert loaded.store.assignment_count(current) == loaded.store.count()
