@@ -11,9 +11,9 @@ fitted with ``--baseline-seeds`` seeds and its median run is the reference.
 Texts are tokenized once, and the timings exclude tokenization for both methods
 (``fit(texts, tokens=...)``); the tokenization time is printed separately.
 
-``--projection ppmi`` runs the prototype of the co-occurrence representation
-(``recommender.model.cooccurrence``: PPMI-SVD feature vectors instead of the LSA basis;
-everything else as TopicModel) in place of TopicModel, to compare it in the same run.
+``--projection`` picks TopicModel's latent step: ``auto`` (its default: the PPMI
+co-occurrence basis from 1,000 lines up, LSA below), ``ppmi`` or ``lsa`` (the basis used
+before the co-occurrence one), to compare them on the same data.
 """
 
 from __future__ import annotations
@@ -35,7 +35,6 @@ from sklearn.cluster import KMeans  # noqa: E402
 from sklearn.feature_extraction.text import TfidfVectorizer  # noqa: E402
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score  # noqa: E402
 
-from recommender.model.cooccurrence import ppmi_projection  # noqa: E402
 from recommender.model.topic_model import TopicModel, word_analyzer  # noqa: E402
 from recommender.text.tokenize import tokenize  # noqa: E402
 
@@ -52,19 +51,7 @@ def baseline_fit(tokens: list[list[str]], k: int, random_state: int) -> np.ndarr
     return KMeans(n_clusters=k, n_init=3, random_state=random_state).fit_predict(X)
 
 
-class CooccurrenceTopicModel(TopicModel):
-    """Prototype: TopicModel whose latent basis is the PPMI-SVD of feature co-occurrence
-    (``recommender.model.cooccurrence.ppmi_projection``) instead of an SVD of the lines."""
-
-    def _fit_projection(self, X, n_docs: int, n_distinct: int) -> None:
-        dims = int(min(self.n_components, X.shape[1] - 1, max(8, n_docs // 8)))
-        if dims < 1 or n_distinct <= 1:
-            return super()._fit_projection(X, n_docs, n_distinct)
-        # The randomized SVD starts from a fixed vector: the basis does not follow the seed.
-        self.projection_, self.explained_variance_ratio_ = ppmi_projection(X, dims, random_state=0)
-
-
-MODELS = {"lsa": TopicModel, "ppmi": CooccurrenceTopicModel}
+PROJECTIONS = ("auto", "ppmi", "lsa")
 
 
 def score(truth: list[str], labels: np.ndarray) -> dict[str, float]:
@@ -93,8 +80,8 @@ def main(argv: list[str] | None = None) -> dict:
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     parser.add_argument(
-        "--projection", choices=sorted(MODELS), default="lsa",
-        help="latent basis: lsa (TopicModel as it is) or ppmi (the co-occurrence prototype)",
+        "--projection", choices=PROJECTIONS, default="auto",
+        help="TopicModel's latent step (default auto: PPMI from 1,000 lines, LSA below)",
     )
     args = parser.parse_args(argv)
 
@@ -105,7 +92,8 @@ def main(argv: list[str] | None = None) -> dict:
     result: dict = {
         "data": str(args.data), "rows": len(texts), "labels": k_true, "tokenize_s": tok_s, "projection": args.projection,
     }
-    Model = MODELS[args.projection]
+    def Model(**params):  # noqa: N802 (reads like the class it builds)
+        return TopicModel(projection=args.projection, **params)
 
     runs = []
     for seed in range(rs, rs + max(1, args.baseline_seeds)):

@@ -89,6 +89,31 @@ def build_store(url: str, texts: list[str]) -> None:
     store.dispose()
 
 
+def refresh_tokens(url: str) -> None:
+    """Fill the token cache for the current tokenizer (after a tokenizer change), so every
+    engine finds it warm and no run pays for jieba that another did not."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    from recommender.config import Settings
+    from recommender.store import FeedbackStore
+    from recommender.training import tokenizer_fingerprint
+
+    store = FeedbackStore(url)
+    fingerprint = tokenizer_fingerprint(Settings(database_url=url))
+    rows = list(store.iter_feedback(statuses=("visible",)))
+    cached = store.get_tokens([r.id for r in rows], fingerprint)
+    missing = [r for r in rows if r.id not in cached]
+    if missing:
+        print(f"token cache: tokenizing {len(missing):,} lines for tokenizer {fingerprint}", flush=True)
+        with ProcessPoolExecutor(2) as pool:
+            for at in range(0, len(missing), 20_000):
+                part = missing[at : at + 20_000]
+                halves = [[r.text for r in part[: len(part) // 2]], [r.text for r in part[len(part) // 2 :]]]
+                tokens = [tok for half in pool.map(_tokenize_chunk, halves) for tok in half]
+                store.put_tokens({r.id: tok for r, tok in zip(part, tokens)}, fingerprint)
+    store.dispose()
+
+
 def peak_mb() -> float:
     import resource
 
@@ -178,6 +203,7 @@ def scale(args) -> None:
             t = time.perf_counter()
             build_store(url, [pool[i] for i in rng.integers(0, len(pool), size)])
             (work / "built").write_text(f"{time.perf_counter() - t:.0f} s\n")
+        refresh_tokens(url)
         models = work / "models"
         local = None
         if not args.skip_local:
@@ -217,6 +243,7 @@ def quality(args) -> None:
         if not (work / "built").exists():
             build_store(url, [r["text"] for r in data])
             (work / "built").write_text("ok\n")
+        refresh_tokens(url)
         truth = np.array([r["label"] for r in data])
         for mode, k in (("k = labels", len(set(truth))), ("auto", None)):
             models = work / f"models-{mode.replace(' ', '')}"

@@ -257,3 +257,34 @@ def test_lines_without_words_get_minus_one(corpus):
     texts = corpus[0] + ["谢谢老师", "[手机号]", ""]
     model = TopicModel(n_topics=4).fit(texts)
     assert (model.labels_[-3:] == -1).all()
+
+
+@pytest.mark.parametrize("n_topics", [4, None])
+def test_ppmi_latent_step_recovers_known_themes(corpus, n_topics):
+    """The co-occurrence (PPMI) basis, forced on a small corpus, still separates the four
+    themes, fits deterministically whatever the seed, and predict agrees with labels_."""
+    texts, truth = corpus
+    a = TopicModel(n_topics=n_topics, random_state=0, projection="ppmi").fit(texts)
+    b = TopicModel(n_topics=n_topics, random_state=7, projection="ppmi").fit(texts)
+    assert a.latent_method_ == "ppmi" and a.quality_["latent_method"] == "ppmi"
+    assert normalized_mutual_info_score(truth, a.labels_) >= 0.8
+    np.testing.assert_array_equal(a.labels_, b.labels_)
+    np.testing.assert_array_equal(a.predict(texts), a.labels_)
+
+
+def test_auto_latent_step_switches_to_ppmi_from_enough_lines():
+    """``projection="auto"``: LSA on a small corpus, PPMI from PPMI_MIN_LINES lines up."""
+    from recommender.model.topic_model import PPMI_MIN_LINES
+
+    small, _ = themed_corpus(repeats=3)
+    assert TopicModel(n_topics=4).fit(small).latent_method_ == "lsa"
+    repeats = PPMI_MIN_LINES // (len(small) // 3) + 1
+    large, truth = themed_corpus(repeats=repeats)
+    model = TopicModel(n_topics=4).fit(large)
+    assert len(large) >= PPMI_MIN_LINES and model.latent_method_ == "ppmi"
+    assert normalized_mutual_info_score(truth, model.labels_) >= 0.8
+
+
+def test_unknown_projection_is_named():
+    with pytest.raises(ValueError, match="projection='svd'"):
+        TopicModel(projection="svd").fit(["消防安全", "智能手机"])

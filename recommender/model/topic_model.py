@@ -43,11 +43,18 @@ from recommender.model.clustering import (
     similarity_floors,
     text_sample,
 )
+from recommender.model.cooccurrence import ppmi_projection
 from recommender.model.describe import describe_topics
 from recommender.model.vocabulary import TermCounts, count_terms, fitted_vectorizer, select_terms
 from recommender.text.tokenize import char_segments, tokenize
 
 logger = logging.getLogger(__name__)
+
+
+# From this many lines with words up, ``projection="auto"`` uses the PPMI co-occurrence
+# basis: on fewer lines most feature pairs are seen once and their PMI is noise (measured:
+# on 80-95 line corpora it merged topics that LSA keeps apart; bench/RESULTS.md).
+PPMI_MIN_LINES = 1000
 
 
 def word_analyzer(tokens: Sequence[str]) -> Sequence[str]:
@@ -97,6 +104,11 @@ class TopicModel(ClusterMixin, BaseEstimator):
         Length of each topic's keyword and example lists.
     max_threads : int or None
         Limit of BLAS/OpenMP threads during ``fit`` (None: leave as is).
+    projection : {"auto", "ppmi", "lsa"}
+        The latent step. "ppmi": each feature's vector from the features it co-occurs with
+        across lines (PPMI + SVD, ``cooccurrence.py``); "lsa": an SVD of the lines x
+        features matrix. "auto" (default): PPMI from ``PPMI_MIN_LINES`` lines with words
+        up, where co-occurrence counts are worth estimating; LSA below.
     """
 
     def __init__(
@@ -115,6 +127,7 @@ class TopicModel(ClusterMixin, BaseEstimator):
         n_keywords: int = 8,
         n_examples: int = 5,
         max_threads: int | None = None,
+        projection: str = "auto",
     ) -> None:
         self.n_topics = n_topics
         self.random_state = random_state
@@ -129,6 +142,7 @@ class TopicModel(ClusterMixin, BaseEstimator):
         self.n_keywords = n_keywords
         self.n_examples = n_examples
         self.max_threads = max_threads
+        self.projection = projection
 
     # ------------------------------------------------------------------ fitting
     def fit(self, texts: Sequence[str], y: object = None, tokens: Sequence[Sequence[str]] | None = None) -> TopicModel:
@@ -151,6 +165,8 @@ class TopicModel(ClusterMixin, BaseEstimator):
     def _validate_params_values(self) -> None:
         if self.n_topics is not None and (not isinstance(self.n_topics, (int, np.integer)) or self.n_topics < 1):
             raise ValueError(f"n_topics={self.n_topics!r} should be None or an integer >= 1")
+        if self.projection not in ("auto", "ppmi", "lsa"):
+            raise ValueError(f"projection={self.projection!r} should be 'auto', 'ppmi' or 'lsa'")
         if not 0.0 <= self.word_weight <= 1.0:
             raise ValueError(f"word_weight={self.word_weight!r} should be in [0, 1]")
         if self.max_topics < 1 or self.n_components < 1:
@@ -243,6 +259,13 @@ class TopicModel(ClusterMixin, BaseEstimator):
         dims = int(min(self.n_components, X.shape[1] - 1, max(8, n_docs // 8)))
         seed = int(self.random_state) if self.random_state is not None else 0
         # One distinct line has one direction (and the SVD of identical rows overflows).
+        use_ppmi = self.projection == "ppmi" or (self.projection == "auto" and n_docs >= PPMI_MIN_LINES)
+        if dims >= 1 and n_distinct > 1 and use_ppmi:
+            # Deterministic whatever random_state: the randomized SVD's start is fixed.
+            self.projection_, self.explained_variance_ratio_ = ppmi_projection(X, dims, random_state=0)
+            self.latent_method_ = "ppmi"
+            return
+        self.latent_method_ = "lsa"
         if dims >= 1 and n_distinct > 1:
             # ARPACK converges to the leading singular subspace whatever the seed (the
             # randomized solver's subspace moved with random_state and so did the topics).
@@ -301,6 +324,7 @@ class TopicModel(ClusterMixin, BaseEstimator):
             "unassigned_share": round(float(1.0 - assigned.mean()), 4),
             "mean_similarity": round(float(similarity[assigned].mean()) if assigned.any() else 0.0, 4),
             "modularity": self.selection_scores_.get(k),
+            "latent_method": getattr(self, "latent_method_", "lsa"),
         }
 
     def _stack(self, words: sp.spmatrix, chars: sp.spmatrix) -> sp.csr_matrix:
