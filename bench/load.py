@@ -5,8 +5,11 @@ Starts ``recommender setup`` (demo feedback, one trained model) and ``recommende
 GET /healthz (the ceiling of the stack: uvicorn + FastAPI + middleware, no work),
 GET /api/suggestions (organizer token) and POST /api/feedback (a unique line per request,
 stored durably in SQLite WAL), each for ``--duration`` seconds at ``--connections``
-concurrent connections, in the same run. Prints req/s, p50 and p99 latency and the ratio
-of each throughput to the ceiling, and writes the "HTTP load" section of bench/RESULTS.md.
+concurrent connections, in the same run. Prints req/s, p50 and p99 latency, the ratio
+of each throughput to the ceiling and the CPU seconds each service worker used (whether
+wrk's kept-alive connections were spread over the workers), and writes the "HTTP load"
+section of bench/RESULTS.md. ``--compare-batch-max 1`` measures POST /api/feedback once
+more with group commit off (a transaction per line), in the same run.
 
     .venv/bin/python bench/load.py                    # 15 s each, 50 connections, 2 workers
     .venv/bin/python bench/load.py --duration 5 --no-record
@@ -172,6 +175,15 @@ class ServiceProcess:
             self.process.wait(timeout=20)
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a process has used so far (Linux /proc)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _children(pid: int) -> list[int]:
     out: list[int] = []
     for task in Path(f"/proc/{pid}/task").glob("*"):
@@ -193,6 +205,7 @@ class Figures:
     p50_ms: float
     p99_ms: float
     errors: int  # non-2xx/3xx answers plus socket errors
+    worker_cpu: tuple[float, ...] = ()  # CPU seconds each service worker used during the run
 
     def ratio(self, ceiling: Figures) -> float:
         return self.rps / ceiling.rps if ceiling.rps else 0.0
@@ -236,14 +249,25 @@ def machine() -> str:
 
 def table(rows: list[Figures], ceiling: Figures) -> str:
     lines = [
-        "| endpoint | requests | req/s | p50 ms | p99 ms | errors | ratio to /healthz |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| endpoint | requests | req/s | p50 ms | p99 ms | errors | ratio to /healthz | worker CPU s |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for f in rows:
+        cpu = " / ".join(f"{c:.1f}" for c in f.worker_cpu) or "–"
         lines.append(
-            f"| {f.name} | {f.requests} | {f.rps:.0f} | {f.p50_ms:.2f} | {f.p99_ms:.2f} | {f.errors} | {f.ratio(ceiling):.2f} |"
+            f"| {f.name} | {f.requests} | {f.rps:.0f} | {f.p50_ms:.2f} | {f.p99_ms:.2f} | {f.errors} | {f.ratio(ceiling):.2f} | {cpu} |"
         )
     return "\n".join(lines)
+
+
+def measured(service: ServiceProcess, name: str, url: str, **wrk_args) -> Figures:
+    """run_wrk, plus how much CPU each service worker used meanwhile (shows whether wrk's
+    kept-alive connections landed on one worker or were spread over both)."""
+    pids = service.worker_pids()
+    before = [cpu_seconds(p) for p in pids]
+    figures = run_wrk(name, url, **wrk_args)
+    figures.worker_cpu = tuple(cpu_seconds(p) - b for p, b in zip(pids, before))
+    return figures
 
 
 def record(markdown: str) -> None:
@@ -254,7 +278,7 @@ def record(markdown: str) -> None:
         text = text.rstrip("\n") + "\n\n" + markdown
     else:
         nxt = text.find("\n## ", start + len(SECTION))
-        text = text[:start] + markdown + (text[nxt + 1 :] if nxt != -1 else "")
+        text = text[:start] + markdown.rstrip("\n") + "\n\n" + (text[nxt + 1 :] if nxt != -1 else "")
     RESULTS.write_text(text.rstrip("\n") + "\n", encoding="utf-8")
 
 
@@ -266,6 +290,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2, help="service workers (default 2)")
     parser.add_argument("--log-level", default="WARNING", help="service log level (INFO adds an access-log line per request)")
     parser.add_argument("--database-url", default=None, help="SQLAlchemy URL (default: SQLite in the temporary folder)")
+    parser.add_argument(
+        "--compare-batch-max", type=int, default=None, metavar="N",
+        help="afterwards restart the service with RECOMMENDER_INTAKE_BATCH_MAX=N (1 = no group commit) "
+        "and measure POST /api/feedback again, in the same run",
+    )
     parser.add_argument("--no-record", action="store_true", help="print only; do not write bench/RESULTS.md")
     args = parser.parse_args(argv)
 
@@ -291,8 +320,16 @@ def main(argv: list[str] | None = None) -> int:
             ("POST /api/feedback", "/api/feedback", {"script": lua}),
         ]:
             print(f"  {name}: {args.duration}s at {args.connections} connections …", flush=True)
-            results.append(run_wrk(name, service.base_url + path, **common, **extra))
+            results.append(measured(service, name, service.base_url + path, **common, **extra))
         stored = httpx.get(service.base_url + "/metrics").text
+        if args.compare_batch_max is not None:
+            service.stop()
+            service.env["RECOMMENDER_INTAKE_BATCH_MAX"] = str(args.compare_batch_max)
+            service.start()
+            name = f"POST /api/feedback, batch max {args.compare_batch_max}"
+            print(f"  {name}: {args.duration}s at {args.connections} connections …", flush=True)
+            run_wrk("warm-up", service.base_url + "/healthz", duration=2, connections=10, threads=1)
+            results.append(measured(service, name, service.base_url + "/api/feedback", **common, script=lua))
     finally:
         service.stop()
     ceiling = results[0]

@@ -166,7 +166,7 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
     from recommender.store import FeedbackStore
     from recommender.training import train_from_store
 
-    overrides = {"train_engine": args.engine, "dask_scheduler": args.scheduler}
+    overrides = {"train_engine": getattr(args, "engine", None), "dask_scheduler": getattr(args, "scheduler", None)}
     settings = settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})
     if settings.dask_scheduler and settings.train_engine != "dask":
         print("--scheduler 只用于 --engine dask（--scheduler needs --engine dask）", file=sys.stderr)

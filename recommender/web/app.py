@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -47,6 +48,11 @@ def create_app(settings: Settings | None = None, service: RecommenderService | N
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
+        # Before this worker starts listening: take one connection per wake-up (libuv, under
+        # uvloop), so that with `--workers N` a burst of new connections (a load balancer's or a
+        # benchmark's kept-alive pool) is spread over the workers instead of all landing on the
+        # one that woke first. Set UV_TCP_SINGLE_ACCEPT=0 to turn it off.
+        os.environ.setdefault("UV_TCP_SINGLE_ACCEPT", "1")
         svc = app.state.service
         await run_in_threadpool(svc.start)
         served = svc.served()
@@ -54,10 +60,14 @@ def create_app(settings: Settings | None = None, service: RecommenderService | N
             log.warning("no model yet: the form takes feedback; run `recommender train` for suggestions")
         else:
             log.info("serving model %s", served.version)
+        svc.start_intake()  # this worker's intake writer (group commit of form and API submissions)
         poller = asyncio.create_task(_background(svc))
         try:
             yield
         finally:
+            # Requests in flight have been answered by now (uvicorn waits for them); store
+            # whatever is still queued before the engine is disposed.
+            await run_in_threadpool(svc.stop_intake)
             poller.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await poller

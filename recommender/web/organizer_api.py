@@ -44,7 +44,9 @@ MAX_TOP = 50
 MAX_PER_PAGE = 200
 
 
-def get_service(request: Request) -> RecommenderService:
+async def get_service(request: Request) -> RecommenderService:
+    # Dependencies that only read request state are async: a sync one costs a hop to the
+    # thread pool on every request (measured: four hops halved GET /api/suggestions).
     return request.app.state.service
 
 
@@ -73,7 +75,7 @@ def organizer_actor(request: Request, who: Organizer) -> str:
     return "organizer-" + hmac.new(auth.secret, ("actor|" + token).encode(), hashlib.sha256).hexdigest()[:4]
 
 
-def current_actor(request: Request, who: Annotated[Organizer, Depends(require_organizer)]) -> str:
+async def current_actor(request: Request, who: Annotated[Organizer, Depends(require_organizer)]) -> str:
     return organizer_actor(request, who)
 
 
@@ -124,7 +126,7 @@ def parse_suggestion_query(
     return SuggestionQuery(top=top_value, as_of=day, segment=seg)
 
 
-def suggestion_query(
+async def suggestion_query(
     request: Request,
     top: Annotated[str | None, Query(description=f"How many suggestions, 1..{MAX_TOP} (default: setting)")] = None,
     as_of: Annotated[str | None, Query(description="Rank as of the end of this day, YYYY-MM-DD (default: today)")] = None,
