@@ -54,6 +54,17 @@ def loaded(service):
     return service
 
 
+def _cli_env(settings, **extra: str) -> dict[str, str]:
+    """The environment of a ``recommender`` subprocess on the test's store and folders."""
+    return {
+        **os.environ,
+        "RECOMMENDER_DATABASE_URL": settings.database_url,
+        "RECOMMENDER_MODELS_DIR": str(settings.models_dir),
+        "RECOMMENDER_DATA_DIR": str(settings.data_dir),
+        **extra,
+    }
+
+
 def _model(settings, version):
     return load_model(ModelRegistry(settings.models_dir).path_of(version))[0]
 
@@ -161,13 +172,7 @@ def test_unreachable_scheduler_fails_cleanly(loaded, dask_settings):
 
 def test_cli_train_engine_dask_with_bad_scheduler_exits_1(loaded, dask_settings, tmp_path):
     """``recommender train --engine dask --scheduler …`` reports the failure with exit code 1."""
-    env = {
-        **os.environ,
-        "RECOMMENDER_DATABASE_URL": dask_settings.database_url,
-        "RECOMMENDER_MODELS_DIR": str(dask_settings.models_dir),
-        "RECOMMENDER_DATA_DIR": str(dask_settings.data_dir),
-        "RECOMMENDER_DASK_CONNECT_TIMEOUT": "1",
-    }
+    env = _cli_env(dask_settings, RECOMMENDER_DASK_CONNECT_TIMEOUT="1")
     proc = subprocess.run(
         [sys.executable, "-m", "recommender.cli", "train", "--engine", "dask", "--scheduler", "tcp://127.0.0.1:9"],
         capture_output=True, text=True, env=env, timeout=120,
@@ -180,13 +185,7 @@ def test_cli_train_engine_dask_with_bad_scheduler_exits_1(loaded, dask_settings,
 def test_cli_train_engine_dask_without_scheduler_uses_a_local_cluster(loaded, dask_settings):
     """``recommender train --engine dask`` with no scheduler address starts its own local
     cluster (2 worker processes), trains and makes the Dask-made version current."""
-    env = {
-        **os.environ,
-        "RECOMMENDER_DATABASE_URL": dask_settings.database_url,
-        "RECOMMENDER_MODELS_DIR": str(dask_settings.models_dir),
-        "RECOMMENDER_DATA_DIR": str(dask_settings.data_dir),
-        "RECOMMENDER_DASK_PARTITION_ROWS": "40",
-    }
+    env = _cli_env(dask_settings, RECOMMENDER_DASK_PARTITION_ROWS="40")
     proc = subprocess.run(
         [sys.executable, "-m", "recommender.cli", "-q", "train", "--engine", "dask"],
         capture_output=True, text=True, env=env, timeout=240,
