@@ -28,14 +28,8 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data"
-SCALE_FILES = [
-    DATA / "smp2017_ecdt_task1" / "data.csv",
-    DATA / "kuake_qic" / "labeled_train_dev.csv",
-    DATA / "thucnews_titles_20k" / "data.csv",
-    DATA / "tipdm2020c_sample495" / "data.csv",
-]
+from train_scale import DATA, ROOT, union_texts  # the same pool of texts as the local scale benchmark
+
 QUALITY_SETS = {
     "SMP2017": DATA / "smp2017_ecdt_task1" / "data.csv",
     "KUAKE-QIC": DATA / "kuake_qic" / "labeled_train_dev.csv",
@@ -192,7 +186,7 @@ def agreement(models: Path, a: str, b: str) -> float:
 def scale(args) -> None:
     import numpy as np
 
-    pool = [r["text"] for path in SCALE_FILES for r in read_rows(path)]
+    pool = union_texts()
     rows = []
     for size in args.sizes:
         work = args.workdir / f"scale-{size}"

@@ -176,12 +176,9 @@ def load_partition(url: str, after_id: int, until_id: int, fingerprint: str, use
     )
 
 
-def partition_size(part: Loaded) -> tuple[int, int]:
-    return int(part.ids.size), int(part.words.sum())
-
-
-def partition_facts(part: Loaded) -> tuple[object, int]:
-    return part.received_max, part.tokenized
+def partition_summary(part: Loaded) -> tuple[int, int, object, int]:
+    """Lines, lines with topic words, latest received_at, lines tokenized now."""
+    return int(part.ids.size), int(part.words.sum()), part.received_max, part.tokenized
 
 
 def partition_terms(part: Loaded, templates: list[tuple[object, str]]) -> list[list[TermCounts]]:
@@ -426,6 +423,8 @@ class DaskFit:
     embedded: list
     finals: list
     n_rows: int
+    received_until: object  # latest received_at of the lines learned from
+    tokenized: int  # lines that were not in the token cache
 
 
 class DaskTrainer:
@@ -480,12 +479,12 @@ class DaskTrainer:
         h = np.concatenate([t[0] for t in takes]) if takes else np.zeros(0, np.uint64)
         c = np.concatenate([t[1] for t in takes]) if takes else np.zeros(0, np.int64)
         order = np.argsort(h, kind="stable")
-        del buckets
         return h[order], c[order], distinct
 
     # -- the fit ------------------------------------------------------------------
-    def fit(self, model, store, *, fingerprint: str, user_dict: bytes | None) -> DaskFit:
-        """Fit ``model`` (an unfitted TopicModel) on the store's visible feedback."""
+    def fit(self, model, ids: Sequence[int], *, fingerprint: str, user_dict: bytes | None) -> DaskFit:
+        """Fit ``model`` (an unfitted TopicModel) on the visible feedback lines ``ids``
+        (ascending), which the workers read from the store in id ranges."""
         from recommender.text.tokenize import char_segments
 
         started = time.perf_counter()
@@ -493,10 +492,10 @@ class DaskTrainer:
         url = settings.database_url
         model._validate_params_values()
         self._stage("partitions")
-        bounds = partition_bounds(store.feedback_ids(statuses=("visible",)), settings.dask_partition_rows)
+        bounds = partition_bounds(ids, settings.dask_partition_rows)
         loaded = [self._submit(load_partition, url, a, b, fingerprint, user_dict) for a, b in bounds]
-        sizes = np.array(self._gather([self._submit(partition_size, p) for p in loaded], "读取与分词"), dtype=np.int64)
-        sizes = sizes.reshape(-1, 2)
+        summaries = self._gather([self._submit(partition_summary, p) for p in loaded], "读取与分词")
+        sizes = np.array([s[:2] for s in summaries], dtype=np.int64).reshape(-1, 2)
         n_rows, n_docs = int(sizes[:, 0].sum()), int(sizes[:, 1].sum())
         offsets = np.concatenate([[0], np.cumsum(sizes[:, 0])[:-1]]).astype(np.int64)
         log.info("dask retrain: %d lines (%d with topic words) in %d partitions", n_rows, n_docs, len(loaded))
@@ -537,11 +536,11 @@ class DaskTrainer:
             raise ValueError("none of the texts has a topic word after tokenization")
 
         self._stage("number of topics")
-        chosen, copies, _ = self._sample([self._submit(usable_hash_counts, e) for e in embedded], GRAPH_SAMPLE)
-        if n_usable <= GRAPH_SAMPLE:
+        if n_usable <= GRAPH_SAMPLE:  # like text_sample: every line, in row order
             found = self._gather([self._submit(sample_vectors, e, p, None) for e, p in zip(embedded, loaded)])
             rows = [r for part in found for r in part]
         else:
+            chosen, copies, _ = self._sample([self._submit(usable_hash_counts, e) for e in embedded], GRAPH_SAMPLE)
             found = _first_per_hash(
                 self._gather([self._submit(sample_vectors, e, p, chosen) for e, p in zip(embedded, loaded)])
             )
@@ -611,7 +610,11 @@ class DaskTrainer:
             "dask retrain: fitted %d topics on %d lines (%d unassigned) in %.1f s",
             k, n_rows, int((all_labels < 0).sum()), model.fit_seconds_,
         )
-        return DaskFit(model=model, loaded=loaded, embedded=embedded, finals=finals, n_rows=n_rows)
+        return DaskFit(
+            model=model, loaded=loaded, embedded=embedded, finals=finals, n_rows=n_rows,
+            received_until=max((s[2] for s in summaries if s[2] is not None), default=None),
+            tokenized=sum(s[3] for s in summaries),
+        )
 
     def _refine(self, embedded: list, init: np.ndarray | None, n_usable: int) -> tuple[list, np.ndarray]:
         """``clustering.refine`` with the rows on the workers: spherical Lloyd rounds from
@@ -674,7 +677,8 @@ def train_on_dask(
     from recommender.training import check_enough, publish_version, tokenizer_fingerprint
 
     started = time.perf_counter()
-    check_enough(len(store.feedback_ids(statuses=("visible",))), settings)
+    ids = store.feedback_ids(statuses=("visible",))
+    check_enough(len(ids), settings)
     fingerprint = tokenizer_fingerprint(settings)
     user_dict = None
     if settings.user_dict is not None and Path(settings.user_dict).is_file():
@@ -686,7 +690,7 @@ def train_on_dask(
         with context as active:
             log.info("dask retrain on %s", getattr(active, "scheduler_info", lambda: {})().get("address", "a cluster"))
             trainer = DaskTrainer(active, settings, progress=progress, on_stage=on_stage)
-            fit = trainer.fit(model, store, fingerprint=fingerprint, user_dict=user_dict)
+            fit = trainer.fit(model, ids, fingerprint=fingerprint, user_dict=user_dict)
             k = int(model.n_topics_)
 
             trainer._stage("topic identity")
@@ -722,7 +726,6 @@ def train_on_dask(
                 previous, inter, prev_sizes, new_sizes, np.asarray(model.centroids_),
                 next_id=lambda: next(fresh_ids), prev_centroids_in_new_space=prev_centroids,
             )
-            facts = trainer._gather([trainer._submit(partition_facts, p) for p in fit.loaded])
 
             def write(version: str, topic_ids: list[str]) -> None:
                 trainer._stage("assignments")
@@ -733,9 +736,9 @@ def train_on_dask(
             return publish_version(
                 store, settings, registry, model, identity,
                 n_rows=fit.n_rows,
-                received_until=max((f[0] for f in facts if f[0] is not None), default=None),
+                received_until=fit.received_until,
                 fingerprint=fingerprint,
-                tokenized=sum(f[1] for f in facts),
+                tokenized=fit.tokenized,
                 started=started,
                 write_assignments=write,
                 extra={"engine": "dask", "partitions": len(fit.loaded)},

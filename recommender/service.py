@@ -318,17 +318,26 @@ class RecommenderService:
     ) -> NewFeedback:
         """A validated draft as a row for :meth:`store_live`: submitter and receipt hashed,
         the client key attached; repeats and screening are decided when it is stored."""
+        return self._row(
+            draft,
+            hash_submitter(self.salt, draft.submitter),
+            client_key=client,
+            receipt_hash=receipt_hash(self.receipt_secret, normalise_receipt(receipt)) if receipt else None,
+        )
+
+    @staticmethod
+    def _row(draft: FeedbackDraft, submitter_hash: str | None, **extra) -> NewFeedback:
+        """The row of a validated draft (submitter already hashed) plus ``extra`` fields."""
         return NewFeedback(
             text=draft.text,
             segment=draft.segment,
             submitted_at=draft.submitted_at,
             source=draft.source,
             session_id=draft.session_id,
-            submitter_hash=hash_submitter(self.salt, draft.submitter),
+            submitter_hash=submitter_hash,
             votes=draft.votes,
             external_id=draft.external_id,
-            client_key=client,
-            receipt_hash=receipt_hash(self.receipt_secret, normalise_receipt(receipt)) if receipt else None,
+            **extra,
         )
 
     def store_live(self, items: Sequence[NewFeedback]) -> list[StoredFeedback]:
@@ -413,10 +422,8 @@ class RecommenderService:
         intake = self._intake
         return intake if intake is not None and not intake.closed else self.start_intake()
 
-    def _new_feedback(
-        self, draft: FeedbackDraft, *, client_key: str | None = None, receipt_hash: str | None = None,
-        fill_seconds: int | None = None,
-    ) -> NewFeedback:
+    def _new_feedback(self, draft: FeedbackDraft, *, fill_seconds: int | None = None) -> NewFeedback:
+        """An imported draft as a row, marked a repeat of the submitter's earlier line."""
         submitter_hash = hash_submitter(self.salt, draft.submitter)
         repeat_of = None
         if submitter_hash is not None and self.settings.repeat_window_days > 0:
@@ -425,20 +432,8 @@ class RecommenderService:
                 if near_duplicate(earlier, draft.text):
                     repeat_of = fid
                     break
-        return NewFeedback(
-            text=draft.text,
-            segment=draft.segment,
-            submitted_at=draft.submitted_at,
-            source=draft.source,
-            session_id=draft.session_id,
-            submitter_hash=submitter_hash,
-            votes=draft.votes,
-            external_id=draft.external_id,
-            repeat_of=repeat_of,
-            client_key=client_key,
-            receipt_hash=receipt_hash,
-            fill_seconds=fill_seconds,
-            **self._fill_flag(fill_seconds),
+        return self._row(
+            draft, submitter_hash, repeat_of=repeat_of, fill_seconds=fill_seconds, **self._fill_flag(fill_seconds)
         )
 
     def _fill_flag(self, fill_seconds: int | None) -> dict:
