@@ -23,6 +23,7 @@ from recommender.errors import (
     RetrainInProgress,
     ValidationFailed,
 )
+from recommender.logs import configure_logging
 
 log = logging.getLogger("recommender")
 
@@ -33,15 +34,6 @@ EXIT_NO_MODEL = 4
 IMPORT_BATCH = 500
 
 TREND_ZH = {"new": "新出现", "growing": "上升", "steady": "平稳", "fading": "下降"}
-
-
-def _configure_logging(settings: Settings) -> None:
-    logging.basicConfig(
-        level=getattr(logging, settings.log_level.upper(), logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    # Alembic announces every plugin and migration context at INFO: noise for operators.
-    logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.getLogger().level))
 
 
 #: Services opened by this command; main() closes them (and their database pools) on exit.
@@ -468,7 +460,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     settings = get_settings()
-    _configure_logging(settings)
+    configure_logging(settings.log_level)
     try:
         return args.func(args, settings)
     except RecommenderError as exc:

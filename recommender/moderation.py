@@ -21,11 +21,12 @@ import hashlib
 import hmac
 import os
 import re
-import secrets
 import sys
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
+
+from recommender.keys import random_bytes
 
 RECEIPT_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0 O 1 I L
 RECEIPT_LENGTH = 10
@@ -60,8 +61,15 @@ _RECEIPT_SEPARATORS = re.compile(r"[\s\-_—–‐]+")
 
 
 def new_receipt_code() -> str:
-    """A fresh receipt code, ``XXXXX-XXXXX``."""
-    raw = "".join(secrets.choice(RECEIPT_ALPHABET) for _ in range(RECEIPT_LENGTH))
+    """A fresh receipt code, ``XXXXX-XXXXX``: uniform over :data:`RECEIPT_ALPHABET`, from the
+    OS random source (through :func:`recommender.keys.random_bytes`, one read per few hundred
+    codes rather than one per character)."""
+    size = len(RECEIPT_ALPHABET)
+    limit = 256 - 256 % size  # reject bytes >= limit: every character equally likely
+    chars: list[str] = []
+    while len(chars) < RECEIPT_LENGTH:
+        chars.extend(RECEIPT_ALPHABET[b % size] for b in random_bytes(2 * RECEIPT_LENGTH) if b < limit)
+    raw = "".join(chars[:RECEIPT_LENGTH])
     return f"{raw[:5]}-{raw[5:]}"
 
 

@@ -23,10 +23,9 @@ No FastAPI here; no SQL here.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
-import os
-import secrets
 import threading
 import time
 from collections.abc import Sequence
@@ -45,10 +44,9 @@ from recommender.keys import hash_submitter, load_or_create_secret
 from recommender.lifecycle import ModelRegistry, ModelWatcher
 from recommender.moderation import (
     HIDE_REASONS,
-    RECEIPT_ALPHABET,
-    RECEIPT_LENGTH,
     ScreeningRules,
     client_key,
+    new_receipt_code,
     normalise_receipt,
     receipt_hash,
     screen,
@@ -62,6 +60,9 @@ SESSION_STATUSES = ("planned", "held", "cancelled")
 # Rows received up to this long before the last refresh are re-read, so a transaction that
 # committed late (ids are not commit-ordered on PostgreSQL) is never missed.
 REFRESH_OVERLAP = timedelta(seconds=60)
+#: Demand records older than this (seconds) are read again before suggestions are ranked; the
+#: web workers' background pass refreshes them at half this age, ahead of the requests.
+DEMAND_MAX_AGE = 1.0
 #: Prefix of the ids of demand records rebuilt from retention aggregates (never shown).
 AGGREGATE_PREFIX = "~agg:"
 #: The web workers' assignment pass: a worker assigns the lines it stored itself at once, lines
@@ -110,6 +111,18 @@ class _Demand:
     examples: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class _DemandSnapshot:
+    """The published demand state of one model version: never changed, only replaced, so a
+    reader needs no lock."""
+
+    version: str
+    records: list[DemandRecord]
+    stamp: int
+    examples: dict[str, tuple[str, ...]]
+    checked_monotonic: float
+
+
 def load_served_model(path: Path) -> LoadedModel:
     """Load a version folder into a LoadedModel (raises on a bad artifact)."""
     from recommender.model.persistence import load_model
@@ -146,10 +159,16 @@ class RecommenderService:
         self._salt: str | None = settings.submitter_salt
         self._receipt_secret: str | None = None
         self._demand: _Demand | None = None
-        self._demand_lock = threading.Lock()
+        self._demand_snapshot: _DemandSnapshot | None = None  # what readers get; replaced whole
+        self._demand_lock = threading.Lock()  # one refresher at a time
         self._ranking_cache: dict[tuple, dict] = {}
+        # The newest ranking of each query whatever its demand stamp, served while another
+        # thread ranks the new demand (see suggestions); one ranking computed at a time.
+        self._ranking_latest: dict[tuple, dict] = {}
+        self._ranking_lock = threading.Lock()
         self._encoded_cache: dict[int, tuple[dict, bytes]] = {}
         self._side_cache: tuple[float, list, dict, dict] | None = None
+        self._side_lock = threading.Lock()
         # Held while a model refresh or assignment pass runs, so close() never disposes the
         # engine under it and two passes never assign the same lines.
         self._refresh_lock = threading.Lock()
@@ -310,7 +329,7 @@ class RecommenderService:
 
     def submit_with_receipt(self, draft: FeedbackDraft, *, client: str | None = None) -> tuple[StoredFeedback, str]:
         """Store a line and return it with its receipt code (shown once; only a hash is kept)."""
-        code = _receipt_code()
+        code = new_receipt_code()
         return self.submit(draft, client=client, receipt=code), code
 
     def live_item(
@@ -409,13 +428,13 @@ class RecommenderService:
         """Queue a validated line for the intake writer: (future of the stored line, its
         receipt code). The future resolves after the transaction holding the line commits
         (or with the error that kept it out). Starts the writer when it is not running."""
-        code = _receipt_code()
+        code = new_receipt_code()
         return self._running_intake().submit(self.live_item(draft, client=client, receipt=code)), code
 
     def enqueue_async(self, draft: FeedbackDraft, *, client: str | None = None) -> tuple[asyncio.Future, str]:
         """:meth:`enqueue` for a coroutine: (an asyncio future of the running loop, the receipt
         code). Call it on the event loop."""
-        code = _receipt_code()
+        code = new_receipt_code()
         return self._running_intake().submit_async(self.live_item(draft, client=client, receipt=code)), code
 
     def _running_intake(self) -> GroupCommit:
@@ -488,47 +507,87 @@ class RecommenderService:
     def _demand_records(self, served: LoadedModel) -> tuple[list[DemandRecord], int]:
         return self._demand_state(served)[:2]
 
-    def _demand_state(self, served: LoadedModel) -> tuple[list[DemandRecord], int, dict[str, tuple[str, ...]]]:
+    def refresh_demand(self) -> None:
+        """Bring the cached demand records (and the class sessions and label overrides
+        ranked with them) up to date if they are half their allowed age old.
+        The web workers' once-a-second pass calls this after assigning new lines, so that a
+        request for suggestions finds them fresh and is answered from memory rather than
+        reading the database itself."""
+        served = self.served()
+        if served is not None:
+            self._demand_state(served, max_age=DEMAND_MAX_AGE / 2)
+            self._side_tables(max_age=DEMAND_MAX_AGE / 2)
+
+    def _demand_state(
+        self, served: LoadedModel, *, max_age: float | None = None
+    ) -> tuple[list[DemandRecord], int, dict[str, tuple[str, ...]]]:
         """(demand records incl. retention aggregates, a stamp that changes with them, the
-        model's quotes per topic still said by a visible line)."""
-        with self._demand_lock:
-            d = self._demand
-            if d is None or d.version != served.version:
-                d = self._demand = _Demand(version=served.version)
-                self._ranking_cache.clear()
-            now_mono = time.monotonic()
-            if d.refreshed_at is None or now_mono - d.checked_monotonic >= 1.0:
-                moderation = self.store.moderation_stamp()
-                if moderation != d.moderation:
-                    # Something was hidden, restored, withdrawn, flagged or purged: start over.
-                    stamp = d.stamp
-                    d = self._demand = _Demand(version=served.version, stamp=stamp + 1, moderation=moderation)
-                    d.aggregates = self._aggregate_records(served)
-                    d.examples = self._visible_examples(served)
-                started = datetime.now(timezone.utc)
-                since = None if d.refreshed_at is None else d.refreshed_at - REFRESH_OVERLAP
-                changed = False
-                for row, topic_id, _score in self.store.assignment_rows(served.version, received_since=since):
-                    if row.id in d.records or row.id in d.unassigned:
-                        continue
-                    changed = True
-                    if topic_id is None:
-                        d.unassigned.add(row.id)
-                        continue
-                    d.records[row.id] = DemandRecord(
-                        feedback_id=row.public_id,
-                        topic_id=topic_id,
-                        submitted_at=row.submitted_at,
-                        submitter=row.submitter_hash,
-                        segment=row.segment,
-                        votes=row.votes,
-                        is_repeat=row.is_repeat,
-                    )
-                d.refreshed_at = started
-                d.checked_monotonic = now_mono
-                if changed:
-                    d.stamp += 1
-            return list(d.records.values()) + d.aggregates, d.stamp, d.examples
+        model's quotes per topic still said by a visible line), read again from the database
+        when older than ``max_age`` seconds (default :data:`DEMAND_MAX_AGE`).
+
+        Stale while revalidating: when another thread is already reading the database for
+        this model version, the caller gets the last published state at once instead of
+        queueing behind that read (a refresh after heavy intake can take a while, and every
+        request for suggestions would wait for it). After a moderation action
+        (:meth:`_forget_demand`) there is no published state, so the next caller waits for
+        the fresh one."""
+        max_age = DEMAND_MAX_AGE if max_age is None else max_age
+        snap = self._demand_snapshot
+        current = snap is not None and snap.version == served.version
+        if current and time.monotonic() - snap.checked_monotonic < max_age:
+            return snap.records, snap.stamp, snap.examples
+        if not self._demand_lock.acquire(blocking=not current):
+            return snap.records, snap.stamp, snap.examples
+        try:
+            return self._refresh_demand_locked(served, max_age)
+        finally:
+            self._demand_lock.release()
+
+    def _refresh_demand_locked(
+        self, served: LoadedModel, max_age: float
+    ) -> tuple[list[DemandRecord], int, dict[str, tuple[str, ...]]]:
+        d = self._demand
+        if d is None or d.version != served.version:
+            d = self._demand = _Demand(version=served.version)
+            self._ranking_cache.clear()
+        now_mono = time.monotonic()
+        snap = self._demand_snapshot
+        if d.refreshed_at is None or now_mono - d.checked_monotonic >= max_age:
+            moderation = self.store.moderation_stamp()
+            if moderation != d.moderation:
+                # Something was hidden, restored, withdrawn, flagged or purged: start over.
+                stamp = d.stamp
+                d = self._demand = _Demand(version=served.version, stamp=stamp + 1, moderation=moderation)
+                d.aggregates = self._aggregate_records(served)
+                d.examples = self._visible_examples(served)
+            started = datetime.now(timezone.utc)
+            since = None if d.refreshed_at is None else d.refreshed_at - REFRESH_OVERLAP
+            changed = False
+            known = d.records.keys() | d.unassigned
+            for row, topic_id, _score in self.store.assignment_rows(served.version, received_since=since, skip=known):
+                changed = True
+                if topic_id is None:
+                    d.unassigned.add(row.id)
+                    continue
+                d.records[row.id] = DemandRecord(
+                    feedback_id=row.public_id,
+                    topic_id=topic_id,
+                    submitted_at=row.submitted_at,
+                    submitter=row.submitter_hash,
+                    segment=row.segment,
+                    votes=row.votes,
+                    is_repeat=row.is_repeat,
+                )
+            d.refreshed_at = started
+            d.checked_monotonic = now_mono
+            if changed:
+                d.stamp += 1
+        if snap is None or snap.version != d.version or snap.stamp != d.stamp or snap.examples is not d.examples:
+            snap = _DemandSnapshot(d.version, list(d.records.values()) + d.aggregates, d.stamp, d.examples, d.checked_monotonic)
+        else:
+            snap = dataclasses.replace(snap, checked_monotonic=d.checked_monotonic)
+        self._demand_snapshot = snap
+        return snap.records, snap.stamp, snap.examples
 
     def _visible_examples(self, served: LoadedModel) -> dict[str, tuple[str, ...]]:
         """The model's quotes, keeping only those a visible line still says (a quote from a
@@ -564,25 +623,44 @@ class RecommenderService:
                 )
         return out
 
-    def _side_tables(self) -> tuple[list[ClassSession], dict[str, str], dict[str, str]]:
-        """Class sessions, label overrides and topic lineage (cached for a second)."""
-        now_mono = time.monotonic()
+    def _side_tables(self, max_age: float | None = None) -> tuple[list[ClassSession], dict[str, str], dict[str, str]]:
+        """Class sessions, label overrides and topic lineage, read again when older than
+        ``max_age`` seconds (default :data:`DEMAND_MAX_AGE`). As with the demand records, one
+        thread reads while the others use the previous tables; after a change made through
+        this service (a session recorded, a label set) the cache is dropped and the next
+        caller waits for the new tables."""
+        max_age = DEMAND_MAX_AGE if max_age is None else max_age
         cached = self._side_cache
-        if cached is not None and now_mono - cached[0] < 1.0:
+        if cached is not None and time.monotonic() - cached[0] < max_age:
             return cached[1], cached[2], cached[3]
-        lineage = self.store.lineage()
-        sessions = [
-            ClassSession(
-                topic_id=_follow(lineage, s["topic_id"]),
-                held_on=s["held_on"],
-                status=s["status"],
-                title=s["title"],
-            )
-            for s in self.store.list_sessions()
-        ]
-        labels = self.store.label_overrides()
-        self._side_cache = (now_mono, sessions, labels, lineage)
-        return sessions, labels, lineage
+        if not self._side_lock.acquire(blocking=cached is None):
+            return cached[1], cached[2], cached[3]
+        try:
+            now_mono = time.monotonic()
+            cached = self._side_cache
+            if cached is not None and now_mono - cached[0] < max_age:
+                return cached[1], cached[2], cached[3]
+            lineage = self.store.lineage()
+            sessions = [
+                ClassSession(
+                    topic_id=_follow(lineage, s["topic_id"]),
+                    held_on=s["held_on"],
+                    status=s["status"],
+                    title=s["title"],
+                )
+                for s in self.store.list_sessions()
+            ]
+            labels = self.store.label_overrides()
+            self._side_cache = (now_mono, sessions, labels, lineage)
+            return sessions, labels, lineage
+        finally:
+            self._side_lock.release()
+
+    def _forget_side_tables(self) -> None:
+        # Under the lock: a read that began before the change cannot publish after it.
+        # (A ranking is keyed by the sessions and labels it used, so none is reused after it.)
+        with self._side_lock:
+            self._side_cache = None
 
     def _cards(
         self, served: LoadedModel, labels: dict[str, str], examples: dict[str, tuple[str, ...]] | None = None
@@ -616,28 +694,47 @@ class RecommenderService:
         top = top or self.settings.suggestions_top
         records, stamp, examples = self._demand_state(served)
         sessions, labels, _ = self._side_tables()
-        key = (served.version, as_of, top, segment, stamp, tuple(sessions), tuple(sorted(labels.items())))
+        query = (served.version, as_of, top, segment, tuple(sessions), tuple(sorted(labels.items())))
+        key = (*query, stamp)
         hit = self._ranking_cache.get(key)
         if hit is not None:
             return hit
-        ranked = rank_topics(
-            self._cards(served, labels, examples),
-            records,
-            sessions,
-            as_of=as_of,
-            top=top,
-            segment=segment,
-            params=RankingParams.from_settings(self.settings),
-        )
-        result = {
-            "as_of": as_of.isoformat(),
-            "model_version": served.version,
-            "suggestions": [_without_aggregate_ids(s.to_dict()) for s in ranked],
-        }
-        if len(self._ranking_cache) > 256:
-            self._ranking_cache.clear()
-        self._ranking_cache[key] = result
-        return result
+        # New demand (stamp) arrives about once a second under intake, and every request in
+        # flight would miss the cache at once and rank the same records again: one thread
+        # ranks, the others answer with this query's previous ranking (at most a refresh old).
+        # After a moderation action there is none (_forget_demand), so they wait for it.
+        if not self._ranking_lock.acquire(blocking=False):
+            previous = self._ranking_latest.get(query)
+            if previous is not None:
+                return previous
+            self._ranking_lock.acquire()
+        try:
+            hit = self._ranking_cache.get(key)
+            if hit is not None:
+                return hit
+            ranked = rank_topics(
+                self._cards(served, labels, examples),
+                records,
+                sessions,
+                as_of=as_of,
+                top=top,
+                segment=segment,
+                params=RankingParams.from_settings(self.settings),
+            )
+            result = {
+                "as_of": as_of.isoformat(),
+                "model_version": served.version,
+                "suggestions": [_without_aggregate_ids(s.to_dict()) for s in ranked],
+            }
+            if len(self._ranking_cache) > 256:
+                self._ranking_cache.clear()
+            if len(self._ranking_latest) > 256:
+                self._ranking_latest.clear()
+            self._ranking_cache[key] = result
+            self._ranking_latest[query] = result
+            return result
+        finally:
+            self._ranking_lock.release()
 
     def suggestions_json(self, **query) -> bytes:
         """``suggestions(**query)`` as UTF-8 JSON, encoded once per cached ranking (the hot
@@ -740,7 +837,7 @@ class RecommenderService:
             raise ValidationFailed("主题名称最多 30 个字", field="label", code="too_long")
         if not self.store.rename_topic(topic_id, label):
             raise KeyError(topic_id)
-        self._side_cache = None
+        self._forget_side_tables()
         if actor is not None:
             self.store.audit(actor, "rename", topic_id, {"label": label})
         return {"topic_id": topic_id, "label": label}
@@ -776,7 +873,7 @@ class RecommenderService:
             instructor=(instructor or "").strip() or None,
             department=(department or "").strip() or None,
         )
-        self._side_cache = None
+        self._forget_side_tables()
         if actor is not None:
             self.store.audit(
                 actor, "plan_class", topic_id,
@@ -833,6 +930,8 @@ class RecommenderService:
     def _forget_demand(self) -> None:
         # This worker sees the change at once; the others at their next one-second check.
         with self._demand_lock:
+            self._demand_snapshot = None  # the next caller waits for the fresh state
+            self._ranking_latest = {}  # and for a ranking of it
             if self._demand is not None:
                 self._demand.checked_monotonic = 0.0
                 self._demand.refreshed_at = None
@@ -883,38 +982,6 @@ class RecommenderService:
         if not dry_run:
             self._forget_demand()
         return report
-
-
-_RANDOM_POOL = bytearray()
-_RANDOM_LOCK = threading.Lock()
-# A child made by fork() must never hand out the parent's bytes again.
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_RANDOM_POOL.clear)
-
-
-def _random_bytes(n: int) -> bytes:
-    """n bytes from the OS random source, read 4 KiB at a time (each byte handed out once)."""
-    with _RANDOM_LOCK:
-        if len(_RANDOM_POOL) < n:
-            _RANDOM_POOL.extend(secrets.token_bytes(4096))
-        out = bytes(_RANDOM_POOL[:n])
-        del _RANDOM_POOL[:n]
-    return out
-
-
-def _receipt_code() -> str:
-    """A receipt code as :func:`recommender.moderation.new_receipt_code` makes them (uniform
-    over the same alphabet, from the OS random source), without a read of the OS random
-    source per character: ``secrets.choice`` makes one per character, each lets go of the
-    GIL, and on the event loop of a busy worker (the intake writer and the assignment pass
-    want the GIL too) taking it back ten times per submission is what costs."""
-    size = len(RECEIPT_ALPHABET)
-    limit = 256 - 256 % size  # reject bytes >= limit: every character equally likely
-    chars: list[str] = []
-    while len(chars) < RECEIPT_LENGTH:
-        chars.extend(RECEIPT_ALPHABET[b % size] for b in _random_bytes(2 * RECEIPT_LENGTH) if b < limit)
-    raw = "".join(chars[:RECEIPT_LENGTH])
-    return f"{raw[:5]}-{raw[5:]}"
 
 
 def _follow(lineage: dict[str, str], topic_id: str) -> str:

@@ -330,13 +330,12 @@ def test_batch_size_setting_is_respected(service, monkeypatch):
 
 
 def test_receipt_codes_are_valid_and_spread_over_the_alphabet():
-    """The service's receipt codes (one read of the OS random source each) look like moderation's."""
+    """Receipt codes from the pooled OS random source are valid, unique and use the whole alphabet."""
     from collections import Counter
 
-    from recommender.moderation import RECEIPT_ALPHABET, normalise_receipt
-    from recommender.service import _receipt_code
+    from recommender.moderation import RECEIPT_ALPHABET, new_receipt_code, normalise_receipt
 
-    codes = [_receipt_code() for _ in range(3000)]
+    codes = [new_receipt_code() for _ in range(3000)]
     assert all(re.fullmatch(r"[%s]{5}-[%s]{5}" % (RECEIPT_ALPHABET, RECEIPT_ALPHABET), c) for c in codes)
     assert all(normalise_receipt(c) == c.replace("-", "") for c in codes)
     assert len(set(codes)) == len(codes)
@@ -405,8 +404,8 @@ def test_http_a_failing_line_gets_its_own_error_and_the_others_201(client, servi
     code = "23456-789AB"
     service.submit(service.draft("已存的反馈 GC-900", source="api"), receipt=code)
     counter = itertools.count()
-    real = service_module._receipt_code
-    monkeypatch.setattr(service_module, "_receipt_code", lambda: code if next(counter) == 4 else real())
+    real = service_module.new_receipt_code
+    monkeypatch.setattr(service_module, "new_receipt_code", lambda: code if next(counter) == 4 else real())
     gate = gated_intake(service, monkeypatch)
     threads, _ = post_concurrently(client, [("/api/feedback", {"json": {"text": "占位 GC-000"}})])
     assert gate.entered.wait(10)
@@ -516,7 +515,7 @@ def test_each_worker_assigns_its_own_lines_and_others_after_a_grace(trained_serv
 
     svc = trained_service
     version = svc.served().version
-    own = svc.submit(svc.draft("灭火器怎么正确使用，想学消防安全", source="api"))
+    svc.submit(svc.draft("灭火器怎么正确使用，想学消防安全", source="api"))
     elsewhere = svc.store.add(
         NewFeedback(text="电信诈骗的新套路有哪些", segment="居民", submitted_at=datetime.now(timezone.utc), source="api")
     )

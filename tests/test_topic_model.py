@@ -288,3 +288,26 @@ def test_auto_latent_step_switches_to_ppmi_from_enough_lines():
 def test_unknown_projection_is_named():
     with pytest.raises(ValueError, match="projection='svd'"):
         TopicModel(projection="svd").fit(["消防安全", "智能手机"])
+
+
+def test_char_ngrams_weigh_the_end_of_a_line_on_the_ppmi_path():
+    """End focus: n-grams ending in the last TAIL_CHARS characters of the last segment count
+    TAIL_REPEATS times (the PPMI path only); other segments and the LSA path are unchanged."""
+    from collections import Counter
+
+    from recommender.model.topic_model import TAIL_CHARS, TAIL_REPEATS, char_ngrams
+
+    plain = Counter(char_ngrams(["灭火器", "怎么正确使用"], (1, 3)))
+    tailed = Counter(char_ngrams(["灭火器", "怎么正确使用"], (1, 3), tail=TAIL_CHARS))
+    assert TAIL_CHARS == 3
+    for gram in ("用", "使用", "确使用", "使", "确", "正确", "么正确"):  # end in the last 3 characters
+        assert tailed[gram] == plain[gram] * TAIL_REPEATS, gram
+    for gram in ("怎", "怎么", "么", "么正", "灭火器", "火"):  # end earlier, or another segment
+        assert tailed[gram] == plain[gram] == 1, gram
+    assert char_ngrams([], (1, 3), tail=TAIL_CHARS) == []
+
+    small, _ = themed_corpus(repeats=3)
+    lsa = TopicModel(n_topics=4).fit(small)
+    assert lsa.latent_method_ == "lsa" and lsa.char_vectorizer_.analyzer.keywords.get("tail", 0) == 0
+    ppmi = TopicModel(n_topics=4, projection="ppmi").fit(small)
+    assert ppmi.char_vectorizer_.analyzer.keywords["tail"] == TAIL_CHARS

@@ -42,3 +42,23 @@ def test_two_workers_serve_feedback_suggestions_and_summed_metrics(tmp_path, sto
     finally:
         svc.stop()
     assert "Traceback" not in svc.output()
+
+
+@pytest.mark.timeout(180)
+def test_each_worker_process_writes_the_operator_log(tmp_path):
+    """With --workers 2 every worker logs its own start (model served) and, at shutdown,
+    its intake writer's figures: uvicorn sets up only its own loggers in the worker processes."""
+    svc = ServiceProcess(tmp_path / "svc", workers=2, log_level="INFO")
+    svc.setup()
+    svc.start()
+    try:
+        pids = svc.worker_pids()
+        assert len(pids) == 2
+        for i in range(10):
+            assert httpx.post(svc.base_url + "/api/feedback", json={"text": f"日志测试 {i} 想学习公文写作"}).status_code == 201
+    finally:
+        svc.stop()
+    log = svc.output()
+    assert len(re.findall(r"INFO recommender\.web\.app: serving model \S+", log)) == 2, log[-3000:]
+    assert re.search(r"INFO recommender\.intake_queue: intake writer stopped: \d+ lines", log), log[-3000:]
+    assert "日志测试" not in log  # never the feedback text

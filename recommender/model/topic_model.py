@@ -62,14 +62,30 @@ def word_analyzer(tokens: Sequence[str]) -> Sequence[str]:
     return tokens
 
 
-def char_ngrams(tokens: Sequence[str], ngram_range: tuple[int, int] = (1, 3)) -> list[str]:
-    """Character n-grams inside each segment (never across punctuation or boilerplate)."""
+# Character n-grams that end within this many characters of the end of a line's last
+# segment count this many times (sublinear TF: weight 1 + ln 3 = 2.1 instead of 1): a short
+# request usually names what it is about first and closes with what it asks ("…怎么办",
+# "…多少钱", "…是什么原因", "…哪家医院好"). PPMI basis only (the LSA path is unchanged).
+TAIL_CHARS = 3
+TAIL_REPEATS = 3
+
+
+def char_ngrams(tokens: Sequence[str], ngram_range: tuple[int, int] = (1, 3), tail: int = 0) -> list[str]:
+    """Character n-grams inside each segment (never across punctuation or boilerplate);
+    with ``tail`` > 0 those ending in the last ``tail`` characters of the last segment
+    count ``TAIL_REPEATS`` times."""
     lo, hi = ngram_range
     grams: list[str] = []
     for tok in tokens:
         n_chars = len(tok)
         for n in range(lo, min(hi, n_chars) + 1):
             grams.extend(tok[i : i + n] for i in range(n_chars - n + 1))
+    if tail > 0 and tokens:
+        last = tokens[-1]
+        n_chars = len(last)
+        for n in range(lo, min(hi, n_chars) + 1):
+            for i in range(max(0, n_chars - tail - n + 1), n_chars - n + 1):
+                grams.extend([last[i : i + n]] * (TAIL_REPEATS - 1))
     return grams
 
 
@@ -230,7 +246,8 @@ class TopicModel(ClusterMixin, BaseEstimator):
         min_df = max(1, min(self.min_df, n_docs // 50))
         common = dict(min_df=min_df, sublinear_tf=True, dtype=np.float32, lowercase=False, max_features=self.max_features)
         words = TfidfVectorizer(analyzer=word_analyzer, **common)
-        chars = TfidfVectorizer(analyzer=partial(char_ngrams, ngram_range=tuple(self.char_ngram_range)), **common)
+        tail = TAIL_CHARS if self._uses_ppmi(n_docs) else 0
+        chars = TfidfVectorizer(analyzer=partial(char_ngrams, ngram_range=tuple(self.char_ngram_range), tail=tail), **common)
         return [(words, "tokens"), (chars, "segments")]
 
     @staticmethod
@@ -259,8 +276,7 @@ class TopicModel(ClusterMixin, BaseEstimator):
         dims = int(min(self.n_components, X.shape[1] - 1, max(8, n_docs // 8)))
         seed = int(self.random_state) if self.random_state is not None else 0
         # One distinct line has one direction (and the SVD of identical rows overflows).
-        use_ppmi = self.projection == "ppmi" or (self.projection == "auto" and n_docs >= PPMI_MIN_LINES)
-        if dims >= 1 and n_distinct > 1 and use_ppmi:
+        if dims >= 1 and n_distinct > 1 and self._uses_ppmi(n_docs):
             # Deterministic whatever random_state: the randomized SVD's start is fixed.
             self.projection_, self.explained_variance_ratio_ = ppmi_projection(X, dims, random_state=0)
             self.latent_method_ = "ppmi"
@@ -284,6 +300,10 @@ class TopicModel(ClusterMixin, BaseEstimator):
         # Contiguous (features x dims): a sparse row times it costs microseconds, while
         # the transposed view would be copied on every call.
         self.projection_ = np.ascontiguousarray(components.T, dtype=np.float32)
+
+    def _uses_ppmi(self, n_docs: int) -> bool:
+        """Whether the latent step is the PPMI basis for ``n_docs`` lines with words."""
+        return self.projection == "ppmi" or (self.projection == "auto" and n_docs >= PPMI_MIN_LINES)
 
     def _initial_topics(self, Xs: np.ndarray, sample_tokens: list[list[str]]) -> tuple[np.ndarray | None, dict[int, float]]:
         """Starting centroids from the graph sample (``None``: one topic) and the modularity

@@ -12,7 +12,7 @@ import json
 import logging
 import os
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Container, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -997,11 +997,17 @@ class FeedbackStore:
         return [_row_to_feedback(r) for r in rows]
 
     def assignment_rows(
-        self, model_version: str, *, received_since: datetime | None = None, visible_only: bool = True
+        self,
+        model_version: str,
+        *,
+        received_since: datetime | None = None,
+        visible_only: bool = True,
+        skip: Container[int] = (),
     ) -> Iterator[tuple[StoredFeedback, str | None, float]]:
         """Assigned feedback lines under a model version with topic and score (optionally
         only those received since a time, for incremental refreshes). Only lines that count
-        (status ``visible``) unless ``visible_only=False``."""
+        (status ``visible``) unless ``visible_only=False``. Lines whose id is in ``skip``
+        (already known to the caller) are left out without being converted."""
         query = (
             select(feedback, assignments.c.topic_id, assignments.c.score)
             .join(assignments, assignments.c.feedback_id == feedback.c.id)
@@ -1015,7 +1021,8 @@ class FeedbackStore:
         with self.engine.connect() as conn:
             result = conn.execute(query)
             for row in result:
-                yield _row_to_feedback(row), row.topic_id, row.score
+                if row.id not in skip:
+                    yield _row_to_feedback(row), row.topic_id, row.score
 
     def topic_members(
         self, model_version: str, topic_id: str, *, offset: int = 0, limit: int = 50

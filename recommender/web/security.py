@@ -5,7 +5,8 @@ carries:
 
 - ``Content-Security-Policy``: ``default-src 'self'; script-src 'self' 'nonce-<n>';
   style-src 'self'; img-src 'self' data:; object-src 'none'; frame-ancestors 'none';
-  form-action 'self'; base-uri 'none'``. The nonce is fresh per request and reaches the
+  form-action 'self'; base-uri 'none'``. The nonce is fresh per request (18 bytes of the
+  OS random source, pooled: :func:`recommender.keys.random_bytes`) and reaches the
   templates as ``request.state.csp_nonce``: the only way an inline ``<script>`` can run.
   No template has inline scripts or ``style`` attributes (the charts use SVG presentation
   attributes), so ``style-src 'self'`` needs no ``'unsafe-inline'``.
@@ -23,9 +24,9 @@ Headers the application set itself with these names are replaced, so there is on
 
 from __future__ import annotations
 
-import secrets
-
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from recommender.keys import token_urlsafe
 
 DOCS_PATHS = frozenset({"/docs", "/docs/oauth2-redirect"})
 CDN = "https://cdn.jsdelivr.net"
@@ -63,7 +64,7 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        nonce = secrets.token_urlsafe(18)
+        nonce = token_urlsafe(18)
         scope.setdefault("state", {})["csp_nonce"] = nonce
         policy = DOCS_CSP if scope["path"] in DOCS_PATHS else page_csp(nonce)
         extra = [
