@@ -82,7 +82,8 @@ def create_app(settings: Settings | None = None, service: RecommenderService | N
         # take it out of the garbage collector's scans, so that a full collection under load
         # looks only at what requests made. Measured: a full collection of a worker with the
         # demo model went from about 100 ms, a stall of every request in flight, to under 1 ms.
-        gc.collect()
+        # (No gc.collect() first: it would cost that 100 ms at every start, and what little
+        # start-up garbage gets frozen is freed at the next model swap, see _refreeze.)
         gc.freeze()
         poller = asyncio.create_task(_background(svc))
         try:
