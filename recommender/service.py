@@ -504,9 +504,6 @@ class RecommenderService:
             self.store.mark_repeats(links)
 
     # ------------------------------------------------------------------ demand cache
-    def _demand_records(self, served: LoadedModel) -> tuple[list[DemandRecord], int]:
-        return self._demand_state(served)[:2]
-
     def refresh_demand(self) -> None:
         """Bring the cached demand records (and the class sessions and label overrides
         ranked with them) up to date if they are half their allowed age old.
@@ -563,8 +560,10 @@ class RecommenderService:
             started = datetime.now(timezone.utc)
             since = None if d.refreshed_at is None else d.refreshed_at - REFRESH_OVERLAP
             changed = False
-            known = d.records.keys() | d.unassigned
-            for row, topic_id, _score in self.store.assignment_rows(served.version, received_since=since, skip=known):
+            # Known lines are skipped unconverted (the overlap re-reads up to a minute of them).
+            for row, topic_id, _score in self.store.assignment_rows(served.version, received_since=since, skip=d.records):
+                if row.id in d.unassigned:
+                    continue
                 changed = True
                 if topic_id is None:
                     d.unassigned.add(row.id)
