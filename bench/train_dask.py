@@ -58,7 +58,7 @@ def build_store(url: str, texts: list[str]) -> None:
     from recommender.config import Settings
     from recommender.store import FeedbackStore
     from recommender.store.feedback_store import NewFeedback
-    from recommender.training import tokenizer_fingerprint
+    from recommender.retrain.publishing import tokenizer_fingerprint
 
     store = FeedbackStore(url)
     store.migrate()
@@ -90,7 +90,7 @@ def refresh_tokens(url: str) -> None:
 
     from recommender.config import Settings
     from recommender.store import FeedbackStore
-    from recommender.training import tokenizer_fingerprint
+    from recommender.retrain.publishing import tokenizer_fingerprint
 
     store = FeedbackStore(url)
     fingerprint = tokenizer_fingerprint(Settings(database_url=url))
@@ -120,11 +120,11 @@ def child(spec: dict) -> dict:
     from threadpoolctl import threadpool_limits
 
     from recommender.config import Settings
-    from recommender.lifecycle import ModelRegistry
+    from recommender.retrain.registry import ModelRegistry
     from recommender.model.persistence import load_model
     from recommender.model.topic_model import TopicModel
     from recommender.store import FeedbackStore
-    from recommender.training import train_from_store
+    from recommender.retrain.pipeline import train_from_store
 
     settings = Settings(
         database_url=spec["url"], models_dir=Path(spec["models"]), min_train_rows=2,

@@ -60,7 +60,7 @@ def _iso_date(value: str) -> date:
 def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     from tqdm import tqdm
 
-    from recommender.importer import ImportedRow, read_feedback_file
+    from recommender.door.importer import ImportedRow, read_feedback_file
 
     path = Path(args.file)
     if not path.is_file():
@@ -153,10 +153,10 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
 
 # ---------------------------------------------------------------------------- train
 def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
-    from recommender.dask_training import DaskTrainingError
-    from recommender.moderation import console_actor
+    from recommender.retrain.dask_engine import DaskTrainingError
+    from recommender.door.screening import console_actor
     from recommender.store import FeedbackStore
-    from recommender.training import train_from_store
+    from recommender.retrain.pipeline import train_from_store
 
     overrides = {"train_engine": getattr(args, "engine", None), "dask_scheduler": getattr(args, "scheduler", None)}
     settings = settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})
@@ -226,7 +226,7 @@ def cmd_suggest(args: argparse.Namespace, settings: Settings) -> int:
 
 # ---------------------------------------------------------------------------- models
 def cmd_models(args: argparse.Namespace, settings: Settings) -> int:
-    from recommender.lifecycle import ModelRegistry
+    from recommender.retrain.registry import ModelRegistry
 
     registry = ModelRegistry(Path(settings.models_dir))
     if args.models_command == "list":
@@ -248,8 +248,8 @@ def cmd_models(args: argparse.Namespace, settings: Settings) -> int:
             print(json.dumps({**info.metadata, "is_current": info.is_current}, ensure_ascii=False, indent=2))
             return 0
         if args.models_command == "rollback":
-            from recommender.lifecycle import retrain_lock
-            from recommender.service import load_served_model
+            from recommender.retrain.lock import retrain_lock
+            from recommender.service.core import load_served_model
 
             # Under the retrain lock, so a rollback cannot race a retrain's switch; the
             # artifact is loaded first, so a broken version is never made current.
@@ -267,7 +267,7 @@ def cmd_models(args: argparse.Namespace, settings: Settings) -> int:
 
 def _audit(settings: Settings, action: str, target: str | None, detail: dict) -> None:
     """Write a console action to the audit log (actor ``console:<user>``, or ``console``)."""
-    from recommender.moderation import console_actor
+    from recommender.door.screening import console_actor
     from recommender.store import FeedbackStore
 
     store = FeedbackStore(settings.database_url)
@@ -281,7 +281,7 @@ def _audit(settings: Settings, action: str, target: str | None, detail: dict) ->
 # ---------------------------------------------------------------------------- purge
 def cmd_purge(args: argparse.Namespace, settings: Settings) -> int:
     """Retention: delete feedback text older than retention_months, keeping monthly counts."""
-    from recommender.moderation import console_actor
+    from recommender.door.screening import console_actor
 
     if settings.retention_months <= 0:
         print("保存期限已关闭（RECOMMENDER_RETENTION_MONTHS=0），没有删除任何内容。")
@@ -309,8 +309,8 @@ def cmd_purge(args: argparse.Namespace, settings: Settings) -> int:
 # ---------------------------------------------------------------------------- serve / setup
 def cmd_setup(args: argparse.Namespace, settings: Settings) -> int:
     """Prepare a fresh install: migrate, load demo feedback when empty, train when no model."""
-    from recommender.demo import demo_feedback
-    from recommender.lifecycle import ModelRegistry
+    from recommender.door.demo import demo_feedback
+    from recommender.retrain.registry import ModelRegistry
 
     service = _service(settings)
     if service.store.count() == 0 and not args.no_demo:
@@ -340,7 +340,7 @@ def cmd_setup(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
-    from recommender.keys import load_or_create_secret
+    from recommender.crypto import load_or_create_secret
     from recommender.store import FeedbackStore
 
     overrides = {}

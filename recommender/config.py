@@ -173,6 +173,19 @@ class Settings(BaseSettings):
                 out[entry] = None
         return out
 
+    def as_environment(self) -> dict[str, str]:
+        """Every setting as the ``RECOMMENDER_*`` variable that sets it (unset ones omitted):
+        what a child process (a retrain started from the web) needs to see these settings."""
+        env: dict[str, str] = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if isinstance(value, (tuple, list)):
+                value = ",".join(str(v) for v in value)
+            env[f"RECOMMENDER_{name.upper()}"] = str(value)
+        return env
+
 
 @lru_cache
 def get_settings() -> Settings:

@@ -109,7 +109,7 @@ def load_feedback(service, *, now: datetime | None = None) -> None:
 @pytest.fixture
 def trained_service(service, settings):
     """The test service with the four-theme feedback stored and a model trained and served."""
-    from recommender.training import train_from_store
+    from recommender.retrain.pipeline import train_from_store
 
     load_feedback(service)
     train_from_store(service.store, settings, progress=False)

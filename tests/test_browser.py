@@ -46,7 +46,7 @@ def live_server(tmp_path_factory):
     import uvicorn
 
     from recommender.service import RecommenderService
-    from recommender.training import train_from_store
+    from recommender.retrain.pipeline import train_from_store
     from recommender.web.app import create_app
     from tests.fixtures_organizer import load_feedback
 

@@ -1,4 +1,4 @@
-"""Tests of recommender.charts: the SVG parses, is accessible, and escapes every text value."""
+"""Tests of recommender.ranking.charts: the SVG parses, is accessible, and escapes every text value."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from recommender.charts import bar_chart_svg, sparkline_svg
+from recommender.ranking.charts import bar_chart_svg, sparkline_svg
 
 NS = "{http://www.w3.org/2000/svg}"
 ALLOWED_TAGS = {f"{NS}{t}" for t in ("svg", "title", "desc", "polyline", "circle", "line", "g", "text", "rect")}

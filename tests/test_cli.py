@@ -10,7 +10,7 @@ import pytest
 
 from recommender.cli import EXIT_ERROR, EXIT_NOT_ENOUGH, main
 from recommender.config import get_settings
-from recommender.lifecycle import ModelRegistry
+from recommender.retrain.registry import ModelRegistry
 from tests.feedback_corpus import feedback_rows
 
 

@@ -18,10 +18,11 @@ import numpy as np
 import pytest
 from sklearn.metrics import normalized_mutual_info_score
 
-from recommender.dask_training import DaskTrainingError, partition_bounds, prepare_worker
-from recommender.lifecycle import ModelRegistry
+from recommender.retrain.dask_engine import DaskTrainingError, partition_bounds, prepare_worker
+from recommender.retrain.registry import ModelRegistry
 from recommender.model.persistence import load_model
-from recommender.training import tokenizer_fingerprint, train_from_store
+from recommender.retrain.pipeline import train_from_store
+from recommender.retrain.publishing import tokenizer_fingerprint
 from tests.feedback_corpus import feedback_rows, load_into
 
 distributed = pytest.importorskip("distributed")

@@ -1,4 +1,4 @@
-"""Tests for recommender.demo: the generated demo feedback is deterministic, valid and varied."""
+"""Tests for recommender.door.demo: the generated demo feedback is deterministic, valid and varied."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from recommender.config import DEFAULT_SEGMENTS, Settings
-from recommender.demo import THEMES, demo_feedback, write_demo_csv
-from recommender.importer import ImportedRow, read_feedback_file
-from recommender.intake import LOCAL_TZ, clean_feedback, near_duplicate
+from recommender.door.demo import THEMES, demo_feedback, write_demo_csv
+from recommender.door.importer import ImportedRow, read_feedback_file
+from recommender.door.validation import LOCAL_TZ, clean_feedback, near_duplicate
 
 AS_OF = date(2024, 6, 30)
 START = datetime(2024, 6, 30, tzinfo=LOCAL_TZ)

@@ -25,7 +25,7 @@ import pytest
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from recommender.config import Settings
-from recommender.intake_queue import GroupCommit, IntakeClosed
+from recommender.door.intake_queue import GroupCommit, IntakeClosed
 from tests.fixtures_organizer import trained_service  # noqa: F401 (fixture)
 
 MARK = re.compile(r"GC-\d{3}")
@@ -333,7 +333,7 @@ def test_receipt_codes_are_valid_and_spread_over_the_alphabet():
     """Receipt codes from the pooled OS random source are valid, unique and use the whole alphabet."""
     from collections import Counter
 
-    from recommender.moderation import RECEIPT_ALPHABET, new_receipt_code, normalise_receipt
+    from recommender.door.screening import RECEIPT_ALPHABET, new_receipt_code, normalise_receipt
 
     codes = [new_receipt_code() for _ in range(3000)]
     assert all(re.fullmatch(r"[%s]{5}-[%s]{5}" % (RECEIPT_ALPHABET, RECEIPT_ALPHABET), c) for c in codes)
@@ -399,7 +399,7 @@ def test_http_a_failing_line_gets_its_own_error_and_the_others_201(client, servi
     """One request's line cannot be stored (receipt collision): it alone gets an error; the other lines are stored."""
     import itertools
 
-    import recommender.service as service_module
+    import recommender.service.core as service_module
 
     code = "23456-789AB"
     service.submit(service.draft("已存的反馈 GC-900", source="api"), receipt=code)
@@ -510,7 +510,7 @@ def test_lines_committed_by_another_worker_meanwhile_count_for_the_screen(settin
 def test_each_worker_assigns_its_own_lines_and_others_after_a_grace(trained_service, monkeypatch):
     """The workers' poll assigns the lines this process stored at once; a line stored
     elsewhere (another worker, which may have died) only once it is older than the grace."""
-    import recommender.service as service_module
+    import recommender.service.core as service_module
     from recommender.store import NewFeedback
 
     svc = trained_service

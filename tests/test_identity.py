@@ -1,4 +1,4 @@
-"""Stable topic ids across model versions (recommender.identity.match_topics)."""
+"""Stable topic ids across model versions (recommender.retrain.topic_identity.match_topics)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from recommender.identity import PreviousTopics, match_topics
+from recommender.retrain.topic_identity import PreviousTopics, match_topics
 
 
 def counter(start: int = 100) -> Callable[[], str]:

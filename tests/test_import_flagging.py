@@ -11,8 +11,8 @@ import pytest
 
 from recommender.cli import main
 from recommender.config import Settings, get_settings
-from recommender.importer import ImportedRow, RowError, read_feedback_file
-from recommender.questionnaire import parse_fill_seconds
+from recommender.door.importer import ImportedRow, RowError, read_feedback_file
+from recommender.door.questionnaire import parse_fill_seconds
 from tests.fixtures_organizer import THEMES, trained_service  # noqa: F401  (fixture)
 
 WJX_HEADER = ["序号", "提交答卷时间", "所用时间", "来源", "来自IP", "1、您的身份是？", "2、您对夜校课程有什么意见或建议？"]

@@ -1,4 +1,4 @@
-"""Tests for recommender.importer: CSV/TSV, XLSX and JSONL files are read row by row."""
+"""Tests for recommender.door.importer: CSV/TSV, XLSX and JSONL files are read row by row."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 
 from recommender.config import Settings
 from recommender.errors import ImportFailed, ValidationFailed
-from recommender.importer import ImportBatch, ImportedRow, ImportReport, RowError, read_feedback_file
+from recommender.door.importer import ImportBatch, ImportedRow, ImportReport, RowError, read_feedback_file
 
 SETTINGS = Settings(max_text_length=100)
 UTC = timezone.utc

@@ -1,4 +1,4 @@
-"""Tests for recommender.intake: the validation rules shared by the form, the API and imports."""
+"""Tests for recommender.door.validation: the validation rules shared by the form, the API and imports."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from recommender.config import Settings
 from recommender.errors import ValidationFailed
-from recommender.intake import FeedbackDraft, clean_feedback, clean_text, near_duplicate, parse_timestamp
+from recommender.door.validation import FeedbackDraft, clean_feedback, clean_text, near_duplicate, parse_timestamp
 
 SETTINGS = Settings(max_text_length=50)
 NOW = datetime(2024, 6, 1, 12, 0, tzinfo=timezone.utc)

@@ -1,4 +1,4 @@
-"""The pooled OS random source behind receipt codes and CSP nonces (recommender.keys)."""
+"""The pooled OS random source behind receipt codes and CSP nonces (recommender.crypto)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from recommender import keys
+from recommender import crypto as keys
 
 
 def test_pooled_bytes_are_never_handed_out_twice():

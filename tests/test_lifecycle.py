@@ -1,4 +1,4 @@
-"""Model versions, the CURRENT pointer, hot swap and the retrain lock (recommender.lifecycle)."""
+"""Model versions, the CURRENT pointer, hot swap and the retrain lock (recommender.retrain.registry)."""
 
 from __future__ import annotations
 
@@ -17,14 +17,9 @@ import numpy as np
 import pytest
 
 from recommender.errors import ModelCompatibilityError, NoModelError, RetrainInProgress
-from recommender.lifecycle import (
-    ModelRegistry,
-    ModelWatcher,
-    ServedModel,
-    new_version_name,
-    retrain_lock,
-    validate_version,
-)
+from recommender.retrain.hot_swap import ModelWatcher, ServedModel
+from recommender.retrain.lock import retrain_lock
+from recommender.retrain.registry import ModelRegistry, new_version_name, validate_version
 
 ARTIFACT = "artifact.json"
 
@@ -178,7 +173,7 @@ def test_show_unknown_version_raises_no_model(registry: ModelRegistry) -> None:
 KILLED_PUBLISH = """
 import sys, time
 from pathlib import Path
-from recommender.lifecycle import ModelRegistry
+from recommender.retrain.registry import ModelRegistry
 models, marker = Path(sys.argv[1]), Path(sys.argv[2])
 def write(directory):
     (directory / "artifact.json").write_text('{"name": "half')
@@ -289,7 +284,7 @@ def test_watcher_refuses_corrupt_artifact_and_keeps_old(registry: ModelRegistry,
     watcher.refresh()
     bad = registry.publish(lambda d: (d / ARTIFACT).write_text("{corrupt"), {})
     caplog.clear()
-    with caplog.at_level(logging.ERROR, logger="recommender.lifecycle"):
+    with caplog.at_level(logging.ERROR, logger="recommender.retrain.registry"):
         assert watcher.refresh() is False
         assert watcher.refresh() is False  # not retried while the pointer is unchanged
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
@@ -321,7 +316,7 @@ def test_watcher_refuses_missing_artifact_folder(registry: ModelRegistry, caplog
     watcher = ModelWatcher(registry, load_artifact)
     watcher.refresh()
     registry.pointer_path.write_text("20200101T000000Z-0000\n")
-    with caplog.at_level(logging.ERROR, logger="recommender.lifecycle"):
+    with caplog.at_level(logging.ERROR, logger="recommender.retrain.registry"):
         assert watcher.refresh() is False
     assert "refusing model 20200101T000000Z-0000: NoModelError" in caplog.text
     assert f"keeping {old}" in caplog.text
@@ -334,7 +329,7 @@ def test_watcher_refuses_garbled_pointer(registry: ModelRegistry, caplog: pytest
     watcher = ModelWatcher(registry, load_artifact)
     watcher.refresh()
     registry.pointer_path.write_text("../../etc/passwd")
-    with caplog.at_level(logging.ERROR, logger="recommender.lifecycle"):
+    with caplog.at_level(logging.ERROR, logger="recommender.retrain.registry"):
         assert watcher.refresh() is False
     assert "refusing model pointer" in caplog.text and f"keeping {old}" in caplog.text
     assert watcher.get().version == old
@@ -425,7 +420,7 @@ def test_watcher_readers_never_see_a_gap_during_swaps(registry: ModelRegistry) -
 HOLD_LOCK = """
 import sys, time
 from pathlib import Path
-from recommender.lifecycle import retrain_lock
+from recommender.retrain.lock import retrain_lock
 lock, marker = Path(sys.argv[1]), Path(sys.argv[2])
 with retrain_lock(lock, owner="cron"):
     marker.write_text("held")

@@ -296,8 +296,8 @@ def test_disk_full_on_model_write_leaves_the_current_model(trained_service, sett
     """ENOSPC while writing model.joblib: the retrain fails, CURRENT is unchanged, no version folder is left."""
     import joblib
 
-    from recommender.lifecycle import ModelRegistry
-    from recommender.training import train_from_store
+    from recommender.retrain.registry import ModelRegistry
+    from recommender.retrain.pipeline import train_from_store
 
     registry = ModelRegistry(Path(settings.models_dir))
     before = registry.current_version()

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from recommender.moderation import RecentLine, ScreeningRules, normalise_text, screen
+from recommender.door.screening import RecentLine, ScreeningRules, normalise_text, screen
 from recommender.store import NewFeedback
 from tests.fixtures_organizer import trained_client, trained_service  # noqa: F401  (fixtures)
 from tests.helpers import assert_error, parse_html
@@ -164,7 +164,7 @@ def test_other_worker_drops_a_hidden_line_within_a_second(trained_service, setti
 
 def test_hidden_lines_are_not_trained_on(trained_service, settings):
     """A retrain reads only visible lines."""
-    from recommender.training import train_from_store
+    from recommender.retrain.pipeline import train_from_store
 
     fid = next(r.id for r in trained_service.store.iter_feedback())
     trained_service.hide(fid, "off_topic", actor="alice")
@@ -253,7 +253,7 @@ def test_named_tokens_name_the_actor(settings, store):
 def test_cli_rollback_and_train_are_audited_as_console(trained_service, settings, monkeypatch, capsys):
     """`recommender models rollback` and `train` write console entries (console without a terminal)."""
     from recommender import cli
-    from recommender.lifecycle import ModelRegistry
+    from recommender.retrain.registry import ModelRegistry
 
     monkeypatch.setenv("RECOMMENDER_DATABASE_URL", settings.database_url)
     monkeypatch.setenv("RECOMMENDER_MODELS_DIR", str(settings.models_dir))

@@ -13,8 +13,8 @@ import pytest
 
 from recommender.config import Settings
 from recommender.errors import ImportFailed
-from recommender.importer import ImportBatch, ImportedRow, ImportReport, RowError, read_feedback_file
-from recommender.questionnaire import (
+from recommender.door.importer import ImportBatch, ImportedRow, ImportReport, RowError, read_feedback_file
+from recommender.door.questionnaire import (
     detect_layout,
     is_blank_answer,
     list_questions,

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from recommender.config import Settings
-from recommender.ranking import (
+from recommender.ranking.rank import (
     BREAKDOWN_KEYS,
     TRENDS,
     ClassSession,

@@ -15,7 +15,7 @@ OLD = NOW - timedelta(days=31 * 30)  # about 30 months ago: beyond the default 2
 @pytest.fixture
 def aged_service(service, settings):
     """Recent four-theme feedback plus 40 lines from ~30 months ago (two months), trained together."""
-    from recommender.training import train_from_store
+    from recommender.retrain.pipeline import train_from_store
 
     load_feedback(service, now=NOW)
     old = [(theme, text) for theme, texts in THEMES.items() for text in texts[:10]]

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import content_type_conformance, not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
-from recommender.web import organizer_api
+from recommender.retrain import runner
 from recommender.web.app import create_app
 from tests.conftest import ORGANIZER_TOKEN
 from tests.fixtures_organizer import trained_client, trained_service  # noqa: F401 (fixtures)
@@ -34,7 +34,7 @@ KNOWN_5XX: set[str] = set()
 @pytest.fixture
 def api_schema(trained_service, settings, monkeypatch):
     """The OpenAPI schema of an app over a trained service (sqlite), with a no-op retrain child."""
-    monkeypatch.setattr(organizer_api, "retrain_command", lambda: [sys.executable, "-c", "pass"])
+    monkeypatch.setattr(runner, "retrain_command", lambda: [sys.executable, "-c", "pass"])
     app = create_app(settings, trained_service)
     return schemathesis.openapi.from_asgi("/openapi.json", app)
 
@@ -114,7 +114,7 @@ import zipfile  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from recommender.errors import ImportFailed  # noqa: E402
-from recommender.importer import ImportedRow, RowError, read_feedback_file  # noqa: E402
+from recommender.door.importer import ImportedRow, RowError, read_feedback_file  # noqa: E402
 
 CELL = st.one_of(
     st.text(max_size=40),

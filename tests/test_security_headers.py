@@ -84,7 +84,7 @@ def test_templates_have_no_inline_script_or_style():
 
 def test_charts_use_no_style_attributes():
     """The inline SVG charts use presentation attributes, which style-src 'self' allows."""
-    from recommender import charts
+    from recommender.ranking import charts
 
     svg = charts.sparkline_svg([1, 3, 2], 120, 28, title="t") + charts.bar_chart_svg([("a", 3), ("b", 1)], 640, title="t")
     assert "style=" not in svg and "<script" not in svg

@@ -94,7 +94,7 @@ def test_different_seeds_give_the_same_topics(corpus, n_topics):
 def test_demo_feedback_gives_readable_topics_and_named_requests():
     """The bundled demo (about 12 themes plus two recurring named requests) gets a
     moderate number of topics, and each named request has a topic of its own."""
-    from recommender.demo import demo_feedback
+    from recommender.door.demo import demo_feedback
 
     texts = [row["text"] for row in demo_feedback()]
     model = TopicModel(random_state=0).fit(texts)

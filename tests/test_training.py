@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 
 from recommender.errors import NotEnoughFeedback, RetrainInProgress
-from recommender.lifecycle import ModelRegistry, retrain_lock
-from recommender.training import lock_path, train_from_store
+from recommender.retrain.lock import retrain_lock
+from recommender.retrain.registry import ModelRegistry
+from recommender.retrain.pipeline import lock_path, train_from_store
 from tests.feedback_corpus import THEMES, feedback_rows, load_into
 
 

@@ -13,8 +13,8 @@ from urllib.parse import unquote
 import pytest
 from openpyxl import load_workbook
 
-from recommender.lifecycle import retrain_lock
-from recommender.web import organizer_api
+from recommender.retrain.lock import retrain_lock
+from recommender.retrain import runner
 from tests.conftest import ORGANIZER_TOKEN
 from tests.fixtures_organizer import INJECTION, trained_client, trained_service  # noqa: F401 (fixtures)
 from tests.helpers import assert_error, parse_html
@@ -207,7 +207,7 @@ def retrain_script(monkeypatch, tmp_path):
         )
         return [sys.executable, "-c", script]
 
-    monkeypatch.setattr(organizer_api, "retrain_command", command)
+    monkeypatch.setattr(runner, "retrain_command", command)
     yield control
 
 

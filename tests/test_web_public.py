@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from recommender.intake import clean_text
+from recommender.door.validation import clean_text
 from recommender.text.masking import mask_personal_data
 from tests.helpers import assert_error, label_for, parse_html
 

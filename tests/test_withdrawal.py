@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from recommender.moderation import RECEIPT_ALPHABET, new_receipt_code, normalise_receipt
+from recommender.door.screening import RECEIPT_ALPHABET, new_receipt_code, normalise_receipt
 from recommender.store import NewFeedback
 from tests.fixtures_organizer import trained_client, trained_service  # noqa: F401  (fixtures)
 from tests.helpers import assert_error, parse_html
@@ -132,7 +132,7 @@ def test_browser_withdraw_and_hide(tmp_path):
     sync_api = pytest.importorskip("playwright.sync_api")
     from recommender.config import Settings
     from recommender.service import RecommenderService
-    from recommender.training import train_from_store
+    from recommender.retrain.pipeline import train_from_store
     from recommender.web.app import create_app
     from tests.fixtures_organizer import load_feedback
     from tests.test_browser import CHROMIUM_ARGS

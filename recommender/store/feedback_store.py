@@ -2,7 +2,7 @@
 
 Everything that reads or writes rows goes through this class; callers pass and receive
 plain Python values (``StoredFeedback``, dicts, tuples). Text arriving here is already
-validated and masked by :mod:`recommender.intake`; submitters arrive already hashed.
+validated and masked by :mod:`recommender.door.validation`; submitters arrive already hashed.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlch
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from recommender.errors import StoreError
-from recommender.moderation import RecentLine, Screening, text_key
+from recommender.door.screening import RecentLine, Screening, text_key
 from recommender.store.schema import (
     assignments,
     audit_log,

@@ -110,11 +110,13 @@ def create_app(settings: Settings | None = None, service: RecommenderService | N
     )
     app.state.settings = settings
     app.state.service = service or RecommenderService(settings)
+    from recommender.retrain.runner import RetrainRunner
     from recommender.web.auth import OrganizerAuth
-    from recommender.web.organizer_api import RetrainRunner
 
     app.state.organizer_auth = OrganizerAuth(settings)
-    app.state.retrain_runner = RetrainRunner(settings, app.state.service)
+    app.state.retrain_runner = RetrainRunner(
+        settings, audit=app.state.service.audit, on_success=app.state.service.refresh_model
+    )
     app.state.templates = Jinja2Templates(directory=str(HERE / "templates"))
     app.state.templates.env.globals["segments"] = settings.segments
     install_error_handlers(app)

@@ -48,7 +48,7 @@ from fastapi.responses import Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from recommender.config import Settings
-from recommender.keys import load_or_create_secret, tokens_match
+from recommender.crypto import load_or_create_secret, tokens_match
 
 __all__ = [
     "CSRF_FIELD",

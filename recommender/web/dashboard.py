@@ -23,9 +23,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
-from recommender import charts
+from recommender.ranking import charts
 from recommender.errors import NoModelError, RetrainInProgress, ValidationFailed
-from recommender.moderation import ACTION_ZH, FLAG_REASONS_ZH, HIDE_REASONS, HIDE_REASONS_ZH
+from recommender.door.screening import ACTION_ZH, FLAG_REASONS_ZH, HIDE_REASONS, HIDE_REASONS_ZH
 from recommender.service import RecommenderService
 from recommender.web.auth import (
     CSRF_FIELD,

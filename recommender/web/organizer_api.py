@@ -15,14 +15,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-import os
-import subprocess
-import sys
-import threading
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date
 from datetime import date as Date
-from pathlib import Path
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path as PathParam, Query, Request
@@ -30,8 +25,8 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field, field_validator
 
 from recommender.config import Settings
-from recommender.errors import RetrainInProgress, ValidationFailed
-from recommender.lifecycle import retrain_lock
+from recommender.errors import ValidationFailed
+from recommender.retrain.runner import RetrainRunner
 from recommender.service import RecommenderService
 from recommender.web import exports
 from recommender.web.auth import Organizer, get_auth, require_organizer
@@ -272,134 +267,6 @@ def list_sessions(service: Annotated[RecommenderService, Depends(get_service)]) 
 
 
 # --------------------------------------------------------------------------- retrain
-
-
-def retrain_command() -> list[str]:
-    """The retrain child process (tests replace it with a short script)."""
-    return [sys.executable, "-m", "recommender", "train"]
-
-
-def retrain_env(settings: Settings) -> dict[str, str]:
-    """The service's environment plus the settings a retrain needs, so it trains what we serve."""
-    env = dict(os.environ)
-    values = {
-        "DATABASE_URL": settings.database_url,
-        "MODELS_DIR": settings.models_dir,
-        "DATA_DIR": settings.data_dir,
-        "KEEP_VERSIONS": settings.keep_versions,
-        "MIN_TRAIN_ROWS": settings.min_train_rows,
-        "TRAIN_THREADS": settings.train_threads,
-        "USER_DICT": settings.user_dict,
-        "LOG_LEVEL": settings.log_level,
-    }
-    for name, value in values.items():
-        if value is not None:
-            env[f"RECOMMENDER_{name}"] = str(value)
-    return env
-
-
-class RetrainRunner:
-    """The retrain this service process started last: one child at a time, reaped by a thread."""
-
-    def __init__(self, settings: Settings, service: RecommenderService | None = None) -> None:
-        self.settings = settings
-        self.service = service
-        self._lock = threading.Lock()
-        self._proc: subprocess.Popen | None = None
-        self._started_at: datetime | None = None
-        self._finished_at: datetime | None = None
-        self._exit_code: int | None = None
-        self.log_path = Path(settings.data_dir) / "retrain.log"
-
-    @property
-    def lock_path(self) -> Path:
-        return Path(self.settings.models_dir) / ".retrain.lock"
-
-    def start(self, actor: str | None = None) -> dict:
-        """Start a retrain; ``RetrainInProgress`` (→ 409) if ours or anyone's is running.
-        ``actor`` (the organizer) goes into the audit log, by this process and by the child."""
-        with self._lock:
-            if self._proc is not None and self._exit_code is None:
-                raise RetrainInProgress(
-                    f"另一个重新训练正在进行中（本服务于 {self._started_at:%Y-%m-%d %H:%M:%S} UTC 启动，"
-                    f"pid {self._proc.pid}）"
-                )
-            # Someone else (cron, a console) holding the lock: fail now with its details.
-            with retrain_lock(self.lock_path, owner="admin-check"):
-                pass
-            self.log_path.parent.mkdir(parents=True, exist_ok=True)
-            env = retrain_env(self.settings)
-            if actor is not None:
-                env["RECOMMENDER_AUDIT_ACTOR"] = actor
-            with open(self.log_path, "wb") as log_file:
-                proc = subprocess.Popen(
-                    retrain_command(),
-                    env=env,
-                    stdin=subprocess.DEVNULL,
-                    stdout=log_file,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,  # a server restart or Ctrl-C does not kill a running retrain
-                )
-            self._proc = proc
-            self._started_at = datetime.now(timezone.utc)
-            self._finished_at = None
-            self._exit_code = None
-            log.info("retrain started by an organizer: pid %d", proc.pid)
-            if actor is not None and self.service is not None:
-                self.service.audit(actor, "retrain", None, {"status": "started", "pid": proc.pid})
-        threading.Thread(target=self._wait, args=(proc,), name="retrain-reaper", daemon=True).start()
-        return {**self.status(), "status": "started", "status_url": "/api/admin/retrain"}
-
-    def _wait(self, proc: subprocess.Popen) -> None:
-        code = proc.wait()
-        log.log(logging.INFO if code == 0 else logging.ERROR, "retrain pid %d exited with %d", proc.pid, code)
-        if code == 0 and self.service is not None:
-            try:  # serve the new model now instead of at the next poll
-                self.service.refresh_model()
-            except Exception:
-                log.exception("could not load the newly trained model; the poller will retry")
-        # Only now is the retrain "finished": a client that sees it gets the new model.
-        with self._lock:
-            if proc is self._proc:
-                self._exit_code = code
-                self._finished_at = datetime.now(timezone.utc)
-
-    def status(self) -> dict:
-        """``idle`` (none started by this process), ``running``, ``finished`` or ``failed``."""
-        with self._lock:
-            proc, code, started, finished = self._proc, self._exit_code, self._started_at, self._finished_at
-        if proc is None:
-            return {"status": "idle", "pid": None, "exit_code": None, "started_at": None, "finished_at": None}
-        state = "running" if code is None else ("finished" if code == 0 else "failed")
-        out = {
-            "status": state,
-            "pid": proc.pid,
-            "exit_code": code,
-            "started_at": started.isoformat() if started else None,
-            "finished_at": finished.isoformat() if finished else None,
-        }
-        if state == "failed":
-            out["log_tail"] = self._log_tail()
-        return out
-
-    def _log_tail(self, lines: int = 8) -> list[str]:
-        try:
-            raw = self.log_path.read_bytes()[-8192:]
-        except OSError:
-            return []
-        text = raw.decode("utf-8", "replace").replace("\r", "\n")
-        return [line for line in text.splitlines() if line.strip()][-lines:]
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """Terminate a running child (tests, shutdown)."""
-        proc = self._proc
-        if proc is not None and proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout)
 
 
 def get_runner(request: Request) -> RetrainRunner:

@@ -9,11 +9,11 @@ POST bodies and are never logged.
 
 Durable intake with group commit: ``POST /feedback`` and ``POST /api/feedback`` validate
 and mask the line first (a 422 is decided before anything is queued), then hand it to the
-worker's intake writer (:mod:`recommender.intake_queue`), which stores every line waiting
+worker's intake writer (:mod:`recommender.door.intake_queue`), which stores every line waiting
 in one transaction; the answer (303 / 201) is sent only after that commit.
 
 Anonymous and unauthenticated. Every rule about what feedback is acceptable lives in
-:mod:`recommender.intake` (through :meth:`RecommenderService.draft`); these routes only
+:mod:`recommender.door.validation` (through :meth:`RecommenderService.draft`); these routes only
 translate HTTP into service calls and back. Feedback text is never logged here.
 """
 
@@ -28,8 +28,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from recommender.errors import NoModelError, ValidationFailed
-from recommender.intake import FeedbackDraft, clean_text
-from recommender.moderation import normalise_receipt
+from recommender.door.validation import FeedbackDraft, clean_text
+from recommender.door.screening import normalise_receipt
 from recommender.service import RecommenderService
 from recommender.store import StoredFeedback
 from recommender.web.auth import same_origin

@@ -6,7 +6,7 @@ carries:
 - ``Content-Security-Policy``: ``default-src 'self'; script-src 'self' 'nonce-<n>';
   style-src 'self'; img-src 'self' data:; object-src 'none'; frame-ancestors 'none';
   form-action 'self'; base-uri 'none'``. The nonce is fresh per request (18 bytes of the
-  OS random source, pooled: :func:`recommender.keys.random_bytes`) and reaches the
+  OS random source, pooled: :func:`recommender.crypto.random_bytes`) and reaches the
   templates as ``request.state.csp_nonce``: the only way an inline ``<script>`` can run.
   No template has inline scripts or ``style`` attributes (the charts use SVG presentation
   attributes), so ``style-src 'self'`` needs no ``'unsafe-inline'``.
@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from recommender.keys import token_urlsafe
+from recommender.crypto import token_urlsafe
 
 DOCS_PATHS = frozenset({"/docs", "/docs/oauth2-redirect"})
 CDN = "https://cdn.jsdelivr.net"

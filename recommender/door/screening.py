@@ -26,7 +26,7 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 
-from recommender.keys import random_bytes
+from recommender.crypto import random_bytes
 
 RECEIPT_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0 O 1 I L
 RECEIPT_LENGTH = 10
@@ -62,7 +62,7 @@ _RECEIPT_SEPARATORS = re.compile(r"[\s\-_—–‐]+")
 
 def new_receipt_code() -> str:
     """A fresh receipt code, ``XXXXX-XXXXX``: uniform over :data:`RECEIPT_ALPHABET`, from the
-    OS random source (through :func:`recommender.keys.random_bytes`, one read per few hundred
+    OS random source (through :func:`recommender.crypto.random_bytes`, one read per few hundred
     codes rather than one per character)."""
     size = len(RECEIPT_ALPHABET)
     limit = 256 - 256 % size  # reject bytes >= limit: every character equally likely

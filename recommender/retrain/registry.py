@@ -1,4 +1,4 @@
-"""Model versions on disk, the ``CURRENT`` pointer, hot swap in the service, the retrain lock.
+"""Model versions on disk and the ``CURRENT`` pointer (hot swap: ``hot_swap.py``; the lock: ``lock.py``).
 
 Plain Python: nothing here knows what a model artifact is. Writing and loading one is
 passed in as callables (``write(directory)``, ``load(directory) -> object``), so the
@@ -28,7 +28,7 @@ symlinks, survives ``cp``/``zip``/backup tools that dereference links, and is re
 writable by a person with any editor. Readers open it, read ~25 bytes and are done.
 
 Mutating calls (``publish``, ``set_current``, ``prune``) should run while holding
-:func:`retrain_lock` on :attr:`ModelRegistry.lock_path`, so that a retrain, a rollback and a
+:func:`recommender.retrain.lock.retrain_lock` on :attr:`ModelRegistry.lock_path`, so that a retrain, a rollback and a
 prune never interleave; the registry does not take the lock itself because a retrain holds
 it for the whole training, not only for the publish.
 
@@ -45,30 +45,23 @@ import os
 import re
 import secrets
 import shutil
-import socket
-import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from filelock import FileLock, Timeout
-
-from recommender.errors import ModelCompatibilityError, NoModelError, RetrainInProgress
+from recommender.errors import ModelCompatibilityError, NoModelError
 
 __all__ = [
     "LOCK_FILE",
     "METADATA_FILE",
     "POINTER_FILE",
     "ModelRegistry",
-    "ModelWatcher",
-    "ServedModel",
+    "Pointer",
     "VersionInfo",
     "new_version_name",
-    "retrain_lock",
     "validate_version",
 ]
 
@@ -209,7 +202,7 @@ class VersionInfo:
         }
 
 
-class _Pointer(NamedTuple):
+class Pointer(NamedTuple):
     """What ``CURRENT`` said when read, and a signature that changes whenever it is rewritten."""
 
     version: str | None
@@ -241,18 +234,18 @@ class ModelRegistry:
 
     # -- reading ------------------------------------------------------------------------
 
-    def _read_pointer(self) -> _Pointer:
+    def read_pointer(self) -> Pointer:
         """Read ``CURRENT`` once; raise ``ModelCompatibilityError`` if it holds no version name."""
         try:
             with open(self.pointer_path, "rb") as handle:
                 raw = handle.read(256)
                 stat = os.fstat(handle.fileno())
         except FileNotFoundError:
-            return _Pointer(None, None)
+            return Pointer(None, None)
         text = raw.decode("ascii", errors="replace").strip()
         if _VERSION_RE.fullmatch(text) is None:
             raise ModelCompatibilityError(f"{self.pointer_path} holds {text[:40]!r}, which is not a version name")
-        return _Pointer(text, (stat.st_ino, stat.st_mtime_ns, stat.st_size, text))
+        return Pointer(text, (stat.st_ino, stat.st_mtime_ns, stat.st_size, text))
 
     def current_version(self) -> str | None:
         """The version ``CURRENT`` names, or ``None`` when there is no pointer yet.
@@ -262,7 +255,7 @@ class ModelRegistry:
         of a silent "no model". A pointer that holds no version name raises
         ``ModelCompatibilityError``.
         """
-        return self._read_pointer().version
+        return self.read_pointer().version
 
     def _current_or_none(self) -> str | None:
         try:
@@ -457,197 +450,3 @@ class ModelRegistry:
                         entry.unlink(missing_ok=True)
             except FileNotFoundError:  # removed meanwhile by another prune
                 continue
-
-
-# --- hot swap in the service ----------------------------------------------------------------
-
-
-class ServedModel(NamedTuple):
-    """The model a worker serves: its version and whatever ``load`` returned. Immutable."""
-
-    version: str
-    model: Any
-
-
-_UNSEEN = object()
-
-
-class ModelWatcher:
-    """Keeps one worker's model in step with ``CURRENT``, without restarts or failed requests.
-
-    Each service worker owns one. Request handlers call :meth:`get` (a single attribute
-    read of an immutable :class:`ServedModel`, so a reader sees the old pair or the new
-    pair, never a mix) and :meth:`maybe_refresh`; a background thread may call
-    :meth:`refresh`. A new version is loaded with ``load(path)``, then ``on_swap(version,
-    model)`` runs (to precompute), and only then is it published to readers. If anything
-    fails, one error line is logged ("refusing model V: reason; keeping W") and the old
-    model stays; the same pointer is not retried until ``CURRENT`` is rewritten (even with the
-    same name, e.g. by ``recommender models rollback V``) or ``refresh(force=True)`` is called.
-    """
-
-    def __init__(
-        self,
-        registry: ModelRegistry,
-        load: Callable[[Path], object],
-        *,
-        poll_seconds: float = 5.0,
-        on_swap: Callable[[str, object], None] | None = None,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        if poll_seconds < 0:
-            raise ValueError(f"poll_seconds={poll_seconds} should be >= 0")
-        self.registry = registry
-        self.poll_seconds = poll_seconds
-        self._load = load
-        self._on_swap = on_swap
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._served: ServedModel | None = None
-        self._handled: object = _UNSEEN  # pointer signature last acted on
-        self._last_check: float | None = None
-        self.last_error: str | None = None
-
-    def get(self) -> ServedModel | None:
-        """The model being served, or ``None`` before any model could be loaded."""
-        return self._served
-
-    def require(self) -> ServedModel:
-        """The model being served; ``NoModelError`` if there is none (the web layer answers 503)."""
-        served = self._served
-        if served is None:
-            raise NoModelError("还没有可用的模型 (no model is being served yet; run a retrain)")
-        return served
-
-    def maybe_refresh(self) -> bool:
-        """Refresh if ``poll_seconds`` passed since the last check; never waits for another thread's load."""
-        last = self._last_check
-        if last is not None and self._clock() - last < self.poll_seconds:
-            return False
-        if not self._lock.acquire(blocking=False):
-            return False  # another thread is checking or loading right now
-        try:
-            return self._refresh_locked(force=False)
-        finally:
-            self._lock.release()
-
-    def refresh(self, *, force: bool = False) -> bool:
-        """Check ``CURRENT`` now; load and swap if it names another version. True if swapped."""
-        with self._lock:
-            return self._refresh_locked(force=force)
-
-    def _keeping(self) -> str:
-        served = self._served
-        return served.version if served is not None else "no model"
-
-    def _refuse(self, what: str, reason: str) -> None:
-        self.last_error = f"refusing {what}: {reason}"
-        logger.error("refusing %s: %s; keeping %s", what, reason, self._keeping())
-
-    def _refresh_locked(self, *, force: bool) -> bool:
-        self._last_check = self._clock()
-        try:
-            pointer = self.registry._read_pointer()
-        except (ModelCompatibilityError, OSError) as exc:
-            key = ("unreadable", str(exc))
-            if force or key != self._handled:
-                self._handled = key
-                self._refuse("model pointer", str(exc))
-            return False
-        if pointer.version is None:
-            if self._handled is not None and self._served is not None:
-                logger.warning("%s is missing; keeping %s", self.registry.pointer_path, self._keeping())
-            self._handled = None
-            return False
-        if not force and pointer.signature == self._handled:
-            return False
-        self._handled = pointer.signature
-        served = self._served
-        if served is not None and served.version == pointer.version:
-            return False
-        version = pointer.version
-        path = self.registry.path_of(version)
-        try:
-            if not path.is_dir():
-                raise NoModelError(f"folder {path} does not exist")
-            model = self._load(path)
-            if self._on_swap is not None:
-                self._on_swap(version, model)
-        except Exception as exc:  # any failure of a foreign loader must keep the old model serving
-            self._refuse(f"model {version}", f"{type(exc).__name__}: {exc}")
-            logger.debug("details of refusing model %s", version, exc_info=True)
-            return False
-        self._served = ServedModel(version, model)
-        self.last_error = None
-        logger.info("serving model %s (was %s)", version, served.version if served else "no model")
-        return True
-
-
-# --- retrain lock ---------------------------------------------------------------------------
-
-
-def _holder_path(lock_path: Path) -> Path:
-    return lock_path.with_name(lock_path.name + ".holder.json")
-
-
-def _read_holder(path: Path) -> dict[str, Any] | None:
-    try:
-        holder = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return holder if isinstance(holder, dict) else None
-
-
-def _busy_message(holder: dict[str, Any] | None) -> str:
-    if not holder:
-        detail = "another retrain is already running; its holder is unknown"
-    else:
-        detail = (
-            f"another retrain is already running since {holder.get('started_at', '?')}, "
-            f"pid {holder.get('pid', '?')} on {holder.get('host', '?')}"
-        )
-        if holder.get("owner"):
-            detail += f", started by {holder['owner']}"
-    return f"另一个重新训练正在进行中 ({detail})"
-
-
-@contextmanager
-def retrain_lock(path: Path | str, timeout: float | None = 0, *, owner: str | None = None) -> Iterator[dict[str, Any]]:
-    """Hold the one-retrain-at-a-time lock (across processes) for the ``with`` block.
-
-    ``timeout=0`` (default) fails at once, a number waits that many seconds, ``None`` waits
-    forever. If another process holds it, ``RetrainInProgress`` says since when, which pid on
-    which host and (if given) ``owner`` ("cron", "admin", "console"); the exception's
-    ``holder`` attribute has the same as a dict. The operating system releases the lock when
-    the holder dies, even by SIGKILL, so a killed retrain never blocks the next one.
-    Yields the holder record written for this process.
-    """
-    lock_path = Path(path)
-    if timeout is not None and timeout < 0:
-        raise ValueError(f"timeout={timeout} should be >= 0 or None (wait forever)")
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    holder_file = _holder_path(lock_path)
-    # thread_local=False: an async endpoint may enter and leave the block on different threads.
-    lock = FileLock(lock_path, timeout=-1 if timeout is None else timeout, thread_local=False)
-    try:
-        lock.acquire()
-    except Timeout:
-        holder = _read_holder(holder_file)
-        error = RetrainInProgress(_busy_message(holder))
-        error.holder = holder  # type: ignore[attr-defined]
-        raise error from None
-    try:
-        holder = {
-            "pid": os.getpid(),
-            "host": socket.gethostname(),
-            "started_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
-            "owner": owner,
-        }
-        tmp = holder_file.with_name(f"{holder_file.name}.{secrets.token_hex(4)}.tmp")
-        tmp.write_text(json.dumps(holder, ensure_ascii=False), encoding="utf-8")
-        os.replace(tmp, holder_file)
-        yield holder
-    finally:
-        try:
-            holder_file.unlink(missing_ok=True)
-        finally:
-            lock.release()

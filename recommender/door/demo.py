@@ -17,7 +17,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from recommender.intake import LOCAL_TZ
+from recommender.door.validation import LOCAL_TZ
 
 __all__ = ["DEMO_COLUMNS", "THEMES", "demo_feedback", "write_demo_csv"]
 

@@ -21,7 +21,7 @@ as plain text, never evaluated.
 
 Questionnaire exports (问卷星: ``序号, 提交答卷时间, 所用时间, 来源, 来源详情, 来自IP, 1、…``;
 腾讯问卷: ``编号, 开始答题时间, 结束答题时间, 答题时长, 1.…``) are recognised from the header
-(:mod:`recommender.questionnaire`) and read without column options: the free-text questions,
+(:mod:`recommender.door.questionnaire`) and read without column options: the free-text questions,
 the segment question and the time and number columns are settled from the header and the first
 rows, options win (``question_columns``, ``segment_question``, or ``text_column`` /
 ``segment_column`` also taking question numbers), and ambiguity raises ImportFailed naming the
@@ -35,7 +35,7 @@ unreadable ones are counted in the notes), so the store can flag rows filled in 
 Personal-data columns (来自IP, 来源详情, nicknames, names, phones) are never read.
 :attr:`ImportBatch.layout` and :attr:`ImportBatch.notes` say what was detected and done.
 
-This module reads; validation and masking stay in :func:`recommender.intake.clean_feedback`,
+This module reads; validation and masking stay in :func:`recommender.door.validation.clean_feedback`,
 which :meth:`ImportedRow.to_draft` applies.
 """
 
@@ -60,7 +60,7 @@ import charset_normalizer
 
 from recommender.config import Settings, get_settings
 from recommender.errors import ImportFailed, ValidationFailed
-from recommender.intake import (
+from recommender.door.validation import (
     LOCAL_TZ,
     FeedbackDraft,
     clean_feedback,
@@ -68,7 +68,7 @@ from recommender.intake import (
     parse_timestamp,
     parse_votes,
 )
-from recommender.questionnaire import (
+from recommender.door.questionnaire import (
     Question,
     QuestionnairePlan,
     answer_text,

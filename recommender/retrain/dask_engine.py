@@ -122,7 +122,7 @@ def prepare_worker(fingerprint: str, user_dict: bytes | None) -> str:
         return fingerprint
     from recommender.config import get_settings
     from recommender.text.tokenize import reset_tokenizer
-    from recommender.training import tokenizer_fingerprint
+    from recommender.retrain.publishing import tokenizer_fingerprint
 
     if user_dict is None:
         os.environ.pop("RECOMMENDER_USER_DICT", None)
@@ -669,12 +669,12 @@ def train_on_dask(
     client=None,
     on_stage: Callable[[str], None] | None = None,
 ):
-    """The retrain of :func:`recommender.training.train_from_store` (which holds the retrain
+    """The retrain of :func:`recommender.retrain.pipeline.train_from_store` (which holds the retrain
     lock) with the model fitted on Dask; returns its ``TrainResult``."""
     from recommender.errors import NotEnoughFeedback
-    from recommender.identity import PreviousTopics, match_topic_overlaps
+    from recommender.retrain.topic_identity import PreviousTopics, match_topic_overlaps
     from recommender.model.topic_model import TopicModel
-    from recommender.training import check_enough, publish_version, tokenizer_fingerprint
+    from recommender.retrain.publishing import check_enough, publish_version, tokenizer_fingerprint
 
     started = time.perf_counter()
     ids = store.feedback_ids(statuses=("visible",))

@@ -10,11 +10,9 @@ model serving.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -22,27 +20,17 @@ from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
 from recommender.config import Settings
-from recommender.errors import NotEnoughFeedback
-from recommender.identity import PreviousTopics, match_topics
-from recommender.lifecycle import ModelRegistry, retrain_lock
+from recommender.retrain.lock import retrain_lock
+from recommender.retrain.publishing import TrainResult, check_enough, publish_version, tokenizer_fingerprint
+from recommender.retrain.registry import ModelRegistry
+from recommender.retrain.topic_identity import PreviousTopics, match_topics
 from recommender.store import FeedbackStore, StoredFeedback
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class TrainResult:
-    version: str
-    n_rows: int
-    n_topics: int
-    n_noise: int
-    tokenized: int
-    seconds: float
-    events: list[dict]
-    kept_ids: int
-
-
 def lock_path(settings: Settings) -> Path:
+    """The retrain lock of ``settings.models_dir`` (the registry names it)."""
     return ModelRegistry(Path(settings.models_dir)).lock_path
 
 
@@ -74,7 +62,7 @@ def train_from_store(
     registry = ModelRegistry(Path(settings.models_dir))
     with retrain_lock(lock_path(settings)):
         if engine == "dask":
-            from recommender.dask_training import train_on_dask
+            from recommender.retrain.dask_engine import train_on_dask
 
             result = train_on_dask(
                 store, settings, registry, progress=progress, model_factory=model_factory,
@@ -154,104 +142,6 @@ def _train_locked(store, settings, registry, progress, model_factory, blas_threa
         started=started,
         write_assignments=write_assignments,
     )
-
-
-def check_enough(n_rows: int, settings: Settings) -> None:
-    if n_rows < settings.min_train_rows:
-        raise NotEnoughFeedback(
-            f"only {n_rows} feedback lines stored; at least {settings.min_train_rows} are needed "
-            f"(setting RECOMMENDER_MIN_TRAIN_ROWS). The current model is kept."
-        )
-
-
-def publish_version(
-    store: FeedbackStore,
-    settings: Settings,
-    registry: ModelRegistry,
-    model,
-    identity,
-    *,
-    n_rows: int,
-    received_until,
-    fingerprint: str,
-    tokenized: int,
-    started: float,
-    write_assignments: Callable[[str, list[str]], None],
-    extra: dict | None = None,
-) -> TrainResult:
-    """Write the new version (not yet current), store every line's assignment under it,
-    record the topics, then switch the pointer and prune: a crash before the switch leaves
-    the previous model serving. Shared by both engines."""
-    from recommender.model.persistence import save_model
-
-    labels = np.asarray(model.labels_)
-    n_topics = int(model.n_topics_)
-    topic_ids = list(identity.topic_ids)
-    kept = sum(1 for e in identity.events if e["kind"] == "kept")
-    lo, hi = store.time_range(visible_only=True)
-    metadata = {
-        "topic_ids": topic_ids,
-        "n_rows": n_rows,
-        "n_topics": n_topics,
-        "n_noise": int((labels < 0).sum()),
-        "data_window": {
-            "submitted_from": lo.isoformat() if lo else None,
-            "submitted_until": hi.isoformat() if hi else None,
-            "received_until": received_until.isoformat() if received_until else None,
-        },
-        "tokenizer": fingerprint,
-        "identity_events": identity.events,
-        "train_seconds": round(time.perf_counter() - started, 3),
-        **(extra or {}),
-    }
-    version = registry.publish(lambda d: save_model(model, d, metadata), metadata, make_current=False)
-    write_assignments(version, topic_ids)
-    store.record_topics(version, topic_ids, [e for e in identity.events if e["kind"] != "kept"])
-    registry.set_current(version)
-    removed = registry.prune(settings.keep_versions)
-    store.drop_assignments([v.version for v in registry.list_versions()])
-    seconds = time.perf_counter() - started
-    log.info(
-        "model %s is current: %d lines, %d topics (%d kept their id), %d fit no topic, %.1fs; pruned %s",
-        version,
-        n_rows,
-        n_topics,
-        kept,
-        metadata["n_noise"],
-        seconds,
-        removed or "nothing",
-    )
-    return TrainResult(
-        version=version,
-        n_rows=n_rows,
-        n_topics=n_topics,
-        n_noise=metadata["n_noise"],
-        tokenized=tokenized,
-        seconds=seconds,
-        events=identity.events,
-        kept_ids=kept,
-    )
-
-
-def tokenizer_fingerprint(settings: Settings) -> str:
-    """A short hash of everything that decides a line's tokens (jieba version, tokenizer
-    code, stop words, user dictionaries): cached tokens are reused only while it is equal."""
-    import importlib
-
-    import jieba
-
-    # import_module: the package re-exports a function named `tokenize` over the module.
-    tokenize = importlib.import_module("recommender.text.tokenize")
-    stopwords = importlib.import_module("recommender.text.stopwords")
-    digest = hashlib.sha256()
-    digest.update(jieba.__version__.encode())
-    for module in (tokenize, stopwords):
-        digest.update(Path(module.__file__).read_bytes())
-    digest.update("\n".join(sorted(stopwords.stop_words())).encode())
-    for path in (tokenize.PROJECT_USER_DICT, settings.user_dict):
-        if path is not None and Path(path).is_file():
-            digest.update(Path(path).read_bytes())
-    return digest.hexdigest()[:16]
 
 
 def _previous_topics(store, registry, vectors: np.ndarray, ids: list[int]) -> PreviousTopics | None:

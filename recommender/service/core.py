@@ -2,12 +2,12 @@
 
 It ties the store, the served model and the ranking together:
 
-- intake: validate and mask (``recommender.intake``), hash the submitter, mark repeats,
+- intake: validate and mask (``recommender.door.validation``), hash the submitter, mark repeats,
   screen for automated-looking lines and store; the web doors queue lines for the worker's
   intake writer (:meth:`RecommenderService.enqueue`, group commit: every line waiting is
-  stored in one transaction, see ``recommender.intake_queue``); a once-a-second pass assigns
+  stored in one transaction, see ``recommender.door.intake_queue``); a once-a-second pass assigns
   new lines to the current model's topics;
-- serving: the current model (hot-swapped by :class:`recommender.lifecycle.ModelWatcher`)
+- serving: the current model (hot-swapped by :class:`recommender.retrain.registry.ModelWatcher`)
   with everything that can be precomputed at swap time (topic cards, centroids);
 - suggestions and topics: demand records cached per model version and refreshed
   incrementally, ranked by :func:`recommender.ranking.rank_topics`;
@@ -38,11 +38,12 @@ import numpy as np
 
 from recommender.config import Settings
 from recommender.errors import NoModelError, ValidationFailed
-from recommender.intake import FeedbackDraft, clean_feedback, near_duplicate
-from recommender.intake_queue import GroupCommit
-from recommender.keys import hash_submitter, load_or_create_secret
-from recommender.lifecycle import ModelRegistry, ModelWatcher
-from recommender.moderation import (
+from recommender.door.validation import FeedbackDraft, clean_feedback, near_duplicate
+from recommender.door.intake_queue import GroupCommit
+from recommender.crypto import hash_submitter, load_or_create_secret
+from recommender.retrain.hot_swap import ModelWatcher
+from recommender.retrain.registry import ModelRegistry
+from recommender.door.screening import (
     HIDE_REASONS,
     ScreeningRules,
     client_key,
@@ -406,7 +407,7 @@ class RecommenderService:
 
     # ------------------------------------------------------------------ group commit
     def start_intake(self) -> GroupCommit:
-        """Start this process's intake writer (group commit; see recommender.intake_queue)."""
+        """Start this process's intake writer (group commit; see recommender.door.intake_queue)."""
         with self._intake_lock:
             if self._intake is None or self._intake.closed:
                 self._intake = GroupCommit(

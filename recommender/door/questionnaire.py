@@ -1,6 +1,6 @@
 """Recognise questionnaire exports (问卷星, 腾讯问卷) and decide which columns an import reads.
 
-Pure functions over a header and a sample of rows; :mod:`recommender.importer` does the I/O.
+Pure functions over a header and a sample of rows; :mod:`recommender.door.importer` does the I/O.
 
 * :func:`detect_layout` tells a 问卷星 export (``序号, 提交答卷时间, 所用时间, 来源, 来源详情,
   来自IP, 1、…``) from a 腾讯问卷 export (``编号, 开始答题时间, 结束答题时间, 答题时长, 1.…``) and

@@ -1,0 +1,152 @@
+"""A retrain started from the web (dashboard or ``POST /api/admin/retrain``): ``recommender
+train`` as a child process, one at a time, reaped by a thread; its output goes to
+``<data_dir>/retrain.log``. The child takes the retrain lock itself; the runner checks it
+first so that a retrain already running elsewhere (cron, a console) is refused at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+
+from recommender.config import Settings
+from recommender.errors import RetrainInProgress
+from recommender.retrain.lock import retrain_lock
+from recommender.retrain.registry import ModelRegistry
+
+__all__ = ["RetrainRunner", "retrain_command", "retrain_env"]
+
+log = logging.getLogger(__name__)
+
+
+def retrain_command() -> list[str]:
+    """The retrain child process (tests replace it with a short script)."""
+    return [sys.executable, "-m", "recommender", "train"]
+
+
+def retrain_env(settings: Settings) -> dict[str, str]:
+    """The service's environment with every setting of ``settings`` written over it, so the
+    child trains exactly what this service serves (whatever set the settings: environment,
+    command line or code)."""
+    env = dict(os.environ)
+    env.update(settings.as_environment())
+    return env
+
+
+class RetrainRunner:
+    """The retrain this service process started last: one child at a time, reaped by a thread."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        audit: Callable[[str, str, str | None, dict], object] | None = None,
+        on_success: Callable[[], object] | None = None,
+    ) -> None:
+        """``audit(actor, action, target, detail)`` records who started a retrain;
+        ``on_success()`` runs after a retrain succeeded (the service loads the new model)."""
+        self.settings = settings
+        self._audit = audit
+        self._on_success = on_success
+        self._lock = threading.Lock()
+        self._proc: subprocess.Popen | None = None
+        self._started_at: datetime | None = None
+        self._finished_at: datetime | None = None
+        self._exit_code: int | None = None
+        self.log_path = Path(settings.data_dir) / "retrain.log"
+
+    @property
+    def lock_path(self) -> Path:
+        return ModelRegistry(Path(self.settings.models_dir)).lock_path
+
+    def start(self, actor: str | None = None) -> dict:
+        """Start a retrain; ``RetrainInProgress`` (→ 409) if ours or anyone's is running.
+        ``actor`` (the organizer) goes into the audit log, by this process and by the child."""
+        with self._lock:
+            if self._proc is not None and self._exit_code is None:
+                raise RetrainInProgress(
+                    f"另一个重新训练正在进行中（本服务于 {self._started_at:%Y-%m-%d %H:%M:%S} UTC 启动，"
+                    f"pid {self._proc.pid}）"
+                )
+            # Someone else (cron, a console) holding the lock: fail now with its details.
+            with retrain_lock(self.lock_path, owner="admin-check"):
+                pass
+            self.log_path.parent.mkdir(parents=True, exist_ok=True)
+            env = retrain_env(self.settings)
+            if actor is not None:
+                env["RECOMMENDER_AUDIT_ACTOR"] = actor
+            with open(self.log_path, "wb") as log_file:
+                proc = subprocess.Popen(
+                    retrain_command(),
+                    env=env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log_file,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,  # a server restart or Ctrl-C does not kill a running retrain
+                )
+            self._proc = proc
+            self._started_at = datetime.now(timezone.utc)
+            self._finished_at = None
+            self._exit_code = None
+            log.info("retrain started by an organizer: pid %d", proc.pid)
+            if actor is not None and self._audit is not None:
+                self._audit(actor, "retrain", None, {"status": "started", "pid": proc.pid})
+        threading.Thread(target=self._wait, args=(proc,), name="retrain-reaper", daemon=True).start()
+        return {**self.status(), "status": "started", "status_url": "/api/admin/retrain"}
+
+    def _wait(self, proc: subprocess.Popen) -> None:
+        code = proc.wait()
+        log.log(logging.INFO if code == 0 else logging.ERROR, "retrain pid %d exited with %d", proc.pid, code)
+        if code == 0 and self._on_success is not None:
+            try:  # serve the new model now instead of at the next poll
+                self._on_success()
+            except Exception:
+                log.exception("could not load the newly trained model; the poller will retry")
+        # Only now is the retrain "finished": a client that sees it gets the new model.
+        with self._lock:
+            if proc is self._proc:
+                self._exit_code = code
+                self._finished_at = datetime.now(timezone.utc)
+
+    def status(self) -> dict:
+        """``idle`` (none started by this process), ``running``, ``finished`` or ``failed``."""
+        with self._lock:
+            proc, code, started, finished = self._proc, self._exit_code, self._started_at, self._finished_at
+        if proc is None:
+            return {"status": "idle", "pid": None, "exit_code": None, "started_at": None, "finished_at": None}
+        state = "running" if code is None else ("finished" if code == 0 else "failed")
+        out = {
+            "status": state,
+            "pid": proc.pid,
+            "exit_code": code,
+            "started_at": started.isoformat() if started else None,
+            "finished_at": finished.isoformat() if finished else None,
+        }
+        if state == "failed":
+            out["log_tail"] = self._log_tail()
+        return out
+
+    def _log_tail(self, lines: int = 8) -> list[str]:
+        try:
+            raw = self.log_path.read_bytes()[-8192:]
+        except OSError:
+            return []
+        text = raw.decode("utf-8", "replace").replace("\r", "\n")
+        return [line for line in text.splitlines() if line.strip()][-lines:]
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Terminate a running child (tests, shutdown)."""
+        proc = self._proc
+        if proc is not None and proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout)
