@@ -249,7 +249,7 @@ def cmd_models(args: argparse.Namespace, settings: Settings) -> int:
             return 0
         if args.models_command == "rollback":
             from recommender.retrain.lock import retrain_lock
-            from recommender.service.core import load_served_model
+            from recommender.service.serving import load_served_model
 
             # Under the retrain lock, so a rollback cannot race a retrain's switch; the
             # artifact is loaded first, so a broken version is never made current.

@@ -1,4 +1,6 @@
-"""Secrets kept under the data folder: the submitter salt and the generated organizer token.
+"""Secrets, keyed hashes and randomness: the secrets kept under the data folder (submitter
+salt, receipt secret, organizer token, session secret), submitter hashing, the constant-time
+token check and the pooled OS randomness behind per-request values.
 
 Submitter identifiers (a phone number, a name, a questionnaire user id) are never stored:
 only ``hash_submitter(salt, raw)``, a keyed hash that lets the ranking count distinct
@@ -79,3 +81,18 @@ def tokens_match(candidate: str, valid: list[str]) -> bool:
     for token in valid:
         found |= hmac.compare_digest(candidate.encode(), token.encode())
     return found
+
+
+class DataSecret:
+    """A secret kept in a file under the data folder, read (or created) on first use, or
+    given by configuration (``value``)."""
+
+    def __init__(self, path: Path, value: str | None = None) -> None:
+        self.path = Path(path)
+        self._value = value
+
+    @property
+    def value(self) -> str:
+        if self._value is None:
+            self._value, _ = load_or_create_secret(self.path)
+        return self._value

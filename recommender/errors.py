@@ -2,6 +2,7 @@
 
     RecommenderError
     ├── ValidationFailed          bad feedback or request input (a person can fix it)
+    ├── NotFound                  no such topic, feedback line or receipt (the web answers 404)
     ├── ImportFailed              a whole import file cannot be read (bad format, broken XLSX)
     ├── StoreError                the database refused or is unreachable
     ├── ModelError
@@ -26,6 +27,11 @@ class ValidationFailed(RecommenderError):
         self.message = message
         self.field = field
         self.code = code
+
+
+class NotFound(RecommenderError, LookupError):
+    """The thing asked for does not exist (or is not in a state the action applies to).
+    The message says which, in Chinese; the web layer translates it to 404 in one place."""
 
 
 class ImportFailed(RecommenderError):

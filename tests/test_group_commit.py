@@ -79,7 +79,7 @@ def test_concurrent_lines_are_stored_once_in_one_transaction_with_their_own_ids(
     for i in range(1, 41):
         draft = service.draft(f"并发反馈 GC-{i:03d} 想学习智能手机", submitter=f"p{i}", source="api")
         pending.append((f"GC-{i:03d}", *service.enqueue(draft)))
-    wait_for(lambda: service._intake.pending() == 40)
+    wait_for(lambda: service.intake.writer.pending() == 40)
     gate.opened.set()
     assert first.result(30).text.endswith("想学公文写作")
     ids = set()
@@ -106,8 +106,8 @@ def test_a_failing_line_does_not_lose_the_others(service, monkeypatch):
         item = service.live_item(
             service.draft(f"批量反馈 GC-{i:03d} 想学写材料", source="api"), receipt=code if i == 5 else None
         )
-        futures[i] = service._intake.submit(item)
-    wait_for(lambda: service._intake.pending() == 10)
+        futures[i] = service.intake.writer.submit(item)
+    wait_for(lambda: service.intake.writer.pending() == 10)
     gate.opened.set()
     blocker.result(30)
     with pytest.raises(IntegrityError) as raised:
@@ -121,7 +121,7 @@ def test_a_failing_line_does_not_lose_the_others(service, monkeypatch):
     )
     # the batch of ten failed once, then each line was tried alone
     assert gate.calls == [1, 10] + [1] * 10
-    assert service._intake.stats.retried_batches == 1 and service._intake.stats.failed_lines == 1
+    assert service.intake.writer.stats.retried_batches == 1 and service.intake.writer.stats.failed_lines == 1
 
 
 def test_screening_and_repeats_see_earlier_lines_of_the_same_batch(settings, store):
@@ -212,7 +212,7 @@ def test_shutdown_stores_everything_queued(service, monkeypatch):
     gate = gated_intake(service, monkeypatch)
     futures = [service.enqueue(service.draft(f"关机前的反馈 GC-{i:03d}", source="form"))[0] for i in range(25)]
     assert gate.entered.wait(10)
-    old = service._intake
+    old = service.intake.writer
     stopper = threading.Thread(target=service.stop_intake)
     stopper.start()
     wait_for(lambda: old.closed)
@@ -321,7 +321,7 @@ def test_batch_size_setting_is_respected(service, monkeypatch):
     futures = [service.enqueue(service.draft("限量 GC-000", source="api"))[0]]
     assert gate.entered.wait(10)
     futures += [service.enqueue(service.draft(f"限量 GC-{i:03d}", source="api"))[0] for i in range(1, 8)]
-    wait_for(lambda: service._intake.pending() == 7)
+    wait_for(lambda: service.intake.writer.pending() == 7)
     gate.opened.set()
     for f in futures:
         f.result(30)
@@ -373,7 +373,7 @@ def test_http_submissions_share_a_transaction_and_get_their_own_answers(client, 
         for i in range(1, 31)
     ] + [("/feedback", {"data": {"text": f"表单反馈 GC-{i:03d} 想学电脑", "segment": "居民"}}) for i in range(31, 41)]
     more, results = post_concurrently(client, requests)
-    wait_for(lambda: service._intake.pending() == 40)
+    wait_for(lambda: service.intake.writer.pending() == 40)
     gate.opened.set()
     for t in threads + more:
         t.join(60)
@@ -399,7 +399,7 @@ def test_http_a_failing_line_gets_its_own_error_and_the_others_201(client, servi
     """One request's line cannot be stored (receipt collision): it alone gets an error; the other lines are stored."""
     import itertools
 
-    import recommender.service.core as service_module
+    import recommender.service.intake as service_module
 
     code = "23456-789AB"
     service.submit(service.draft("已存的反馈 GC-900", source="api"), receipt=code)
@@ -412,7 +412,7 @@ def test_http_a_failing_line_gets_its_own_error_and_the_others_201(client, servi
     more, results = post_concurrently(
         client, [("/api/feedback", {"json": {"text": f"反馈 GC-{i:03d} 想学"}}) for i in range(1, 9)]
     )
-    wait_for(lambda: service._intake.pending() == 8)
+    wait_for(lambda: service.intake.writer.pending() == 8)
     gate.opened.set()
     for t in threads + more:
         t.join(60)
@@ -461,7 +461,7 @@ def test_app_shutdown_drains_the_intake(settings, service):
 
     with TestClient(create_app(settings, service)) as client:
         assert client.post("/api/feedback", json={"text": "关停前 GC-001"}).status_code == 201
-        writer = service._intake
+        writer = service.intake.writer
         assert writer is not None and not writer.closed
         queued = writer.submit(service.live_item(service.draft("关停时还在排队 GC-002", source="api")))
     assert writer.closed and queued.done() and queued.result().id > 0
@@ -510,7 +510,7 @@ def test_lines_committed_by_another_worker_meanwhile_count_for_the_screen(settin
 def test_each_worker_assigns_its_own_lines_and_others_after_a_grace(trained_service, monkeypatch):
     """The workers' poll assigns the lines this process stored at once; a line stored
     elsewhere (another worker, which may have died) only once it is older than the grace."""
-    import recommender.service.core as service_module
+    import recommender.service.serving as service_module
     from recommender.store import NewFeedback
 
     svc = trained_service

@@ -79,7 +79,7 @@ def test_new_feedback_is_assigned_within_a_pass_and_moves_suggestions(service, s
     version = service.served().version
     assert service.assign_pending() == 1  # what each web worker runs every second
     assert service.store.assignment_count(version) == service.store.count()
-    monkeypatch.setattr("recommender.service.core.DEMAND_MAX_AGE", 0.0)  # skip the one-second refresh throttle
+    monkeypatch.setattr("recommender.service.demand.DEMAND_MAX_AGE", 0.0)  # skip the one-second refresh throttle
     after = service.suggestions(as_of=as_of, top=10)
     ids_after = {fid for s in after["suggestions"] for fid in s["feedback_ids"]}
     assert str(stored.id) in ids_after

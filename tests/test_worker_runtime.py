@@ -23,7 +23,7 @@ def test_startup_objects_are_kept_out_of_full_collections_while_serving(settings
 def test_background_demand_refresh_answers_suggestions_from_memory(trained_service, monkeypatch):
     """refresh_demand (the workers' once-a-second pass) reads the new lines, so a request right
     after it ranks from memory: it does not read the store, and it sees the new line."""
-    import recommender.service.core as service_module
+    import recommender.service.demand as service_module
 
     svc = trained_service
     first = svc.suggestions(top=50)
@@ -65,7 +65,7 @@ def test_a_slow_demand_refresh_does_not_hold_up_requests(trained_service, monkey
         yield from real(*args, **kwargs)
 
     monkeypatch.setattr(svc.store, "assignment_rows", slow_rows)
-    monkeypatch.setattr("recommender.service.core.DEMAND_MAX_AGE", 0.0)  # every state is stale now
+    monkeypatch.setattr("recommender.service.demand.DEMAND_MAX_AGE", 0.0)  # every state is stale now
     refresher = threading.Thread(target=svc.refresh_demand)
     refresher.start()
     try:
@@ -87,7 +87,8 @@ def test_new_demand_is_ranked_once_while_other_requests_get_the_previous_ranking
     import threading
     import time
 
-    import recommender.service.core as service_module
+    import recommender.service.demand as service_module
+    import recommender.service.demand_view as view_module
 
     svc = trained_service
     first = svc.suggestions(top=50)
@@ -96,7 +97,7 @@ def test_new_demand_is_ranked_once_while_other_requests_get_the_previous_ranking
     monkeypatch.setattr(service_module, "DEMAND_MAX_AGE", 0.0)
     svc.refresh_demand()  # new stamp: the next suggestions call has to rank again
     entered, release, calls = threading.Event(), threading.Event(), []
-    real = service_module.rank_topics
+    real = view_module.rank_topics
 
     def slow_rank(*args, **kwargs):
         calls.append(1)
@@ -104,7 +105,7 @@ def test_new_demand_is_ranked_once_while_other_requests_get_the_previous_ranking
         release.wait(10)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(service_module, "rank_topics", slow_rank)
+    monkeypatch.setattr(view_module, "rank_topics", slow_rank)
     monkeypatch.setattr(service_module, "DEMAND_MAX_AGE", 3600.0)
     results = {}
     ranker = threading.Thread(target=lambda: results.setdefault("ranker", svc.suggestions(top=50)))

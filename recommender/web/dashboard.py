@@ -24,7 +24,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
 from recommender.ranking import charts
-from recommender.errors import NoModelError, RetrainInProgress, ValidationFailed
+from recommender.errors import NoModelError, NotFound, RetrainInProgress, ValidationFailed
 from recommender.door.screening import ACTION_ZH, FLAG_REASONS_ZH, HIDE_REASONS, HIDE_REASONS_ZH
 from recommender.service import RecommenderService
 from recommender.web.auth import (
@@ -354,8 +354,6 @@ def topic_page(request: Request, topic_id: str) -> Response:
     except ValueError:
         page = 1
     topic = _service(request).topic(topic_id, page=page, per_page=PER_PAGE)
-    if topic is None:
-        raise HTTPException(status_code=404, detail=f"没有编号为 {topic_id} 的主题")
     members = topic["members"]
     pages = max(1, -(-members["total"] // PER_PAGE))
     context = {
@@ -389,8 +387,6 @@ async def rename_topic(request: Request, topic_id: str) -> Response:
         result = await run_in_threadpool(
             lambda: _service(request).rename_topic(topic_id, label, actor=organizer_actor(request, who))
         )
-    except KeyError:
-        raise HTTPException(status_code=404, detail=f"没有编号为 {topic_id} 的主题") from None
     except ValidationFailed as exc:
         return _redirect(request, back, ("error", exc.message))
     message = f"主题已改名为“{result['label']}”。" if result["label"] else "已恢复模型生成的主题名称。"
@@ -421,7 +417,7 @@ async def hide_feedback(request: Request, feedback_id: str) -> Response:
         await run_in_threadpool(
             lambda: _service(request).hide(fid, reason, actor=organizer_actor(request, who), note=_field(form, "note"))
         )
-    except KeyError:
+    except NotFound:
         return _redirect(request, back, ("error", f"第 {fid} 条反馈不存在或已经隐藏。"))
     except ValidationFailed as exc:
         return _redirect(request, back, ("error", exc.message))
@@ -440,7 +436,7 @@ async def restore_feedback(request: Request, feedback_id: str) -> Response:
     fid = _feedback_id(feedback_id)
     try:
         await run_in_threadpool(lambda: _service(request).restore(fid, actor=organizer_actor(request, who)))
-    except KeyError:
+    except NotFound:
         return _redirect(request, back, ("error", f"第 {fid} 条反馈不存在或不需要恢复。"))
     return _redirect(request, back, ("success", f"已恢复第 {fid} 条反馈，它重新计入主题建议。"))
 

@@ -11,7 +11,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sqlalchemy.exc import OperationalError
 
-from recommender.errors import NoModelError, RetrainInProgress, StoreError, ValidationFailed
+from recommender.errors import NoModelError, NotFound, RetrainInProgress, StoreError, ValidationFailed
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +87,10 @@ def install_error_handlers(app: FastAPI) -> None:
     async def feedback_invalid(request: Request, exc: ValidationFailed):
         details = [{"field": exc.field, "message": exc.message, "type": exc.code}]
         return error_response(request, 422, exc.code, exc.message, details=details)
+
+    @app.exception_handler(NotFound)
+    async def not_found(request: Request, exc: NotFound):
+        return error_response(request, 404, "not_found", str(exc))
 
     @app.exception_handler(NoModelError)
     async def no_model(request: Request, exc: NoModelError):

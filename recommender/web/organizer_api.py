@@ -220,10 +220,7 @@ def rename_topic(
     topic_id: str, body: RenameIn, service: Annotated[RecommenderService, Depends(get_service)], actor: Actor
 ) -> dict:
     """Set the organizer's label of a topic (kept across retrains); null restores the model's label."""
-    try:
-        return service.rename_topic(topic_id, body.label, actor=actor)
-    except KeyError:
-        raise _no_topic(topic_id) from None
+    return service.rename_topic(topic_id, body.label, actor=actor)
 
 
 @router.get("/topics/{topic_id}/export", response_class=Response, responses=EXPORT_RESPONSES)
@@ -306,10 +303,7 @@ def hide_feedback(
     feedback_id: FeedbackId, body: HideIn, service: Annotated[RecommenderService, Depends(get_service)], actor: Actor
 ) -> dict:
     """Hide a feedback line (stored id): it leaves suggestions, quotes, topic pages and exports at once."""
-    try:
-        row = service.hide(feedback_id, body.reason, actor=actor, note=body.note)
-    except KeyError:
-        raise _no_line(feedback_id, "visible or flagged") from None
+    row = service.hide(feedback_id, body.reason, actor=actor, note=body.note)
     return {"id": row.id, "status": row.status, "moderation_reason": row.moderation_reason}
 
 
@@ -318,10 +312,7 @@ def restore_feedback(
     feedback_id: FeedbackId, service: Annotated[RecommenderService, Depends(get_service)], actor: Actor
 ) -> dict:
     """Count a hidden or flagged line again."""
-    try:
-        row = service.restore(feedback_id, actor=actor)
-    except KeyError:
-        raise _no_line(feedback_id, "hidden or flagged") from None
+    row = service.restore(feedback_id, actor=actor)
     return {"id": row.id, "status": row.status}
 
 
@@ -367,10 +358,7 @@ def _no_topic(topic_id: str) -> HTTPException:
 
 
 def _topic_or_404(service: RecommenderService, topic_id: str, *, page: int, per_page: int) -> dict:
-    topic = service.topic(topic_id, page=page, per_page=per_page)
-    if topic is None:
-        raise _no_topic(topic_id)
-    return topic
+    return service.topic(topic_id, page=page, per_page=per_page)
 
 
 def _download(body: bytes, fmt: str, filename: str, fallback: str) -> Response:

@@ -1,0 +1,216 @@
+"""The read side of the service: suggestions, topics and class sessions of the served model,
+ranked from the in-memory demand (:mod:`recommender.service.demand`) by
+:func:`recommender.ranking.rank_topics`, with the rankings and their JSON cached."""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import date, datetime, timezone
+
+from recommender.config import Settings
+from recommender.errors import NotFound, ValidationFailed
+from recommender.ranking import RankingParams, rank_topics
+from recommender.service.demand import AGGREGATE_PREFIX, DemandCache
+from recommender.service.serving import LoadedModel, ModelServing
+from recommender.service.shapes import feedback_json, session_json
+from recommender.store import FeedbackStore, StoredFeedback
+
+#: Most entries of each ranking cache before it is emptied.
+CACHE_ENTRIES = 256
+
+
+class DemandView:
+    """Suggestions, topics and sessions; thread-safe for the web server's worker threads."""
+
+    def __init__(self, settings: Settings, store: FeedbackStore, serving: ModelServing) -> None:
+        self.settings = settings
+        self.store = store
+        self.serving = serving
+        self._ranking_cache: dict[tuple, dict] = {}
+        # The newest ranking of each query whatever its demand stamp, served while another
+        # thread ranks the new demand (see suggestions); one ranking computed at a time.
+        self._ranking_latest: dict[tuple, dict] = {}
+        self._ranking_lock = threading.Lock()
+        self._encoded_cache: dict[int, tuple[dict, bytes]] = {}
+        self.cache = DemandCache(store, on_new_version=self._ranking_cache.clear)
+
+    # ------------------------------------------------------------------ cache control
+    def refresh(self) -> None:
+        """The web workers' once-a-second pass: demand and side tables fresh ahead of requests."""
+        self.cache.refresh(self.serving.served())
+
+    def forget_demand(self) -> None:
+        """After a moderation action: the next request waits for the new demand and its ranking."""
+
+        def drop_rankings() -> None:
+            self._ranking_latest = {}
+
+        self.cache.forget_demand(also=drop_rankings)
+
+    def forget_side_tables(self) -> None:
+        """After a label or class session changed through this process."""
+        self.cache.forget_side_tables()
+
+    # ------------------------------------------------------------------ suggestions
+    def suggestions(self, *, as_of: date | None = None, top: int | None = None, segment: str | None = None) -> dict:
+        """The ranked suggestions in the INTERFACE.md shape."""
+        if segment is not None and segment not in self.settings.segments:
+            raise ValidationFailed(
+                f"未知的人群“{segment}”，可选：{'、'.join(self.settings.segments)}", field="segment", code="unknown_segment"
+            )
+        served = self.serving.require_model()
+        as_of = as_of or datetime.now(timezone.utc).date()
+        top = top or self.settings.suggestions_top
+        demand = self.cache.state(served)
+        side = self.cache.side_tables()
+        query = (served.version, as_of, top, segment, tuple(side.sessions), tuple(sorted(side.labels.items())))
+        key = (*query, demand.stamp)
+        hit = self._ranking_cache.get(key)
+        if hit is not None:
+            return hit
+        # New demand (stamp) arrives about once a second under intake, and every request in
+        # flight would miss the cache at once and rank the same records again: one thread
+        # ranks, the others answer with this query's previous ranking (at most a refresh old).
+        # After a moderation action there is none (forget_demand), so they wait for it.
+        if not self._ranking_lock.acquire(blocking=False):
+            previous = self._ranking_latest.get(query)
+            if previous is not None:
+                return previous
+            self._ranking_lock.acquire()
+        try:
+            hit = self._ranking_cache.get(key)
+            if hit is not None:
+                return hit
+            ranked = rank_topics(
+                self.cache.cards(served, side.labels, demand.examples),
+                demand.records,
+                side.sessions,
+                as_of=as_of,
+                top=top,
+                segment=segment,
+                params=RankingParams.from_settings(self.settings),
+            )
+            result = {
+                "as_of": as_of.isoformat(),
+                "model_version": served.version,
+                "suggestions": [_without_aggregate_ids(s.to_dict()) for s in ranked],
+            }
+            if len(self._ranking_cache) > CACHE_ENTRIES:
+                self._ranking_cache.clear()
+            if len(self._ranking_latest) > CACHE_ENTRIES:
+                self._ranking_latest.clear()
+            self._ranking_cache[key] = result
+            self._ranking_latest[query] = result
+            return result
+        finally:
+            self._ranking_lock.release()
+
+    def suggestions_json(self, **query) -> bytes:
+        """``suggestions(**query)`` as UTF-8 JSON, encoded once per cached ranking (the hot
+        path of ``GET /api/suggestions``: most requests are answered from memory)."""
+        result = self.suggestions(**query)
+        hit = self._encoded_cache.get(id(result))
+        if hit is None or hit[0] is not result:
+            hit = (result, json.dumps(result, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+            if len(self._encoded_cache) > CACHE_ENTRIES:
+                self._encoded_cache.clear()
+            self._encoded_cache[id(result)] = hit
+        return hit[1]
+
+    def unassigned_share(self) -> float:
+        """Share of feedback received since the current model was trained that fits no topic
+        (lines the model already saw as noise at training time do not count)."""
+        served = self.serving.require_model()
+        trained_until = served.metadata.get("data_window", {}).get("received_until")
+        if trained_until is None:
+            return 0.0
+        total, unassigned = self.store.assignment_stats(
+            served.version, received_after=datetime.fromisoformat(trained_until)
+        )
+        return 0.0 if total == 0 else unassigned / total
+
+    def sessions(self, topic_id: str | None = None) -> list[dict]:
+        """Recorded classes (planned, held, cancelled), oldest first."""
+        return [session_json(s) for s in self.store.list_sessions(topic_id)]
+
+    # ------------------------------------------------------------------ topics
+    def topics(self) -> dict:
+        """Every topic of the served model with keywords, examples and live sizes."""
+        served = self.serving.require_model()
+        demand = self.cache.state(served)
+        labels = self.cache.side_tables().labels
+        counts: dict[str, int] = {}
+        for r in demand.records:
+            if not r.feedback_id.startswith(AGGREGATE_PREFIX):  # live lines only
+                counts[r.topic_id] = counts.get(r.topic_id, 0) + 1
+        items = [
+            {
+                "topic_id": card.topic_id,
+                "label": card.label,
+                "model_label": served.cards[card.topic_id].label,
+                "keywords": list(card.keywords),
+                "examples": list(card.examples),
+                "size": counts.get(card.topic_id, 0),
+                "trained_size": served.sizes[card.topic_id],
+                "theme": card.theme,
+            }
+            for card in self.cache.cards(served, labels, demand.examples)
+        ]
+        items.sort(key=lambda t: (-t["size"], t["topic_id"]))
+        return {"model_version": served.version, "topics": items}
+
+    def topic(self, topic_id: str, *, page: int = 1, per_page: int = 50) -> dict:
+        """One topic with its sessions, lineage events and a page of its feedback;
+        ``NotFound`` for a topic the served model does not have."""
+        served = self._topic_model(topic_id)
+        labels = self.cache.side_tables().labels
+        card = next(c for c in self.cache.cards(served, labels) if c.topic_id == topic_id)
+        members, total = self.store.topic_members(
+            served.version, topic_id, offset=(page - 1) * per_page, limit=per_page
+        )
+        return {
+            "model_version": served.version,
+            "topic_id": topic_id,
+            "label": card.label,
+            "model_label": served.cards[topic_id].label,
+            "keywords": list(card.keywords),
+            "examples": list(card.examples),
+            "size": total,
+            "sessions": self.sessions(topic_id),
+            "events": [
+                {"kind": e["kind"], "model_version": e["model_version"], "other_topic_ids": e["other_topic_ids"]}
+                for e in self.store.topic_events(topic_id)
+            ],
+            "members": {
+                "page": page,
+                "per_page": per_page,
+                "total": total,
+                "items": [feedback_json(m) for m in members],
+            },
+        }
+
+    def topic_feedback(self, topic_id: str) -> list[StoredFeedback]:
+        """Every feedback line of a topic (exports)."""
+        served = self._topic_model(topic_id)
+        out: list[StoredFeedback] = []
+        page = 0
+        while True:
+            rows, total = self.store.topic_members(served.version, topic_id, offset=page * 1000, limit=1000)
+            out.extend(rows)
+            page += 1
+            if not rows or len(out) >= total:
+                return out
+
+    def _topic_model(self, topic_id: str) -> LoadedModel:
+        served = self.serving.require_model()
+        if topic_id not in served.cards:
+            raise NotFound(f"没有编号为 {topic_id} 的主题")
+        return served
+
+
+def _without_aggregate_ids(suggestion: dict) -> dict:
+    ids = suggestion.get("feedback_ids")
+    if ids:
+        suggestion["feedback_ids"] = [i for i in ids if not str(i).startswith(AGGREGATE_PREFIX)]
+    return suggestion
