@@ -272,11 +272,11 @@ def test_database_locked_past_the_busy_timeout_answers_503(settings, monkeypatch
     from fastapi.testclient import TestClient
 
     from recommender.service import RecommenderService
-    from recommender.store import feedback_store
+    from recommender.store import engine
     from recommender.web.app import create_app
 
-    monkeypatch.setattr(feedback_store, "SQLITE_BUSY_TIMEOUT_MS", 200)
-    store = feedback_store.FeedbackStore(settings.database_url)
+    monkeypatch.setattr(engine, "SQLITE_BUSY_TIMEOUT_MS", 200)
+    store = FeedbackStore(settings.database_url)
     store.migrate()
     service = RecommenderService(settings, store=store)
     with TestClient(create_app(settings, service), raise_server_exceptions=False) as client:

@@ -1,5 +1,6 @@
-"""The feedback store: the only module that talks to the database."""
+"""The feedback store: the only package that talks to the database."""
 
-from recommender.store.feedback_store import FeedbackStore, NewFeedback, PurgeReport, StoredFeedback
+from recommender.store.feedback_store import FeedbackStore
+from recommender.store.rows import NewFeedback, PurgeReport, StoredFeedback
 
 __all__ = ["FeedbackStore", "NewFeedback", "PurgeReport", "StoredFeedback"]

@@ -1,0 +1,314 @@
+"""Inserting feedback: one line, a live batch (group commit, screened and repeat-marked in
+the same transaction) or an import batch (deduplicated by external id or content)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, func, insert, select, update
+
+from recommender.door.screening import RecentLine, Screening, text_key
+from recommender.store.schema import assignments, feedback
+from recommender.store.rows import (
+    NewFeedback,
+    StoredFeedback,
+    chunks,
+    now_utc,
+    row_to_feedback,
+    values_to_feedback,
+)
+from recommender.store.engine import MODERATION_COUNTER
+from recommender.store.recent import RECENT_LIMIT, RecentLines
+
+
+_MAX_ID = select(func.max(feedback.c.id))
+_INSERT_RETURNING_IDS = insert(feedback).returning(feedback.c.id, sort_by_parameter_order=True)
+
+
+#: Most rows in one multi-row INSERT on SQLite (128 × 17 values, far below its 32,766 parameters).
+_MULTI_INSERT_MAX = 128
+
+
+class FeedbackIntake(RecentLines):
+    """Writes of new feedback lines."""
+
+    def add(
+        self,
+        item: NewFeedback,
+        *,
+        assignment: tuple[str, str | None, float] | None = None,
+        screener: Callable[[list[RecentLine]], Screening] | None = None,
+        screen_window: timedelta | None = None,
+        screen_limits: tuple[int, int] = (RECENT_LIMIT, RECENT_LIMIT),
+    ) -> StoredFeedback:
+        """Insert one feedback line (and, when given, its (model_version, topic_id, score)
+        assignment in the same transaction) and return it as stored.
+
+        With a ``screener``, recent lines (within ``screen_window``; at most ``screen_limits``
+        = (from this client, with this text)) are read in the same write transaction and the
+        screener decides whether the new line (and earlier ones of a
+        burst) is flagged instead of counted."""
+        values = self._values(item)
+        with self._write() as conn:
+            if screener is not None and screen_window is not None:
+                verdict = screener(
+                    self._recent(
+                        conn,
+                        values["received_at"] - screen_window,
+                        values["client_key"],
+                        values["text_key"],
+                        *screen_limits,
+                    )
+                )
+                if verdict.flag_reason is not None:
+                    values.update(status="flagged", flag_reason=verdict.flag_reason,
+                                  status_changed_at=values["received_at"])
+                    if verdict.also_flag:
+                        conn.execute(
+                            update(feedback)
+                            .where(and_(feedback.c.id.in_(list(verdict.also_flag)), feedback.c.status == "visible"))
+                            .values(status="flagged", flag_reason=verdict.flag_reason,
+                                    status_changed_at=values["received_at"])
+                        )
+                        self._bump(conn, MODERATION_COUNTER)
+            new_id = conn.execute(insert(feedback).values(**values).returning(feedback.c.id)).scalar_one()
+            if assignment is not None:
+                version, topic_id, score = assignment
+                conn.execute(
+                    insert(assignments).values(
+                        model_version=version, feedback_id=new_id, topic_id=topic_id, score=float(score)
+                    )
+                )
+            row = conn.execute(select(feedback).where(feedback.c.id == new_id)).one()
+        return row_to_feedback(row)
+
+    def add_live(
+        self,
+        items: Sequence[NewFeedback],
+        *,
+        screener: Callable[[NewFeedback, list[RecentLine]], Screening] | None = None,
+        screen_window: timedelta | None = None,
+        screen_limits: tuple[int, int] = (RECENT_LIMIT, RECENT_LIMIT),
+        repeat_finder: Callable[[NewFeedback, list[tuple[int, str, datetime]]], int | None] | None = None,
+        repeat_window: timedelta | None = None,
+    ) -> list[StoredFeedback]:
+        """Store live submissions (form, API) in ONE write transaction and return them as
+        stored, in order: the group commit of the web workers (one commit, one lock turn and
+        a handful of statements for a whole batch instead of per line).
+
+        Every line is judged as if the lines before it in the batch were already stored:
+
+        - ``repeat_finder(item, earlier)`` gets the same submitter's lines (id, text,
+          submitted_at; oldest first) within ``repeat_window`` before the item's
+          ``submitted_at``, stored ones and earlier ones of the batch, and returns the id the
+          item repeats (or None). Only for items without ``repeat_of`` and with a submitter.
+        - ``screener(item, recent)`` gets the recent lines within ``screen_window`` that the
+          single-line :meth:`add` would read: at most ``screen_limits`` = (from this client,
+          with this text) of the newest, earlier lines of the batch included (they are the
+          newest), with the statuses this batch has given them so far. Its verdict flags the
+          item and, where it says so, earlier lines (stored or of the batch).
+
+        Ids of lines of the batch that are not stored yet appear as negative numbers
+        (``-1`` is the batch's first line) in what the callbacks see and return; they are
+        replaced by the real ids. Any error rolls the whole batch back (nothing is stored).
+
+        On SQLite the lines the callbacks need are read *before* the write lock is taken, in
+        a read snapshot that runs beside the other workers' writes; under the lock only the
+        lines committed since that snapshot are read (ids grow in commit order there, writers
+        being serialised) and merged in: the same input as reading it all under the lock, for
+        a much shorter hold of the lock the workers share. PostgreSQL reads in the transaction.
+        """
+        if not items:
+            return []
+        now = now_utc()
+        rows = [self._values(item) | {"received_at": now} for item in items]
+        for values in rows:
+            if values["status"] != "visible":
+                values["status_changed_at"] = now
+        client_limit, text_limit = screen_limits
+        want_screen = screener is not None and screen_window is not None
+        since = now - screen_window if want_screen else now
+        client_keys = sorted({v["client_key"] for v in rows if v["client_key"]}) if want_screen and client_limit > 0 else []
+        text_keys = sorted({v["text_key"] for v in rows if v["text_key"]}) if want_screen and text_limit > 0 else []
+
+        def read_inputs(conn):
+            earlier = self._earlier_by_person(conn, items, repeat_window) if repeat_finder else {}
+            by_client, by_text = (
+                self._recent_many(conn, since, client_keys, text_keys, client_limit, text_limit)
+                if want_screen else ({}, {})
+            )
+            return earlier, by_client, by_text
+
+        snapshot_max = None
+        if self.dialect == "sqlite":
+            with self.engine.connect() as conn, conn.begin():
+                snapshot_max = conn.execute(_MAX_ID).scalar() or 0
+                earlier_by_person, by_client, by_text = read_inputs(conn)
+        with self._write() as conn:
+            if snapshot_max is None:
+                earlier_by_person, by_client, by_text = read_inputs(conn)
+            else:
+                self._merge_committed_since(
+                    conn, snapshot_max, items, repeat_window if repeat_finder else None, earlier_by_person,
+                    since, set(client_keys), set(text_keys), by_client, by_text, client_limit, text_limit,
+                )
+            status_now: dict[int, str] = {}  # lines this batch has flagged so far
+            batch_by_client: dict[str, list[int]] = {}
+            batch_by_text: dict[str, list[int]] = {}
+            flag_stored: dict[int, str] = {}
+            late_repeats: dict[int, int] = {}  # batch index -> batch index it repeats
+            for k, (item, values) in enumerate(zip(items, rows)):
+                temp_id = -(k + 1)
+                if repeat_finder is not None and values["repeat_of"] is None and item.submitter_hash:
+                    repeat_since = item.submitted_at - (repeat_window or timedelta(0))
+                    earlier = [
+                        line for line in earlier_by_person.get(item.submitter_hash, ())
+                        if repeat_since <= line[2] <= item.submitted_at
+                    ]
+                    found = repeat_finder(item, earlier)
+                    if found is not None and found < 0:
+                        late_repeats[k] = -found - 1
+                    elif found is not None:
+                        values["repeat_of"] = found
+                    earlier_by_person.setdefault(item.submitter_hash, []).append(
+                        (temp_id, item.text, item.submitted_at)
+                    )
+                if screener is not None and screen_window is not None:
+                    recent = self._recent_for(
+                        values, rows, status_now, by_client, by_text, batch_by_client, batch_by_text, now,
+                        client_limit, text_limit,
+                    )
+                    verdict = screener(item, recent)
+                    if verdict.flag_reason is not None:
+                        values.update(status="flagged", flag_reason=verdict.flag_reason, status_changed_at=now)
+                        status_now[temp_id] = "flagged"
+                        for fid in verdict.also_flag:
+                            if fid < 0:
+                                other = rows[-fid - 1]
+                                if other["status"] == "visible":
+                                    other.update(status="flagged", flag_reason=verdict.flag_reason,
+                                                 status_changed_at=now)
+                                    status_now[fid] = "flagged"
+                            elif status_now.get(fid, "visible") == "visible":
+                                flag_stored[fid] = verdict.flag_reason
+                                status_now[fid] = "flagged"
+                    if values["client_key"]:
+                        batch_by_client.setdefault(values["client_key"], []).append(temp_id)
+                    if values["text_key"]:
+                        batch_by_text.setdefault(values["text_key"], []).append(temp_id)
+            flagged_any = False
+            for reason in sorted(set(flag_stored.values())):
+                ids = sorted(fid for fid, r in flag_stored.items() if r == reason)
+                for part in chunks(ids, 500):
+                    result = conn.execute(
+                        update(feedback)
+                        .where(and_(feedback.c.id.in_(list(part)), feedback.c.status == "visible"))
+                        .values(status="flagged", flag_reason=reason, status_changed_at=now)
+                    )
+                    flagged_any = flagged_any or bool(result.rowcount)
+            if flag_stored and flagged_any:
+                self._bump(conn, MODERATION_COUNTER)
+            new_ids = self._insert_rows(conn, rows)
+            for k, j in late_repeats.items():
+                rows[k]["repeat_of"] = new_ids[j]
+                conn.execute(update(feedback).where(feedback.c.id == new_ids[k]).values(repeat_of=new_ids[j]))
+        return [values_to_feedback(fid, values) for fid, values in zip(new_ids, rows)]
+
+    def _insert_rows(self, conn, rows: list[dict]) -> list[int]:
+        """Insert rows (all with the same keys) and return their ids in order.
+
+        SQLite: one multi-row ``INSERT … VALUES (…), (…)`` per 128 rows, its SQL text made
+        once per size and its values converted by the columns' own bind processors. The write
+        transaction holds the database lock, so the rows of one statement get consecutive
+        rowids in VALUES order, the last being ``lastrowid``. (SQLite's RETURNING promises no
+        order, so SQLAlchemy would insert row by row; each statement lets go of the GIL, and
+        under load taking it back is what costs while the other workers wait for the lock.)
+        PostgreSQL: SQLAlchemy's batched ``INSERT … RETURNING``, sorted by parameter order."""
+        if self.dialect != "sqlite":
+            return list(conn.execute(_INSERT_RETURNING_IDS, rows).scalars())
+        keys = tuple(rows[0])
+        dialect = conn.dialect
+        processors = self._bind_processors.get(keys)
+        if processors is None:
+            processors = [
+                feedback.c[key].type.dialect_impl(dialect).bind_processor(dialect) for key in keys
+            ]
+            self._bind_processors[keys] = processors
+        ids: list[int] = []
+        for part in chunks(rows, _MULTI_INSERT_MAX):
+            sql = self._insert_sql.get((keys, len(part)))
+            if sql is None:
+                quote = dialect.identifier_preparer.quote
+                one = "(" + ", ".join("?" * len(keys)) + ")"
+                sql = (
+                    f"INSERT INTO {quote(feedback.name)} ({', '.join(quote(k) for k in keys)}) "
+                    f"VALUES {', '.join([one] * len(part))}"
+                )
+                self._insert_sql[(keys, len(part))] = sql
+            params = tuple(
+                value if proc is None else proc(value)
+                for row in part
+                for value, proc in zip((row[k] for k in keys), processors)
+            )
+            last = conn.exec_driver_sql(sql, params).lastrowid
+            ids.extend(range(last - len(part) + 1, last + 1))
+        return ids
+
+    def add_many(self, items: Sequence[NewFeedback]) -> list[int | None]:
+        """Insert a batch in one transaction, skipping rows whose (source, external_id) is
+        already stored. Returns, per item, its new id or None where it was a duplicate."""
+        if not items:
+            return []
+        keyed = [i for i in items if i.external_id is not None]
+        existing: set[tuple[str, str]] = set()
+        with self._write() as conn:
+            for source in sorted({i.source for i in keyed}):
+                ids = [i.external_id for i in keyed if i.source == source]
+                for part in chunks(ids, 500):
+                    rows = conn.execute(
+                        select(feedback.c.external_id).where(
+                            and_(feedback.c.source == source, feedback.c.external_id.in_(part))
+                        )
+                    )
+                    existing.update((source, r.external_id) for r in rows)
+            out: list[int | None] = []
+            for item in items:
+                key = (item.source, item.external_id) if item.external_id is not None else None
+                if key is not None and key in existing:
+                    out.append(None)
+                    continue
+                if key is not None:
+                    existing.add(key)
+                out.append(
+                    conn.execute(insert(feedback).values(**self._values(item)).returning(feedback.c.id)).scalar_one()
+                )
+        return out
+
+    def mark_repeats(self, links: Iterable[tuple[int, int]]) -> None:
+        """Mark (feedback_id, repeat_of) pairs."""
+        with self._write() as conn:
+            for fid, earlier in links:
+                conn.execute(update(feedback).where(feedback.c.id == fid).values(repeat_of=earlier))
+
+    @staticmethod
+    def _values(item: NewFeedback) -> dict:
+        return {
+            "status": item.status,
+            "flag_reason": item.flag_reason,
+            "receipt_hash": item.receipt_hash,
+            "client_key": item.client_key,
+            "text_key": text_key(item.text),
+            "fill_seconds": item.fill_seconds,
+            "status_changed_at": now_utc() if item.status != "visible" else None,
+            "external_id": item.external_id,
+            "source": item.source,
+            "text": item.text,
+            "submitted_at": item.submitted_at,
+            "received_at": now_utc(),
+            "segment": item.segment,
+            "session_id": item.session_id,
+            "submitter_hash": item.submitter_hash,
+            "votes": item.votes,
+            "repeat_of": item.repeat_of,
+        }
