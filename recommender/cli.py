@@ -33,7 +33,6 @@ EXIT_BUSY = 3
 EXIT_NO_MODEL = 4
 IMPORT_BATCH = 500
 
-TREND_ZH = {"new": "新出现", "growing": "上升", "steady": "平稳", "fading": "下降"}
 
 
 #: Services opened by this command; main() closes them (and their database pools) on exit.
@@ -107,18 +106,7 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
                 rejected.append((item.line, item.reason))
                 continue
             try:
-                pending.append(
-                    service.draft(
-                        item.text,
-                        segment=item.segment,
-                        session_id=item.session_id,
-                        submitter=item.submitter,
-                        submitted_at=item.submitted_at,
-                        votes=item.votes,
-                        external_id=item.external_id,
-                        source=source,
-                    )
-                )
+                pending.append(item.to_draft(source=source, settings=service.settings))
                 pending_fill.append(item.fill_seconds)
             except ValidationFailed as exc:
                 rejected.append((item.line, exc.message))
@@ -197,6 +185,8 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
 
 # ---------------------------------------------------------------------------- suggest
 def cmd_suggest(args: argparse.Namespace, settings: Settings) -> int:
+    from recommender.ranking.rank import TREND_ZH
+
     service = _service(settings)
     try:
         result = service.suggestions(as_of=args.as_of, top=args.top, segment=args.segment)

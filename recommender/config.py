@@ -7,13 +7,45 @@ configuration table is checked against this class by ``tests/test_docs.py``.
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, PrivateAttr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
-from typing import Annotated
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def parse_trusted_proxies(value: str | None) -> list[Network]:
+    """``"127.0.0.1, 10.0.0.0/8"`` → networks; ``ValueError`` naming a bad entry."""
+    networks = []
+    for part in (value or "").split(","):
+        part = part.strip()
+        if not part:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(part, strict=False))
+        except ValueError:
+            raise ValueError(f"trusted_proxies entry {part!r} is not an IP address or network") from None
+    return networks
+
+
+def parse_organizer_tokens(value: str | None) -> dict[str, str | None]:
+    """token -> organizer name (entries ``name:token``; a plain token has no name)."""
+    out: dict[str, str | None] = {}
+    for entry in (value or "").split(","):
+        entry = entry.strip()
+        if not entry:
+            continue
+        name, sep, token = entry.partition(":")
+        if sep and name.strip() and token.strip():
+            out[token.strip()] = name.strip()
+        else:
+            out[entry] = None
+    return out
+
 
 DEFAULT_SEGMENTS = ("社区干部", "网格员", "楼栋长", "党员", "居民", "志愿者", "其他")
 
@@ -153,25 +185,34 @@ class Settings(BaseSettings):
             return tuple(part.strip() for part in value.split(",") if part.strip())
         return value
 
+    # The comma-separated lists, parsed once (at validation; model_copy parses again).
+    _token_names: dict[str, str | None] = PrivateAttr(default_factory=dict)
+    _proxy_networks: tuple[Network, ...] = PrivateAttr(default=())
+
+    @model_validator(mode="after")
+    def _parse_lists(self) -> Settings:
+        self._token_names = parse_organizer_tokens(self.organizer_tokens)
+        self._proxy_networks = tuple(parse_trusted_proxies(self.trusted_proxies))
+        return self
+
+    def model_copy(self, *, update=None, deep: bool = False) -> Settings:
+        """pydantic's copy (``update`` is not validated), with the lists parsed again."""
+        return super().model_copy(update=update, deep=deep)._parse_lists()
+
     @property
     def organizer_token_list(self) -> list[str]:
         """The tokens, without the optional ``name:`` prefix of an entry."""
-        return list(self.organizer_token_names)
+        return list(self._token_names)
 
     @property
     def organizer_token_names(self) -> dict[str, str | None]:
         """token -> organizer name (entries ``name:token``; a plain token has no name)."""
-        out: dict[str, str | None] = {}
-        for entry in (self.organizer_tokens or "").split(","):
-            entry = entry.strip()
-            if not entry:
-                continue
-            name, sep, token = entry.partition(":")
-            if sep and name.strip() and token.strip():
-                out[token.strip()] = name.strip()
-            else:
-                out[entry] = None
-        return out
+        return self._token_names
+
+    @property
+    def trusted_proxy_networks(self) -> tuple[Network, ...]:
+        """``trusted_proxies`` as networks."""
+        return self._proxy_networks
 
     def as_environment(self) -> dict[str, str]:
         """Every setting as the ``RECOMMENDER_*`` variable that sets it (unset ones omitted):

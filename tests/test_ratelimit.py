@@ -6,7 +6,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from recommender.web.app import create_app
-from recommender.web.ratelimit import client_address, parse_rate_limit, parse_trusted_proxies
+from recommender.config import parse_trusted_proxies
+from recommender.web.ratelimit import client_address, parse_rate_limit
 from tests.helpers import assert_error
 
 

@@ -92,6 +92,8 @@ __all__ = [
 ]
 
 TRENDS = ("new", "growing", "steady", "fading")
+#: How the trends read in Chinese (dashboard, exports, the CLI table).
+TREND_ZH = {"new": "新出现", "growing": "上升", "steady": "平稳", "fading": "下降"}
 SESSION_STATUSES = ("planned", "held", "cancelled")
 NO_TOPIC_IDS = frozenset({"-1", ""})
 BREAKDOWN_KEYS = ("people", "votes", "growth", "cooldown")

@@ -32,6 +32,9 @@ WRITE_LOCK_POLL_SECONDS = 0.001
 MODERATION_COUNTER = "moderation"
 
 
+#: Errors that mean the database cannot be used now (locked past the busy timeout,
+#: unreachable): the web answers them with 503 and Retry-After.
+UNAVAILABLE_ERRORS = (StoreError, OperationalError)
 #: PostgreSQL deadlock_detected and serialization_failure: the transaction was rolled back and
 #: may simply be tried again.
 RETRYABLE_SQLSTATES = ("40P01", "40001")

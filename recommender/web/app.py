@@ -17,7 +17,11 @@ from starlette.concurrency import run_in_threadpool
 from recommender import __version__
 from recommender.config import Settings, get_settings
 from recommender.logs import configure_logging
+from recommender.retrain.runner import RetrainRunner
 from recommender.service import RecommenderService
+from recommender.web import dashboard, organizer_api, public
+from recommender.web.auth import OrganizerAuth
+from recommender.web.deps import LoginRequired
 from recommender.web.errors import install_error_handlers
 from recommender.web.limits import BodySizeLimit
 from recommender.web.metrics import RequestMetrics
@@ -110,9 +114,6 @@ def create_app(settings: Settings | None = None, service: RecommenderService | N
     )
     app.state.settings = settings
     app.state.service = service or RecommenderService(settings)
-    from recommender.retrain.runner import RetrainRunner
-    from recommender.web.auth import OrganizerAuth
-
     app.state.organizer_auth = OrganizerAuth(settings)
     app.state.retrain_runner = RetrainRunner(
         settings, audit=app.state.service.audit, on_success=app.state.service.refresh_model
@@ -120,10 +121,8 @@ def create_app(settings: Settings | None = None, service: RecommenderService | N
     app.state.templates = Jinja2Templates(directory=str(HERE / "templates"))
     app.state.templates.env.globals["segments"] = settings.segments
     install_error_handlers(app)
+    app.add_exception_handler(LoginRequired, dashboard.login_required)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
-
-    from recommender.web import dashboard, organizer_api, public
-
     app.include_router(public.router)
     app.include_router(organizer_api.router)
     app.include_router(dashboard.router)
@@ -133,7 +132,7 @@ def create_app(settings: Settings | None = None, service: RecommenderService | N
         RateLimit,
         rate_limit=settings.rate_limit,
         storage_uri=settings.rate_limit_storage,
-        trusted_proxies=settings.trusted_proxies,
+        trusted_proxies=settings.trusted_proxy_networks,
     )
     app.add_middleware(RequestMetrics)  # outermost: counts 413 and 429 answers too
     app.add_middleware(SecurityHeaders)  # CSP, nosniff, referrer policy on every answer, 413/429 too

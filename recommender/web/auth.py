@@ -9,24 +9,23 @@ Tokens
 Session cookie (``organizer_session``; HttpOnly, SameSite=Strict, Path=/, Secure on https)
     ``<issued_at>.<nonce>.<token_fp>.<sig>``: ``token_fp`` is a keyed fingerprint of the
     token used to log in (so removing a token from the configuration ends its sessions, and
-    the cookie reveals nothing about the token) and ``sig`` an HMAC-SHA256 over the rest with
-    the server secret in ``<data_dir>/session_secret`` (shared by every worker). A session
+    the cookie reveals nothing about the token) and ``sig`` an itsdangerous signature
+    (HMAC-SHA384) over the rest with the server secret in ``<data_dir>/session_secret``
+    (shared by every worker). A session
     expires ``SESSION_MAX_AGE`` seconds after login. The cookie is stateless: logging out
     deletes it in the browser; a copied cookie stays valid until it expires (rotate
     ``session_secret`` to end every session at once).
 
 CSRF
-    Every state-changing dashboard form carries ``csrf_token`` = HMAC(secret, "csrf|" +
-    session cookie), checked in constant time, and the request's ``Origin`` (or, without
+    Every state-changing dashboard form carries ``csrf_token``, a signature of the session
+    cookie (salt "csrf"), checked in constant time, and the request's ``Origin`` (or, without
     one, ``Referer``) must name this host when the browser sends it. A cookie-authenticated
     unsafe request to ``/api/*`` needs the same token in an ``X-CSRF-Token`` header. Bearer
     requests need neither: browsers never attach that header on their own. The login form
     itself is checked for the origin only (there is no session yet).
 
-Unauthenticated requests: ``/api/*`` answers 401 in the JSON error shape (from
-:func:`require_organizer`); dashboard pages answer 401 with the login form (see
-``recommender.web.dashboard``), not a redirect, so "every organizer route answers 401" holds
-for browsers and scripts alike.
+The FastAPI dependencies built on this (``require_organizer`` for the API, the dashboard's
+login and form checks) are in :mod:`recommender.web.deps`.
 """
 
 from __future__ import annotations
@@ -41,14 +40,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from typing import Annotated
-
-from fastapi import Depends, HTTPException, Request
+from fastapi import Request
 from fastapi.responses import Response
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from itsdangerous import BadSignature, Signer
 
 from recommender.config import Settings
 from recommender.crypto import load_or_create_secret, tokens_match
+from recommender.web.errors import HttpError
 
 __all__ = [
     "CSRF_FIELD",
@@ -57,10 +55,9 @@ __all__ = [
     "SESSION_MAX_AGE",
     "Organizer",
     "OrganizerAuth",
-    "get_auth",
     "optional_organizer",
-    "require_organizer",
     "same_origin",
+    "unauthorized",
 ]
 
 SESSION_COOKIE = "organizer_session"
@@ -69,19 +66,18 @@ CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _CLOCK_SKEW = 60  # seconds a cookie may claim to be from the future (several workers, one clock)
-_SESSION_PREFIX = "organizer-session.v1"
-
-
-def _b64(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+_SESSION_SALT = "organizer-session.v1"
+_FINGERPRINT_CHARS = 22
 
 
 @dataclass(frozen=True)
 class Organizer:
-    """Who passed the check: ``via`` is "bearer" or "session" (then ``session`` is the cookie)."""
+    """Who passed the check: ``via`` is "bearer" (then ``token`` is the one presented) or
+    "session" (then ``session`` is the cookie)."""
 
     via: str
     session: str | None = None
+    token: str | None = None
 
 
 class OrganizerAuth:
@@ -117,8 +113,13 @@ class OrganizerAuth:
                     self._secret = value.encode("utf-8")
         return self._secret
 
-    def _mac(self, message: str) -> str:
-        return _b64(hmac.new(self.secret, message.encode("utf-8"), hashlib.sha256).digest())
+    def _signer(self, salt: str) -> Signer:
+        # SHA-384: its 48-byte digest is exactly 64 base64 characters with no spare bits, so
+        # every change to a signature's text changes the signature (no second spelling).
+        return Signer(self.secret, salt=salt, sep=".", key_derivation="hmac", digest_method=hashlib.sha384)
+
+    def _signature(self, salt: str, value: str) -> str:
+        return self._signer(salt).get_signature(value.encode("utf-8")).decode("ascii")
 
     # ------------------------------------------------------------------ tokens
     def token_valid(self, candidate: str) -> bool:
@@ -127,24 +128,45 @@ class OrganizerAuth:
         return bool(candidate) and bool(valid) and tokens_match(candidate, valid)
 
     def _fingerprint(self, token: str) -> str:
-        return self._mac("token|" + token)[:22]
+        return self._signature("token", token)[:_FINGERPRINT_CHARS]
+
+    def token_of(self, who: Organizer) -> str | None:
+        """The configured token behind a bearer request or a session (its login token)."""
+        if who.via == "bearer":
+            return who.token
+        if who.session:
+            fingerprint = who.session.rpartition(".")[0].split(".")[-1]
+            for candidate in self.tokens:
+                if hmac.compare_digest(self._fingerprint(candidate), fingerprint):
+                    return candidate
+        return None
+
+    def actor(self, who: Organizer) -> str:
+        """Who did it, for the audit log: the organizer's name from a ``name:token`` entry, else
+        ``organizer-<first 4 hex of a keyed hash of the token>`` (the token itself is never written)."""
+        token = self.token_of(who)
+        if token is None:
+            return "organizer"
+        name = self.settings.organizer_token_names.get(token)
+        if name:
+            return name[:100]
+        return "organizer-" + hmac.new(self.secret, ("actor|" + token).encode(), hashlib.sha256).hexdigest()[:4]
 
     # ------------------------------------------------------------------ sessions
     def new_session(self, token: str) -> str:
         """A signed session value for someone who just logged in with ``token`` (already checked)."""
-        issued = int(self._clock())
-        nonce = secrets.token_urlsafe(12)
-        body = f"{issued}.{nonce}.{self._fingerprint(token)}"
-        return f"{body}.{self._mac(_SESSION_PREFIX + '|' + body)}"
+        body = f"{int(self._clock())}.{secrets.token_urlsafe(12)}.{self._fingerprint(token)}"
+        return self._signer(_SESSION_SALT).sign(body.encode("utf-8")).decode("ascii")
 
     def session_valid(self, value: str | None) -> bool:
         if not value or len(value) > 256:
             return False
-        body, _, sig = value.rpartition(".")
-        parts = body.split(".")
-        if len(parts) != 3 or not sig:
+        try:
+            body = self._signer(_SESSION_SALT).unsign(value.encode("utf-8")).decode("utf-8")
+        except (BadSignature, UnicodeError):
             return False
-        if not hmac.compare_digest(sig.encode(), self._mac(_SESSION_PREFIX + "|" + body).encode()):
+        parts = body.split(".")
+        if len(parts) != 3:
             return False
         issued_s, _nonce, token_fp = parts
         try:
@@ -159,7 +181,7 @@ class OrganizerAuth:
 
     # ------------------------------------------------------------------ CSRF
     def csrf_token(self, session: str) -> str:
-        return self._mac("csrf|" + session)
+        return self._signature("csrf", session)
 
     def csrf_valid(self, session: str | None, candidate: str | None) -> bool:
         if not session or not candidate:
@@ -168,19 +190,17 @@ class OrganizerAuth:
 
     # ------------------------------------------------------------------ other signed values
     def sign(self, purpose: str, value: str) -> str:
-        """``value`` with an HMAC for ``purpose`` (flash messages): ``<b64 value>.<sig>``."""
-        body = _b64(value.encode("utf-8"))
-        return f"{body}.{self._mac(purpose + '|' + body)}"
+        """``value`` signed for ``purpose`` (flash messages): ``<b64 value>.<sig>``."""
+        body = base64.urlsafe_b64encode(value.encode("utf-8")).rstrip(b"=")
+        return self._signer(purpose).sign(body).decode("ascii")
 
     def unsign(self, purpose: str, signed: str | None) -> str | None:
         if not signed or len(signed) > 4096:
             return None
-        body, _, sig = signed.rpartition(".")
-        if not body or not hmac.compare_digest(sig.encode(), self._mac(purpose + "|" + body).encode()):
-            return None
         try:
-            return base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)).decode("utf-8")
-        except ValueError:
+            body = self._signer(purpose).unsign(signed.encode("utf-8"))
+            return base64.urlsafe_b64decode(body + b"=" * (-len(body) % 4)).decode("utf-8")
+        except (BadSignature, ValueError):
             return None
 
     # ------------------------------------------------------------------ cookies
@@ -201,11 +221,6 @@ class OrganizerAuth:
         )
 
 
-def get_auth(request: Request) -> OrganizerAuth:
-    """The app's :class:`OrganizerAuth` (made by ``create_app``)."""
-    return request.app.state.organizer_auth
-
-
 def same_origin(request: Request) -> bool:
     """False when the browser says the request comes from another site (Origin, else Referer)."""
     host = (request.headers.get("host") or "").lower()
@@ -220,48 +235,22 @@ def same_origin(request: Request) -> bool:
     return True  # neither sent (privacy settings): the CSRF token still has to match
 
 
-def _unauthorized(message: str) -> HTTPException:
-    return HTTPException(status_code=401, detail=message, headers={"WWW-Authenticate": "Bearer"})
+def unauthorized(message: str) -> HttpError:
+    """401 with the ``WWW-Authenticate: Bearer`` challenge."""
+    return HttpError(401, "unauthorized", message, headers={"WWW-Authenticate": "Bearer"})
 
 
-def optional_organizer(request: Request) -> Organizer | None:
-    """The organizer behind this request, or None. Raises 401 for a wrong bearer token.
-
-    Checks the credentials only; CSRF for cookie-authenticated unsafe requests is the
-    caller's job (:func:`require_organizer` for the API, the dashboard's form check)."""
-    auth = get_auth(request)
+def optional_organizer(auth: OrganizerAuth, request: Request) -> Organizer | None:
+    """The organizer behind this request, or None; 401 for a wrong bearer token. Checks the
+    credentials only; CSRF is the dependencies' job (:mod:`recommender.web.deps`)."""
     header = request.headers.get("authorization")
     if header is not None:
         scheme, _, credentials = header.strip().partition(" ")
-        if scheme.lower() == "bearer" and auth.token_valid(credentials.strip()):
-            return Organizer("bearer")
-        raise _unauthorized("组织者令牌无效 (invalid bearer token)")
+        token = credentials.strip()
+        if scheme.lower() == "bearer" and auth.token_valid(token):
+            return Organizer("bearer", token=token)
+        raise unauthorized("组织者令牌无效 (invalid bearer token)")
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie and auth.session_valid(cookie):
         return Organizer("session", cookie)
     return None
-
-
-# Declares the bearer scheme in OpenAPI (the "Authorize" button of /docs); the header itself is
-# checked below, so a wrong scheme gets the same 401 as a wrong token.
-_bearer_scheme = HTTPBearer(auto_error=False, description="The organizer token (RECOMMENDER_ORGANIZER_TOKENS).")
-
-
-async def require_organizer(
-    request: Request,
-    _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer_scheme)] = None,
-) -> Organizer:
-    """FastAPI dependency of every organizer API route: a bearer token or a dashboard session.
-
-    401 (JSON error shape under ``/api``) without valid credentials; 403 for a
-    cookie-authenticated unsafe request without a matching ``X-CSRF-Token`` or from another
-    origin. Async (pure CPU: a constant-time compare or an HMAC), so it costs no hop to the
-    thread pool."""
-    who = optional_organizer(request)
-    if who is None:
-        raise _unauthorized("需要组织者令牌：Authorization: Bearer <token> (organizer token required)")
-    if who.via == "session" and request.method not in SAFE_METHODS:
-        auth = get_auth(request)
-        if not (same_origin(request) and auth.csrf_valid(who.session, request.headers.get(CSRF_HEADER))):
-            raise HTTPException(status_code=403, detail="缺少有效的 CSRF 令牌，或请求来自其他网站")
-    return who

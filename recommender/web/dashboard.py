@@ -18,24 +18,28 @@ import logging
 from datetime import date
 from urllib.parse import quote, urlencode, urlsplit
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
-from recommender.ranking import charts
-from recommender.errors import NoModelError, NotFound, RetrainInProgress, ValidationFailed
 from recommender.door.screening import ACTION_ZH, FLAG_REASONS_ZH, HIDE_REASONS, HIDE_REASONS_ZH
+from recommender.errors import NoModelError, NotFound, RetrainInProgress, ValidationFailed
+from recommender.ranking import charts
+from recommender.ranking.rank import TREND_ZH
 from recommender.service import RecommenderService
-from recommender.web.auth import (
-    CSRF_FIELD,
-    SESSION_COOKIE,
-    Organizer,
-    get_auth,
-    optional_organizer,
-    same_origin,
+from recommender.web.auth import SESSION_COOKIE, Organizer, OrganizerAuth, same_origin
+from recommender.web.deps import (
+    Auth,
+    DashboardActor,
+    DashboardForm,
+    DashboardOrganizer,
+    Runner,
+    Service,
+    SettingsDep,
 )
-from recommender.web.organizer_api import get_runner, organizer_actor, parse_suggestion_query
+from recommender.web.errors import HttpError
+from recommender.web.queries import parse_suggestion_query
 
 log = logging.getLogger(__name__)
 
@@ -48,17 +52,12 @@ PER_PAGE = 30
 CHART_TOPICS = 20
 MODERATION_SHOWN = 20
 AUDIT_SHOWN = 20
-TREND_ZH = {"new": "新出现", "growing": "上升", "steady": "平稳", "fading": "下降"}
 STATUS_ZH = {"planned": "计划中", "held": "已开课", "cancelled": "已取消"}
 BREAKDOWN_ZH = {"people": "人数", "votes": "点赞", "growth": "增长", "cooldown": "近期开课扣减"}
 EVENT_ZH = {"new": "新出现", "split": "拆分", "merge": "合并", "retired": "停用", "kept": "保留"}
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def _service(request: Request) -> RecommenderService:
-    return request.app.state.service
 
 
 # Organizer pages show feedback: keep them out of shared caches. (Frames, CSP and nosniff:
@@ -94,8 +93,9 @@ def _login_page(request: Request, *, next_url: str = HOME, error: str | None = N
     )
 
 
-def _login_required(request: Request) -> HTMLResponse:
-    """401 with the login form; after logging in the organizer comes back here (GET) or home."""
+async def login_required(request: Request, _exc: Exception) -> HTMLResponse:
+    """401 with the login form (the answer to :class:`recommender.web.deps.LoginRequired`);
+    after logging in the organizer comes back here (GET) or home."""
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     return _login_page(
         request,
@@ -105,18 +105,8 @@ def _login_required(request: Request) -> HTMLResponse:
     )
 
 
-def _csrf_for(request: Request, who: Organizer) -> str:
-    return get_auth(request).csrf_token(who.session) if who.session else ""
-
-
-def _check_form(request: Request, who: Organizer, form: FormData) -> None:
-    """403 unless a session-authenticated form carries its CSRF token and comes from this site."""
-    if who.via == "bearer":  # a browser never attaches a bearer header by itself
-        return
-    token = form.get(CSRF_FIELD)
-    if not same_origin(request) or not get_auth(request).csrf_valid(who.session, token if isinstance(token, str) else None):
-        log.warning("rejected a dashboard form without a valid CSRF token: %s", request.url.path)
-        raise HTTPException(status_code=403, detail="表单已过期或来自其他网站，请刷新页面后重试。")
+def _csrf_for(auth: OrganizerAuth, who: Organizer) -> str:
+    return auth.csrf_token(who.session) if who.session else ""
 
 
 def _field(form: FormData, name: str) -> str:
@@ -128,7 +118,7 @@ def _redirect(request: Request, target: str, flash: tuple[str, str] | None = Non
     response = RedirectResponse(target, status_code=303)
     if flash is not None:
         kind, message = flash
-        value = get_auth(request).sign(FLASH_PURPOSE, json.dumps({"kind": kind, "message": message}, ensure_ascii=False))
+        value = request.app.state.organizer_auth.sign(FLASH_PURPOSE, json.dumps({"kind": kind, "message": message}, ensure_ascii=False))
         response.set_cookie(
             FLASH_COOKIE, value, max_age=60, path=HOME, httponly=True, samesite="strict",
             secure=request.url.scheme == "https",
@@ -136,8 +126,8 @@ def _redirect(request: Request, target: str, flash: tuple[str, str] | None = Non
     return response
 
 
-def _take_flash(request: Request) -> dict | None:
-    raw = get_auth(request).unsign(FLASH_PURPOSE, request.cookies.get(FLASH_COOKIE))
+def _take_flash(request: Request, auth: OrganizerAuth) -> dict | None:
+    raw = auth.unsign(FLASH_PURPOSE, request.cookies.get(FLASH_COOKIE))
     if raw is None:
         return None
     try:
@@ -170,14 +160,13 @@ def login_form(request: Request, next: str = HOME) -> HTMLResponse:
 
 
 @router.post("/login")
-async def login(request: Request) -> Response:
+async def login(request: Request, auth: Auth) -> Response:
     """Check the token; on success set the session cookie (never the token) and go on."""
     if not same_origin(request):
-        raise HTTPException(status_code=403, detail="登录请求来自其他网站，已拒绝。")
+        raise HttpError(403, "forbidden", "登录请求来自其他网站，已拒绝。")
     form = await request.form()
     token = form.get("token")
     next_url = _safe_next(_field(form, "next"))
-    auth = get_auth(request)
     if not isinstance(token, str) or not auth.token_valid(token.strip()):
         log.info("organizer login failed")  # never log what was typed
         return _login_page(request, next_url=next_url, error="令牌不正确，请检查后重试。", status_code=401)
@@ -188,14 +177,10 @@ async def login(request: Request) -> Response:
 
 
 @router.post("/logout")
-async def logout(request: Request) -> Response:
+async def logout(request: Request, auth: Auth, _form: DashboardForm) -> Response:
     """End the dashboard session (CSRF-protected) and show the login page."""
-    who = optional_organizer(request)
-    if who is None:
-        return _login_required(request)
-    _check_form(request, who, await request.form())
     response = RedirectResponse(f"{HOME}/login?out=1", status_code=303)
-    get_auth(request).clear_session_cookie(request, response)
+    auth.clear_session_cookie(request, response)
     return response
 
 
@@ -203,13 +188,10 @@ async def logout(request: Request) -> Response:
 
 
 @router.get("", response_class=HTMLResponse)
-def dashboard(request: Request) -> Response:
+def dashboard(
+    request: Request, who: DashboardOrganizer, service: Service, settings: SettingsDep, auth: Auth, runner: Runner
+) -> Response:
     """Ranked suggestions as cards, the demand chart, filters and the plan-a-class forms."""
-    who = optional_organizer(request)
-    if who is None:
-        return _login_required(request)
-    service = _service(request)
-    settings = request.app.state.settings
     params = request.query_params
     filters = {
         "segment": params.get("segment", "").strip(),
@@ -227,14 +209,14 @@ def dashboard(request: Request) -> Response:
     as_of = query.as_of or date.today()
     context = {
         "who": who,
-        "csrf_token": _csrf_for(request, who),
-        "flash": _take_flash(request),
+        "csrf_token": _csrf_for(auth, who),
+        "flash": _take_flash(request, auth),
         "filter_error": error,
         "filters": filters,
         "segments": settings.segments,
         "segment_min_people": settings.segment_min_people,
         "return_to": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
-        "retrain": get_runner(request).status(),
+        "retrain": runner.status(),
         "no_model": None,
         "cards": [],
         "chart_svg": None,
@@ -294,13 +276,8 @@ def _demand_chart(topics: list[dict]) -> str:
 
 
 @router.post("/sessions")
-async def plan_session(request: Request) -> Response:
+async def plan_session(request: Request, form: DashboardForm, service: Service, actor: DashboardActor) -> Response:
     """Record a planned or held class on a topic from a dashboard form; back with a message."""
-    who = optional_organizer(request)
-    if who is None:
-        return _login_required(request)
-    form = await request.form()
-    _check_form(request, who, form)
     back = _safe_next(_field(form, "return_to"))
     status = _field(form, "status") or "planned"
     title = _field(form, "title")
@@ -310,8 +287,8 @@ async def plan_session(request: Request) -> Response:
         return _redirect(request, back, ("error", "请填写有效的开课日期（YYYY-MM-DD）。"))
     try:
         await run_in_threadpool(
-            _service(request).record_session,
-            actor=organizer_actor(request, who),
+            service.record_session,
+            actor=actor,
             topic_id=_field(form, "topic_id"),
             title=title,
             held_on=held_on,
@@ -327,14 +304,10 @@ async def plan_session(request: Request) -> Response:
 
 
 @router.post("/retrain")
-async def start_retrain(request: Request) -> Response:
+async def start_retrain(request: Request, _form: DashboardForm, runner: Runner, actor: DashboardActor) -> Response:
     """Start a retrain in the background from the dashboard (the same runner as the API)."""
-    who = optional_organizer(request)
-    if who is None:
-        return _login_required(request)
-    _check_form(request, who, await request.form())
     try:
-        await run_in_threadpool(get_runner(request).start, organizer_actor(request, who))
+        await run_in_threadpool(runner.start, actor)
     except RetrainInProgress as exc:
         return _redirect(request, HOME, ("error", str(exc)))
     return _redirect(request, HOME, ("success", "已开始重新训练，完成后页面会自动使用新模型（刷新即可）。"))
@@ -344,22 +317,19 @@ async def start_retrain(request: Request) -> Response:
 
 
 @router.get("/topics/{topic_id}", response_class=HTMLResponse)
-def topic_page(request: Request, topic_id: str) -> Response:
+def topic_page(request: Request, topic_id: str, who: DashboardOrganizer, service: Service, auth: Auth) -> Response:
     """One topic: label and rename form, keywords, sessions, lineage, feedback, exports."""
-    who = optional_organizer(request)
-    if who is None:
-        return _login_required(request)
     try:
         page = max(1, int(request.query_params.get("page", "1")))
     except ValueError:
         page = 1
-    topic = _service(request).topic(topic_id, page=page, per_page=PER_PAGE)
+    topic = service.topic(topic_id, page=page, per_page=PER_PAGE)
     members = topic["members"]
     pages = max(1, -(-members["total"] // PER_PAGE))
     context = {
         "who": who,
-        "csrf_token": _csrf_for(request, who),
-        "flash": _take_flash(request),
+        "csrf_token": _csrf_for(auth, who),
+        "flash": _take_flash(request, auth),
         "topic": topic,
         "page": page,
         "pages": pages,
@@ -374,19 +344,14 @@ def topic_page(request: Request, topic_id: str) -> Response:
 
 
 @router.post("/topics/{topic_id}/label")
-async def rename_topic(request: Request, topic_id: str) -> Response:
+async def rename_topic(
+    request: Request, topic_id: str, form: DashboardForm, service: Service, actor: DashboardActor
+) -> Response:
     """Rename a topic (the organizer's label survives retrains); an empty label restores the model's."""
-    who = optional_organizer(request)
-    if who is None:
-        return _login_required(request)
-    form = await request.form()
-    _check_form(request, who, form)
     label = None if form.get("reset") else _field(form, "label")
     back = f"{HOME}/topics/{quote(topic_id, safe='')}"
     try:
-        result = await run_in_threadpool(
-            lambda: _service(request).rename_topic(topic_id, label, actor=organizer_actor(request, who))
-        )
+        result = await run_in_threadpool(lambda: service.rename_topic(topic_id, label, actor=actor))
     except ValidationFailed as exc:
         return _redirect(request, back, ("error", exc.message))
     message = f"主题已改名为“{result['label']}”。" if result["label"] else "已恢复模型生成的主题名称。"
@@ -398,24 +363,21 @@ async def rename_topic(request: Request, topic_id: str) -> Response:
 
 def _feedback_id(raw: str) -> int:
     if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) < 2**63:
-        raise HTTPException(status_code=404, detail="没有这条反馈")
+        raise NotFound("没有这条反馈")
     return int(raw)
 
 
 @router.post("/feedback/{feedback_id}/hide")
-async def hide_feedback(request: Request, feedback_id: str) -> Response:
+async def hide_feedback(
+    request: Request, feedback_id: str, form: DashboardForm, service: Service, actor: DashboardActor
+) -> Response:
     """Hide a line (reason required): it leaves suggestions, quotes and exports at once."""
-    who = optional_organizer(request)
-    if who is None:
-        return _login_required(request)
-    form = await request.form()
-    _check_form(request, who, form)
     back = _safe_next(_field(form, "return_to"))
     fid = _feedback_id(feedback_id)
     reason = _field(form, "reason") or "other"
     try:
         await run_in_threadpool(
-            lambda: _service(request).hide(fid, reason, actor=organizer_actor(request, who), note=_field(form, "note"))
+            lambda: service.hide(fid, reason, actor=actor, note=_field(form, "note"))
         )
     except NotFound:
         return _redirect(request, back, ("error", f"第 {fid} 条反馈不存在或已经隐藏。"))
@@ -425,17 +387,14 @@ async def hide_feedback(request: Request, feedback_id: str) -> Response:
 
 
 @router.post("/feedback/{feedback_id}/restore")
-async def restore_feedback(request: Request, feedback_id: str) -> Response:
+async def restore_feedback(
+    request: Request, feedback_id: str, form: DashboardForm, service: Service, actor: DashboardActor
+) -> Response:
     """Count a hidden or flagged line again."""
-    who = optional_organizer(request)
-    if who is None:
-        return _login_required(request)
-    form = await request.form()
-    _check_form(request, who, form)
     back = _safe_next(_field(form, "return_to"))
     fid = _feedback_id(feedback_id)
     try:
-        await run_in_threadpool(lambda: _service(request).restore(fid, actor=organizer_actor(request, who)))
+        await run_in_threadpool(lambda: service.restore(fid, actor=actor))
     except NotFound:
         return _redirect(request, back, ("error", f"第 {fid} 条反馈不存在或不需要恢复。"))
     return _redirect(request, back, ("success", f"已恢复第 {fid} 条反馈，它重新计入主题建议。"))

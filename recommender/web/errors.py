@@ -1,4 +1,10 @@
-"""One error shape: ``{"error": {"code", "message"}}`` for ``/api/*``, an HTML page elsewhere."""
+"""One error shape: ``{"error": {"code", "message"}}`` for ``/api/*``, an HTML page elsewhere.
+
+Every error is translated here, once: the domain's errors (:mod:`recommender.errors`), the
+web layer's own :class:`HttpError` (its code and Chinese message), request validation, and
+what the framework raises itself (404 for no route, 405, 400 for a body it cannot parse),
+which is answered by its status alone.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +15,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from sqlalchemy.exc import OperationalError
-
-from recommender.errors import NoModelError, NotFound, RetrainInProgress, StoreError, ValidationFailed
+from recommender.errors import NoModelError, NotFound, RetrainInProgress, ValidationFailed
+from recommender.store import UNAVAILABLE_ERRORS
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +34,24 @@ STATUS_MESSAGES = {
     500: "服务器内部错误",
     503: "服务暂不可用",
 }
+
+
+#: The code and message of an error the framework raised, by status.
+FRAMEWORK_ERRORS = {
+    400: ("invalid_body", "请求体无法解析：请用 UTF-8 编码的 JSON 或表单提交"),
+    401: ("unauthorized", STATUS_MESSAGES[401]),
+    403: ("forbidden", STATUS_MESSAGES[403]),
+    404: ("not_found", STATUS_MESSAGES[404]),
+    405: ("method_not_allowed", STATUS_MESSAGES[405]),
+}
+
+
+class HttpError(StarletteHTTPException):
+    """An HTTP error the web layer answers with its own ``code`` and Chinese ``message``."""
+
+    def __init__(self, status: int, code: str, message: str, *, headers: dict[str, str] | None = None) -> None:
+        super().__init__(status_code=status, detail=message, headers=headers)
+        self.code = code
 
 
 def wants_json(request: Request) -> bool:
@@ -64,15 +87,12 @@ def _validation_details(exc: RequestValidationError) -> list[dict]:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):
-        code = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed"}.get(
-            exc.status_code, f"http_{exc.status_code}"
-        )
-        message = exc.detail if isinstance(exc.detail, str) else STATUS_MESSAGES.get(exc.status_code, "出错了")
-        if exc.status_code == 400 and message == "There was an error parsing the body":
-            # Starlette's wording for a body it cannot decode (e.g. not UTF-8).
-            code, message = "invalid_body", "请求体无法解析：请用 UTF-8 编码的 JSON 或表单提交"
-        if message in ("Not Found", "Method Not Allowed", "Unauthorized"):
-            message = STATUS_MESSAGES.get(exc.status_code, message)
+        if isinstance(exc, HttpError):
+            code, message = exc.code, exc.detail
+        else:  # raised by the framework, in English: answered by its status
+            code, message = FRAMEWORK_ERRORS.get(
+                exc.status_code, (f"http_{exc.status_code}", STATUS_MESSAGES.get(exc.status_code, "出错了"))
+            )
         return error_response(request, exc.status_code, code, message, headers=getattr(exc, "headers", None))
 
     @app.exception_handler(RequestValidationError)
@@ -100,8 +120,6 @@ def install_error_handlers(app: FastAPI) -> None:
     async def retrain_busy(request: Request, exc: RetrainInProgress):
         return error_response(request, 409, "retrain_in_progress", str(exc))
 
-    @app.exception_handler(StoreError)
-    @app.exception_handler(OperationalError)
     async def store_unavailable(request: Request, exc: Exception):
         # The database is locked past the busy timeout or unreachable: a passing condition,
         # so say "try again" (503 + Retry-After) rather than 500. Nothing was half-stored:
@@ -110,6 +128,9 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(
             request, 503, "store_unavailable", "数据库暂时繁忙，请稍后再试", headers={"Retry-After": "2"}
         )
+
+    for error in UNAVAILABLE_ERRORS:  # the store's own and its driver's (the web imports no SQL)
+        app.add_exception_handler(error, store_unavailable)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception):

@@ -16,6 +16,8 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from urllib.parse import quote
 
+from recommender.ranking.rank import TREND_ZH
+
 __all__ = [
     "FEEDBACK_HEADER",
     "FORMATS",
@@ -34,7 +36,6 @@ FORMATS = {
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-TREND_ZH = {"new": "新出现", "growing": "上升", "steady": "平稳", "fading": "下降"}
 BREAKDOWN_ZH = {"people": "人数", "votes": "点赞", "growth": "增长", "cooldown": "近期开课扣减"}
 
 SUGGESTION_HEADER = (

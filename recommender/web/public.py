@@ -19,9 +19,9 @@ translate HTTP into service calls and back. Feedback text is never logged here.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
-from fastapi import APIRouter, Depends, Request, status
+from fastapi import APIRouter, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
 from starlette.concurrency import run_in_threadpool
@@ -33,8 +33,10 @@ from recommender.door.screening import normalise_receipt
 from recommender.service import RecommenderService
 from recommender.store import StoredFeedback
 from recommender.web.auth import same_origin
-from recommender.web.errors import error_response
-from recommender.web.ratelimit import client_address, parse_trusted_proxies
+from recommender.web.deps import Service
+from recommender.web.errors import HttpError, error_response
+from recommender.web.ratelimit import client_address
+from recommender.web.schemas import ErrorBody
 
 router = APIRouter(tags=["public"])
 
@@ -47,12 +49,6 @@ RECEIPT_COOKIE = "feedback_receipt"
 RECEIPT_COOKIE_AGE = 600
 #: Pages showing a receipt code or a line being withdrawn stay out of every cache.
 PRIVATE_HEADERS = {"Cache-Control": "no-store"}
-
-
-async def get_service(request: Request) -> RecommenderService:
-    """The process's RecommenderService (a dependency, so tests can override it; async, so
-    resolving it costs no hop to the thread pool)."""
-    return request.app.state.service
 
 
 #: Texts up to this many characters are validated and masked on the event loop (tens of
@@ -75,15 +71,8 @@ async def _store_durably(service: RecommenderService, draft: FeedbackDraft, clie
 
 def request_client_key(request: Request, service: RecommenderService) -> str | None:
     """The keyed hash of this client (address as the rate limiter sees it, plus the browser)."""
-    settings = request.app.state.settings
-    try:
-        trusted = parse_trusted_proxies(settings.trusted_proxies)
-    except ValueError:
-        trusted = []
+    trusted = request.app.state.settings.trusted_proxy_networks
     return service.client_key(client_address(request.scope, trusted), request.headers.get("user-agent"))
-
-
-Service = Annotated[RecommenderService, Depends(get_service)]
 
 
 # ---------------------------------------------------------------------------- models
@@ -153,18 +142,6 @@ class ReceiptLine(BaseModel):
     text: str = Field(description="The stored (masked) text; empty once withdrawn or deleted.")
     submitted_at: str
     segment: str
-
-
-class ErrorDetail(BaseModel):
-    code: str = Field(examples=["empty"])
-    message: str = Field(examples=["反馈内容不能为空，请写下您想学的内容或建议。"])
-    details: list[dict] | None = None
-
-
-class ErrorBody(BaseModel):
-    """The JSON error shape of every ``/api/*`` route."""
-
-    error: ErrorDetail
 
 
 class Health(BaseModel):
@@ -291,7 +268,7 @@ def _receipt_line(row: StoredFeedback) -> dict:
 
 async def _posted_receipt(request: Request) -> str:
     if not same_origin(request):
-        raise StarletteHTTPException(status_code=403, detail="请求来自其他网站，已拒绝。")
+        raise HttpError(403, "forbidden", "请求来自其他网站，已拒绝。")
     try:
         form = await request.form()
     except StarletteHTTPException:

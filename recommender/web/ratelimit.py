@@ -25,6 +25,7 @@ from limits.strategies import MovingWindowRateLimiter
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from recommender.config import Network
 from recommender.web.errors import error_response
 
 log = logging.getLogger(__name__)
@@ -42,7 +43,6 @@ LIMITED = frozenset(
 )
 OFF = frozenset({"", "off", "none", "0", "false", "disabled"})
 
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 def parse_rate_limit(value: str | None) -> list[RateLimitItem]:
@@ -54,20 +54,6 @@ def parse_rate_limit(value: str | None) -> list[RateLimitItem]:
         return list(parse_many(text))
     except ValueError as exc:
         raise ValueError(f"rate_limit={value!r} is not a rate like '20/minute' or 'off': {exc}") from None
-
-
-def parse_trusted_proxies(value: str | None) -> list[Network]:
-    """``"127.0.0.1, 10.0.0.0/8"`` → networks; ``ValueError`` naming a bad entry."""
-    networks = []
-    for part in (value or "").split(","):
-        part = part.strip()
-        if not part:
-            continue
-        try:
-            networks.append(ipaddress.ip_network(part, strict=False))
-        except ValueError:
-            raise ValueError(f"trusted_proxies entry {part!r} is not an IP address or network") from None
-    return networks
 
 
 def _is_trusted(address: str, networks: Iterable[Network]) -> bool:
@@ -100,10 +86,12 @@ def client_address(scope: Scope, trusted: list[Network]) -> str:
 class RateLimit:
     """ASGI middleware: 429 + Retry-After when a client exceeds ``rate_limit`` on the feedback doors."""
 
-    def __init__(self, app: ASGIApp, *, rate_limit: str, storage_uri: str = "memory://", trusted_proxies: str = "") -> None:
+    def __init__(
+        self, app: ASGIApp, *, rate_limit: str, storage_uri: str = "memory://", trusted_proxies: Iterable[Network] = ()
+    ) -> None:
         self.app = app
         self.items = parse_rate_limit(rate_limit)
-        self.trusted = parse_trusted_proxies(trusted_proxies)
+        self.trusted = list(trusted_proxies)
         self.limiter = MovingWindowRateLimiter(storage_from_string(storage_uri)) if self.items else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -1,0 +1,192 @@
+"""The error shape, and the response models of the organizer API: what ``/openapi.json`` says each route returns.
+
+Field order is the order of the keys the service writes, so the JSON is the same whether a
+route returns the service's dict through its model or (``GET /api/suggestions``, the hot
+path) the service's own encoding of it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(examples=["empty"])
+    message: str = Field(examples=["反馈内容不能为空，请写下您想学的内容或建议。"])
+    details: list[dict] | None = None
+
+
+class ErrorBody(BaseModel):
+    """The JSON error shape of every ``/api/*`` route."""
+
+    error: ErrorDetail
+
+
+class MonthCount(BaseModel):
+    month: str = Field(examples=["2026-10"])
+    count: int
+
+
+class SuggestionOut(BaseModel):
+    """One ranked topic. ``score`` is in people-equivalents; ``score_breakdown`` adds up to it."""
+
+    topic_id: str = Field(examples=["T0007"])
+    rank: int
+    label: str = Field(examples=["公文写作"])
+    keywords: list[str]
+    score: float
+    score_breakdown: dict[str, float] = Field(description="people, votes, growth, cooldown")
+    feedback_count: int
+    distinct_submitters: int
+    trend: str = Field(description="new, growing, steady or fading")
+    examples: list[str]
+    feedback_ids: list[str] = Field(description="The external id where imported with one, else the stored id.")
+    votes: int
+    recently_covered: bool
+    last_class_on: str | None
+    class_planned_on: str | None
+    demand_rising_after_class: bool
+    monthly_counts: list[MonthCount]
+    similar_to: list[str]
+
+
+class SuggestionsOut(BaseModel):
+    as_of: str = Field(examples=["2026-11-30"])
+    model_version: str = Field(examples=["20261128T120501Z-ab12"])
+    suggestions: list[SuggestionOut]
+
+
+class TopicOut(BaseModel):
+    topic_id: str
+    label: str = Field(description="The organizer's label where set, else the model's.")
+    model_label: str
+    keywords: list[str]
+    examples: list[str]
+    size: int = Field(description="Visible feedback lines in the topic now.")
+    trained_size: int = Field(description="Lines in the topic when the model was trained.")
+    theme: int | None
+
+
+class TopicsOut(BaseModel):
+    model_version: str
+    topics: list[TopicOut]
+
+
+class SessionOut(BaseModel):
+    id: int
+    topic_id: str
+    title: str
+    date: str = Field(examples=["2026-12-05"])
+    status: str = Field(description="planned, held or cancelled")
+    instructor: str | None
+    department: str | None
+
+
+class SessionsOut(BaseModel):
+    sessions: list[SessionOut]
+
+
+class TopicEventOut(BaseModel):
+    kind: str = Field(description="new, split, merge, retired")
+    model_version: str
+    other_topic_ids: list[str]
+
+
+class MemberOut(BaseModel):
+    id: str = Field(description="The public id: the external id where imported with one, else the stored id.")
+    feedback_id: int = Field(description="The stored id (for hide and restore).")
+    text: str
+    submitted_at: str
+    segment: str
+    session_id: str | None
+    votes: int
+    is_repeat: bool
+    source: str
+
+
+class MembersPage(BaseModel):
+    page: int
+    per_page: int
+    total: int
+    items: list[MemberOut]
+
+
+class TopicDetailOut(BaseModel):
+    model_version: str
+    topic_id: str
+    label: str
+    model_label: str
+    keywords: list[str]
+    examples: list[str]
+    size: int
+    sessions: list[SessionOut]
+    events: list[TopicEventOut]
+    members: MembersPage
+
+
+class RenameOut(BaseModel):
+    topic_id: str
+    label: str | None = Field(description="The organizer's label; null: the model's label is used.")
+
+
+class RetrainStatusOut(BaseModel):
+    """The retrain this service process started last."""
+
+    status: str = Field(description="idle, running, finished or failed (started, in the answer to a start)")
+    pid: int | None
+    exit_code: int | None
+    started_at: str | None
+    finished_at: str | None
+    log_tail: list[str] | None = Field(None, description="The last lines of the retrain's log (failed only).")
+
+
+class RetrainStartedOut(RetrainStatusOut):
+    status_url: str = Field(examples=["/api/admin/retrain"])
+
+
+class HiddenOut(BaseModel):
+    id: int
+    status: str
+    moderation_reason: str | None
+
+
+class RestoredOut(BaseModel):
+    id: int
+    status: str
+
+
+class ModerationItemOut(BaseModel):
+    id: int
+    public_id: str
+    text: str
+    submitted_at: str
+    segment: str
+    source: str
+    status: str
+    moderation_reason: str | None
+    flag_reason: str | None
+    status_changed_at: str | None
+
+
+class ModerationListOut(BaseModel):
+    status: str
+    total: int
+    items: list[ModerationItemOut]
+    page: int
+
+
+class AuditEntryOut(BaseModel):
+    id: int
+    at: str
+    actor: str
+    action: str
+    target: str | None
+    detail: Any
+
+
+class AuditOut(BaseModel):
+    total: int
+    items: list[AuditEntryOut]
+    page: int
