@@ -1,0 +1,331 @@
+"""Opening the files of an import: CSV/TSV (encoding detected: UTF-8, UTF-8 with BOM,
+GB18030/GBK), XLSX (read-only, formulas never evaluated) and JSONL, each as an
+:class:`~recommender.door.import_rows.ImportBatch` that streams its rows.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import json
+import warnings
+import zipfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import charset_normalizer
+
+from recommender.errors import ImportFailed
+from recommender.door.import_rows import (
+    ImportBatch,
+    QuestionOptions,
+    RawRow,
+    blank_row,
+    cell_text,
+    column_picker,
+    map_columns,
+    plan_column_map,
+    plan_picker,
+    settle_columns,
+)
+
+
+_CHUNK = 1 << 20
+_SAMPLE = 256 * 1024
+_JSONL_HEADER_SCAN = 100
+# Data rows read ahead to tell a questionnaire's free-text questions from its choices.
+_QUESTIONNAIRE_SAMPLE = 500
+
+
+# --- CSV / TSV ---------------------------------------------------------------------------
+
+
+def _detect_encoding(path: Path) -> tuple[str, int]:
+    """The file's encoding and its number of line feeds (for an approximate row count)."""
+    with path.open("rb") as fh:
+        head = fh.read(4)
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16", _count_newlines(path)
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    newlines = 0
+    try:
+        with path.open("rb") as fh:
+            while chunk := fh.read(_CHUNK):
+                newlines += chunk.count(b"\n")
+                decoder.decode(chunk)
+            decoder.decode(b"", final=True)
+        return ("utf-8-sig" if head.startswith(codecs.BOM_UTF8) else "utf-8"), newlines
+    except UnicodeDecodeError:
+        pass
+    with path.open("rb") as fh:
+        sample = fh.read(_SAMPLE)
+    guess = charset_normalizer.from_bytes(sample).best()
+    name = (guess.encoding if guess else "").lower().replace("-", "").replace("_", "")
+    if name.startswith(("gb", "cp936", "hz")) or _decodes(sample, "gb18030"):
+        # GB18030 is a superset of GBK and GB2312: decode with it whatever the guess.
+        return "gb18030", _count_newlines(path)
+    if guess is None:
+        raise ImportFailed(
+            f"无法识别文件 {path.name} 的文字编码，请另存为 UTF-8 编码的 CSV。"
+            f" / Cannot detect the text encoding of {path.name}; save it as UTF-8 CSV."
+        )
+    return guess.encoding, _count_newlines(path)
+
+
+def _decodes(sample: bytes, encoding: str) -> bool:
+    try:
+        codecs.getincrementaldecoder(encoding)().decode(sample, final=False)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _count_newlines(path: Path) -> int:
+    with path.open("rb") as fh:
+        return sum(chunk.count(b"\n") for chunk in iter(lambda: fh.read(_CHUNK), b""))
+
+
+def open_delimited(
+    path: Path, fmt: str, wanted: dict[str, str | None], max_len: int, options: QuestionOptions
+) -> ImportBatch:
+    try:
+        encoding, newlines = _detect_encoding(path)
+    except OSError as exc:
+        raise ImportFailed(f"无法读取文件 {path.name}：{exc} / Cannot read {path.name}: {exc}") from None
+    errors = "strict" if encoding.startswith("utf-8") else "replace"
+    with path.open(encoding=encoding, errors=errors, newline="") as fh:
+        first = fh.readline()
+    delimiter = "\t" if fmt == "tsv" or first.count("\t") > first.count(",") else ","
+    header_reader = csv.reader([first], delimiter=delimiter)
+    header = [c.strip() for c in next(header_reader, [])]
+    if blank_row(header):
+        raise ImportFailed(f"文件 {path.name} 是空的或第一行没有列名。 / {path.name} is empty or has no header row.")
+
+    def sample() -> list[Sequence[Any]]:
+        found: list[Sequence[Any]] = []
+        with path.open(encoding=encoding, errors=errors, newline="") as fh:
+            reader = csv.reader(fh, delimiter=delimiter)
+            next(reader, None)
+            while len(found) < _QUESTIONNAIRE_SAMPLE:
+                try:
+                    cells = next(reader)
+                except StopIteration:
+                    break
+                except csv.Error:
+                    continue
+                if not blank_row(cells):
+                    found.append(cells)
+        return found
+
+    positions, plan = settle_columns(path, header, sample, wanted, options)
+    pick = plan_picker(plan) if plan else column_picker(positions)
+
+    def rows() -> Iterator[tuple[int, RawRow | None, str | None]]:
+        with path.open(encoding=encoding, errors=errors, newline="") as fh:
+            reader = csv.reader(fh, delimiter=delimiter)
+            line = 0
+            while True:
+                line += 1
+                try:
+                    cells = next(reader)
+                except StopIteration:
+                    return
+                except csv.Error as exc:
+                    # The reader resumes after a bad record, e.g. a cell above the csv field limit.
+                    yield line, None, f"无法解析这一行（{exc}），可能是单元格过长或引号不配对。"
+                    continue
+                if line == 1 or blank_row(cells):
+                    continue
+                yield line, pick(cells), None
+
+    total = max(newlines - 1, 0) if newlines else None
+    column_map = plan_column_map(header, plan) if plan else {fld: header[i] for fld, i in positions.items()}
+    return ImportBatch(
+        path=path,
+        format=fmt,
+        encoding=encoding,
+        columns=header,
+        column_map=column_map,
+        total_rows=total,
+        max_text_length=max_len,
+        rows=rows,
+        plan=plan,
+        segments=options.segments,
+    )
+
+
+# --- XLSX --------------------------------------------------------------------------------
+
+
+@contextmanager
+def _quiet_openpyxl() -> Iterator[None]:
+    # openpyxl warns (UserWarning) about features of questionnaire exports it skips, such as
+    # "Workbook contains no default style" or unsupported extensions; reading values is unaffected.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=UserWarning, module=r"openpyxl(\.|$)")
+        yield
+
+
+def _broken_xlsx(path: Path, exc: BaseException, after_line: int | None = None) -> ImportFailed:
+    where = f"（读到第 {after_line} 行后出错）" if after_line else ""
+    where_en = f" after line {after_line}" if after_line else ""
+    return ImportFailed(
+        f"无法读取 Excel 文件 {path.name}{where}：文件可能已损坏、被截断或并非 .xlsx 格式，"
+        f"请在 Excel/WPS 中重新另存为 .xlsx 或导出为 CSV。"
+        f" / Cannot read {path.name}{where_en}: not a valid or complete .xlsx file ({type(exc).__name__})."
+    )
+
+
+def open_xlsx(path: Path, wanted: dict[str, str | None], max_len: int, options: QuestionOptions) -> ImportBatch:
+    import openpyxl  # deferred: only imports need it
+
+    if not zipfile.is_zipfile(path):
+        raise _broken_xlsx(path, zipfile.BadZipFile("not a zip file"))
+
+    def load() -> Any:
+        # Any parser error on an untrusted file means the same thing to the user: it is broken.
+        try:
+            with _quiet_openpyxl():
+                return openpyxl.load_workbook(path, read_only=True, data_only=True)
+        except Exception as exc:  # noqa: BLE001 - see comment above
+            raise _broken_xlsx(path, exc) from None
+
+    workbook = load()
+    try:
+        found = _find_header(path, workbook)
+    finally:
+        workbook.close()
+    if found is None:
+        raise ImportFailed(
+            f"Excel 文件 {path.name} 中没有找到带列名的工作表。 / No sheet with a header row in {path.name}."
+        )
+    sheet_index, header_line, header, max_row = found
+
+    def sample() -> list[Sequence[Any]]:
+        book = load()
+        taken: list[Sequence[Any]] = []
+        try:
+            with _quiet_openpyxl():
+                for cells in book.worksheets[sheet_index].iter_rows(min_row=header_line + 1, values_only=True):
+                    if not blank_row(cells):
+                        taken.append(cells)
+                    if len(taken) >= _QUESTIONNAIRE_SAMPLE:
+                        break
+        except Exception as exc:  # noqa: BLE001 - broken sheet XML; the rows say where
+            raise _broken_xlsx(path, exc) from None
+        finally:
+            book.close()
+        return taken
+
+    positions, plan = settle_columns(path, header, sample, wanted, options)
+    pick = plan_picker(plan) if plan else column_picker(positions)
+
+    def rows() -> Iterator[tuple[int, RawRow | None, str | None]]:
+        book = load()
+        line = header_line
+        try:
+            sheet = book.worksheets[sheet_index]
+            it = sheet.iter_rows(min_row=header_line + 1, values_only=True)
+            while True:
+                try:
+                    with _quiet_openpyxl():
+                        cells = next(it)
+                except StopIteration:
+                    return
+                except Exception as exc:  # noqa: BLE001 - a truncated sheet fails anywhere in the parser
+                    raise _broken_xlsx(path, exc, after_line=line) from None
+                line += 1
+                if not blank_row(cells):
+                    yield line, pick(cells), None
+        finally:
+            book.close()
+
+    total = max_row - header_line if max_row else None
+    column_map = plan_column_map(header, plan) if plan else {fld: header[i] for fld, i in positions.items()}
+    return ImportBatch(
+        path=path,
+        format="xlsx",
+        encoding=None,
+        columns=header,
+        column_map=column_map,
+        total_rows=total,
+        max_text_length=max_len,
+        rows=rows,
+        sheet=workbook.sheetnames[sheet_index],
+        plan=plan,
+        segments=options.segments,
+    )
+
+
+def _find_header(path: Path, workbook: Any) -> tuple[int, int, list[str], int | None] | None:
+    """(sheet index, header line, header cells, max row) of the first sheet with a non-empty row."""
+    for index, sheet in enumerate(workbook.worksheets):
+        try:
+            with _quiet_openpyxl():
+                for line, cells in enumerate(sheet.iter_rows(values_only=True), start=1):
+                    if not blank_row(cells):
+                        header = [cell_text(c) or "" for c in cells]
+                        return index, line, header, sheet.max_row
+        except Exception as exc:  # noqa: BLE001 - broken sheet XML
+            raise _broken_xlsx(path, exc) from None
+    return None
+
+
+# --- JSONL -------------------------------------------------------------------------------
+
+
+def open_jsonl(path: Path, wanted: dict[str, str | None], max_len: int) -> ImportBatch:
+    try:
+        encoding, newlines = _detect_encoding(path)
+    except OSError as exc:
+        raise ImportFailed(f"无法读取文件 {path.name}：{exc} / Cannot read {path.name}: {exc}") from None
+    errors = "strict" if encoding.startswith("utf-8") else "replace"
+    keys: dict[str, None] = {}
+    with path.open(encoding=encoding, errors=errors) as fh:
+        scanned = 0
+        for raw_line in fh:
+            if scanned >= _JSONL_HEADER_SCAN:
+                break
+            try:
+                obj = json.loads(raw_line)
+            except ValueError:
+                continue
+            if isinstance(obj, dict):
+                scanned += 1
+                keys.update(dict.fromkeys(str(k) for k in obj))
+    columns = list(keys)
+    if not columns:
+        raise ImportFailed(
+            f"文件 {path.name} 中没有有效的 JSON 对象（每行应为一个 {{…}}）。"
+            f" / No JSON objects found in {path.name} (one {{…}} per line expected)."
+        )
+    positions = map_columns(path, columns, wanted)
+    field_keys = {fld: columns[i] for fld, i in positions.items()}
+
+    def rows() -> Iterator[tuple[int, RawRow | None, str | None]]:
+        with path.open(encoding=encoding, errors=errors) as fh:
+            for line, raw_line in enumerate(fh, start=1):
+                if not raw_line.strip():
+                    continue
+                try:
+                    obj = json.loads(raw_line)
+                except ValueError as exc:
+                    yield line, None, f"这一行不是有效的 JSON（{getattr(exc, 'msg', exc)}）。"
+                    continue
+                if not isinstance(obj, dict):
+                    yield line, None, "这一行应为一个 JSON 对象 {…}。"
+                    continue
+                yield line, {fld: obj.get(key) for fld, key in field_keys.items()}, None
+
+    return ImportBatch(
+        path=path,
+        format="jsonl",
+        encoding=encoding,
+        columns=columns,
+        column_map=field_keys,
+        total_rows=newlines or None,
+        max_text_length=max_len,
+        rows=rows,
+    )
