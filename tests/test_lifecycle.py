@@ -284,7 +284,7 @@ def test_watcher_refuses_corrupt_artifact_and_keeps_old(registry: ModelRegistry,
     watcher.refresh()
     bad = registry.publish(lambda d: (d / ARTIFACT).write_text("{corrupt"), {})
     caplog.clear()
-    with caplog.at_level(logging.ERROR, logger="recommender.retrain.registry"):
+    with caplog.at_level(logging.ERROR, logger="recommender.retrain.hot_swap"):
         assert watcher.refresh() is False
         assert watcher.refresh() is False  # not retried while the pointer is unchanged
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
@@ -316,7 +316,7 @@ def test_watcher_refuses_missing_artifact_folder(registry: ModelRegistry, caplog
     watcher = ModelWatcher(registry, load_artifact)
     watcher.refresh()
     registry.pointer_path.write_text("20200101T000000Z-0000\n")
-    with caplog.at_level(logging.ERROR, logger="recommender.retrain.registry"):
+    with caplog.at_level(logging.ERROR, logger="recommender.retrain.hot_swap"):
         assert watcher.refresh() is False
     assert "refusing model 20200101T000000Z-0000: NoModelError" in caplog.text
     assert f"keeping {old}" in caplog.text
@@ -329,7 +329,7 @@ def test_watcher_refuses_garbled_pointer(registry: ModelRegistry, caplog: pytest
     watcher = ModelWatcher(registry, load_artifact)
     watcher.refresh()
     registry.pointer_path.write_text("../../etc/passwd")
-    with caplog.at_level(logging.ERROR, logger="recommender.retrain.registry"):
+    with caplog.at_level(logging.ERROR, logger="recommender.retrain.hot_swap"):
         assert watcher.refresh() is False
     assert "refusing model pointer" in caplog.text and f"keeping {old}" in caplog.text
     assert watcher.get().version == old

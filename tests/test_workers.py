@@ -60,5 +60,5 @@ def test_each_worker_process_writes_the_operator_log(tmp_path):
         svc.stop()
     log = svc.output()
     assert len(re.findall(r"INFO recommender\.web\.app: serving model \S+", log)) == 2, log[-3000:]
-    assert re.search(r"INFO recommender\.intake_queue: intake writer stopped: \d+ lines", log), log[-3000:]
+    assert re.search(r"INFO recommender\.door\.intake_queue: intake writer stopped: \d+ lines", log), log[-3000:]
     assert "日志测试" not in log  # never the feedback text
