@@ -173,6 +173,7 @@ class RecommenderService:
         return self.planning.rename_topic(topic_id, label, actor=actor)
 
     def record_session(self, **fields) -> dict:
+        """The keywords of :meth:`Planning.record_session <recommender.service.planning.Planning.record_session>`."""
         return self.planning.record_session(**fields)
 
     # ------------------------------------------------------------------ moderation (write side)

@@ -46,7 +46,7 @@ log = logging.getLogger(__name__)
 # --------------------------------------------------------------------------- the app's objects
 
 
-async def get_settings(request: Request) -> Settings:
+async def get_app_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
@@ -63,7 +63,7 @@ async def get_runner(request: Request) -> RetrainRunner:
     return request.app.state.retrain_runner
 
 
-SettingsDep = Annotated[Settings, Depends(get_settings)]
+SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 Service = Annotated[RecommenderService, Depends(get_service)]
 Auth = Annotated[OrganizerAuth, Depends(get_auth)]
 Runner = Annotated[RetrainRunner, Depends(get_runner)]
