@@ -1,4 +1,6 @@
-"""Moderation, receipts and audit actors: plain Python, no database, no web.
+"""Screening at the door, receipts, the moderation vocabulary and audit actors: plain Python,
+no database, no web. (The status changes themselves: ``recommender.service.moderation`` and,
+in the store, ``recommender.store.moderation``.)
 
 - **Receipt codes** (withdrawal): ``new_receipt_code()`` gives ten characters from an
   alphabet without look-alikes (no 0/O, 1/I/L), shown as ``XXXXX-XXXXX`` (50 bits: guessing
@@ -9,7 +11,7 @@
   window, when the same normalised text came from ``duplicate_min_submitters`` different
   people within the window, or when a questionnaire row was filled in fewer than
   ``min_fill_seconds`` (:meth:`ScreeningRules.too_fast`, also applied to imported 问卷星 /
-  腾讯问卷 rows by ``RecommenderService.store_batch``). The earlier lines of a burst or a
+  腾讯问卷 rows at import, ``recommender.service.intake``). The earlier lines of a burst or a
   duplicate wave are flagged with it.
 - **Actors** for the audit log: ``console_actor()`` for the command line.
 """
