@@ -1,26 +1,21 @@
-"""Clustering of L2-normalized document vectors: a Ward hierarchy on a kNN graph, the
-choice of the number of topics by graph modularity, spherical k-means refinement, and the
-similarity floors that send outliers to -1.
+"""Hash samples of the lines, the cosine kNN graph, and the fixed-``n_topics`` partition:
+a Ward hierarchy on a kNN graph refined by spherical k-means, with similarity floors that
+send outliers to -1.
 
 Everything here works on dense rows of unit length, so a dot product is a cosine.
 
-Why this design (see bench/RESULTS.md for the measurements):
+Why this design for a partition into ``n_topics`` (see bench/RESULTS.md):
 
 * k-means from random starts has many near-equal local optima on short texts, so two
   seeds gave different topics (seed agreement 0.72-0.85 NMI). Ward's agglomeration is
   deterministic; restricted to a k-nearest-neighbour graph (``connectivity``) it only
   merges groups that are neighbours, which follows the shape of the data rather than
   cutting it into equal-variance balls. Its centroids then start one spherical k-means
-  (Lloyd, cosine) refinement on every row: deterministic, and it repairs Ward's greedy
-  early merges.
-* The hierarchy gives every number of topics at once. The number is the cut whose
-  partition has the highest *modularity* on the kNN graph (the share of neighbour links
-  inside topics minus the share expected by chance): unlike the silhouette, modularity
-  falls again when real groups are cut apart, so it does not run to the largest k. Among
-  cuts within ``MODULARITY_TOLERANCE`` of the best, the fewest topics win (a flat top is
-  resolved towards the simpler model).
-* The sample the hierarchy is built on is chosen by a hash of each line's text, not by
-  ``random_state``: the same lines give the same sample in every fit and retrain.
+  (Lloyd, cosine) refinement: deterministic, and it repairs Ward's greedy early merges.
+* Samples are chosen by a hash of each line's text, not by ``random_state``: the same
+  lines give the same sample in every fit and retrain, in either training engine.
+
+The automatic topics (``n_topics=None``) are not a partition: see ``density.py``.
 """
 
 from __future__ import annotations
@@ -44,19 +39,10 @@ SVD_SAMPLE = 20000
 # Neighbours per line in the graph: enough to link the paraphrases of one request, few
 # enough that a topic of a dozen lines is still a dense region of its own.
 N_NEIGHBORS = 15
-# Cuts whose modularity is this close to the best count as equally good.
-MODULARITY_TOLERANCE = 0.01
-# Below this modularity no split describes the data better than "one topic".
-MIN_MODULARITY = 0.3
-# A corpus in which one word occurs in at least this share of the lines is about that
-# one thing: it is one topic however its lines vary.
-ONE_THEME_SHARE = 0.6
-# A template (see ``template_affixes``) is a sequence of at least this many words.
-TEMPLATE_MIN_WORDS = 2
 
 
 def text_hashes(texts: list[str]) -> np.ndarray:
-    """A 64-bit hash of each text (blake2b), the key of :func:`text_sample`."""
+    """A 64-bit hash of each text (blake2b), the key of :func:`hash_sample`."""
     return np.fromiter(
         (int.from_bytes(hashlib.blake2b(t.encode(), digest_size=8).digest(), "big") for t in texts),
         dtype=np.uint64,
@@ -100,7 +86,12 @@ def copies_in_sample(hashes: np.ndarray, counts: np.ndarray, threshold: np.uint6
 
 
 def text_sample(texts: list[str], size: int) -> np.ndarray:
-    """Indices of up to ``size`` rows chosen by a hash of their text.
+    """Indices of up to ``size`` rows chosen by a hash of their text (:func:`hash_sample`)."""
+    return hash_sample(text_hashes(texts), size)
+
+
+def hash_sample(hashes: np.ndarray, size: int) -> np.ndarray:
+    """Indices of up to ``size`` rows chosen by their text ``hashes``.
 
     Independent of ``random_state`` and of the order of the rows, so refits on the same
     or slightly grown data see (nearly) the same sample. It is defined on the multiset of
@@ -108,14 +99,13 @@ def text_sample(texts: list[str], size: int) -> np.ndarray:
     engine that only reduces (hash, count) pairs across partitions draws the same sample.
     Rows come ordered by text hash (then position), an order both engines can reproduce.
     """
-    n = len(texts)
+    n = hashes.size
     if n <= size:
         return np.arange(n)
-    h = text_hashes(texts)
-    uniq, inverse, counts = np.unique(h, return_inverse=True, return_counts=True)
+    uniq, inverse, counts = np.unique(hashes, return_inverse=True, return_counts=True)
     threshold = smallest_keys(uniq, counts, size)[-1]
     take = copies_in_sample(uniq, counts, threshold)
-    order = np.lexsort((np.arange(n), h))  # grouped by hash, each group in row order
+    order = np.lexsort((np.arange(n), hashes))  # grouped by hash, each group in row order
     group = inverse[order]
     starts = np.cumsum(counts) - counts
     rank = np.arange(n) - starts[group]
@@ -177,123 +167,20 @@ def ward_cuts(X: np.ndarray, A: sp.csr_matrix, ks: list[int]) -> dict[int, np.nd
     return cuts
 
 
-def modularity(A: sp.csr_matrix, labels: np.ndarray) -> float:
-    """Newman's modularity of ``labels`` on the weighted graph ``A``."""
-    two_m = float(A.sum())
-    if two_m <= 0:
-        return 0.0
-    k = int(labels.max()) + 1
-    H = sp.csr_matrix((np.ones(labels.size), (np.arange(labels.size), labels)), shape=(labels.size, k))
-    inside = (H.T @ A @ H).diagonal()
-    degree = H.T @ np.asarray(A.sum(axis=1)).ravel()
-    return float((inside / two_m - (degree / two_m) ** 2).sum())
-
-
-def candidate_ks(n_rows: int, max_topics: int) -> list[int]:
-    """Every topic count from 2 to ``max_topics`` that leaves topics of 3+ lines on average."""
-    return list(range(2, int(min(max_topics, n_rows // 3)) + 1))
-
-
-def template_affixes(tokens: list[list[str]]) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """The word sequences (``TEMPLATE_MIN_WORDS`` words or more, longest first) that open
-    and close at least ``ONE_THEME_SHARE`` of the lines *and leave a word in them*; ``()``
-    when there is none.
-
-    The same words in the same order at the same end of most lines are a template a form
-    or a platform adds ("市民 留言 …", "… 来自 微信 小程序"), not what the lines are about.
-    One word is not enough evidence: short requests end with their subject ("北京 天气",
-    "上海 航班"), so a single shared last word is left to the one-theme rule. Lines that
-    are nothing but the sequence do not count for it: then it is what they say.
-    """
-    n = len(tokens)
-    found: list[tuple[str, ...]] = []
-    for side in (0, 1):  # 0: opening, 1: closing
-        best: tuple[str, ...] = ()
-        size = TEMPLATE_MIN_WORDS
-        while True:
-            counts: dict[tuple[str, ...], int] = {}
-            for toks in tokens:
-                if len(toks) > size:
-                    key = tuple(toks[:size]) if side == 0 else tuple(toks[-size:])
-                    counts[key] = counts.get(key, 0) + 1
-            top = max(counts.items(), key=lambda kv: kv[1], default=None)
-            if top is None or top[1] < ONE_THEME_SHARE * n:
-                break
-            best, size = top[0], size + 1
-        found.append(best)
-    return found[0], found[1]
-
-
-def _without_templates(tokens: list[list[str]]) -> list[list[str]]:
-    opening, closing = template_affixes(tokens)
-    if not opening and not closing:
-        return tokens
-    stripped = []
-    for toks in tokens:
-        toks = list(toks)
-        if opening and len(toks) > len(opening) and tuple(toks[: len(opening)]) == opening:
-            toks = toks[len(opening) :]
-        if closing and len(toks) > len(closing) and tuple(toks[-len(closing) :]) == closing:
-            toks = toks[: -len(closing)]
-        stripped.append(toks)
-    return stripped
-
-
-def dominant_word_share(tokens: list[list[str]]) -> float:
-    """Largest share of lines that contain one word (as a token or inside a longer token),
-    not counting the words of a template that opens or closes most lines
-    (:func:`template_affixes`)."""
-    if not tokens:
-        return 0.0
-    tokens = _without_templates(tokens)
-    counts: dict[str, int] = {}
-    for toks in tokens:
-        words = set()
-        for t in toks:
-            words.add(t)
-            if len(t) >= 3 and not t.isascii():
-                words.update(t[i : i + 2] for i in range(len(t) - 1))
-        for w in words:
-            if len(w) >= 2:
-                counts[w] = counts.get(w, 0) + 1
-    return max(counts.values(), default=0) / len(tokens)
-
-
-def hierarchical_topics(
-    X: np.ndarray, sample: np.ndarray, n_topics: int | None, max_topics: int
-) -> tuple[np.ndarray, dict[int, float]]:
-    """Initial centroids from the Ward hierarchy of ``X[sample]`` and the modularity scores.
-
-    With ``n_topics=None`` the cut is chosen by modularity (see the module docstring);
-    one topic when no cut reaches ``MIN_MODULARITY``.
-    """
+def hierarchical_topics(X: np.ndarray, sample: np.ndarray, n_topics: int) -> np.ndarray:
+    """Initial centroids of ``n_topics`` topics: the Ward hierarchy of ``X[sample]`` (on its
+    kNN graph) cut at that number."""
     Xs = X[sample]
     n = Xs.shape[0]
-    if n_topics == 1 or (n_topics is None and n < 3):
-        return normalize(X.mean(axis=0, keepdims=True)), {}
-    if n_topics is not None and n_topics >= n:
-        return Xs.copy(), {}  # as many topics as lines: every line is one
-    # On a few dozen lines 15 neighbours would link most of the corpus; sqrt(n) keeps the
-    # graph sparse enough for modularity to see groups of a handful of lines.
+    if n_topics == 1 or n < 2:
+        return normalize(X.mean(axis=0, keepdims=True))
+    if n_topics >= n:
+        return Xs.copy()  # as many topics as lines: every line is one
+    # On a few dozen lines 15 neighbours would link most of the corpus.
     A = knn_graph(Xs, int(min(N_NEIGHBORS, max(5, round(np.sqrt(n))))))
-    if n_topics is None:
-        ks = candidate_ks(n, max_topics)
-        if not ks:
-            return normalize(X.mean(axis=0, keepdims=True)), {}
-    else:
-        ks = [int(min(n_topics, n))]
-    cuts = ward_cuts(Xs, A, ks)
-    scores = {k: round(modularity(A, cuts[k]), 4) for k in ks}
-    if n_topics is None:
-        best = max(scores.values())
-        if best < MIN_MODULARITY:
-            return normalize(X.mean(axis=0, keepdims=True)), scores
-        k = min(k for k in ks if scores[k] >= best - MODULARITY_TOLERANCE)
-    else:
-        k = ks[0]
-    labels = cuts[k]
-    centroids = np.vstack([Xs[labels == c].mean(axis=0) for c in range(k)])
-    return normalize(centroids), scores
+    labels = ward_cuts(Xs, A, [n_topics])[n_topics]
+    centroids = np.vstack([Xs[labels == c].mean(axis=0) for c in range(n_topics)])
+    return normalize(centroids)
 
 
 def refine(X: np.ndarray, centroids: np.ndarray, max_iter: int = 100) -> tuple[np.ndarray, np.ndarray]:

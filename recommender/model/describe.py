@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 import scipy.sparse as sp
 from scipy.cluster.hierarchy import fcluster, linkage
+from scipy.spatial.distance import squareform
 from sklearn.feature_extraction.text import CountVectorizer
 
 from recommender.text.tokenize import is_known_word
@@ -150,12 +151,15 @@ def representative_examples(
     return chosen
 
 
-def group_themes(centroids: np.ndarray, min_similarity: float) -> np.ndarray:
-    """Theme id per topic: average-linkage grouping of topic centroids by cosine."""
-    k = centroids.shape[0]
+def group_themes(similarity: np.ndarray, min_similarity: float) -> np.ndarray:
+    """Theme id per topic: average-linkage grouping of topics by their pairwise
+    ``similarity`` (symmetric, 1 on the diagonal) at ``min_similarity``."""
+    k = similarity.shape[0]
     if k == 1:
         return np.zeros(1, dtype=np.int64)
-    Z = linkage(centroids, method="average", metric="cosine")
+    distance = np.clip(1.0 - similarity, 0.0, None)
+    np.fill_diagonal(distance, 0.0)
+    Z = linkage(squareform(distance, checks=False), method="average")
     groups = fcluster(Z, t=1.0 - min_similarity, criterion="distance")
     # Number themes by their first topic so ids are stable for a given model.
     _, first = np.unique(groups, return_index=True)

@@ -106,5 +106,4 @@ def fitted_vectorizer(template: TfidfVectorizer, counts: TermCounts, n_docs: int
     np.log(idf, out=idf)
     idf += 1.0
     vec.idf_ = idf
-    vec._tfidf.n_features_in_ = idf.size
     return vec

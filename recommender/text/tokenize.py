@@ -19,6 +19,7 @@ import logging
 import re
 import threading
 import unicodedata
+from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
 
@@ -30,7 +31,8 @@ __all__ = [
     "PROJECT_USER_DICT",
     "char_segments",
     "closing_request_start",
-    "is_known_word", "load_user_dict", "normalize_text", "reset_tokenizer", "tokenize"]
+    "dictionary_tags",
+    "is_known_word", "load_user_dict", "normalize_text", "pieces", "reset_tokenizer", "tokenize"]
 
 logger = logging.getLogger(__name__)
 
@@ -183,25 +185,34 @@ def char_segments(text: str) -> list[str]:
     return _NON_WORD.sub(" ", text).split()
 
 
-def tokenize(text: str) -> list[str]:
-    """The topic-bearing words of ``text``, in order (may be empty)."""
+def pieces(text: str) -> list[str]:
+    """jieba's pieces of the normalized ``text`` in order, stop words and punctuation
+    included, without a closing request: the text as written, cut into words (labels are
+    copied from runs of these)."""
     if not text:
         return []
+    return _cut_closing(_get_tokenizer().lcut(normalize_text(text), HMM=True))
+
+
+def tokenize(text: str) -> list[str]:
+    """The topic-bearing words of ``text``, in order (may be empty)."""
     stops = stop_words()
-    words = _cut_closing(_get_tokenizer().lcut(normalize_text(text), HMM=True))
-    return [w for w in (w.strip() for w in words) if w and _keep(w, stops)]
+    return [w for w in (w.strip() for w in pieces(text)) if w and _keep(w, stops)]
+
+
+def dictionary_tags() -> Iterator[tuple[str, str]]:
+    """(word, part-of-speech tag) of every tagged entry of jieba's main dictionary."""
+    with _get_tokenizer().get_dict_file() as fh:
+        for raw in fh:
+            parts = raw.decode("utf-8").split()
+            if len(parts) == 3:
+                yield parts[0], parts[2]
 
 
 @lru_cache(maxsize=1)
 def _action_words() -> frozenset[str]:
     """Words jieba's dictionary tags as actions (see ``_ACTION_TAGS``), read once."""
-    words = set()
-    with _get_tokenizer().get_dict_file() as fh:
-        for raw in fh:
-            parts = raw.decode("utf-8").split()
-            if len(parts) == 3 and parts[2] in _ACTION_TAGS:
-                words.add(parts[0])
-    return frozenset(words)
+    return frozenset(word for word, tag in dictionary_tags() if tag in _ACTION_TAGS)
 
 
 def _is_filler(word: str) -> bool:

@@ -1,0 +1,238 @@
+"""Open-set assignment: a line joins a topic only on evidence, otherwise it fits no topic (-1).
+
+Being nearest to a topic's centroid is not evidence: a request about tai chi is nearest to
+*some* topic of a store that has none about it. A line joins a topic only when
+
+* it has one of the topic's distinctive words (then it joins the most similar of the
+  topics whose words it has, unless it is unrelated: cosine below ``min_similarity``), or
+* it is above the floor of its most similar topic (the similarity of that topic's weakest
+  members) and as close to one of the topic's members as the members are to each other
+  (``neighbour_floor``), and it has no word the model never saw: "能不能教做短视频" in a store
+  without 短视频 is about something new, however close its characters (视频) bring it to
+  "微信视频通话".
+
+The same rule assigns every line at the end of ``fit`` and every new line in ``predict``,
+so a line gets the same topic either way. ``open_set=False`` (the fixed-``n_topics``
+partition) keeps only the centroid floor.
+
+Between retrains a line that belonged to a topic keeps it while it is still above the
+topic's floor (hysteresis, ``prior``), so a retrain does not move lines between two topics
+they fit almost equally well.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+
+# Member vectors kept per topic for the neighbour test (more members: a hash-chosen sample).
+EXEMPLARS = 48
+# Percentiles of the members' own statistics used as floors.
+CENTROID_FLOOR_PERCENTILE = 10
+NEIGHBOUR_FLOOR_PERCENTILE = 25
+# Lines scored per block (memory: block x topics similarities).
+BLOCK = 4096
+# Training lines (a text-hashed sample) kept to tell how familiar a new line is.
+REFERENCE_LINES = 2000
+
+
+@dataclass
+class TopicIndex:
+    """What assignment needs to know of each of ``k`` topics."""
+
+    centroids: np.ndarray  # (k, d) unit rows
+    floors: np.ndarray  # (k,) centroid similarity floor
+    exemplars: np.ndarray  # (m, d) unit member vectors, grouped by topic
+    exemplar_offsets: np.ndarray  # (k + 1,): topic t's exemplars are rows offsets[t]:offsets[t + 1]
+    neighbour_floors: np.ndarray  # (k,)
+    terms: list[frozenset[str]]  # distinctive words of each topic
+    reference: np.ndarray | None = None  # (r, d) unit vectors of a sample of training lines
+    known_words: Mapping[str, int] | None = None  # words of the training vocabulary
+    min_similarity: float = 0.1
+    open_set: bool = True
+    _term_topics: dict | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def n_topics(self) -> int:
+        return int(self.centroids.shape[0])
+
+    def subset(self, order: Sequence[int]) -> TopicIndex:
+        """The index of the topics ``order`` (in that order)."""
+        order = [int(t) for t in order]
+        parts = [self.exemplars[self.exemplar_offsets[t] : self.exemplar_offsets[t + 1]] for t in order]
+        counts = [p.shape[0] for p in parts]
+        d = self.centroids.shape[1]
+        return TopicIndex(
+            centroids=self.centroids[order] if order else np.zeros((0, d)),
+            floors=self.floors[order] if order else np.zeros(0),
+            exemplars=np.vstack(parts) if parts else np.zeros((0, d), np.float32),
+            exemplar_offsets=np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
+            neighbour_floors=self.neighbour_floors[order] if order else np.zeros(0),
+            terms=[self.terms[t] for t in order],
+            reference=self.reference,
+            known_words=self.known_words,
+            min_similarity=self.min_similarity,
+            open_set=self.open_set,
+        )
+
+    def assign(
+        self,
+        Z: np.ndarray,
+        words: Sequence[Sequence[str]],
+        prior: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Topic of each unit row of ``Z`` (-1: none) and its assignment score.
+
+        ``words`` are each line's tokens; ``prior`` (optional) each line's previous topic
+        index in this index (-1: none). The score, between about -0.5 and 1, is high for
+        lines like those the model learned from and higher still when they join a topic:
+        ``(similarity to the nearest training line + joined) / 2``; without ``open_set``
+        it is the cosine to the topic's centroid.
+        """
+        n = Z.shape[0]
+        labels = np.full(n, -1, dtype=np.int64)
+        scores = np.zeros(n)
+        if self.n_topics == 0 or n == 0:
+            return labels, scores
+        C = self.centroids.astype(np.float32)
+        for start in range(0, n, BLOCK):
+            block = np.asarray(Z[start : start + BLOCK], dtype=np.float32)
+            sims = block @ C.T
+            lab, sc = self._decide(block, sims, words[start : start + BLOCK])
+            if self.open_set and self.reference is not None and self.reference.shape[0]:
+                familiar = (block @ self.reference.T).max(axis=1)
+                sc = (familiar + (lab >= 0)) / 2.0
+            if prior is not None:
+                p = prior[start : start + BLOCK]
+                keep = p >= 0
+                p_sim = np.where(keep, sims[np.arange(block.shape[0]), np.maximum(p, 0)], -np.inf)
+                stays = keep & (p_sim >= self.floors[np.maximum(p, 0)])
+                lab = np.where(stays, p, lab)
+                sc = np.where(stays, np.maximum(sc, p_sim), sc)
+            empty = ~np.any(block != 0, axis=1)  # no topic word: no topic
+            labels[start : start + BLOCK] = np.where(empty, -1, lab)
+            scores[start : start + BLOCK] = np.where(empty, 0.0, sc)
+        return labels, scores
+
+    def _decide(
+        self, block: np.ndarray, sims: np.ndarray, words: Sequence[Sequence[str]]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        rows = np.arange(block.shape[0])
+        best = np.argmax(sims, axis=1)
+        best_sim = sims[rows, best]
+        if not self.open_set:
+            return np.where(best_sim >= self.floors[best], best, -1), best_sim.astype(np.float64)
+        # 1. A distinctive word of a topic: the most similar topic among those whose words
+        #    the line has, when it is not unrelated (min_similarity).
+        by_term = np.full(block.shape[0], -1, dtype=np.int64)
+        for i, w in enumerate(words):
+            topics = {t for word in w for t in self.term_topics.get(word, ())}
+            if topics:
+                t = max(topics, key=lambda t: (sims[i, t], -t))
+                if sims[i, t] >= self.min_similarity:
+                    by_term[i] = t
+        # 2. Otherwise closeness: above the best topic's floor and as close to one of its
+        #    members as its members are to each other.
+        target = np.where(by_term >= 0, by_term, best)
+        nearest = np.zeros(block.shape[0], dtype=np.float64)
+        for t in np.unique(target):
+            r = np.flatnonzero(target == t)
+            E = self.exemplars[self.exemplar_offsets[t] : self.exemplar_offsets[t + 1]]
+            if E.shape[0]:
+                nearest[r] = (block[r] @ E.T).max(axis=1)
+        close = (best_sim >= self.floors[best]) & (nearest >= self.neighbour_floors[best])
+        if self.known_words is not None:
+            # A word the model never saw ("短视频" in a store without it) is what the line is
+            # about: closeness through its other characters is no evidence.
+            close &= np.fromiter(
+                (all(len(w) < 2 or w in self.known_words for w in ws) for ws in words), dtype=bool, count=len(words)
+            )
+        labels = np.where(by_term >= 0, by_term, np.where(close, best, -1))
+        return labels, nearest
+
+    @property
+    def term_topics(self) -> dict[str, tuple[int, ...]]:
+        """Each distinctive word and the topics it belongs to."""
+        if self._term_topics is None:
+            found: dict[str, list[int]] = {}
+            for t, words in enumerate(self.terms):
+                for w in words:
+                    found.setdefault(w, []).append(t)
+            self._term_topics = {w: tuple(ts) for w, ts in found.items()}
+        return self._term_topics
+
+
+def build_index(
+    Z: np.ndarray,
+    members: Sequence[np.ndarray],
+    terms: Sequence[frozenset[str]],
+    *,
+    min_similarity: float,
+    open_set: bool = True,
+    order_key: np.ndarray | None = None,
+    known_words: Mapping[str, int] | None = None,
+) -> TopicIndex:
+    """A :class:`TopicIndex` from each topic's member rows of ``Z`` (unit vectors).
+
+    ``order_key`` (e.g. text hashes of the rows) chooses the exemplars of large topics and
+    the reference sample of all rows without depending on the order of the rows.
+    """
+    k = len(members)
+    d = Z.shape[1]
+    centroids = np.zeros((k, d))
+    floors = np.full(k, min_similarity)
+    neighbour_floors = np.ones(k)
+    exemplars: list[np.ndarray] = []
+    counts = np.zeros(k, dtype=np.int64)
+    for t, rows in enumerate(members):
+        rows = np.asarray(rows, dtype=np.int64)
+        if rows.size == 0:
+            continue
+        V = Z[rows]
+        c = V.sum(axis=0)
+        norm = np.linalg.norm(c)
+        centroids[t] = c / norm if norm > 0 else c
+        own = V @ centroids[t]
+        floors[t] = max(min_similarity, float(np.percentile(own, CENTROID_FLOOR_PERCENTILE)))
+        if rows.size > EXEMPLARS:
+            key = order_key[rows] if order_key is not None else rows
+            pick = np.argsort(key, kind="stable")[:EXEMPLARS]
+            V = V[np.sort(pick)]
+        exemplars.append(V)
+        counts[t] = V.shape[0]
+        if V.shape[0] > 1:
+            S = V @ V.T
+            np.fill_diagonal(S, -np.inf)
+            neighbour_floors[t] = float(np.percentile(S.max(axis=1), NEIGHBOUR_FLOOR_PERCENTILE))
+    return TopicIndex(
+        centroids=centroids,
+        floors=floors,
+        exemplars=np.vstack(exemplars).astype(np.float32) if exemplars else np.zeros((0, d), np.float32),
+        exemplar_offsets=np.concatenate([[0], np.cumsum(counts)]),
+        neighbour_floors=neighbour_floors,
+        terms=[frozenset(t) for t in terms],
+        reference=_reference(Z, order_key),
+        known_words=known_words,
+        min_similarity=min_similarity,
+        open_set=open_set,
+    )
+
+
+def membership(labels: np.ndarray, k: int) -> sp.csr_matrix:
+    """(k x n) 0/1 matrix of which line is in which topic (-1 left out)."""
+    mask = labels >= 0
+    return sp.csr_matrix(
+        (np.ones(int(mask.sum())), (labels[mask], np.flatnonzero(mask))), shape=(k, labels.size)
+    )
+
+
+def _reference(Z: np.ndarray, order_key: np.ndarray | None) -> np.ndarray:
+    """Up to ``REFERENCE_LINES`` distinct non-zero rows of ``Z``, chosen by ``order_key``."""
+    rows = np.flatnonzero(np.any(Z != 0, axis=1))
+    if order_key is not None:
+        rows = rows[np.argsort(order_key[rows], kind="stable")]
+    R = np.unique(np.asarray(Z[rows[: REFERENCE_LINES * 2]], dtype=np.float32), axis=0)
+    return R[:REFERENCE_LINES]

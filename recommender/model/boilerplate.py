@@ -1,0 +1,192 @@
+"""The corpus's own boilerplate, learned from the corpus: words that are in many lines but
+say nothing about what a line is about.
+
+A fixed stop-word list cannot know them: 投诉, 咨询 and 反映 open most messages on a city's
+message board, 组图 and 快讯 mark the kind of a news headline, a place name ("西地省") is in
+lines about anything. Kept at full weight, such a word pulls unrelated lines together and
+forms a catch-all topic that tops the suggestions. Three signals find them; each is
+measured, not listed:
+
+* **Spread over topics** (:func:`spread_weights`): a feature whose lines fall into many
+  of the fine topic cores, rather than into one or two, is not what those topics are
+  about. Its weight becomes ``SPREAD_TOPICS / effective number of topics`` (at most 1),
+  where the effective number is ``exp(entropy)`` of its lines' distribution over cores.
+* **What is left without it** (:func:`remainder_generic`), for words common in any text:
+  remove the word from each line that has it and compare what remains. When the rest of
+  each line is substantial and the rests are no more alike than random lines, the word was
+  glue ("问题", "情况"). When the rest is small the word is the subject.
+* **Catch-all cores** (:func:`catch_all_glue`): a core whose lines, once the words shared
+  by most of them are removed, each fit *another* core (one that does not share those
+  words) is a catch-all; its shared words are glue.
+
+Generic words keep a small weight (``GENERIC_WEIGHT``), are never keywords or labels and do
+not count as a topic's distinctive terms.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.preprocessing import normalize
+
+from recommender.text.lexicon import general_idf
+
+# A feature whose lines spread over this many topics (effective number) keeps full weight.
+SPREAD_TOPICS = 4.0
+# Lines a feature must have inside cores before its spread is judged.
+SPREAD_MIN_LINES = 3
+# Weight of a word judged generic (and of the character n-grams inside it).
+GENERIC_WEIGHT = 0.2
+# The remainder test looks at words in at least this share of the lines (and 3 lines).
+REMAINDER_MIN_SHARE = 0.01
+# ... using at most this many of each word's lines (chosen by position, deterministic).
+REMAINDER_LINES = 40
+# A word is generic when (mean remainder share) x (1 - excess likeness of the remainders)
+# is at least this; ...
+REMAINDER_GENERIC = 0.6
+# ... or this for a word common in any Chinese text (general IDF below ``COMMON_IDF``).
+# Only words common in general Chinese (general IDF below ``RARE_IDF``: 问题, 工作, 情况,
+# 解决) are judged this way. On a few hundred lines the latent space cannot tell the rests
+# of a subject's sub-topics ("冒充客服" and "刷单" after 诈骗) from unrelated rests, so a
+# domain word (诈骗, 物业, 灭火器) is left to the two tests that compare topics.
+REMAINDER_GENERIC_COMMON = 0.45
+COMMON_IDF = 4.5
+RARE_IDF = 6.0
+# Share of a core's lines that must fit another core, without the core's shared words,
+# for the core to be a catch-all.
+CATCH_ALL_SHARE = 0.5
+# Words in at least this share of a core's lines are its shared words.
+SHARED_SHARE = 0.5
+
+LatentFn = Callable[[list[str], list[list[str]]], np.ndarray]
+
+
+def entropy_spread(counts: np.ndarray) -> np.ndarray:
+    """Effective number of groups (``exp`` of the entropy) of each column of ``counts``
+    (groups x features)."""
+    totals = counts.sum(axis=0)
+    p = counts / np.maximum(totals, 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        h = -np.where(p > 0, p * np.log(p), 0.0).sum(axis=0)
+    return np.exp(h)
+
+
+def core_counts(presence: sp.csr_matrix, labels: np.ndarray) -> np.ndarray:
+    """Lines of each core (rows) that have each feature (columns); -1 is left out."""
+    mask = labels >= 0
+    k = int(labels.max()) + 1 if mask.any() else 0
+    member = sp.csr_matrix(
+        (np.ones(int(mask.sum())), (labels[mask], np.flatnonzero(mask))), shape=(k, labels.size)
+    )
+    return np.asarray((member @ presence).todense())
+
+
+def spread_weights(presence: sp.csr_matrix, labels: np.ndarray) -> np.ndarray:
+    """Weight of each feature (column of the binary ``presence``) from its spread over
+    the cores ``labels``: ``min(1, SPREAD_TOPICS / effective number of cores)``."""
+    counts = core_counts(presence, labels)
+    if counts.shape[0] == 0:
+        return np.ones(presence.shape[1])
+    spread = entropy_spread(counts)
+    weights = np.minimum(1.0, SPREAD_TOPICS / np.maximum(spread, 1e-9))
+    return np.where(counts.sum(axis=0) >= SPREAD_MIN_LINES, weights, 1.0)
+
+
+def _without(text: str, tokens: Sequence[str], words: set[str]) -> tuple[str, list[str]]:
+    for w in sorted(words, key=len, reverse=True):
+        text = text.replace(w, " ")
+    return text, [t for t in tokens if t not in words]
+
+
+def remainder_generic(texts: Sequence[str], tokens: Sequence[Sequence[str]], latent: LatentFn) -> set[str]:
+    """Frequent words whose lines have a substantial rest that is no more alike than
+    random lines (see the module docstring). ``latent`` gives unnormalized latent rows."""
+    n = len(texts)
+    if n < 10:
+        return set()
+    full = latent(list(texts), [list(t) for t in tokens])
+    full_norm = np.linalg.norm(full, axis=1)
+    unit = normalize(full)
+    background = float(np.linalg.norm(unit.mean(axis=0)) ** 2)
+    lines_of: dict[str, list[int]] = defaultdict(list)
+    for i, toks in enumerate(tokens):
+        for w in set(toks):
+            lines_of[w].append(i)
+    min_lines = max(3, int(REMAINDER_MIN_SHARE * n))
+    generic = set()
+    for word, rows in sorted(lines_of.items()):
+        idf = general_idf(word)
+        if len(rows) < min_lines or idf is None or idf >= RARE_IDF:
+            continue
+        threshold = REMAINDER_GENERIC_COMMON if idf < COMMON_IDF else REMAINDER_GENERIC
+        rows = rows[:REMAINDER_LINES]
+        rest = [_without(texts[i], tokens[i], {word}) for i in rows]
+        R = latent([r[0] for r in rest], [r[1] for r in rest])
+        share = np.minimum(np.linalg.norm(R, axis=1) / np.maximum(full_norm[rows], 1e-12), 1.0)
+        Ru = normalize(R)
+        pair = np.outer(share, share)
+        np.fill_diagonal(pair, 0.0)
+        if pair.sum() <= 0:
+            continue
+        alike = float(((Ru @ Ru.T) * pair).sum() / pair.sum())
+        excess = max(0.0, (alike - background) / max(1.0 - background, 1e-9))
+        if float(share.mean()) * (1.0 - min(excess, 1.0)) >= threshold:
+            generic.add(word)
+    return generic
+
+
+def shared_words(tokens: Sequence[Sequence[str]], rows: np.ndarray, share: float = SHARED_SHARE) -> set[str]:
+    """Words in at least ``share`` of the lines ``rows``."""
+    counts: dict[str, int] = defaultdict(int)
+    for i in rows:
+        for w in set(tokens[i]):
+            counts[w] += 1
+    return {w for w, c in counts.items() if c >= share * len(rows)}
+
+
+def catch_all_glue(
+    texts: Sequence[str],
+    tokens: Sequence[Sequence[str]],
+    labels: np.ndarray,
+    Z: np.ndarray,
+    latent: LatentFn,
+) -> set[str]:
+    """Shared words of the catch-all cores among ``labels`` (rows of ``Z`` are the unit
+    latent vectors the cores were found in)."""
+    k = int(labels.max()) + 1 if (labels >= 0).any() else 0
+    if k < 2:
+        return set()
+    members = [np.flatnonzero(labels == c) for c in range(k)]
+    centroids = normalize(np.vstack([Z[m].mean(axis=0) for m in members]))
+    # A line fits a core when it is as close to it as the core's own weakest tenth.
+    own = np.array([np.percentile(Z[m] @ centroids[c], 10) for c, m in enumerate(members)])
+    shared_of = [shared_words(tokens, rows) for rows in members]
+    glue: set[str] = set()
+    for c, rows in enumerate(members):
+        shared = shared_of[c]
+        if not shared:
+            continue
+        rest = [_without(texts[i], tokens[i], shared) for i in rows]
+        R = latent([r[0] for r in rest], [r[1] for r in rest])
+        has_rest = np.linalg.norm(R, axis=1) > 0
+        sims = normalize(R) @ centroids.T
+        # Cores that share the word too are siblings under one theme ("冒充客服诈骗",
+        # "刷单诈骗"): fitting them says the word is the theme, not glue.
+        siblings = [o for o in range(k) if not shared.isdisjoint(shared_of[o])]
+        sims[:, siblings] = -np.inf
+        best = np.argmax(sims, axis=1)
+        fits_other = has_rest & (sims[np.arange(len(rows)), best] >= own[best])
+        if fits_other.mean() >= CATCH_ALL_SHARE:
+            glue |= shared
+    return glue
+
+
+def word_feature_mask(feature_names: Sequence[str], words: set[str]) -> np.ndarray:
+    """Features that are one of ``words`` or a character n-gram (2+ characters) inside one."""
+    inside = set(words)
+    for w in words:
+        inside.update(w[i : i + n] for n in range(2, len(w)) for i in range(len(w) - n + 1))
+    return np.fromiter((f in inside for f in feature_names), dtype=bool, count=len(feature_names))

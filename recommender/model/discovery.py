@@ -1,0 +1,280 @@
+"""From latent vectors to topics: learn the boilerplate, find dense cores, keep the specific
+ones, carry the previous model's topics over.
+
+Steps (all on the discovery sample, see ``topic_model.py``):
+
+1. :func:`learn_weights`: ``BOILERPLATE_ROUNDS`` times, find cores, judge which features are
+   the corpus's boilerplate (``boilerplate.py``) and lower their weight.
+2. :func:`find_cores`: HDBSCAN leaves on the re-weighted vectors (``density.py``).
+3. :func:`distinctive_terms` / :func:`is_specific`: a core is a topic only when words that
+   are typical of it and not generic cover most of its lines ("灭火器", "公积金"+"贷款"). A
+   core held together by generic words only is dissolved: its lines fit no topic.
+4. :func:`carry_over`: with the previous model's assignments (a retrain), a core whose
+   lines mostly belonged to one previous topic *is* that topic (two such cores are one
+   topic still), and a previous topic that no core matches is kept while its lines still
+   form a specific, cohesive group (or when an organizer pinned it). So retraining on the same data changes nothing, and small additions
+   change little.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from recommender.model.boilerplate import (
+    GENERIC_WEIGHT,
+    catch_all_glue,
+    remainder_generic,
+    spread_weights,
+    word_feature_mask,
+)
+from recommender.model.density import topic_cores
+from recommender.model.representation import Representation
+from recommender.text.lexicon import non_subject_words
+from recommender.text.tokenize import char_segments
+
+# Rounds of (find cores → learn boilerplate → re-weight) before the final cores.
+BOILERPLATE_ROUNDS = 2
+# A distinctive word of a topic: in at least this share of its lines ...
+TERM_MIN_SHARE = 0.2
+# ... and at least this many times more common in the topic than in the corpus.
+TERM_MIN_LIFT = 2.0
+# A topic is specific when its distinctive words together cover this share of its lines.
+SPECIFIC_SHARE = 0.5
+# A previous topic no core matches is kept while its lines are this similar to their
+# centroid (median cosine) ...
+KEEP_COHESION = 0.35
+# ... and a core matches a previous topic when this share of its lines belonged to it.
+MATCH_SHARE = 0.5
+# Distinctive words kept per topic for assignment.
+MAX_TERMS = 12
+# Two cores whose centroids are this similar and that share their most common distinctive
+# word are one topic (HDBSCAN's leaves can cut one request family in two).
+MERGE_COSINE = 0.8
+# A core must be found again without one line in this many (see ``find_cores``) ...
+RESAMPLE_DROP = 7
+# ... overlapping its first self at least this much (Jaccard); in a retrain a core that
+# continues no previous topic must overlap ``NEW_TOPIC_MATCH`` and have
+# ``NEW_TOPIC_SIZE`` times the fewest lines: a higher bar to appear than to stay, so topics
+# at the margin do not come and go from one retrain to the next.
+RESAMPLE_MATCH = 0.5
+NEW_TOPIC_MATCH = 0.7
+NEW_TOPIC_SIZE = 1.5
+
+
+def learn_weights(
+    rep: Representation,
+    X: sp.csr_matrix,
+    texts: Sequence[str],
+    tokens: Sequence[Sequence[str]],
+    min_topic_size: int,
+) -> tuple[np.ndarray, set[str]]:
+    """Learned feature weights and generic words, from the discovery sample: its feature
+    rows ``X`` (``rep.features``), texts and tokens."""
+    presence = X.copy()
+    presence.data[:] = 1.0
+    names = rep.feature_names
+    weights = np.ones(X.shape[1])
+
+    def raw(ts: list[str], tk: list[list[str]]) -> np.ndarray:
+        return rep.project(rep.features(tk, [char_segments(t) for t in ts]), weights, unit=False)
+
+    generic = remainder_generic(texts, tokens, raw)
+    for _ in range(BOILERPLATE_ROUNDS):
+        weights = np.where(word_feature_mask(names, generic), np.minimum(weights, GENERIC_WEIGHT), weights)
+        Z = rep.project(X, weights)
+        cores = topic_cores(Z, min_topic_size)
+        weights = np.minimum(weights, spread_weights(presence, cores))
+        generic |= catch_all_glue(texts, tokens, cores, Z, raw)
+    weights = np.where(word_feature_mask(names, generic), np.minimum(weights, GENERIC_WEIGHT), weights)
+    return weights, generic
+
+
+def word_shares(tokens: Sequence[Sequence[str]]) -> tuple[Counter, int]:
+    """How many of the lines have each word, and the number of lines."""
+    counts: Counter = Counter()
+    for toks in tokens:
+        counts.update(set(toks))
+    return counts, len(tokens)
+
+
+def distinctive_terms(
+    tokens: Sequence[Sequence[str]],
+    rows: np.ndarray,
+    corpus_counts: Counter,
+    n_corpus: int,
+    generic: set[str],
+) -> list[str]:
+    """Words typical of the lines ``rows``: in two or more of them and a good share,
+    rarer in the corpus, neither generic nor a name, time or locality; most common first."""
+    local: Counter = Counter()
+    for i in rows:
+        local.update(set(tokens[i]))
+    m = max(len(rows), 1)
+    terms = []
+    for word, c in local.items():
+        share = c / m
+        if c < 2 or share < TERM_MIN_SHARE or word in generic or len(word) < 2 or word in non_subject_words():
+            continue
+        if share / max(corpus_counts.get(word, c) / max(n_corpus, 1), 1e-12) < TERM_MIN_LIFT:
+            continue
+        terms.append((word, c))
+    terms.sort(key=lambda wc: (-wc[1], wc[0]))
+    return [w for w, _ in terms[:MAX_TERMS]]
+
+
+def is_specific(tokens: Sequence[Sequence[str]], rows: np.ndarray, terms: Sequence[str]) -> bool:
+    """Whether the ``terms`` together cover ``SPECIFIC_SHARE`` of the lines ``rows``."""
+    if not terms or len(rows) == 0:
+        return False
+    wanted = set(terms)
+    covered = sum(1 for i in rows if not wanted.isdisjoint(tokens[i]))
+    return covered >= SPECIFIC_SHARE * len(rows)
+
+
+def _cores(Z: np.ndarray, min_topic_size: int) -> list[np.ndarray]:
+    labels = topic_cores(Z, min_topic_size)
+    return [np.flatnonzero(labels == c) for c in range(int(labels.max()) + 1)] if (labels >= 0).any() else []
+
+
+def find_cores(Z: np.ndarray, min_topic_size: int, keys: np.ndarray) -> list[tuple[np.ndarray, float]]:
+    """Rows of each dense core of the unit rows ``Z`` that is found again when a
+    ``1 / RESAMPLE_DROP`` share of the lines (chosen by their ``keys``, text hashes) is
+    left out.
+
+    A core that is there with all the lines but not without a few of them rests on those
+    few: a retrain with a few more lines would lose it or find another in its place. Only
+    cores that survive the perturbation (Jaccard overlap ``RESAMPLE_MATCH`` on the lines
+    both fits saw) are topics, so retrains do not make topics come and go. Each core comes
+    with that overlap.
+    """
+    cores = _cores(Z, min_topic_size)
+    if not cores:
+        return cores
+    kept = (np.asarray(keys, dtype=np.uint64) % np.uint64(RESAMPLE_DROP)) != 0
+    sub = np.flatnonzero(kept)
+    # Fewer lines, a proportionally smaller fewest: a core of exactly the fewest lines
+    # that loses one of them must still be found.
+    sub_size = max(2, int(np.floor(min_topic_size * (1 - 1 / RESAMPLE_DROP))))
+    again = [sub[c] for c in _cores(Z[sub], sub_size)]
+    out = []
+    for rows in cores:
+        seen = rows[kept[rows]]
+        if seen.size == 0:
+            continue
+        best = max((np.intersect1d(seen, a).size / np.union1d(seen, a).size for a in again), default=0.0)
+        if best >= RESAMPLE_MATCH:
+            out.append((rows, best))
+    return out
+
+
+def merge_twins(
+    cores: Sequence[tuple[np.ndarray, float]],
+    Z: np.ndarray,
+    tokens: Sequence[Sequence[str]],
+    corpus_counts: Counter,
+    n_corpus: int,
+    generic: set[str],
+) -> list[tuple[np.ndarray, float]]:
+    """``cores`` with each group of twins (see ``MERGE_COSINE``) joined into one."""
+    if len(cores) < 2:
+        return list(cores)
+    heads = []
+    for rows, _ in cores:
+        terms = distinctive_terms(tokens, rows, corpus_counts, n_corpus, generic)
+        heads.append(terms[0] if terms else None)
+    C = np.vstack([Z[rows].mean(axis=0) for rows, _ in cores])
+    C /= np.maximum(np.linalg.norm(C, axis=1, keepdims=True), 1e-12)
+    parent = list(range(len(cores)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    S = C @ C.T
+    for i in range(len(cores)):
+        for j in range(i + 1, len(cores)):
+            if heads[i] is not None and heads[i] == heads[j] and S[i, j] >= MERGE_COSINE:
+                parent[root(j)] = root(i)
+    groups: dict[int, list[int]] = {}
+    for i in range(len(cores)):
+        groups.setdefault(root(i), []).append(i)
+    return [
+        (np.unique(np.concatenate([cores[i][0] for i in g])), min(cores[i][1] for i in g))
+        for g in sorted(groups.values())
+    ]
+
+
+@dataclass
+class Topic:
+    """A topic found by ``fit``: the lines it is built from and what makes it specific."""
+
+    members: np.ndarray  # row indices (into all lines) the topic's statistics come from
+    terms: list[str]
+    prior: int = -1  # the previous model's topic it continues (-1: new)
+
+
+def carry_over(
+    cores: Sequence[tuple[np.ndarray, float]],
+    prior: np.ndarray | None,
+    Z: np.ndarray,
+    tokens: Sequence[Sequence[str]],
+    corpus_counts: Counter,
+    n_corpus: int,
+    generic: set[str],
+    *,
+    min_topic_size: int,
+    pinned: frozenset[int] = frozenset(),
+) -> list[Topic]:
+    """The topics: specific cores ((rows, robustness) from :func:`find_cores`; rows index
+    ``Z``, ``tokens`` and ``prior``, all lines), each matched to the previous topic most of
+    its lines belonged to, plus the previous topics no core matched that still hold
+    together. Pinned previous topics are kept whatever their lines look like."""
+    topics: list[Topic] = []
+    continues: dict[int, int] = {}  # previous topic -> its position in ``topics``
+    for rows, robustness in merge_twins(cores, Z, tokens, corpus_counts, n_corpus, generic):
+        before = -1
+        if prior is not None:
+            votes = Counter(int(p) for p in prior[rows] if p >= 0)
+            if votes:
+                p, c = votes.most_common(1)[0]
+                if c >= MATCH_SHARE * len(rows):
+                    before = p
+        if before in continues:  # another core of the same previous topic: one topic still
+            t = topics[continues[before]]
+            t.members = np.union1d(t.members, rows)
+            t.terms = distinctive_terms(tokens, t.members, corpus_counts, n_corpus, generic)
+            continue
+        if prior is not None and before < 0 and (
+            robustness < NEW_TOPIC_MATCH or len(rows) < NEW_TOPIC_SIZE * min_topic_size
+        ):
+            continue
+        terms = distinctive_terms(tokens, rows, corpus_counts, n_corpus, generic)
+        if before not in pinned and not is_specific(tokens, rows, terms):
+            continue
+        if before >= 0:
+            continues[before] = len(topics)
+        topics.append(Topic(members=rows, terms=terms, prior=before))
+    matched = set(continues)
+    if prior is None:
+        return topics
+    for p in sorted(set(int(x) for x in prior[prior >= 0]) - matched):
+        rows = np.flatnonzero((prior == p) & np.any(Z != 0, axis=1))
+        if rows.size == 0:
+            continue
+        terms = distinctive_terms(tokens, rows, corpus_counts, n_corpus, generic)
+        if p not in pinned:
+            if rows.size < min_topic_size or not is_specific(tokens, rows, terms):
+                continue
+            c = Z[rows].sum(axis=0)
+            c = c / max(np.linalg.norm(c), 1e-12)
+            if float(np.median(Z[rows] @ c)) < KEEP_COHESION:
+                continue
+        topics.append(Topic(members=rows, terms=terms, prior=p))
+    return topics

@@ -1,0 +1,313 @@
+"""The steps of ``TopicModel.fit``, public so that both training engines run the same ones.
+
+The local engine (``TopicModel.fit``) calls them on lists in memory; the Dask engine
+(``recommender.retrain.dask_engine``) calls the same functions with the lines spread over
+workers. Every step either works on the *discovery sample* (at most ``DISCOVERY_SAMPLE``
+lines, chosen by a hash of their text, so both engines draw the same one) or produces
+partial results that add up across partitions:
+
+1. term counts → :func:`fit_representation` (vectorizers from summed counts, the latent
+   basis from the SVD sample);
+2. the discovery sample → :func:`discover` (learned boilerplate, topic cores, carried-over
+   topics, the assignment index) or, with a fixed number of topics, :func:`partition`;
+3. every line → ``TopicIndex.assign`` and :func:`topic_stats` (per partition), added up by
+   :func:`merge_stats`;
+4. the summed statistics → :func:`describe` (keywords, phrase labels, quotes, themes).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.preprocessing import normalize
+
+from recommender.model.assignment import TopicIndex, build_index
+from recommender.model.clustering import GRAPH_SAMPLE, hash_sample, hierarchical_topics, refine, similarity_floors
+from recommender.model.describe import group_themes, keywords_from_counts, representative_examples, topic_word_counts
+from recommender.model.discovery import carry_over, find_cores, learn_weights, word_shares
+from recommender.model.labels import LABEL_LINES, candidate_labels, choose_labels, phrases, theme_label
+from recommender.model.representation import Representation, block_templates
+from recommender.model.vocabulary import TermCounts
+from recommender.text.lexicon import non_subject_words
+from recommender.text.tokenize import is_known_word, pieces
+
+# Lines the topic cores are searched in (a text-hashed sample of larger corpora); the other
+# lines are assigned to the topics found.
+DISCOVERY_SAMPLE = 12000
+# Copies of one identical text in the discovery sample: a flood of a template line stays
+# one small dense spot instead of filling the neighbour graph.
+DISCOVERY_COPIES = 20
+# Lines the fixed-``n_topics`` partition refines its centroids on.
+PARTITION_SAMPLE = 20000
+
+
+def default_min_topic_size(n_lines: int) -> int:
+    """Lines a topic needs: 5, fewer in a store of a few dozen lines."""
+    return int(max(3, min(5, n_lines // 10)))
+
+
+def check_rows(n_docs: int, n_topics: int | None) -> None:
+    """``n_docs``: lines with at least one topic word."""
+    if n_docs == 0:
+        raise ValueError("none of the texts has a topic word after tokenization")
+    if n_topics is not None and n_topics > n_docs:
+        raise ValueError(f"n_topics={n_topics} should be <= number of texts with words={n_docs}")
+
+
+def templates(params: dict, n_docs: int):
+    """The unfitted vectorizers of the model with ``params`` (``get_params()``)."""
+    return block_templates(
+        n_docs, min_df=params["min_df"], max_features=params["max_features"],
+        char_ngram_range=params["char_ngram_range"], projection=params["projection"],
+    )
+
+
+def fit_representation(
+    params: dict,
+    counts: Sequence[TermCounts],
+    n_docs: int,
+    svd_tokens: Sequence[Sequence[str]],
+    svd_segments: Sequence[Sequence[str]],
+    n_distinct: int,
+) -> Representation:
+    """Vectorizers from the summed term ``counts`` of ``n_docs`` lines, and the latent
+    basis from the SVD sample (its tokens and character segments)."""
+    rep = Representation.from_counts(templates(params, n_docs), counts, n_docs, params["word_weight"])
+    seed = 0 if params["random_state"] is None else int(params["random_state"])
+    rep.fit_projection(
+        rep.features(svd_tokens, svd_segments), n_docs, n_distinct,
+        n_components=params["n_components"], projection=params["projection"], random_state=seed,
+    )
+    return rep
+
+
+def discovery_rows(hashes: np.ndarray, size: int = DISCOVERY_SAMPLE, copies: int = DISCOVERY_COPIES) -> np.ndarray:
+    """Positions of the discovery sample among lines with these text ``hashes``: the
+    hash-chosen sample (``clustering.text_sample``) with at most ``copies`` of one text."""
+    sample = hash_sample(hashes, size)
+    seen: Counter = Counter()
+    keep = []
+    for i in sample:
+        h = int(hashes[i])
+        seen[h] += 1
+        if seen[h] <= copies:
+            keep.append(int(i))
+    return np.asarray(keep, dtype=np.int64)
+
+
+@dataclass
+class Discovery:
+    """What :func:`discover` learned from the discovery sample."""
+
+    weights: np.ndarray
+    generic: frozenset[str]
+    index: TopicIndex
+    priors: list[int]  # the previous topic each topic continues (-1: new)
+
+
+def discover(
+    params: dict,
+    rep: Representation,
+    X: sp.csr_matrix,
+    texts: Sequence[str],
+    tokens: Sequence[Sequence[str]],
+    hashes: np.ndarray,
+    prior: np.ndarray | None,
+    pinned: frozenset[int],
+) -> Discovery:
+    """Specific topics of the discovery sample (its feature rows ``X``, texts, tokens,
+    text hashes and previous topics) and the index that assigns every line."""
+    min_size = params["min_topic_size"] or default_min_topic_size(len(texts))
+    weights, generic = learn_weights(rep, X, texts, tokens, min_size)
+    Z = rep.project(X, weights)
+    cores = find_cores(Z, min_size, hashes)
+    counts, n_docs = word_shares(tokens)
+    topics = carry_over(cores, prior, Z, tokens, counts, n_docs, generic, min_topic_size=min_size, pinned=pinned)
+    index = build_index(
+        Z, [t.members for t in topics], [t.terms for t in topics],
+        min_similarity=params["min_similarity"], order_key=hashes, known_words=rep.word_vectorizer.vocabulary_,
+    )
+    return Discovery(weights, frozenset(generic), index, [t.prior for t in topics])
+
+
+def partition(params: dict, rep: Representation, X: sp.csr_matrix, hashes: np.ndarray) -> TopicIndex:
+    """``n_topics`` topics partitioning the sample ``X`` (rows in store order; Ward on a
+    graph sample, refined by spherical k-means): the fixed-k setting of ``bench/quality.py``."""
+    Z = rep.project(X)
+    k = int(params["n_topics"])
+    graph = hash_sample(hashes, GRAPH_SAMPLE)
+    init = hierarchical_topics(Z, graph, k)
+    labels, centroids = refine(Z, init)
+    k = centroids.shape[0]
+    sim = np.einsum("ij,ij->i", Z, centroids[labels])
+    floors = similarity_floors(sim, labels, k, params["min_similarity"])
+    index = build_index(
+        Z, [np.flatnonzero(labels == c) for c in range(k)], [[] for _ in range(k)],
+        min_similarity=params["min_similarity"], open_set=False, order_key=hashes,
+    )
+    index.centroids, index.floors = centroids, floors
+    return index
+
+
+@dataclass
+class TopicStats:
+    """Statistics of the lines assigned to ``k`` topics; those of partitions add up."""
+
+    vocab: np.ndarray  # words (sorted)
+    counts: sp.csr_matrix  # (k, len(vocab)) lines of each topic that use each word
+    sizes: np.ndarray  # (k,)
+    profiles: sp.csr_matrix  # (k, features) sums of the lines' word and n-gram TF-IDF rows
+    morphemes: list[Counter]  # per topic: lines using each known word inside a token
+    # Per topic: its most central lines as (-score, text hash, text, tokens, vector).
+    central: list[list[tuple]] = field(default_factory=list)
+
+
+def topic_stats(
+    texts: Sequence[str],
+    tokens: Sequence[Sequence[str]],
+    labels: np.ndarray,
+    scores: np.ndarray,
+    Z: np.ndarray,
+    X: sp.csr_matrix,
+    hashes: np.ndarray,
+    k: int,
+    generic: frozenset[str],
+) -> TopicStats:
+    """:class:`TopicStats` of some assigned lines (their texts, tokens, topics, scores,
+    unit vectors, feature rows and text hashes)."""
+    kept_tokens = [[w for w in t if w not in generic] for t in tokens]
+    vocab, counts = topic_word_counts(kept_tokens, labels, k)
+    sizes = np.bincount(labels[labels >= 0], minlength=k)
+    assigned = labels >= 0
+    member = sp.csr_matrix(
+        (np.ones(int(assigned.sum()), dtype=np.float32), (labels[assigned], np.flatnonzero(assigned))), shape=(k, labels.size)
+    )
+    profiles = (member @ X).tocsr()
+    morphemes = [Counter() for _ in range(k)]
+    for i in np.flatnonzero(assigned):
+        morphemes[labels[i]].update(_morphemes(tokens[i]))
+    central = []
+    for t in range(k):
+        rows = np.flatnonzero(labels == t)
+        key = sorted(rows, key=lambda i: (-scores[i], int(hashes[i]), texts[i]))[:LABEL_LINES]
+        central.append([(-float(scores[i]), int(hashes[i]), texts[i], list(tokens[i]), Z[i]) for i in key])
+    return TopicStats(vocab, counts, sizes, profiles, morphemes, central)
+
+
+def merge_stats(parts: Sequence[TopicStats]) -> TopicStats:
+    """The statistics of all lines from those of the partitions."""
+    vocab = np.array(sorted({str(w) for p in parts for w in p.vocab}), dtype=object)
+    position = {w: i for i, w in enumerate(vocab)}
+    k = parts[0].sizes.size
+    counts = sp.csr_matrix((k, len(vocab)), dtype=np.int64)
+    for p in parts:
+        if len(p.vocab):
+            cols = np.array([position[str(w)] for w in p.vocab])
+            remap = sp.csr_matrix((np.ones(cols.size, dtype=np.int64), (np.arange(cols.size), cols)), shape=(cols.size, len(vocab)))
+            counts = counts + p.counts @ remap
+    central = [
+        sorted((c for p in parts for c in p.central[t]), key=lambda c: c[:3])[:LABEL_LINES] for t in range(k)
+    ]
+    return TopicStats(
+        vocab, counts.tocsr(), sum(p.sizes for p in parts), sum(p.profiles for p in parts).tocsr(),
+        [sum((p.morphemes[t] for p in parts), Counter()) for t in range(k)], central,
+    )
+
+
+def describe(
+    stats: TopicStats, generic: frozenset[str], priors: Sequence[int], params: dict
+) -> tuple[list[dict], list[dict]]:
+    """``topics_`` and ``themes_`` from the summed statistics of the assigned lines."""
+    k = stats.sizes.size
+    keywords = keywords_from_counts(stats.vocab, stats.counts, params["n_keywords"])
+    words = [[w for w, _ in kw] for kw in keywords]
+    candidates, examples = [], []
+    for t in range(k):
+        central = stats.central[t]
+        line_phrases = [phrases(pieces(c[2]), set(c[3])) for c in central]
+        candidates.append(candidate_labels(line_phrases, words[t], set(generic)))
+        if central:
+            vectors = np.vstack([c[4] for c in central])
+            picked = representative_examples(
+                [c[2] for c in central], vectors, np.arange(len(central)), -np.array([c[0] for c in central]),
+                params["n_examples"],
+            )
+            examples.append([central[i][2] for i in picked])
+        else:
+            examples.append([])
+    labels = choose_labels(candidates, stats.sizes, words)
+    themes_of = _themes(stats, params["theme_similarity"], generic)
+    counts = stats.counts.tocsr()
+    themes = []
+    for g in range(int(themes_of.max()) + 1 if k else 0):
+        members = [t for t in range(k) if themes_of[t] == g]
+        usage = [
+            {str(stats.vocab[j]): int(c) for j, c in zip(counts[t].indices, counts[t].data)} for t in members
+        ]
+        themes.append({
+            "theme": g,
+            "label": theme_label(
+                [labels[t] for t in members], [words[t] for t in members], usage,
+                [int(stats.sizes[t]) for t in members], set(generic),
+            ),
+            "topics": members,
+        })
+    topics = [
+        {
+            "topic": t,
+            "size": int(stats.sizes[t]),
+            "keywords": words[t],
+            "label": labels[t],
+            "examples": examples[t],
+            "theme": int(themes_of[t]),
+            "theme_label": themes[int(themes_of[t])]["label"],
+            "prior": int(priors[t]),
+        }
+        for t in range(k)
+    ]
+    return topics, themes
+
+
+# A word in this share of all assigned lines is what the whole store is about: the topics
+# whose lines mostly (``THEME_WORD_SHARE`` of them) use it are one theme.
+STORE_WORD_SHARE = 0.6
+THEME_WORD_SHARE = 0.5
+
+
+def _morphemes(tokens: Sequence[str]) -> set[str]:
+    """The known words (2+ characters) a line's tokens hold: 消防 in 消防安全 and 消防通道,
+    手机 in 智能手机, 诈骗 in 防诈骗."""
+    found = set()
+    for tok in tokens:
+        for n in range(2, len(tok) + 1):
+            for i in range(len(tok) - n + 1):
+                if n == len(tok) or is_known_word(tok[i : i + n]):
+                    found.add(tok[i : i + n])
+    return found
+
+
+def _themes(stats: TopicStats, theme_similarity: float, generic: frozenset[str]) -> np.ndarray:
+    """Themes from the topics' word and character n-gram profiles: the words a family of
+    topics shares ("诈骗", "网格") count there at full weight, while the latent space
+    down-weighted them to keep the topics apart. In a store mostly about one thing (a word,
+    alone or inside longer ones, in ``STORE_WORD_SHARE`` of the lines: 消防 in 消防安全 and
+    消防通道) the topics about it are one theme."""
+    k = stats.sizes.size
+    if k == 0:
+        return np.zeros(0, dtype=np.int64)
+    unit = normalize(stats.profiles)
+    similarity = np.asarray((unit @ unit.T).todense())
+    names = non_subject_words()
+    store = sum(stats.morphemes, Counter())
+    total = int(stats.sizes.sum())
+    for word, c in store.items():
+        if c < STORE_WORD_SHARE * total or word in generic or word in names:
+            continue
+        about = [t for t in range(k) if stats.morphemes[t][word] >= THEME_WORD_SHARE * stats.sizes[t]]
+        for a in about:
+            similarity[a, about] = 1.0
+    return group_themes(similarity, theme_similarity)

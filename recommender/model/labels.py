@@ -1,0 +1,140 @@
+"""Topic labels that are phrases the learners wrote: "灭火器使用", "公众号排版", "人才购房补贴".
+
+A label is a run of consecutive jieba pieces copied from the topic's lines, so it reads as
+written and a word jieba cut in two ("公众" + "号") comes back whole. It starts and ends with
+a topic word, holds a distinctive word of the topic, and is never a generic word on its own.
+
+The choice: start from the topic's best keyword that is not generic (c-TF-IDF), then take
+the longest phrase around it that most of the lines with the keyword also share
+(``EXTEND_SHARE``, and two lines at least), up to ``MAX_LABEL_CHARS``. A name, time or
+locality ("北京", "最近") is never a label on its own. Larger topics choose first; a topic whose
+phrase is taken uses its next candidate, so no two topics share a label.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+
+from recommender.text.lexicon import non_subject_words
+from recommender.text.tokenize import is_known_word
+
+MAX_LABEL_CHARS = 10
+# Pieces in a phrase (at most).
+MAX_PIECES = 4
+# A longer phrase replaces the keyword when at least this share of the lines that have the
+# keyword have the phrase.
+EXTEND_SHARE = 0.5
+# Lines of a topic read for its label (the most central ones).
+LABEL_LINES = 300
+
+
+def phrases(pieces: Sequence[str], content: set[str]) -> set[str]:
+    """Runs of up to ``MAX_PIECES`` consecutive ``pieces`` that start with a content piece
+    of two or more characters (a token the tokenizer kept: never "型基金"), end with a
+    content piece ("公众" + "号": "公众号") and hold no punctuation or space."""
+    found: set[str] = set()
+    m = len(pieces)
+    starts = {p for p in content if len(p) >= 2}
+    for i in range(m):
+        if pieces[i] not in starts:
+            continue
+        text = ""
+        for j in range(i, min(m, i + MAX_PIECES)):
+            piece = pieces[j]
+            if not any(ch.isalnum() for ch in piece):
+                break
+            text += piece
+            if len(text) > MAX_LABEL_CHARS:
+                break
+            if piece in content and len(text) >= 2:
+                found.add(text)
+    return found
+
+
+def candidate_labels(
+    line_phrases: Sequence[set[str]],
+    keywords: Sequence[str],
+    generic: set[str],
+) -> list[str]:
+    """Label candidates of one topic, best first, from the phrases of its lines."""
+    n = len(line_phrases)
+    if n == 0:
+        return []
+    counts = Counter(p for ps in line_phrases for p in ps)
+    names = non_subject_words()
+    out: list[str] = []
+    for word in keywords:
+        if word in generic or word in names or counts.get(word, 0) < min(2, n):
+            continue
+        base = counts[word]
+        longer = [
+            p for p in counts
+            if word in p and p != word and counts[p] >= max(2, EXTEND_SHARE * base) and not _generic_end(p, generic)
+        ]
+        longer.sort(key=lambda p: (-len(p), -counts[p], p))
+        for p in [*longer, word]:
+            if p not in out:
+                out.append(p)
+    return out
+
+
+def _generic_end(phrase: str, generic: set[str]) -> bool:
+    """Whether ``phrase`` is, starts or ends with a generic word ("很多杂物", "知道去哪办")."""
+    return phrase in generic or any(
+        len(g) >= 2 and (phrase.startswith(g) or phrase.endswith(g)) for g in generic
+    )
+
+
+def choose_labels(
+    candidates: Sequence[Sequence[str]],
+    sizes: Sequence[int],
+    fallback: Sequence[Sequence[str]],
+) -> list[str]:
+    """One distinct label per topic: larger topics choose first among their
+    ``candidates``; a topic left without one combines its best keyword with the next
+    (``fallback``: each topic's keywords), e.g. "火车票（广州）"."""
+    k = len(candidates)
+    labels = [""] * k
+    taken: set[str] = set()
+    for t in sorted(range(k), key=lambda t: (-sizes[t], t)):
+        choice = next((c for c in candidates[t] if c not in taken), None)
+        if choice is None:
+            words = [w for w in fallback[t] if w] or ["其他"]
+            head = candidates[t][0] if candidates[t] else words[0]
+            choice = next((f"{head}（{w}）" for w in words if w not in head and f"{head}（{w}）" not in taken), None)
+            n = 2
+            while choice is None or choice in taken:
+                choice = f"{head}（{n}）"
+                n += 1
+        labels[t] = choice
+        taken.add(choice)
+    return labels
+
+
+def theme_label(
+    topic_labels: Sequence[str],
+    topic_keywords: Sequence[Sequence[str]],
+    usage: Sequence[dict[str, int]],
+    sizes: Sequence[int],
+    generic: set[str],
+) -> str:
+    """A theme's label: the word that is a keyword of the most of its topics, then in the
+    most of its lines ("诈骗" over 冒充公检法, 刷单诈骗 and 防范电信诈骗); the label of its
+    largest topic when no word is a keyword of two of them. ``usage[t]``: how many lines of
+    topic t use each word; ``sizes[t]``: its lines."""
+    if len(topic_labels) == 1:
+        return topic_labels[0]
+    names = non_subject_words()
+    topics_using: Counter[str] = Counter(w for words in topic_keywords for w in set(words))
+    lines_using: Counter[str] = Counter()
+    for used in usage:
+        lines_using.update(used)
+    best = [
+        (topics_using[w], lines_using[w], w)
+        for w in topics_using
+        if topics_using[w] >= 2 and len(w) >= 2 and w not in generic and w not in names and is_known_word(w)
+    ]
+    if best:
+        return max(best)[2]
+    return topic_labels[max(range(len(sizes)), key=lambda t: (sizes[t], -t))]

@@ -1,0 +1,166 @@
+"""How a line becomes a vector: words and character n-grams, TF-IDF, a latent step.
+
+Built for lines of 8 to 30 characters (longer ones work too):
+
+1. jieba words without stop words (``recommender.text.tokenize``), TF-IDF;
+2. character 1-3-grams of the text itself (boilerplate phrases, punctuation and digits cut
+   out; see ``char_segments``), TF-IDF: robust to segmentation errors, rare words and
+   variants ("防诈骗" / "反诈骗" share "诈骗"), and they keep request forms ("怎么办");
+3. both blocks L2-normalized, weighted (``word_weight``), stacked, multiplied by the
+   learned feature weights (generic words count less, see ``boilerplate.py``) and projected
+   to a latent space: the PPMI co-occurrence basis from ``PPMI_MIN_LINES`` lines up
+   (``cooccurrence.py``), an SVD of the lines (LSA) below; then L2-normalized, so a dot
+   product is a cosine similarity.
+
+:class:`Representation` holds the fitted parts; both training engines build it with the
+functions below from term counts that add up across partitions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import partial
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.decomposition import TruncatedSVD
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.preprocessing import normalize
+
+from recommender.model.cooccurrence import ppmi_projection
+from recommender.model.vocabulary import TermCounts, fitted_vectorizer, select_terms
+
+# From this many lines with words up, ``projection="auto"`` uses the PPMI co-occurrence
+# basis: on fewer lines most feature pairs are seen once and their PMI is noise (measured:
+# on 80-95 line corpora it merged topics that LSA keeps apart; bench/RESULTS.md).
+PPMI_MIN_LINES = 1000
+# Character n-grams that end within this many characters of the end of a line's last
+# segment count this many times (sublinear TF: weight 1 + ln 3 = 2.1 instead of 1): a short
+# request usually names what it is about first and closes with what it asks ("…怎么办",
+# "…多少钱", "…是什么原因"). PPMI basis only.
+TAIL_CHARS = 3
+TAIL_REPEATS = 3
+
+
+def word_analyzer(tokens: Sequence[str]) -> Sequence[str]:
+    """Tokens are already words (module-level so a fitted model pickles by reference)."""
+    return tokens
+
+
+def char_ngrams(tokens: Sequence[str], ngram_range: tuple[int, int] = (1, 3), tail: int = 0) -> list[str]:
+    """Character n-grams inside each segment (never across punctuation or boilerplate);
+    with ``tail`` > 0 those ending in the last ``tail`` characters of the last segment
+    count ``TAIL_REPEATS`` times."""
+    lo, hi = ngram_range
+    grams: list[str] = []
+    for tok in tokens:
+        n_chars = len(tok)
+        for n in range(lo, min(hi, n_chars) + 1):
+            grams.extend(tok[i : i + n] for i in range(n_chars - n + 1))
+    if tail > 0 and tokens:
+        last = tokens[-1]
+        n_chars = len(last)
+        for n in range(lo, min(hi, n_chars) + 1):
+            for i in range(max(0, n_chars - tail - n + 1), n_chars - n + 1):
+                grams.extend([last[i : i + n]] * (TAIL_REPEATS - 1))
+    return grams
+
+
+def uses_ppmi(projection: str, n_docs: int) -> bool:
+    """Whether the latent step is the PPMI basis for ``n_docs`` lines with words."""
+    return projection == "ppmi" or (projection == "auto" and n_docs >= PPMI_MIN_LINES)
+
+
+def block_templates(
+    n_docs: int, *, min_df: int, max_features: int, char_ngram_range: tuple[int, int], projection: str
+) -> list[TfidfVectorizer]:
+    """The unfitted vectorizers of the two feature blocks: jieba words, character n-grams."""
+    # On a few dozen lines a word seen once may still be the only clue.
+    min_df = max(1, min(min_df, n_docs // 50))
+    common = dict(min_df=min_df, sublinear_tf=True, dtype=np.float32, lowercase=False, max_features=max_features)
+    words = TfidfVectorizer(analyzer=word_analyzer, **common)
+    tail = TAIL_CHARS if uses_ppmi(projection, n_docs) else 0
+    chars = TfidfVectorizer(analyzer=partial(char_ngrams, ngram_range=tuple(char_ngram_range), tail=tail), **common)
+    return [words, chars]
+
+
+@dataclass
+class Representation:
+    """The fitted vectorizers, their weights and the latent projection."""
+
+    word_vectorizer: TfidfVectorizer
+    char_vectorizer: TfidfVectorizer
+    word_weight: float
+    projection: np.ndarray | None = None  # (features, dims) float32
+    method: str = "lsa"
+    explained_variance: float = 1.0
+    weights: np.ndarray | None = field(default=None, repr=False)  # (features,) learned weights
+
+    @classmethod
+    def from_counts(cls, templates: Sequence[TfidfVectorizer], counts: Sequence[TermCounts], n_docs: int, word_weight: float):
+        """Vectorizers fitted from each block's (summed) term counts over ``n_docs`` lines."""
+        words, chars = (
+            fitted_vectorizer(vec, select_terms(c, vec.min_df, vec.max_features), n_docs)
+            for vec, c in zip(templates, counts)
+        )
+        return cls(words, chars, float(word_weight))
+
+    @property
+    def feature_names(self) -> np.ndarray:
+        return np.concatenate(
+            [self.word_vectorizer.get_feature_names_out(), self.char_vectorizer.get_feature_names_out()]
+        ).astype(object)
+
+    @property
+    def n_features(self) -> int:
+        return len(self.word_vectorizer.vocabulary_) + len(self.char_vectorizer.vocabulary_)
+
+    def features(self, tokens: Sequence[Sequence[str]], segments: Sequence[Sequence[str]]) -> sp.csr_matrix:
+        """The stacked, block-weighted TF-IDF rows (float32, before the learned weights)."""
+        w = self.word_weight
+        X = sp.hstack(
+            [np.sqrt(w) * self.word_vectorizer.transform(tokens), np.sqrt(1.0 - w) * self.char_vectorizer.transform(segments)],
+            format="csr",
+        )
+        # float32 like the projection: a mixed product would upcast (copy) the whole projection.
+        return X.astype(np.float32, copy=False)
+
+    def project(self, X: sp.csr_matrix, weights: np.ndarray | None = None, unit: bool = True) -> np.ndarray:
+        """Latent rows of feature rows ``X``; ``weights`` default to the learned ones."""
+        weights = self.weights if weights is None else weights
+        if weights is not None:
+            X = X @ sp.diags(weights.astype(np.float32))
+        Z = np.asarray(X @ self.projection, dtype=np.float64)
+        return normalize(Z) if unit else Z
+
+    def latent(self, tokens: Sequence[Sequence[str]], segments: Sequence[Sequence[str]], unit: bool = True) -> np.ndarray:
+        return self.project(self.features(tokens, segments), unit=unit)
+
+    def fit_projection(
+        self, X: sp.csr_matrix, n_docs: int, n_distinct: int, *, n_components: int, projection: str, random_state: int
+    ) -> None:
+        """The latent basis from ``X``, the feature rows of the hash-chosen SVD sample of the
+        ``n_docs`` lines with words (``n_distinct`` of them different)."""
+        # On small corpora a low-rank space generalises over shared characters and words;
+        # as many dimensions as lines would just copy the sparse input.
+        dims = int(min(n_components, X.shape[1] - 1, max(8, n_docs // 8)))
+        if dims >= 1 and n_distinct > 1 and uses_ppmi(projection, n_docs):
+            self.projection, self.explained_variance = ppmi_projection(X, dims, random_state=random_state)
+            self.method = "ppmi"
+            return
+        self.method = "lsa"
+        if dims >= 1 and n_distinct > 1:
+            # ARPACK converges to the leading singular subspace whatever the seed. It needs
+            # fewer dimensions than distinct lines; on a handful of lines the randomized
+            # solver is exact anyway.
+            algorithm = "arpack" if dims < min(n_docs, n_distinct, X.shape[0]) else "randomized"
+            svd = TruncatedSVD(n_components=dims, algorithm=algorithm, random_state=random_state)
+            with np.errstate(divide="ignore", invalid="ignore"):  # identical lines: no variance
+                components = svd.fit(X).components_
+            self.explained_variance = float(np.nan_to_num(svd.explained_variance_ratio_).sum())
+        else:  # one distinct line or a one-word vocabulary: one direction is all there is
+            components = np.ones((1, X.shape[1]), dtype=np.float32)
+            self.explained_variance = 1.0
+        # Contiguous (features x dims): a sparse row times it costs microseconds.
+        self.projection = np.ascontiguousarray(components.T, dtype=np.float32)

@@ -1,0 +1,48 @@
+"""What general Chinese says about a word, from the dictionaries jieba ships.
+
+* :func:`non_subject_words`: place and person names, times and localities (jieba tags ``ns``,
+  ``nr``, ``nrt``, ``nrfg``, ``t``, ``f``). "北京", "俄罗斯" or "最近" can be part of a topic's
+  label ("北京高考") but never the only thing a topic is about.
+* :func:`general_idf`: the inverse document frequency of a word in jieba's own reference
+  corpus (``jieba/analyse/idf.txt``): low for words common in any text ("问题" 4.0, "工作"
+  4.2, "继续" 4.3), high for specific ones ("太极拳" 9.9, "灭火器" 11.1). Unknown words are
+  rare ones. The topic model uses it as the prior of how specific a word is when its own
+  corpus is too small to tell (``model/boilerplate.py``).
+
+Both are read once, lazily, and only by ``fit``: serving a model never loads them.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import jieba
+
+from recommender.text.tokenize import dictionary_tags
+
+NON_SUBJECT_TAGS = frozenset({"ns", "nr", "nrt", "nrfg", "t", "f"})
+# Not through ``import jieba.analyse``: that import opens the file and never closes it.
+IDF_FILE = Path(jieba.__file__).with_name("analyse") / "idf.txt"
+
+
+@lru_cache(maxsize=1)
+def non_subject_words() -> frozenset[str]:
+    """Words jieba's dictionary tags as names, times or localities."""
+    return frozenset(word for word, tag in dictionary_tags() if tag in NON_SUBJECT_TAGS)
+
+
+@lru_cache(maxsize=1)
+def _idf_table() -> dict[str, float]:
+    table: dict[str, float] = {}
+    with IDF_FILE.open(encoding="utf-8") as fh:
+        for line in fh:
+            parts = line.split()
+            if len(parts) == 2:
+                table[parts[0]] = float(parts[1])
+    return table
+
+
+def general_idf(word: str) -> float | None:
+    """IDF of ``word`` in jieba's reference corpus, or None for a word it does not list."""
+    return _idf_table().get(word)
