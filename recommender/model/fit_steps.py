@@ -311,3 +311,57 @@ def _themes(stats: TopicStats, theme_similarity: float, generic: frozenset[str])
         for a in about:
             similarity[a, about] = 1.0
     return group_themes(similarity, theme_similarity)
+
+
+def order_by_size(sizes: np.ndarray, keep: set[int] = frozenset()) -> list[int]:
+    """Topics largest first (ties by number); empty ones dropped unless in ``keep``."""
+    return [int(t) for t in np.argsort(-sizes, kind="stable") if sizes[t] > 0 or t in keep]
+
+
+def renumber(labels: np.ndarray, order: Sequence[int], k: int) -> np.ndarray:
+    """``labels`` (topics 0..k-1, -1) renumbered so that topic ``order[i]`` becomes i."""
+    if k == 0:
+        return labels
+    remap = np.full(k, -1, dtype=np.int64)
+    remap[np.asarray(order, dtype=np.int64)] = np.arange(len(order))
+    return np.where(labels >= 0, remap[np.maximum(labels, 0)], -1)
+
+
+@dataclass
+class Fitted:
+    """Everything a fit learns (``TopicModel.set_fitted`` takes it)."""
+
+    representation: Representation
+    index: TopicIndex
+    generic: frozenset[str]
+    labels: np.ndarray
+    topics: list[dict]
+    themes: list[dict]
+    quality: dict
+
+
+def finish(
+    params: dict,
+    rep: Representation,
+    index: TopicIndex,
+    generic: frozenset[str],
+    priors: Sequence[int],
+    labels: np.ndarray,
+    scores: np.ndarray,
+    stats: TopicStats,
+) -> Fitted:
+    """The fitted state from the final index, every line's topic and score (-1 and 0 for
+    lines without words) and the summed statistics of the assigned lines."""
+    topics, themes = describe(stats, generic, priors, params)
+    for topic, terms in zip(topics, index.terms):
+        topic["terms"] = sorted(terms)
+    assigned = labels >= 0
+    quality = {
+        "n_topics": int(index.n_topics),
+        "n_themes": len(themes),
+        "unassigned_share": round(float(1.0 - assigned.mean()), 4) if labels.size else 0.0,
+        "mean_score": round(float(scores[assigned].mean()), 4) if assigned.any() else 0.0,
+        "generic_words": len(generic),
+        "latent_method": rep.method,
+    }
+    return Fitted(rep, index, frozenset(generic), labels, topics, themes, quality)

@@ -228,29 +228,32 @@ class TopicModel(ClusterMixin, BaseEstimator):
             row_prior = np.array([where.get(int(p), -1) for p in prior[rows]], dtype=np.int64)
         Z = rep.project(X)
         row_labels, row_scores = index.assign(Z, row_tokens, row_prior)
+        sizes = np.bincount(row_labels[row_labels >= 0], minlength=index.n_topics)
+        order = steps.order_by_size(sizes, keep={t for t, p in enumerate(priors) if p in pinned})
+        row_labels = steps.renumber(row_labels, order, index.n_topics)
+        stats = steps.topic_stats(row_texts, row_tokens, row_labels, row_scores, Z, X, hashes, len(order), generic)
+        labels = np.full(n, -1, dtype=np.int64)
+        labels[rows] = row_labels
+        scores = np.zeros(n)
+        scores[rows] = row_scores
+        self.set_fitted(
+            steps.finish(params, rep, index.subset(order), generic, [priors[t] for t in order], labels, scores, stats)
+        )
 
-        order, row_labels = _by_size(row_labels, index.n_topics, keep={t for t, p in enumerate(priors) if p in pinned})
-        self.index_ = index.subset(order)
-        self.representation_ = rep
-        self.generic_words_ = generic
-        self.labels_ = np.full(n, -1, dtype=np.int64)
-        self.labels_[rows] = row_labels
-        self.n_topics_ = len(order)
-        self.centroids_ = self.index_.centroids
-        self.n_rows_ = n
-        stats = steps.topic_stats(row_texts, row_tokens, row_labels, row_scores, Z, X, hashes, self.n_topics_, generic)
-        self.topics_, self.themes_ = steps.describe(stats, generic, [priors[t] for t in order], params)
-        for topic, terms in zip(self.topics_, self.index_.terms):
-            topic["terms"] = sorted(terms)
-        assigned = self.labels_ >= 0
-        self.quality_ = {
-            "n_topics": int(self.n_topics_),
-            "n_themes": len(self.themes_),
-            "unassigned_share": round(float(1.0 - assigned.mean()), 4),
-            "mean_score": round(float(row_scores[row_labels >= 0].mean()) if (row_labels >= 0).any() else 0.0, 4),
-            "generic_words": len(generic),
-            "latent_method": rep.method,
-        }
+    def set_fitted(self, fitted: steps.Fitted) -> TopicModel:
+        """Take the learned state of a fit made elsewhere (the Dask engine runs the steps of
+        ``fit`` on workers and hands the result here); returns self."""
+        self.representation_ = fitted.representation
+        self.index_ = fitted.index
+        self.generic_words_ = fitted.generic
+        self.labels_ = fitted.labels
+        self.n_topics_ = fitted.index.n_topics
+        self.centroids_ = fitted.index.centroids
+        self.n_rows_ = int(fitted.labels.size)
+        self.topics_ = fitted.topics
+        self.themes_ = fitted.themes
+        self.quality_ = fitted.quality
+        return self
 
     # ------------------------------------------------------------------ inference
     def transform(self, texts: Sequence[str], tokens: Sequence[Sequence[str]] | None = None) -> np.ndarray:
@@ -299,15 +302,3 @@ class TopicModel(ClusterMixin, BaseEstimator):
         tags.input_tags.two_d_array = False
         tags.input_tags.string = True
         return tags
-
-
-def _by_size(labels: np.ndarray, k: int, keep: set[int]) -> tuple[list[int], np.ndarray]:
-    """Topics ordered by size (largest first), empty ones dropped unless in ``keep``; and
-    ``labels`` renumbered in that order."""
-    if k == 0:
-        return [], labels
-    sizes = np.bincount(labels[labels >= 0], minlength=k)
-    order = [int(t) for t in np.argsort(-sizes, kind="stable") if sizes[t] > 0 or t in keep]
-    remap = np.full(k, -1, dtype=np.int64)
-    remap[order] = np.arange(len(order))
-    return order, np.where(labels >= 0, remap[np.maximum(labels, 0)], -1)
