@@ -208,7 +208,8 @@ def cmd_suggest(args: argparse.Namespace, settings: Settings) -> int:
             f"{s['rank']:>2}. {s['label']}{badge}  热度 {s['score']:.3f}  "
             f"{s['distinct_submitters']} 人 / {s['feedback_count']} 条  趋势 {TREND_ZH.get(s['trend'], s['trend'])}"
         )
-        print(f"    关键词：{'、'.join(s['keywords'])}")
+        theme = s.get("theme_label")
+        print(f"    关键词：{'、'.join(s['keywords'])}" + (f"  类别：{theme}" if theme and theme != s["label"] else ""))
         for example in s["examples"][:3]:
             print(f"    · {example}")
     return 0

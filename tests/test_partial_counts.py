@@ -10,7 +10,7 @@ import pytest
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from recommender.model.clustering import copies_in_sample, smallest_keys, text_hashes, text_sample
-from recommender.model.topic_model import char_ngrams
+from recommender.model.representation import char_ngrams
 from recommender.model.vocabulary import (
     count_terms,
     fitted_vectorizer,

@@ -316,8 +316,9 @@ def test_segment_scores_count_only_that_segment():
 # --------------------------------------------------------------------------- diversity
 
 
-def test_diversity_skips_near_duplicate_centroids():
-    """A topic with cosine ≥ 0.8 to a better one is skipped and listed in its similar_to; 0.71 is kept."""
+def test_diversity_moves_near_duplicate_centroids_down():
+    """A topic with cosine ≥ 0.8 to a better one moves after the others (listed in that
+    one's similar_to); 0.71 is not a near-duplicate."""
     topics = [card("A", [1.0, 0.0]), card("B", [0.99, 0.141]), card("C", [0.0, 1.0]), card("D", [0.7, 0.7])]
     records = [rec("A", 1) for _ in range(5)] + [rec("B", 1) for _ in range(4)]
     records += [rec("C", 1) for _ in range(3)] + [rec("D", 1) for _ in range(2)]
@@ -325,6 +326,16 @@ def test_diversity_skips_near_duplicate_centroids():
     assert [s.topic_id for s in result] == ["A", "C", "D"]
     assert result[0].similar_to == ("B",)
     assert [s.rank for s in result] == [1, 2, 3]
+
+
+def test_a_full_list_keeps_near_duplicates_at_the_end():
+    """Asked for N, the list has N whenever N topics have demand: a near-duplicate is not dropped."""
+    topics = [card("A", [1.0, 0.0]), card("B", [0.99, 0.141]), card("C", [0.0, 1.0]), card("D", [0.7, 0.7])]
+    records = [rec("A", 1) for _ in range(5)] + [rec("B", 1) for _ in range(4)]
+    records += [rec("C", 1) for _ in range(3)] + [rec("D", 1) for _ in range(2)]
+    result = rank_topics(topics, records, as_of=AS_OF, top=5)
+    assert [s.topic_id for s in result] == ["A", "C", "D", "B"]
+    assert [s.rank for s in result] == [1, 2, 3, 4]
 
 
 def test_diversity_threshold_is_configurable():
@@ -335,11 +346,12 @@ def test_diversity_threshold_is_configurable():
     assert [s.topic_id for s in result] == ["A", "B"]
 
 
-def test_topics_without_centroid_are_never_skipped():
+def test_topics_without_centroid_never_move():
     """Missing centroids disable the diversity check for that topic."""
-    topics = [card("A"), card("B", [1.0, 0.0]), card("C", [1.0, 0.0])]
-    records = [rec("A", 1) for _ in range(3)] + [rec("B", 1) for _ in range(2)] + [rec("C", 1)]
-    assert [s.topic_id for s in rank_topics(topics, records, as_of=AS_OF)] == ["A", "B"]
+    topics = [card("A"), card("B", [1.0, 0.0]), card("C", [1.0, 0.0]), card("D")]
+    records = [rec("A", 1) for _ in range(4)] + [rec("B", 1) for _ in range(3)] + [rec("C", 1) for _ in range(2)]
+    records += [rec("D", 1)]
+    assert [s.topic_id for s in rank_topics(topics, records, as_of=AS_OF)] == ["A", "B", "D", "C"]
 
 
 # --------------------------------------------------------------------------- filtering and ties
@@ -406,7 +418,7 @@ def test_to_dict_has_interface_keys_and_is_json_ready():
     data = s.to_dict()
     assert list(data) == [
         "topic_id", "rank", "label", "keywords", "score", "score_breakdown", "feedback_count",
-        "distinct_submitters", "trend", "examples", "feedback_ids", "votes", "recently_covered",
+        "distinct_submitters", "trend", "examples", "feedback_ids", "theme_id", "theme_label", "votes", "recently_covered",
         "last_class_on", "class_planned_on", "demand_rising_after_class", "monthly_counts", "similar_to",
     ]
     assert tuple(data["score_breakdown"]) == BREAKDOWN_KEYS
@@ -529,11 +541,15 @@ def _run(scenario, permute=None):
 @settings(max_examples=80, deadline=None)
 @given(scenario_st)
 def test_ranking_invariants(scenario):
-    """Sorted by score, ≤ top, ranks 1..n, scores ≥ 0, breakdown sums to score, no near-duplicates."""
+    """≤ top, ranks 1..n, scores ≥ 0, breakdown sums to score; topics that are no
+    near-duplicate of a better one come first, sorted by score, and are pairwise distinct."""
     result = _run(scenario)
     assert len(result) <= scenario["top"]
     assert [s.rank for s in result] == list(range(1, len(result) + 1))
-    scores = [s.score for s in result]
+    moved = {t for s in result for t in s.similar_to}
+    first = [s for s in result if s.topic_id not in moved]
+    assert result[: len(first)] == first
+    scores = [s.score for s in first]
     assert scores == sorted(scores, reverse=True)
     centroids = {c.topic_id: c.centroid for c in scenario["topics"]}
     for s in result:
@@ -545,7 +561,7 @@ def test_ranking_invariants(scenario):
         assert s.distinct_submitters >= 1
         if scenario["segment"] is not None:
             assert s.distinct_submitters >= 3
-    shown = [centroids[s.topic_id] for s in result if centroids[s.topic_id] is not None]
+    shown = [centroids[s.topic_id] for s in first if centroids[s.topic_id] is not None]
     for i, a in enumerate(shown):
         for b in shown[i + 1:]:
             assert float(np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b))) < 0.8

@@ -21,7 +21,7 @@ from tests.helpers import assert_error, parse_html
 
 INTERFACE_KEYS = {
     "topic_id", "rank", "label", "keywords", "score", "score_breakdown", "feedback_count",
-    "distinct_submitters", "trend", "examples", "feedback_ids",
+    "distinct_submitters", "trend", "examples", "feedback_ids", "theme_id", "theme_label",
 }
 EXTRA_KEYS = {
     "votes", "recently_covered", "last_class_on", "class_planned_on", "demand_rising_after_class",
@@ -85,7 +85,7 @@ def test_suggestions_shape_matches_interface(trained_client, organizer_headers):
         assert set(s) == INTERFACE_KEYS | EXTRA_KEYS
         assert list(s)[: len(INTERFACE_KEYS)] == [
             "topic_id", "rank", "label", "keywords", "score", "score_breakdown", "feedback_count",
-            "distinct_submitters", "trend", "examples", "feedback_ids",
+            "distinct_submitters", "trend", "examples", "feedback_ids", "theme_id", "theme_label",
         ]
         assert s["rank"] == rank
         assert isinstance(s["label"], str) and s["label"]
@@ -95,6 +95,7 @@ def test_suggestions_shape_matches_interface(trained_client, organizer_headers):
         assert s["trend"] in {"new", "growing", "steady", "fading"}
         assert len(s["feedback_ids"]) == s["feedback_count"]
         assert s["distinct_submitters"] <= s["feedback_count"]
+        assert isinstance(s["theme_id"], str) and isinstance(s["theme_label"], str) and s["theme_label"]
 
 
 def test_suggestions_honour_as_of_and_segment(trained_client, organizer_headers):
@@ -412,12 +413,15 @@ def test_plan_form_errors_come_back_as_flash(trained_client):
 
 
 def test_retrain_advice_when_much_feedback_fits_no_topic(trained_client, trained_service, monkeypatch):
-    """A notice 建议重新训练 appears when the unassigned share reaches the setting."""
+    """A notice 建议重新训练 appears when the new demand advises it, naming the largest new group."""
     _login(trained_client)
     assert parse_html(trained_client.get("/organizer").text).by_id("retrain-advice") is None
-    monkeypatch.setattr(trained_service, "unassigned_share", lambda: 0.5)
+    advised = {**trained_service.new_demand(), "unassigned_share": 0.5, "retrain_advised": True,
+               "groups": [{"label": "太极拳", "people": 5, "lines": 5, "examples": ["想学太极拳"], "feedback_ids": [],
+                           "first_at": "2026-11-01T00:00:00+00:00", "last_at": "2026-11-02T00:00:00+00:00"}]}
+    monkeypatch.setattr(trained_service, "new_demand", lambda: advised)
     notice = parse_html(trained_client.get("/organizer").text).by_id("retrain-advice")
-    assert notice is not None and "建议重新训练" in notice.text and "50%" in notice.text
+    assert notice is not None and "建议重新训练" in notice.text and "50%" in notice.text and "太极拳" in notice.text
 
 
 def test_topic_page_rename_and_escaping(trained_client, organizer_headers):

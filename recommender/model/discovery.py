@@ -34,7 +34,7 @@ from recommender.model.boilerplate import (
 )
 from recommender.model.density import topic_cores
 from recommender.model.representation import Representation
-from recommender.text.lexicon import non_subject_words
+from recommender.text.lexicon import morphemes, non_subject_words
 from recommender.text.tokenize import char_segments
 
 # Rounds of (find cores → learn boilerplate → re-weight) before the final cores.
@@ -52,18 +52,19 @@ KEEP_COHESION = 0.35
 MATCH_SHARE = 0.5
 # Distinctive words kept per topic for assignment.
 MAX_TERMS = 12
-# Two cores whose centroids are this similar and that share their most common distinctive
-# word are one topic (HDBSCAN's leaves can cut one request family in two).
-MERGE_COSINE = 0.8
+# Two cores whose lines mostly (``MERGE_SHARE`` of each) use one same word, alone or
+# inside longer ones, and whose centroids are this similar are one topic: HDBSCAN's leaves
+# can cut one request family in two ("灭火器" and "灭火器的操作", "小区停车" and "停车位不够").
+MERGE_COSINE = 0.4
+MERGE_SHARE = 0.5
 # A core must be found again without one line in this many (see ``find_cores``) ...
 RESAMPLE_DROP = 7
-# ... overlapping its first self at least this much (Jaccard); in a retrain a core that
-# continues no previous topic must overlap ``NEW_TOPIC_MATCH`` and have
-# ``NEW_TOPIC_SIZE`` times the fewest lines: a higher bar to appear than to stay, so topics
-# at the margin do not come and go from one retrain to the next.
+# ... with at least this share of its lines (its robustness); in a retrain a core that
+# continues no previous topic must have robustness ``NEW_TOPIC_MATCH``: a higher bar to
+# appear than to stay, so topics at the margin do not come and go from one retrain to the
+# next (a new request family of a few people clears it: its lines are all found again).
 RESAMPLE_MATCH = 0.5
 NEW_TOPIC_MATCH = 0.7
-NEW_TOPIC_SIZE = 1.5
 
 
 def learn_weights(
@@ -148,9 +149,9 @@ def find_cores(Z: np.ndarray, min_topic_size: int, keys: np.ndarray) -> list[tup
 
     A core that is there with all the lines but not without a few of them rests on those
     few: a retrain with a few more lines would lose it or find another in its place. Only
-    cores that survive the perturbation (Jaccard overlap ``RESAMPLE_MATCH`` on the lines
-    both fits saw) are topics, so retrains do not make topics come and go. Each core comes
-    with that overlap.
+    cores that survive the perturbation are topics (``RESAMPLE_MATCH`` of the lines both
+    fits saw are again in cores lying mostly inside it), so retrains do not make topics come
+    and go. Each core comes with that share, its robustness.
     """
     cores = _cores(Z, min_topic_size)
     if not cores:
@@ -166,9 +167,13 @@ def find_cores(Z: np.ndarray, min_topic_size: int, keys: np.ndarray) -> list[tup
         seen = rows[kept[rows]]
         if seen.size == 0:
             continue
-        best = max((np.intersect1d(seen, a).size / np.union1d(seen, a).size for a in again), default=0.0)
-        if best >= RESAMPLE_MATCH:
-            out.append((rows, best))
+        # Found again = its lines are again in cores that lie mostly inside it (one, or a
+        # few if the perturbation cut it in parts), not noise or part of something larger.
+        inside = [a for a in again if np.intersect1d(a, rows).size >= 0.5 * a.size]
+        found = np.unique(np.concatenate(inside)) if inside else np.zeros(0, dtype=np.int64)
+        robustness = np.intersect1d(seen, found).size / seen.size
+        if robustness >= RESAMPLE_MATCH:
+            out.append((rows, robustness))
     return out
 
 
@@ -176,17 +181,16 @@ def merge_twins(
     cores: Sequence[tuple[np.ndarray, float]],
     Z: np.ndarray,
     tokens: Sequence[Sequence[str]],
-    corpus_counts: Counter,
-    n_corpus: int,
     generic: set[str],
 ) -> list[tuple[np.ndarray, float]]:
     """``cores`` with each group of twins (see ``MERGE_COSINE``) joined into one."""
     if len(cores) < 2:
         return list(cores)
-    heads = []
+    names = non_subject_words()
+    shared = []
     for rows, _ in cores:
-        terms = distinctive_terms(tokens, rows, corpus_counts, n_corpus, generic)
-        heads.append(terms[0] if terms else None)
+        counts: Counter = Counter(w for i in rows for w in morphemes(tokens[i]))
+        shared.append({w for w, c in counts.items() if c >= MERGE_SHARE * len(rows) and w not in generic and w not in names})
     C = np.vstack([Z[rows].mean(axis=0) for rows, _ in cores])
     C /= np.maximum(np.linalg.norm(C, axis=1, keepdims=True), 1e-12)
     parent = list(range(len(cores)))
@@ -200,7 +204,7 @@ def merge_twins(
     S = C @ C.T
     for i in range(len(cores)):
         for j in range(i + 1, len(cores)):
-            if heads[i] is not None and heads[i] == heads[j] and S[i, j] >= MERGE_COSINE:
+            if S[i, j] >= MERGE_COSINE and shared[i] & shared[j]:
                 parent[root(j)] = root(i)
     groups: dict[int, list[int]] = {}
     for i in range(len(cores)):
@@ -238,7 +242,7 @@ def carry_over(
     together. Pinned previous topics are kept whatever their lines look like."""
     topics: list[Topic] = []
     continues: dict[int, int] = {}  # previous topic -> its position in ``topics``
-    for rows, robustness in merge_twins(cores, Z, tokens, corpus_counts, n_corpus, generic):
+    for rows, robustness in merge_twins(cores, Z, tokens, generic):
         before = -1
         if prior is not None:
             votes = Counter(int(p) for p in prior[rows] if p >= 0)
@@ -251,9 +255,7 @@ def carry_over(
             t.members = np.union1d(t.members, rows)
             t.terms = distinctive_terms(tokens, t.members, corpus_counts, n_corpus, generic)
             continue
-        if prior is not None and before < 0 and (
-            robustness < NEW_TOPIC_MATCH or len(rows) < NEW_TOPIC_SIZE * min_topic_size
-        ):
+        if prior is not None and before < 0 and robustness < NEW_TOPIC_MATCH:
             continue
         terms = distinctive_terms(tokens, rows, corpus_counts, n_corpus, generic)
         if before not in pinned and not is_specific(tokens, rows, terms):

@@ -32,8 +32,9 @@ from recommender.model.discovery import carry_over, find_cores, learn_weights, w
 from recommender.model.labels import LABEL_LINES, candidate_labels, choose_labels, phrases, theme_label
 from recommender.model.representation import Representation, block_templates
 from recommender.model.vocabulary import TermCounts
+from recommender.text.lexicon import morphemes as text_morphemes
 from recommender.text.lexicon import non_subject_words
-from recommender.text.tokenize import is_known_word, pieces
+from recommender.text.tokenize import pieces
 
 # Lines the topic cores are searched in (a text-hashed sample of larger corpora); the other
 # lines are assigned to the topics found.
@@ -189,7 +190,7 @@ def topic_stats(
     profiles = (member @ X).tocsr()
     morphemes = [Counter() for _ in range(k)]
     for i in np.flatnonzero(assigned):
-        morphemes[labels[i]].update(_morphemes(tokens[i]))
+        morphemes[labels[i]].update(text_morphemes(tokens[i]))
     central = []
     for t in range(k):
         rows = np.flatnonzero(labels == t)
@@ -276,18 +277,6 @@ def describe(
 # whose lines mostly (``THEME_WORD_SHARE`` of them) use it are one theme.
 STORE_WORD_SHARE = 0.6
 THEME_WORD_SHARE = 0.5
-
-
-def _morphemes(tokens: Sequence[str]) -> set[str]:
-    """The known words (2+ characters) a line's tokens hold: 消防 in 消防安全 and 消防通道,
-    手机 in 智能手机, 诈骗 in 防诈骗."""
-    found = set()
-    for tok in tokens:
-        for n in range(2, len(tok) + 1):
-            for i in range(len(tok) - n + 1):
-                if n == len(tok) or is_known_word(tok[i : i + n]):
-                    found.add(tok[i : i + n])
-    return found
 
 
 def _themes(stats: TopicStats, theme_similarity: float, generic: frozenset[str]) -> np.ndarray:

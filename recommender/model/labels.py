@@ -19,9 +19,9 @@ from collections.abc import Sequence
 from recommender.text.lexicon import non_subject_words
 from recommender.text.tokenize import is_known_word
 
-MAX_LABEL_CHARS = 10
+MAX_LABEL_CHARS = 8
 # Pieces in a phrase (at most).
-MAX_PIECES = 4
+MAX_PIECES = 3
 # A longer phrase replaces the keyword when at least this share of the lines that have the
 # keyword have the phrase.
 EXTEND_SHARE = 0.5
@@ -47,7 +47,9 @@ def phrases(pieces: Sequence[str], content: set[str]) -> set[str]:
             text += piece
             if len(text) > MAX_LABEL_CHARS:
                 break
-            if piece in content and len(text) >= 2:
+            # A one-character piece ends a phrase only right after its first piece, where it
+            # completes a word jieba cut ("公众" + "号"), never after a particle ("…的骗").
+            if piece in content and len(text) >= 2 and (len(piece) >= 2 or j == i + 1):
                 found.add(text)
     return found
 

@@ -51,11 +51,12 @@ Cool-down
     needs to see the demand that justifies the planned class. ``cancelled`` ones are ignored.
 
 Diversity
-    Greedy maximal marginal relevance with a hard threshold: walk the ranking best first and
-    skip a topic whose centroid has cosine similarity ``≥ diversity_threshold`` with an already
-    chosen one; the skipped id is listed in ``similar_to`` of the most similar chosen topic.
-    Topics without a centroid are never skipped. ``TopicCard.theme`` is not used: a shared
-    theme does not make two topics duplicates.
+    Greedy maximal marginal relevance with a hard threshold: walk the ranking best first; a
+    topic whose centroid has cosine similarity ``≥ diversity_threshold`` with an already
+    chosen one moves down, after every topic that is not such a near-duplicate, and is listed
+    in ``similar_to`` of the most similar chosen topic. It is never dropped: asked for N
+    suggestions, the list has N whenever N topics have demand. Topics without a centroid
+    never move. A shared theme does not make two topics duplicates.
 
 Per segment
     With ``segment=...`` only that segment's lines count, and a topic with fewer than
@@ -135,7 +136,8 @@ class TopicCard:
     keywords: tuple[str, ...] = ()
     examples: tuple[str, ...] = ()
     centroid: np.ndarray | None = field(default=None, compare=False, repr=False)
-    theme: int | None = None
+    theme_id: str | None = None
+    theme_label: str | None = None
 
     def __post_init__(self) -> None:
         # Model output carries lists; keep the card immutable and hashable.
@@ -248,6 +250,8 @@ class Suggestion:
     demand_rising_after_class: bool = False
     monthly_counts: tuple[tuple[str, int], ...] = ()
     similar_to: tuple[str, ...] = ()
+    theme_id: str | None = None
+    theme_label: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict: INTERFACE.md keys first, then the extra keys."""
@@ -263,6 +267,8 @@ class Suggestion:
             "trend": self.trend,
             "examples": list(self.examples),
             "feedback_ids": list(self.feedback_ids),
+            "theme_id": self.theme_id,
+            "theme_label": self.theme_label,
             "votes": self.votes,
             "recently_covered": self.recently_covered,
             "last_class_on": _iso(self.last_class_on),
@@ -562,6 +568,8 @@ def rank_topics(
                 demand_rising_after_class=heat.demand_rising_after_class,
                 monthly_counts=_monthly(lines, clock, params.sparkline_months),
                 similar_to=tuple(similar[topic_id]),
+                theme_id=card.theme_id,
+                theme_label=card.theme_label,
             )
         )
     return suggestions
@@ -570,15 +578,17 @@ def rank_topics(
 def _diversify(
     ordered: Sequence[str], cards: Mapping[str, TopicCard], top: int, threshold: float
 ) -> tuple[list[str], dict[str, list[str]]]:
-    """Greedy walk best first: keep up to ``top`` topics, none near-duplicate of a kept one."""
-    chosen: list[str] = []
+    """Greedy walk best first: up to ``top`` topics, near-duplicates of a kept one after
+    all the others (in their own order), and which topic each near-duplicate resembles."""
+    distinct: list[str] = []
+    later: list[str] = []
     similar: dict[str, list[str]] = defaultdict(list)
     vectors = {t: _unit(cards[t].centroid) for t in ordered}
     for topic_id in ordered:
         vector = vectors[topic_id]
         best: tuple[float, str] | None = None
         if vector is not None:
-            for kept in chosen:
+            for kept in distinct:
                 other = vectors[kept]
                 if other is None or other.shape != vector.shape:
                     continue
@@ -587,10 +597,10 @@ def _diversify(
                     best = (cosine, kept)
         if best is not None:
             similar[best[1]].append(topic_id)
-        elif len(chosen) < top:
-            chosen.append(topic_id)
-        # Past `top`, keep walking only to record near-duplicates of the kept topics.
-    return chosen, similar
+            later.append(topic_id)
+        else:
+            distinct.append(topic_id)
+    return (distinct + later)[:top], similar
 
 
 def _unit(vector: np.ndarray | None) -> np.ndarray | None:

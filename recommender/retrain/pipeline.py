@@ -104,10 +104,14 @@ def _train_locked(store, settings, registry, progress, model_factory, blas_threa
     log.info("tokens: %d cached, %d tokenized now", len(rows) - len(missing), len(missing))
 
     model = model_factory() if model_factory else TopicModel(random_state=0)
-    log.info("fitting topic model on %d feedback lines", len(rows))
+    prior = previous_labels(store, registry, ids)
+    log.info(
+        "fitting topic model on %d feedback lines (%d in a topic of the current model)",
+        len(rows), int((prior >= 0).sum()) if prior is not None else 0,
+    )
     limit = threadpool_limits(limits=blas_threads) if blas_threads else contextlib.nullcontext()
     with limit:
-        model.fit(texts, tokens=tokens)
+        model.fit(texts, tokens=tokens, prior_labels=prior)
         vectors = model.transform(texts, tokens=tokens)
         # Each line's best cosine, as predict_scores gives it (one latent pass, not two).
         scores = (vectors @ np.asarray(model.centroids_).T).max(axis=1)
@@ -131,7 +135,8 @@ def _train_locked(store, settings, registry, progress, model_factory, blas_threa
 
     def write_assignments(version: str, topic_ids: list[str]) -> None:
         topic_of = [topic_ids[int(lab)] if lab >= 0 else None for lab in labels]
-        store.put_assignments(version, zip(ids, topic_of, (float(s) for s in scores)))
+        # A line without a topic word asks for nothing (thanks, praise): never demand.
+        store.put_assignments(version, zip(ids, topic_of, (float(s) for s in scores), (not t for t in tokens)))
 
     return publish_version(
         store, settings, registry, model, identity,
@@ -142,6 +147,25 @@ def _train_locked(store, settings, registry, progress, model_factory, blas_threa
         started=started,
         write_assignments=write_assignments,
     )
+
+
+def previous_labels(store: FeedbackStore, registry: ModelRegistry, ids: list[int]) -> np.ndarray | None:
+    """Each line's topic under the current version as a number (the digits of its stable id,
+    "T0012" -> 12; -1: none), the ``prior_labels`` that let the model carry topics over;
+    None when no version is current."""
+    current = registry.current_version()
+    if current is None:
+        return None
+    topic_of: dict[int, int] = {}
+    for row, topic_id, _ in store.assignment_rows(current):
+        if topic_id is not None:
+            topic_of[row.id] = topic_number(topic_id)
+    return np.array([topic_of.get(i, -1) for i in ids], dtype=np.int64)
+
+
+def topic_number(topic_id: str) -> int:
+    """The number of a stable topic id ("T0012" -> 12)."""
+    return int("".join(ch for ch in topic_id if ch.isdigit()) or -1)
 
 
 def _previous_topics(store, registry, vectors: np.ndarray, ids: list[int]) -> PreviousTopics | None:

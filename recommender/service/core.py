@@ -159,6 +159,15 @@ class RecommenderService:
     def sessions(self, topic_id: str | None = None) -> list[dict]:
         return self.view.sessions(topic_id)
 
+    def themes(self) -> dict:
+        return self.view.themes()
+
+    def no_topic(self, *, no_request: bool = False, page: int = 1, per_page: int = 50) -> dict:
+        return self.view.no_topic(no_request=no_request, page=page, per_page=per_page)
+
+    def new_demand(self) -> dict:
+        return self.view.new_demand()
+
     def topics(self) -> dict:
         return self.view.topics()
 

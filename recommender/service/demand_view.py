@@ -18,6 +18,8 @@ from recommender.store import FeedbackStore, StoredFeedback
 
 #: Most entries of each ranking cache before it is emptied.
 CACHE_ENTRIES = 256
+#: Newest lines in no topic that 新出现的需求 groups.
+NEW_DEMAND_LINES = 2000
 
 
 class DemandView:
@@ -33,6 +35,8 @@ class DemandView:
         self._ranking_latest: dict[tuple, dict] = {}
         self._ranking_lock = threading.Lock()
         self._encoded_cache: dict[int, tuple[dict, bytes]] = {}
+        self._new_demand: tuple[tuple, dict] | None = None
+        self._new_demand_lock = threading.Lock()
         self.cache = DemandCache(store, on_new_version=self._ranking_cache.clear)
 
     # ------------------------------------------------------------------ cache control
@@ -130,6 +134,90 @@ class DemandView:
         )
         return 0.0 if total == 0 else unassigned / total
 
+    def themes(self) -> dict:
+        """The served model's themes, each with its topics (live sizes), largest first, and
+        how many lines are in no topic (未归类) or ask for nothing (课堂反馈)."""
+        topics = self.topics()
+        served = self.serving.require_model()
+        themes: dict[str, dict] = {}
+        for t in topics["topics"]:
+            theme = themes.setdefault(
+                t["theme_id"] or t["topic_id"],
+                {"theme_id": t["theme_id"] or t["topic_id"], "label": t["theme_label"] or t["label"], "size": 0, "topics": []},
+            )
+            theme["size"] += t["size"]
+            theme["topics"].append({"topic_id": t["topic_id"], "label": t["label"], "size": t["size"]})
+        _, no_topic = self.store.no_topic_lines(served.version, no_request=False, limit=0)
+        _, no_request = self.store.no_topic_lines(served.version, no_request=True, limit=0)
+        return {
+            "model_version": topics["model_version"],
+            "themes": sorted(themes.values(), key=lambda th: (-th["size"], th["theme_id"])),
+            "no_topic": no_topic,
+            "no_request": no_request,
+        }
+
+    def no_topic(self, *, no_request: bool = False, page: int = 1, per_page: int = 50) -> dict:
+        """One page of the lines in no topic: those asking for something no topic covers
+        (未归类), or with ``no_request`` those asking for nothing (课堂反馈)."""
+        served = self.serving.require_model()
+        rows, total = self.store.no_topic_lines(
+            served.version, no_request=no_request, offset=(page - 1) * per_page, limit=per_page
+        )
+        return {
+            "model_version": served.version,
+            "kind": "no_request" if no_request else "no_topic",
+            "members": {"page": page, "per_page": per_page, "total": total, "items": [feedback_json(r) for r in rows]},
+        }
+
+    def new_demand(self) -> dict:
+        """新出现的需求: lines received since the served model's training data that fit no
+        topic, grouped by what they share (``model.emerging``), with the retrain advice."""
+        from recommender.model.emerging import group_new_lines
+        from recommender.text.tokenize import tokenize
+
+        served = self.serving.require_model()
+        since_text = served.metadata.get("data_window", {}).get("received_until")
+        since = datetime.fromisoformat(since_text) if since_text else None
+        with self._new_demand_lock:
+            # Grouped again only when lines in no topic came or went (a count is cheap).
+            _, no_topic = self.store.no_topic_lines(served.version, no_request=False, received_after=since, limit=0)
+            key = (served.version, no_topic)
+            if self._new_demand is not None and self._new_demand[0] == key:
+                return self._new_demand[1]
+            rows, no_topic = self.store.no_topic_lines(
+                served.version, no_request=False, received_after=since, limit=NEW_DEMAND_LINES
+            )
+            new_lines = self.store.assignment_stats(served.version, received_after=since)[0] if since else no_topic
+            tokens = [tokenize(r.text) for r in rows]
+            groups = []
+            for group in group_new_lines([r.text for r in rows], tokens, getattr(served.model, "generic_words_", frozenset())):
+                members = [rows[i] for i in group.rows]
+                people = {r.submitter_hash or f"line:{r.id}" for r in members}
+                groups.append({
+                    "label": group.label,
+                    "people": len(people),
+                    "lines": len(members),
+                    "examples": list(dict.fromkeys(r.text for r in members))[:3],
+                    "feedback_ids": [r.public_id for r in members],
+                    "first_at": min(r.submitted_at for r in members).isoformat(),
+                    "last_at": max(r.submitted_at for r in members).isoformat(),
+                })
+            groups.sort(key=lambda g: (-g["people"], -g["lines"], g["label"]))
+            share = 0.0 if new_lines == 0 else no_topic / new_lines
+            min_people = getattr(served.model, "min_topic_size", None) or 5
+            result = {
+                "model_version": served.version,
+                "since": since_text,
+                "new_lines": new_lines,
+                "no_topic": no_topic,
+                "unassigned_share": round(share, 4),
+                "retrain_advised": share >= self.settings.retrain_advice_share
+                or any(g["people"] >= min_people for g in groups),
+                "groups": groups,
+            }
+            self._new_demand = ((served.version, no_topic), result)
+            return result
+
     def sessions(self, topic_id: str | None = None) -> list[dict]:
         """Recorded classes (planned, held, cancelled), oldest first."""
         return [session_json(s) for s in self.store.list_sessions(topic_id)]
@@ -153,7 +241,8 @@ class DemandView:
                 "examples": list(card.examples),
                 "size": counts.get(card.topic_id, 0),
                 "trained_size": served.sizes[card.topic_id],
-                "theme": card.theme,
+                "theme_id": card.theme_id,
+                "theme_label": card.theme_label,
             }
             for card in self.cache.cards(served, labels, demand.examples)
         ]

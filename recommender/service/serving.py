@@ -46,11 +46,15 @@ class LoadedModel:
     cards: dict[str, TopicCard]
     sizes: dict[str, int]
 
-    def assign(self, texts: list[str]) -> list[tuple[str | None, float]]:
-        labels, scores = self.model.predict_scores(texts)
+    def assign(self, texts: list[str]) -> list[tuple[str | None, float, bool]]:
+        """(topic id or None, score, asks for nothing) of each text."""
+        from recommender.text.tokenize import tokenize
+
+        tokens = [tokenize(t) for t in texts]
+        labels, scores = self.model.predict_scores(texts, tokens)
         return [
-            (self.topic_ids[int(label)] if int(label) >= 0 else None, float(score))
-            for label, score in zip(labels, scores)
+            (self.topic_ids[int(label)] if int(label) >= 0 else None, float(score), not toks)
+            for label, score, toks in zip(labels, scores, tokens)
         ]
 
 
@@ -64,6 +68,7 @@ def load_served_model(path: Path) -> LoadedModel:
         raise ValueError(f"metadata has {len(topic_ids)} topic ids for {model.n_topics_} topics")
     cards: dict[str, TopicCard] = {}
     sizes: dict[str, int] = {}
+    theme_ids = theme_ids_of(model, topic_ids)
     for index, info in enumerate(model.topics_):
         tid = topic_ids[index]
         cards[tid] = TopicCard(
@@ -72,11 +77,22 @@ def load_served_model(path: Path) -> LoadedModel:
             keywords=tuple(info["keywords"]),
             examples=tuple(info["examples"]),
             centroid=np.asarray(model.centroids_[index]),
-            theme=info.get("theme"),
+            theme_id=theme_ids[index],
+            theme_label=info.get("theme_label") or info["label"],
         )
         sizes[tid] = int(info["size"])
     version = metadata.get("version") or Path(path).name
     return LoadedModel(version=version, model=model, metadata=metadata, topic_ids=topic_ids, cards=cards, sizes=sizes)
+
+
+def theme_ids_of(model, topic_ids: list[str]) -> list[str]:
+    """The theme id of each topic: "G" and the number of the theme's largest topic
+    ("T0012" -> "G0012"), so a theme keeps its id while that topic does."""
+    out: list[str] = []
+    for info in model.topics_:
+        members = next((th["topics"] for th in getattr(model, "themes_", ()) if info["topic"] in th["topics"]), [info["topic"]])
+        out.append("G" + topic_ids[min(members)].lstrip("T"))
+    return out
 
 
 def require_model(served: LoadedModel | None) -> LoadedModel:
@@ -143,7 +159,7 @@ class ModelServing:
         """Run the model over ``rows`` and store their assignments under its version."""
         assigned = served.assign([r.text for r in rows])
         self.store.put_assignments(
-            served.version, [(r.id, t, s) for r, (t, s) in zip(rows, assigned)], only_with_text=only_with_text
+            served.version, [(r.id, *a) for r, a in zip(rows, assigned)], only_with_text=only_with_text
         )
 
     def assign_locked(self, served: LoadedModel, batch: int = 2000, *, shared: bool = False) -> int:

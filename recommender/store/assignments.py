@@ -16,17 +16,24 @@ class AssignmentTables(StoreEngine):
     """(model_version, feedback_id) -> (topic_id, score), and the reads built on it."""
 
     def put_assignments(
-        self, model_version: str, rows: Iterable[tuple[int, str | None, float]], *, only_with_text: bool = False
+        self, model_version: str, rows: Iterable[tuple], *, only_with_text: bool = False
     ) -> int:
-        """Store (feedback_id, topic_id or None, score) for a model version, replacing any
-        (an upsert: several workers may assign the same new line at once).
+        """Store (feedback_id, topic_id or None, score[, no_request]) for a model version,
+        replacing any (an upsert: several workers may assign the same new line at once).
+        ``no_request`` is true for a line that asks for nothing (thanks, praise).
 
         ``only_with_text``: in the same transaction, drop what was just stored for lines that
         lost their text meanwhile (withdrawn or purged after the caller read them; their own
         erase removed their assignments before this one)."""
         rows = [
-            {"model_version": model_version, "feedback_id": fid, "topic_id": tid, "score": float(score)}
-            for fid, tid, score in rows
+            {
+                "model_version": model_version,
+                "feedback_id": row[0],
+                "topic_id": row[1],
+                "score": float(row[2]),
+                "no_request": bool(row[3]) if len(row) > 3 else None,
+            }
+            for row in rows
         ]
         if not rows:
             return 0
@@ -39,7 +46,11 @@ class AssignmentTables(StoreEngine):
             # Built once and run as an executemany: the web workers call this every second.
             self._upsert_assignment = stmt.on_conflict_do_update(
                 index_elements=[assignments.c.model_version, assignments.c.feedback_id],
-                set_={"topic_id": stmt.excluded.topic_id, "score": stmt.excluded.score},
+                set_={
+                    "topic_id": stmt.excluded.topic_id,
+                    "score": stmt.excluded.score,
+                    "no_request": stmt.excluded.no_request,
+                },
             )
         with self._write() as conn:
             for part in chunks(rows, 500):
@@ -157,11 +168,13 @@ class AssignmentTables(StoreEngine):
             ).scalar_one()
 
     def assignment_stats(self, model_version: str, *, received_after: datetime) -> tuple[int, int]:
-        """(assigned lines, of which fitting no topic) among lines received after a time."""
+        """(assigned lines that ask for something, of which fitting no topic) among lines
+        received after a time."""
         cond = and_(
             assignments.c.model_version == model_version,
             feedback.c.received_at > received_after,
             feedback.c.status == "visible",
+            assignments.c.no_request.is_not(True),
         )
         with self.engine.connect() as conn:
             row = conn.execute(
@@ -170,3 +183,37 @@ class AssignmentTables(StoreEngine):
                 .where(cond)
             ).one()
         return int(row[0]), int(row[1])
+
+    def no_topic_lines(
+        self,
+        model_version: str,
+        *,
+        no_request: bool,
+        received_after: datetime | None = None,
+        offset: int = 0,
+        limit: int | None = 50,
+    ) -> tuple[list[StoredFeedback], int]:
+        """Visible lines in no topic under a model version, newest first, and their count:
+        those that ask for something no topic covers (``no_request=False``: 未归类) or those
+        that ask for nothing (``no_request=True``: thanks, praise); optionally only lines
+        received after a time."""
+        kind = assignments.c.no_request.is_(True) if no_request else assignments.c.no_request.is_not(True)
+        cond = and_(
+            assignments.c.model_version == model_version,
+            assignments.c.topic_id.is_(None),
+            feedback.c.status == "visible",
+            kind,
+        )
+        if received_after is not None:
+            cond = and_(cond, feedback.c.received_at > received_after)
+        joined = assignments.join(feedback, assignments.c.feedback_id == feedback.c.id)
+        with self.engine.connect() as conn:
+            total = conn.execute(select(func.count()).select_from(joined).where(cond)).scalar_one()
+            query = (
+                select(feedback).select_from(joined).where(cond)
+                .order_by(feedback.c.received_at.desc(), feedback.c.id.desc()).offset(offset)
+            )
+            if limit is not None:
+                query = query.limit(limit)
+            rows = conn.execute(query).all()
+        return [row_to_feedback(r) for r in rows], int(total)

@@ -74,10 +74,11 @@ class FeedbackIntake(RecentLines):
                         self._bump(conn, MODERATION_COUNTER)
             new_id = conn.execute(insert(feedback).values(**values).returning(feedback.c.id)).scalar_one()
             if assignment is not None:
-                version, topic_id, score = assignment
+                version, topic_id, score, *no_request = assignment
                 conn.execute(
                     insert(assignments).values(
-                        model_version=version, feedback_id=new_id, topic_id=topic_id, score=float(score)
+                        model_version=version, feedback_id=new_id, topic_id=topic_id, score=float(score),
+                        no_request=bool(no_request[0]) if no_request else None,
                     )
                 )
             row = conn.execute(select(feedback).where(feedback.c.id == new_id)).one()

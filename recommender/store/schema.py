@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from sqlalchemy import (
+    Boolean,
     BigInteger,
     Column,
     Date,
@@ -106,6 +107,8 @@ assignments = Table(
     Column("feedback_id", IdType, ForeignKey("feedback.id", ondelete="CASCADE"), primary_key=True),
     Column("topic_id", String(16), nullable=True),
     Column("score", Float, nullable=False),
+    # True: the line asks for nothing (thanks, praise); in no topic and never demand.
+    Column("no_request", Boolean, nullable=True),
 )
 Index("ix_assignments_topic", assignments.c.model_version, assignments.c.topic_id)
 

@@ -3,6 +3,8 @@
 * :func:`non_subject_words`: place and person names, times and localities (jieba tags ``ns``,
   ``nr``, ``nrt``, ``nrfg``, ``t``, ``f``). "北京", "俄罗斯" or "最近" can be part of a topic's
   label ("北京高考") but never the only thing a topic is about.
+* :func:`morphemes`: the known words inside a line's tokens, so that lines jieba cut
+  differently ("消防安全", "消防通道") still share their subject (消防).
 * :func:`general_idf`: the inverse document frequency of a word in jieba's own reference
   corpus (``jieba/analyse/idf.txt``): low for words common in any text ("问题" 4.0, "工作"
   4.2, "继续" 4.3), high for specific ones ("太极拳" 9.9, "灭火器" 11.1). Unknown words are
@@ -14,12 +16,13 @@ Both are read once, lazily, and only by ``fit``: serving a model never loads the
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 
 import jieba
 
-from recommender.text.tokenize import dictionary_tags
+from recommender.text.tokenize import dictionary_tags, is_known_word
 
 NON_SUBJECT_TAGS = frozenset({"ns", "nr", "nrt", "nrfg", "t", "f"})
 # Not through ``import jieba.analyse``: that import opens the file and never closes it.
@@ -46,3 +49,19 @@ def _idf_table() -> dict[str, float]:
 def general_idf(word: str) -> float | None:
     """IDF of ``word`` in jieba's reference corpus, or None for a word it does not list."""
     return _idf_table().get(word)
+
+
+def morphemes(tokens: Sequence[str]) -> set[str]:
+    """The words of two characters or more a line's tokens are made of: each token and the
+    known words inside it (消防 in 消防安全 and 消防通道, 手机 in 智能手机, 诈骗 in 防诈骗), so
+    lines that jieba cut differently still share their subject."""
+    found = set()
+    for tok in tokens:
+        if len(tok) < 2:
+            continue
+        found.add(tok)
+        for n in range(2, len(tok)):
+            for i in range(len(tok) - n + 1):
+                if is_known_word(tok[i : i + n]):
+                    found.add(tok[i : i + n])
+    return found

@@ -221,22 +221,27 @@ def dashboard(
         "cards": [],
         "chart_svg": None,
         "advice_share": None,
+        "new_demand": None,
+        "themes": None,
         **_moderation_context(service),
         **_plan_defaults(),
     }
     try:
         result = service.suggestions(as_of=as_of, top=query.top, segment=query.segment)
         topics = service.topics()["topics"]
-        share = service.unassigned_share()
+        new_demand = service.new_demand()
+        themes = service.themes()
     except NoModelError as exc:
         context["no_model"] = str(exc)
     else:
         context["result"] = result
         context["cards"] = [_card(s) for s in result["suggestions"]]
         context["chart_svg"] = _demand_chart(topics)
-        context["share"] = share
-        if share >= settings.retrain_advice_share:
-            context["advice_share"] = share
+        context["share"] = new_demand["unassigned_share"]
+        context["new_demand"] = new_demand
+        context["themes"] = themes
+        if new_demand["retrain_advised"]:
+            context["advice_share"] = new_demand["unassigned_share"]
     return _with_flash_cleared(request, _render(request, "organizer_dashboard.html", context, status_code))
 
 
@@ -341,6 +346,32 @@ def topic_page(request: Request, topic_id: str, who: DashboardOrganizer, service
         **_plan_defaults(),
     }
     return _with_flash_cleared(request, _render(request, "organizer_topic.html", context))
+
+
+@router.get("/no-topic", response_class=HTMLResponse)
+def no_topic_page(request: Request, who: DashboardOrganizer, service: Service, auth: Auth) -> Response:
+    """Lines in no topic: 未归类 (ask for something no topic covers) or, with
+    ``?kind=no_request``, 课堂反馈 (thanks, praise: never demand)."""
+    try:
+        page = max(1, int(request.query_params.get("page", "1")))
+    except ValueError:
+        page = 1
+    no_request = request.query_params.get("kind") == "no_request"
+    result = service.no_topic(no_request=no_request, page=page, per_page=PER_PAGE)
+    members = result["members"]
+    context = {
+        "who": who,
+        "csrf_token": _csrf_for(auth, who),
+        "flash": _take_flash(request, auth),
+        "no_request": no_request,
+        "members": members,
+        "page": page,
+        "pages": max(1, -(-members["total"] // PER_PAGE)),
+        "kind_query": "kind=no_request&" if no_request else "",
+        "return_to": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
+        "hide_reasons": [(r, HIDE_REASONS_ZH[r]) for r in HIDE_REASONS],
+    }
+    return _with_flash_cleared(request, _render(request, "organizer_no_topic.html", context))
 
 
 @router.post("/topics/{topic_id}/label")

@@ -1,5 +1,6 @@
-"""Organizer JSON API under ``/api``: suggestions, topics, class sessions, retrain, exports,
-moderation (hide, restore, the flagged review list) and the audit log.
+"""Organizer JSON API under ``/api``: suggestions, themes and topics, lines in no topic and
+new demand, class sessions, retrain, exports, moderation (hide, restore, the flagged review
+list) and the audit log.
 
 Every state change is written to the audit log with the organizer who made it
 (:meth:`recommender.web.auth.OrganizerAuth.actor`: the name of a ``name:token`` entry of
@@ -29,6 +30,8 @@ from recommender.web.schemas import (
     ErrorBody,
     HiddenOut,
     ModerationListOut,
+    NewDemandOut,
+    NoTopicOut,
     RenameOut,
     RestoredOut,
     RetrainStartedOut,
@@ -36,6 +39,7 @@ from recommender.web.schemas import (
     SessionOut,
     SessionsOut,
     SuggestionsOut,
+    ThemesOut,
     TopicDetailOut,
     TopicsOut,
 )
@@ -123,6 +127,26 @@ def export_suggestions(query: SuggestionFilters, service: Service, format: Liter
 def list_topics(service: Service) -> dict:
     """Every topic of the current model with keywords, examples and live sizes."""
     return service.topics()
+
+
+@router.get("/themes", response_model=ThemesOut)
+def list_themes(service: Service) -> dict:
+    """Themes (groups of related topics, for browsing), each with its topics; and how many lines are in no topic."""
+    return service.themes()
+
+
+@router.get("/new-demand", response_model=NewDemandOut)
+def get_new_demand(service: Service) -> dict:
+    """新出现的需求: new lines since the last retrain that fit no topic, grouped, with the retrain advice."""
+    return service.new_demand()
+
+
+@router.get("/no-topic", response_model=NoTopicOut)
+def list_no_topic(
+    service: Service, page: PageQuery, kind: Literal["no_topic", "no_request"] = "no_topic"
+) -> dict:
+    """Lines in no topic: 未归类 (ask for something no topic covers) or 课堂反馈 (``kind=no_request``: thanks, praise)."""
+    return service.no_topic(no_request=kind == "no_request", page=page.page, per_page=page.per_page)
 
 
 @router.get("/topics/{topic_id}", response_model=TopicDetailOut, responses=NOT_FOUND)

@@ -43,6 +43,8 @@ class SuggestionOut(BaseModel):
     trend: str = Field(description="new, growing, steady or fading")
     examples: list[str]
     feedback_ids: list[str] = Field(description="The external id where imported with one, else the stored id.")
+    theme_id: str | None = Field(examples=["G0007"], description="The theme the topic belongs to (for browsing).")
+    theme_label: str | None = Field(examples=["公文写作"])
     votes: int
     recently_covered: bool
     last_class_on: str | None
@@ -66,12 +68,57 @@ class TopicOut(BaseModel):
     examples: list[str]
     size: int = Field(description="Visible feedback lines in the topic now.")
     trained_size: int = Field(description="Lines in the topic when the model was trained.")
-    theme: int | None
+    theme_id: str | None
+    theme_label: str | None
 
 
 class TopicsOut(BaseModel):
     model_version: str
     topics: list[TopicOut]
+
+
+class ThemeTopicOut(BaseModel):
+    topic_id: str = Field(examples=["T0007"])
+    label: str = Field(examples=["会议纪要写作"])
+    size: int = Field(description="Visible feedback lines in the topic now.")
+
+
+class ThemeOut(BaseModel):
+    """A theme groups related topics (for browsing; suggestions rank topics)."""
+
+    theme_id: str = Field(examples=["G0007"])
+    label: str = Field(examples=["公文写作"])
+    size: int = Field(description="Visible feedback lines in its topics now.")
+    topics: list[ThemeTopicOut]
+
+
+class ThemesOut(BaseModel):
+    model_version: str
+    themes: list[ThemeOut]
+    no_topic: int = Field(description="Lines that ask for something no topic covers (未归类).")
+    no_request: int = Field(description="Lines that ask for nothing: thanks, praise (课堂反馈).")
+
+
+class NewDemandGroup(BaseModel):
+    label: str = Field(examples=["太极拳"], description="A phrase the group's lines share.")
+    people: int = Field(description="Distinct people (a submitter counts once; each anonymous line is one).")
+    lines: int
+    examples: list[str]
+    feedback_ids: list[str]
+    first_at: str
+    last_at: str
+
+
+class NewDemandOut(BaseModel):
+    """New lines that fit no topic since the model was trained, grouped as they arrive."""
+
+    model_version: str
+    since: str | None = Field(description="When the served model's training data ends.")
+    new_lines: int = Field(description="Lines received since then that ask for something.")
+    no_topic: int = Field(description="Of those, lines in no topic.")
+    unassigned_share: float
+    retrain_advised: bool
+    groups: list[NewDemandGroup]
 
 
 class SessionOut(BaseModel):
@@ -111,6 +158,14 @@ class MembersPage(BaseModel):
     per_page: int
     total: int
     items: list[MemberOut]
+
+
+class NoTopicOut(BaseModel):
+    """One page of the lines in no topic: 未归类 (``kind=no_topic``) or 课堂反馈 (``kind=no_request``)."""
+
+    model_version: str
+    kind: str = Field(examples=["no_topic"])
+    members: MembersPage
 
 
 class TopicDetailOut(BaseModel):

@@ -1,0 +1,115 @@
+"""Issue 14 as a new user meets it, through the service and the API: themes, lines in no
+topic (未归类) and lines that ask for nothing (课堂反馈), 新出现的需求 between retrains, and a
+retrain that turns new demand into a topic while keeping the others."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from tests.fixtures_organizer import trained_client, trained_service  # noqa: F401 (fixtures)
+
+TAI_CHI = ["希望开一个太极拳班", "想学太极拳", "太极拳能不能开课", "社区能教太极拳吗", "太极拳入门想学学"]
+PRAISE = ["讲得很好，谢谢老师", "老师辛苦了", "非常满意"]
+UNRELATED = ["孩子放学后没人辅导作业", "能不能教做短视频"]
+
+
+def submit(service, texts: list[str], who: str) -> None:
+    now = datetime.now(timezone.utc)
+    for i, text in enumerate(texts):
+        service.submit(service.draft(text, segment="居民", submitter=f"{who}-{i}", submitted_at=now - timedelta(hours=i), source="api"))
+    service.refresh_model()
+
+
+def test_suggestions_carry_their_theme(trained_client, organizer_headers):
+    """Each suggestion names its theme, and GET /api/themes lists every topic under one theme."""
+    suggestions = trained_client.get("/api/suggestions?top=10", headers=organizer_headers).json()["suggestions"]
+    themes = trained_client.get("/api/themes", headers=organizer_headers).json()
+    listed = {t["topic_id"]: th["theme_id"] for th in themes["themes"] for t in th["topics"]}
+    for s in suggestions:
+        assert listed[s["topic_id"]] == s["theme_id"]
+        assert s["theme_label"] in {th["label"] for th in themes["themes"]}
+    topics = trained_client.get("/api/topics", headers=organizer_headers).json()["topics"]
+    assert sorted(listed) == sorted(t["topic_id"] for t in topics)
+    assert {"no_topic", "no_request"} <= set(themes)
+
+
+def test_no_suggestion_is_a_catch_all(trained_client, organizer_headers):
+    """Every suggestion's lines share its subject: most of them are about one theme of the store."""
+    from tests.fixtures_organizer import theme_lines
+
+    theme_of = {text: theme for theme, text in theme_lines()}
+    suggestions = trained_client.get("/api/suggestions?top=10", headers=organizer_headers).json()["suggestions"]
+    assert len(suggestions) >= 4
+    for s in suggestions:
+        topic = trained_client.get(f"/api/topics/{s['topic_id']}?per_page=200", headers=organizer_headers).json()
+        members = [theme_of.get(m["text"]) for m in topic["members"]["items"]]
+        main = max(set(members), key=members.count)
+        assert members.count(main) >= 0.8 * len(members), (s["label"], members)
+
+
+def test_unrelated_requests_and_praise_fit_no_topic(trained_client, trained_service, organizer_headers):
+    """Between retrains, requests about new subjects go to 未归类 (never into a topic) and
+    praise goes to 课堂反馈; both are counted and can be browsed."""
+    before = {t["topic_id"]: t["size"] for t in trained_client.get("/api/topics", headers=organizer_headers).json()["topics"]}
+    submit(trained_service, UNRELATED, "new")
+    submit(trained_service, PRAISE, "fan")
+    after = {t["topic_id"]: t["size"] for t in trained_client.get("/api/topics", headers=organizer_headers).json()["topics"]}
+    assert after == before
+    no_topic = trained_client.get("/api/no-topic?per_page=50", headers=organizer_headers).json()
+    texts = [m["text"] for m in no_topic["members"]["items"]]
+    assert set(UNRELATED) <= set(texts) and not set(PRAISE) & set(texts)
+    praise = trained_client.get("/api/no-topic?kind=no_request", headers=organizer_headers).json()
+    assert {m["text"] for m in praise["members"]["items"]} >= set(PRAISE)
+    themes = trained_client.get("/api/themes", headers=organizer_headers).json()
+    assert themes["no_topic"] >= len(UNRELATED) and themes["no_request"] >= len(PRAISE)
+
+
+def test_new_demand_is_grouped_and_advises_a_retrain(trained_client, trained_service, organizer_headers):
+    """Five people asking for tai chi since the last retrain: 「太极拳 · 5 人」 in
+    /api/new-demand and on the dashboard, with the retrain advice."""
+    quiet = trained_client.get("/api/new-demand", headers=organizer_headers).json()
+    assert quiet["groups"] == [] and quiet["retrain_advised"] is False
+    submit(trained_service, TAI_CHI, "taichi")
+    submit(trained_service, UNRELATED, "other")
+    body = trained_client.get("/api/new-demand", headers=organizer_headers).json()
+    group = body["groups"][0]
+    assert "太极拳" in group["label"] and group["people"] == 5 and group["lines"] == 5
+    assert body["retrain_advised"] is True and body["no_topic"] >= 7
+    from tests.test_web_organizer import _login
+    from tests.helpers import parse_html
+
+    _login(trained_client)
+    page = parse_html(trained_client.get("/organizer").text)
+    section = page.by_id("new-demand")
+    assert section is not None and "太极拳" in section.text and "5 人" in section.text
+    assert page.by_id("retrain-advice") is not None
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_a_retrain_turns_new_demand_into_a_topic_and_keeps_the_others(trained_client, trained_service, settings, organizer_headers):
+    """After the retrain the tai-chi requests are a topic labelled with their own words, the
+    praise is still in no topic, and the lines that were in a topic keep its id."""
+    from recommender.retrain.pipeline import train_from_store
+
+    topics = trained_client.get("/api/topics", headers=organizer_headers).json()["topics"]
+    before = {}
+    for t in topics:
+        items = trained_client.get(f"/api/topics/{t['topic_id']}?per_page=200", headers=organizer_headers).json()
+        before.update({m["feedback_id"]: t["topic_id"] for m in items["members"]["items"]})
+    submit(trained_service, TAI_CHI, "taichi")
+    submit(trained_service, PRAISE, "fan")
+    train_from_store(trained_service.store, settings, progress=False)
+    trained_service.refresh_model()
+    after = {}
+    labels = {}
+    for t in trained_client.get("/api/topics", headers=organizer_headers).json()["topics"]:
+        items = trained_client.get(f"/api/topics/{t['topic_id']}?per_page=200", headers=organizer_headers).json()
+        after.update({m["feedback_id"]: t["topic_id"] for m in items["members"]["items"]})
+        labels[t["topic_id"]] = (t["label"], [m["text"] for m in items["members"]["items"]])
+    kept = sum(after.get(fid) == tid for fid, tid in before.items())
+    assert kept >= 0.9 * len(before)
+    tai_chi = [tid for tid, (_, texts) in labels.items() if set(TAI_CHI) & set(texts)]
+    assert len(tai_chi) == 1 and "太极拳" in labels[tai_chi[0]][0]
+    assert not any(set(PRAISE) & set(texts) for _, texts in labels.values())
