@@ -1,14 +1,21 @@
 """Training-scale benchmark: wall time and peak memory of TopicModel.fit and the plain
-baseline on 10k, 50k and 150k texts sampled with replacement from the union of the
-development sets in ../shared/data.
+baseline on 10k, 50k and 150k texts sampled with replacement from ../shared/data.
 
     .venv/bin/python bench/train_scale.py [--sizes 10000 50000 150000] [--threads 2]
+                                          [--short-only] [--against REF]
+
+The texts (``--mix``, the default) are what real feedback looks like: two thirds short
+lines from the union of the labelled development sets, one third 100-200 characters long
+(bodies of the tipdm2020c citizen messages, each cut to a length drawn from 100-200).
+``--short-only`` samples the short lines alone (the earlier figures in RESULTS).
 
 Every (method, size) runs in its own subprocess so that peak RSS (ru_maxrss) is that
 run's alone. Times include tokenization for both methods (jieba runs inside
 TopicModel.fit when no tokens are passed; the baseline tokenizes the same way).
 TopicModel runs with its defaults (automatic number of topics); the baseline is jieba +
-stop words + word TF-IDF + KMeans(k=50, n_init=3).
+stop words + word TF-IDF + KMeans(k=50, n_init=3). ``--against REF`` also fits the
+TopicModel of another git ref (its worktree and venv under bench/.work, as
+bench/organizer.py makes them) in the same run: the "current method" of an issue.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,6 +37,9 @@ FILES = [
     DATA / "thucnews_titles_20k" / "data.csv",
     DATA / "tipdm2020c_sample495" / "data.csv",
 ]
+BODIES = [DATA / "tipdm2020c_messages" / "data.csv", DATA / "tipdm2020c_sample495" / "data.csv"]
+LONG_SHARE = 1 / 3
+LONG_CHARS = (100, 200)
 
 
 def union_texts() -> list[str]:
@@ -39,16 +50,41 @@ def union_texts() -> list[str]:
     return texts
 
 
-def child(method: str, size: int, seed: int) -> dict:
+def long_texts() -> list[str]:
+    """Message bodies of at least LONG_CHARS[0] characters."""
+    texts: list[str] = []
+    for path in BODIES:
+        with path.open(encoding="utf-8", newline="") as fh:
+            texts.extend(r["detail"] for r in csv.DictReader(fh) if len(r.get("detail") or "") >= LONG_CHARS[0])
+    return texts
+
+
+def sample_texts(size: int, seed: int, mix: bool) -> list[str]:
+    """``size`` texts drawn with replacement (a third long ones when ``mix``)."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    short = union_texts()
+    if not mix:
+        return [short[i] for i in rng.integers(0, len(short), size)]
+    bodies = long_texts()
+    n_long = int(round(size * LONG_SHARE))
+    texts = [short[i] for i in rng.integers(0, len(short), size - n_long)]
+    for i in rng.integers(0, len(bodies), n_long):
+        texts.append(bodies[i][: int(rng.integers(LONG_CHARS[0], LONG_CHARS[1] + 1))])
+    order = rng.permutation(size)
+    return [texts[i] for i in order]
+
+
+def word_analyzer(tokens):
+    return tokens
+
+
+def child(method: str, size: int, seed: int, mix: bool) -> dict:
     import resource
     import time
 
-    import numpy as np
-
-    sys.path.insert(0, str(ROOT))
-    pool = union_texts()
-    rng = np.random.default_rng(seed)
-    texts = [pool[i] for i in rng.integers(0, len(pool), size)]
+    texts = sample_texts(size, seed, mix)
     from recommender.text.tokenize import tokenize
 
     tokenize("预热")  # jieba's dictionary load is a one-off per process, not per fit
@@ -71,8 +107,6 @@ def child(method: str, size: int, seed: int) -> dict:
         from sklearn.cluster import KMeans
         from sklearn.feature_extraction.text import TfidfVectorizer
 
-        from recommender.model.topic_model import word_analyzer
-
         tokens = [tokenize(t) for t in texts]
         X = TfidfVectorizer(analyzer=word_analyzer).fit_transform(tokens)
         KMeans(n_clusters=50, n_init=3, random_state=seed).fit(X)
@@ -86,22 +120,36 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 50_000, 150_000])
     parser.add_argument("--threads", type=int, default=2, help="OMP/OpenBLAS threads of each run")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--short-only", action="store_true", help="short lines only (no long bodies)")
+    parser.add_argument("--against", metavar="REF", help="also fit the TopicModel of this git ref")
     parser.add_argument("--child", nargs=2, metavar=("METHOD", "SIZE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    mix = not args.short_only
     if args.child:
-        print(json.dumps(child(args.child[0], int(args.child[1]), args.seed)))
+        print(json.dumps(child(args.child[0], int(args.child[1]), args.seed, mix)))
         return
     env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "OPENBLAS_NUM_THREADS": str(args.threads)}
-    print(f"{'size':>8}  {'method':<12}{'fit s':>8}{'peak MB':>9}  extra")
+    env.pop("PYTHONPATH", None)
+    runs = [("baseline", Path(sys.executable)), ("topicmodel", Path(sys.executable))]
+    if args.against:
+        sys.path.insert(0, str(Path(__file__).parent))
+        from organizer import baseline_tree, current_tree
+
+        other = baseline_tree(args.against, current_tree())
+        runs.insert(1, (f"topicmodel@{other.commit[:7]}", other.python))
+    print(f"texts: {'a third 100-200 characters' if mix else 'short lines only'}; threads {args.threads}")
+    print(f"{'size':>8}  {'method':<20}{'fit s':>8}{'peak MB':>9}  extra")
     for size in args.sizes:
-        for method in ["baseline", "topicmodel"]:
+        for name, python in runs:
+            method = "baseline" if name == "baseline" else "topicmodel"
+            flags = ["--seed", str(args.seed)] + (["--short-only"] if not mix else [])
             out = subprocess.run(
-                [sys.executable, __file__, "--child", method, str(size), "--seed", str(args.seed)],
-                capture_output=True, text=True, env=env, check=True,
+                [str(python), __file__, "--child", method, str(size), *flags],
+                capture_output=True, text=True, env=env, check=True, cwd=tempfile.gettempdir(),
             )
             r = json.loads(out.stdout.strip().splitlines()[-1])
             extra = {k: v for k, v in r.items() if k not in {"method", "size", "fit_s", "peak_rss_mb"}}
-            print(f"{size:>8}  {method:<12}{r['fit_s']:>8}{r['peak_rss_mb']:>9.0f}  {extra}", flush=True)
+            print(f"{size:>8}  {name:<20}{r['fit_s']:>8}{r['peak_rss_mb']:>9.0f}  {extra}", flush=True)
 
 
 if __name__ == "__main__":

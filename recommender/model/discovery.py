@@ -29,6 +29,7 @@ from recommender.model.boilerplate import (
     GENERIC_WEIGHT,
     catch_all_glue,
     remainder_generic,
+    spread_generic,
     spread_weights,
     word_feature_mask,
 )
@@ -90,7 +91,7 @@ def learn_weights(
         Z = rep.project(X, weights)
         cores = topic_cores(Z, min_topic_size)
         weights = np.minimum(weights, spread_weights(presence, cores))
-        generic |= catch_all_glue(texts, tokens, cores, Z, raw)
+        generic |= spread_generic(tokens, cores) | catch_all_glue(texts, tokens, cores, Z, raw)
     weights = np.where(word_feature_mask(names, generic), np.minimum(weights, GENERIC_WEIGHT), weights)
     return weights, generic
 

@@ -1,7 +1,7 @@
 """What general Chinese says about a word, from the dictionaries jieba ships.
 
 * :func:`non_subject_words`: place and person names, times and localities (jieba tags ``ns``,
-  ``nr``, ``nrt``, ``nrfg``, ``t``, ``f``). "北京", "俄罗斯" or "最近" can be part of a topic's
+  ``nr``, ``nrt``, ``nrfg``, ``t``, ``f``, and unknown words ending like a place: 西地省). "北京", "俄罗斯" or "最近" can be part of a topic's
   label ("北京高考") but never the only thing a topic is about.
 * :func:`morphemes`: the known words inside a line's tokens, so that lines jieba cut
   differently ("消防安全", "消防通道") still share their subject (消防).
@@ -25,14 +25,36 @@ import jieba
 from recommender.text.tokenize import dictionary_tags, is_known_word
 
 NON_SUBJECT_TAGS = frozenset({"ns", "nr", "nrt", "nrfg", "t", "f"})
+# A word of three characters or more that ends with an administrative division is a place
+# name even when jieba does not know it ("西地省", "长沙市", "星沙镇", "开发区").
+PLACE_ENDINGS = frozenset("省市县区镇乡村")
 # Not through ``import jieba.analyse``: that import opens the file and never closes it.
 IDF_FILE = Path(jieba.__file__).with_name("analyse") / "idf.txt"
 
 
+def non_subject_words() -> NonSubject:
+    """The names, times and localities (see :class:`NonSubject`): ``word in
+    non_subject_words()``."""
+    return _NON_SUBJECT
+
+
+class NonSubject:
+    """Membership test for words that are never a topic's subject on their own: what
+    jieba's dictionary tags as a name, time or locality, and place names it does not know
+    (``PLACE_ENDINGS``)."""
+
+    def __contains__(self, word: object) -> bool:
+        if not isinstance(word, str):
+            return False
+        return word in _tagged() or (len(word) >= 3 and word[-1] in PLACE_ENDINGS)
+
+
 @lru_cache(maxsize=1)
-def non_subject_words() -> frozenset[str]:
-    """Words jieba's dictionary tags as names, times or localities."""
+def _tagged() -> frozenset[str]:
     return frozenset(word for word, tag in dictionary_tags() if tag in NON_SUBJECT_TAGS)
+
+
+_NON_SUBJECT = NonSubject()
 
 
 @lru_cache(maxsize=1)
