@@ -181,10 +181,10 @@ def test_classify_trend_thresholds(current, previous, earlier, expected):
 
 
 def test_trend_new_and_growth_bonus():
-    """A topic first raised inside the window is new; growth = 0.25 per added person."""
+    """A topic first raised inside the window is new; growth = 1 per added person."""
     [s] = rank_topics([card("T1")], [rec(days_ago=d) for d in (1, 2, 3)], as_of=AS_OF)
     assert s.trend == "new"
-    assert s.score_breakdown["growth"] == 0.75
+    assert s.score_breakdown["growth"] == 3.0
 
 
 def test_trend_growing_steady_fading_from_records():
@@ -196,7 +196,7 @@ def test_trend_growing_steady_fading_from_records():
     )
     result = by_id(rank_topics([card("G"), card("S"), card("F")], records, as_of=AS_OF))
     assert (result["G"].trend, result["S"].trend, result["F"].trend) == ("growing", "steady", "fading")
-    assert result["G"].score_breakdown["growth"] == 0.75
+    assert result["G"].score_breakdown["growth"] == 3.0
     assert result["S"].score_breakdown["growth"] == 0.0
     assert result["F"].score_breakdown["growth"] == 0.0
 
@@ -253,10 +253,10 @@ def test_demand_rising_after_class_shows():
     assert s.demand_rising_after_class is True
     # as_of is a date: ages are measured from the midnight ending it (2024-07-01).
     assert s.score_breakdown["people"] == round(decay_weight(16, 45) + 3 * decay_weight(6, 45), 4)
-    assert s.score_breakdown["growth"] == 1.0  # all four people are new; kept because demand rose
+    assert s.score_breakdown["growth"] == 4.0  # all four people are new; kept because demand rose
     assert s.score_breakdown["cooldown"] == -round(decay_weight(16, 45), 4)
     assert s.score == round(sum(s.score_breakdown.values()), 4)
-    assert s.score == pytest.approx(3 * decay_weight(6, 45) + 1.0, abs=2e-4)
+    assert s.score == pytest.approx(3 * decay_weight(6, 45) + 4.0, abs=2e-4)
 
 
 def test_planned_class_is_flagged_without_penalty():

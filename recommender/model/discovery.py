@@ -53,9 +53,11 @@ KEEP_COHESION = 0.35
 MATCH_SHARE = 0.5
 # Distinctive words kept per topic for assignment.
 MAX_TERMS = 12
-# Two cores whose lines mostly (``MERGE_SHARE`` of each) use one same word, alone or
-# inside longer ones, and whose centroids are this similar are one topic: HDBSCAN's leaves
-# can cut one request family in two ("灭火器" and "灭火器的操作", "小区停车" and "停车位不够").
+# Two cores are one topic (HDBSCAN's leaves can cut one request family in two: "灭火器" and
+# "灭火器的操作", "小区停车" and "停车位不够") when their centroids are this similar and each
+# one's head (its most distinctive word among those most of its lines use, ``MERGE_SHARE``
+# at least, words inside tokens included) is used by most lines of the other; not "搅拌站"
+# and "扰民", although the mixing plant's lines speak of 噪音 too.
 MERGE_COSINE = 0.4
 MERGE_SHARE = 0.5
 # A core must be found again without one line in this many (see ``find_cores``) ...
@@ -188,10 +190,14 @@ def merge_twins(
     if len(cores) < 2:
         return list(cores)
     names = non_subject_words()
-    shared = []
+    corpus: Counter = Counter(w for toks in tokens for w in morphemes(toks))
+    common, heads = [], []
     for rows, _ in cores:
         counts: Counter = Counter(w for i in rows for w in morphemes(tokens[i]))
-        shared.append({w for w, c in counts.items() if c >= MERGE_SHARE * len(rows) and w not in generic and w not in names})
+        words = {w for w, c in counts.items() if c >= MERGE_SHARE * len(rows) and w not in generic and w not in names}
+        common.append(words)
+        # The head: the most distinctive of them (most typical of this core against the corpus).
+        heads.append(max(words, key=lambda w: (counts[w] / corpus[w], len(w), w), default=None))
     C = np.vstack([Z[rows].mean(axis=0) for rows, _ in cores])
     C /= np.maximum(np.linalg.norm(C, axis=1, keepdims=True), 1e-12)
     parent = list(range(len(cores)))
@@ -205,7 +211,7 @@ def merge_twins(
     S = C @ C.T
     for i in range(len(cores)):
         for j in range(i + 1, len(cores)):
-            if S[i, j] >= MERGE_COSINE and shared[i] & shared[j]:
+            if S[i, j] >= MERGE_COSINE and heads[i] in common[j] and heads[j] in common[i]:
                 parent[root(j)] = root(i)
     groups: dict[int, list[int]] = {}
     for i in range(len(cores)):

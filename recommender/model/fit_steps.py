@@ -33,7 +33,7 @@ from recommender.model.labels import LABEL_LINES, candidate_labels, choose_label
 from recommender.model.representation import Representation, block_templates
 from recommender.model.vocabulary import TermCounts
 from recommender.text.lexicon import morphemes as text_morphemes
-from recommender.text.lexicon import non_subject_words
+from recommender.text.lexicon import non_subject_words, specificity
 from recommender.text.tokenize import pieces
 
 # Lines the topic cores are searched in (a text-hashed sample of larger corpora); the other
@@ -230,7 +230,7 @@ def describe(
     for t in range(k):
         central = stats.central[t]
         line_phrases = [phrases(pieces(c[2]), set(c[3])) for c in central]
-        candidates.append(candidate_labels(line_phrases, words[t], set(generic)))
+        candidates.append(candidate_labels(line_phrases, label_anchors(keywords[t]), set(generic)))
         if central:
             vectors = np.vstack([c[4] for c in central])
             picked = representative_examples(
@@ -241,7 +241,7 @@ def describe(
         else:
             examples.append([])
     labels = choose_labels(candidates, stats.sizes, words)
-    themes_of = _themes(stats, params["theme_similarity"], generic)
+    themes_of, store_words = _themes(stats, params["theme_similarity"], generic)
     counts = stats.counts.tocsr()
     themes = []
     for g in range(int(themes_of.max()) + 1 if k else 0):
@@ -249,9 +249,14 @@ def describe(
         usage = [
             {str(stats.vocab[j]): int(c) for j, c in zip(counts[t].indices, counts[t].data)} for t in members
         ]
+        # A store mostly about one thing: its themes are named after it (消防, 公文).
+        about = Counter(
+            w for t in members for w in store_words if stats.morphemes[t][w] >= THEME_WORD_SHARE * stats.sizes[t]
+        )
+        label = max(about, key=lambda w: (about[w], len(w), w)) if len(members) > 1 and about else None
         themes.append({
             "theme": g,
-            "label": theme_label(
+            "label": label or theme_label(
                 [labels[t] for t in members], [words[t] for t in members], usage,
                 [int(stats.sizes[t]) for t in members], set(generic),
             ),
@@ -279,27 +284,38 @@ STORE_WORD_SHARE = 0.6
 THEME_WORD_SHARE = 0.5
 
 
-def _themes(stats: TopicStats, theme_similarity: float, generic: frozenset[str]) -> np.ndarray:
+def label_anchors(keywords: Sequence[tuple[str, float]]) -> list[str]:
+    """A topic's keywords in the order a label is built from them: their c-TF-IDF weighed by
+    how specific each word is in general Chinese (``lexicon.specificity``), so 购房 and 补贴
+    come before 申请, a verb any request uses."""
+    return [w for w, _ in sorted(keywords, key=lambda ws: -ws[1] * specificity(ws[0]))]
+
+
+def _themes(stats: TopicStats, theme_similarity: float, generic: frozenset[str]) -> tuple[np.ndarray, set[str]]:
     """Themes from the topics' word and character n-gram profiles: the words a family of
     topics shares ("诈骗", "网格") count there at full weight, while the latent space
     down-weighted them to keep the topics apart. In a store mostly about one thing (a word,
     alone or inside longer ones, in ``STORE_WORD_SHARE`` of the lines: 消防 in 消防安全 and
-    消防通道) the topics about it are one theme."""
+    消防通道) the topics about it are one theme. Returns each topic's theme and such words."""
     k = stats.sizes.size
     if k == 0:
-        return np.zeros(0, dtype=np.int64)
+        return np.zeros(0, dtype=np.int64), set()
     unit = normalize(stats.profiles)
     similarity = np.asarray((unit @ unit.T).todense())
     names = non_subject_words()
     store = sum(stats.morphemes, Counter())
     total = int(stats.sizes.sum())
+    store_words = set()
     for word, c in store.items():
-        if c < STORE_WORD_SHARE * total or word in generic or word in names:
+        # Not "or word in generic": a store's subject is in most lines, so it is spread over
+        # all its topics and learned as generic, yet it is what the theme is about.
+        if c < STORE_WORD_SHARE * total or word in names:
             continue
+        store_words.add(word)
         about = [t for t in range(k) if stats.morphemes[t][word] >= THEME_WORD_SHARE * stats.sizes[t]]
         for a in about:
             similarity[a, about] = 1.0
-    return group_themes(similarity, theme_similarity)
+    return group_themes(similarity, theme_similarity), store_words
 
 
 def order_by_size(sizes: np.ndarray, keep: set[int] = frozenset()) -> list[int]:

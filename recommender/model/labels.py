@@ -4,9 +4,9 @@ A label is a run of consecutive jieba pieces copied from the topic's lines, so i
 written and a word jieba cut in two ("公众" + "号") comes back whole. It starts and ends with
 a topic word, holds a distinctive word of the topic, and is never a generic word on its own.
 
-The choice: start from the topic's best keyword that is not generic (c-TF-IDF), then take
-the longest phrase around it that most of the lines with the keyword also share
-(``EXTEND_SHARE``, and two lines at least), up to ``MAX_LABEL_CHARS``. A name, time or
+The choice (:func:`candidate_labels`): among the phrases around the topic's best keywords
+(c-TF-IDF, specific words first), the one most of its lines share, a longer one preferred
+when nearly as many do; at least two lines, at most ``MAX_LABEL_CHARS`` characters. A name, time or
 locality ("北京", "最近") is never a label on its own. Larger topics choose first; a topic whose
 phrase is taken uses its next candidate, so no two topics share a label.
 """
@@ -22,9 +22,9 @@ from recommender.text.tokenize import is_known_word
 MAX_LABEL_CHARS = 8
 # Pieces in a phrase (at most).
 MAX_PIECES = 3
-# A longer phrase replaces the keyword when at least this share of the lines that have the
-# keyword have the phrase.
-EXTEND_SHARE = 0.5
+# Keywords a label may be built around, and the weight of each character beyond two.
+ANCHORS = 3
+LENGTH_BONUS = 0.25
 # Lines of a topic read for its label (the most central ones).
 LABEL_LINES = 300
 
@@ -36,6 +36,7 @@ def phrases(pieces: Sequence[str], content: set[str]) -> set[str]:
     found: set[str] = set()
     m = len(pieces)
     starts = {p for p in content if len(p) >= 2}
+    names = non_subject_words()  # "楼道" + "里" is no word
     for i in range(m):
         if pieces[i] not in starts:
             continue
@@ -49,7 +50,7 @@ def phrases(pieces: Sequence[str], content: set[str]) -> set[str]:
                 break
             # A one-character piece ends a phrase only right after its first piece, where it
             # completes a word jieba cut ("公众" + "号"), never after a particle ("…的骗").
-            if piece in content and len(text) >= 2 and (len(piece) >= 2 or j == i + 1):
+            if piece in content and len(text) >= 2 and (len(piece) >= 2 or (j == i + 1 and piece not in names)):
                 found.add(text)
     return found
 
@@ -59,26 +60,24 @@ def candidate_labels(
     keywords: Sequence[str],
     generic: set[str],
 ) -> list[str]:
-    """Label candidates of one topic, best first, from the phrases of its lines."""
+    """Label candidates of one topic, best first, from the phrases of its lines: phrases
+    that hold one of its first ``ANCHORS`` keywords, by the share of lines that have them,
+    a longer phrase counting ``LENGTH_BONUS`` more per character ("公众号" in every line
+    beats "公众号排版" in a third of them, "人才购房补贴" in most beats "补贴")."""
     n = len(line_phrases)
     if n == 0:
         return []
     counts = Counter(p for ps in line_phrases for p in ps)
     names = non_subject_words()
-    out: list[str] = []
-    for word in keywords:
-        if word in generic or word in names or counts.get(word, 0) < min(2, n):
+    anchors = [w for w in keywords if w not in generic and w not in names][:ANCHORS]
+    scored = []
+    for phrase, count in counts.items():
+        if count < min(2, n) or not any(a in phrase for a in anchors):
             continue
-        base = counts[word]
-        longer = [
-            p for p in counts
-            if word in p and p != word and counts[p] >= max(2, EXTEND_SHARE * base) and not _generic_end(p, generic)
-        ]
-        longer.sort(key=lambda p: (-len(p), -counts[p], p))
-        for p in [*longer, word]:
-            if p not in out:
-                out.append(p)
-    return out
+        if phrase in names or _generic_end(phrase, generic):
+            continue
+        scored.append((-(count / n) * (1.0 + LENGTH_BONUS * (len(phrase) - 2)), -count, phrase))
+    return [p for _, _, p in sorted(scored)]
 
 
 def _generic_end(phrase: str, generic: set[str]) -> bool:

@@ -24,6 +24,11 @@ score is defined as the sum of the rounded components, so ``score_breakdown`` ad
     cooldown = −cooldown_strength · (demand a recent class already served), clamped so the
                score is never below 0
 
+With ``growth_weight=1`` each person above the previous window's count counts twice: demand
+that is new or rising (what the next class can still answer) outranks steady demand of the
+same size, and a specific request that a dozen people raised this month is not buried under
+topics that have been steady for months.
+
 ``log1p`` gives votes diminishing returns: with ``vote_weight=0.5`` a post with 1,000 likes is
 worth about 3.5 people and 10,000 likes about 4.6, so many different people raising an issue
 outrank one viral post.
@@ -172,7 +177,7 @@ class RankingParams:
     segment_min_people: int = 3
     diversity_threshold: float = 0.8
     vote_weight: float = 0.5
-    growth_weight: float = 0.25
+    growth_weight: float = 1.0
     cooldown_strength: float = 1.0
     trend_min_change: int = 2
     trend_ratio: float = 0.25

@@ -87,3 +87,14 @@ def morphemes(tokens: Sequence[str]) -> set[str]:
                 if is_known_word(tok[i : i + n]):
                     found.add(tok[i : i + n])
     return found
+
+
+# General IDF at which a word counts as fully specific (太极拳 9.9, 补贴 7.1, 申请 5.9, 问题 4.0).
+SPECIFIC_IDF = 8.0
+
+
+def specificity(word: str) -> float:
+    """How specific ``word`` is in general Chinese, in (0, 1]: its general IDF over
+    ``SPECIFIC_IDF`` (1 for words jieba's reference corpus does not list: rare ones)."""
+    idf = general_idf(word)
+    return 1.0 if idf is None else max(0.05, min(1.0, idf / SPECIFIC_IDF))
