@@ -30,7 +30,7 @@ logger = logging.getLogger(__name__)
 
 ARTIFACT = "model.joblib"
 SIDECAR = "model.json"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 # distribution -> how much of the version must match ("exact", "minor" or "major").
 REQUIRED_MATCH = {
     "scikit-learn": "exact",
