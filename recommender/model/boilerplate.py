@@ -65,55 +65,65 @@ RARE_IDF = 6.0
 CATCH_ALL_SHARE = 0.5
 # Words in at least this share of a core's lines are its shared words.
 SHARED_SHARE = 0.5
+# Lines of a core the catch-all test reads (evenly spread over it).
+CATCH_ALL_LINES = 40
 
 LatentFn = Callable[[list[str], list[list[str]]], np.ndarray]
 
 
-def entropy_spread(counts: np.ndarray) -> np.ndarray:
-    """Effective number of groups (``exp`` of the entropy) of each column of ``counts``
-    (groups x features)."""
-    totals = counts.sum(axis=0)
-    p = counts / np.maximum(totals, 1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        h = -np.where(p > 0, p * np.log(p), 0.0).sum(axis=0)
-    return np.exp(h)
-
-
-def core_counts(presence: sp.csr_matrix, labels: np.ndarray) -> np.ndarray:
-    """Lines of each core (rows) that have each feature (columns); -1 is left out."""
+def core_counts(presence: sp.csr_matrix, labels: np.ndarray) -> sp.csc_matrix:
+    """Lines of each core (rows) that have each feature (columns), sparse; -1 is left out."""
     mask = labels >= 0
     k = int(labels.max()) + 1 if mask.any() else 0
     member = sp.csr_matrix(
         (np.ones(int(mask.sum())), (labels[mask], np.flatnonzero(mask))), shape=(k, labels.size)
     )
-    return np.asarray((member @ presence).todense())
+    return (member @ presence).tocsc()
+
+
+def entropy_spread(counts: sp.csc_matrix) -> tuple[np.ndarray, np.ndarray]:
+    """Effective number of groups (``exp`` of the entropy) of each column of the sparse
+    ``counts`` (groups x features), and each column's total."""
+    counts = sp.csc_matrix(counts, dtype=np.float64)
+    totals = np.asarray(counts.sum(axis=0)).ravel()
+    column = np.repeat(np.arange(counts.shape[1]), np.diff(counts.indptr))
+    p = counts.data / np.maximum(totals[column], 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = np.where(p > 0, -p * np.log(p), 0.0)
+    h = np.bincount(column, weights=terms, minlength=counts.shape[1])
+    return np.exp(h), totals
 
 
 def spread_weights(presence: sp.csr_matrix, labels: np.ndarray) -> np.ndarray:
     """Weight of each feature (column of the binary ``presence``) from its spread over
     the cores ``labels``: ``min(1, SPREAD_TOPICS / effective number of cores)``."""
-    counts = core_counts(presence, labels)
-    if counts.shape[0] == 0:
+    if not (labels >= 0).any():
         return np.ones(presence.shape[1])
-    spread = entropy_spread(counts)
+    spread, totals = entropy_spread(core_counts(presence, labels))
     weights = np.minimum(1.0, SPREAD_TOPICS / np.maximum(spread, 1e-9))
-    return np.where(counts.sum(axis=0) >= SPREAD_MIN_LINES, weights, 1.0)
+    return np.where(totals >= SPREAD_MIN_LINES, weights, 1.0)
 
 
 def spread_generic(tokens: Sequence[Sequence[str]], labels: np.ndarray) -> set[str]:
     """Words whose lines (at least ``SPREAD_MIN_LINES`` of them in cores) spread over
     ``GENERIC_SPREAD`` or more cores (effective number)."""
-    per_word: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
-    for toks, label in zip(tokens, labels):
-        if label >= 0:
-            for w in set(toks):
-                per_word[w][int(label)] += 1
-    generic = set()
-    for word, by_core in per_word.items():
-        counts = np.fromiter(by_core.values(), dtype=np.float64)
-        if counts.sum() >= SPREAD_MIN_LINES and float(entropy_spread(counts[:, None])[0]) >= GENERIC_SPREAD:
-            generic.add(word)
-    return generic
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    rows = np.flatnonzero(labels >= 0)
+    if rows.size == 0:
+        return set()
+    vectorizer = CountVectorizer(analyzer=_as_is, binary=True, lowercase=False)
+    try:
+        presence = vectorizer.fit_transform([tokens[i] for i in rows])
+    except ValueError:  # no words at all
+        return set()
+    spread, totals = entropy_spread(core_counts(presence.tocsr(), labels[rows]))
+    words = vectorizer.get_feature_names_out()
+    return {str(words[j]) for j in np.flatnonzero((totals >= SPREAD_MIN_LINES) & (spread >= GENERIC_SPREAD))}
+
+
+def _as_is(tokens: Sequence[str]) -> Sequence[str]:
+    return tokens
 
 
 def _without(text: str, tokens: Sequence[str], words: set[str]) -> tuple[str, list[str]]:
@@ -137,15 +147,22 @@ def remainder_generic(texts: Sequence[str], tokens: Sequence[Sequence[str]], lat
         for w in set(toks):
             lines_of[w].append(i)
     min_lines = max(3, int(REMAINDER_MIN_SHARE * n))
-    generic = set()
+    tested: list[tuple[str, float, list[int]]] = []
     for word, rows in sorted(lines_of.items()):
         idf = general_idf(word)
         if len(rows) < min_lines or idf is None or idf >= RARE_IDF:
             continue
         threshold = REMAINDER_GENERIC_COMMON if idf < COMMON_IDF else REMAINDER_GENERIC
-        rows = rows[:REMAINDER_LINES]
-        rest = [_without(texts[i], tokens[i], {word}) for i in rows]
-        R = latent([r[0] for r in rest], [r[1] for r in rest])
+        tested.append((word, threshold, rows[:REMAINDER_LINES]))
+    # Every rest of every tested word in one pass (a vectorizer call per word costs more
+    # than its work).
+    rests = [_without(texts[i], tokens[i], {word}) for word, _, rows in tested for i in rows]
+    R_all = latent([r[0] for r in rests], [r[1] for r in rests]) if rests else np.zeros((0, full.shape[1]))
+    generic = set()
+    start = 0
+    for word, threshold, rows in tested:
+        R = R_all[start : start + len(rows)]
+        start += len(rows)
         share = np.minimum(np.linalg.norm(R, axis=1) / np.maximum(full_norm[rows], 1e-12), 1.0)
         Ru = normalize(R)
         pair = np.outer(share, share)
@@ -185,13 +202,21 @@ def catch_all_glue(
     # A line fits a core when it is as close to it as the core's own weakest tenth.
     own = np.array([np.percentile(Z[m] @ centroids[c], 10) for c, m in enumerate(members)])
     shared_of = [shared_words(tokens, rows) for rows in members]
+    tested = [
+        (c, rows[:: max(1, rows.size // CATCH_ALL_LINES)][:CATCH_ALL_LINES])  # spread over the core
+        for c, rows in enumerate(members)
+        if shared_of[c]
+    ]
+    rests = [_without(texts[i], tokens[i], shared_of[c]) for c, rows in tested for i in rows]
+    if not rests:
+        return set()
+    R_all = latent([r[0] for r in rests], [r[1] for r in rests])
     glue: set[str] = set()
-    for c, rows in enumerate(members):
+    start = 0
+    for c, rows in tested:
+        R = R_all[start : start + len(rows)]
+        start += len(rows)
         shared = shared_of[c]
-        if not shared:
-            continue
-        rest = [_without(texts[i], tokens[i], shared) for i in rows]
-        R = latent([r[0] for r in rest], [r[1] for r in rest])
         has_rest = np.linalg.norm(R, axis=1) > 0
         sims = normalize(R) @ centroids.T
         # Cores that share the word too are siblings under one theme ("冒充客服诈骗",

@@ -28,6 +28,10 @@ from sklearn.utils.extmath import randomized_svd
 MAX_EMBEDDED_FEATURES = 20000
 # Lines a feature must occur in to get a vector.
 MIN_LINES = 2
+# Features of a line that count as its context: its most weighty ones. A message body of 200
+# characters has some 500 n-grams, and pairs of all of them would make the co-occurrence
+# matrix dense (memory and time grow with the square) while saying little about each pair.
+CONTEXT_FEATURES = 64
 # Context-distribution smoothing of PMI (word2vec's 0.75): rare contexts get less extreme PMI.
 CONTEXT_SMOOTHING = 0.75
 # Power iterations of the randomized SVD (its start is fixed, so the result is deterministic).
@@ -41,7 +45,7 @@ def ppmi_matrix(X: sp.spmatrix, max_features: int = MAX_EMBEDDED_FEATURES) -> tu
     PMI(i, j) = log( P(i, j) / (P(i) * P_0.75(j)) ), where P(i, j) is the share of lines
     that contain both, P(i) the share that contain i and P_0.75 the smoothed context share.
     """
-    B = sp.csr_matrix(X, copy=True)
+    B = _top_per_row(sp.csr_matrix(X), CONTEXT_FEATURES)
     B.data[:] = 1.0
     B.eliminate_zeros()
     n_lines = B.shape[0]
@@ -65,6 +69,23 @@ def ppmi_matrix(X: sp.spmatrix, max_features: int = MAX_EMBEDDED_FEATURES) -> tu
         (pmi[positive].astype(np.float32), (C.row[positive], C.col[positive])), shape=(keep.size, keep.size)
     )
     return P, keep
+
+
+def _top_per_row(X: sp.csr_matrix, k: int) -> sp.csr_matrix:
+    """``X`` keeping at most the ``k`` largest entries of each row (ties by column)."""
+    X = X.copy()
+    X.sort_indices()
+    lengths = np.diff(X.indptr)
+    if lengths.max(initial=0) <= k:
+        return X
+    keep = np.ones(X.data.size, dtype=bool)
+    for row in np.flatnonzero(lengths > k):
+        lo, hi = X.indptr[row], X.indptr[row + 1]
+        order = np.argsort(-X.data[lo:hi], kind="stable")
+        keep[lo + order[k:]] = False
+    X.data = np.where(keep, X.data, 0.0).astype(X.data.dtype)
+    X.eliminate_zeros()
+    return X
 
 
 def ppmi_projection(X: sp.spmatrix, dims: int, random_state: int = 0) -> tuple[np.ndarray, float]:

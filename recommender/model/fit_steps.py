@@ -29,7 +29,7 @@ from recommender.model.assignment import TopicIndex, build_index
 from recommender.model.clustering import GRAPH_SAMPLE, hash_sample, hierarchical_topics, refine, similarity_floors
 from recommender.model.describe import group_themes, keywords_from_counts, representative_examples, topic_word_counts
 from recommender.model.discovery import carry_over, find_cores, learn_weights, word_shares
-from recommender.model.labels import LABEL_LINES, candidate_labels, choose_labels, phrases, theme_label
+from recommender.model.labels import LABEL_CHARS, LABEL_LINES, candidate_labels, choose_labels, phrases, theme_label
 from recommender.model.representation import Representation, block_templates
 from recommender.model.vocabulary import TermCounts
 from recommender.text.lexicon import morphemes as text_morphemes
@@ -215,7 +215,7 @@ def merge_stats(parts: Sequence[TopicStats]) -> TopicStats:
     ]
     return TopicStats(
         vocab, counts.tocsr(), sum(p.sizes for p in parts), sum(p.profiles for p in parts).tocsr(),
-        [sum((p.morphemes[t] for p in parts), Counter()) for t in range(k)], central,
+        [_summed(p.morphemes[t] for p in parts) for t in range(k)], central,
     )
 
 
@@ -229,7 +229,7 @@ def describe(
     candidates, examples = [], []
     for t in range(k):
         central = stats.central[t]
-        line_phrases = [phrases(pieces(c[2]), set(c[3])) for c in central]
+        line_phrases = [phrases(pieces(c[2][:LABEL_CHARS]), set(c[3])) for c in central]
         candidates.append(candidate_labels(line_phrases, label_anchors(keywords[t]), set(generic)))
         if central:
             vectors = np.vstack([c[4] for c in central])
@@ -303,7 +303,9 @@ def _themes(stats: TopicStats, theme_similarity: float, generic: frozenset[str])
     unit = normalize(stats.profiles)
     similarity = np.asarray((unit @ unit.T).todense())
     names = non_subject_words()
-    store = sum(stats.morphemes, Counter())
+    store: Counter = Counter()
+    for used in stats.morphemes:
+        store.update(used)
     total = int(stats.sizes.sum())
     store_words = set()
     for word, c in store.items():
@@ -316,6 +318,13 @@ def _themes(stats: TopicStats, theme_similarity: float, generic: frozenset[str])
         for a in about:
             similarity[a, about] = 1.0
     return group_themes(similarity, theme_similarity), store_words
+
+
+def _summed(counters) -> Counter:
+    total: Counter = Counter()
+    for c in counters:
+        total.update(c)
+    return total
 
 
 def order_by_size(sizes: np.ndarray, keep: set[int] = frozenset()) -> list[int]:

@@ -26,7 +26,9 @@ MAX_PIECES = 3
 ANCHORS = 3
 LENGTH_BONUS = 0.25
 # Lines of a topic read for its label (the most central ones).
-LABEL_LINES = 300
+LABEL_LINES = 40
+# Characters of a line that its label phrases are read from.
+LABEL_CHARS = 80
 
 
 def phrases(pieces: Sequence[str], content: set[str]) -> set[str]:
@@ -81,9 +83,10 @@ def candidate_labels(
 
 
 def _generic_end(phrase: str, generic: set[str]) -> bool:
-    """Whether ``phrase`` is, starts or ends with a generic word ("很多杂物", "知道去哪办")."""
+    """Whether ``phrase`` is, starts or ends with a generic word of two characters or more
+    ("很多杂物", "知道去哪办")."""
     return phrase in generic or any(
-        len(g) >= 2 and (phrase.startswith(g) or phrase.endswith(g)) for g in generic
+        phrase[:n] in generic or phrase[-n:] in generic for n in range(2, len(phrase))
     )
 
 

@@ -170,14 +170,35 @@ def _boilerplate_pattern() -> re.Pattern[str]:
     return re.compile("|".join(map(re.escape, phrases)))
 
 
+# Characters at the end of a line where a closing request is looked for.
+CLOSING_TAIL_CHARS = 40
+
+
+def _split_tail(text: str) -> tuple[str, str]:
+    """``text`` as (head, tail): the tail starts at a clause boundary within the last
+    ``CLOSING_TAIL_CHARS`` characters (all of a short text is tail)."""
+    if len(text) <= CLOSING_TAIL_CHARS:
+        return "", text
+    cut = len(text) - CLOSING_TAIL_CHARS
+    boundary = _CLAUSE_END.search(text, cut)
+    if boundary is None:
+        return text, ""
+    return text[: boundary.start()], text[boundary.start():]
+
+
 def char_segments(text: str) -> list[str]:
     """Runs of letters of ``text`` with the domain boilerplate phrases cut out, for
     character n-grams. No jieba: cheap, and free of segmentation errors. Generic stop
     words stay (their n-grams get a low IDF); question forms such as "怎么办" or
     "多少钱" often carry the intent of a short request."""
     text = normalize_text(text)
-    if _MARKER_HINT.search(text, 1):  # maybe a closing request: cut it like the tokens
-        words = _get_tokenizer().lcut(text, HMM=True)
+    # A closing request is in the last clauses: only they are cut into words (a body of
+    # 200 characters would otherwise be segmented twice, here and by tokenize).
+    head, tail = _split_tail(text)
+    if _MARKER_HINT.search(tail, 1 if not head else 0):  # maybe a closing request: cut it like the tokens
+        words = _get_tokenizer().lcut(tail, HMM=True)
+        if head:
+            words = [head, *words]
         start = closing_request_start(words) if len(words) >= 3 else None
         if start is not None:
             text = "".join(words[:start])
