@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,6 +36,33 @@ class TrainResult:
     seconds: float
     events: list[dict]
     kept_ids: int
+
+
+@dataclass(frozen=True)
+class PriorTopics:
+    """The current version's topics as the prior of the next fit (``TopicModel.fit``'s
+    ``prior_labels`` and ``pinned``), the same for both engines: a line's prior is the
+    number of its topic in the current model (``topic_ids[number]``), -1 when it has none;
+    topics an organizer has labelled are pinned (kept, with their label, across retrains)."""
+
+    version: str
+    topic_ids: tuple[str, ...]
+    pinned: frozenset[int]
+
+    def numbers(self, topic_ids: Sequence[str | None]) -> np.ndarray:
+        """The prior of lines whose topic under ``version`` is ``topic_ids`` (None: none)."""
+        number = {t: i for i, t in enumerate(self.topic_ids)}
+        return np.fromiter((number.get(t, -1) for t in topic_ids), dtype=np.int64, count=len(topic_ids))
+
+
+def prior_topics(store: FeedbackStore, registry: ModelRegistry) -> PriorTopics | None:
+    """The current version's :class:`PriorTopics` (None before the first model)."""
+    current = registry.current_version()
+    if current is None:
+        return None
+    topic_ids = tuple(registry.show(current).metadata.get("topic_ids") or ())
+    labelled = store.label_overrides()
+    return PriorTopics(current, topic_ids, frozenset(i for i, t in enumerate(topic_ids) if t in labelled))
 
 
 def check_enough(n_rows: int, settings: Settings) -> None:
