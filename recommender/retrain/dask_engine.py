@@ -72,7 +72,7 @@ from recommender.retrain.dask_partitions import (
     word_hash_counts,
     write_assignments,
 )
-from recommender.retrain.publishing import PriorTopics
+from recommender.retrain.publishing import PriorTopics, topic_number
 
 __all__ = [
     "DaskFit", "DaskTrainer", "DaskTrainingError", "dask_client", "partition_bounds", "prepare_worker", "train_on_dask",
@@ -325,10 +325,11 @@ class DaskTrainer:
                         merged[p] = (merged[p][0] + counts, merged[p][1] + total)
                     else:
                         merged[p] = (counts, total)
-        previous, prev_centroids = None, None
+        before, prev_centroids = None, None
         inter, prev_sizes, new_sizes = np.zeros((0, k)), np.zeros(0), np.zeros(k)
         if merged:
-            by_id = sorted((previous.topic_ids[p], p) for p in merged)  # previous topics in id order, as local
+            name = {topic_number(t): t for t in previous.topic_ids}
+            by_id = sorted((name[p], p) for p in merged)  # previous topics in id order, as local
             counts = np.vstack([merged[p][0] for _, p in by_id]).astype(float)
             inter = counts[:, fit.order]  # columns: new topics in the model's order
             prev_sizes = counts.sum(axis=1)
@@ -336,9 +337,9 @@ class DaskTrainer:
             sums = np.vstack([merged[p][1] for _, p in by_id])
             norms = np.linalg.norm(sums, axis=1, keepdims=True)
             prev_centroids = np.divide(sums, norms, out=np.zeros_like(sums), where=norms > 0)
-            previous = PreviousTopics(topic_ids=[t for t, _ in by_id], members=[frozenset()] * len(by_id))
+            before = PreviousTopics(topic_ids=[t for t, _ in by_id], members=[frozenset()] * len(by_id))
         return match_topic_overlaps(
-            previous, inter, prev_sizes, new_sizes, np.asarray(fit.model.centroids_),
+            before, inter, prev_sizes, new_sizes, np.asarray(fit.model.centroids_),
             next_id=next_id, prev_centroids_in_new_space=prev_centroids,
         )
 
@@ -377,7 +378,7 @@ def train_on_dask(
     user_dict = None
     if settings.user_dict is not None and Path(settings.user_dict).is_file():
         user_dict = Path(settings.user_dict).read_bytes()
-    previous = prior_topics(store, registry)
+    previous = prior_topics(registry)
     model = model_factory() if model_factory else TopicModel(random_state=0)
     url = settings.database_url
     context = contextlib.nullcontext(client) if client is not None else dask_client(settings)

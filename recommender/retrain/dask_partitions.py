@@ -306,10 +306,11 @@ def write_assignments(
     url: str, version: str, part: Loaded, assigned: Assigned, order: list[int], k: int, topic_ids: list[str]
 ) -> int:
     """Store the partition's lines under the new version: topic id (the index's ``k``
-    topics in the final ``order``) and assignment score."""
+    topics in the final ``order``), assignment score, and whether the line asks for nothing
+    (no topic word: thanks, praise), which is never demand."""
     labels = steps.renumber(assigned.labels, order, k)
     rows = [
-        (int(fid), topic_ids[int(lab)] if lab >= 0 else None, float(score))
-        for fid, lab, score in zip(part.ids, labels, assigned.scores)
+        (int(fid), topic_ids[int(lab)] if lab >= 0 else None, float(score), not words)
+        for fid, lab, score, words in zip(part.ids, labels, assigned.scores, part.words)
     ]
     return _store(url).put_assignments(version, rows)

@@ -38,31 +38,36 @@ class TrainResult:
     kept_ids: int
 
 
+def topic_number(topic_id: str) -> int:
+    """The number of a stable topic id ("T0012" -> 12): how both engines pass a line's
+    topic under the current version to ``TopicModel.fit`` as its prior."""
+    return int("".join(ch for ch in topic_id if ch.isdigit()) or -1)
+
+
 @dataclass(frozen=True)
 class PriorTopics:
-    """The current version's topics as the prior of the next fit (``TopicModel.fit``'s
-    ``prior_labels`` and ``pinned``), the same for both engines: a line's prior is the
-    number of its topic in the current model (``topic_ids[number]``), -1 when it has none;
-    topics an organizer has labelled are pinned (kept, with their label, across retrains)."""
+    """The current version's topics as the prior of the next fit, for the Dask engine's
+    workers (the local engine reads them in ``pipeline.previous_labels``): each line's
+    topic number under ``version`` (-1: none), and the numbers of the topics kept whatever
+    their lines look like (``TopicModel.fit``'s ``pinned``; none so far)."""
 
     version: str
-    topic_ids: tuple[str, ...]
-    pinned: frozenset[int]
+    topic_ids: tuple[str, ...]  # the version's topics (to name a number's topic again)
+    pinned: frozenset[int] = frozenset()
 
     def numbers(self, topic_ids: Sequence[str | None]) -> np.ndarray:
         """The prior of lines whose topic under ``version`` is ``topic_ids`` (None: none)."""
-        number = {t: i for i, t in enumerate(self.topic_ids)}
-        return np.fromiter((number.get(t, -1) for t in topic_ids), dtype=np.int64, count=len(topic_ids))
+        return np.fromiter(
+            (-1 if t is None else topic_number(t) for t in topic_ids), dtype=np.int64, count=len(topic_ids)
+        )
 
 
-def prior_topics(store: FeedbackStore, registry: ModelRegistry) -> PriorTopics | None:
+def prior_topics(registry: ModelRegistry) -> PriorTopics | None:
     """The current version's :class:`PriorTopics` (None before the first model)."""
     current = registry.current_version()
     if current is None:
         return None
-    topic_ids = tuple(registry.show(current).metadata.get("topic_ids") or ())
-    labelled = store.label_overrides()
-    return PriorTopics(current, topic_ids, frozenset(i for i, t in enumerate(topic_ids) if t in labelled))
+    return PriorTopics(current, tuple(registry.show(current).metadata.get("topic_ids") or ()))
 
 
 def check_enough(n_rows: int, settings: Settings) -> None:
