@@ -88,8 +88,9 @@ def build_store(url: str, texts: list[str]) -> None:
 
 
 def refresh_tokens(url: str) -> None:
-    """Fill the token cache for the current tokenizer (after a tokenizer change), so every
-    engine finds it warm and no run pays for jieba that another did not."""
+    """Bring a store built earlier to the current schema and fill the token cache for the
+    current tokenizer (after a tokenizer change), so every engine finds it warm and no run
+    pays for jieba that another did not."""
     from concurrent.futures import ProcessPoolExecutor
 
     from recommender.config import Settings
@@ -97,6 +98,7 @@ def refresh_tokens(url: str) -> None:
     from recommender.retrain.publishing import tokenizer_fingerprint
 
     store = FeedbackStore(url)
+    store.migrate()
     fingerprint = tokenizer_fingerprint(Settings(database_url=url))
     rows = list(store.iter_feedback(statuses=("visible",)))
     cached = store.get_tokens([r.id for r in rows], fingerprint)

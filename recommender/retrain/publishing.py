@@ -1,6 +1,8 @@
 """Publishing a trained model, shared by both engines: the ``TrainResult``, the minimum-rows
-check, the tokenizer fingerprint (cached tokens are reused only under the same one) and
-``publish_version`` (write, assign, record topics, switch ``CURRENT``, prune).
+check, the tokenizer fingerprint (cached tokens are reused only under the same one), how
+a line's current topic becomes its prior in the next fit (``topic_number``,
+``PriorTopics``) and ``publish_version`` (write, assign, record topics, switch
+``CURRENT``, prune).
 
 Both :mod:`recommender.retrain.pipeline` (the local engine) and
 :mod:`recommender.retrain.dask_engine` import this module; neither imports the other's
