@@ -9,8 +9,12 @@ the token cache filled, as a monthly retrain finds it: only new lines need jieba
 ``train_from_store`` with ``engine="local"`` and with ``engine="dask"`` on a LocalCluster
 of 1 and 2 worker processes (1 thread each). Every run is its own subprocess, so the
 peak RSS (ru_maxrss) of the client, the scheduler and each worker is that run's alone.
-Printed: wall time of the retrain (read → model current), peak memory per process, topics,
-and the agreement (NMI) of each Dask run's labels with the local run's on the same store.
+Every run publishes into a models folder of its own, so each is a first training (no
+previous topics to continue) and the engines are compared like for like. Printed: wall
+time of the retrain (read → model current), peak memory per process, topics, and how each
+Dask run agrees with the local run on the same store: NMI of the labels, the share of
+lines with the same label, and whether ``topics_`` and ``themes_`` (labels, keywords,
+examples) are identical.
 
 Quality mode: each labelled development set is stored and trained by both engines at
 k = number of labels and in automatic mode; NMI against the labels for both.
@@ -84,8 +88,9 @@ def build_store(url: str, texts: list[str]) -> None:
 
 
 def refresh_tokens(url: str) -> None:
-    """Fill the token cache for the current tokenizer (after a tokenizer change), so every
-    engine finds it warm and no run pays for jieba that another did not."""
+    """Bring a store built earlier to the current schema and fill the token cache for the
+    current tokenizer (after a tokenizer change), so every engine finds it warm and no run
+    pays for jieba that another did not."""
     from concurrent.futures import ProcessPoolExecutor
 
     from recommender.config import Settings
@@ -93,6 +98,7 @@ def refresh_tokens(url: str) -> None:
     from recommender.retrain.publishing import tokenizer_fingerprint
 
     store = FeedbackStore(url)
+    store.migrate()
     fingerprint = tokenizer_fingerprint(Settings(database_url=url))
     rows = list(store.iter_feedback(statuses=("visible",)))
     cached = store.get_tokens([r.id for r in rows], fingerprint)
@@ -129,6 +135,7 @@ def child(spec: dict) -> dict:
     settings = Settings(
         database_url=spec["url"], models_dir=Path(spec["models"]), min_train_rows=2,
         dask_partition_rows=spec.get("partition_rows", 50_000), keep_versions=50,
+        train_threads=spec.get("threads", 2),  # the Dask client's steps use the local run's BLAS threads
     )
     store = FeedbackStore(settings.database_url)
     factory = (lambda: TopicModel(n_topics=spec["k"], random_state=0)) if spec.get("k") else None
@@ -159,7 +166,11 @@ def child(spec: dict) -> dict:
                 }
     model, _ = load_model(ModelRegistry(settings.models_dir).path_of(result.version))
     np.save(Path(spec["models"]) / f"labels-{result.version}.npy", np.asarray(model.labels_))
-    out.update(version=result.version, topics=result.n_topics, noise=result.n_noise, rows=result.n_rows)
+    described = {"topics": model.topics_, "themes": model.themes_}
+    (Path(spec["models"]) / f"topics-{result.version}.json").write_text(json.dumps(described, ensure_ascii=False))
+    out.update(
+        version=result.version, topics=result.n_topics, noise=result.n_noise, rows=result.n_rows, models=spec["models"]
+    )
     return out
 
 
@@ -174,13 +185,19 @@ def run_child(spec: dict) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def agreement(models: Path, a: str, b: str) -> float:
+def agreement(a: dict, b: dict) -> dict:
+    """How run ``b`` agrees with run ``a`` (their result rows): NMI of the labels, share
+    of lines with the same label, identical topics_ and themes_."""
     import numpy as np
     from sklearn.metrics import normalized_mutual_info_score
 
-    la = np.load(models / f"labels-{a}.npy")
-    lb = np.load(models / f"labels-{b}.npy")
-    return float(normalized_mutual_info_score(la, lb))
+    la, lb = (np.load(Path(r["models"]) / f"labels-{r['version']}.npy") for r in (a, b))
+    da, db = (json.loads((Path(r["models"]) / f"topics-{r['version']}.json").read_text()) for r in (a, b))
+    return {
+        "nmi_vs_local": float(normalized_mutual_info_score(la, lb)),
+        "same_labels": float((la == lb).mean()),
+        "same_topics": da == db,
+    }
 
 
 def scale(args) -> None:
@@ -198,36 +215,37 @@ def scale(args) -> None:
             build_store(url, [pool[i] for i in rng.integers(0, len(pool), size)])
             (work / "built").write_text(f"{time.perf_counter() - t:.0f} s\n")
         refresh_tokens(url)
-        models = work / "models"
+        stamp = time.strftime("%Y%m%dT%H%M%S")
         local = None
         if not args.skip_local:
-            local = run_child({"engine": "local", "url": url, "models": str(models), "threads": 2})
-            rows.append({"size": size, **local, "nmi_vs_local": 1.0})
+            local = run_child({"engine": "local", "url": url, "models": str(work / f"models-{stamp}-local"), "threads": 2})
+            rows.append({"size": size, **local})
             print(json.dumps(rows[-1]), flush=True)
         for w in args.workers:
-            spec = {"engine": "dask", "workers": w, "url": url, "models": str(models),
+            spec = {"engine": "dask", "workers": w, "url": url, "models": str(work / f"models-{stamp}-dask{w}"),
                     "partition_rows": args.partition_rows, "memory_limit": args.memory_limit}
             res = run_child(spec)
-            res["nmi_vs_local"] = agreement(models, local["version"], res["version"]) if local else None
-            rows.append({"size": size, **res})
+            rows.append({"size": size, **res, **(agreement(local, res) if local else {})})
             print(json.dumps(rows[-1]), flush=True)
     print()
-    print("| lines | engine | wall s | ratio to local | peak MB per process | topics | NMI vs local |")
+    print("| lines | engine | wall s | ratio to local | peak MB per process | topics | vs local: NMI, same labels, same topics |")
     print("| --- | --- | --- | --- | --- | --- | --- |")
     for r in rows:
         base = next((x for x in rows if x["size"] == r["size"] and x["engine"] == "local"), None)
         ratio = f"{r['seconds'] / base['seconds']:.2f}" if base else "–"
         peaks = ", ".join(f"{k} {v:.0f}" for k, v in r["peak_mb"].items())
         name = "local" if r["engine"] == "local" else f"dask × {r['workers']}"
-        nmi = "–" if r["nmi_vs_local"] is None else f"{r['nmi_vs_local']:.3f}"
-        print(f"| {r['size']:,} | {name} | {r['seconds']:.0f} | {ratio} | {peaks} | {r['topics']} | {nmi} |")
+        same = "–"
+        if "nmi_vs_local" in r:
+            same = f"{r['nmi_vs_local']:.3f}, {r['same_labels']:.3f}, {'yes' if r['same_topics'] else 'no'}"
+        print(f"| {r['size']:,} | {name} | {r['seconds']:.0f} | {ratio} | {peaks} | {r['topics']} | {same} |")
 
 
 def quality(args) -> None:
     import numpy as np
     from sklearn.metrics import normalized_mutual_info_score
 
-    print("| data | mode | k local / dask | NMI local | NMI dask | difference | NMI local vs dask |")
+    print("| data | mode | k local / dask | NMI local | NMI dask | difference | local vs dask: NMI, same labels, same topics |")
     print("| --- | --- | --- | --- | --- | --- | --- |")
     for name, path in QUALITY_SETS.items():
         data = read_rows(path)
@@ -239,18 +257,20 @@ def quality(args) -> None:
             (work / "built").write_text("ok\n")
         refresh_tokens(url)
         truth = np.array([r["label"] for r in data])
+        stamp = time.strftime("%Y%m%dT%H%M%S")
         for mode, k in (("k = labels", len(set(truth))), ("auto", None)):
-            models = work / f"models-{mode.replace(' ', '')}"
-            local = run_child({"engine": "local", "url": url, "models": str(models), "k": k, "threads": 2})
-            dask = run_child({"engine": "dask", "workers": 2, "url": url, "models": str(models), "k": k,
+            models = work / f"models-{stamp}-{'k' if k else 'auto'}"
+            local = run_child({"engine": "local", "url": url, "models": f"{models}-local", "k": k, "threads": 2})
+            dask = run_child({"engine": "dask", "workers": 2, "url": url, "models": f"{models}-dask", "k": k,
                               "partition_rows": args.partition_rows})
-            la = np.load(models / f"labels-{local['version']}.npy")
-            lb = np.load(models / f"labels-{dask['version']}.npy")
+            la, lb = (np.load(Path(r["models"]) / f"labels-{r['version']}.npy") for r in (local, dask))
             n_local = normalized_mutual_info_score(truth, la)
             n_dask = normalized_mutual_info_score(truth, lb)
+            same = agreement(local, dask)
             print(
                 f"| {name} | {mode} | {local['topics']} / {dask['topics']} | {n_local:.3f} | {n_dask:.3f} | "
-                f"{n_dask - n_local:+.3f} | {normalized_mutual_info_score(la, lb):.3f} |",
+                f"{n_dask - n_local:+.3f} | {same['nmi_vs_local']:.3f}, {same['same_labels']:.3f}, "
+                f"{'yes' if same['same_topics'] else 'no'} |",
                 flush=True,
             )
 

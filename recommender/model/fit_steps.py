@@ -166,6 +166,16 @@ class TopicStats:
     # Per topic: its most central lines as (-score, text hash, text, tokens, vector).
     central: list[list[tuple]] = field(default_factory=list)
 
+    def subset(self, order: Sequence[int]) -> TopicStats:
+        """The statistics of the topics ``order`` (in that order), as :func:`topic_stats`
+        gives them on labels renumbered by :func:`renumber` (the Dask engine adds up the
+        partitions' statistics before the order by size is known)."""
+        order = [int(t) for t in order]
+        return TopicStats(
+            self.vocab, self.counts[order], self.sizes[order], self.profiles[order],
+            [self.morphemes[t] for t in order], [self.central[t] for t in order],
+        )
+
 
 def topic_stats(
     texts: Sequence[str],

@@ -21,7 +21,13 @@ from tqdm import tqdm
 
 from recommender.config import Settings
 from recommender.retrain.lock import retrain_lock
-from recommender.retrain.publishing import TrainResult, check_enough, publish_version, tokenizer_fingerprint
+from recommender.retrain.publishing import (
+    TrainResult,
+    check_enough,
+    publish_version,
+    tokenizer_fingerprint,
+    topic_number,
+)
 from recommender.retrain.registry import ModelRegistry
 from recommender.retrain.topic_identity import PreviousTopics, match_topics
 from recommender.store import FeedbackStore, StoredFeedback
@@ -161,11 +167,6 @@ def previous_labels(store: FeedbackStore, registry: ModelRegistry, ids: list[int
         if topic_id is not None:
             topic_of[row.id] = topic_number(topic_id)
     return np.array([topic_of.get(i, -1) for i in ids], dtype=np.int64)
-
-
-def topic_number(topic_id: str) -> int:
-    """The number of a stable topic id ("T0012" -> 12)."""
-    return int("".join(ch for ch in topic_id if ch.isdigit()) or -1)
 
 
 def _previous_topics(store, registry, vectors: np.ndarray, ids: list[int]) -> PreviousTopics | None:

@@ -1,6 +1,8 @@
 """Publishing a trained model, shared by both engines: the ``TrainResult``, the minimum-rows
-check, the tokenizer fingerprint (cached tokens are reused only under the same one) and
-``publish_version`` (write, assign, record topics, switch ``CURRENT``, prune).
+check, the tokenizer fingerprint (cached tokens are reused only under the same one), how
+a line's current topic becomes its prior in the next fit (``topic_number``,
+``PriorTopics``) and ``publish_version`` (write, assign, record topics, switch
+``CURRENT``, prune).
 
 Both :mod:`recommender.retrain.pipeline` (the local engine) and
 :mod:`recommender.retrain.dask_engine` import this module; neither imports the other's
@@ -12,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,6 +38,38 @@ class TrainResult:
     seconds: float
     events: list[dict]
     kept_ids: int
+
+
+def topic_number(topic_id: str) -> int:
+    """The number of a stable topic id ("T0012" -> 12): how both engines pass a line's
+    topic under the current version to ``TopicModel.fit`` as its prior."""
+    return int("".join(ch for ch in topic_id if ch.isdigit()) or -1)
+
+
+@dataclass(frozen=True)
+class PriorTopics:
+    """The current version's topics as the prior of the next fit, for the Dask engine's
+    workers (the local engine reads them in ``pipeline.previous_labels``): each line's
+    topic number under ``version`` (-1: none), and the numbers of the topics kept whatever
+    their lines look like (``TopicModel.fit``'s ``pinned``; none so far)."""
+
+    version: str
+    topic_ids: tuple[str, ...]  # the version's topics (to name a number's topic again)
+    pinned: frozenset[int] = frozenset()
+
+    def numbers(self, topic_ids: Sequence[str | None]) -> np.ndarray:
+        """The prior of lines whose topic under ``version`` is ``topic_ids`` (None: none)."""
+        return np.fromiter(
+            (-1 if t is None else topic_number(t) for t in topic_ids), dtype=np.int64, count=len(topic_ids)
+        )
+
+
+def prior_topics(registry: ModelRegistry) -> PriorTopics | None:
+    """The current version's :class:`PriorTopics` (None before the first model)."""
+    current = registry.current_version()
+    if current is None:
+        return None
+    return PriorTopics(current, tuple(registry.show(current).metadata.get("topic_ids") or ()))
 
 
 def check_enough(n_rows: int, settings: Settings) -> None:
