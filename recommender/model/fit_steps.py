@@ -78,12 +78,16 @@ def fit_representation(
     """Vectorizers from the summed term ``counts`` of ``n_docs`` lines, and the latent
     basis from the SVD sample (its tokens and character segments)."""
     rep = Representation.from_counts(templates(params, n_docs), counts, n_docs, params["word_weight"])
+    fit_projection(params, rep, rep.features(svd_tokens, svd_segments), n_docs, n_distinct)
+    return rep
+
+
+def fit_projection(params: dict, rep: Representation, X_svd: sp.csr_matrix, n_docs: int, n_distinct: int) -> None:
+    """The latent basis of ``rep`` from the feature rows of the SVD sample."""
     seed = 0 if params["random_state"] is None else int(params["random_state"])
     rep.fit_projection(
-        rep.features(svd_tokens, svd_segments), n_docs, n_distinct,
-        n_components=params["n_components"], projection=params["projection"], random_state=seed,
+        X_svd, n_docs, n_distinct, n_components=params["n_components"], projection=params["projection"], random_state=seed
     )
-    return rep
 
 
 def discovery_rows(hashes: np.ndarray, size: int = DISCOVERY_SAMPLE, copies: int = DISCOVERY_COPIES) -> np.ndarray:

@@ -25,7 +25,7 @@ from functools import partial
 import numpy as np
 import scipy.sparse as sp
 from sklearn.decomposition import TruncatedSVD
-from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.feature_extraction.text import TfidfTransformer, TfidfVectorizer
 from sklearn.preprocessing import normalize
 
 from recommender.model.cooccurrence import ppmi_projection
@@ -53,11 +53,7 @@ def char_ngrams(tokens: Sequence[str], ngram_range: tuple[int, int] = (1, 3), ta
     with ``tail`` > 0 those ending in the last ``tail`` characters of the last segment
     count ``TAIL_REPEATS`` times."""
     lo, hi = ngram_range
-    grams: list[str] = []
-    for tok in tokens:
-        n_chars = len(tok)
-        for n in range(lo, min(hi, n_chars) + 1):
-            grams.extend(tok[i : i + n] for i in range(n_chars - n + 1))
+    grams = [tok[i : i + n] for tok in tokens for n in range(lo, min(hi, len(tok)) + 1) for i in range(len(tok) - n + 1)]
     if tail > 0 and tokens:
         last = tokens[-1]
         n_chars = len(last)
@@ -118,11 +114,22 @@ class Representation:
 
     def features(self, tokens: Sequence[Sequence[str]], segments: Sequence[Sequence[str]]) -> sp.csr_matrix:
         """The stacked, block-weighted TF-IDF rows (float32, before the learned weights)."""
+        return self._stack(self.word_vectorizer.transform(tokens), self.char_vectorizer.transform(segments))
+
+    def features_from_counts(self, word_counts: sp.csr_matrix, char_counts: sp.csr_matrix) -> sp.csr_matrix:
+        """:meth:`features` from each block's count matrix over the vectorizer's vocabulary
+        (``vocabulary.restricted_counts``): the same TF-IDF steps, without analyzing the
+        texts again."""
+        blocks = []
+        for vec, counts in ((self.word_vectorizer, word_counts), (self.char_vectorizer, char_counts)):
+            tfidf = TfidfTransformer(norm=vec.norm, use_idf=vec.use_idf, smooth_idf=vec.smooth_idf, sublinear_tf=vec.sublinear_tf)
+            tfidf.idf_ = vec.idf_
+            blocks.append(tfidf.transform(counts.astype(vec.dtype)))
+        return self._stack(*blocks)
+
+    def _stack(self, words: sp.spmatrix, chars: sp.spmatrix) -> sp.csr_matrix:
         w = self.word_weight
-        X = sp.hstack(
-            [np.sqrt(w) * self.word_vectorizer.transform(tokens), np.sqrt(1.0 - w) * self.char_vectorizer.transform(segments)],
-            format="csr",
-        )
+        X = sp.hstack([np.sqrt(w) * words, np.sqrt(1.0 - w) * chars], format="csr")
         # float32 like the projection: a mixed product would upcast (copy) the whole projection.
         return X.astype(np.float32, copy=False)
 

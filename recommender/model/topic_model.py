@@ -37,7 +37,8 @@ from threadpoolctl import threadpool_limits
 
 from recommender.model import fit_steps as steps
 from recommender.model.clustering import SVD_SAMPLE, hash_sample, text_hashes
-from recommender.model.vocabulary import count_terms
+from recommender.model.representation import Representation
+from recommender.model.vocabulary import count_matrix, restricted_counts
 from recommender.text.tokenize import char_segments, tokenize
 
 logger = logging.getLogger(__name__)
@@ -201,16 +202,21 @@ class TopicModel(ClusterMixin, BaseEstimator):
         segments = [char_segments(t) for t in row_texts]
         hashes = text_hashes(row_texts)
 
-        counts = [
-            count_terms(vec.build_analyzer(), block)
+        # Every line is analyzed once, for the vocabulary and for its features.
+        analyzed = [
+            count_matrix(vec.build_analyzer(), block)
             for vec, block in zip(steps.templates(params, rows.size), (row_tokens, segments))
         ]
-        svd = hash_sample(hashes, SVD_SAMPLE)
-        distinct = len({(tuple(t), tuple(s)) for t, s in zip(row_tokens, segments)})
-        rep = steps.fit_representation(
-            params, counts, rows.size, [row_tokens[i] for i in svd], [segments[i] for i in svd], distinct
+        rep = Representation.from_counts(
+            steps.templates(params, rows.size), [a[0] for a in analyzed], rows.size, params["word_weight"]
         )
-        X = rep.features(row_tokens, segments)
+        X = rep.features_from_counts(*(
+            restricted_counts(matrix, counts.terms, vec)
+            for (counts, matrix), vec in zip(analyzed, (rep.word_vectorizer, rep.char_vectorizer))
+        ))
+        del analyzed
+        distinct = len({(tuple(t), tuple(s)) for t, s in zip(row_tokens, segments)})
+        steps.fit_projection(params, rep, X[hash_sample(hashes, SVD_SAMPLE)], rows.size, distinct)
         if self.n_topics is None:
             sample = steps.discovery_rows(hashes)
             found = steps.discover(

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import clone
 from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 
@@ -37,18 +38,39 @@ class TermCounts:
 
 def count_terms(analyzer: Callable[[object], Sequence[str]], docs: Sequence[object]) -> TermCounts:
     """Document frequency and total count of every term ``analyzer`` finds in ``docs``."""
+    return count_matrix(analyzer, docs)[0]
+
+
+def count_matrix(analyzer: Callable[[object], Sequence[str]], docs: Sequence[object]) -> tuple[TermCounts, sp.csr_matrix]:
+    """:func:`count_terms` and the documents x terms count matrix (float32, columns in the
+    order of the counts' terms): a process that holds every document analyzes them once,
+    for the vocabulary and for the features (see ``fitted_vectorizer`` and
+    ``restricted_counts``)."""
     if not docs:
-        return TermCounts.empty()
+        return TermCounts.empty(), sp.csr_matrix((0, 0), dtype=np.float32)
     cv = CountVectorizer(analyzer=analyzer, lowercase=False, dtype=np.int64)
     try:
         counts = cv.fit_transform(docs)
     except ValueError:  # "empty vocabulary": no document has a term
-        return TermCounts.empty()
+        return TermCounts.empty(), sp.csr_matrix((len(docs), 0), dtype=np.float32)
     terms = cv.get_feature_names_out().astype(object)  # sorted by CountVectorizer
     tf = np.asarray(counts.sum(axis=0)).ravel().astype(np.int64)
-    counts.data[:] = 1
-    df = np.asarray(counts.sum(axis=0)).ravel().astype(np.int64)
-    return TermCounts(terms, df, tf)
+    df = np.diff(counts.tocsc().indptr).astype(np.int64)
+    return TermCounts(terms, df, tf), counts.astype(np.float32).tocsr()
+
+
+def restricted_counts(counts: sp.csr_matrix, terms: np.ndarray, vectorizer: TfidfVectorizer) -> sp.csr_matrix:
+    """The columns of ``counts`` (documents x ``terms``) that ``vectorizer`` knows, in its
+    vocabulary's order: what its own count step gives on the same documents."""
+    vocabulary = vectorizer.vocabulary_
+    kept = np.array([vocabulary.get(str(t), -1) for t in terms])
+    cols = np.flatnonzero(kept >= 0)
+    select = sp.csr_matrix(
+        (np.ones(cols.size, dtype=np.float32), (cols, kept[cols])), shape=(len(terms), len(vocabulary))
+    )
+    out = (counts @ select).tocsr()
+    out.sort_indices()
+    return out
 
 
 def merge_counts(parts: Sequence[TermCounts]) -> TermCounts:
