@@ -12,8 +12,9 @@ lines from the union of the labelled development sets, one third 100-200 charact
 Every (method, size) runs in its own subprocess so that peak RSS (ru_maxrss) is that
 run's alone. Times include tokenization for both methods (jieba runs inside
 TopicModel.fit when no tokens are passed; the baseline tokenizes the same way).
-TopicModel runs with its defaults (automatic number of topics); the baseline is jieba +
-stop words + word TF-IDF + KMeans(k=50, n_init=3). ``--against REF`` also fits the
+TopicModel runs with its defaults (automatic number of topics; tokenizing in ``--threads``
+processes where it can); the baseline is jieba + stop words + word TF-IDF + KMeans(k=50,
+n_init=3). ``--against REF`` also fits the
 TopicModel of another git ref (its worktree and venv under bench/.work, as
 bench/organizer.py makes them) in the same run: the "current method" of an issue.
 """
@@ -93,7 +94,8 @@ def child(method: str, size: int, seed: int, mix: bool) -> dict:
     if method == "topicmodel":
         from recommender.model import TopicModel
 
-        model = TopicModel(random_state=seed).fit(texts)
+        params = {"n_jobs": int(os.environ.get("OMP_NUM_THREADS", "1"))} if "n_jobs" in TopicModel().get_params() else {}
+        model = TopicModel(random_state=seed, **params).fit(texts)
         result["fit_s"] = round(time.perf_counter() - start, 1)
         result["n_topics"] = model.n_topics_
         result["unassigned"] = round(float((model.labels_ < 0).mean()), 4)

@@ -166,7 +166,6 @@ class TopicStats:
     counts: sp.csr_matrix  # (k, len(vocab)) lines of each topic that use each word
     sizes: np.ndarray  # (k,)
     profiles: sp.csr_matrix  # (k, features) sums of the lines' word and n-gram TF-IDF rows
-    morphemes: list[Counter]  # per topic: lines using each known word inside a token
     # Per topic: its most central lines as (-score, text hash, text, tokens, vector).
     central: list[list[tuple]] = field(default_factory=list)
 
@@ -177,7 +176,7 @@ class TopicStats:
         order = [int(t) for t in order]
         return TopicStats(
             self.vocab, self.counts[order], self.sizes[order], self.profiles[order],
-            [self.morphemes[t] for t in order], [self.central[t] for t in order],
+            [self.central[t] for t in order],
         )
 
 
@@ -202,15 +201,16 @@ def topic_stats(
         (np.ones(int(assigned.sum()), dtype=np.float32), (labels[assigned], np.flatnonzero(assigned))), shape=(k, labels.size)
     )
     profiles = (member @ X).tocsr()
-    morphemes = [Counter() for _ in range(k)]
-    for i in np.flatnonzero(assigned):
-        morphemes[labels[i]].update(text_morphemes(tokens[i]))
-    central = []
-    for t in range(k):
-        rows = np.flatnonzero(labels == t)
-        key = sorted(rows, key=lambda i: (-scores[i], int(hashes[i]), texts[i]))[:LABEL_LINES]
-        central.append([(-float(scores[i]), int(hashes[i]), texts[i], list(tokens[i]), Z[i]) for i in key])
-    return TopicStats(vocab, counts, sizes, profiles, morphemes, central)
+    # Each topic's most central lines: one sort of all assigned lines by (topic, -score,
+    # text hash), then the first LABEL_LINES of each topic.
+    rows = np.flatnonzero(assigned)
+    rows = rows[np.lexsort((hashes[rows], -scores[rows], labels[rows]))]
+    starts = np.searchsorted(labels[rows], np.arange(k + 1))
+    central = [
+        [(-float(scores[i]), int(hashes[i]), texts[i], list(tokens[i]), Z[i]) for i in rows[starts[t] : starts[t + 1]][:LABEL_LINES]]
+        for t in range(k)
+    ]
+    return TopicStats(vocab, counts, sizes, profiles, central)
 
 
 def merge_stats(parts: Sequence[TopicStats]) -> TopicStats:
@@ -228,8 +228,7 @@ def merge_stats(parts: Sequence[TopicStats]) -> TopicStats:
         sorted((c for p in parts for c in p.central[t]), key=lambda c: c[:3])[:LABEL_LINES] for t in range(k)
     ]
     return TopicStats(
-        vocab, counts.tocsr(), sum(p.sizes for p in parts), sum(p.profiles for p in parts).tocsr(),
-        [_summed(p.morphemes[t] for p in parts) for t in range(k)], central,
+        vocab, counts.tocsr(), sum(p.sizes for p in parts), sum(p.profiles for p in parts).tocsr(), central,
     )
 
 
@@ -255,7 +254,8 @@ def describe(
         else:
             examples.append([])
     labels = choose_labels(candidates, stats.sizes, words)
-    themes_of, store_words = _themes(stats, params["theme_similarity"], generic)
+    morpheme_share = _morpheme_shares(stats)
+    themes_of, store_words = _themes(stats, morpheme_share, params["theme_similarity"], generic)
     counts = stats.counts.tocsr()
     themes = []
     for g in range(int(themes_of.max()) + 1 if k else 0):
@@ -264,9 +264,7 @@ def describe(
             {str(stats.vocab[j]): int(c) for j, c in zip(counts[t].indices, counts[t].data)} for t in members
         ]
         # A store mostly about one thing: its themes are named after it (消防, 公文).
-        about = Counter(
-            w for t in members for w in store_words if stats.morphemes[t][w] >= THEME_WORD_SHARE * stats.sizes[t]
-        )
+        about = Counter(w for t in members for w in store_words if morpheme_share[t].get(w, 0.0) >= THEME_WORD_SHARE)
         label = max(about, key=lambda w: (about[w], len(w), w)) if len(members) > 1 and about else None
         themes.append({
             "theme": g,
@@ -305,7 +303,19 @@ def label_anchors(keywords: Sequence[tuple[str, float]]) -> list[str]:
     return [w for w, _ in sorted(keywords, key=lambda ws: -ws[1] * specificity(ws[0]))]
 
 
-def _themes(stats: TopicStats, theme_similarity: float, generic: frozenset[str]) -> tuple[np.ndarray, set[str]]:
+def _morpheme_shares(stats: TopicStats) -> list[dict[str, float]]:
+    """Per topic, the share of its central lines that use each word, alone or inside a
+    longer token (``lexicon.morphemes``)."""
+    shares = []
+    for central in stats.central:
+        used: Counter = Counter(w for c in central for w in text_morphemes(c[3]))
+        shares.append({w: n / max(len(central), 1) for w, n in used.items()})
+    return shares
+
+
+def _themes(
+    stats: TopicStats, morpheme_share: list[dict[str, float]], theme_similarity: float, generic: frozenset[str]
+) -> tuple[np.ndarray, set[str]]:
     """Themes from the topics' word and character n-gram profiles: the words a family of
     topics shares ("诈骗", "网格") count there at full weight, while the latent space
     down-weighted them to keep the topics apart. In a store mostly about one thing (a word,
@@ -317,10 +327,13 @@ def _themes(stats: TopicStats, theme_similarity: float, generic: frozenset[str])
     unit = normalize(stats.profiles)
     similarity = np.asarray((unit @ unit.T).todense())
     names = non_subject_words()
+    # The store's share of lines using a word, from each topic's central lines weighed by
+    # the topic's size.
     store: Counter = Counter()
-    for used in stats.morphemes:
-        store.update(used)
-    total = int(stats.sizes.sum())
+    for t, shares in enumerate(morpheme_share):
+        for w, share in shares.items():
+            store[w] += share * stats.sizes[t]
+    total = float(stats.sizes.sum())
     store_words = set()
     for word, c in store.items():
         # Not "or word in generic": a store's subject is in most lines, so it is spread over
@@ -328,17 +341,10 @@ def _themes(stats: TopicStats, theme_similarity: float, generic: frozenset[str])
         if c < STORE_WORD_SHARE * total or word in names:
             continue
         store_words.add(word)
-        about = [t for t in range(k) if stats.morphemes[t][word] >= THEME_WORD_SHARE * stats.sizes[t]]
+        about = [t for t in range(k) if morpheme_share[t].get(word, 0.0) >= THEME_WORD_SHARE]
         for a in about:
             similarity[a, about] = 1.0
     return group_themes(similarity, theme_similarity), store_words
-
-
-def _summed(counters) -> Counter:
-    total: Counter = Counter()
-    for c in counters:
-        total.update(c)
-    return total
 
 
 def order_by_size(sizes: np.ndarray, keep: set[int] = frozenset()) -> list[int]:
@@ -363,6 +369,7 @@ class Fitted:
     index: TopicIndex
     generic: frozenset[str]
     labels: np.ndarray
+    scores: np.ndarray
     topics: list[dict]
     themes: list[dict]
     quality: dict
@@ -392,4 +399,4 @@ def finish(
         "generic_words": len(generic),
         "latent_method": rep.method,
     }
-    return Fitted(rep, index, frozenset(generic), labels, topics, themes, quality)
+    return Fitted(rep, index, frozenset(generic), labels, np.asarray(scores, dtype=np.float32), topics, themes, quality)

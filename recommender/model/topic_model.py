@@ -39,7 +39,7 @@ from recommender.model import fit_steps as steps
 from recommender.model.clustering import SVD_SAMPLE, hash_sample, text_hashes
 from recommender.model.representation import Representation
 from recommender.model.vocabulary import count_matrix, restricted_counts
-from recommender.text.tokenize import char_segments, tokenize
+from recommender.text.tokenize import char_segments, tokenize_many
 
 logger = logging.getLogger(__name__)
 
@@ -75,6 +75,8 @@ class TopicModel(ClusterMixin, BaseEstimator):
         Length of each topic's keyword and example lists.
     max_threads : int or None, default=None
         Limit of BLAS/OpenMP threads during ``fit`` (None: leave as is).
+    n_jobs : int or None, default=None
+        Processes that tokenize the texts when ``fit`` gets no tokens (None: one).
     projection : {"auto", "ppmi", "lsa"}, default="auto"
         The latent step: the PPMI co-occurrence basis, an SVD of the lines (LSA), or PPMI
         from 1,000 lines with words up and LSA below ("auto").
@@ -83,6 +85,8 @@ class TopicModel(ClusterMixin, BaseEstimator):
     ----------
     labels_ : ndarray of shape (n_texts,)
         Topic of each text of ``fit``; -1 for a text in no topic.
+    scores_ : ndarray of shape (n_texts,)
+        The assignment score of each text of ``fit`` (as :meth:`predict_scores` gives it).
     n_topics_ : int
         Number of topics, numbered 0.. by size (largest first).
     topics_ : list of dict
@@ -119,6 +123,7 @@ class TopicModel(ClusterMixin, BaseEstimator):
         "n_keywords": [Interval(Integral, 1, None, closed="left")],
         "n_examples": [Interval(Integral, 0, None, closed="left")],
         "max_threads": [Interval(Integral, 1, None, closed="left"), None],
+        "n_jobs": [Interval(Integral, 1, None, closed="left"), None],
         "projection": [StrOptions({"auto", "ppmi", "lsa"})],
     }
 
@@ -138,6 +143,7 @@ class TopicModel(ClusterMixin, BaseEstimator):
         n_keywords: int = 8,
         n_examples: int = 5,
         max_threads: int | None = None,
+        n_jobs: int | None = None,
         projection: str = "auto",
     ) -> None:
         self.n_topics = n_topics
@@ -153,6 +159,7 @@ class TopicModel(ClusterMixin, BaseEstimator):
         self.n_keywords = n_keywords
         self.n_examples = n_examples
         self.max_threads = max_threads
+        self.n_jobs = n_jobs
         self.projection = projection
 
     # ------------------------------------------------------------------ fitting
@@ -172,7 +179,7 @@ class TopicModel(ClusterMixin, BaseEstimator):
         are carried over (see ``discovery.carry_over``); ``pinned``: values of
         ``prior_labels`` whose topics are kept whatever their lines look like.
         """
-        texts, tokens = self._check_input(texts, tokens)
+        texts, tokens = self._check_input(texts, tokens, n_jobs=self.n_jobs)
         prior = None if prior_labels is None else np.asarray(prior_labels, dtype=np.int64)
         if prior is not None and prior.shape != (len(texts),):
             raise ValueError(f"prior_labels has {prior.size} entries but texts has {len(texts)}")
@@ -253,6 +260,7 @@ class TopicModel(ClusterMixin, BaseEstimator):
         self.index_ = fitted.index
         self.generic_words_ = fitted.generic
         self.labels_ = fitted.labels
+        self.scores_ = fitted.scores
         self.n_topics_ = fitted.index.n_topics
         self.centroids_ = fitted.index.centroids
         self.n_rows_ = int(fitted.labels.size)
@@ -290,13 +298,13 @@ class TopicModel(ClusterMixin, BaseEstimator):
     # ------------------------------------------------------------------ helpers
     @staticmethod
     def _check_input(
-        texts: Sequence[str], tokens: Sequence[Sequence[str]] | None
+        texts: Sequence[str], tokens: Sequence[Sequence[str]] | None, n_jobs: int | None = None
     ) -> tuple[list[str], list[list[str]]]:
         if isinstance(texts, str):
             raise TypeError("texts should be a sequence of strings, not one string")
         texts = ["" if t is None else str(t) for t in texts]
         if tokens is None:
-            tokens = [tokenize(t) for t in texts]
+            tokens = tokenize_many(texts, n_jobs)
         else:
             tokens = [list(t) for t in tokens]
             if len(tokens) != len(texts):

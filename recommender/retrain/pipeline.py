@@ -87,7 +87,7 @@ def train_from_store(
 
 def _train_locked(store, settings, registry, progress, model_factory, blas_threads) -> TrainResult:
     from recommender.model.topic_model import TopicModel
-    from recommender.text.tokenize import tokenize
+    from recommender.text.tokenize import PARALLEL_MIN_TEXTS, tokenize, tokenize_many
 
     started = time.perf_counter()
     rows: list[StoredFeedback] = list(
@@ -102,8 +102,12 @@ def _train_locked(store, settings, registry, progress, model_factory, blas_threa
     cached = store.get_tokens(ids, fingerprint)
     missing = [r for r in rows if r.id not in cached]
     fresh: dict[int, list[str]] = {}
-    for r in tqdm(missing, desc="分词", unit="条", disable=not progress or not missing):
-        fresh[r.id] = tokenize(r.text)
+    if len(missing) >= PARALLEL_MIN_TEXTS and (settings.train_threads or 0) > 1:
+        log.info("tokenizing %d lines in %d processes", len(missing), settings.train_threads)
+        fresh = dict(zip((r.id for r in missing), tokenize_many([r.text for r in missing], settings.train_threads)))
+    else:
+        for r in tqdm(missing, desc="分词", unit="条", disable=not progress or not missing):
+            fresh[r.id] = tokenize(r.text)
     store.put_tokens(fresh, fingerprint)
     cached.update(fresh)
     tokens = [cached[i] for i in ids]
@@ -118,9 +122,8 @@ def _train_locked(store, settings, registry, progress, model_factory, blas_threa
     limit = threadpool_limits(limits=blas_threads) if blas_threads else contextlib.nullcontext()
     with limit:
         model.fit(texts, tokens=tokens, prior_labels=prior)
-        vectors = model.transform(texts, tokens=tokens)
-        # Each line's best cosine, as predict_scores gives it (one latent pass, not two).
-        scores = (vectors @ np.asarray(model.centroids_).T).max(axis=1)
+        vectors = model.transform(texts, tokens=tokens)  # the previous topics' centroids in the new space
+        scores = np.asarray(model.scores_)  # what serving writes for new lines too
     labels = np.asarray(model.labels_)
     n_topics = int(model.n_topics_)
 

@@ -16,10 +16,11 @@ lower-cased.
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import re
 import threading
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from functools import lru_cache
 from pathlib import Path
 
@@ -32,6 +33,7 @@ __all__ = [
     "char_segments",
     "closing_request_start",
     "dictionary_tags",
+    "tokenize_many",
     "is_known_word", "load_user_dict", "normalize_text", "pieces", "reset_tokenizer", "tokenize"]
 
 logger = logging.getLogger(__name__)
@@ -170,8 +172,10 @@ def _boilerplate_pattern() -> re.Pattern[str]:
     return re.compile("|".join(map(re.escape, phrases)))
 
 
-# Characters at the end of a line where a closing request is looked for.
+# Characters at the end of a line where a closing request is looked for, and where its
+# marker (请, 望, 希望 …) must be: a closing is short ("，请相关部门尽快解决！").
 CLOSING_TAIL_CHARS = 40
+CLOSING_MARKER_CHARS = 16
 
 
 def _split_tail(text: str) -> tuple[str, str]:
@@ -195,7 +199,7 @@ def char_segments(text: str) -> list[str]:
     # A closing request is in the last clauses: only they are cut into words (a body of
     # 200 characters would otherwise be segmented twice, here and by tokenize).
     head, tail = _split_tail(text)
-    if _MARKER_HINT.search(tail, 1 if not head else 0):  # maybe a closing request: cut it like the tokens
+    if _MARKER_HINT.search(text, max(1, len(text) - CLOSING_MARKER_CHARS)):  # maybe a closing: cut it like the tokens
         words = _get_tokenizer().lcut(tail, HMM=True)
         if head:
             words = [head, *words]
@@ -213,6 +217,22 @@ def pieces(text: str) -> list[str]:
     if not text:
         return []
     return _cut_closing(_get_tokenizer().lcut(normalize_text(text), HMM=True))
+
+
+def tokenize_many(texts: Sequence[str], n_jobs: int | None = None) -> list[list[str]]:
+    """``[tokenize(t) for t in texts]``, in ``n_jobs`` processes when that is more than one
+    and there are many texts (jieba holds the GIL, so threads would not help)."""
+    n_jobs = int(n_jobs or 1)
+    if n_jobs <= 1 or len(texts) < PARALLEL_MIN_TEXTS or "fork" not in multiprocessing.get_all_start_methods():
+        return [tokenize(t) for t in texts]
+    _get_tokenizer()  # loaded once here; the forked workers inherit it
+    chunk = max(1000, len(texts) // (4 * n_jobs))
+    with multiprocessing.get_context("fork").Pool(n_jobs) as pool:
+        return pool.map(tokenize, texts, chunksize=chunk)
+
+
+# Fewest texts worth starting worker processes for.
+PARALLEL_MIN_TEXTS = 20000
 
 
 def tokenize(text: str) -> list[str]:
