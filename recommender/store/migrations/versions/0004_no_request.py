@@ -1,7 +1,7 @@
 """Assignments say which lines ask for nothing (thanks, praise of a class).
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0004
+Revises: 0003
 Create Date: 2026-12-06
 
 A line in no topic either asks for something no topic covers (未归类, counted and shown as
@@ -13,8 +13,8 @@ treated as 未归类 until the next retrain or assignment pass writes them again
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003"
-down_revision = "0002"
+revision = "0004"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
