@@ -81,6 +81,7 @@ class FeedbackIntake(RecentLines):
                     )
                 )
             row = conn.execute(select(feedback).where(feedback.c.id == new_id)).one()
+        self.disk_full = False
         return row_to_feedback(row)
 
     def add_live(
@@ -213,6 +214,7 @@ class FeedbackIntake(RecentLines):
             for k, j in late_repeats.items():
                 rows[k]["repeat_of"] = new_ids[j]
                 conn.execute(update(feedback).where(feedback.c.id == new_ids[k]).values(repeat_of=new_ids[j]))
+        self.disk_full = False
         return [values_to_feedback(fid, values) for fid, values in zip(new_ids, rows)]
 
     def _insert_rows(self, conn, rows: list[dict]) -> list[int]:
@@ -283,6 +285,7 @@ class FeedbackIntake(RecentLines):
                 out.append(
                     conn.execute(insert(feedback).values(**self._values(item)).returning(feedback.c.id)).scalar_one()
                 )
+        self.disk_full = False
         return out
 
     def mark_repeats(self, links: Iterable[tuple[int, int]]) -> None:

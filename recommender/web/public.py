@@ -34,7 +34,8 @@ from recommender.service import RecommenderService
 from recommender.store import StoredFeedback
 from recommender.web.auth import same_origin
 from recommender.web.deps import Service
-from recommender.web.errors import HttpError, error_response
+from recommender.web.errors import DISK_FULL_MESSAGE, HttpError, error_response
+from recommender.web.forms import FormEncodingError, read_form
 from recommender.web.ratelimit import client_address
 from recommender.web.schemas import ErrorBody
 
@@ -198,7 +199,9 @@ async def feedback_form(request: Request) -> HTMLResponse:
 async def submit_form(request: Request, service: Service):
     """Store the form's feedback and redirect to the thank-you page (Post/Redirect/Get)."""
     try:
-        form = await request.form()
+        form = await read_form(request)
+    except FormEncodingError as exc:  # not UTF-8: say so rather than store mojibake
+        return _render_form(request, summary=[(None, exc.detail)], status_code=400)
     except StarletteHTTPException:  # a broken multipart body
         return _render_form(request, summary=[(None, FORM_MALFORMED)], status_code=400)
     values = {name: _form_value(form, name) for name in FORM_FIELDS}
@@ -270,7 +273,9 @@ async def _posted_receipt(request: Request) -> str:
     if not same_origin(request):
         raise HttpError(403, "forbidden", "请求来自其他网站，已拒绝。")
     try:
-        form = await request.form()
+        form = await read_form(request)
+    except FormEncodingError:
+        raise
     except StarletteHTTPException:
         return ""
     value = form.get("receipt", "")
@@ -390,6 +395,8 @@ def readyz(request: Request, service: Service):
     """Readiness: the database answers and a model is being served."""
     if not service.store.ping():
         return error_response(request, 503, "store_unavailable", "数据库无法连接，请检查 RECOMMENDER_DATABASE_URL 与数据库服务。")
+    if service.store.disk_still_full():
+        return error_response(request, 503, "disk_full", DISK_FULL_MESSAGE)
     try:
         served = service.require_model()
     except NoModelError as exc:
