@@ -14,7 +14,7 @@ import sys
 from datetime import date
 from pathlib import Path
 
-from recommender.config import Settings, get_settings
+from recommender.config import Settings, get_settings, short_token_problems
 from recommender.errors import (
     ImportFailed,
     NoModelError,
@@ -344,17 +344,26 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     get_settings.cache_clear()
     settings = get_settings()
 
+    # Refused at start-up rather than at the first request: a short token can be guessed.
+    created = False
+    if settings.organizer_token_list:
+        tokens = settings.organizer_token_list
+    else:
+        token, created = load_or_create_secret(Path(settings.data_dir) / "organizer_token")
+        tokens = [token]
+    problems = short_token_problems(tokens)
+    if problems:
+        print("错误：组织者令牌太短（至少 16 个字符）：" + "; ".join(problems), file=sys.stderr)
+        return EXIT_ERROR
     store = FeedbackStore(settings.database_url)
     store.migrate()  # once, before the workers start
     store.dispose()
-    if not settings.organizer_token_list:
-        token, created = load_or_create_secret(Path(settings.data_dir) / "organizer_token")
-        if created:
-            print("=" * 60)
-            print("组织者令牌 (organizer token) — 只显示这一次，请妥善保存：")
-            print(f"  {token}")
-            print(f"（已保存在 {Path(settings.data_dir) / 'organizer_token'}）")
-            print("=" * 60, flush=True)
+    if created:
+        print("=" * 60)
+        print("组织者令牌 (organizer token) — 只显示这一次，请妥善保存：")
+        print(f"  {tokens[0]}")
+        print(f"（已保存在 {Path(settings.data_dir) / 'organizer_token'}）")
+        print("=" * 60, flush=True)
     print(f"服务地址 http://{settings.host}:{settings.port}/  组织者页面 /organizer", flush=True)
     from recommender.web.metrics import cleanup_multiprocess_dir, prepare_multiprocess_dir
 

@@ -50,7 +50,7 @@ def server(tmp_path, store_url):
         "RECOMMENDER_DATABASE_URL": store_url,
         "RECOMMENDER_DATA_DIR": str(tmp_path / "data"),
         "RECOMMENDER_MODELS_DIR": str(tmp_path / "models"),
-        "RECOMMENDER_ORGANIZER_TOKENS": "e2e-token",
+        "RECOMMENDER_ORGANIZER_TOKENS": "e2e-organizer-token",
         "RECOMMENDER_LOG_LEVEL": "INFO",
         "PYTHONUNBUFFERED": "1",
     }

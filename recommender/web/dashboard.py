@@ -31,6 +31,8 @@ from recommender.service import RecommenderService
 from recommender.web.auth import SESSION_COOKIE, Organizer, OrganizerAuth, same_origin
 from recommender.web.deps import (
     Auth,
+    count_failure,
+    refuse_if_locked_out,
     DashboardActor,
     DashboardForm,
     DashboardOrganizer,
@@ -39,6 +41,7 @@ from recommender.web.deps import (
     SettingsDep,
 )
 from recommender.web.errors import HttpError
+from recommender.web.forms import read_form
 from recommender.web.queries import parse_suggestion_query
 
 log = logging.getLogger(__name__)
@@ -164,11 +167,13 @@ async def login(request: Request, auth: Auth) -> Response:
     """Check the token; on success set the session cookie (never the token) and go on."""
     if not same_origin(request):
         raise HttpError(403, "forbidden", "登录请求来自其他网站，已拒绝。")
-    form = await request.form()
+    refuse_if_locked_out(request)
+    form = await read_form(request)
     token = form.get("token")
     next_url = _safe_next(_field(form, "next"))
     if not isinstance(token, str) or not auth.token_valid(token.strip()):
         log.info("organizer login failed")  # never log what was typed
+        count_failure(request)
         return _login_page(request, next_url=next_url, error="令牌不正确，请检查后重试。", status_code=401)
     response = RedirectResponse(next_url, status_code=303)
     auth.set_session_cookie(request, response, auth.new_session(token.strip()))
