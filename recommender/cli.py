@@ -187,9 +187,16 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_suggest(args: argparse.Namespace, settings: Settings) -> int:
     from recommender.ranking.rank import TREND_ZH
 
+    from recommender.service.filters import parse_suggestion_query
+
+    try:  # the API's rules: top 1..50, a known segment (before the model is loaded)
+        query = parse_suggestion_query(settings, args.top, args.as_of, args.segment)
+    except ValidationFailed as exc:
+        print(f"错误：{exc.message}", file=sys.stderr)
+        return EXIT_ERROR
     service = _service(settings)
     try:
-        result = service.suggestions(as_of=args.as_of, top=args.top, segment=args.segment)
+        result = query.call(service)
     except NoModelError as exc:
         print(str(exc), file=sys.stderr)
         return EXIT_NO_MODEL
@@ -467,6 +474,13 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_ERROR
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # a bug: one line for the person, the traceback in the log at DEBUG
+        log.debug("unexpected error", exc_info=True)
+        print(
+            f"内部错误：{type(exc).__name__}: {exc}（设置 RECOMMENDER_LOG_LEVEL=DEBUG 可看到详细信息）",
+            file=sys.stderr,
+        )
+        return EXIT_ERROR
     finally:
         while _OPEN_SERVICES:
             _OPEN_SERVICES.pop().close()

@@ -255,7 +255,7 @@ def test_cookie_authenticated_api_writes_need_the_csrf_header(client):
     body = {"topic_id": "T0001", "title": "消防", "date": "2026-05-01", "status": "held"}
     assert_error(client.post("/api/sessions", json=body), 403, "forbidden")
     accepted = client.post("/api/sessions", json=body, headers={CSRF_HEADER: csrf})
-    assert accepted.status_code == 422  # past auth and CSRF; the topic is unknown without a model
+    assert accepted.status_code == 404  # past auth and CSRF; the topic is unknown without a model
 
 
 # --------------------------------------------------------------------------- the signer itself

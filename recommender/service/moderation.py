@@ -15,6 +15,7 @@ from datetime import datetime, timedelta, timezone
 from recommender.config import Settings
 from recommender.crypto import DataSecret
 from recommender.door.screening import HIDE_REASONS, normalise_receipt, receipt_hash
+from recommender.door.validation import clean_field
 from recommender.errors import NotFound, ValidationFailed
 from recommender.service.demand_view import DemandView
 from recommender.service.serving import ModelServing
@@ -23,7 +24,8 @@ from recommender.store import FeedbackStore, PurgeReport, StoredFeedback
 
 log = logging.getLogger(__name__)
 
-MAX_NOTE = 200
+#: Longest hiding note: ``"<reason>: <note>"`` fits ``moderation_reason`` (200) for every reason.
+MAX_NOTE = 180
 
 
 class Moderation:
@@ -52,7 +54,7 @@ class Moderation:
             raise ValidationFailed(
                 f"隐藏原因只能是 {', '.join(HIDE_REASONS)}", field="reason", code="invalid_choice"
             )
-        note = (note or "").strip()[:MAX_NOTE] or None
+        note = clean_field(note, field="note", label="备注", limit=MAX_NOTE, numbers=False)
         row = self.store.set_status(
             feedback_id, "hidden", allowed_from=("visible", "flagged"), actor=actor, action="hide",
             reason=reason if note is None else f"{reason}: {note}",

@@ -8,7 +8,7 @@ import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import and_, delete, func, insert, select, update
+from sqlalchemy import and_, delete, func, insert, or_, select, update
 
 from recommender.store.schema import (
     assignments,
@@ -132,6 +132,8 @@ class ModerationTables(StoreEngine):
                     submitter_hash=None,
                     session_id=None,
                     client_key=None,
+                    address_key=None,
+                    text_key=None,  # a hash of the text is still about the text
                     moderation_reason=None,
                     status_changed_at=now,
                 )
@@ -264,8 +266,13 @@ class ModerationTables(StoreEngine):
             if forget_clients_before is not None:
                 conn.execute(
                     update(feedback)
-                    .where(and_(feedback.c.client_key.is_not(None), feedback.c.received_at < forget_clients_before))
-                    .values(client_key=None)
+                    .where(
+                        and_(
+                            or_(feedback.c.client_key.is_not(None), feedback.c.address_key.is_not(None)),
+                            feedback.c.received_at < forget_clients_before,
+                        )
+                    )
+                    .values(client_key=None, address_key=None)
                 )
             self._audit(
                 conn, actor, "purge", None,

@@ -26,6 +26,7 @@ from recommender.web.errors import ServerErrors, install_error_handlers
 from recommender.web.limits import BodySizeLimit
 from recommender.web.metrics import RequestMetrics
 from recommender.web.metrics import router as metrics_router
+from recommender.web.openapi import install_openapi
 from recommender.web.ratelimit import FailureLimiter, RateLimit
 from recommender.web.security import SecurityHeaders
 
@@ -128,6 +129,7 @@ def create_app(settings: Settings | None = None, service: RecommenderService | N
     app.include_router(organizer_api.router)
     app.include_router(dashboard.router)
     app.include_router(metrics_router)
+    install_openapi(app, settings)  # every status each route can answer; settings-dependent schema parts
     app.add_middleware(ServerErrors)  # innermost: a bug is a 500 with metrics and headers, the connection kept
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(

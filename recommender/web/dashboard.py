@@ -42,6 +42,7 @@ from recommender.web.deps import (
 )
 from recommender.web.errors import HttpError
 from recommender.web.forms import read_form
+from recommender.service.filters import bounded_page
 from recommender.web.queries import parse_suggestion_query
 
 log = logging.getLogger(__name__)
@@ -303,6 +304,8 @@ async def plan_session(request: Request, form: DashboardForm, service: Service, 
         )
     except ValidationFailed as exc:
         return _redirect(request, back, ("error", exc.message))
+    except NotFound as exc:
+        return _redirect(request, back, ("error", str(exc)))
     return _redirect(
         request, back, ("success", f"已记录课程“{title}”：{held_on.isoformat()}，{STATUS_ZH.get(status, status)}。")
     )
@@ -325,7 +328,7 @@ async def start_retrain(request: Request, _form: DashboardForm, runner: Runner, 
 def topic_page(request: Request, topic_id: str, who: DashboardOrganizer, service: Service, auth: Auth) -> Response:
     """One topic: label and rename form, keywords, sessions, lineage, feedback, exports."""
     try:
-        page = max(1, int(request.query_params.get("page", "1")))
+        page = bounded_page(int(request.query_params.get("page", "1")), PER_PAGE)[0]
     except ValueError:
         page = 1
     topic = service.topic(topic_id, page=page, per_page=PER_PAGE)

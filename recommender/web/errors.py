@@ -56,6 +56,11 @@ FRAMEWORK_ERRORS = {
 }
 
 
+#: pydantic error types → the code the domain's own validation uses for the same mistake.
+VALIDATION_CODES = {"string_too_long": "too_long", "too_long": "too_long"}
+VALIDATION_MESSAGES = {"too_long": "过长，请缩短后再提交"}
+
+
 class HttpError(StarletteHTTPException):
     """An HTTP error the web layer answers with its own ``code`` and Chinese ``message``."""
 
@@ -131,6 +136,10 @@ def install_error_handlers(app: FastAPI) -> None:
         if any(d["type"] == "json_invalid" for d in details):
             return error_response(request, 422, "invalid_json", "请求体不是有效的 JSON", details=details)
         fields = "、".join(sorted({d["field"] for d in details if d["field"]})) or "请求"
+        codes = {VALIDATION_CODES.get(d["type"]) for d in details}
+        if len(codes) == 1 and None not in codes:  # one kind of mistake: the code the service would give
+            code = codes.pop()
+            return error_response(request, 422, code, f"{fields} {VALIDATION_MESSAGES[code]}", details=details)
         return error_response(request, 422, "invalid_request", f"{fields} 的格式不对", details=details)
 
     @app.exception_handler(ValidationFailed)
