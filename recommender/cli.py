@@ -23,7 +23,7 @@ from recommender.errors import (
     RetrainInProgress,
     ValidationFailed,
 )
-from recommender.logs import configure_logging
+from recommender.logs import configure_logging, uvicorn_log_config
 
 log = logging.getLogger("recommender")
 
@@ -384,6 +384,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             port=settings.port,
             workers=settings.workers,
             log_level=settings.log_level.lower(),
+            log_config=uvicorn_log_config(settings.log_level),  # one-line lines, no client addresses
             proxy_headers=False,
         )
     finally:

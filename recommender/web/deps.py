@@ -29,6 +29,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.datastructures import FormData
 
 from recommender.config import Settings
+from recommender.logs import one_line
 from recommender.retrain.runner import RetrainRunner
 from recommender.service import RecommenderService
 from recommender.web.auth import (
@@ -167,7 +168,7 @@ async def dashboard_form(request: Request, auth: Auth, who: DashboardOrganizer) 
         return form
     token = form.get(CSRF_FIELD)
     if not same_origin(request) or not auth.csrf_valid(who.session, token if isinstance(token, str) else None):
-        log.warning("rejected a dashboard form without a valid CSRF token: %s", request.url.path)
+        log.warning("rejected a dashboard form without a valid CSRF token: %s", one_line(request.url.path))
         raise HttpError(403, "forbidden", "表单已过期或来自其他网站，请刷新页面后重试。")
     return form
 

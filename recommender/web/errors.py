@@ -25,6 +25,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from recommender.logs import one_line
 from recommender.errors import NoModelError, NotFound, RetrainInProgress, ValidationFailed
 from recommender.store import UNAVAILABLE_ERRORS, is_disk_full
 
@@ -164,9 +165,9 @@ def install_error_handlers(app: FastAPI) -> None:
         # so say "try again" (503 + Retry-After) rather than 500. Nothing was half-stored:
         # every write is one transaction. A full disk is said as such: waiting will not help.
         if is_disk_full(exc):
-            log.error("database write failed on %s %s: the disk is full", request.method, request.url.path)
+            log.error("database write failed on %s %s: the disk is full", request.method, one_line(request.url.path))
             return error_response(request, 503, "disk_full", DISK_FULL_MESSAGE, headers={"Retry-After": "60"})
-        log.warning("database unavailable on %s %s: %s", request.method, request.url.path, type(exc).__name__)
+        log.warning("database unavailable on %s %s: %s", request.method, one_line(request.url.path), type(exc).__name__)
         return error_response(
             request, 503, "store_unavailable", "数据库暂时繁忙，请稍后再试", headers={"Retry-After": "2"}
         )
@@ -200,7 +201,7 @@ class ServerErrors:
         try:
             await self.app(scope, receive, tracking_send)
         except Exception:
-            log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
+            log.exception("unhandled error on %s %s", scope.get("method"), one_line(str(scope.get("path"))))
             if started:  # half an answer is out: nothing to add (the server closes the connection)
                 return
             response = error_response(Request(scope, receive), 500, "internal_error", "服务器内部错误，请稍后再试")

@@ -36,6 +36,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from recommender.config import Network
+from recommender.logs import one_line
 from recommender.web.errors import error_response
 
 log = logging.getLogger(__name__)
@@ -122,7 +123,7 @@ class RateLimit:
         for item in self.buckets[bucket]:
             if not self.limiter.hit(item, bucket, key):
                 retry_after = _retry_after(self.limiter, item, bucket, key)
-                log.warning("rate limit %s exceeded by a client on %s; retry after %ss", item, scope["path"], retry_after)
+                log.warning("rate limit %s exceeded by a client on %s; retry after %ss", item, one_line(scope["path"]), retry_after)
                 message = (
                     f"提交太频繁（上限 {item}），请 {retry_after} 秒后再试。"
                     if bucket == "feedback"
