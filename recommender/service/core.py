@@ -82,6 +82,7 @@ class RecommenderService:
         the tokenizer's dictionaries load now rather than in the first assignment pass)."""
         self.store.migrate()
         served = self.refresh_model()
+        self.moderation.quotes.catch_up()  # a scrub a killed process did not finish
         if served is not None:
             try:
                 served.assign(["预热"])
@@ -90,6 +91,7 @@ class RecommenderService:
 
     def close(self) -> None:
         self.stop_intake()  # queued lines are stored before the engine goes
+        self.moderation.quotes.wait(30)
         with self.serving.lock:
             self.store.dispose()
 

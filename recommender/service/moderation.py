@@ -17,6 +17,7 @@ from recommender.crypto import DataSecret
 from recommender.door.screening import HIDE_REASONS, normalise_receipt, receipt_hash
 from recommender.door.validation import clean_field
 from recommender.errors import NotFound, ValidationFailed
+from recommender.retrain.quotes import QuoteScrubber
 from recommender.service.demand_view import DemandView
 from recommender.service.serving import ModelServing
 from recommender.service.shapes import moderation_json
@@ -45,6 +46,8 @@ class Moderation:
         self.serving = serving
         self.view = view
         self.receipt_secret = receipt_secret
+        # Withdrawn and purged lines leave the quotes of every saved model version too.
+        self.quotes = QuoteScrubber(settings.models_dir, store.texts_with_text, store.moderation_stamp)
 
     # ------------------------------------------------------------------ organizers
     def hide(self, feedback_id: int, reason: str, *, actor: str, note: str | None = None) -> StoredFeedback:
@@ -108,6 +111,7 @@ class Moderation:
         row = self.store.withdraw(receipt_hash(self.receipt_secret.value, norm))
         if row is not None:
             self.view.forget_demand()
+            self.quotes.request()  # in the background: the saved models' quotes of it go too
             log.info("feedback id=%s withdrawn by its submitter", row.id)
         return row
 
@@ -136,4 +140,5 @@ class Moderation:
         )
         if not dry_run:
             self.view.forget_demand()
+            self.quotes.run()  # the purged lines' quotes leave the saved models before this returns
         return report

@@ -99,6 +99,19 @@ class ModerationTables(StoreEngine):
                 found.update(r.text for r in rows)
         return found
 
+    def texts_with_text(self, texts: Iterable[str]) -> set[str]:
+        """Which of these texts some line that still has its text (visible, hidden, flagged)
+        says: a model may keep quoting those; the others were withdrawn or purged."""
+        wanted = sorted({t for t in texts if t})
+        found: set[str] = set()
+        with self.engine.connect() as conn:
+            for part in chunks(wanted, 200):
+                rows = conn.execute(
+                    select(feedback.c.text).where(and_(feedback.c.status.in_(WITH_TEXT), feedback.c.text.in_(part)))
+                )
+                found.update(r.text for r in rows)
+        return found
+
     def by_receipt(self, receipt_hash: str) -> StoredFeedback | None:
         with self.engine.connect() as conn:
             row = conn.execute(select(feedback).where(feedback.c.receipt_hash == receipt_hash)).first()
