@@ -6,6 +6,7 @@ every suggestion), so each change drops this worker's cached side tables at once
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 from recommender.door.validation import clean_field
@@ -20,6 +21,7 @@ MAX_LABEL = 30
 MAX_TITLE = TEXT_LIMITS["session_title"]
 MAX_PERSON = TEXT_LIMITS["session_instructor"]  # instructor and department
 MAX_TOPIC_ID = TEXT_LIMITS["topic_id"]
+_TOPIC_ID = re.compile(rf"[A-Za-z0-9_-]{{1,{MAX_TOPIC_ID}}}")
 
 
 class Planning:
@@ -82,4 +84,4 @@ class Planning:
 def is_topic_id(value: object) -> bool:
     """A topic id the store can hold: ``T0001``-like (letters, digits, ``-`` and ``_``, within its
     column). Anything else (a NUL, 17 characters) is no topic: NotFound, never a database error."""
-    return isinstance(value, str) and 0 < len(value) <= MAX_TOPIC_ID and value.isascii() and value.replace("-", "").replace("_", "").isalnum()
+    return isinstance(value, str) and _TOPIC_ID.fullmatch(value) is not None

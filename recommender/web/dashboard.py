@@ -28,6 +28,7 @@ from recommender.errors import NoModelError, NotFound, RetrainInProgress, Valida
 from recommender.ranking import charts
 from recommender.ranking.rank import TREND_ZH
 from recommender.service import RecommenderService
+from recommender.service.filters import bounded_page
 from recommender.web.auth import SESSION_COOKIE, Organizer, OrganizerAuth, same_origin
 from recommender.web.deps import (
     Auth,
@@ -42,7 +43,6 @@ from recommender.web.deps import (
 )
 from recommender.web.errors import HttpError
 from recommender.web.forms import read_form
-from recommender.service.filters import bounded_page
 from recommender.web.queries import parse_suggestion_query
 
 log = logging.getLogger(__name__)
