@@ -47,7 +47,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "RESULTS.md"
 SECTION = "## HTTP load"
-TOKEN = "bench-token"
+TOKEN = "bench-organizer-token"
 
 FEEDBACK_LUA = r"""
 local counter = 0

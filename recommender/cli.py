@@ -14,7 +14,7 @@ import sys
 from datetime import date
 from pathlib import Path
 
-from recommender.config import Settings, get_settings
+from recommender.config import Settings, get_settings, short_token_problems
 from recommender.errors import (
     ImportFailed,
     NoModelError,
@@ -23,7 +23,7 @@ from recommender.errors import (
     RetrainInProgress,
     ValidationFailed,
 )
-from recommender.logs import configure_logging
+from recommender.logs import configure_logging, uvicorn_log_config
 
 log = logging.getLogger("recommender")
 
@@ -187,9 +187,16 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_suggest(args: argparse.Namespace, settings: Settings) -> int:
     from recommender.ranking.rank import TREND_ZH
 
+    from recommender.service.filters import parse_suggestion_query
+
+    try:  # the API's rules: top 1..50, a known segment (before the model is loaded)
+        query = parse_suggestion_query(settings, args.top, args.as_of, args.segment)
+    except ValidationFailed as exc:
+        print(f"错误：{exc.message}", file=sys.stderr)
+        return EXIT_ERROR
     service = _service(settings)
     try:
-        result = service.suggestions(as_of=args.as_of, top=args.top, segment=args.segment)
+        result = query.call(service)
     except NoModelError as exc:
         print(str(exc), file=sys.stderr)
         return EXIT_NO_MODEL
@@ -345,17 +352,26 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     get_settings.cache_clear()
     settings = get_settings()
 
+    # Refused at start-up rather than at the first request: a short token can be guessed.
+    created = False
+    if settings.organizer_token_list:
+        tokens = settings.organizer_token_list
+    else:
+        token, created = load_or_create_secret(Path(settings.data_dir) / "organizer_token")
+        tokens = [token]
+    problems = short_token_problems(tokens)
+    if problems:
+        print("错误：组织者令牌太短（至少 16 个字符）：" + "; ".join(problems), file=sys.stderr)
+        return EXIT_ERROR
     store = FeedbackStore(settings.database_url)
     store.migrate()  # once, before the workers start
     store.dispose()
-    if not settings.organizer_token_list:
-        token, created = load_or_create_secret(Path(settings.data_dir) / "organizer_token")
-        if created:
-            print("=" * 60)
-            print("组织者令牌 (organizer token) — 只显示这一次，请妥善保存：")
-            print(f"  {token}")
-            print(f"（已保存在 {Path(settings.data_dir) / 'organizer_token'}）")
-            print("=" * 60, flush=True)
+    if created:
+        print("=" * 60)
+        print("组织者令牌 (organizer token) — 只显示这一次，请妥善保存：")
+        print(f"  {tokens[0]}")
+        print(f"（已保存在 {Path(settings.data_dir) / 'organizer_token'}）")
+        print("=" * 60, flush=True)
     print(f"服务地址 http://{settings.host}:{settings.port}/  组织者页面 /organizer", flush=True)
     from recommender.web.metrics import cleanup_multiprocess_dir, prepare_multiprocess_dir
 
@@ -369,6 +385,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             port=settings.port,
             workers=settings.workers,
             log_level=settings.log_level.lower(),
+            log_config=uvicorn_log_config(settings.log_level),  # one-line lines, no client addresses
             proxy_headers=False,
         )
     finally:
@@ -459,6 +476,13 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_ERROR
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # a bug: one line for the person, the traceback in the log at DEBUG
+        log.debug("unexpected error", exc_info=True)
+        print(
+            f"内部错误：{type(exc).__name__}: {exc}（设置 RECOMMENDER_LOG_LEVEL=DEBUG 可看到详细信息）",
+            file=sys.stderr,
+        )
+        return EXIT_ERROR
     finally:
         while _OPEN_SERVICES:
             _OPEN_SERVICES.pop().close()

@@ -47,6 +47,19 @@ def parse_organizer_tokens(value: str | None) -> dict[str, str | None]:
     return out
 
 
+#: Organizer tokens shorter than this are refused at start-up (a short token can be guessed).
+MIN_TOKEN_LENGTH = 16
+
+
+def short_token_problems(tokens: list[str]) -> list[str]:
+    """Why each too-short token is refused (by position, never the token itself)."""
+    return [
+        f"organizer token #{i} has {len(token)} characters; at least {MIN_TOKEN_LENGTH} are required"
+        for i, token in enumerate(tokens, 1)
+        if len(token) < MIN_TOKEN_LENGTH
+    ]
+
+
 DEFAULT_SEGMENTS = ("社区干部", "网格员", "楼栋长", "党员", "居民", "志愿者", "其他")
 
 
@@ -98,6 +111,20 @@ class Settings(BaseSettings):
         description=(
             "Where the rate limiter keeps its counters, a `limits` storage URI; memory:// counts per worker "
             "process, redis://host:6379 shares the counts between workers."
+        ),
+    )
+    withdraw_rate_limit: str = Field(
+        "20/minute",
+        description=(
+            "Per-client limit on withdrawal (POST /withdraw, /withdraw/lookup and their /api twins), counted "
+            "apart from submissions; same notation as rate_limit, \"off\" disables it."
+        ),
+    )
+    auth_failure_limit: str = Field(
+        "10/minute",
+        description=(
+            "Failed organizer logins and wrong bearer tokens allowed per client; above it every organizer "
+            "request from that client answers 429 until the window frees (same notation; \"off\" disables it)."
         ),
     )
     trusted_proxies: str = Field(
@@ -174,6 +201,12 @@ class Settings(BaseSettings):
         5, ge=0, description="The same normalised text from this many different people within flag_window_minutes is flagged for review (0 = off)."
     )
     flag_window_minutes: int = Field(10, ge=1, description="Window of the burst and identical-text checks, in minutes.")
+    flag_address_lines: int = Field(
+        12, ge=0, description="More lines than this from one address (whatever the browser) within flag_address_window_seconds are flagged for review (0 = off)."
+    )
+    flag_address_window_seconds: int = Field(
+        60, ge=1, le=86400, description="Window of the per-address burst check, in seconds."
+    )
     flag_min_fill_seconds: int = Field(
         10, ge=0, description="Questionnaire rows filled in fewer seconds are flagged (only where the import carries the fill time; 0 = off)."
     )

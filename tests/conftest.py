@@ -21,7 +21,7 @@ from recommender.config import Settings, get_settings
 from fastapi.testclient import TestClient
 
 POSTGRES_ENV = "RECOMMENDER_TEST_POSTGRES_URL"
-ORGANIZER_TOKEN = "test-token"
+ORGANIZER_TOKEN = "test-organizer-token"
 
 
 @pytest.fixture(autouse=True)
@@ -85,8 +85,11 @@ def settings(store_url: str, tmp_path) -> Settings:
         organizer_tokens=ORGANIZER_TOKEN,
         model_poll_seconds=0.1,
         rate_limit="off",  # tests submit many lines; tests/test_ratelimit.py turns it on
+        withdraw_rate_limit="off",
+        auth_failure_limit="off",  # tests try wrong tokens; tests/test_auth.py turns it on
         flag_burst_lines=0,  # tests submit many lines from one client; tests/test_moderation.py turns it on
         flag_duplicate_submitters=0,
+        flag_address_lines=0,
     )
 
 

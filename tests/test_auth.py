@@ -255,13 +255,13 @@ def test_cookie_authenticated_api_writes_need_the_csrf_header(client):
     body = {"topic_id": "T0001", "title": "消防", "date": "2026-05-01", "status": "held"}
     assert_error(client.post("/api/sessions", json=body), 403, "forbidden")
     accepted = client.post("/api/sessions", json=body, headers={CSRF_HEADER: csrf})
-    assert accepted.status_code == 422  # past auth and CSRF; the topic is unknown without a model
+    assert accepted.status_code == 404  # past auth and CSRF; the topic is unknown without a model
 
 
 # --------------------------------------------------------------------------- the signer itself
 
 
-def _auth(tmp_path: Path, tokens: str = "a-token,b-token", clock=lambda: 1_000_000.0) -> OrganizerAuth:
+def _auth(tmp_path: Path, tokens: str = "a-token-0123456789,b-token-0123456789", clock=lambda: 1_000_000.0) -> OrganizerAuth:
     return OrganizerAuth(Settings(organizer_tokens=tokens, data_dir=tmp_path), clock=clock)
 
 
@@ -269,9 +269,9 @@ def test_session_values_expire_and_resist_tampering(tmp_path):
     """A session is valid until SESSION_MAX_AGE; any change to it, or a future date, invalidates it."""
     now = [1_000_000.0]
     auth = _auth(tmp_path, clock=lambda: now[0])
-    value = auth.new_session("a-token")
+    value = auth.new_session("a-token-0123456789")
     assert auth.session_valid(value)
-    assert "a-token" not in value
+    assert "a-token-0123456789" not in value
     issued, nonce, fp, sig = value.split(".")
     assert not auth.session_valid(f"{int(issued) + 100}.{nonce}.{fp}.{sig}")
     assert not auth.session_valid(value[:-1] + ("A" if value[-1] != "A" else "B"))
@@ -286,17 +286,17 @@ def test_session_values_expire_and_resist_tampering(tmp_path):
 def test_removing_a_token_ends_its_sessions(tmp_path):
     """Sessions remember (a fingerprint of) their token: drop the token and they stop working."""
     auth = _auth(tmp_path)
-    value = auth.new_session("b-token")
+    value = auth.new_session("b-token-0123456789")
     assert auth.session_valid(value)
-    reconfigured = _auth(tmp_path, tokens="a-token")  # same session_secret file
+    reconfigured = _auth(tmp_path, tokens="a-token-0123456789")  # same session_secret file
     assert not reconfigured.session_valid(value)
-    assert reconfigured.session_valid(reconfigured.new_session("a-token"))
+    assert reconfigured.session_valid(reconfigured.new_session("a-token-0123456789"))
 
 
 def test_session_secret_is_shared_through_the_data_folder(tmp_path):
     """Two workers (two OrganizerAuth on one data folder) accept each other's sessions."""
     first, second = _auth(tmp_path), _auth(tmp_path)
-    assert second.session_valid(first.new_session("a-token"))
+    assert second.session_valid(first.new_session("a-token-0123456789"))
     assert (tmp_path / "session_secret").stat().st_mode & 0o777 == 0o600
 
 
@@ -317,3 +317,76 @@ def test_organizer_pages_are_not_cached_or_framed(client):
         assert response.headers["cache-control"] == "no-store"
         assert response.headers["x-frame-options"] == "DENY"
         assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+
+
+# --------------------------------------------------------------------------- guessing and limits
+
+
+def _limited_client(settings, service, limit: str = "10/minute", address: str = "203.0.113.7") -> TestClient:
+    limited = settings.model_copy(update={"auth_failure_limit": limit})
+    return TestClient(create_app(limited, service), client=(address, 50000))
+
+
+def test_wrong_bearer_tokens_are_rate_limited_per_client(settings, service):
+    """400 wrong tokens in a row: the first 10 answer 401, the rest 429 with Retry-After — and then
+    even the right token gets 429 from that client (no oracle), while another client is unaffected."""
+    with _limited_client(settings, service) as client:
+        statuses = [
+            client.get("/api/topics", headers={"Authorization": f"Bearer guess-{i:020d}"}).status_code
+            for i in range(400)
+        ]
+        assert statuses[:10] == [401] * 10 and set(statuses[10:]) == {429}
+        locked = client.get("/api/topics", headers={"Authorization": f"Bearer {ORGANIZER_TOKEN}"})
+        assert_error(locked, 429, "too_many_failures")
+        assert 1 <= int(locked.headers["retry-after"]) <= 60
+    app = create_app(settings.model_copy(update={"auth_failure_limit": "10/minute"}), service)
+    with TestClient(app, client=("203.0.113.8", 50000)) as other:
+        assert other.get("/api/topics", headers={"Authorization": f"Bearer {ORGANIZER_TOKEN}"}).status_code != 429
+
+
+def test_requests_without_credentials_are_not_failures(settings, service):
+    """A missing token is no guess: many anonymous requests stay 401, never 429."""
+    with _limited_client(settings, service, limit="3/minute") as client:
+        assert {client.get("/api/topics").status_code for _ in range(20)} == {401}
+
+
+def test_failed_dashboard_logins_are_rate_limited(settings, service):
+    """Failed logins count like wrong bearer tokens: after the limit the login page answers 429."""
+    with _limited_client(settings, service, limit="5/minute") as client:
+        statuses = [_login(client, token=f"guess-{i:020d}").status_code for i in range(8)]
+        assert statuses == [401] * 5 + [429] * 3
+        page = assert_error(_login(client), 429)  # the right token too, while locked out
+        assert "秒后再试" in page.find("main").text
+
+
+@pytest.mark.parametrize("tokens", ["short-token", f"{'a' * 20},tiny", "王老师:abc123"])
+def test_short_organizer_tokens_are_refused_at_start_up(settings, service, tokens):
+    """Tokens shorter than 16 characters: the app is not built (the error names the rule, not the token)."""
+    with pytest.raises(ValueError, match="at least 16") as info:
+        create_app(settings.model_copy(update={"organizer_tokens": tokens}), service)
+    assert "abc123" not in str(info.value) and "tiny" not in str(info.value)
+
+
+def test_serve_refuses_a_short_token_before_listening(settings, monkeypatch, capsys):
+    """`recommender serve` with a short token exits 1 with a message and never starts uvicorn."""
+    import uvicorn
+
+    from recommender import cli
+
+    monkeypatch.setenv("RECOMMENDER_ORGANIZER_TOKENS", "short-token")
+    monkeypatch.setenv("RECOMMENDER_DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("RECOMMENDER_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setattr(uvicorn, "run", lambda *a, **k: pytest.fail("uvicorn started"))
+    assert cli.main(["serve"]) == 1
+    assert "16" in capsys.readouterr().err
+
+
+def test_a_short_token_file_opens_nothing(settings, service, caplog):
+    """A hand-edited organizer_token file with a short token: logged, and no token opens the API."""
+    unset = settings.model_copy(update={"organizer_tokens": None})
+    path = Path(unset.data_dir) / "organizer_token"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("tiny-token\n", encoding="utf-8")
+    with TestClient(create_app(unset, service)) as client:
+        assert client.get("/api/topics", headers={"Authorization": "Bearer tiny-token"}).status_code == 401
+    assert "shorter than 16" in caplog.text and "tiny-token" not in caplog.text

@@ -50,7 +50,7 @@ def server(tmp_path, store_url):
         "RECOMMENDER_DATABASE_URL": store_url,
         "RECOMMENDER_DATA_DIR": str(tmp_path / "data"),
         "RECOMMENDER_MODELS_DIR": str(tmp_path / "models"),
-        "RECOMMENDER_ORGANIZER_TOKENS": "e2e-token",
+        "RECOMMENDER_ORGANIZER_TOKENS": "e2e-organizer-token",
         "RECOMMENDER_LOG_LEVEL": "INFO",
         "PYTHONUNBUFFERED": "1",
     }
@@ -115,6 +115,16 @@ def test_form_submission_through_the_real_server_is_stored(server):
     ]
     assert "13812345678" not in server.output()
     assert "端到端测试" not in server.output()  # feedback text is never logged
+
+
+def test_the_access_log_holds_no_client_address(server):
+    """uvicorn's access lines name a keyed hash of the client, never its address."""
+    with httpx.Client(base_url=server.base_url, timeout=10) as http:
+        assert http.get("/healthz").status_code == 200
+        http.get("/nothing%0Ahere%00")
+    time.sleep(0.5)
+    access = [line for line in server.output().splitlines() if '"GET /' in line]
+    assert access and all("client-" in line and "127.0.0.1" not in line for line in access), access
 
 
 def test_server_shuts_down_gracefully_on_sigterm(server):

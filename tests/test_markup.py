@@ -13,7 +13,7 @@ from tests.helpers import parse_html
 
 PAYLOAD = "<script>alert(1)</script><img src=x onerror=alert(1)>"
 SHORT = "<img src=x onerror=alert(1)>"  # fits the 30-character topic label
-AUTH = {"Authorization": "Bearer test-token"}
+AUTH = {"Authorization": "Bearer test-organizer-token"}
 
 
 def assert_inert(response, *, shows: str | None = None) -> None:
@@ -33,7 +33,7 @@ def assert_inert(response, *, shows: str | None = None) -> None:
 
 
 def _login(client):
-    client.post("/organizer/login", data={"token": "test-token", "next": "/organizer"})
+    client.post("/organizer/login", data={"token": "test-organizer-token", "next": "/organizer"})
     page = client.get("/organizer")
     return re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
 

@@ -13,7 +13,7 @@ from recommender.store import NewFeedback
 from tests.fixtures_organizer import trained_client, trained_service  # noqa: F401  (fixtures)
 from tests.helpers import assert_error, parse_html
 
-AUTH = {"Authorization": "Bearer test-token"}
+AUTH = {"Authorization": "Bearer test-organizer-token"}
 
 
 def _line_with_text(service, text: str) -> int:
@@ -227,7 +227,7 @@ def test_every_organizer_action_is_audited_with_who(trained_client, trained_serv
     actors = {e["actor"] for e in audit["items"]}
     assert len(actors) == 1 and re.fullmatch(r"organizer-[0-9a-f]{4}", actors.pop())
     assert audit["items"][3]["target"] == str(fid) and audit["items"][3]["detail"]["reason"] == "spam"
-    assert "test-token" not in str(audit)
+    assert "test-organizer-token" not in str(audit)
 
 
 def test_named_tokens_name_the_actor(settings, store):
@@ -237,16 +237,16 @@ def test_named_tokens_name_the_actor(settings, store):
     from recommender.service import RecommenderService
     from recommender.web.app import create_app
 
-    named = settings.model_copy(update={"organizer_tokens": "王老师:tok-wang, tok-plain"})
-    assert named.organizer_token_list == ["tok-wang", "tok-plain"]
+    named = settings.model_copy(update={"organizer_tokens": "王老师:tok-wang-0123456789, tok-plain-0123456789"})
+    assert named.organizer_token_list == ["tok-wang-0123456789", "tok-plain-0123456789"]
     svc = RecommenderService(named, store=store)
     with TestClient(create_app(named, svc)) as client:
         fid = client.post("/api/feedback", json={"text": "想学剪纸"}).json()["id"]
-        ok = client.post(f"/api/feedback/{fid}/hide", json={"reason": "other"}, headers={"Authorization": "Bearer tok-wang"})
+        ok = client.post(f"/api/feedback/{fid}/hide", json={"reason": "other"}, headers={"Authorization": "Bearer tok-wang-0123456789"})
         assert ok.status_code == 200
-        client.post(f"/api/feedback/{fid}/restore", headers={"Authorization": "Bearer tok-plain"})
-        assert client.get("/api/suggestions", headers={"Authorization": "Bearer name:tok-wang"}).status_code == 401
-        items = client.get("/api/audit", headers={"Authorization": "Bearer tok-wang"}).json()["items"]
+        client.post(f"/api/feedback/{fid}/restore", headers={"Authorization": "Bearer tok-plain-0123456789"})
+        assert client.get("/api/suggestions", headers={"Authorization": "Bearer name:tok-wang-0123456789"}).status_code == 401
+        items = client.get("/api/audit", headers={"Authorization": "Bearer tok-wang-0123456789"}).json()["items"]
     assert items[1]["actor"] == "王老师" and items[0]["actor"].startswith("organizer-")
 
 
@@ -258,7 +258,7 @@ def test_cli_rollback_and_train_are_audited_as_console(trained_service, settings
     monkeypatch.setenv("RECOMMENDER_DATABASE_URL", settings.database_url)
     monkeypatch.setenv("RECOMMENDER_MODELS_DIR", str(settings.models_dir))
     monkeypatch.setenv("RECOMMENDER_DATA_DIR", str(settings.data_dir))
-    monkeypatch.setenv("RECOMMENDER_ORGANIZER_TOKENS", "test-token")
+    monkeypatch.setenv("RECOMMENDER_ORGANIZER_TOKENS", "test-organizer-token")
     monkeypatch.setattr("sys.stdin", io.StringIO(""))
     from recommender.config import get_settings
 
@@ -273,7 +273,7 @@ def test_cli_rollback_and_train_are_audited_as_console(trained_service, settings
 
 
 def _login(client) -> None:
-    client.post("/organizer/login", data={"token": "test-token", "next": "/organizer"}, follow_redirects=False)
+    client.post("/organizer/login", data={"token": "test-organizer-token", "next": "/organizer"}, follow_redirects=False)
 
 
 def _csrf(html: str) -> str:

@@ -99,3 +99,20 @@ def test_settings_are_validated():
         parse_rate_limit("lots")
     with pytest.raises(ValueError, match="'proxy.local'"):
         parse_trusted_proxies("10.0.0.1, proxy.local")
+
+
+def test_withdrawal_has_its_own_bucket(limited):
+    """Someone who just used up the submission limit can still withdraw at once; withdrawal has its
+    own limit (withdraw_rate_limit), which in turn leaves submissions alone."""
+    with limited(withdraw_rate_limit="2/minute") as client:
+        receipts = [client.post("/api/feedback", json={"text": f"想学习公文写作 {i}"}).json()["receipt"] for i in range(3)]
+        assert client.post("/api/feedback", json={"text": "再提交一条"}).status_code == 429
+        assert client.post("/api/withdraw/lookup", json={"receipt": receipts[0]}).status_code == 200
+        assert client.post("/api/withdraw", json={"receipt": receipts[0]}).json()["status"] == "withdrawn"
+        over = client.post("/api/withdraw", json={"receipt": receipts[1]})
+        assert_error(over, 429, "rate_limited")
+        assert "撤回" in over.json()["error"]["message"]
+    with limited(withdraw_rate_limit="1/minute") as client:
+        assert client.post("/api/withdraw/lookup", json={"receipt": "7KQ4M-XH2PA"}).status_code == 404
+        assert client.post("/api/withdraw/lookup", json={"receipt": "7KQ4M-XH2PA"}).status_code == 429
+        assert post_api(client, 3) == [201, 201, 201]

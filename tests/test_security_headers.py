@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "recommender" / "web" / "templates"
-AUTH = {"Authorization": "Bearer test-token"}
+AUTH = {"Authorization": "Bearer test-organizer-token"}
 
 
 def _policy(response) -> dict[str, str]:

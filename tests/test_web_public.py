@@ -226,15 +226,26 @@ def test_form_with_broken_multipart_rerenders(client):
     assert page.find(class_="error-summary").get("role") == "alert"
 
 
-def test_form_with_bad_percent_encoding_is_not_a_500(client):
-    """Invalid UTF-8 in a url-encoded form is replaced, stored or refused, never a 500."""
-    response = client.post(
-        "/feedback",
-        content=b"text=%FF%FE%E4%B8&segment=%E5%B1%85%E6%B0%91",
-        headers={"content-type": "application/x-www-form-urlencoded"},
-        follow_redirects=False,
-    )
-    assert response.status_code in (303, 422)
+@pytest.mark.parametrize(
+    "body,content_type",
+    [
+        (b"text=%FF%FE%E4%B8&segment=%E5%B1%85%E6%B0%91", "application/x-www-form-urlencoded"),
+        ("text=想学做表格".encode("gb18030"), "application/x-www-form-urlencoded"),
+        (
+            b'--b\r\nContent-Disposition: form-data; name="text"\r\n\r\n\xff\xfe\xe4\xb8\r\n--b--\r\n',
+            "multipart/form-data; boundary=b",
+        ),
+    ],
+    ids=["bad-percent-escape", "raw-gbk", "multipart"],
+)
+def test_form_with_invalid_utf8_is_refused_with_a_clear_message(client, service, body, content_type):
+    """Invalid UTF-8 in the form (escaped, raw GBK bytes, multipart): 400 with the form and a
+    message saying so, nothing stored (it used to be stored as mojibake)."""
+    response = client.post("/feedback", content=body, headers={"content-type": content_type}, follow_redirects=False)
+    assert response.status_code == 400
+    page, _ = form_page(response)
+    assert "UTF-8" in page.find(class_="error-summary").text
+    assert list(service.store.iter_feedback()) == []
 
 
 def test_form_body_over_limit_is_413_page(client, settings):

@@ -13,7 +13,7 @@ from recommender.store import NewFeedback
 from tests.fixtures_organizer import trained_client, trained_service  # noqa: F401  (fixtures)
 from tests.helpers import assert_error, parse_html
 
-AUTH = {"Authorization": "Bearer test-token"}
+AUTH = {"Authorization": "Bearer test-organizer-token"}
 CODE = re.compile(r"^[%s]{5}-[%s]{5}$" % (RECEIPT_ALPHABET, RECEIPT_ALPHABET))
 
 
@@ -138,7 +138,7 @@ def test_browser_withdraw_and_hide(tmp_path):
     from tests.test_browser import CHROMIUM_ARGS
 
     settings = Settings(database_url=f"sqlite:///{tmp_path / 'f.db'}", data_dir=tmp_path / "data",
-                        models_dir=tmp_path / "models", organizer_tokens="browser-token", model_poll_seconds=0.5)
+                        models_dir=tmp_path / "models", organizer_tokens="browser-organizer-token", model_poll_seconds=0.5)
     seed = RecommenderService(settings)
     seed.start()
     load_feedback(seed)
@@ -178,7 +178,7 @@ def test_browser_withdraw_and_hide(tmp_path):
             assert "已撤回" in page.locator("main").inner_text()
 
             page.goto(f"{base}/organizer?top=10")
-            page.fill("#token", "browser-token")
+            page.fill("#token", "browser-organizer-token")
             page.get_by_role("button", name="登录").click()
             page.wait_for_url(f"{base}/organizer?top=10")
             card = page.locator("li.card").first

@@ -8,8 +8,10 @@ in the store, ``recommender.store.moderation``.)
   ``receipt_secret`` — is stored; the code itself is shown once and never logged.
 - **Automated-looking intake** (``screen``): a line is *flagged* (kept, not counted until an
   organizer restores it) when one client sent more than ``burst_max_lines`` lines within the
-  window, when the same normalised text came from ``duplicate_min_submitters`` different
-  people within the window, or when a questionnaire row was filled in fewer than
+  window, when one *address* sent more than ``address_max_lines`` within
+  ``address_window_seconds`` whatever User-Agent each line claimed (a script rotating its
+  User-Agent is still one address), when the same normalised text came from
+  ``duplicate_min_submitters`` different people within the window, or when a questionnaire row was filled in fewer than
   ``min_fill_seconds`` (:meth:`ScreeningRules.too_fast`, also applied to imported 问卷星 /
   腾讯问卷 rows at import, ``recommender.service.intake``). The earlier lines of a burst or a
   duplicate wave are flagged with it.
@@ -26,7 +28,8 @@ import re
 import sys
 import unicodedata
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from recommender.crypto import random_bytes
 
@@ -42,6 +45,7 @@ HIDE_REASONS_ZH = {
 }
 FLAG_REASONS_ZH = {
     "burst": "同一客户端短时间内提交多条",
+    "address_burst": "同一网络地址短时间内提交多条",
     "duplicate": "多人在几分钟内提交了相同的文字",
     "too_fast": "问卷填写时间过短",
 }
@@ -101,6 +105,21 @@ def client_key(salt: str, address: str | None, user_agent: str | None = None) ->
     return hmac.new(salt.encode(), message.encode(), hashlib.sha256).hexdigest()[:32]
 
 
+class ClientKeys(NamedTuple):
+    """Who sent a live line, as the screening knows it: the client (address + browser) and the
+    address alone, both keyed hashes."""
+
+    client: str | None
+    address: str | None = None
+
+
+def address_key(salt: str, address: str | None) -> str | None:
+    """Keyed hash of the client address alone (never the raw IP): the per-address burst check."""
+    if not address:
+        return None
+    return hmac.new(salt.encode(), f"address|{address}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
 # --------------------------------------------------------------------------- screening
 
 
@@ -125,6 +144,8 @@ class ScreeningRules:
     duplicate_min_submitters: int = 5
     window_minutes: int = 10
     min_fill_seconds: int = 0
+    address_max_lines: int = 0
+    address_window_seconds: int = 60
 
     @classmethod
     def from_settings(cls, settings) -> ScreeningRules:
@@ -133,7 +154,14 @@ class ScreeningRules:
             duplicate_min_submitters=settings.flag_duplicate_submitters,
             window_minutes=settings.flag_window_minutes,
             min_fill_seconds=settings.flag_min_fill_seconds,
+            address_max_lines=settings.flag_address_lines,
+            address_window_seconds=settings.flag_address_window_seconds,
         )
+
+    @property
+    def read_window(self) -> timedelta:
+        """How far back the recent lines are read: the longer of the two windows."""
+        return max(timedelta(minutes=self.window_minutes), timedelta(seconds=self.address_window_seconds))
 
     def too_fast(self, fill_seconds: int | None) -> bool:
         """True for a questionnaire row filled in fewer than ``min_fill_seconds`` (the one
@@ -151,6 +179,7 @@ class RecentLine:
     submitter_hash: str | None
     status: str
     received_at: datetime
+    address_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -169,19 +198,30 @@ def screen(
     fill_seconds: int | None,
     recent: list[RecentLine],
     rules: ScreeningRules,
+    address_key: str | None = None,
+    now: datetime | None = None,
 ) -> Screening:
-    """Decide whether a new line looks automated (see the module docs)."""
+    """Decide whether a new line looks automated (see the module docs). ``now`` (the new line's
+    arrival) limits each rule to its own window; without it every recent line counts."""
     if rules.too_fast(fill_seconds):
         return Screening("too_fast")
     live = [r for r in recent if r.status in ("visible", "flagged", "hidden")]
+    in_window = live
+    if now is not None:
+        in_window = [r for r in live if r.received_at >= now - timedelta(minutes=rules.window_minutes)]
     if rules.burst_max_lines > 0 and client_key is not None:
-        same_client = [r for r in live if r.client_key == client_key]
+        same_client = [r for r in in_window if r.client_key == client_key]
         if len(same_client) + 1 > rules.burst_max_lines:
             return Screening("burst", tuple(r.id for r in same_client if r.status == "visible"))
+    if rules.address_max_lines > 0 and address_key is not None:
+        since = None if now is None else now - timedelta(seconds=rules.address_window_seconds)
+        same_address = [r for r in live if r.address_key == address_key and (since is None or r.received_at >= since)]
+        if len(same_address) + 1 > rules.address_max_lines:
+            return Screening("address_burst", tuple(r.id for r in same_address if r.status == "visible"))
     if rules.duplicate_min_submitters > 0:
         key = normalise_text(text)
         if key:
-            twins = [r for r in live if normalise_text(r.text) == key]
+            twins = [r for r in in_window if normalise_text(r.text) == key]
             people = {_person(r.submitter_hash, r.client_key, r.id) for r in twins}
             people.add(_person(submitter_hash, client_key, 0))
             if len(people) >= rules.duplicate_min_submitters:

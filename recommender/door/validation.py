@@ -16,10 +16,18 @@ Text cleaning, in order:
 The length limit is checked on the cleaned text, before masking (a masked text is checked
 again, so a stored text is never longer than the limit). Cleaning is idempotent:
 ``clean_feedback(draft.text, …).text == draft.text``.
+
+Every other field a person types into goes through :func:`clean_field`, the same cleaning
+and masking with the field's own limit: the class attended (``session_id``) here, and the
+organizer's topic labels, class titles, instructors, departments and hiding notes in the
+service. A field that must be a code is refused when it holds personal data instead
+(:func:`protected_external_id` keeps an import's id column only as a keyed hash then).
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import math
 import re
 import unicodedata
@@ -35,7 +43,10 @@ __all__ = [
     "LOCAL_TZ",
     "FeedbackDraft",
     "clean_feedback",
+    "clean_field",
     "clean_text",
+    "has_content",
+    "protected_external_id",
     "near_duplicate",
     "parse_timestamp",
     "parse_votes",
@@ -88,9 +99,11 @@ def clean_text(text: str) -> str:
     return _SPACES.sub(" ", cleaned).strip()
 
 
-def _has_content(text: str) -> bool:
-    """True when the text has at least one letter or digit (not only punctuation, symbols, emoji)."""
+def has_content(text: str) -> bool:
+    """True when the text has at least one letter or digit (not only punctuation, symbols, emoji).
+    (The OpenAPI schema says the same with the pattern ``[^\\W_]``.)"""
     return any(unicodedata.category(ch)[0] in ("L", "N") for ch in text)
+
 
 
 def _check_length(text: str, limit: int) -> None:
@@ -108,7 +121,7 @@ def _validate_text(text: object, limit: int) -> str:
     cleaned = clean_text(text)
     if not cleaned:
         raise ValidationFailed("反馈内容不能为空，请写下您想学的内容或建议。", field="text", code="empty")
-    if not _has_content(cleaned):
+    if not has_content(cleaned):
         raise ValidationFailed("反馈内容只有标点或符号，请写几句具体内容。", field="text", code="no_content")
     _check_length(cleaned, limit)
     masked = mask_personal_data(cleaned)
@@ -117,7 +130,37 @@ def _validate_text(text: object, limit: int) -> str:
     return masked
 
 
+def clean_field(
+    value: object, *, field: str, label: str, limit: int, required: bool = False, numbers: bool = True
+) -> str | None:
+    """A short free-text field a person typed (a class, a label, a note …): cleaned like feedback
+    text, checked against ``limit`` characters, then masked like feedback text. A placeholder
+    longer than what it replaced never pushes the field over ``limit`` (the stored value is cut
+    there): the limit is what the database column holds.
+
+    Blank: None, or ValidationFailed (code ``required``) when ``required``, which also asks for
+    at least one letter or digit. ``numbers`` accepts an int (a spreadsheet cell)."""
+    if value is None:
+        cleaned = ""
+    elif isinstance(value, bool) or not isinstance(value, (str, int) if numbers else str):
+        raise ValidationFailed(f"{label}必须是文字，请检查后重新填写。", field=field, code="type")
+    else:
+        cleaned = clean_text(str(value))
+    if not cleaned or (required and not has_content(cleaned)):
+        if required:
+            raise ValidationFailed(f"请填写{label}（至少包含一个文字或数字）。", field=field, code="required")
+        return None
+    if len(cleaned) > limit:
+        raise ValidationFailed(
+            f"{label}过长：最多 {limit} 个字符，当前 {len(cleaned)} 个，请缩短后再提交。",
+            field=field,
+            code="too_long",
+        )
+    return mask_personal_data(cleaned)[:limit]
+
+
 def _optional_str(value: object, *, field: str, label: str, limit: int) -> str | None:
+    """A code-like field (an import's id): cleaned and length-checked, not masked."""
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (str, int)):
@@ -132,6 +175,16 @@ def _optional_str(value: object, *, field: str, label: str, limit: int) -> str |
             code="too_long",
         )
     return cleaned
+
+
+def protected_external_id(salt: str, external_id: str | None) -> str | None:
+    """An import's row id as stored: as given, unless it holds personal data (a phone or ID
+    number used as the id column), then ``pii-`` + a keyed hash of it, so re-importing the
+    same file still finds it and the number itself is never stored."""
+    if external_id is None or mask_personal_data(external_id) == external_id:
+        return external_id
+    digest = hmac.new(salt.encode(), ("external|" + external_id).encode(), hashlib.sha256).hexdigest()
+    return "pii-" + digest[:28]
 
 
 def _validate_segment(segment: object, settings: Settings) -> str:
@@ -297,7 +350,7 @@ def clean_feedback(
     return FeedbackDraft(
         text=_validate_text(text, settings.max_text_length),
         segment=_validate_segment(segment, settings),
-        session_id=_optional_str(session_id, field="session_id", label="课程场次编号", limit=MAX_SESSION_ID),
+        session_id=clean_field(session_id, field="session_id", label="参加的课程", limit=MAX_SESSION_ID),
         submitter=_optional_str(submitter, field="submitter", label="提交人标识", limit=MAX_SUBMITTER),
         submitted_at=_validate_time(submitted_at, current),
         votes=parse_votes(votes),

@@ -2,6 +2,13 @@
 
 :class:`ModelWatcher` reads the pointer of a :class:`~recommender.retrain.registry.ModelRegistry`
 and loads a new version with a loader passed in, so it knows nothing of model artifacts.
+
+A version is loaded only when its ``version.json`` reads (a truncated one is refused like a
+corrupt artifact). When a worker serves nothing yet and ``CURRENT`` cannot be used (it holds
+no version name, or names a version that is refused), it falls back to the newest version on
+disk that loads, and says so in the log: a corrupt pointer does not leave a restarted service
+without a model while valid versions are on disk. ``CURRENT`` itself is left as it is for the
+operator (``recommender models rollback VERSION`` rewrites it).
 """
 
 from __future__ import annotations
@@ -102,6 +109,38 @@ class ModelWatcher:
         self.last_error = f"refusing {what}: {reason}"
         logger.error("refusing %s: %s; keeping %s", what, reason, self._keeping())
 
+    def _load_checked(self, version: str) -> object:
+        """Load ``version`` (its folder must exist and its ``version.json`` read), run on_swap."""
+        path = self.registry.path_of(version)
+        if not path.is_dir():
+            raise NoModelError(f"folder {path} does not exist")
+        error = self.registry.show(version).error
+        if error is not None:
+            raise ModelCompatibilityError(error)
+        model = self._load(path)
+        if self._on_swap is not None:
+            self._on_swap(version, model)
+        return model
+
+    def _fall_back(self, why: str, skip: str | None = None) -> bool:
+        """Nothing served and ``CURRENT`` unusable: serve the newest version that loads."""
+        for info in self.registry.list_versions():
+            if info.version == skip or info.error is not None:
+                continue
+            try:
+                model = self._load_checked(info.version)
+            except Exception as exc:  # noqa: BLE001 - try the next one
+                logger.warning("fallback: refusing model %s too: %s: %s", info.version, type(exc).__name__, exc)
+                continue
+            self._served = ServedModel(info.version, model)
+            self.last_error = None
+            logger.error(
+                "%s; serving the newest valid version %s instead (fix it with `recommender models rollback VERSION`)",
+                why, info.version,
+            )
+            return True
+        return False
+
     def _refresh_locked(self, *, force: bool) -> bool:
         self._last_check = self._clock()
         try:
@@ -111,6 +150,8 @@ class ModelWatcher:
             if force or key != self._handled:
                 self._handled = key
                 self._refuse("model pointer", str(exc))
+                if self._served is None:
+                    return self._fall_back(f"the model pointer is corrupt ({exc})")
             return False
         if pointer.version is None:
             if self._handled is not None and self._served is not None:
@@ -124,16 +165,13 @@ class ModelWatcher:
         if served is not None and served.version == pointer.version:
             return False
         version = pointer.version
-        path = self.registry.path_of(version)
         try:
-            if not path.is_dir():
-                raise NoModelError(f"folder {path} does not exist")
-            model = self._load(path)
-            if self._on_swap is not None:
-                self._on_swap(version, model)
+            model = self._load_checked(version)
         except Exception as exc:  # any failure of a foreign loader must keep the old model serving
             self._refuse(f"model {version}", f"{type(exc).__name__}: {exc}")
             logger.debug("details of refusing model %s", version, exc_info=True)
+            if served is None:
+                return self._fall_back(f"the current model {version} is refused ({type(exc).__name__})", skip=version)
             return False
         self._served = ServedModel(version, model)
         self.last_error = None

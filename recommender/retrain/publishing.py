@@ -22,6 +22,7 @@ import numpy as np
 
 from recommender.config import Settings
 from recommender.errors import NotEnoughFeedback
+from recommender.retrain.quotes import scrub_versions
 from recommender.retrain.registry import ModelRegistry
 from recommender.store import FeedbackStore
 
@@ -126,6 +127,10 @@ def publish_version(
     registry.set_current(version)
     removed = registry.prune(settings.keep_versions)
     store.drop_assignments([v.version for v in registry.list_versions()])
+    try:  # a line withdrawn while this retrain read the store is not quoted by any version
+        scrub_versions(registry, store.texts_with_text, only=[version])
+    except Exception:  # noqa: BLE001 - the new model is in service; the next scrub retries
+        log.exception("dropping quotes of withdrawn feedback from saved models failed")
     seconds = time.perf_counter() - started
     log.info(
         "model %s is current: %d lines, %d topics (%d kept their id), %d fit no topic, %.1fs; pruned %s",

@@ -13,6 +13,7 @@ Layout of ``models_dir``::
         model.joblib, model.json      whatever ``write`` put there
       .tmp-20261201T030000Z-cd34/     a version being written, or debris of a killed retrain
       .trash-…/                       a version being deleted by ``prune``
+      SERVED                          every version that was ever current, one a line
       .retrain.lock                   the retrain lock, and .retrain.lock.holder.json (who holds it)
 
 Crash safety. A version is written under ``.tmp-<VERSION>``, every file and the folder are
@@ -31,6 +32,13 @@ Mutating calls (``publish``, ``set_current``, ``prune``) should run while holdin
 :func:`recommender.retrain.lock.retrain_lock` on :attr:`ModelRegistry.lock_path`, so that a retrain, a rollback and a
 prune never interleave; the registry does not take the lock itself because a retrain holds
 it for the whole training, not only for the publish.
+
+Versions never served. A retrain killed after writing its version but before switching
+``CURRENT`` leaves a complete folder that was never in service. ``SERVED`` lists the versions
+``CURRENT`` ever named (written with the pointer); :meth:`ModelRegistry.prune` deletes the
+others and counts only served ones toward ``keep``, so orphans never push out the version
+served before (a rollback target). Without ``SERVED`` (a folder from before it existed) every
+version counts as served; the first switch writes the file, listing the versions then on disk.
 
 Version ordering. Names sort by creation time to the second; ``version.json`` records
 ``created_at`` to the microsecond, which is what :meth:`ModelRegistry.list_versions` sorts by
@@ -68,6 +76,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 POINTER_FILE = "CURRENT"
+SERVED_FILE = "SERVED"
 METADATA_FILE = "version.json"
 LOCK_FILE = ".retrain.lock"
 STALE_TMP_SECONDS = 3600.0
@@ -77,6 +86,7 @@ _VERSION_TIME_FORMAT = "%Y%m%dT%H%M%SZ"
 _TMP_PREFIX = ".tmp-"
 _TRASH_PREFIX = ".trash-"
 _POINTER_TMP_PREFIX = POINTER_FILE + ".tmp-"
+_SERVED_TMP_PREFIX = SERVED_FILE + ".tmp-"
 _RESERVED_KEYS = frozenset({"version", "created_at", "parent"})
 
 
@@ -372,7 +382,31 @@ class ModelRegistry:
             self._write_pointer(version)
         return version
 
+    def served_versions(self) -> set[str] | None:
+        """The versions ``CURRENT`` ever named (``SERVED``); None when the folder predates it."""
+        try:
+            text = (self.models_dir / SERVED_FILE).read_text(encoding="ascii", errors="replace")
+        except FileNotFoundError:
+            return None
+        return {line.strip() for line in text.splitlines() if _VERSION_RE.fullmatch(line.strip())}
+
+    def _record_served(self, version: str) -> None:
+        served = self.served_versions()
+        if served is None:  # first switch with this code: what is on disk was served before it
+            served = {info.version for info in self.list_versions()}
+        if version in served and (self.models_dir / SERVED_FILE).exists():
+            return
+        served.add(version)
+        tmp = self.models_dir / f"{_SERVED_TMP_PREFIX}{secrets.token_hex(4)}"
+        try:
+            _write_file(tmp, "".join(f"{v}\n" for v in sorted(served)).encode("ascii"))
+            os.replace(tmp, self.models_dir / SERVED_FILE)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+
     def _write_pointer(self, version: str) -> None:
+        self._record_served(version)  # first: a version named by CURRENT is always in SERVED
         # A unique temporary name, so a rollback racing a retrain cannot write into the
         # other's half-written temporary file.
         tmp = self.models_dir / f"{_POINTER_TMP_PREFIX}{secrets.token_hex(4)}"
@@ -400,7 +434,8 @@ class ModelRegistry:
         self._write_pointer(version)
 
     def prune(self, keep: int, *, stale_tmp_seconds: float = STALE_TMP_SECONDS) -> list[str]:
-        """Delete versions beyond the newest ``keep``; never the current one. Return the deleted names.
+        """Delete versions that were never served and served ones beyond the newest ``keep``;
+        never the current one. Return the deleted names.
 
         Also removes debris: ``.tmp-*`` folders and ``CURRENT.tmp-*`` files untouched for
         ``stale_tmp_seconds`` (left by a killed retrain; younger ones may belong to a retrain
@@ -417,10 +452,23 @@ class ModelRegistry:
         except ModelCompatibilityError as exc:
             logger.error("not pruning model versions: %s", exc)
         else:
-            for info in self.list_versions()[keep:]:
-                if info.version == current:
+            served = self.served_versions()
+            versions = self.list_versions()
+            never = [
+                info for info in versions
+                if served is not None and info.version not in served and info.version != current
+            ]
+            if never:
+                logger.info(
+                    "removing model versions that were never served (a retrain stopped before switching): %s",
+                    ", ".join(info.version for info in never),
+                )
+            beyond = [info for info in versions if info not in never][keep:]
+            for info in [*never, *(info for info in beyond if info.version != current)]:
+                try:
+                    self._remove_tree(info.path)
+                except FileNotFoundError:  # removed meanwhile by another prune
                     continue
-                self._remove_tree(info.path)
                 removed.append(info.version)
             if removed:
                 logger.info("pruned model versions %s", ", ".join(removed))
@@ -440,7 +488,7 @@ class ModelRegistry:
             try:
                 if name.startswith(_TRASH_PREFIX):
                     shutil.rmtree(entry, ignore_errors=True)
-                elif name.startswith((_TMP_PREFIX, _POINTER_TMP_PREFIX)):
+                elif name.startswith((_TMP_PREFIX, _POINTER_TMP_PREFIX, _SERVED_TMP_PREFIX)):
                     if now - _newest_mtime(entry) < stale_seconds:
                         continue
                     logger.info("removing leftover %s", entry)

@@ -29,9 +29,11 @@ from pathlib import Path
 from recommender.config import Settings
 from recommender.crypto import DataSecret
 from recommender.door.intake_queue import GroupCommit
+from recommender.door.screening import ClientKeys
 from recommender.door.validation import FeedbackDraft
 from recommender.retrain.hot_swap import ModelWatcher
 from recommender.service.demand_view import DemandView
+from recommender.service.filters import bounded_as_of, bounded_offset, bounded_page, check_top
 from recommender.service.intake import Intake
 from recommender.service.moderation import Moderation
 from recommender.service.planning import Planning
@@ -80,6 +82,7 @@ class RecommenderService:
         the tokenizer's dictionaries load now rather than in the first assignment pass)."""
         self.store.migrate()
         served = self.refresh_model()
+        self.moderation.quotes.catch_up()  # a scrub a killed process did not finish
         if served is not None:
             try:
                 served.assign(["预热"])
@@ -88,6 +91,7 @@ class RecommenderService:
 
     def close(self) -> None:
         self.stop_intake()  # queued lines are stored before the engine goes
+        self.moderation.quotes.wait(30)
         with self.serving.lock:
             self.store.dispose()
 
@@ -109,6 +113,9 @@ class RecommenderService:
     # ------------------------------------------------------------------ intake (write side)
     def client_key(self, address: str | None, user_agent: str | None = None) -> str | None:
         return self.intake.client_key(address, user_agent)
+
+    def client_keys(self, address: str | None, user_agent: str | None = None) -> ClientKeys:
+        return self.intake.client_keys(address, user_agent)
 
     def draft(self, text: object, **fields) -> FeedbackDraft:
         return self.intake.draft(text, **fields)
@@ -147,11 +154,13 @@ class RecommenderService:
     def refresh_demand(self) -> None:
         self.view.refresh()
 
+    # Every caller's filters pass the bounds of service/filters.py here (top 1..50, as_of within
+    # the calendar the ranking can reckon in, pages whose offset fits the database).
     def suggestions(self, *, as_of: date | None = None, top: int | None = None, segment: str | None = None) -> dict:
-        return self.view.suggestions(as_of=as_of, top=top, segment=segment)
+        return self.view.suggestions(as_of=bounded_as_of(as_of), top=check_top(top), segment=segment)
 
-    def suggestions_json(self, **query) -> bytes:
-        return self.view.suggestions_json(**query)
+    def suggestions_json(self, *, as_of: date | None = None, top: int | None = None, segment: str | None = None) -> bytes:
+        return self.view.suggestions_json(as_of=bounded_as_of(as_of), top=check_top(top), segment=segment)
 
     def unassigned_share(self) -> float:
         return self.view.unassigned_share()
@@ -172,6 +181,7 @@ class RecommenderService:
         return self.view.topics()
 
     def topic(self, topic_id: str, *, page: int = 1, per_page: int = 50) -> dict:
+        page, per_page = bounded_page(page, per_page)
         return self.view.topic(topic_id, page=page, per_page=per_page)
 
     def topic_feedback(self, topic_id: str) -> list[StoredFeedback]:
@@ -193,9 +203,11 @@ class RecommenderService:
         return self.moderation.restore(feedback_id, actor=actor)
 
     def moderation_list(self, status: str, *, limit: int = 50, offset: int = 0) -> dict:
+        offset, limit = bounded_offset(offset, limit)
         return self.moderation.moderation_list(status, limit=limit, offset=offset)
 
     def audit_log(self, *, limit: int = 50, offset: int = 0) -> dict:
+        offset, limit = bounded_offset(offset, limit)
         return self.moderation.audit_log(limit=limit, offset=offset)
 
     def audit(self, actor: str, action: str, target: str | None = None, detail: dict | None = None) -> None:

@@ -15,20 +15,22 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 from recommender.config import Settings
 from recommender.crypto import DataSecret, hash_submitter
 from recommender.door.intake_queue import GroupCommit
 from recommender.door.screening import (
+    ClientKeys,
     ScreeningRules,
+    address_key,
     client_key,
     new_receipt_code,
     normalise_receipt,
     receipt_hash,
     screen,
 )
-from recommender.door.validation import FeedbackDraft, clean_feedback, near_duplicate
+from recommender.door.validation import FeedbackDraft, clean_feedback, near_duplicate, protected_external_id
 from recommender.service.serving import ModelServing
 from recommender.store import FeedbackStore, NewFeedback, StoredFeedback
 
@@ -64,6 +66,10 @@ class Intake:
         """The keyed hash a submission's client is known by (burst detection; never the IP)."""
         return client_key(self.salt.value, address, user_agent)
 
+    def client_keys(self, address: str | None, user_agent: str | None = None) -> ClientKeys:
+        """Both keys screening knows a live submission by: the client and the address alone."""
+        return ClientKeys(client_key(self.salt.value, address, user_agent), address_key(self.salt.value, address))
+
     def draft(self, text: object, **fields) -> FeedbackDraft:
         return clean_feedback(text, settings=self.settings, **fields)
 
@@ -82,14 +88,18 @@ class Intake:
         return self.submit(draft, client=client, receipt=code), code
 
     def live_item(
-        self, draft: FeedbackDraft, *, client: str | None = None, receipt: str | None = None
+        self, draft: FeedbackDraft, *, client: str | ClientKeys | None = None, receipt: str | None = None
     ) -> NewFeedback:
         """A validated draft as a row for :meth:`store_live`: submitter and receipt hashed,
-        the client key attached; repeats and screening are decided when it is stored."""
+        the client keys attached (a plain string is the client key alone); repeats and
+        screening are decided when it is stored."""
+        keys = client if isinstance(client, ClientKeys) else ClientKeys(client)
         return _row(
             draft,
             hash_submitter(self.salt.value, draft.submitter),
-            client_key=client,
+            self.salt.value,
+            client_key=keys.client,
+            address_key=keys.address,
             receipt_hash=receipt_hash(self.receipt_secret.value, normalise_receipt(receipt)) if receipt else None,
         )
 
@@ -112,6 +122,8 @@ class Intake:
                 fill_seconds=item.fill_seconds,
                 recent=recent,
                 rules=rules,
+                address_key=item.address_key,
+                now=datetime.now(timezone.utc),  # each rule counts the lines within its own window
             )
 
         def repeat_finder(item: NewFeedback, earlier) -> int | None:
@@ -125,8 +137,12 @@ class Intake:
             screener=screener,
             # A burst is decided by its first burst_max_lines + 1 lines; twins need more rows
             # because one person may send the same text several times.
-            screen_limits=(rules.burst_max_lines + 1 if rules.burst_max_lines else 0, 200),
-            screen_window=timedelta(minutes=rules.window_minutes),
+            screen_limits=(
+                rules.burst_max_lines + 1 if rules.burst_max_lines else 0,
+                200,
+                rules.address_max_lines + 1 if rules.address_max_lines else 0,
+            ),
+            screen_window=rules.read_window,
             repeat_finder=repeat_finder if self.settings.repeat_window_days > 0 else None,
             repeat_window=timedelta(days=self.settings.repeat_window_days),
         )
@@ -211,7 +227,7 @@ class Intake:
         flag = {}
         if ScreeningRules.from_settings(self.settings).too_fast(fill_seconds):
             flag = {"status": "flagged", "flag_reason": "too_fast"}
-        return _row(draft, submitter_hash, repeat_of=repeat_of, fill_seconds=fill_seconds, **flag)
+        return _row(draft, submitter_hash, self.salt.value, repeat_of=repeat_of, fill_seconds=fill_seconds, **flag)
 
     def _link_batch_repeats(self, items: list[NewFeedback], ids: list[int | None]) -> None:
         window = timedelta(days=self.settings.repeat_window_days)
@@ -231,8 +247,9 @@ class Intake:
             self.store.mark_repeats(links)
 
 
-def _row(draft: FeedbackDraft, submitter_hash: str | None, **extra) -> NewFeedback:
-    """The row of a validated draft (submitter already hashed) plus ``extra`` fields."""
+def _row(draft: FeedbackDraft, submitter_hash: str | None, salt: str, **extra) -> NewFeedback:
+    """The row of a validated draft (submitter already hashed, an id column holding personal
+    data kept only as a keyed hash) plus ``extra`` fields."""
     return NewFeedback(
         text=draft.text,
         segment=draft.segment,
@@ -241,6 +258,6 @@ def _row(draft: FeedbackDraft, submitter_hash: str | None, **extra) -> NewFeedba
         session_id=draft.session_id,
         submitter_hash=submitter_hash,
         votes=draft.votes,
-        external_id=draft.external_id,
+        external_id=protected_external_id(salt, draft.external_id),
         **extra,
     )

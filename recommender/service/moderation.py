@@ -15,7 +15,9 @@ from datetime import datetime, timedelta, timezone
 from recommender.config import Settings
 from recommender.crypto import DataSecret
 from recommender.door.screening import HIDE_REASONS, normalise_receipt, receipt_hash
+from recommender.door.validation import clean_field
 from recommender.errors import NotFound, ValidationFailed
+from recommender.retrain.quotes import QuoteScrubber
 from recommender.service.demand_view import DemandView
 from recommender.service.serving import ModelServing
 from recommender.service.shapes import moderation_json
@@ -23,7 +25,8 @@ from recommender.store import FeedbackStore, PurgeReport, StoredFeedback
 
 log = logging.getLogger(__name__)
 
-MAX_NOTE = 200
+#: Longest hiding note: ``"<reason>: <note>"`` fits ``moderation_reason`` (200) for every reason.
+MAX_NOTE = 180
 
 
 class Moderation:
@@ -43,6 +46,8 @@ class Moderation:
         self.serving = serving
         self.view = view
         self.receipt_secret = receipt_secret
+        # Withdrawn and purged lines leave the quotes of every saved model version too.
+        self.quotes = QuoteScrubber(settings.models_dir, store.texts_with_text, store.moderation_stamp)
 
     # ------------------------------------------------------------------ organizers
     def hide(self, feedback_id: int, reason: str, *, actor: str, note: str | None = None) -> StoredFeedback:
@@ -52,7 +57,7 @@ class Moderation:
             raise ValidationFailed(
                 f"隐藏原因只能是 {', '.join(HIDE_REASONS)}", field="reason", code="invalid_choice"
             )
-        note = (note or "").strip()[:MAX_NOTE] or None
+        note = clean_field(note, field="note", label="备注", limit=MAX_NOTE, numbers=False)
         row = self.store.set_status(
             feedback_id, "hidden", allowed_from=("visible", "flagged"), actor=actor, action="hide",
             reason=reason if note is None else f"{reason}: {note}",
@@ -106,6 +111,7 @@ class Moderation:
         row = self.store.withdraw(receipt_hash(self.receipt_secret.value, norm))
         if row is not None:
             self.view.forget_demand()
+            self.quotes.request()  # in the background: the saved models' quotes of it go too
             log.info("feedback id=%s withdrawn by its submitter", row.id)
         return row
 
@@ -134,4 +140,5 @@ class Moderation:
         )
         if not dry_run:
             self.view.forget_demand()
+            self.quotes.run()  # the purged lines' quotes leave the saved models before this returns
         return report

@@ -6,16 +6,22 @@ every suggestion), so each change drops this worker's cached side tables at once
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
+from recommender.door.validation import clean_field
 from recommender.errors import NotFound, ValidationFailed
 from recommender.ranking.rank import SESSION_STATUSES
 from recommender.service.demand_view import DemandView
 from recommender.service.shapes import session_json
-from recommender.store import FeedbackStore
+from recommender.store import TEXT_LIMITS, FeedbackStore
 
+#: Limits of what an organizer types: each fits its column (tests/test_field_limits.py checks).
 MAX_LABEL = 30
-MAX_TITLE = 200
+MAX_TITLE = TEXT_LIMITS["session_title"]
+MAX_PERSON = TEXT_LIMITS["session_instructor"]  # instructor and department
+MAX_TOPIC_ID = TEXT_LIMITS["topic_id"]
+_TOPIC_ID = re.compile(rf"[A-Za-z0-9_-]{{1,{MAX_TOPIC_ID}}}")
 
 
 class Planning:
@@ -26,11 +32,10 @@ class Planning:
         self.view = view
 
     def rename_topic(self, topic_id: str, label: str | None, *, actor: str | None = None) -> dict:
-        """Set the organizer's label (kept across retrains); None or blank restores the model's."""
-        label = (label or "").strip() or None
-        if label is not None and len(label) > MAX_LABEL:
-            raise ValidationFailed(f"主题名称最多 {MAX_LABEL} 个字", field="label", code="too_long")
-        if not self.store.rename_topic(topic_id, label):
+        """Set the organizer's label (kept across retrains); None or blank restores the model's.
+        Cleaned and masked like feedback (:func:`recommender.door.validation.clean_field`)."""
+        label = clean_field(label, field="label", label="主题名称", limit=MAX_LABEL, numbers=False)
+        if not is_topic_id(topic_id) or not self.store.rename_topic(topic_id, label):
             raise NotFound(f"没有编号为 {topic_id} 的主题")
         self.view.forget_side_tables()
         if actor is not None:
@@ -48,25 +53,24 @@ class Planning:
         department: str | None = None,
         actor: str | None = None,
     ) -> dict:
-        """Record a planned, held or cancelled class on a known topic."""
-        title = (title or "").strip()
-        if not title:
-            raise ValidationFailed("请填写课程名称", field="title", code="required")
-        if len(title) > MAX_TITLE:
-            raise ValidationFailed(f"课程名称最多 {MAX_TITLE} 个字", field="title", code="too_long")
+        """Record a planned, held or cancelled class on a known topic (its texts cleaned and
+        masked like feedback, each within its column)."""
+        title = clean_field(title, field="title", label="课程名称", limit=MAX_TITLE, required=True, numbers=False)
+        instructor = clean_field(instructor, field="instructor", label="授课人", limit=MAX_PERSON, numbers=False)
+        department = clean_field(department, field="department", label="授课部门", limit=MAX_PERSON, numbers=False)
         if status not in SESSION_STATUSES:
             raise ValidationFailed(
                 f"状态只能是 {', '.join(SESSION_STATUSES)}", field="status", code="invalid_choice"
             )
-        if topic_id not in self.store.topic_records():
-            raise ValidationFailed(f"没有编号为 {topic_id} 的主题", field="topic_id", code="unknown_topic")
+        if not is_topic_id(topic_id) or topic_id not in self.store.topic_records():
+            raise NotFound(f"没有编号为 {str(topic_id)[:20]} 的主题")
         row = self.store.add_session(
             topic_id=topic_id,
             title=title,
             held_on=held_on,
             status=status,
-            instructor=(instructor or "").strip() or None,
-            department=(department or "").strip() or None,
+            instructor=instructor,
+            department=department,
         )
         self.view.forget_side_tables()
         if actor is not None:
@@ -75,3 +79,9 @@ class Planning:
                 {"session_id": row["id"], "title": row["title"], "date": held_on.isoformat(), "status": status},
             )
         return session_json(row)
+
+
+def is_topic_id(value: object) -> bool:
+    """A topic id the store can hold: ``T0001``-like (letters, digits, ``-`` and ``_``, within its
+    column). Anything else (a NUL, 17 characters) is no topic: NotFound, never a database error."""
+    return isinstance(value, str) and _TOPIC_ID.fullmatch(value) is not None

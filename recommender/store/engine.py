@@ -4,12 +4,13 @@ with their locks, migrations, health, and the helpers every table area shares.""
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 
 from filelock import FileLock
@@ -19,7 +20,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlch
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from recommender.errors import StoreError
-from recommender.store.schema import audit_log, store_counters
+from recommender.store.schema import audit_log, feedback, store_counters
 
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,35 @@ UNAVAILABLE_ERRORS = (StoreError, OperationalError)
 #: PostgreSQL deadlock_detected and serialization_failure: the transaction was rolled back and
 #: may simply be tried again.
 RETRYABLE_SQLSTATES = ("40P01", "40001")
+#: SQLite's SQLITE_FULL and PostgreSQL's disk_full.
+_SQLITE_FULL = 13
+_PG_DISK_FULL = "53100"
+_DEFAULT_PORTS = {"postgresql": 5432}
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """True when a database error (or the OS error under it, or an error it was raised while
+    handling: a failed rollback after the disk filled) says the disk is full."""
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        err = todo.pop()
+        if err is None or id(err) in seen or len(seen) > 8:
+            continue
+        seen.add(id(err))
+        if getattr(err, "sqlite_errorcode", None) == _SQLITE_FULL or getattr(err, "sqlstate", None) == _PG_DISK_FULL:
+            return True
+        if isinstance(err, OSError) and err.errno == errno.ENOSPC:
+            return True
+        text = str(err).lower()
+        if "database or disk is full" in text or "no space left on device" in text:
+            return True
+        todo.extend((getattr(err, "orig", None), err.__cause__, err.__context__))
+    return False
+
+
+def _one_line(text: str) -> str:
+    return " ".join(part.strip() for part in text.splitlines() if part.strip())
 
 
 def _sqlite_on_begin(conn) -> None:
@@ -83,6 +113,10 @@ class StoreEngine:
         self._insert_sql: dict[tuple[tuple[str, ...], int], str] = {}
         self._upsert_assignment = None
         self._bind_processors: dict[tuple[str, ...], list] = {}
+        #: Set when a write failed because the disk is full; cleared when feedback is stored again
+        #: or a probe (:meth:`disk_still_full`) passes. (Small writes such as assignments may still
+        #: fit where a line does not, so they do not clear it.)
+        self.disk_full = False
         if self.dialect == "sqlite" and parsed.database and parsed.database != ":memory:":
             # Reentrant (a nested write in the same thread keeps the outer one's lock); shared
             # by this process's threads, which queue on _writer_lock first.
@@ -101,10 +135,42 @@ class StoreEngine:
         On SQLite, threads of one process queue on a lock first: SQLite's own busy handler
         sleeps in growing steps (up to 100 ms) while another writer holds the database, which
         under load costs far more than the write itself."""
-        with self._writer_lock, self._process_lock(), self.engine.connect() as conn:
-            conn.execution_options(write_transaction=True)
-            with conn.begin():
-                yield conn
+        try:
+            with self._writer_lock, self._process_lock(), self.engine.connect() as conn:
+                conn.execution_options(write_transaction=True)
+                with conn.begin():
+                    yield conn
+        except BaseException as exc:
+            if is_disk_full(exc):
+                self.disk_full = True
+            raise
+
+    def disk_still_full(self) -> bool:
+        """After a write failed for a full disk: True while a probe write still fails for it
+        (readiness asks this; the probe clears the state once space is back).
+
+        The probe is a committed counter bump (a full disk refuses any commit) plus a line-sized
+        row written and rolled back inside it (a database that cannot grow refuses the pages)."""
+        if not self.disk_full:
+            return False
+        now = datetime.now(timezone.utc)
+        try:
+            with self._write() as conn:
+                self._bump(conn, "disk_probe")
+                probe = conn.begin_nested()
+                try:
+                    conn.execute(
+                        insert(feedback).values(
+                            text="probe " * 40_000, source="disk-probe", submitted_at=now, received_at=now,
+                            segment="probe", status="withdrawn",
+                        )
+                    )
+                finally:
+                    probe.rollback()
+        except Exception as exc:  # noqa: BLE001 - only the disk-full state matters here
+            return is_disk_full(exc)
+        self.disk_full = False
+        return False
 
     def _process_lock(self) -> contextlib.AbstractContextManager:
         """Across the service's worker processes, writers queue on an OS file lock instead of
@@ -124,7 +190,25 @@ class StoreEngine:
                 config.attributes["connection"] = connection
                 command.upgrade(config, "head")
         except SQLAlchemyError as exc:
-            raise StoreError(f"database migration failed: {exc.__class__.__name__}") from exc
+            raise StoreError(f"database migration failed: {self.explain(exc)}") from exc
+
+    def explain(self, exc: BaseException) -> str:
+        """What went wrong with the database, for an operator: where (host and port, or the
+        SQLite file; never the password) and the driver's own words."""
+        url = make_url(self.url)
+        if self.dialect == "sqlite":
+            where = f"SQLite file {url.database or ':memory:'}"
+        else:
+            port = url.port or _DEFAULT_PORTS.get(self.dialect, "default port")
+            where = f"{self.dialect} server {url.host or 'localhost'}:{port}, database {url.database or '?'}"
+            if url.username:
+                where += f", user {url.username}"
+        cause = _one_line(str(getattr(exc, "orig", None) or exc)) or type(exc).__name__
+        if url.password:
+            cause = cause.replace(str(url.password), "***")
+        if is_disk_full(exc):
+            cause = f"the disk is full ({cause})"
+        return f"{type(getattr(exc, 'orig', None) or exc).__name__} at {where}: {cause[:500]}"
 
     def schema_revision(self) -> str | None:
         with self.engine.connect() as conn:

@@ -19,7 +19,7 @@ from recommender.store.rows import (
     values_to_feedback,
 )
 from recommender.store.engine import MODERATION_COUNTER
-from recommender.store.recent import RECENT_LIMIT, RecentLines
+from recommender.store.recent import KEYS, RECENT_LIMIT, RecentLines
 
 
 _MAX_ID = select(func.max(feedback.c.id))
@@ -40,7 +40,7 @@ class FeedbackIntake(RecentLines):
         assignment: tuple[str, str | None, float] | None = None,
         screener: Callable[[list[RecentLine]], Screening] | None = None,
         screen_window: timedelta | None = None,
-        screen_limits: tuple[int, int] = (RECENT_LIMIT, RECENT_LIMIT),
+        screen_limits: tuple[int, int, int] = (RECENT_LIMIT, RECENT_LIMIT, RECENT_LIMIT),
     ) -> StoredFeedback:
         """Insert one feedback line (and, when given, its (model_version, topic_id, score)
         assignment in the same transaction) and return it as stored.
@@ -56,9 +56,8 @@ class FeedbackIntake(RecentLines):
                     self._recent(
                         conn,
                         values["received_at"] - screen_window,
-                        values["client_key"],
-                        values["text_key"],
-                        *screen_limits,
+                        [values[name] for name in KEYS],
+                        screen_limits,
                     )
                 )
                 if verdict.flag_reason is not None:
@@ -82,6 +81,7 @@ class FeedbackIntake(RecentLines):
                     )
                 )
             row = conn.execute(select(feedback).where(feedback.c.id == new_id)).one()
+        self.disk_full = False
         return row_to_feedback(row)
 
     def add_live(
@@ -90,7 +90,7 @@ class FeedbackIntake(RecentLines):
         *,
         screener: Callable[[NewFeedback, list[RecentLine]], Screening] | None = None,
         screen_window: timedelta | None = None,
-        screen_limits: tuple[int, int] = (RECENT_LIMIT, RECENT_LIMIT),
+        screen_limits: tuple[int, int, int] = (RECENT_LIMIT, RECENT_LIMIT, RECENT_LIMIT),
         repeat_finder: Callable[[NewFeedback, list[tuple[int, str, datetime]]], int | None] | None = None,
         repeat_window: timedelta | None = None,
     ) -> list[StoredFeedback]:
@@ -106,7 +106,7 @@ class FeedbackIntake(RecentLines):
           item repeats (or None). Only for items without ``repeat_of`` and with a submitter.
         - ``screener(item, recent)`` gets the recent lines within ``screen_window`` that the
           single-line :meth:`add` would read: at most ``screen_limits`` = (from this client,
-          with this text) of the newest, earlier lines of the batch included (they are the
+          with this text, from this address) of the newest, earlier lines of the batch included (they are the
           newest), with the statuses this batch has given them so far. Its verdict flags the
           item and, where it says so, earlier lines (stored or of the batch).
 
@@ -127,36 +127,34 @@ class FeedbackIntake(RecentLines):
         for values in rows:
             if values["status"] != "visible":
                 values["status_changed_at"] = now
-        client_limit, text_limit = screen_limits
         want_screen = screener is not None and screen_window is not None
         since = now - screen_window if want_screen else now
-        client_keys = sorted({v["client_key"] for v in rows if v["client_key"]}) if want_screen and client_limit > 0 else []
-        text_keys = sorted({v["text_key"] for v in rows if v["text_key"]}) if want_screen and text_limit > 0 else []
+        limits = tuple(screen_limits)
+        keys = [
+            sorted({v[name] for v in rows if v[name]}) if want_screen and limit > 0 else []
+            for name, limit in zip(KEYS, limits)
+        ]
 
         def read_inputs(conn):
             earlier = self._earlier_by_person(conn, items, repeat_window) if repeat_finder else {}
-            by_client, by_text = (
-                self._recent_many(conn, since, client_keys, text_keys, client_limit, text_limit)
-                if want_screen else ({}, {})
-            )
-            return earlier, by_client, by_text
+            recent_by_key = self._recent_many(conn, since, keys, limits) if want_screen else [{} for _ in KEYS]
+            return earlier, recent_by_key
 
         snapshot_max = None
         if self.dialect == "sqlite":
             with self.engine.connect() as conn, conn.begin():
                 snapshot_max = conn.execute(_MAX_ID).scalar() or 0
-                earlier_by_person, by_client, by_text = read_inputs(conn)
+                earlier_by_person, recent_by_key = read_inputs(conn)
         with self._write() as conn:
             if snapshot_max is None:
-                earlier_by_person, by_client, by_text = read_inputs(conn)
+                earlier_by_person, recent_by_key = read_inputs(conn)
             else:
                 self._merge_committed_since(
                     conn, snapshot_max, items, repeat_window if repeat_finder else None, earlier_by_person,
-                    since, set(client_keys), set(text_keys), by_client, by_text, client_limit, text_limit,
+                    since, [set(k) for k in keys], recent_by_key, limits,
                 )
             status_now: dict[int, str] = {}  # lines this batch has flagged so far
-            batch_by_client: dict[str, list[int]] = {}
-            batch_by_text: dict[str, list[int]] = {}
+            batch: list[dict[str, list[int]]] = [{} for _ in KEYS]  # per key: the batch's lines
             flag_stored: dict[int, str] = {}
             late_repeats: dict[int, int] = {}  # batch index -> batch index it repeats
             for k, (item, values) in enumerate(zip(items, rows)):
@@ -176,10 +174,7 @@ class FeedbackIntake(RecentLines):
                         (temp_id, item.text, item.submitted_at)
                     )
                 if screener is not None and screen_window is not None:
-                    recent = self._recent_for(
-                        values, rows, status_now, by_client, by_text, batch_by_client, batch_by_text, now,
-                        client_limit, text_limit,
-                    )
+                    recent = self._recent_for(values, rows, status_now, recent_by_key, batch, now, limits)
                     verdict = screener(item, recent)
                     if verdict.flag_reason is not None:
                         values.update(status="flagged", flag_reason=verdict.flag_reason, status_changed_at=now)
@@ -194,10 +189,9 @@ class FeedbackIntake(RecentLines):
                             elif status_now.get(fid, "visible") == "visible":
                                 flag_stored[fid] = verdict.flag_reason
                                 status_now[fid] = "flagged"
-                    if values["client_key"]:
-                        batch_by_client.setdefault(values["client_key"], []).append(temp_id)
-                    if values["text_key"]:
-                        batch_by_text.setdefault(values["text_key"], []).append(temp_id)
+                    for name, in_batch in zip(KEYS, batch):
+                        if values[name]:
+                            in_batch.setdefault(values[name], []).append(temp_id)
             flagged_any = False
             for reason in sorted(set(flag_stored.values())):
                 ids = sorted(fid for fid, r in flag_stored.items() if r == reason)
@@ -214,6 +208,7 @@ class FeedbackIntake(RecentLines):
             for k, j in late_repeats.items():
                 rows[k]["repeat_of"] = new_ids[j]
                 conn.execute(update(feedback).where(feedback.c.id == new_ids[k]).values(repeat_of=new_ids[j]))
+        self.disk_full = False
         return [values_to_feedback(fid, values) for fid, values in zip(new_ids, rows)]
 
     def _insert_rows(self, conn, rows: list[dict]) -> list[int]:
@@ -284,6 +279,7 @@ class FeedbackIntake(RecentLines):
                 out.append(
                     conn.execute(insert(feedback).values(**self._values(item)).returning(feedback.c.id)).scalar_one()
                 )
+        self.disk_full = False
         return out
 
     def mark_repeats(self, links: Iterable[tuple[int, int]]) -> None:
@@ -299,6 +295,7 @@ class FeedbackIntake(RecentLines):
             "flag_reason": item.flag_reason,
             "receipt_hash": item.receipt_hash,
             "client_key": item.client_key,
+            "address_key": item.address_key,
             "text_key": text_key(item.text),
             "fill_seconds": item.fill_seconds,
             "status_changed_at": now_utc() if item.status != "visible" else None,

@@ -8,7 +8,7 @@ import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import and_, delete, func, insert, select, update
+from sqlalchemy import and_, delete, func, insert, or_, select, update
 
 from recommender.store.schema import (
     assignments,
@@ -99,6 +99,19 @@ class ModerationTables(StoreEngine):
                 found.update(r.text for r in rows)
         return found
 
+    def texts_with_text(self, texts: Iterable[str]) -> set[str]:
+        """Which of these texts some line that still has its text (visible, hidden, flagged)
+        says: a model may keep quoting those; the others were withdrawn or purged."""
+        wanted = sorted({t for t in texts if t})
+        found: set[str] = set()
+        with self.engine.connect() as conn:
+            for part in chunks(wanted, 200):
+                rows = conn.execute(
+                    select(feedback.c.text).where(and_(feedback.c.status.in_(WITH_TEXT), feedback.c.text.in_(part)))
+                )
+                found.update(r.text for r in rows)
+        return found
+
     def by_receipt(self, receipt_hash: str) -> StoredFeedback | None:
         with self.engine.connect() as conn:
             row = conn.execute(select(feedback).where(feedback.c.receipt_hash == receipt_hash)).first()
@@ -132,6 +145,8 @@ class ModerationTables(StoreEngine):
                     submitter_hash=None,
                     session_id=None,
                     client_key=None,
+                    address_key=None,
+                    text_key=None,  # a hash of the text is still about the text
                     moderation_reason=None,
                     status_changed_at=now,
                 )
@@ -264,8 +279,13 @@ class ModerationTables(StoreEngine):
             if forget_clients_before is not None:
                 conn.execute(
                     update(feedback)
-                    .where(and_(feedback.c.client_key.is_not(None), feedback.c.received_at < forget_clients_before))
-                    .values(client_key=None)
+                    .where(
+                        and_(
+                            or_(feedback.c.client_key.is_not(None), feedback.c.address_key.is_not(None)),
+                            feedback.c.received_at < forget_clients_before,
+                        )
+                    )
+                    .values(client_key=None, address_key=None)
                 )
             self._audit(
                 conn, actor, "purge", None,

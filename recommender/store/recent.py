@@ -1,5 +1,9 @@
 """Recent lines read inside a write transaction: what screening and repeat marking compare a
-new line with (same client, same text, same person), including lines of the same batch."""
+new line with (same client, same text, same address, same person), including lines of the
+same batch.
+
+Screening reads through three keys, each with its own index and limit, in this order
+(``KEYS``): the client (address + browser), the normalised text and the address alone."""
 
 from __future__ import annotations
 
@@ -16,31 +20,31 @@ from recommender.store.engine import StoreEngine
 
 
 RECENT_LIMIT = 500
+#: The key columns screening reads recent lines by, in the order of every ``limits`` tuple.
+KEYS = ("client_key", "text_key", "address_key")
+_COLUMNS = (
+    feedback.c.id, feedback.c.text, feedback.c.submitter_hash, feedback.c.client_key, feedback.c.text_key,
+    feedback.c.address_key, feedback.c.status, feedback.c.received_at,
+)
 
 
 def _recent_statements(column, *, many: bool):
-    cols = (
-        feedback.c.id, feedback.c.text, feedback.c.submitter_hash, feedback.c.client_key, feedback.c.text_key,
-        feedback.c.status, feedback.c.received_at,
-    )
     match = column.in_(bindparam("keys", expanding=True)) if many else column == bindparam("key")
     return (
-        select(*cols)
+        select(*_COLUMNS)
         .where(and_(match, feedback.c.received_at >= bindparam("since")))
         .order_by(feedback.c.received_at.desc(), feedback.c.id.desc())
         .limit(bindparam("cap", type_=Integer))
     )
 
 
-# Built once: group commit runs them for every batch (client key = column 3, text key = 4).
-_RECENT_BY_KEY = (
-    _recent_statements(feedback.c.client_key, many=False), _recent_statements(feedback.c.text_key, many=False)
-)
+# Built once: group commit runs them for every batch.
+_RECENT_BY_KEY = tuple(_recent_statements(feedback.c[key], many=False) for key in KEYS)
+_RECENT_BY_KEYS = tuple(_recent_statements(feedback.c[key], many=True) for key in KEYS)
 
 
-_RECENT_BY_KEYS = (
-    _recent_statements(feedback.c.client_key, many=True), _recent_statements(feedback.c.text_key, many=True)
-)
+def _line(r) -> RecentLine:
+    return RecentLine(r.id, r.text, r.client_key, r.submitter_hash, r.status, r.received_at, r.address_key)
 
 
 # The status is checked in Python: with it in the WHERE clause SQLite (no statistics) reads
@@ -60,10 +64,7 @@ _EARLIER_BY_PERSON = (
 
 
 
-_COMMITTED_SINCE = select(
-    feedback.c.id, feedback.c.text, feedback.c.submitter_hash, feedback.c.client_key, feedback.c.text_key,
-    feedback.c.status, feedback.c.received_at, feedback.c.submitted_at,
-).where(feedback.c.id > bindparam("after")).order_by(feedback.c.id)
+_COMMITTED_SINCE = select(*_COLUMNS, feedback.c.submitted_at).where(feedback.c.id > bindparam("after")).order_by(feedback.c.id)
 
 
 class RecentLines(StoreEngine):
@@ -73,11 +74,11 @@ class RecentLines(StoreEngine):
     def _merge_committed_since(
         conn, after_id: int, items: Sequence[NewFeedback], repeat_window: timedelta | None,
         earlier_by_person: dict[str, list[tuple[int, str, datetime]]], since: datetime,
-        client_keys: set[str], text_keys: set[str], by_client: dict[str, list[RecentLine]],
-        by_text: dict[str, list[RecentLine]], client_limit: int, text_limit: int,
+        keys: Sequence[set[str]], found: Sequence[dict[str, list[RecentLine]]], limits: Sequence[int],
     ) -> None:
         """Add the lines committed after ``after_id`` (read under the write lock) to what
-        :meth:`_earlier_by_person` and :meth:`_recent_many` read from an earlier snapshot."""
+        :meth:`_earlier_by_person` and :meth:`_recent_many` read from an earlier snapshot
+        (``keys``, ``found`` and ``limits`` per key of ``KEYS``)."""
         rows = conn.execute(_COMMITTED_SINCE, {"after": after_id}).all()
         if not rows:
             return
@@ -93,18 +94,16 @@ class RecentLines(StoreEngine):
                     touched.add(r.submitter_hash)
             for person in touched:
                 earlier_by_person[person].sort(key=lambda line: (line[2], line[0]))
-        for keys, found, limit, slot in ((client_keys, by_client, client_limit, 0), (text_keys, by_text, text_limit, 1)):
+        for name, wanted_keys, by_key, limit in zip(KEYS, keys, found, limits):
             touched = set()
             for r in rows:
-                key = r.client_key if slot == 0 else r.text_key
-                if key in keys and r.received_at >= since:
-                    found.setdefault(key, []).append(
-                        RecentLine(r.id, r.text, r.client_key, r.submitter_hash, r.status, r.received_at)
-                    )
+                key = getattr(r, name)
+                if key in wanted_keys and r.received_at >= since:
+                    by_key.setdefault(key, []).append(_line(r))
                     touched.add(key)
             for key in touched:
-                lines = sorted(found[key], key=lambda line: (line.received_at, line.id), reverse=True)
-                found[key] = lines[:limit]
+                lines = sorted(by_key[key], key=lambda line: (line.received_at, line.id), reverse=True)
+                by_key[key] = lines[:limit]
 
     @staticmethod
     def _earlier_by_person(
@@ -127,22 +126,21 @@ class RecentLines(StoreEngine):
 
     @staticmethod
     def _recent_many(
-        conn, since: datetime, client_keys: Sequence[str], text_keys: Sequence[str], client_limit: int,
-        text_limit: int,
-    ) -> tuple[dict[str, list[RecentLine]], dict[str, list[RecentLine]]]:
-        """:meth:`_recent` for many keys at once: per client key and per text key, its newest
-        lines within the window (at most the limit each), newest first.
+        conn, since: datetime, keys: Sequence[Sequence[str]], limits: Sequence[int]
+    ) -> list[dict[str, list[RecentLine]]]:
+        """:meth:`_recent` for many keys at once: per key of ``KEYS`` (client, text, address) and
+        per value, its newest lines within the window (at most the limit each), newest first.
 
         One statement per kind reads the newest ``limit × keys`` lines of all the keys. When
         it comes back full it may have cut off older lines of keys with fewer than ``limit``
         lines in it; only those keys are then read one by one (bounded, through the index)."""
-        found: tuple[dict[str, list[RecentLine]], dict[str, list[RecentLine]]] = ({}, {})
-        for slot, (keys, limit) in enumerate(((client_keys, client_limit), (text_keys, text_limit))):
-            if not keys or limit <= 0:
+        found: list[dict[str, list[RecentLine]]] = [{} for _ in KEYS]
+        for slot, (name, wanted, limit) in enumerate(zip(KEYS, keys, limits)):
+            if not wanted or limit <= 0:
                 continue
             out = found[slot]
             one, many = _RECENT_BY_KEY[slot], _RECENT_BY_KEYS[slot]
-            for part in chunks(list(keys), 500):
+            for part in chunks(list(wanted), 500):
                 cap = limit * len(part)
                 if len(part) == 1:  # equality: an index range scan that stops at the limit
                     rows = conn.execute(one, {"key": part[0], "since": since, "cap": limit}).all()
@@ -150,77 +148,63 @@ class RecentLines(StoreEngine):
                     rows = conn.execute(many, {"keys": list(part), "since": since, "cap": cap}).all()
                 got: dict[str, list] = {}
                 for r in rows:
-                    got.setdefault(r[3 + slot], []).append(r)
+                    got.setdefault(getattr(r, name), []).append(r)
                 if len(part) > 1 and len(rows) >= cap:
                     for key in part:
                         if len(got.get(key, ())) < limit:
                             got[key] = conn.execute(one, {"key": key, "since": since, "cap": limit}).all()
                 for key, key_rows in got.items():
-                    out[key] = [
-                        RecentLine(r.id, r.text, r.client_key, r.submitter_hash, r.status, r.received_at)
-                        for r in key_rows[:limit]
-                    ]
+                    out[key] = [_line(r) for r in key_rows[:limit]]
         return found
 
     @staticmethod
     def _recent_for(
         values: dict, rows: list[dict], status_now: dict[int, str],
-        by_client: dict[str, list[RecentLine]], by_text: dict[str, list[RecentLine]],
-        batch_by_client: dict[str, list[int]], batch_by_text: dict[str, list[int]], now: datetime,
-        client_limit: int, text_limit: int,
+        found: Sequence[dict[str, list[RecentLine]]], batch: Sequence[dict[str, list[int]]], now: datetime,
+        limits: Sequence[int],
     ) -> list[RecentLine]:
         """What :meth:`_recent` would read for this line had the batch's earlier lines been
         stored: per key the newest lines (the batch's own first), up to the limits."""
-        found: dict[int, RecentLine] = {}
-        for key, stored, batch, limit in (
-            (values["client_key"], by_client, batch_by_client, client_limit),
-            (values["text_key"], by_text, batch_by_text, text_limit),
-        ):
+        lines: dict[int, RecentLine] = {}
+        for name, stored, in_batch, limit in zip(KEYS, found, batch, limits):
+            key = values[name]
             if key is None or limit <= 0:
                 continue
             taken = 0
-            for temp_id in reversed(batch.get(key, ())):
+            for temp_id in reversed(in_batch.get(key, ())):
                 if taken >= limit:
                     break
                 other = rows[-temp_id - 1]
-                found[temp_id] = RecentLine(
-                    temp_id, other["text"], other["client_key"], other["submitter_hash"], other["status"], now
+                lines[temp_id] = RecentLine(
+                    temp_id, other["text"], other["client_key"], other["submitter_hash"], other["status"], now,
+                    other["address_key"],
                 )
                 taken += 1
             for line in stored.get(key, ()):
                 if taken >= limit:
                     break
                 status = status_now.get(line.id)
-                found[line.id] = line if status is None else replace(line, status=status)
+                lines[line.id] = line if status is None else replace(line, status=status)
                 taken += 1
-        return sorted(found.values(), key=lambda line: (line.received_at, line.id), reverse=True)
+        return sorted(lines.values(), key=lambda line: (line.received_at, line.id), reverse=True)
 
     @staticmethod
-    def _recent(
-        conn, since: datetime, client_key: str | None, text_key: str | None, client_limit: int, text_limit: int
-    ) -> list[RecentLine]:
-        """The lines a screener needs, read through the two indexes: this client's recent
-        lines and recent lines with the same normalised text (bounded work per submission,
-        however busy the window is)."""
-        columns = (
-            feedback.c.id, feedback.c.text, feedback.c.client_key, feedback.c.submitter_hash,
-            feedback.c.status, feedback.c.received_at,
-        )
+    def _recent(conn, since: datetime, keys: Sequence[str | None], limits: Sequence[int]) -> list[RecentLine]:
+        """The lines a screener needs, read through the indexes of ``KEYS``: this client's recent
+        lines, recent lines with the same normalised text and this address's recent lines
+        (bounded work per submission, however busy the window is)."""
         found: dict[int, RecentLine] = {}
-        for column, key, limit in (
-            (feedback.c.client_key, client_key, client_limit),
-            (feedback.c.text_key, text_key, text_limit),
-        ):
+        for name, key, limit in zip(KEYS, keys, limits):
             if key is None or limit <= 0:
                 continue
             rows = conn.execute(
-                select(*columns)
-                .where(and_(column == key, feedback.c.received_at >= since))
+                select(*_COLUMNS)
+                .where(and_(feedback.c[name] == key, feedback.c.received_at >= since))
                 .order_by(feedback.c.received_at.desc())
                 .limit(limit)
             )
             for r in rows:
-                found[r.id] = RecentLine(r.id, r.text, r.client_key, r.submitter_hash, r.status, r.received_at)
+                found[r.id] = _line(r)
         return sorted(found.values(), key=lambda line: line.received_at, reverse=True)
 
     def recent_by_submitter(

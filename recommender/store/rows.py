@@ -25,6 +25,7 @@ class NewFeedback:
     receipt_hash: str | None = None
     client_key: str | None = None
     fill_seconds: int | None = None
+    address_key: str | None = None
 
 
 #: Lines that still hold their text (withdrawn and purged lines do not).

@@ -73,6 +73,8 @@ feedback = Table(
     Column("flag_reason", String(200), nullable=True),
     Column("receipt_hash", String(64), nullable=True),
     Column("client_key", String(32), nullable=True),
+    # Keyed hash of the address alone (migration 0003): a burst from one address, whatever the browser.
+    Column("address_key", String(32), nullable=True),
     # Hash of the normalised text: finds "identical text from many people" with an index.
     Column("text_key", String(16), nullable=True),
     Column("fill_seconds", Integer, nullable=True),
@@ -85,6 +87,7 @@ Index("ix_feedback_submitter", feedback.c.submitter_hash, feedback.c.submitted_a
 Index("ix_feedback_status", feedback.c.status)
 Index("ix_feedback_receipt_hash", feedback.c.receipt_hash, unique=True)
 Index("ix_feedback_client_key", feedback.c.client_key, feedback.c.received_at)
+Index("ix_feedback_address_key", feedback.c.address_key, feedback.c.received_at)
 Index("ix_feedback_text_key", feedback.c.text_key, feedback.c.received_at)
 
 #: Feedback statuses: only ``visible`` lines count in suggestions, quotes, topic pages, exports
@@ -181,3 +184,9 @@ store_counters = Table(
     Column("name", String(32), primary_key=True),
     Column("value", BigInteger, nullable=False),
 )
+
+
+def column_length(table: Table, column: str) -> int:
+    """The declared length of a string column: the most characters a value may have.
+    (SQLite does not enforce it, PostgreSQL does: validation uses these so both agree.)"""
+    return int(table.c[column].type.length)

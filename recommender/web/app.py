@@ -22,11 +22,12 @@ from recommender.service import RecommenderService
 from recommender.web import dashboard, organizer_api, public
 from recommender.web.auth import OrganizerAuth
 from recommender.web.deps import LoginRequired
-from recommender.web.errors import install_error_handlers
+from recommender.web.errors import ServerErrors, install_error_handlers
 from recommender.web.limits import BodySizeLimit
 from recommender.web.metrics import RequestMetrics
 from recommender.web.metrics import router as metrics_router
-from recommender.web.ratelimit import RateLimit
+from recommender.web.openapi import install_openapi
+from recommender.web.ratelimit import FailureLimiter, RateLimit
 from recommender.web.security import SecurityHeaders
 
 log = logging.getLogger(__name__)
@@ -114,7 +115,8 @@ def create_app(settings: Settings | None = None, service: RecommenderService | N
     )
     app.state.settings = settings
     app.state.service = service or RecommenderService(settings)
-    app.state.organizer_auth = OrganizerAuth(settings)
+    app.state.organizer_auth = OrganizerAuth(settings)  # refuses tokens shorter than 16 characters
+    app.state.auth_failures = FailureLimiter(settings.auth_failure_limit, settings.rate_limit_storage)
     app.state.retrain_runner = RetrainRunner(
         settings, audit=app.state.service.audit, on_success=app.state.service.refresh_model
     )
@@ -127,13 +129,17 @@ def create_app(settings: Settings | None = None, service: RecommenderService | N
     app.include_router(organizer_api.router)
     app.include_router(dashboard.router)
     app.include_router(metrics_router)
+    install_openapi(app, settings)  # every status each route can answer; settings-dependent schema parts
+    app.add_middleware(ServerErrors)  # innermost: a bug is a 500 with metrics and headers, the connection kept
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(
         RateLimit,
         rate_limit=settings.rate_limit,
+        withdraw_rate_limit=settings.withdraw_rate_limit,
         storage_uri=settings.rate_limit_storage,
         trusted_proxies=settings.trusted_proxy_networks,
     )
     app.add_middleware(RequestMetrics)  # outermost: counts 413 and 429 answers too
     app.add_middleware(SecurityHeaders)  # CSP, nosniff, referrer policy on every answer, 413/429 too
+    app.add_middleware(ServerErrors)  # outermost too: a failing middleware still answers 500 and keeps the connection
     return app

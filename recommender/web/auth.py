@@ -4,7 +4,9 @@ Tokens
     ``settings.organizer_token_list`` (``RECOMMENDER_ORGANIZER_TOKENS``); when that is empty,
     the one token in ``<data_dir>/organizer_token`` (written by ``serve``; created here on
     first use otherwise). Presented tokens are compared in constant time against every
-    valid one and are never logged.
+    valid one and are never logged. A token shorter than ``MIN_TOKEN_LENGTH`` (16) is refused:
+    configured ones when the app is built (``ValueError``, so the service does not start), a
+    hand-edited token file when it is read (logged; it then opens nothing).
 
 Session cookie (``organizer_session``; HttpOnly, SameSite=Strict, Path=/, Secure on https)
     ``<issued_at>.<nonce>.<token_fp>.<sig>``: ``token_fp`` is a keyed fingerprint of the
@@ -33,6 +35,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import logging
 import secrets
 import threading
 import time
@@ -44,7 +47,7 @@ from fastapi import Request
 from fastapi.responses import Response
 from itsdangerous import BadSignature, Signer
 
-from recommender.config import Settings
+from recommender.config import Settings, short_token_problems
 from recommender.crypto import load_or_create_secret, tokens_match
 from recommender.web.errors import HttpError
 
@@ -59,6 +62,8 @@ __all__ = [
     "same_origin",
     "unauthorized",
 ]
+
+log = logging.getLogger(__name__)
 
 SESSION_COOKIE = "organizer_session"
 SESSION_MAX_AGE = 8 * 3600  # one working day
@@ -89,6 +94,12 @@ class OrganizerAuth:
         self._lock = threading.Lock()
         self._tokens: list[str] | None = None
         self._secret: bytes | None = None
+        problems = short_token_problems(settings.organizer_token_list)
+        if problems:
+            raise ValueError(
+                "RECOMMENDER_ORGANIZER_TOKENS: " + "; ".join(problems)
+                + " (make one with: python -c 'import secrets; print(secrets.token_urlsafe(24))')"
+            )
 
     # ------------------------------------------------------------------ secrets
     @property
@@ -100,7 +111,11 @@ class OrganizerAuth:
                     if configured:
                         self._tokens = configured
                     else:
-                        token, _ = load_or_create_secret(Path(self.settings.data_dir) / "organizer_token")
+                        path = Path(self.settings.data_dir) / "organizer_token"
+                        token, _ = load_or_create_secret(path)
+                        if token and short_token_problems([token]):
+                            log.error("refusing the organizer token in %s: it is shorter than 16 characters", path)
+                            token = ""
                         self._tokens = [token] if token else []
         return self._tokens
 

@@ -28,9 +28,12 @@ from recommender.errors import NoModelError, NotFound, RetrainInProgress, Valida
 from recommender.ranking import charts
 from recommender.ranking.rank import TREND_ZH
 from recommender.service import RecommenderService
+from recommender.service.filters import bounded_page
 from recommender.web.auth import SESSION_COOKIE, Organizer, OrganizerAuth, same_origin
 from recommender.web.deps import (
     Auth,
+    count_failure,
+    refuse_if_locked_out,
     DashboardActor,
     DashboardForm,
     DashboardOrganizer,
@@ -39,6 +42,7 @@ from recommender.web.deps import (
     SettingsDep,
 )
 from recommender.web.errors import HttpError
+from recommender.web.forms import read_form
 from recommender.web.queries import parse_suggestion_query
 
 log = logging.getLogger(__name__)
@@ -164,11 +168,13 @@ async def login(request: Request, auth: Auth) -> Response:
     """Check the token; on success set the session cookie (never the token) and go on."""
     if not same_origin(request):
         raise HttpError(403, "forbidden", "登录请求来自其他网站，已拒绝。")
-    form = await request.form()
+    refuse_if_locked_out(request)
+    form = await read_form(request)
     token = form.get("token")
     next_url = _safe_next(_field(form, "next"))
     if not isinstance(token, str) or not auth.token_valid(token.strip()):
         log.info("organizer login failed")  # never log what was typed
+        count_failure(request)
         return _login_page(request, next_url=next_url, error="令牌不正确，请检查后重试。", status_code=401)
     response = RedirectResponse(next_url, status_code=303)
     auth.set_session_cookie(request, response, auth.new_session(token.strip()))
@@ -303,6 +309,8 @@ async def plan_session(request: Request, form: DashboardForm, service: Service, 
         )
     except ValidationFailed as exc:
         return _redirect(request, back, ("error", exc.message))
+    except NotFound as exc:
+        return _redirect(request, back, ("error", str(exc)))
     return _redirect(
         request, back, ("success", f"已记录课程“{title}”：{held_on.isoformat()}，{STATUS_ZH.get(status, status)}。")
     )
@@ -325,7 +333,7 @@ async def start_retrain(request: Request, _form: DashboardForm, runner: Runner, 
 def topic_page(request: Request, topic_id: str, who: DashboardOrganizer, service: Service, auth: Auth) -> Response:
     """One topic: label and rename form, keywords, sessions, lineage, feedback, exports."""
     try:
-        page = max(1, int(request.query_params.get("page", "1")))
+        page = bounded_page(int(request.query_params.get("page", "1")), PER_PAGE)[0]
     except ValueError:
         page = 1
     topic = service.topic(topic_id, page=page, per_page=PER_PAGE)

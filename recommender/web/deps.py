@@ -14,6 +14,9 @@ Organizer checks:
 - Dashboard pages depend on :func:`dashboard_organizer`, which raises :class:`LoginRequired`
   (answered with the login form and 401, see ``recommender.web.dashboard``), and dashboard
   forms on :func:`dashboard_form`, which also checks the form's CSRF token and origin (403).
+- Wrong bearer tokens and failed logins count per client (:func:`checked_organizer`,
+  :class:`recommender.web.ratelimit.FailureLimiter`): over ``auth_failure_limit`` every
+  organizer request of that client answers 429 until the window frees.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.datastructures import FormData
 
 from recommender.config import Settings
+from recommender.logs import one_line
 from recommender.retrain.runner import RetrainRunner
 from recommender.service import RecommenderService
 from recommender.web.auth import (
@@ -39,6 +43,8 @@ from recommender.web.auth import (
     unauthorized,
 )
 from recommender.web.errors import HttpError
+from recommender.web.forms import read_form
+from recommender.web.ratelimit import FailureLimiter, client_address
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +75,43 @@ Auth = Annotated[OrganizerAuth, Depends(get_auth)]
 Runner = Annotated[RetrainRunner, Depends(get_runner)]
 
 
+# --------------------------------------------------------------------------- failed authentication
+
+
+def auth_client(request: Request) -> str:
+    """The client whose failed authentications are counted (as the rate limiter sees it)."""
+    return client_address(request.scope, list(request.app.state.settings.trusted_proxy_networks))
+
+
+def refuse_if_locked_out(request: Request) -> None:
+    """429 while this client is over ``auth_failure_limit`` (checked before any credential)."""
+    limiter: FailureLimiter = request.app.state.auth_failures
+    retry_after = limiter.blocked(auth_client(request))
+    if retry_after is not None:
+        raise HttpError(
+            429,
+            "too_many_failures",
+            f"组织者令牌错误次数过多，请 {retry_after} 秒后再试。",
+            headers={"Retry-After": str(retry_after)},
+        )
+
+
+def count_failure(request: Request) -> None:
+    request.app.state.auth_failures.failed(auth_client(request))
+
+
+def checked_organizer(request: Request, auth: OrganizerAuth) -> Organizer | None:
+    """:func:`optional_organizer` behind the failed-authentication limit: 429 for a locked-out
+    client, and a wrong bearer token (401) counts as a failure."""
+    refuse_if_locked_out(request)
+    try:
+        return optional_organizer(auth, request)
+    except HttpError as exc:
+        if exc.status_code == 401:
+            count_failure(request)
+        raise
+
+
 # --------------------------------------------------------------------------- the API
 
 # Declares the bearer scheme in OpenAPI (the "Authorize" button of /docs); the header itself is
@@ -83,7 +126,7 @@ async def require_organizer(
 ) -> Organizer:
     """Every organizer API route: a bearer token or a dashboard session (pure CPU: a
     constant-time compare or an HMAC, so async)."""
-    who = optional_organizer(auth, request)
+    who = checked_organizer(request, auth)
     if who is None:
         raise unauthorized("需要组织者令牌：Authorization: Bearer <token> (organizer token required)")
     if who.via == "session" and request.method not in SAFE_METHODS:
@@ -108,7 +151,7 @@ class LoginRequired(Exception):
 
 
 async def dashboard_organizer(request: Request, auth: Auth) -> Organizer:
-    who = optional_organizer(auth, request)
+    who = checked_organizer(request, auth)
     if who is None:
         raise LoginRequired
     return who
@@ -120,12 +163,12 @@ DashboardOrganizer = Annotated[Organizer, Depends(dashboard_organizer)]
 async def dashboard_form(request: Request, auth: Auth, who: DashboardOrganizer) -> FormData:
     """A dashboard form, checked: a session-authenticated form must carry its CSRF token and
     come from this site (403 otherwise); a browser never attaches a bearer header by itself."""
-    form = await request.form()
+    form = await read_form(request)
     if who.via == "bearer":
         return form
     token = form.get(CSRF_FIELD)
     if not same_origin(request) or not auth.csrf_valid(who.session, token if isinstance(token, str) else None):
-        log.warning("rejected a dashboard form without a valid CSRF token: %s", request.url.path)
+        log.warning("rejected a dashboard form without a valid CSRF token: %s", one_line(request.url.path))
         raise HttpError(403, "forbidden", "表单已过期或来自其他网站，请刷新页面后重试。")
     return form
 

@@ -4,6 +4,14 @@ Every error is translated here, once: the domain's errors (:mod:`recommender.err
 web layer's own :class:`HttpError` (its code and Chinese message), request validation, and
 what the framework raises itself (404 for no route, 405, 400 for a body it cannot parse),
 which is answered by its status alone.
+
+Anything else is a bug, answered 500 by :class:`ServerErrors`, a pure ASGI middleware that
+logs it once and does *not* re-raise. (Starlette's own handler for ``Exception`` answers and
+then re-raises, and uvicorn then resets the connection: the next request a client sends on
+that kept-alive connection failed with "Connection reset by peer".)
+
+A 405 lists in ``Allow`` every method the path supports (Starlette names only those of the
+first route that matched the path, e.g. ``GET`` for ``/withdraw``, which also takes ``POST``).
 """
 
 from __future__ import annotations
@@ -14,9 +22,12 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from recommender.logs import one_line
 from recommender.errors import NoModelError, NotFound, RetrainInProgress, ValidationFailed
-from recommender.store import UNAVAILABLE_ERRORS
+from recommender.store import UNAVAILABLE_ERRORS, is_disk_full
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +55,11 @@ FRAMEWORK_ERRORS = {
     404: ("not_found", STATUS_MESSAGES[404]),
     405: ("method_not_allowed", STATUS_MESSAGES[405]),
 }
+
+
+#: pydantic error types → the code the domain's own validation uses for the same mistake.
+VALIDATION_CODES = {"string_too_long": "too_long", "too_long": "too_long"}
+VALIDATION_MESSAGES = {"too_long": "过长，请缩短后再提交"}
 
 
 class HttpError(StarletteHTTPException):
@@ -84,6 +100,21 @@ def _validation_details(exc: RequestValidationError) -> list[dict]:
     return out
 
 
+#: Methods a route of this app may answer (probed for ``Allow``).
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route of the app fully matches on this request's path (for ``Allow``).
+    Probed through each route's public ``matches`` (included routers are nested, not flat)."""
+    allowed = []
+    for method in _METHODS:
+        scope = {**request.scope, "method": method}
+        if any(route.matches(scope)[0] is Match.FULL for route in request.app.router.routes):
+            allowed.append(method)
+    return allowed
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):
@@ -93,7 +124,12 @@ def install_error_handlers(app: FastAPI) -> None:
             code, message = FRAMEWORK_ERRORS.get(
                 exc.status_code, (f"http_{exc.status_code}", STATUS_MESSAGES.get(exc.status_code, "出错了"))
             )
-        return error_response(request, exc.status_code, code, message, headers=getattr(exc, "headers", None))
+        headers = dict(getattr(exc, "headers", None) or {})
+        if exc.status_code == 405:
+            allowed = allowed_methods(request)
+            if allowed:
+                headers["Allow"] = ", ".join(allowed)
+        return error_response(request, exc.status_code, code, message, headers=headers or None)
 
     @app.exception_handler(RequestValidationError)
     async def request_invalid(request: Request, exc: RequestValidationError):
@@ -101,6 +137,10 @@ def install_error_handlers(app: FastAPI) -> None:
         if any(d["type"] == "json_invalid" for d in details):
             return error_response(request, 422, "invalid_json", "请求体不是有效的 JSON", details=details)
         fields = "、".join(sorted({d["field"] for d in details if d["field"]})) or "请求"
+        codes = {VALIDATION_CODES.get(d["type"]) for d in details}
+        if len(codes) == 1 and None not in codes:  # one kind of mistake: the code the service would give
+            code = codes.pop()
+            return error_response(request, 422, code, f"{fields} {VALIDATION_MESSAGES[code]}", details=details)
         return error_response(request, 422, "invalid_request", f"{fields} 的格式不对", details=details)
 
     @app.exception_handler(ValidationFailed)
@@ -123,8 +163,11 @@ def install_error_handlers(app: FastAPI) -> None:
     async def store_unavailable(request: Request, exc: Exception):
         # The database is locked past the busy timeout or unreachable: a passing condition,
         # so say "try again" (503 + Retry-After) rather than 500. Nothing was half-stored:
-        # every write is one transaction.
-        log.warning("database unavailable on %s %s: %s", request.method, request.url.path, type(exc).__name__)
+        # every write is one transaction. A full disk is said as such: waiting will not help.
+        if is_disk_full(exc):
+            log.error("database write failed on %s %s: the disk is full", request.method, one_line(request.url.path))
+            return error_response(request, 503, "disk_full", DISK_FULL_MESSAGE, headers={"Retry-After": "60"})
+        log.warning("database unavailable on %s %s: %s", request.method, one_line(request.url.path), type(exc).__name__)
         return error_response(
             request, 503, "store_unavailable", "数据库暂时繁忙，请稍后再试", headers={"Retry-After": "2"}
         )
@@ -132,7 +175,34 @@ def install_error_handlers(app: FastAPI) -> None:
     for error in UNAVAILABLE_ERRORS:  # the store's own and its driver's (the web imports no SQL)
         app.add_exception_handler(error, store_unavailable)
 
-    @app.exception_handler(Exception)
-    async def unexpected(request: Request, exc: Exception):
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return error_response(request, 500, "internal_error", "服务器内部错误，请稍后再试")
+
+DISK_FULL_MESSAGE = "服务器磁盘已满，暂时无法保存。请稍后再试，并请管理员清理磁盘空间。"
+
+
+class ServerErrors:
+    """Pure ASGI: an exception no handler translated is logged once and answered 500 in the
+    error shape, without re-raising, so the connection stays usable (see the module docs)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception:
+            log.exception("unhandled error on %s %s", scope.get("method"), one_line(str(scope.get("path"))))
+            if started:  # half an answer is out: nothing to add (the server closes the connection)
+                return
+            response = error_response(Request(scope, receive), 500, "internal_error", "服务器内部错误，请稍后再试")
+            await response(scope, receive, send)

@@ -22,9 +22,11 @@ from fastapi import APIRouter, Depends, Path as PathParam
 from fastapi.responses import Response
 from pydantic import BaseModel, Field, field_validator
 
+from recommender.service.moderation import MAX_NOTE
+from recommender.service.planning import MAX_LABEL, MAX_PERSON, MAX_TITLE
 from recommender.web import exports
 from recommender.web.deps import Actor, Runner, Service, require_organizer
-from recommender.web.queries import PageQuery, SuggestionFilters
+from recommender.web.queries import TOPIC_ID_PATTERN, PageQuery, SuggestionFilters, TopicId
 from recommender.web.schemas import (
     AuditOut,
     ErrorBody,
@@ -56,6 +58,8 @@ router = APIRouter(
     },
 )
 NOT_FOUND = {404: {"model": ErrorBody, "description": "No such topic or feedback line"}}
+#: Free text an organizer types: at least one letter or digit (cleaned and masked like feedback).
+HAS_CONTENT = {"pattern": r"[^\W_]"}
 
 
 # --------------------------------------------------------------------------- request bodies
@@ -64,18 +68,18 @@ NOT_FOUND = {404: {"model": ErrorBody, "description": "No such topic or feedback
 class RenameIn(BaseModel):
     """``{"label": "..."}``; ``null`` (or an empty string) restores the model's own label."""
 
-    label: str | None = Field(..., max_length=200)
+    label: str | None = Field(..., max_length=MAX_LABEL)
 
 
 class SessionIn(BaseModel):
     """A class on a topic: planned, held or cancelled."""
 
-    topic_id: str = Field(..., min_length=1, max_length=32)
-    title: str = Field(..., max_length=400)
+    topic_id: str = Field(..., pattern=TOPIC_ID_PATTERN)
+    title: str = Field(..., min_length=1, max_length=MAX_TITLE, json_schema_extra=HAS_CONTENT)
     date: Date = Field(..., description="YYYY-MM-DD")
     status: Literal["planned", "held", "cancelled"]
-    instructor: str | None = Field(None, max_length=200)
-    department: str | None = Field(None, max_length=200)
+    instructor: str | None = Field(None, max_length=MAX_PERSON)
+    department: str | None = Field(None, max_length=MAX_PERSON)
 
     @field_validator("date", mode="before")
     @classmethod
@@ -150,19 +154,19 @@ def list_no_topic(
 
 
 @router.get("/topics/{topic_id}", response_model=TopicDetailOut, responses=NOT_FOUND)
-def get_topic(topic_id: str, service: Service, page: PageQuery) -> dict:
+def get_topic(topic_id: TopicId, service: Service, page: PageQuery) -> dict:
     """One topic: label, keywords, class sessions, lineage events and its feedback (paginated)."""
     return service.topic(topic_id, page=page.page, per_page=page.per_page)
 
 
 @router.patch("/topics/{topic_id}", response_model=RenameOut, responses=NOT_FOUND)
-def rename_topic(topic_id: str, body: RenameIn, service: Service, actor: Actor) -> dict:
+def rename_topic(topic_id: TopicId, body: RenameIn, service: Service, actor: Actor) -> dict:
     """Set the organizer's label of a topic (kept across retrains); null restores the model's label."""
     return service.rename_topic(topic_id, body.label, actor=actor)
 
 
 @router.get("/topics/{topic_id}/export", response_class=Response, responses={**EXPORT_RESPONSES, **NOT_FOUND})
-def export_topic(topic_id: str, service: Service, format: Literal["csv", "xlsx"] = "csv") -> Response:
+def export_topic(topic_id: TopicId, service: Service, format: Literal["csv", "xlsx"] = "csv") -> Response:
     """A topic's feedback (id, time, segment, text, votes, repeat) as a CSV or XLSX download."""
     topic = service.topic(topic_id, page=1, per_page=1)
     rows = exports.feedback_rows(service.topic_feedback(topic_id))
@@ -175,7 +179,7 @@ def export_topic(topic_id: str, service: Service, format: Literal["csv", "xlsx"]
 # --------------------------------------------------------------------------- class sessions
 
 
-@router.post("/sessions", status_code=201, response_model=SessionOut)
+@router.post("/sessions", status_code=201, response_model=SessionOut, responses=NOT_FOUND)
 def create_session(body: SessionIn, service: Service, actor: Actor) -> dict:
     """Record a planned, held or cancelled class on a topic (a held one cools the topic down)."""
     return service.record_session(
@@ -220,14 +224,14 @@ def retrain_status(runner: Runner) -> dict:
 
 
 #: A stored feedback id: bounded to the 64-bit key (a larger number is a 422, not a 500).
-FeedbackId = Annotated[int, PathParam(ge=1, le=2**63 - 1, description="The stored feedback id (feedback_id in a topic's members).")]
+FeedbackId = Annotated[int, PathParam(ge=1, le=2**63 - 1, examples=[1], description="The stored feedback id (feedback_id in a topic's members).")]
 
 
 class HideIn(BaseModel):
     """Why a line is hidden: one of the reasons, and an optional note for the other organizers."""
 
     reason: Literal["spam", "abuse", "off_topic", "personal_attack", "other"]
-    note: str | None = Field(None, max_length=200)
+    note: str | None = Field(None, max_length=MAX_NOTE)
 
 
 

@@ -29,12 +29,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from recommender.errors import NoModelError, ValidationFailed
 from recommender.door.validation import FeedbackDraft, clean_text
-from recommender.door.screening import normalise_receipt
+from recommender.door.screening import ClientKeys, normalise_receipt
 from recommender.service import RecommenderService
 from recommender.store import StoredFeedback
 from recommender.web.auth import same_origin
 from recommender.web.deps import Service
-from recommender.web.errors import HttpError, error_response
+from recommender.web.errors import DISK_FULL_MESSAGE, HttpError, error_response
+from recommender.web.forms import FormEncodingError, read_form
 from recommender.web.ratelimit import client_address
 from recommender.web.schemas import ErrorBody
 
@@ -62,17 +63,18 @@ async def _draft(service: RecommenderService, text: object, **fields) -> Feedbac
     return await run_in_threadpool(service.draft, text, **fields)
 
 
-async def _store_durably(service: RecommenderService, draft: FeedbackDraft, client: str | None) -> tuple[StoredFeedback, str]:
+async def _store_durably(service: RecommenderService, draft: FeedbackDraft, client: ClientKeys) -> tuple[StoredFeedback, str]:
     """Hand the line to this worker's intake writer (group commit) and wait until the
     transaction holding it has committed: (the stored line, its receipt code)."""
     pending, receipt = service.enqueue_async(draft, client=client)
     return await pending, receipt
 
 
-def request_client_key(request: Request, service: RecommenderService) -> str | None:
-    """The keyed hash of this client (address as the rate limiter sees it, plus the browser)."""
+def request_client_key(request: Request, service: RecommenderService) -> ClientKeys:
+    """The keyed hashes of this client: its address as the rate limiter sees it plus the browser,
+    and the address alone (a burst from one address is flagged whatever the browser says)."""
     trusted = request.app.state.settings.trusted_proxy_networks
-    return service.client_key(client_address(request.scope, trusted), request.headers.get("user-agent"))
+    return service.client_keys(client_address(request.scope, trusted), request.headers.get("user-agent"))
 
 
 # ---------------------------------------------------------------------------- models
@@ -153,6 +155,34 @@ class Ready(BaseModel):
     model_version: str = Field(examples=["20261128T120501Z-ab12"])
 
 
+# ---------------------------------------------------------------------------- form bodies (OpenAPI)
+def _form_body(properties: dict, required: list[str]) -> dict:
+    """``openapi_extra`` documenting an HTML form's fields (the routes read the form themselves)."""
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/x-www-form-urlencoded": {
+                    "schema": {"type": "object", "properties": properties, "required": required}
+                }
+            },
+        }
+    }
+
+
+FEEDBACK_FORM = _form_body(
+    {
+        # maxLength and the segments' enum come from the settings (recommender.web.openapi).
+        "text": {"type": "string", "minLength": 1, "pattern": r"[^\W_]", "description": "The feedback."},
+        "segment": {"type": "string", "description": "Who wrote it (one of the configured segments; empty: 其他)."},
+        "session_id": {"type": "string", "maxLength": 100, "description": "The class attended (optional)."},
+    },
+    ["text"],
+)
+RECEIPT_FORM = _form_body({"receipt": {"type": "string", "maxLength": 64, "examples": ["7KQ4M-XH2PA"]}}, ["receipt"])
+HTML_PAGE = {"text/html": {"schema": {"type": "string"}}}
+
+
 # ---------------------------------------------------------------------------- form
 def _render_form(
     request: Request,
@@ -193,12 +223,19 @@ async def feedback_form(request: Request) -> HTMLResponse:
     response_class=HTMLResponse,
     status_code=status.HTTP_303_SEE_OTHER,
     summary="Submit the feedback form",
-    responses={303: {"description": "Stored; redirects to /thanks"}, 422: {"description": "The form again, with errors"}},
+    responses={
+        303: {"description": "Stored; redirects to /thanks"},
+        400: {"description": "The form again: the body is not UTF-8 or is broken", "content": HTML_PAGE},
+        422: {"description": "The form again, with errors", "content": HTML_PAGE},
+    },
+    openapi_extra=FEEDBACK_FORM,
 )
 async def submit_form(request: Request, service: Service):
     """Store the form's feedback and redirect to the thank-you page (Post/Redirect/Get)."""
     try:
-        form = await request.form()
+        form = await read_form(request)
+    except FormEncodingError as exc:  # not UTF-8: say so rather than store mojibake
+        return _render_form(request, summary=[(None, exc.detail)], status_code=400)
     except StarletteHTTPException:  # a broken multipart body
         return _render_form(request, summary=[(None, FORM_MALFORMED)], status_code=400)
     values = {name: _form_value(form, name) for name in FORM_FIELDS}
@@ -270,7 +307,9 @@ async def _posted_receipt(request: Request) -> str:
     if not same_origin(request):
         raise HttpError(403, "forbidden", "请求来自其他网站，已拒绝。")
     try:
-        form = await request.form()
+        form = await read_form(request)
+    except FormEncodingError:
+        raise
     except StarletteHTTPException:
         return ""
     value = form.get("receipt", "")
@@ -287,7 +326,13 @@ async def withdraw_form(request: Request) -> HTMLResponse:
     return _withdraw_page(request, {})
 
 
-@router.post("/withdraw/lookup", response_class=HTMLResponse, summary="Show the line a receipt belongs to")
+@router.post(
+    "/withdraw/lookup",
+    response_class=HTMLResponse,
+    summary="Show the line a receipt belongs to",
+    responses={404: {"description": "The form again: no feedback has this receipt code", "content": HTML_PAGE}},
+    openapi_extra=RECEIPT_FORM,
+)
 async def withdraw_lookup(request: Request, service: Service) -> HTMLResponse:
     """Show the feedback of a receipt code, with a button to withdraw it."""
     typed = await _posted_receipt(request)
@@ -298,7 +343,16 @@ async def withdraw_lookup(request: Request, service: Service) -> HTMLResponse:
     return _withdraw_page(request, {"receipt": f"{code[:5]}-{code[5:]}", "line": _receipt_line(row)})
 
 
-@router.post("/withdraw", response_class=HTMLResponse, summary="Withdraw feedback for good")
+@router.post(
+    "/withdraw",
+    response_class=HTMLResponse,
+    summary="Withdraw feedback for good",
+    responses={
+        303: {"description": "Withdrawn; redirects to /withdraw/done"},
+        404: {"description": "The form again: no feedback has this receipt code", "content": HTML_PAGE},
+    },
+    openapi_extra=RECEIPT_FORM,
+)
 async def withdraw_confirm(request: Request, service: Service) -> Response:
     """Delete the text of the receipt's feedback for good; it leaves the suggestions at once."""
     typed = await _posted_receipt(request)
@@ -390,6 +444,8 @@ def readyz(request: Request, service: Service):
     """Readiness: the database answers and a model is being served."""
     if not service.store.ping():
         return error_response(request, 503, "store_unavailable", "数据库无法连接，请检查 RECOMMENDER_DATABASE_URL 与数据库服务。")
+    if service.store.disk_still_full():
+        return error_response(request, 503, "disk_full", DISK_FULL_MESSAGE)
     try:
         served = service.require_model()
     except NoModelError as exc:

@@ -1,68 +1,61 @@
-"""Query parameters shared by the organizer API and the dashboard."""
+"""Query and path parameters shared by the organizer API and the dashboard.
+
+The rules live in :mod:`recommender.service.filters` (the CLI applies the same); here they
+are declared so that ``/openapi.json`` says exactly what is accepted: ``top`` an integer
+1..50, ``as_of`` a ``format: date`` (any calendar date), ``segment`` one of the configured
+segments (the enum is filled in by :mod:`recommender.web.openapi`), a topic id
+``[A-Za-z0-9_-]{1,16}``.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
 from typing import Annotated
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Path, Query, Request
 
-from recommender.config import Settings
-from recommender.errors import ValidationFailed
-from recommender.service import RecommenderService
+from recommender.service.filters import (
+    MAX_PAGE,
+    MAX_PER_PAGE,
+    MAX_TOP,
+    SuggestionQuery,
+    parse_suggestion_query,
+)
 
-MAX_TOP = 50
-MAX_PER_PAGE = 200
+__all__ = [
+    "MAX_PER_PAGE",
+    "MAX_TOP",
+    "TOPIC_ID_PATTERN",
+    "Page",
+    "PageQuery",
+    "SuggestionFilters",
+    "SuggestionQuery",
+    "TopicId",
+    "parse_suggestion_query",
+]
 
-
-@dataclass(frozen=True)
-class SuggestionQuery:
-    """Validated ``top``, ``as_of`` and ``segment`` of a suggestions request."""
-
-    top: int | None
-    as_of: date | None
-    segment: str | None
-
-    def call(self, service: RecommenderService) -> dict:
-        return service.suggestions(as_of=self.as_of, top=self.top, segment=self.segment)
-
-
-def parse_suggestion_query(
-    settings: Settings, top: str | int | None, as_of: str | None, segment: str | None
-) -> SuggestionQuery:
-    """Validate the three filters (empty strings mean "not given"); ValidationFailed → 422."""
-    top_value: int | None = None
-    if top not in (None, ""):
-        try:
-            top_value = int(str(top).strip())
-        except ValueError:
-            top_value = None
-        if top_value is None or not 1 <= top_value <= MAX_TOP:
-            raise ValidationFailed(f"top 应为 1 到 {MAX_TOP} 之间的整数", field="top", code="invalid_top")
-    day: date | None = None
-    if as_of not in (None, ""):
-        text = str(as_of).strip()
-        try:
-            if len(text) != 10:
-                raise ValueError(text)
-            day = date.fromisoformat(text)
-        except ValueError:
-            raise ValidationFailed("as_of 应为有效日期，格式 YYYY-MM-DD", field="as_of", code="invalid_date") from None
-    seg = (segment or "").strip() or None
-    if seg is not None and seg not in settings.segments:
-        raise ValidationFailed(
-            f"未知的人群“{seg}”，可选：{'、'.join(settings.segments)}", field="segment", code="unknown_segment"
-        )
-    return SuggestionQuery(top=top_value, as_of=day, segment=seg)
+#: What a topic id looks like (``T0007``); the store's column holds 16 characters.
+TOPIC_ID_PATTERN = r"^[A-Za-z0-9_-]{1,16}$"
+TopicId = Annotated[str, Path(pattern=TOPIC_ID_PATTERN, description="A topic id such as T0007.", examples=["T0001"])]
 
 
 async def suggestion_query(
     request: Request,
-    top: Annotated[str | None, Query(description=f"How many suggestions, 1..{MAX_TOP} (default: setting)")] = None,
-    as_of: Annotated[str | None, Query(description="Rank as of the end of this day, YYYY-MM-DD (default: today)")] = None,
-    segment: Annotated[str | None, Query(description="Only this segment's feedback (one of the configured segments)")] = None,
+    top: Annotated[int | None, Query(ge=1, le=MAX_TOP, description=f"How many suggestions, 1..{MAX_TOP} (default: setting)")] = None,
+    as_of: Annotated[
+        str | None,
+        Query(
+            description="Rank as of the end of this day, YYYY-MM-DD (default: today); a day before 1900 or after "
+            "9000 is ranked as of that bound (no feedback is older or later).",
+            json_schema_extra={"format": "date"},
+        ),
+    ] = None,
+    segment: Annotated[
+        str | None, Query(description="Only this segment's feedback (one of the configured segments; empty: all)")
+    ] = None,
 ) -> SuggestionQuery:
+    if as_of == "":  # the schema says a date; the dashboard's empty filter field has its own route
+        as_of = "not-a-date"
     return parse_suggestion_query(request.app.state.settings, top, as_of, segment)
 
 
@@ -79,7 +72,7 @@ class Page:
 
 
 async def page_query(
-    page: Annotated[int, Query(ge=1, le=100000)] = 1,
+    page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
     per_page: Annotated[int, Query(ge=1, le=MAX_PER_PAGE)] = 50,
 ) -> Page:
     return Page(page, per_page)
