@@ -1,4 +1,4 @@
-"""The ``recommender`` command: import, train, suggest, models, purge, serve, setup.
+"""The ``recommender`` command: import, train, suggest, experts, models, purge, serve, setup.
 
 Exit codes: 0 success, 1 error (bad file, bad arguments), 2 not enough feedback to train,
 3 another retrain is running, 4 no model yet.
@@ -219,6 +219,45 @@ def cmd_suggest(args: argparse.Namespace, settings: Settings) -> int:
         print(f"    关键词：{'、'.join(s['keywords'])}" + (f"  类别：{theme}" if theme and theme != s["label"] else ""))
         for example in s["examples"][:3]:
             print(f"    · {example}")
+        print("    " + _experts_line(s.get("experts") or []))
+    return 0
+
+
+def _experts_line(experts: list[dict]) -> str:
+    from recommender.ranking.experts import NO_EXPERT
+
+    if not experts:
+        return NO_EXPERT
+    return "可请专家：" + "、".join(f"{e['name']}（{e['department']}）" for e in experts)
+
+
+# ---------------------------------------------------------------------------- experts
+def cmd_experts(args: argparse.Namespace, settings: Settings) -> int:
+    """The directory of experts: import a CSV/XLSX file, or list it (contacts masked)."""
+    from recommender.door.screening import console_actor
+
+    service = _service(settings)
+    if args.experts_command == "list":
+        experts = service.experts.experts()
+        if not experts:
+            print("专家库是空的。请用 `recommender experts import 文件` 导入，或在组织者页面“专家库”添加。")
+        for e in experts:
+            print(f"{e['id']:>4}  {e['name']}  {e['department']}  可授：{'、'.join(e['subjects'])}  {e['contact'] or '-'}")
+        return 0
+    path = Path(args.file)
+    try:
+        report = service.experts.import_file(path, actor=console_actor())
+    except ImportFailed as exc:
+        print(f"错误：{exc}", file=sys.stderr)
+        return EXIT_ERROR
+    names = {"name": "姓名", "department": "部门", "subjects": "可授课程", "contact": "联系方式"}
+    used = "，".join(f"{names[f]}=“{c}”" for f, c in report["columns"].items())
+    print(f"文件 {path.name}  使用的列 columns: {used}")
+    print(f"  新增 added: {report['added']}")
+    print(f"  更新 updated: {report['updated']}")
+    print(f"  有误跳过 skipped: {len(report['skipped'])}")
+    for item in report["skipped"][:50]:
+        print(f"    第 {item['line']} 行 (line {item['line']}): {item['reason']}")
     return 0
 
 
@@ -438,6 +477,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--segment", default=None, help="only demand from this segment (e.g. 网格员)")
     p.add_argument("--format", choices=("table", "json"), default="table")
     p.set_defaults(func=cmd_suggest)
+
+    p = sub.add_parser("experts", help="the directory of experts: import a CSV/XLSX file, list it")
+    esub = p.add_subparsers(dest="experts_command", required=True)
+    e = esub.add_parser("import", help="add or update experts from a CSV or XLSX file (姓名, 部门, 可授课程, 联系方式)")
+    e.add_argument("file")
+    esub.add_parser("list", help="every expert, contacts masked")
+    p.set_defaults(func=cmd_experts)
 
     p = sub.add_parser("models", help="list, show or roll back model versions")
     msub = p.add_subparsers(dest="models_command", required=True)

@@ -25,7 +25,7 @@ INTERFACE_KEYS = {
 }
 EXTRA_KEYS = {
     "votes", "recently_covered", "last_class_on", "class_planned_on", "demand_rising_after_class",
-    "monthly_counts", "similar_to",
+    "monthly_counts", "similar_to", "experts",
 }
 TRENDS_ZH = {"新出现", "上升", "平稳", "下降"}
 

@@ -12,6 +12,7 @@ part                   what it does
 ``moderation``         write side: hide/restore, review lists, audit log, withdrawal,
                        retention (moderation.py)
 ``planning``           topic labels and class sessions (planning.py)
+``experts``            the directory of experts: add, edit, delete, import (experts.py)
 =====================  ====================================================================
 
 The methods below only delegate, so callers keep one surface. No FastAPI here; no SQL here.
@@ -33,6 +34,7 @@ from recommender.door.screening import ClientKeys
 from recommender.door.validation import FeedbackDraft
 from recommender.retrain.hot_swap import ModelWatcher
 from recommender.service.demand_view import DemandView
+from recommender.service.experts import ExpertDirectory
 from recommender.service.filters import bounded_as_of, bounded_offset, bounded_page, check_top
 from recommender.service.intake import Intake
 from recommender.service.moderation import Moderation
@@ -59,6 +61,7 @@ class RecommenderService:
         self.intake = Intake(settings, self.store, self.serving, salt=salt, receipt_secret=receipt_secret)
         self.moderation = Moderation(settings, self.store, self.serving, self.view, receipt_secret=receipt_secret)
         self.planning = Planning(self.store, self.view)
+        self.experts = ExpertDirectory(self.store, self.view)
 
     @property
     def watcher(self) -> ModelWatcher:

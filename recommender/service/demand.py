@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from recommender.ranking import ClassSession, DemandRecord, TopicCard
+from recommender.ranking.experts import ExpertEntry
 from recommender.service.serving import REFRESH_OVERLAP, LoadedModel
 from recommender.store import FeedbackStore
 
@@ -58,12 +59,13 @@ class DemandSnapshot:
 
 @dataclass(frozen=True)
 class SideTables:
-    """Class sessions (topic ids followed through lineage), label overrides, lineage."""
+    """Class sessions (topic ids followed through lineage), label overrides, lineage, experts."""
 
     checked_monotonic: float
     sessions: list[ClassSession]
     labels: dict[str, str]
     lineage: dict[str, str]
+    experts: tuple[ExpertEntry, ...] = ()
 
 
 class DemandCache:
@@ -225,7 +227,10 @@ class DemandCache:
                 )
                 for s in self.store.list_sessions()
             ]
-            self._side = SideTables(now_mono, sessions, self.store.label_overrides(), lineage)
+            experts = tuple(
+                ExpertEntry(e["name"], e["department"], tuple(e["subjects"])) for e in self.store.list_experts()
+            )
+            self._side = SideTables(now_mono, sessions, self.store.label_overrides(), lineage, experts)
             return self._side
         finally:
             self._side_lock.release()

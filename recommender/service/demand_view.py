@@ -11,6 +11,7 @@ from datetime import date, datetime, timezone
 from recommender.config import Settings
 from recommender.errors import NotFound, ValidationFailed
 from recommender.ranking import RankingParams, rank_topics
+from recommender.ranking.experts import ExpertEntry, match_experts
 from recommender.service.demand import AGGREGATE_PREFIX, DemandCache
 from recommender.service.serving import LoadedModel, ModelServing
 from recommender.service.shapes import feedback_json, session_json
@@ -68,7 +69,9 @@ class DemandView:
         top = top or self.settings.suggestions_top
         demand = self.cache.state(served)
         side = self.cache.side_tables()
-        query = (served.version, as_of, top, segment, tuple(side.sessions), tuple(sorted(side.labels.items())))
+        query = (
+            served.version, as_of, top, segment, tuple(side.sessions), tuple(sorted(side.labels.items())), side.experts
+        )
         key = (*query, demand.stamp)
         hit = self._ranking_cache.get(key)
         if hit is not None:
@@ -98,7 +101,7 @@ class DemandView:
             result = {
                 "as_of": as_of.isoformat(),
                 "model_version": served.version,
-                "suggestions": [_without_aggregate_ids(s.to_dict()) for s in ranked],
+                "suggestions": [_with_experts(_without_aggregate_ids(s.to_dict()), side.experts) for s in ranked],
             }
             if len(self._ranking_cache) > CACHE_ENTRIES:
                 self._ranking_cache.clear()
@@ -302,4 +305,10 @@ def _without_aggregate_ids(suggestion: dict) -> dict:
     ids = suggestion.get("feedback_ids")
     if ids:
         suggestion["feedback_ids"] = [i for i in ids if not str(i).startswith(AGGREGATE_PREFIX)]
+    return suggestion
+
+
+def _with_experts(suggestion: dict, experts: tuple[ExpertEntry, ...]) -> dict:
+    """The directory's experts who can teach the suggested topic (INTERFACE.md ``experts``)."""
+    suggestion["experts"] = match_experts(suggestion, experts)
     return suggestion

@@ -3,7 +3,7 @@
 from recommender.store.engine import UNAVAILABLE_ERRORS, is_disk_full
 from recommender.store.feedback_store import FeedbackStore
 from recommender.store.rows import NewFeedback, PurgeReport, StoredFeedback
-from recommender.store.schema import class_sessions, column_length, feedback, topics
+from recommender.store.schema import class_sessions, column_length, experts, feedback, topics
 
 __all__ = [
     "UNAVAILABLE_ERRORS",
@@ -24,4 +24,8 @@ TEXT_LIMITS = {
     "moderation_reason": column_length(feedback, "moderation_reason"),
     "feedback_session_id": column_length(feedback, "session_id"),
     "topic_id": column_length(topics, "topic_id"),
+    "expert_name": column_length(experts, "name"),
+    "expert_department": column_length(experts, "department"),
+    "expert_subjects": column_length(experts, "subjects"),
+    "expert_contact": column_length(experts, "contact"),
 }

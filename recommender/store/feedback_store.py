@@ -17,6 +17,7 @@ reads.py          stored feedback by id and in id order; the retrain's token cac
 assignments.py    topic assignments per model version and the reads built on them
 topics.py         topic records, labels, lineage; class sessions
 moderation.py     status changes with their audit entries, receipts, audit log, retention
+experts.py        the directory of experts (who teaches what, from which department)
 ================  ===============================================================
 """
 
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 from recommender.store.assignments import AssignmentTables
 from recommender.store.engine import MIGRATIONS_DIR, SQLITE_BUSY_TIMEOUT_MS
+from recommender.store.experts import ExpertTables
 from recommender.store.intake import FeedbackIntake
 from recommender.store.moderation import ModerationTables
 from recommender.store.reads import FeedbackReads
@@ -40,8 +42,10 @@ __all__ = [
 ]
 
 
-class FeedbackStore(FeedbackIntake, FeedbackReads, AssignmentTables, TopicTables, ModerationTables):
-    """Feedback, token cache, topic assignments, topics, class sessions, moderation and audit.
+class FeedbackStore(
+    FeedbackIntake, FeedbackReads, AssignmentTables, TopicTables, ModerationTables, ExpertTables
+):
+    """Feedback, token cache, topic assignments, topics, class sessions, moderation, audit, experts.
 
     ``FeedbackStore(url)`` connects lazily; call :meth:`migrate` once at start-up (the
     service and the CLI do) to bring the schema to the newest Alembic revision.

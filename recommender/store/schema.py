@@ -151,6 +151,21 @@ class_sessions = Table(
 )
 Index("ix_class_sessions_topic", class_sessions.c.topic_id)
 
+# The directory of experts and the departments that can send them (issue 15). ``contact``
+# is kept as the organizer typed it (it is how they reach the expert) and masked in every
+# view but the edit form; ``subjects`` is a JSON list of phrases.
+experts = Table(
+    "experts",
+    metadata,
+    Column("id", IdType, primary_key=True, autoincrement=True),
+    Column("name", String(50), nullable=False),
+    Column("department", String(100), nullable=False),
+    Column("subjects", String(1000), nullable=False, server_default="[]"),
+    Column("contact", String(100), nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
 audit_log = Table(
     "audit_log",
     metadata,

@@ -29,6 +29,11 @@ class MonthCount(BaseModel):
     count: int
 
 
+class ExpertRef(BaseModel):
+    name: str = Field(examples=["王医生"])
+    department: str = Field(examples=["社区卫生服务中心"])
+
+
 class SuggestionOut(BaseModel):
     """One ranked topic. ``score`` is in people-equivalents; ``score_breakdown`` adds up to it."""
 
@@ -52,6 +57,9 @@ class SuggestionOut(BaseModel):
     demand_rising_after_class: bool
     monthly_counts: list[MonthCount]
     similar_to: list[str]
+    experts: list[ExpertRef] = Field(
+        default_factory=list, description="Experts in the directory who can teach it; empty: 需要邀请讲师."
+    )
 
 
 class SuggestionsOut(BaseModel):
@@ -245,3 +253,18 @@ class AuditOut(BaseModel):
     total: int
     items: list[AuditEntryOut]
     page: int
+
+
+class ExpertOut(BaseModel):
+    """An expert of the directory; ``contact`` is masked (``138****5678``)."""
+
+    id: int
+    name: str = Field(examples=["王医生"])
+    department: str = Field(examples=["社区卫生服务中心"])
+    subjects: list[str] = Field(examples=[["心肺复苏", "急救"]])
+    contact: str | None = Field(examples=["138****5678"])
+    updated_at: str
+
+
+class ExpertsOut(BaseModel):
+    experts: list[ExpertOut]

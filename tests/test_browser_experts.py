@@ -1,0 +1,51 @@
+"""Real browser (Debian chromium via Playwright) against a real uvicorn server: an organizer
+adds an expert on the dashboard and sees them on the matching suggestion card.
+
+Writes docs/screenshot-experts.png on every run. Reuses the server and browser fixtures of
+tests/test_browser.py.
+"""
+
+from __future__ import annotations
+
+from tests.test_browser import DOCS, TOKEN, browser, live_server, page, pytestmark  # noqa: F401 (fixtures, marks)
+
+PHONE = "13812345678"
+
+
+def test_organizer_adds_an_expert_and_sees_them_on_the_matching_card(live_server, page):
+    """Log in, add 赵站长 (消防安全) in 专家库; the list masks the phone; the fire card names him,
+    another card says 需要邀请讲师."""
+    response = page.goto(f"{live_server}/organizer/experts")
+    assert response.status == 401
+    page.fill("#token", TOKEN)
+    page.get_by_role("button", name="登录").click()
+    page.wait_for_url(f"{live_server}/organizer/experts")
+
+    page.get_by_label("姓名").fill("赵站长")
+    page.get_by_label("部门").fill("区消防救援站")
+    page.get_by_label("可授课程").fill("消防安全、灭火器使用")
+    page.get_by_label("联系方式").fill("随便")
+    page.get_by_role("button", name="添加专家").click()
+    assert "联系方式" in page.locator(".form-error").inner_text()
+    assert page.get_by_label("可授课程").input_value() == "消防安全、灭火器使用"  # kept as typed
+    page.get_by_label("联系方式").fill(PHONE)
+    page.get_by_role("button", name="添加专家").click()
+    page.wait_for_url(f"{live_server}/organizer/experts")
+    assert "已添加专家" in page.locator(".flash--success").inner_text()
+    row = page.locator("table.experts tbody tr").first
+    assert row.locator(".expert-contact").inner_text() == "138****5678"
+    assert PHONE not in page.content()
+    DOCS.mkdir(exist_ok=True)
+    page.set_viewport_size({"width": 1100, "height": 700})
+    page.screenshot(path=str(DOCS / "screenshot-experts.png"), full_page=True)
+
+    page.goto(f"{live_server}/organizer?top=10")
+    fire = page.locator("li.card", has=page.locator(".expert", has_text="赵站长"))
+    assert fire.count() >= 1
+    assert "消防" in fire.first.locator(".keywords").inner_text() + fire.first.locator("h3").inner_text()
+    assert "区消防救援站" in fire.first.locator(".experts-line").inner_text()
+    assert page.locator("li.card .no-expert", has_text="需要邀请讲师").count() >= 1
+
+    page.goto(f"{live_server}/organizer/experts")
+    page.get_by_role("link", name="编辑").first.click()
+    assert page.get_by_label("联系方式").input_value() == PHONE  # the one view with the whole contact
