@@ -275,7 +275,7 @@ def cmd_models(args: argparse.Namespace, settings: Settings) -> int:
             meta = v.metadata
             mark = "*" if v.is_current else " "
             print(
-                f"{mark} {v.version}  {meta.get('created_at', '')}  {meta.get('n_rows', '?')} 条  "
+                f"{mark} {v.version}  {_local_time(meta.get('created_at'), settings)}  {meta.get('n_rows', '?')} 条  "
                 f"{meta.get('n_topics', '?')} 个主题  parent={meta.get('parent') or '-'}"
             )
         return 0
@@ -300,6 +300,19 @@ def cmd_models(args: argparse.Namespace, settings: Settings) -> int:
         print(f"错误：{exc}", file=sys.stderr)
         return EXIT_ERROR
     return EXIT_ERROR
+
+
+def _local_time(value: object, settings: Settings) -> str:
+    """A stored ISO time as the organizers read it: ``YYYY-MM-DD HH:MM`` in RECOMMENDER_TIMEZONE."""
+    from datetime import datetime, timezone
+
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except ValueError:
+        return str(value or "")
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(settings.tz).strftime("%Y-%m-%d %H:%M")
 
 
 def _audit(settings: Settings, action: str, target: str | None, detail: dict) -> None:

@@ -11,6 +11,7 @@ import ipaddress
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, PrivateAttr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -97,6 +98,13 @@ class Settings(BaseSettings):
         5.0, gt=0, description="How often each service worker checks the `current` model pointer for a new model."
     )
     log_level: str = Field("INFO", description="Log level of the service and the CLI.")
+    timezone: str = Field(
+        "Asia/Shanghai",
+        description=(
+            "IANA time zone of the organizers: every time shown to a person (dashboard, audit log, exports, "
+            "CLI tables) is in it, and a time written without a zone (a form, a spreadsheet) is read in it."
+        ),
+    )
 
     # --- abuse limits --------------------------------------------------------------
     rate_limit: str = Field(
@@ -211,6 +219,20 @@ class Settings(BaseSettings):
         10, ge=0, description="Questionnaire rows filled in fewer seconds are flagged (only where the import carries the fill time; 0 = off)."
     )
 
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"timezone {value!r} is not an IANA time zone (e.g. Asia/Shanghai)") from None
+        return value
+
+    @property
+    def tz(self) -> ZoneInfo:
+        """``timezone`` as a tzinfo."""
+        return ZoneInfo(self.timezone)
+
     @field_validator("segments", mode="before")
     @classmethod
     def _split_segments(cls, value: object) -> object:
@@ -259,6 +281,12 @@ class Settings(BaseSettings):
                 value = ",".join(str(v) for v in value)
             env[f"RECOMMENDER_{name.upper()}"] = str(value)
         return env
+
+
+def local_zone() -> ZoneInfo:
+    """The organizers' time zone of this process (``RECOMMENDER_TIMEZONE``), for code that is
+    handed no settings: a time written without a zone is read in it."""
+    return get_settings().tz
 
 
 @lru_cache

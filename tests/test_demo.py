@@ -11,7 +11,8 @@ import pytest
 from recommender.config import DEFAULT_SEGMENTS, Settings
 from recommender.door.demo import THEMES, demo_feedback, write_demo_csv
 from recommender.door.importer import ImportedRow, read_feedback_file
-from recommender.door.validation import LOCAL_TZ, clean_feedback, near_duplicate
+from recommender.door.demo import DEMO_TZ as LOCAL_TZ
+from recommender.door.validation import clean_feedback, near_duplicate
 
 AS_OF = date(2024, 6, 30)
 START = datetime(2024, 6, 30, tzinfo=LOCAL_TZ)

@@ -457,15 +457,20 @@ def test_topic_page_pagination_and_unknown_topic(trained_client, organizer_heade
 
 
 def test_dashboard_retrain_button_starts_a_retrain(client, retrain_script):
-    """The dashboard's retrain form starts the same background retrain (303 with a message)."""
+    """The dashboard's retrain button asks first; the confirmation starts the background retrain (303)."""
     csrf = _login(client)
     retrain_script["seconds"] = 30
     try:
-        response = client.post("/organizer/retrain", data={"csrf_token": csrf}, follow_redirects=False)
+        confirm = client.post("/organizer/retrain", data={"csrf_token": csrf}, follow_redirects=False)
+        assert confirm.status_code == 200 and "确认重新训练" in confirm.text  # the confirm step: nothing started
+        assert client.app.state.retrain_runner.status()["status"] != "running"
+        form = parse_html(confirm.text).find("form", class_="retrain-confirm")
+        assert form.find("input", name="confirm").get("value") == "yes"
+        response = client.post("/organizer/retrain", data={"csrf_token": csrf, "confirm": "yes"}, follow_redirects=False)
         assert response.status_code == 303
         page = parse_html(client.get("/organizer").text)
         assert "已开始重新训练" in page.find("div", class_="flash").text
-        again = client.post("/organizer/retrain", data={"csrf_token": csrf}, follow_redirects=False)
+        again = client.post("/organizer/retrain", data={"csrf_token": csrf, "confirm": "yes"}, follow_redirects=False)
         assert again.status_code == 303
         assert "正在进行" in parse_html(client.get("/organizer").text).find("div", class_="flash--error").text
     finally:

@@ -16,8 +16,12 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from recommender.door.validation import LOCAL_TZ
+
+#: The demo night school is in China: its lines are written on Beijing time whatever
+#: RECOMMENDER_TIMEZONE says (the zone only changes how times are shown and read).
+DEMO_TZ = ZoneInfo("Asia/Shanghai")
 
 __all__ = ["DEMO_COLUMNS", "THEMES", "demo_feedback", "write_demo_csv"]
 
@@ -332,7 +336,7 @@ def _evening(rng: random.Random, day: date) -> datetime:
         minutes = rng.randint(18 * 60 + 30, 22 * 60)
     else:
         minutes = rng.randint(8 * 60, 18 * 60)
-    local = datetime.combine(day, time(minutes // 60, minutes % 60, rng.randint(0, 59)), tzinfo=LOCAL_TZ)
+    local = datetime.combine(day, time(minutes // 60, minutes % 60, rng.randint(0, 59)), tzinfo=DEMO_TZ)
     return local
 
 
@@ -358,7 +362,7 @@ def _votes(rng: random.Random) -> int:
 def _session(rng: random.Random, when: datetime) -> str | None:
     if rng.random() < 0.4:
         return None
-    local = when.astimezone(LOCAL_TZ)
+    local = when.astimezone(DEMO_TZ)
     return f"夜校{local:%Y%m}-{(local.day - 1) // 7 + 1}"
 
 
@@ -367,9 +371,9 @@ def demo_feedback(seed: int = 0, as_of: date | datetime | None = None) -> list[d
     (tz-aware), votes, external_id ("demo-0001"…) and session_id (or None)."""
     rng = random.Random(seed)
     if as_of is None:
-        as_of = datetime.now(LOCAL_TZ).date()
+        as_of = datetime.now(DEMO_TZ).date()
     elif isinstance(as_of, datetime):
-        as_of = (as_of.astimezone(LOCAL_TZ) if as_of.tzinfo else as_of).date()
+        as_of = (as_of.astimezone(DEMO_TZ) if as_of.tzinfo else as_of).date()
     # Some people write often, most once or twice.
     people = [f"demo-user-{i:03d}" for i in range(1, _PEOPLE + 1)]
     person_weights = [1 / (1 + i) ** 0.6 for i in range(_PEOPLE)]
@@ -404,7 +408,7 @@ def demo_feedback(seed: int = 0, as_of: date | datetime | None = None) -> list[d
     originals = rng.sample([r for r in rows if len(r["text"]) >= 12], _REPEATS)
     for original in originals:
         later = original["submitted_at"] + timedelta(days=rng.randint(1, 25), minutes=rng.randint(0, 120))
-        latest = datetime.combine(as_of - timedelta(days=1), time(22, 0), tzinfo=LOCAL_TZ)
+        latest = datetime.combine(as_of - timedelta(days=1), time(22, 0), tzinfo=DEMO_TZ)
         text = original["text"].rstrip("。！，") + rng.choice(("！", "！！", "。", "，谢谢", ""))
         add(text, original["segment"], original["submitter"], min(later, latest))
 
@@ -430,7 +434,7 @@ def write_demo_csv(path: str | Path, *, seed: int = 0, as_of: date | datetime | 
                     row["text"],
                     row["segment"],
                     row["submitter"],
-                    row["submitted_at"].astimezone(LOCAL_TZ).isoformat(timespec="seconds"),
+                    row["submitted_at"].astimezone(DEMO_TZ).isoformat(timespec="seconds"),
                     row["votes"],
                     row["external_id"],
                     row["session_id"] or "",

@@ -17,10 +17,9 @@ from pathlib import Path
 from typing import Any
 
 
-from recommender.config import Settings
+from recommender.config import Settings, local_zone
 from recommender.errors import ImportFailed, ValidationFailed
 from recommender.door.validation import (
-    LOCAL_TZ,
     FeedbackDraft,
     clean_feedback,
     clean_text,
@@ -413,7 +412,7 @@ def _answer_rows(
             tally.unmapped[answer] += 1
     fill_seconds = _fill_seconds(raw.get("fill") or {}, tally)
     number = cell_text(raw.get("id"))
-    day = submitted_at.astimezone(LOCAL_TZ).strftime("%Y%m%d") if submitted_at else None
+    day = submitted_at.astimezone(local_zone()).strftime("%Y%m%d") if submitted_at else None
     for question, value in raw["texts"]:
         if isinstance(value, (dict, list, bool)):
             yield RowError(line, f"第 {question.label} 题：反馈内容必须是文字。")

@@ -59,6 +59,10 @@ ACTION_ZH = {
     "rollback": "回滚模型",
     "purge": "过期数据删除",
     "withdraw": "提交人撤回",
+    "expert_add": "添加专家",
+    "expert_edit": "编辑专家",
+    "expert_delete": "删除专家",
+    "expert_import": "导入专家",
 }
 _RECEIPT_SEPARATORS = re.compile(r"[\s\-_—–‐]+")
 

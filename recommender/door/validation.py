@@ -33,14 +33,13 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
-from zoneinfo import ZoneInfo
+from datetime import tzinfo
 
-from recommender.config import Settings
+from recommender.config import Settings, local_zone
 from recommender.errors import ValidationFailed
 from recommender.text.masking import mask_personal_data
 
 __all__ = [
-    "LOCAL_TZ",
     "FeedbackDraft",
     "clean_feedback",
     "clean_field",
@@ -52,8 +51,6 @@ __all__ = [
     "parse_votes",
 ]
 
-#: Naive times (a form, a spreadsheet) are read as the organisers' local time.
-LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 
 DEFAULT_SEGMENT = "其他"
 MAX_SESSION_ID = 100
@@ -230,9 +227,10 @@ def parse_votes(value: object) -> int:
     return value
 
 
-def _to_utc(value: datetime) -> datetime:
+def _to_utc(value: datetime, tz: tzinfo) -> datetime:
+    """A naive time (a form, a spreadsheet) is the organizers' local time (``RECOMMENDER_TIMEZONE``)."""
     if value.tzinfo is None or value.tzinfo.utcoffset(value) is None:
-        value = value.replace(tzinfo=LOCAL_TZ)
+        value = value.replace(tzinfo=tz)
     return value.astimezone(timezone.utc)
 
 
@@ -245,11 +243,11 @@ def _bad_time(value: object) -> ValidationFailed:
     )
 
 
-def _from_number(number: float) -> datetime:
+def _from_number(number: float, tz: tzinfo) -> datetime:
     # Excel serial days (up to year 2173), else Unix seconds or milliseconds.
     if 0 < number < 100_000:
         # Rounded to the second: the float of "19:30:05" is not exact.
-        return _to_utc(_EXCEL_EPOCH + timedelta(seconds=round(number * 86400)))
+        return _to_utc(_EXCEL_EPOCH + timedelta(seconds=round(number * 86400)), tz)
     if 1e9 <= number < 1e10:
         return datetime.fromtimestamp(number, tz=timezone.utc)
     if 1e12 <= number < 1e13:
@@ -257,20 +255,20 @@ def _from_number(number: float) -> datetime:
     raise _bad_time(number)
 
 
-def _from_text(raw: str) -> datetime:
+def _from_text(raw: str, tz: tzinfo) -> datetime:
     text = unicodedata.normalize("NFKC", raw).strip()
     if not text:
         raise _bad_time(raw)
     if re.fullmatch(r"(?:18|19|20)\d{6}", text):  # 20240501
         try:
-            return _to_utc(datetime.strptime(text, "%Y%m%d"))
+            return _to_utc(datetime.strptime(text, "%Y%m%d"), tz)
         except ValueError:
             pass
     if re.fullmatch(r"\d+(?:\.\d+)?", text):
-        return _from_number(float(text))
+        return _from_number(float(text), tz)
     iso = text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text
     try:
-        return _to_utc(datetime.fromisoformat(iso))
+        return _to_utc(datetime.fromisoformat(iso), tz)
     except ValueError:
         pass
     m = _DATE_TEXT.match(text)
@@ -283,41 +281,43 @@ def _from_text(raw: str) -> datetime:
         parsed = datetime(int(m["y"]), int(m["m"]), int(m["d"]), hour, int(m["M"] or 0), int(m["S"] or 0))
     except ValueError:
         raise _bad_time(raw) from None
-    return _to_utc(parsed)
+    return _to_utc(parsed, tz)
 
 
-def parse_timestamp(value: object) -> datetime:
-    """Read a submission time into a tz-aware UTC datetime; naive values are Asia/Shanghai.
+def parse_timestamp(value: object, tz: tzinfo | None = None) -> datetime:
+    """Read a submission time into a tz-aware UTC datetime; naive values are in ``tz`` (default
+    the process's ``RECOMMENDER_TIMEZONE``, Asia/Shanghai).
 
     Accepts datetimes and dates, ISO 8601 strings ("2024-05-01T19:30:00+08:00", "…Z"),
     "2024-05-01 19:30", "2024/5/1 19:30:05", "2024年5月1日 19时30分", "2024.5.1",
     Excel serial numbers (45413.8125) and Unix timestamps (seconds or milliseconds).
     Raises ValidationFailed (field ``submitted_at``) otherwise.
     """
+    tz = tz or local_zone()
     try:
         if isinstance(value, datetime):
-            return _to_utc(value)
+            return _to_utc(value, tz)
         if isinstance(value, date):
-            return _to_utc(datetime.combine(value, time()))
+            return _to_utc(datetime.combine(value, time()), tz)
         if isinstance(value, bool):
             raise _bad_time(value)
         if isinstance(value, (int, float)):
             if not math.isfinite(value):
                 raise _bad_time(value)
-            return _from_number(float(value))
+            return _from_number(float(value), tz)
         if isinstance(value, str):
-            return _from_text(value)
+            return _from_text(value, tz)
     except (OverflowError, OSError, ValueError):  # out-of-range dates
         raise _bad_time(value) from None
     raise _bad_time(value)
 
 
-def _validate_time(value: object, now: datetime) -> datetime:
+def _validate_time(value: object, now: datetime, tz: tzinfo) -> datetime:
     if value is None:
         return now
-    submitted = parse_timestamp(value)
+    submitted = parse_timestamp(value, tz)
     if submitted > now + FUTURE_TOLERANCE:
-        local = submitted.astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M")
+        local = submitted.astimezone(tz).strftime("%Y-%m-%d %H:%M")
         raise ValidationFailed(
             f"提交时间 {local} 晚于当前时间一天以上，请检查日期是否填写正确。",
             field="submitted_at",
@@ -352,7 +352,7 @@ def clean_feedback(
         segment=_validate_segment(segment, settings),
         session_id=clean_field(session_id, field="session_id", label="参加的课程", limit=MAX_SESSION_ID),
         submitter=_optional_str(submitter, field="submitter", label="提交人标识", limit=MAX_SUBMITTER),
-        submitted_at=_validate_time(submitted_at, current),
+        submitted_at=_validate_time(submitted_at, current, settings.tz),
         votes=parse_votes(votes),
         external_id=_optional_str(external_id, field="external_id", label="外部编号", limit=MAX_EXTERNAL_ID),
         source=source,

@@ -18,6 +18,7 @@ from recommender.door.screening import HIDE_REASONS, normalise_receipt, receipt_
 from recommender.door.validation import clean_field
 from recommender.errors import NotFound, ValidationFailed
 from recommender.retrain.quotes import QuoteScrubber
+from recommender.service.audit_text import describe_audit
 from recommender.service.demand_view import DemandView
 from recommender.service.serving import ModelServing
 from recommender.service.shapes import moderation_json
@@ -89,7 +90,9 @@ class Moderation:
         entries, total = self.store.audit_entries(limit=limit, offset=offset)
         return {
             "total": total,
-            "items": [{**e, "at": e["at"].isoformat()} for e in entries],
+            "items": [
+                {**e, "at": e["at"].isoformat(), "summary": describe_audit(e["action"], e["detail"])} for e in entries
+            ],
         }
 
     def audit(self, actor: str, action: str, target: str | None = None, detail: dict | None = None) -> None:

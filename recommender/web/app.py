@@ -22,6 +22,7 @@ from recommender.service import RecommenderService
 from recommender.web import dashboard, experts_api, experts_pages, organizer_api, public
 from recommender.web.auth import OrganizerAuth
 from recommender.web.deps import LoginRequired
+from recommender.web.docs_page import install_docs
 from recommender.web.errors import ServerErrors, install_error_handlers
 from recommender.web.limits import BodySizeLimit
 from recommender.web.metrics import RequestMetrics
@@ -29,6 +30,7 @@ from recommender.web.metrics import router as metrics_router
 from recommender.web.openapi import install_openapi
 from recommender.web.ratelimit import FailureLimiter, RateLimit
 from recommender.web.security import SecurityHeaders
+from recommender.web.timefmt import install_time_filters
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).parent
@@ -112,6 +114,7 @@ def create_app(settings: Settings | None = None, service: RecommenderService | N
         ),
         lifespan=lifespan,
         redoc_url=None,  # ReDoc needs a CDN script; /docs is enough (see web/security.py)
+        docs_url=None,  # /docs is served with local assets (web/docs_page.py)
     )
     app.state.settings = settings
     app.state.service = service or RecommenderService(settings)
@@ -122,8 +125,10 @@ def create_app(settings: Settings | None = None, service: RecommenderService | N
     )
     app.state.templates = Jinja2Templates(directory=str(HERE / "templates"))
     app.state.templates.env.globals["segments"] = settings.segments
+    install_time_filters(app.state.templates.env, settings.tz, settings.timezone)
     install_error_handlers(app)
     app.add_exception_handler(LoginRequired, dashboard.login_required)
+    install_docs(app)  # before /static: its assets live under /static/swagger-ui
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.include_router(public.router)
     app.include_router(organizer_api.router)

@@ -317,8 +317,14 @@ async def plan_session(request: Request, form: DashboardForm, service: Service, 
 
 
 @router.post("/retrain")
-async def start_retrain(request: Request, _form: DashboardForm, runner: Runner, actor: DashboardActor) -> Response:
-    """Start a retrain in the background from the dashboard (the same runner as the API)."""
+async def start_retrain(
+    request: Request, form: DashboardForm, runner: Runner, actor: DashboardActor, who: DashboardOrganizer, auth: Auth
+) -> Response:
+    """Start a retrain in the background from the dashboard (the same runner as the API), in two
+    steps: a retrain button shows what will happen; only that page's ``confirm=yes`` starts it."""
+    if _field(form, "confirm") != "yes":
+        context = {"csrf_token": _csrf_for(auth, who), "retrain": runner.status()}
+        return _render(request, "organizer_retrain_confirm.html", context)
     try:
         await run_in_threadpool(runner.start, actor)
     except RetrainInProgress as exc:

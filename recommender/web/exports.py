@@ -13,7 +13,8 @@ import csv
 import io
 import re
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime
+import unicodedata
+from datetime import date, datetime, tzinfo
 from urllib.parse import quote
 
 from recommender.ranking.rank import TREND_ZH
@@ -111,12 +112,13 @@ def suggestion_rows(result: dict) -> list[list[object]]:
     return rows
 
 
-def feedback_rows(items: Iterable[object]) -> list[list[object]]:
-    """Rows (without header) of stored feedback (``StoredFeedback``-like objects)."""
+def feedback_rows(items: Iterable[object], tz: tzinfo | None = None) -> list[list[object]]:
+    """Rows (without header) of stored feedback (``StoredFeedback``-like objects); times in
+    ``tz`` (the organizers' ``RECOMMENDER_TIMEZONE``), written ``YYYY-MM-DD HH:MM:SS``."""
     return [
         [
             getattr(f, "public_id", None) or str(f.id),
-            f.submitted_at,
+            f.submitted_at.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S") if tz else f.submitted_at,
             f.segment,
             f.text,
             int(f.votes or 0),
@@ -142,8 +144,14 @@ def write_xlsx(header: Sequence[str], rows: Iterable[Sequence[object]], *, sheet
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Font
 
+    from openpyxl.utils import get_column_letter
+
+    values = [[_xlsx_value(v) for v in row] for row in rows]
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(title=_sheet_title(sheet_title))
+    sheet.freeze_panes = "A2"  # the header stays in view while scrolling
+    for i, width in enumerate(column_widths([[_xlsx_value(h) for h in header], *values]), 1):
+        sheet.column_dimensions[get_column_letter(i)].width = width
     bold = Font(bold=True)
     head = []
     for h in header:
@@ -151,11 +159,32 @@ def write_xlsx(header: Sequence[str], rows: Iterable[Sequence[object]], *, sheet
         cell.font = bold
         head.append(cell)
     sheet.append(head)
-    for row in rows:
-        sheet.append([_xlsx_value(v) for v in row])
+    for row in values:
+        sheet.append(row)
     out = io.BytesIO()
     workbook.save(out)
     return out.getvalue()
+
+
+#: Narrowest and widest column of an XLSX export, in Excel's character units.
+MIN_WIDTH, MAX_WIDTH = 6, 60
+
+
+def display_width(value: object) -> int:
+    """How many Excel character units ``value`` takes: a CJK (wide) character counts two."""
+    text = value if isinstance(value, str) else "" if value is None else str(value)
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def column_widths(rows: Sequence[Sequence[object]]) -> list[float]:
+    """Each column as wide as its widest cell (plus a margin), between MIN_WIDTH and MAX_WIDTH."""
+    widths: list[int] = []
+    for row in rows:
+        for i, value in enumerate(row):
+            if i == len(widths):
+                widths.append(0)
+            widths[i] = max(widths[i], display_width(value))
+    return [float(min(MAX_WIDTH, max(MIN_WIDTH, w + 2))) for w in widths]
 
 
 def _xlsx_value(value: object) -> object:

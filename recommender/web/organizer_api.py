@@ -169,7 +169,7 @@ def rename_topic(topic_id: TopicId, body: RenameIn, service: Service, actor: Act
 def export_topic(topic_id: TopicId, service: Service, format: Literal["csv", "xlsx"] = "csv") -> Response:
     """A topic's feedback (id, time, segment, text, votes, repeat) as a CSV or XLSX download."""
     topic = service.topic(topic_id, page=1, per_page=1)
-    rows = exports.feedback_rows(service.topic_feedback(topic_id))
+    rows = exports.feedback_rows(service.topic_feedback(topic_id), tz=service.settings.tz)
     body = exports.write_table(format, exports.FEEDBACK_HEADER, rows, sheet_title=f"{topic_id} 反馈")
     return _download(
         body, format, f"主题{topic_id}_{topic['label']}_反馈.{format}", f"topic_{topic_id}_feedback.{format}"

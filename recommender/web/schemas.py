@@ -247,6 +247,7 @@ class AuditEntryOut(BaseModel):
     action: str
     target: str | None
     detail: Any
+    summary: str = Field("", description="The detail in words (Chinese), as the dashboard shows it.")
 
 
 class AuditOut(BaseModel):

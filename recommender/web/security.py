@@ -15,8 +15,9 @@ carries:
   on our own form posts, which the CSRF origin check must refuse),
   ``X-Frame-Options: DENY``, ``Cross-Origin-Opener-Policy: same-origin``.
 
-``/docs`` (Swagger UI) loads its script and CSS from the jsDelivr CDN and starts with an
-inline script FastAPI writes; that page alone gets a policy allowing exactly that
+``/docs`` (Swagger UI) loads its script and CSS from this site (``/static/swagger-ui/``, the
+installed ``swagger-ui-bundle`` package: no CDN, works offline) and starts with an inline
+script FastAPI writes; that page alone gets a policy allowing that inline script
 (``DOCS_CSP``). It shows no user data. ``/redoc`` is switched off.
 
 Headers the application set itself with these names are replaced, so there is one policy.
@@ -29,10 +30,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from recommender.crypto import token_urlsafe
 
 DOCS_PATHS = frozenset({"/docs", "/docs/oauth2-redirect"})
-CDN = "https://cdn.jsdelivr.net"
 DOCS_CSP = (
-    f"default-src 'self'; script-src 'self' {CDN} 'unsafe-inline'; style-src 'self' {CDN}; "
-    "img-src 'self' data: https://fastapi.tiangolo.com; object-src 'none'; frame-ancestors 'none'; "
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self'; "
+    "img-src 'self' data:; object-src 'none'; frame-ancestors 'none'; "
     "form-action 'self'; base-uri 'none'"
 )
 _REPLACED = frozenset(
