@@ -10,6 +10,7 @@ import argparse
 import json
 import logging
 import os
+import re
 import sys
 from datetime import date
 from pathlib import Path
@@ -48,11 +49,21 @@ def _service(settings: Settings):
     return service
 
 
+_DATE = re.compile(r"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})")
+
+
 def _iso_date(value: str) -> date:
+    """A date as organizers write it: 2026-12-01, 2026/12/01, 2026/12/1 or 2026.12.01."""
+    match = _DATE.fullmatch(value.strip())
     try:
-        return date.fromisoformat(value)
+        if match is None:
+            raise ValueError(value)
+        return date(*(int(part) for part in match.groups()))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {value!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"日期应写成 YYYY-MM-DD 或 YYYY/MM/DD，例如 2026-12-01（收到 {value!r}）。"
+            f" / Not a date (YYYY-MM-DD or YYYY/MM/DD): {value!r}."
+        ) from None
 
 
 # ---------------------------------------------------------------------------- import
@@ -118,6 +129,7 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
         print(f"错误：{exc}（已导入 {imported} 行）", file=sys.stderr)
         return EXIT_ERROR
     print(f"文件 {path.name}（{batch.format}, {batch.encoding or '-'}）")
+    print(f"  使用的列 columns: {_columns_used(batch)}")
     print(f"  导入 imported: {imported}")
     if flagged:
         print(
@@ -137,6 +149,24 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
         path.name, imported, flagged, duplicates, len(rejected),
     )
     return 0
+
+
+#: The fields of an import, as the summary names them (the order of the import options).
+IMPORT_FIELDS = {
+    "text": "内容 text", "time": "时间 time", "submitter": "提交人 submitter", "votes": "点赞 votes",
+    "id": "编号 id", "segment": "人群 segment", "session": "课程 session",
+}
+
+
+def _columns_used(batch) -> str:
+    """Which column of the file each field was read from (``内容 text=“意见建议”``); fields
+    the file has no column for are named as not used, so a missing time column is visible."""
+    found = dict(batch.column_map)
+    if len(batch.text_columns) > 1 or "text" not in found:
+        found["text"] = "、".join(batch.text_columns)
+    used = [f"{name}=“{found[f]}”" for f, name in IMPORT_FIELDS.items() if found.get(f)]
+    unused = [name for f, name in IMPORT_FIELDS.items() if not found.get(f)]
+    return "，".join(used) + (f"；未使用 not used: {'，'.join(unused)}" if unused else "")
 
 
 # ---------------------------------------------------------------------------- train
@@ -163,7 +193,7 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
         print(f"重新训练失败（Dask）：{exc}", file=sys.stderr)
         return EXIT_ERROR
     except NotEnoughFeedback as exc:
-        print(f"没有重新训练：反馈太少。{exc}", file=sys.stderr)
+        _not_enough(exc, settings)
         return EXIT_NOT_ENOUGH
     except RetrainInProgress as exc:
         print(f"没有重新训练：{exc}", file=sys.stderr)
@@ -183,16 +213,40 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _not_enough(exc: NotEnoughFeedback, settings: Settings) -> None:
+    """Too little feedback: one message per language, Chinese first, saying whether a model
+    keeps serving or there is none yet."""
+    from recommender.retrain.registry import ModelRegistry
+
+    current = ModelRegistry(Path(settings.models_dir)).current_version()
+    rows, needed = exc.rows, exc.needed or settings.min_train_rows
+    if current is None:
+        zh, en = "还没有模型：反馈够了、训练成功后才有主题建议。", "There is no model yet: suggestions come after a successful training."
+    else:
+        zh, en = f"当前模型 {current} 保持不变。", f"The current model {current} is kept."
+    print(
+        f"没有重新训练：只有 {rows} 条反馈，至少需要 {needed} 条（设置 RECOMMENDER_MIN_TRAIN_ROWS）。{zh}",
+        file=sys.stderr,
+    )
+    print(
+        f"Not retrained: only {rows} feedback lines are stored, at least {needed} are needed "
+        f"(setting RECOMMENDER_MIN_TRAIN_ROWS). {en}",
+        file=sys.stderr,
+    )
+
+
 # ---------------------------------------------------------------------------- suggest
 def cmd_suggest(args: argparse.Namespace, settings: Settings) -> int:
     from recommender.ranking.rank import TREND_ZH
 
-    from recommender.service.filters import parse_suggestion_query
+    from recommender.service.filters import MAX_TOP, parse_suggestion_query
 
     try:  # the API's rules: top 1..50, a known segment (before the model is loaded)
         query = parse_suggestion_query(settings, args.top, args.as_of, args.segment)
     except ValidationFailed as exc:
         print(f"错误：{exc.message}", file=sys.stderr)
+        if exc.field == "top":
+            print(f"Error: --top must be a whole number from 1 to {MAX_TOP} (got {args.top}).", file=sys.stderr)
         return EXIT_ERROR
     service = _service(settings)
     try:
@@ -448,7 +502,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 # ---------------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="recommender", description="夜校需求主题推荐 · night-school topic recommender")
-    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    parser.add_argument("-q", "--quiet", action="store_true", help="quiet: no progress bars, no INFO log lines")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("import", help="import feedback from CSV, XLSX or JSONL")
@@ -486,7 +540,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("suggest", help="ranked topic suggestions for the next session")
     p.add_argument("--top", type=int, default=None, help="how many suggestions (default: setting suggestions_top)")
-    p.add_argument("--as-of", type=_iso_date, default=None, help="YYYY-MM-DD (default: today)")
+    p.add_argument("--as-of", type=_iso_date, default=None, help="YYYY-MM-DD or YYYY/MM/DD (default: today)")
     p.add_argument("--segment", default=None, help="only demand from this segment (e.g. 网格员)")
     p.add_argument("--format", choices=("table", "json"), default="table")
     p.set_defaults(func=cmd_suggest)
@@ -527,7 +581,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     settings = get_settings()
-    configure_logging(settings.log_level)
+    # -q: no progress bars and no INFO lines (warnings and errors still show).
+    configure_logging("WARNING" if args.quiet and settings.log_level.upper() in ("DEBUG", "INFO") else settings.log_level)
     try:
         return args.func(args, settings)
     except RecommenderError as exc:

@@ -55,7 +55,12 @@ class ModelCompatibilityError(ModelError):
 
 
 class NotEnoughFeedback(ModelError):
-    """Too little feedback to train a model."""
+    """Too little feedback to train a model: ``rows`` stored, ``needed`` at least."""
+
+    def __init__(self, message: str, *, rows: int | None = None, needed: int | None = None) -> None:
+        super().__init__(message)
+        self.rows = rows
+        self.needed = needed
 
 
 class RetrainInProgress(RecommenderError):

@@ -280,3 +280,19 @@ def test_cli_import_and_list(env, tmp_path, capsys):
     assert main(["--quiet", "experts", "import", str(tmp_path / "none.csv")]) == 1
     assert "找不到文件" in capsys.readouterr().err
 
+
+
+def test_cli_suggest_lists_experts(env, trained_service, capsys):
+    """`suggest --format json` carries `experts`; the table says who can teach or 需要邀请讲师."""
+    import json
+
+    from recommender.cli import main
+
+    trained_service.experts.add(**FIRE)
+    assert main(["--quiet", "suggest", "--top", "10", "--format", "json"]) == 0
+    suggestions = json.loads(capsys.readouterr().out)["suggestions"]
+    assert any(s["experts"] == [{"name": "赵站长", "department": "区消防救援站"}] for s in suggestions)
+    assert any(s["experts"] == [] for s in suggestions)
+    assert main(["--quiet", "suggest", "--top", "10"]) == 0
+    out = capsys.readouterr().out
+    assert "可请专家：赵站长（区消防救援站）" in out and "需要邀请讲师" in out

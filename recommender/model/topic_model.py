@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from numbers import Integral, Real
 
 import numpy as np
@@ -42,6 +42,9 @@ from recommender.model.vocabulary import count_matrix, restricted_counts
 from recommender.text.tokenize import char_segments, tokenize_many
 
 logger = logging.getLogger(__name__)
+
+#: The steps ``fit`` reports to its ``progress`` callback, in order (a progress bar's total).
+FIT_STEPS = ("特征", "降维", "发现主题", "归类", "描述主题")
 
 class TopicModel(ClusterMixin, BaseEstimator):
     """Topics of short Chinese texts.
@@ -171,13 +174,15 @@ class TopicModel(ClusterMixin, BaseEstimator):
         tokens: Sequence[Sequence[str]] | None = None,
         prior_labels: Sequence[int] | None = None,
         pinned: Sequence[int] = (),
+        progress: Callable[[str], None] | None = None,
     ) -> TopicModel:
         """Learn topics from ``texts``.
 
         ``tokens``: cached ``tokenize`` output for them. ``prior_labels``: the previous
         model's topic of each text (any non-negative int per topic, -1: none), whose topics
         are carried over (see ``discovery.carry_over``); ``pinned``: values of
-        ``prior_labels`` whose topics are kept whatever their lines look like.
+        ``prior_labels`` whose topics are kept whatever their lines look like; ``progress``:
+        called with the name of each step of :data:`FIT_STEPS` as it starts (a progress bar).
         """
         texts, tokens = self._check_input(texts, tokens, n_jobs=self.n_jobs)
         prior = None if prior_labels is None else np.asarray(prior_labels, dtype=np.int64)
@@ -185,7 +190,7 @@ class TopicModel(ClusterMixin, BaseEstimator):
             raise ValueError(f"prior_labels has {prior.size} entries but texts has {len(texts)}")
         start = time.perf_counter()
         with threadpool_limits(limits=self.max_threads):
-            self._fit(texts, tokens, prior, frozenset(int(p) for p in pinned))
+            self._fit(texts, tokens, prior, frozenset(int(p) for p in pinned), progress or _no_progress)
         self.fit_seconds_ = time.perf_counter() - start
         logger.info(
             "fitted %d topics in %d themes on %d lines (%d in no topic) in %.1f s",
@@ -197,7 +202,9 @@ class TopicModel(ClusterMixin, BaseEstimator):
         )
         return self
 
-    def _fit(self, texts: list[str], tokens: list[list[str]], prior: np.ndarray | None, pinned: frozenset[int]) -> None:
+    def _fit(
+        self, texts: list[str], tokens: list[list[str]], prior: np.ndarray | None, pinned: frozenset[int], step
+    ) -> None:
         # The steps live in fit_steps.py because the Dask engine runs the same ones with the
         # lines spread over workers; this is the same sequence with every line in memory.
         params = self.get_params()
@@ -210,6 +217,7 @@ class TopicModel(ClusterMixin, BaseEstimator):
         hashes = text_hashes(row_texts)
 
         # Every line is analyzed once, for the vocabulary and for its features.
+        step(FIT_STEPS[0])
         analyzed = [
             count_matrix(vec.build_analyzer(), block)
             for vec, block in zip(steps.templates(params, rows.size), (row_tokens, segments))
@@ -223,7 +231,9 @@ class TopicModel(ClusterMixin, BaseEstimator):
         ))
         del analyzed
         distinct = len({(tuple(t), tuple(s)) for t, s in zip(row_tokens, segments)})
+        step(FIT_STEPS[1])
         steps.fit_projection(params, rep, X[hash_sample(hashes, SVD_SAMPLE)], rows.size, distinct)
+        step(FIT_STEPS[2])
         if self.n_topics is None:
             sample = steps.discovery_rows(hashes)
             found = steps.discover(
@@ -239,11 +249,13 @@ class TopicModel(ClusterMixin, BaseEstimator):
         if prior is not None:
             where = {p: t for t, p in enumerate(priors) if p >= 0}
             row_prior = np.array([where.get(int(p), -1) for p in prior[rows]], dtype=np.int64)
+        step(FIT_STEPS[3])
         Z = rep.project(X)
         row_labels, row_scores = index.assign(Z, row_tokens, row_prior)
         sizes = np.bincount(row_labels[row_labels >= 0], minlength=index.n_topics)
         order = steps.order_by_size(sizes, keep={t for t, p in enumerate(priors) if p in pinned})
         row_labels = steps.renumber(row_labels, order, index.n_topics)
+        step(FIT_STEPS[4])
         stats = steps.topic_stats(row_texts, row_tokens, row_labels, row_scores, Z, X, hashes, len(order), generic)
         labels = np.full(n, -1, dtype=np.int64)
         labels[rows] = row_labels
@@ -316,3 +328,7 @@ class TopicModel(ClusterMixin, BaseEstimator):
         tags.input_tags.two_d_array = False
         tags.input_tags.string = True
         return tags
+
+
+def _no_progress(step: str) -> None:
+    """``fit`` without a progress callback."""

@@ -86,7 +86,7 @@ def train_from_store(
 
 
 def _train_locked(store, settings, registry, progress, model_factory, blas_threads) -> TrainResult:
-    from recommender.model.topic_model import TopicModel
+    from recommender.model.topic_model import FIT_STEPS, TopicModel
     from recommender.text.tokenize import PARALLEL_MIN_TEXTS, tokenize, tokenize_many
 
     started = time.perf_counter()
@@ -120,8 +120,13 @@ def _train_locked(store, settings, registry, progress, model_factory, blas_threa
         len(rows), int((prior >= 0).sum()) if prior is not None else 0,
     )
     limit = threadpool_limits(limits=blas_threads) if blas_threads else contextlib.nullcontext()
-    with limit:
-        model.fit(texts, tokens=tokens, prior_labels=prior)
+    with limit, tqdm(total=len(FIT_STEPS), desc="训练模型", unit="步", disable=not progress, leave=False) as bar:
+
+        def step(name: str) -> None:  # tqdm writes to stderr: stdout keeps only the result
+            bar.set_postfix_str(name, refresh=False)
+            bar.update(1)
+
+        model.fit(texts, tokens=tokens, prior_labels=prior, progress=step)
         vectors = model.transform(texts, tokens=tokens)  # the previous topics' centroids in the new space
         scores = np.asarray(model.scores_)  # what serving writes for new lines too
     labels = np.asarray(model.labels_)

@@ -77,7 +77,9 @@ def check_enough(n_rows: int, settings: Settings) -> None:
     if n_rows < settings.min_train_rows:
         raise NotEnoughFeedback(
             f"only {n_rows} feedback lines stored; at least {settings.min_train_rows} are needed "
-            f"(setting RECOMMENDER_MIN_TRAIN_ROWS). The current model is kept."
+            f"(setting RECOMMENDER_MIN_TRAIN_ROWS). No new model was made.",
+            rows=n_rows,
+            needed=settings.min_train_rows,
         )
 
 

@@ -3,6 +3,8 @@ the same transaction) or an import batch (deduplicated by external id or content
 
 from __future__ import annotations
 
+import re
+
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 
@@ -28,6 +30,23 @@ _INSERT_RETURNING_IDS = insert(feedback).returning(feedback.c.id, sort_by_parame
 
 #: Most rows in one multi-row INSERT on SQLite (128 × 17 values, far below its 32,766 parameters).
 _MULTI_INSERT_MAX = 128
+
+
+
+#: Sources of imported rows start with this (``import:<file name>``).
+IMPORT_SOURCE = "import:"
+#: The dedupe scope of content-keyed imported rows: every import, whatever its file name.
+ANY_IMPORT = "import:*"
+# What door/import_rows.py writes as the external id of a row without an id column.
+_CONTENT_KEY = re.compile(r"h[0-9a-f]{20}(?:-[0-9]+)?")
+
+
+def dedupe_key(item: NewFeedback) -> tuple[str, str]:
+    """(scope, external_id) under which a row counts as already stored."""
+    external_id = item.external_id or ""
+    if item.source.startswith(IMPORT_SOURCE) and _CONTENT_KEY.fullmatch(external_id):
+        return ANY_IMPORT, external_id
+    return item.source, external_id
 
 
 class FeedbackIntake(RecentLines):
@@ -252,25 +271,28 @@ class FeedbackIntake(RecentLines):
         return ids
 
     def add_many(self, items: Sequence[NewFeedback]) -> list[int | None]:
-        """Insert a batch in one transaction, skipping rows whose (source, external_id) is
-        already stored. Returns, per item, its new id or None where it was a duplicate."""
+        """Insert a batch in one transaction, skipping rows already stored: the same
+        (source, external_id), or, for an import keyed by its content (no id column), the same
+        content key from any import, so a renamed copy of a file imports nothing again.
+        Returns, per item, its new id or None where it was a duplicate."""
         if not items:
             return []
         keyed = [i for i in items if i.external_id is not None]
         existing: set[tuple[str, str]] = set()
         with self._write() as conn:
-            for source in sorted({i.source for i in keyed}):
-                ids = [i.external_id for i in keyed if i.source == source]
+            for source in sorted({dedupe_key(i)[0] for i in keyed}):
+                ids = [i.external_id for i in keyed if dedupe_key(i)[0] == source]
+                where_source = (
+                    feedback.c.source.like(IMPORT_SOURCE + "%") if source == ANY_IMPORT else feedback.c.source == source
+                )
                 for part in chunks(ids, 500):
                     rows = conn.execute(
-                        select(feedback.c.external_id).where(
-                            and_(feedback.c.source == source, feedback.c.external_id.in_(part))
-                        )
+                        select(feedback.c.external_id).where(and_(where_source, feedback.c.external_id.in_(part)))
                     )
                     existing.update((source, r.external_id) for r in rows)
             out: list[int | None] = []
             for item in items:
-                key = (item.source, item.external_id) if item.external_id is not None else None
+                key = dedupe_key(item) if item.external_id is not None else None
                 if key is not None and key in existing:
                     out.append(None)
                     continue

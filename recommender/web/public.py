@@ -269,13 +269,18 @@ async def submit_form(request: Request, service: Service):
 
 
 @router.get("/thanks", response_class=HTMLResponse, summary="Thank-you page after the form")
-async def thanks(request: Request) -> HTMLResponse:
-    """The thank-you page with the receipt code (shown once), a link to withdraw and back to the form."""
+async def thanks(request: Request, service: Service) -> HTMLResponse:
+    """The thank-you page with the text as stored (phone numbers and names masked), the
+    receipt code (shown once), a link to withdraw and back to the form."""
     receipt = normalise_receipt(request.cookies.get(RECEIPT_COOKIE))
+    row = await run_in_threadpool(service.find_receipt, receipt) if receipt else None
     response = request.app.state.templates.TemplateResponse(
         request,
         "thanks.html",
-        {"receipt": f"{receipt[:5]}-{receipt[5:]}" if receipt else None},
+        {
+            "receipt": f"{receipt[:5]}-{receipt[5:]}" if receipt else None,
+            "stored_text": row.text if row is not None and row.status not in ("withdrawn", "purged") else None,
+        },
         headers=PRIVATE_HEADERS,
     )
     if RECEIPT_COOKIE in request.cookies:
