@@ -49,3 +49,33 @@ def test_organizer_adds_an_expert_and_sees_them_on_the_matching_card(live_server
     page.goto(f"{live_server}/organizer/experts")
     page.get_by_role("link", name="编辑").first.click()
     assert page.get_by_label("联系方式").input_value() == PHONE  # the one view with the whole contact
+
+
+LINES = "el => { const r = document.createRange(); r.selectNodeContents(el); return new Set([...r.getClientRects()].map(x => Math.round(x.top))).size }"
+
+
+def test_audit_log_columns_do_not_wrap_mid_word(live_server, browser):
+    """操作记录 at desktop width and at 390 px: time, actor and action each stay on one line,
+    the time is labelled 北京时间 and the details read as words."""
+    for width in (1100, 390):
+        context = browser.new_context(locale="zh-CN", viewport={"width": width, "height": 900})
+        tab = context.new_page()
+        try:
+            tab.goto(f"{live_server}/organizer/login")
+            tab.fill("#token", TOKEN)
+            tab.get_by_role("button", name="登录").click()
+            tab.wait_for_url(f"{live_server}/organizer")
+            tab.goto(f"{live_server}/organizer/experts")
+            tab.get_by_label("姓名").fill(f"钱老师{width}")
+            tab.get_by_label("部门").fill("街道办事处综合办公室")
+            tab.get_by_label("可授课程").fill("公文写作")
+            tab.get_by_role("button", name="添加专家").click()
+            tab.goto(f"{live_server}/organizer#audit")
+            table = tab.locator("table.audit")
+            assert "北京时间" in table.locator("thead").inner_text()
+            row = table.locator("tbody tr").first
+            assert row.locator(".audit-detail").inner_text() == f"钱老师{width}（街道办事处综合办公室）"
+            for cls in ("audit-at", "audit-actor", "audit-action"):
+                assert row.locator(f".{cls}").evaluate(LINES) == 1, (width, cls)
+        finally:
+            context.close()
