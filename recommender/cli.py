@@ -300,7 +300,8 @@ def cmd_experts(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     path = Path(args.file)
     try:
-        report = service.experts.import_file(path, actor=console_actor())
+        wanted = {f: getattr(args, f"{f}_column") for f in ("name", "department", "subjects", "contact")}
+        report = service.experts.import_file(path, actor=console_actor(), columns=wanted)
     except ImportFailed as exc:
         print(f"错误：{exc}", file=sys.stderr)
         return EXIT_ERROR
@@ -549,6 +550,10 @@ def build_parser() -> argparse.ArgumentParser:
     esub = p.add_subparsers(dest="experts_command", required=True)
     e = esub.add_parser("import", help="add or update experts from a CSV or XLSX file (姓名, 部门, 可授课程, 联系方式)")
     e.add_argument("file")
+    e.add_argument("--name-column", help="column with the expert's name (auto-detected if omitted)")
+    e.add_argument("--department-column", help="column with the department that sends them")
+    e.add_argument("--subjects-column", help="column with the subjects they teach (separated by 、，；)")
+    e.add_argument("--contact-column", help="column with a phone number or e-mail (shown masked)")
     esub.add_parser("list", help="every expert, contacts masked")
     p.set_defaults(func=cmd_experts)
 

@@ -281,6 +281,20 @@ def test_cli_import_and_list(env, tmp_path, capsys):
     assert "找不到文件" in capsys.readouterr().err
 
 
+def test_cli_import_with_named_columns(env, tmp_path, capsys):
+    """Headers the mapping cannot guess are named with --name-column …; a wrong name is a clear error."""
+    from recommender.cli import main
+
+    path = _write_csv(tmp_path / "x.csv", [["王医生", "卫生站", "急救", PHONE]], header=("A", "B", "C", "D"))
+    assert main(["--quiet", "experts", "import", str(path)]) == 1
+    assert "找不到姓名、部门、可授课程所在的列" in capsys.readouterr().err
+    args = ["--name-column", "A", "--department-column", "B", "--subjects-column", "C", "--contact-column", "D"]
+    assert main(["--quiet", "experts", "import", str(path), *args]) == 0
+    assert "added: 1" in capsys.readouterr().out
+    assert main(["--quiet", "experts", "import", str(path), "--name-column", "姓名"]) == 1
+    assert "找不到列“姓名”" in capsys.readouterr().err
+
+
 
 def test_cli_suggest_lists_experts(env, trained_service, capsys):
     """`suggest --format json` carries `experts`; the table says who can teach or 需要邀请讲师."""

@@ -145,12 +145,22 @@ def _norm(name: object) -> str:
     return unicodedata.normalize("NFKC", str(name or "")).strip().casefold()
 
 
-def map_expert_columns(path: Path, header: Sequence[object]) -> dict[str, int]:
-    """Field -> column position: exact names first, then parts of names. Name, department and
+def map_expert_columns(path: Path, header: Sequence[object], wanted: dict[str, str] | None = None) -> dict[str, int]:
+    """Field -> column position: the columns named in ``wanted`` (field -> header, the CLI's
+    ``--name-column`` …) first, then exact names, then parts of names. Name, department and
     subjects are required; the message lists the file's columns."""
     normed = [_norm(c) for c in header]
+    shown = "、".join(str(c) for c in header if c) or "（无）"
     found: dict[str, int] = {}
+    for fld, name in (wanted or {}).items():
+        if _norm(name) not in normed:
+            raise ImportFailed(
+                f"文件 {path.name} 中找不到列“{name}”。文件中的列：{shown}。 / Column {name!r} not found in {path.name}."
+            )
+        found[fld] = normed.index(_norm(name))
     for fld, names in _HEADERS.items():
+        if fld in found:
+            continue
         hit = next((normed.index(n) for n in names if n in normed and normed.index(n) not in found.values()), None)
         if hit is not None:
             found[fld] = hit
@@ -162,7 +172,6 @@ def map_expert_columns(path: Path, header: Sequence[object]) -> dict[str, int]:
             found[fld] = hits[0]
     missing = [label for fld, label in (("name", "姓名"), ("department", "部门"), ("subjects", "可授课程")) if fld not in found]
     if missing:
-        shown = "、".join(str(c) for c in header if c) or "（无）"
         raise ImportFailed(
             f"文件 {path.name} 中找不到{'、'.join(missing)}所在的列。文件中的列：{shown}。"
             f" / Columns for {', '.join(f for f in ('name', 'department', 'subjects') if f not in found)}"
@@ -208,8 +217,11 @@ def _cell(row: Sequence[Any], position: int | None) -> Any:
     return value if value is None or isinstance(value, int) else str(value)
 
 
-def read_experts_file(path: Path | str) -> tuple[dict[str, str], list[ExpertRow]]:
-    """The columns used (field -> header) and each data row of a CSV/TSV or XLSX directory."""
+def read_experts_file(
+    path: Path | str, columns: dict[str, str] | None = None
+) -> tuple[dict[str, str], list[ExpertRow]]:
+    """The columns used (field -> header) and each data row of a CSV/TSV or XLSX directory;
+    ``columns`` names the header of a field the automatic mapping would not find."""
     path = Path(path)
     if not path.is_file():
         raise ImportFailed(f"找不到文件 {path}。 / File not found: {path}.")
@@ -222,22 +234,23 @@ def read_experts_file(path: Path | str) -> tuple[dict[str, str], list[ExpertRow]
         raise ImportFailed(f"不支持的文件类型 {suffix or '（无）'}：请用 CSV 或 XLSX。 / Unsupported file type {suffix!r}.")
     header: list[Any] | None = None
     out: list[ExpertRow] = []
-    columns: dict[str, int] = {}
+    wanted = {f: c for f, c in (columns or {}).items() if c}
+    positions: dict[str, int] = {}
     for line, row in enumerate(rows, 1):
         if header is None:
             if not any(c not in (None, "") for c in row):
                 continue
             header = list(row)
-            columns = map_expert_columns(path, header)
+            positions = map_expert_columns(path, header, wanted)
             continue
         if not any(c not in (None, "") and str(c).strip() for c in row):
             continue
         try:
-            expert = clean_expert(**{f: _cell(row, columns.get(f)) for f in ("name", "department", "subjects", "contact")})
+            expert = clean_expert(**{f: _cell(row, positions.get(f)) for f in ("name", "department", "subjects", "contact")})
         except ValidationFailed as exc:
             out.append(ExpertRow(line, problem=exc.message))
         else:
             out.append(ExpertRow(line, expert=expert))
     if header is None:
         raise ImportFailed(f"文件 {path.name} 是空的。 / {path.name} is empty.")
-    return {f: str(header[i]) for f, i in columns.items()}, out
+    return {f: str(header[i]) for f, i in positions.items()}, out

@@ -72,10 +72,10 @@ class ExpertDirectory:
         self._changed(actor, "expert_delete", row)
         return expert_json(row)
 
-    def import_file(self, path: Path | str, *, actor: str | None = None) -> dict:
+    def import_file(self, path: Path | str, *, actor: str | None = None, columns: dict[str, str] | None = None) -> dict:
         """Import a CSV/XLSX directory: an expert already listed (same name and department)
         is updated, not added twice. ``{"columns", "added", "updated", "skipped": [{line, reason}]}``."""
-        columns, rows = read_experts_file(path)
+        columns, rows = read_experts_file(path, columns)
         known = {(r["name"], r["department"]): r["id"] for r in self.store.list_experts()}
         added = updated = 0
         skipped = []
