@@ -369,7 +369,9 @@ def train_on_dask(
     ``use_prior`` the fit continues the current version's topics (``publishing.prior_topics``)."""
     from recommender.errors import NotEnoughFeedback
     from recommender.model.topic_model import TopicModel
-    from recommender.retrain.publishing import check_enough, prior_topics, publish_version, tokenizer_fingerprint
+    from recommender.retrain.publishing import (
+        check_enough, prior_topics, protected_numbers, publish_version, tokenizer_fingerprint,
+    )
 
     started = time.perf_counter()
     ids = store.feedback_ids(statuses=("visible",))
@@ -378,7 +380,7 @@ def train_on_dask(
     user_dict = None
     if settings.user_dict is not None and Path(settings.user_dict).is_file():
         user_dict = Path(settings.user_dict).read_bytes()
-    previous = prior_topics(registry)
+    previous = prior_topics(registry, protected_numbers(store))
     model = model_factory() if model_factory else TopicModel(random_state=0)
     url = settings.database_url
     context = contextlib.nullcontext(client) if client is not None else dask_client(settings)

@@ -24,6 +24,7 @@ from recommender.retrain.lock import retrain_lock
 from recommender.retrain.publishing import (
     TrainResult,
     check_enough,
+    protected_numbers,
     publish_version,
     tokenizer_fingerprint,
     topic_number,
@@ -121,7 +122,9 @@ def _train_locked(store, settings, registry, progress, model_factory, blas_threa
     )
     limit = threadpool_limits(limits=blas_threads) if blas_threads else contextlib.nullcontext()
     with limit:
-        model.fit(texts, tokens=tokens, prior_labels=prior)
+        pinned = protected_numbers(store) if prior is not None else frozenset()
+        # The topics organizers pinned or corrected are kept (only when there is a prior to keep).
+        model.fit(texts, tokens=tokens, prior_labels=prior, **({"pinned": pinned} if pinned else {}))
         vectors = model.transform(texts, tokens=tokens)  # the previous topics' centroids in the new space
         scores = np.asarray(model.scores_)  # what serving writes for new lines too
     labels = np.asarray(model.labels_)

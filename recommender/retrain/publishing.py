@@ -65,12 +65,18 @@ class PriorTopics:
         )
 
 
-def prior_topics(registry: ModelRegistry) -> PriorTopics | None:
+def prior_topics(registry: ModelRegistry, pinned: frozenset[int] = frozenset()) -> PriorTopics | None:
     """The current version's :class:`PriorTopics` (None before the first model)."""
     current = registry.current_version()
     if current is None:
         return None
-    return PriorTopics(current, tuple(registry.show(current).metadata.get("topic_ids") or ()))
+    return PriorTopics(current, tuple(registry.show(current).metadata.get("topic_ids") or ()), pinned)
+
+
+def protected_numbers(store: FeedbackStore) -> frozenset[int]:
+    """The numbers of the topics the organizers' corrections keep (pinned, or holding lines
+    a correction put there): ``TopicModel.fit``'s ``pinned`` in both engines."""
+    return frozenset(topic_number(t) for t in store.protected_topics())
 
 
 def check_enough(n_rows: int, settings: Settings) -> None:
@@ -123,6 +129,10 @@ def publish_version(
     }
     version = registry.publish(lambda d: save_model(model, d, metadata), metadata, make_current=False)
     write_assignments(version, topic_ids)
+    # The organizers' corrections last: each corrected line goes where they put it.
+    placed = store.reapply_corrections(version, topic_ids)
+    if placed:
+        log.info("%d corrected lines put back where the organizers put them", placed)
     store.record_topics(version, topic_ids, [e for e in identity.events if e["kind"] != "kept"])
     registry.set_current(version)
     removed = registry.prune(settings.keep_versions)

@@ -12,6 +12,8 @@ part                   what it does
 ``moderation``         write side: hide/restore, review lists, audit log, withdrawal,
                        retention (moderation.py)
 ``planning``           topic labels and class sessions (planning.py)
+``corrections``        organizers' moves, merges, splits and pins, and their undo
+                       (corrections.py)
 =====================  ====================================================================
 
 The methods below only delegate, so callers keep one surface. No FastAPI here; no SQL here.
@@ -32,6 +34,7 @@ from recommender.door.intake_queue import GroupCommit
 from recommender.door.screening import ClientKeys
 from recommender.door.validation import FeedbackDraft
 from recommender.retrain.hot_swap import ModelWatcher
+from recommender.service.corrections import Corrections
 from recommender.service.demand_view import DemandView
 from recommender.service.filters import bounded_as_of, bounded_offset, bounded_page, check_top
 from recommender.service.intake import Intake
@@ -59,6 +62,7 @@ class RecommenderService:
         self.intake = Intake(settings, self.store, self.serving, salt=salt, receipt_secret=receipt_secret)
         self.moderation = Moderation(settings, self.store, self.serving, self.view, receipt_secret=receipt_secret)
         self.planning = Planning(self.store, self.view)
+        self.corrections = Corrections(self.store, self.serving, self.view)
 
     @property
     def watcher(self) -> ModelWatcher:
@@ -194,6 +198,26 @@ class RecommenderService:
     def record_session(self, **fields) -> dict:
         """The keywords of :meth:`Planning.record_session <recommender.service.planning.Planning.record_session>`."""
         return self.planning.record_session(**fields)
+
+    # ------------------------------------------------------------------ corrections
+    def move_lines(self, feedback_ids: list[int], topic_id: str | None, *, actor: str) -> dict:
+        return self.corrections.move(feedback_ids, topic_id, actor=actor)
+
+    def merge_topics(self, topic_id: str, other_topic_id: str, *, actor: str) -> dict:
+        return self.corrections.merge(topic_id, other_topic_id, actor=actor)
+
+    def split_topic(self, topic_id: str, feedback_ids: list[int], label: str | None, *, actor: str) -> dict:
+        return self.corrections.split(topic_id, feedback_ids, label, actor=actor)
+
+    def pin_topic(self, topic_id: str, pinned: bool, *, actor: str) -> dict:
+        return self.corrections.pin(topic_id, pinned, actor=actor)
+
+    def undo_correction(self, correction_id: int, *, actor: str) -> dict:
+        return self.corrections.undo(correction_id, actor=actor)
+
+    def list_corrections(self, *, limit: int = 50, offset: int = 0) -> dict:
+        offset, limit = bounded_offset(offset, limit)
+        return self.corrections.corrections(limit=limit, offset=offset)
 
     # ------------------------------------------------------------------ moderation (write side)
     def hide(self, feedback_id: int, reason: str, *, actor: str, note: str | None = None) -> StoredFeedback:
