@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from recommender.errors import NotFound, ValidationFailed
+from recommender.errors import Conflict, NotFound, ValidationFailed
 from recommender.retrain.pipeline import train_from_store
 from tests.fixtures_organizer import trained_service  # noqa: F401 - fixture
 
@@ -27,9 +27,22 @@ def member_ids(service, topic_id: str) -> list[int]:
     return [m["feedback_id"] for m in service.topic(topic_id, per_page=200)["members"]["items"]]
 
 
-def retrain(service, settings) -> None:
-    train_from_store(service.store, settings, progress=False)
+def retrain(service, settings, engine: str = "local", dask_client=None) -> None:
+    train_from_store(service.store, settings, progress=False, engine=engine, dask_client=dask_client)
     service.refresh_model()
+
+
+@pytest.fixture(params=["local", pytest.param("dask", marks=pytest.mark.slow)])
+def engine(request):
+    """(engine, client): the local engine, or the Dask engine on a real LocalCluster."""
+    if request.param == "local":
+        yield "local", None
+        return
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0", memory_limit="1GiB"
+    ) as cluster, distributed.Client(cluster) as client:
+        yield "dask", client
 
 
 def test_move_puts_a_line_in_another_topic_at_once_and_undo_brings_it_back(trained_service):
@@ -46,7 +59,7 @@ def test_move_puts_a_line_in_another_topic_at_once_and_undo_brings_it_back(train
     assert line in member_ids(service, fire["topic_id"])
     actions = [e["action"] for e in service.audit_log()["items"]]
     assert actions[:2] == ["undo", "move"]
-    with pytest.raises(ValidationFailed):
+    with pytest.raises(Conflict):
         service.undo_correction(done["id"], actor=ACTOR)
 
 
@@ -58,7 +71,7 @@ def test_move_to_no_topic_and_bad_input(trained_service):
     service.move_lines([line], None, actor=ACTOR)
     assert line not in member_ids(service, fire["topic_id"])
     assert line in [m["feedback_id"] for m in service.no_topic(per_page=200)["members"]["items"]]
-    with pytest.raises(NotFound):
+    with pytest.raises(Conflict):
         service.move_lines([line], "T9999", actor=ACTOR)
     with pytest.raises(NotFound):
         service.move_lines([10**9], fire["topic_id"], actor=ACTOR)
@@ -76,7 +89,7 @@ def test_merge_hides_the_merged_topic_and_undo_restores_it(trained_service):
     assert fraud["topic_id"] not in [t["topic_id"] for t in service.topics()["topics"]]
     with pytest.raises(NotFound):
         service.topic(fraud["topic_id"])
-    with pytest.raises(ValidationFailed):
+    with pytest.raises(Conflict):
         service.merge_topics(fire["topic_id"], fire["topic_id"], actor=ACTOR)
     service.undo_correction(done["id"], actor=ACTOR)
     assert sorted(member_ids(service, fraud["topic_id"])) == sorted(fraud_lines)
@@ -102,7 +115,7 @@ def test_split_makes_a_new_topic_with_a_computed_or_given_label(trained_service)
     assert new_id in [s["topic_id"] for s in ranked]
     named = service.split_topic(fire["topic_id"], member_ids(service, fire["topic_id"])[:2], "楼道隐患", actor=ACTOR)
     assert service.topic(named["topic_id"])["label"] == "楼道隐患"
-    with pytest.raises(ValidationFailed):  # lines of another topic
+    with pytest.raises(Conflict):  # lines of another topic
         service.split_topic(fire["topic_id"], picked[:1], None, actor=ACTOR)
 
 
@@ -119,8 +132,8 @@ def test_pin_is_a_toggle_listed_with_the_corrections(trained_service):
     assert service.topic(phone["topic_id"])["pinned"] is False
 
 
-def test_corrections_survive_a_retrain(trained_service, settings):
-    """After a move, a merge, a split and a pin, a retrain keeps every one of them."""
+def test_corrections_survive_a_retrain(trained_service, settings, engine):
+    """After a move, a merge, a split and a pin, a retrain (either engine) keeps every one of them."""
     service = trained_service
     fire, extinguisher = topic_with(service, "消防安全"), topic_with(service, "灭火器")
     writing, phone, fraud = topic_with(service, "公文"), topic_with(service, "手机"), topic_with(service, "诈骗")
@@ -134,7 +147,7 @@ def test_corrections_survive_a_retrain(trained_service, settings):
     merged = sorted(member_ids(service, fire["topic_id"]))
     before = service.served().version
 
-    retrain(service, settings)
+    retrain(service, settings.model_copy(update={"dask_partition_rows": 25}), *engine)
 
     assert service.served().version != before
     shown = {t["topic_id"] for t in service.topics()["topics"]}

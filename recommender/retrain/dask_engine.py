@@ -329,7 +329,8 @@ class DaskTrainer:
         inter, prev_sizes, new_sizes = np.zeros((0, k)), np.zeros(0), np.zeros(k)
         if merged:
             name = {topic_number(t): t for t in previous.topic_ids}
-            by_id = sorted((name[p], p) for p in merged)  # previous topics in id order, as local
+            # A topic an organizer split off is not in the version's ids yet: its id is its number's.
+            by_id = sorted((name.get(p, f"T{p:04d}"), p) for p in merged)  # previous topics in id order, as local
             counts = np.vstack([merged[p][0] for _, p in by_id]).astype(float)
             inter = counts[:, fit.order]  # columns: new topics in the model's order
             prev_sizes = counts.sum(axis=1)

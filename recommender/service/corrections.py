@@ -11,11 +11,12 @@ moderation counter moves).
 from __future__ import annotations
 
 from recommender.door.validation import clean_field
-from recommender.errors import NotFound, ValidationFailed
+from recommender.errors import Conflict, NotFound, ValidationFailed
 from recommender.service.demand_view import DemandView
 from recommender.service.planning import MAX_LABEL, is_topic_id
 from recommender.service.serving import ModelServing
 from recommender.store import Correction, FeedbackStore
+from recommender.store.rows import WITH_TEXT
 
 #: Most lines one move or split may pick (a page of the dashboard holds fewer).
 MAX_LINES = 500
@@ -37,12 +38,12 @@ class Corrections:
         served = self.serving.require_model()
         shown = self.view.shown_topics()
         if topic_id is not None:
-            self._known(topic_id, shown)
+            self._current(topic_id, shown)
         ids = self._lines(feedback_ids)
         where = self.store.topics_of_lines(served.version, ids)
         ids = [i for i in ids if where.get(i) != topic_id]
         if not ids:
-            raise ValidationFailed("选中的反馈已经在这个主题里了", field="feedback_ids", code="nothing_to_move")
+            raise Conflict("选中的反馈已经在这个主题里了", code="nothing_to_move")
         target = self._name(topic_id, shown)
         return self._done(self.store.add_correction(
             "move", model_version=served.version, actor=actor, topic_id=topic_id, line_ids=ids,
@@ -54,9 +55,9 @@ class Corrections:
         served = self.serving.require_model()
         shown = self.view.shown_topics()
         self._known(topic_id, shown)
-        self._known(other_topic_id, shown)
+        self._current(other_topic_id, shown)
         if topic_id == other_topic_id:
-            raise ValidationFailed("不能把主题并入它自己", field="other_topic_id", code="same_topic")
+            raise Conflict("不能把主题并入它自己", code="same_topic")
         detail = f"把{self._name(other_topic_id, shown)}并入{self._name(topic_id, shown)}"
         return self._done(self.store.add_correction(
             "merge", model_version=served.version, actor=actor, topic_id=topic_id, other_topic_id=other_topic_id,
@@ -77,10 +78,10 @@ class Corrections:
         members = self.view.topic_feedback(topic_id)
         picked = [r for r in members if r.id in set(ids)]
         if len(picked) != len(ids):
-            raise ValidationFailed("只能从这个主题自己的反馈里挑选要拆分的行", field="feedback_ids", code="not_in_topic")
+            raise Conflict("只能从这个主题自己的反馈里挑选要拆分的行", code="not_in_topic")
         rest = [r for r in members if r.id not in set(ids)]
         if not rest:
-            raise ValidationFailed("不能把主题的全部反馈都拆出去，请至少留下一条", field="feedback_ids", code="nothing_left")
+            raise Conflict("不能把主题的全部反馈都拆出去，请至少留下一条", code="nothing_left")
         computed, keywords = describe_lines(
             [r.text for r in picked], [tokenize(r.text) for r in picked], [tokenize(r.text) for r in rest],
             getattr(served.model, "generic_words_", frozenset()),
@@ -114,15 +115,16 @@ class Corrections:
         served = self.serving.require_model()
         shown = self.view.shown_topics()
         result = self.store.undo_correction(
-            # A topic merged away is still the model's: undoing the merge brings it back.
-            correction_id, actor=actor, model_version=served.version, known_topics=set(shown) | set(served.cards),
+            # A topic merged away (the model's or split off) comes back when the merge is undone.
+            correction_id, actor=actor, model_version=served.version,
+            known_topics=set(shown) | set(served.cards) | {c.topic_id for c in self.store.active_corrections() if c.kind == "split"},
             audit_detail={"说明": f"撤销第 {correction_id} 号更正"},
         )
         if result is None:
             raise NotFound(f"没有编号为 {correction_id} 的更正")
         found, restored = result
         if restored < 0:
-            raise ValidationFailed(f"第 {correction_id} 号更正已经撤销过了", field="correction_id", code="already_undone")
+            raise Conflict(f"第 {correction_id} 号更正已经撤销过了", code="already_undone")
         self._forget()
         return {**correction_json(found), "restored": restored}
 
@@ -146,6 +148,13 @@ class Corrections:
             raise NotFound(f"没有编号为 {str(topic_id)[:20]} 的主题")
 
     @staticmethod
+    def _current(topic_id: str, shown: dict[str, str]) -> None:
+        """A topic named in a request's body (where lines go, what is merged in) must be one of
+        the topics now: one merged away or retired by a retrain is a conflict, not a missing page."""
+        if not is_topic_id(topic_id) or topic_id not in shown:
+            raise Conflict(f"主题 {str(topic_id)[:20]} 不在当前的主题中（可能已被合并或重新训练后不再存在）", code="unknown_topic")
+
+    @staticmethod
     def _name(topic_id: str | None, shown: dict[str, str]) -> str:
         if topic_id is None:
             return NO_TOPIC_ZH
@@ -158,9 +167,10 @@ class Corrections:
         if len(ids) > MAX_LINES:
             raise ValidationFailed(f"一次最多选择 {MAX_LINES} 条反馈", field="feedback_ids", code="too_many_lines")
         rows = {r.id: r for r in self.store.get_many(ids)}
-        missing = [i for i in ids if i not in rows or rows[i].status != "visible"]
+        # Hidden and flagged lines may be moved too (they count again once restored).
+        missing = [i for i in ids if i not in rows or rows[i].status not in WITH_TEXT]
         if missing:
-            raise NotFound(f"没有编号为 {missing[0]} 的反馈（或它已隐藏、撤回）")
+            raise NotFound(f"没有编号为 {missing[0]} 的反馈（或它已被撤回、删除）")
         return ids
 
 
