@@ -1,6 +1,7 @@
 """Real-browser corrections: in Debian's chromium an organizer moves a line, splits lines off
 into a new topic and merges two topics on the dashboard (forms only), a retrain runs, and
-every correction is still there. Writes docs/screenshot-corrections.png.
+every correction is still there. Writes docs/screenshot-corrections.png (the list) and
+docs/screenshot-corrections-topic.png (a topic page's correction forms).
 
 Reuses the live uvicorn server and the browser of tests/test_browser.py (a module of its own,
 so the server's store starts fresh here).
@@ -81,6 +82,13 @@ def test_move_split_and_merge_on_the_dashboard_survive_a_retrain(live_server, pa
     for i in picked:
         page.check(f"#pick-{i}")
     page.fill("#split-label", "手机办事")
+    DOCS.mkdir(exist_ok=True)
+    box = page.locator("#lines-form").bounding_box()  # in the viewport: add the scroll for the page
+    box["y"] += page.evaluate("window.scrollY")
+    page.screenshot(  # the move / split form and the ticked lines under it
+        path=str(DOCS / "screenshot-corrections-topic.png"), full_page=True,
+        clip={"x": 0, "y": box["y"] - 60, "width": 1100, "height": box["height"] + 520},
+    )
     page.get_by_role("button", name="拆分为新主题").click()
     page.wait_for_url(f"{base}/organizer/topics/T*")
     split = page.url.rsplit("/", 1)[1]

@@ -174,3 +174,46 @@ def test_undo_after_a_retrain_restores_lines_to_topics_that_still_exist(trained_
     assert line in member_ids(service, fire["topic_id"])
     retrain(service, settings)
     assert line in member_ids(service, fire["topic_id"])
+
+
+def test_store_reapplies_active_corrections_to_a_new_version(trained_service):
+    """``reapply_corrections`` puts moved lines back in a new version when their topic is
+    there, skips a move into a topic the version lacks, and ignores undone corrections."""
+    service = trained_service
+    store, version = service.store, service.served().version
+    fire, phone = topic_with(service, "消防"), topic_with(service, "手机")
+    a, b = member_ids(service, fire["topic_id"])[:2]
+    kept = store.add_correction("move", model_version=version, actor=ACTOR, topic_id=phone["topic_id"], line_ids=[a])
+    undone = store.add_correction("move", model_version=version, actor=ACTOR, topic_id=phone["topic_id"], line_ids=[b])
+    store.undo_correction(undone.id, actor=ACTOR, model_version=version, known_topics={fire["topic_id"]})
+    assert kept.lines == {a: fire["topic_id"]}
+    # A "new version" in which the model put both lines back where they were.
+    store.put_assignments("v2", [(a, fire["topic_id"], 0.5), (b, fire["topic_id"], 0.5)])
+    assert store.reapply_corrections("v2", {fire["topic_id"]}) == 0  # the target is not in v2
+    assert store.reapply_corrections("v2", {fire["topic_id"], phone["topic_id"]}) == 1
+    assert store.topics_of_lines("v2", [a, b]) == {a: phone["topic_id"], b: fire["topic_id"]}
+    assert store.protected_topics() == {phone["topic_id"]}
+
+
+def test_store_pins_follow_the_latest_pin_or_unpin(trained_service):
+    """The pinned set is the latest pin/unpin of each topic; undoing an unpin pins again."""
+    store, version = trained_service.store, trained_service.served().version
+    store.add_correction("pin", model_version=version, actor=ACTOR, topic_id="T0001")
+    unpin = store.add_correction("unpin", model_version=version, actor=ACTOR, topic_id="T0001")
+    assert store.pinned_topics() == set()
+    store.undo_correction(unpin.id, actor=ACTOR, model_version=version, known_topics=set())
+    assert store.pinned_topics() == {"T0001"} and store.protected_topics() == {"T0001"}
+    assert store.undo_correction(unpin.id, actor=ACTOR, model_version=version, known_topics=set())[1] == -1
+    assert store.undo_correction(10**6, actor=ACTOR, model_version=version, known_topics=set()) is None
+
+
+def test_a_class_on_a_merged_topic_cools_down_the_topic_it_joined(trained_service):
+    """After a merge, a class held on the merged-away topic counts for the topic it joined."""
+    from datetime import date
+
+    service = trained_service
+    fire, extinguisher = topic_with(service, "消防安全"), topic_with(service, "灭火器")
+    service.record_session(topic_id=extinguisher["topic_id"], title="灭火器实操", held_on=date.today(), status="held")
+    service.merge_topics(fire["topic_id"], extinguisher["topic_id"], actor=ACTOR)
+    ranked = {s["topic_id"]: s for s in service.suggestions(top=10)["suggestions"]}
+    assert ranked[fire["topic_id"]]["recently_covered"]

@@ -231,13 +231,17 @@ class DemandCache:
                 for s in self.store.list_sessions()
             ]
             labels = self.store.label_overrides()
-            self._side = SideTables(now_mono, sessions, labels, lineage, *self._corrected(labels))
+            split_cards, merged, pinned = self._corrected(labels)
+            if merged:  # a class held on a topic merged away counts for the topic it joined
+                sessions = [dataclasses.replace(s, topic_id=merged.get(s.topic_id, s.topic_id)) for s in sessions]
+            self._side = SideTables(now_mono, sessions, labels, lineage, split_cards, frozenset(merged), pinned)
             return self._side
         finally:
             self._side_lock.release()
 
-    def _corrected(self, labels: dict[str, str]) -> tuple[tuple[TopicCard, ...], frozenset[str], frozenset[str]]:
-        """Cards of the topics split off by organizers, the topics merged away, the pinned."""
+    def _corrected(self, labels: dict[str, str]) -> tuple[tuple[TopicCard, ...], dict[str, str], frozenset[str]]:
+        """Cards of the topics split off by organizers, the topics merged away (→ the topic
+        they joined), the pinned topics."""
         active = self.store.active_corrections()
         splits = [c for c in active if c.kind == "split" and c.topic_id]
         quotes = {r.id: r.text for r in self.store.get_many([i for c in splits for i in sorted(c.lines)[:3]])}
@@ -250,7 +254,7 @@ class DemandCache:
                 keywords=tuple(k for k in keywords.split(",") if k),
                 examples=tuple(quotes[i] for i in sorted(c.lines)[:3] if i in quotes),
             ))
-        merged = frozenset(c.other_topic_id for c in active if c.kind == "merge" and c.other_topic_id)
+        merged = {c.other_topic_id: c.topic_id for c in active if c.kind == "merge" and c.other_topic_id and c.topic_id}
         return tuple(cards), merged, frozenset(self.store.pinned_topics())
 
     def forget_side_tables(self) -> None:
