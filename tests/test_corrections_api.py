@@ -188,3 +188,22 @@ def test_dashboard_correction_forms_need_the_csrf_token(trained_client):
     refused = client.post("/organizer/topics/T0001/pin", data={"pinned": "1"}, headers={"Origin": "http://testserver"})
     assert refused.status_code == 403
     assert client.get("/api/corrections").json()["total"] == 0
+
+
+def test_lines_in_no_topic_can_be_moved_into_a_topic_from_the_no_topic_page(trained_client, organizer_headers):
+    """The 未归类 page ticks lines and moves them to a topic (303 back with a message)."""
+    client, h = trained_client, organizer_headers
+    a, b = two_topics(client, h)
+    line = members(client, h, a)[0]["feedback_id"]
+    client.post(f"/api/feedback/{line}/move", json={"topic_id": None}, headers=h)
+    page = client.get("/organizer/no-topic", headers=h)
+    assert f'id="pick-{line}"' in page.text and 'action="/organizer/lines"' in page.text
+    assert '<option value="none"' not in page.text  # already 未归类
+    moved = client.post(
+        "/organizer/lines", data={"target": b, "feedback_id": [str(line)], "return_to": "/organizer/no-topic"},
+        headers=h, follow_redirects=False,
+    )
+    assert moved.status_code == 303 and moved.headers["location"] == "/organizer/no-topic"
+    assert line in [m["feedback_id"] for m in members(client, h, b)]
+    refused = client.post("/organizer/lines", data={"target": "", "feedback_id": [str(line)]}, headers=h)
+    assert refused.status_code == 200 and "请选择要移到哪个主题" in refused.text

@@ -1,6 +1,7 @@
 """The dashboard's corrections (zh-CN, POST forms with a CSRF token, no JavaScript needed).
 
-On a topic page: tick lines, then 「移到…」 another topic (or 未归类) or 「拆分为新主题」; merge
+On a topic page: tick lines, then 「移到…」 another topic (or 未归类) or 「拆分为新主题」 (on the
+未归类 page: tick lines and move them to a topic); merge
 another topic into this one; pin or unpin the topic. ``/organizer/corrections`` lists every
 correction with an 「撤销」 button. A correction that works answers 303 back with a flash
 message (Post/Redirect/Get); one that fails shows the topic page again (422) with the lines
@@ -26,6 +27,7 @@ from recommender.web.dashboard import (
     redirect_with_flash,
     render_page,
     render_topic_page,
+    safe_next,
     take_flash,
     with_flash_cleared,
 )
@@ -51,6 +53,27 @@ def _picked(form: FormData) -> list[int]:
     return ids
 
 
+def _chosen(value: str, field: str) -> str:
+    """A topic chosen in a form's select (none chosen: a message saying so)."""
+    if not value:
+        message = "请选择要并入的主题" if field == "other_topic_id" else "请选择要移到哪个主题"
+        raise ValidationFailed(message, field=field, code="no_target")
+    return value
+
+
+def _moved(done: dict, topic_id: str | None) -> str:
+    where = "未归类" if topic_id is None else f"主题 {topic_id}"
+    return f"已把 {len(done['feedback_ids'])} 条反馈移到{where}；重新训练后也会保留，可在“主题更正”中撤销。"
+
+
+async def _page_again(request, topic_id, who, service, auth, state: dict, exc: Exception) -> Response:
+    """The topic page again (422) with what the failed form had and why it failed."""
+    state = {**state, "error": str(exc)}
+    return await run_in_threadpool(
+        lambda: render_topic_page(request, topic_id, who, service, auth, corrections=state, status_code=422)
+    )
+
+
 @router.post("/topics/{topic_id}/lines")
 async def correct_lines(
     request: Request, topic_id: str, form: DashboardForm, service: Service, actor: DashboardActor,
@@ -69,19 +92,25 @@ async def correct_lines(
             return redirect_with_flash(request, _topic_url(done["topic_id"]), ("success", message))
         if action != "move":
             raise ValidationFailed("请选择“移到…”或“拆分为新主题”", field="action", code="invalid_choice")
-        if not target:
-            raise ValidationFailed("请选择要移到哪个主题", field="target", code="no_target")
-        destination = None if target == NO_TOPIC else target
+        destination = None if _chosen(target, "target") == NO_TOPIC else target
         done = await run_in_threadpool(lambda: service.move_lines(picked, destination, actor=actor))
     except (ValidationFailed, Conflict, NotFound) as exc:
-        state = {"picked": set(picked), "label": label, "target": target, "other": "",
-                 "error": str(exc)}
-        return await run_in_threadpool(
-            lambda: render_topic_page(request, topic_id, who, service, auth, corrections=state, status_code=422)
-        )
-    where = "未归类" if destination is None else f"主题 {destination}"
-    message = f"已把 {len(done['feedback_ids'])} 条反馈移到{where}；重新训练后也会保留，可在“主题更正”中撤销。"
-    return redirect_with_flash(request, _topic_url(topic_id), ("success", message))
+        state = {"picked": set(picked), "label": label, "target": target, "other": ""}
+        return await _page_again(request, topic_id, who, service, auth, state, exc)
+    return redirect_with_flash(request, _topic_url(topic_id), ("success", _moved(done, destination)))
+
+
+@router.post("/lines")
+async def move_lines(request: Request, form: DashboardForm, service: Service, actor: DashboardActor) -> Response:
+    """Ticked lines of any list (the 未归类 page) moved to a topic; back with a message."""
+    back = safe_next(form_field(form, "return_to"))
+    picked = _picked(form)
+    target = form_field(form, "target")
+    try:
+        done = await run_in_threadpool(lambda: service.move_lines(picked, _chosen(target, "target"), actor=actor))
+    except (ValidationFailed, Conflict, NotFound) as exc:
+        return redirect_with_flash(request, back, ("error", str(exc)))
+    return redirect_with_flash(request, back, ("success", _moved(done, target)))
 
 
 @router.post("/topics/{topic_id}/merge")
@@ -92,15 +121,10 @@ async def merge_topic(
     """Merge the chosen topic into this one."""
     other = form_field(form, "other_topic_id")
     try:
-        if not other:
-            raise ValidationFailed("请选择要并入的主题", field="other_topic_id", code="no_target")
-        done = await run_in_threadpool(lambda: service.merge_topics(topic_id, other, actor=actor))
+        done = await run_in_threadpool(lambda: service.merge_topics(topic_id, _chosen(other, "other_topic_id"), actor=actor))
     except (ValidationFailed, Conflict, NotFound) as exc:
-        state = {"picked": set(), "label": "", "target": "", "other": other,
-                 "error": str(exc)}
-        return await run_in_threadpool(
-            lambda: render_topic_page(request, topic_id, who, service, auth, corrections=state, status_code=422)
-        )
+        state = {"picked": set(), "label": "", "target": "", "other": other}
+        return await _page_again(request, topic_id, who, service, auth, state, exc)
     message = f"已把主题 {other} 并入本主题（{len(done['feedback_ids'])} 条反馈）；重新训练后也会保留。"
     return redirect_with_flash(request, _topic_url(topic_id), ("success", message))
 

@@ -391,6 +391,9 @@ def no_topic_page(request: Request, who: DashboardOrganizer, service: Service, a
         "kind_query": "kind=no_request&" if no_request else "",
         "return_to": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
         "hide_reasons": [(r, HIDE_REASONS_ZH[r]) for r in HIDE_REASONS],
+        # Moving lines into a topic (web/corrections_pages.py).
+        "other_topics": [] if no_request else service.topics()["topics"],
+        "corrections": {"picked": set(), "label": "", "target": "", "other": ""},
     }
     return _with_flash_cleared(request, _render(request, "organizer_no_topic.html", context))
 
@@ -457,6 +460,7 @@ render_page = _render
 csrf_for = _csrf_for
 form_field = _field
 redirect_with_flash = _redirect
+safe_next = _safe_next
 take_flash = _take_flash
 with_flash_cleared = _with_flash_cleared
 
@@ -469,6 +473,7 @@ __all__ = [
     "render_page",
     "render_topic_page",
     "router",
+    "safe_next",
     "take_flash",
     "with_flash_cleared",
 ]
