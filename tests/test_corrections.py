@@ -217,3 +217,24 @@ def test_a_class_on_a_merged_topic_cools_down_the_topic_it_joined(trained_servic
     service.merge_topics(fire["topic_id"], extinguisher["topic_id"], actor=ACTOR)
     ranked = {s["topic_id"]: s for s in service.suggestions(top=10)["suggestions"]}
     assert ranked[fire["topic_id"]]["recently_covered"]
+
+
+def test_a_rollback_keeps_the_corrections(trained_service, settings, monkeypatch):
+    """`recommender models rollback` to the version before a move: the moved line stays moved."""
+    from recommender.cli import main
+    from recommender.config import get_settings
+
+    service = trained_service
+    first = service.served().version
+    fire, phone = topic_with(service, "消防"), topic_with(service, "手机")
+    line = member_ids(service, fire["topic_id"])[0]
+    retrain(service, settings)
+    service.move_lines([line], phone["topic_id"], actor=ACTOR)
+    for name, value in (("DATABASE_URL", settings.database_url), ("DATA_DIR", str(settings.data_dir)),
+                        ("MODELS_DIR", str(settings.models_dir))):
+        monkeypatch.setenv(f"RECOMMENDER_{name}", value)
+    get_settings.cache_clear()
+    assert main(["--quiet", "models", "rollback", first]) == 0
+    service.refresh_model()
+    assert service.served().version == first
+    assert line in member_ids(service, phone["topic_id"])

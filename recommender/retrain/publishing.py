@@ -79,6 +79,15 @@ def protected_numbers(store: FeedbackStore) -> frozenset[int]:
     return frozenset(topic_number(t) for t in store.protected_topics())
 
 
+def reapply_to_current(store: FeedbackStore, registry: ModelRegistry) -> int:
+    """After the current pointer moved to an existing version (a rollback): the organizers'
+    corrections made since that version was trained apply to it too. Returns lines placed."""
+    current = registry.current_version()
+    if current is None:
+        return 0
+    return store.reapply_corrections(current, set(registry.show(current).metadata.get("topic_ids") or ()))
+
+
 def check_enough(n_rows: int, settings: Settings) -> None:
     if n_rows < settings.min_train_rows:
         raise NotEnoughFeedback(
