@@ -72,7 +72,7 @@ from recommender.retrain.dask_partitions import (
     word_hash_counts,
     write_assignments,
 )
-from recommender.retrain.publishing import PriorTopics, topic_number
+from recommender.retrain.publishing import PriorTopics, continued_ids, topic_number
 
 __all__ = [
     "DaskFit", "DaskTrainer", "DaskTrainingError", "dask_client", "partition_bounds", "prepare_worker", "train_on_dask",
@@ -341,6 +341,7 @@ class DaskTrainer:
         return match_topic_overlaps(
             before, inter, prev_sizes, new_sizes, np.asarray(fit.model.centroids_),
             next_id=next_id, prev_centroids_in_new_space=prev_centroids,
+            continues=continued_ids(fit.model, before.topic_ids) if before is not None else None,
         )
 
 

@@ -24,6 +24,7 @@ from recommender.retrain.lock import retrain_lock
 from recommender.retrain.publishing import (
     TrainResult,
     check_enough,
+    continued_ids,
     publish_version,
     tokenizer_fingerprint,
     topic_number,
@@ -140,6 +141,7 @@ def _train_locked(store, settings, registry, progress, model_factory, blas_threa
         next_id=lambda: next(fresh_ids),
         prev_centroids_in_new_space=previous.centroids if previous is not None else None,
         universe={str(i) for i in ids},
+        continues=continued_ids(model, previous.topic_ids) if previous is not None else None,
     )
 
     def write_assignments(version: str, topic_ids: list[str]) -> None:

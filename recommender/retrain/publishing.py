@@ -47,6 +47,14 @@ def topic_number(topic_id: str) -> int:
     return int("".join(ch for ch in topic_id if ch.isdigit()) or -1)
 
 
+def continued_ids(model, previous_ids: Sequence[str]) -> list[str | None]:
+    """The previous topic id each of ``model``'s topics continues (its ``prior`` number, see
+    :func:`topic_number`; None for a new topic or one whose id is not among ``previous_ids``):
+    both engines pass it to the identity match, which keeps those pairs."""
+    by_number = {topic_number(t): t for t in previous_ids}
+    return [by_number.get(int(t.get("prior", -1))) if int(t.get("prior", -1)) >= 0 else None for t in model.topics_]
+
+
 @dataclass(frozen=True)
 class PriorTopics:
     """The current version's topics as the prior of the next fit, for the Dask engine's
