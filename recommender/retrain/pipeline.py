@@ -25,9 +25,9 @@ from recommender.retrain.publishing import (
     TrainResult,
     check_enough,
     continued_ids,
+    prior_topics,
     publish_version,
     tokenizer_fingerprint,
-    topic_number,
     training_signature,
     unchanged_result,
 )
@@ -125,7 +125,7 @@ def _train_locked(store, settings, registry, progress, model_factory, blas_threa
     tokens = [cached[i] for i in ids]
     log.info("tokens: %d cached, %d tokenized now", len(rows) - len(missing), len(missing))
 
-    prior = previous_labels(store, registry, ids)
+    prior = previous_labels(store, registry, ids, [r.received_at for r in rows])
     log.info(
         "fitting topic model on %d feedback lines (%d in a topic of the current model)",
         len(rows), int((prior >= 0).sum()) if prior is not None else 0,
@@ -171,18 +171,18 @@ def _train_locked(store, settings, registry, progress, model_factory, blas_threa
     )
 
 
-def previous_labels(store: FeedbackStore, registry: ModelRegistry, ids: list[int]) -> np.ndarray | None:
+def previous_labels(
+    store: FeedbackStore, registry: ModelRegistry, ids: list[int], received_at: list | None = None
+) -> np.ndarray | None:
     """Each line's topic under the current version as a number (the digits of its stable id,
-    "T0012" -> 12; -1: none), the ``prior_labels`` that let the model carry topics over;
+    "T0012" -> 12; -1: none; ``NEW_LINE``: none, and received after that version's data when
+    ``received_at`` is given), the ``prior_labels`` that let the model carry topics over;
     None when no version is current."""
-    current = registry.current_version()
-    if current is None:
+    prior = prior_topics(registry)
+    if prior is None:
         return None
-    topic_of: dict[int, int] = {}
-    for row, topic_id, _ in store.assignment_rows(current):
-        if topic_id is not None:
-            topic_of[row.id] = topic_number(topic_id)
-    return np.array([topic_of.get(i, -1) for i in ids], dtype=np.int64)
+    topic_of = {row.id: topic_id for row, topic_id, _ in store.assignment_rows(prior.version)}
+    return prior.numbers([topic_of.get(i) for i in ids], received_at)
 
 
 def _previous_topics(store, registry, vectors: np.ndarray, ids: list[int]) -> PreviousTopics | None:

@@ -16,12 +16,14 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 
 from recommender.config import Settings
 from recommender.errors import NotEnoughFeedback
+from recommender.model.discovery import NEW_LINE
 from recommender.retrain.quotes import scrub_versions
 from recommender.retrain.registry import ModelRegistry
 from recommender.store import FeedbackStore
@@ -61,19 +63,29 @@ def continued_ids(model, previous_ids: Sequence[str]) -> list[str | None]:
 @dataclass(frozen=True)
 class PriorTopics:
     """The current version's topics as the prior of the next fit, for the Dask engine's
-    workers (the local engine reads them in ``pipeline.previous_labels``): each line's
-    topic number under ``version`` (-1: none), and the numbers of the topics kept whatever
-    their lines look like (``TopicModel.fit``'s ``pinned``; none so far)."""
+    workers and ``pipeline.previous_labels``): each line's topic number under ``version``
+    (-1: none; ``NEW_LINE``: none, and received after the version's data), and the numbers of
+    the topics kept whatever their lines look like (``TopicModel.fit``'s ``pinned``)."""
 
     version: str
     topic_ids: tuple[str, ...]  # the version's topics (to name a number's topic again)
     pinned: frozenset[int] = frozenset()
+    received_until: datetime | None = None  # the newest line the version learned from
 
-    def numbers(self, topic_ids: Sequence[str | None]) -> np.ndarray:
-        """The prior of lines whose topic under ``version`` is ``topic_ids`` (None: none)."""
-        return np.fromiter(
-            (-1 if t is None else topic_number(t) for t in topic_ids), dtype=np.int64, count=len(topic_ids)
-        )
+    def numbers(self, topic_ids: Sequence[str | None], received_at: Sequence[datetime] | None = None) -> np.ndarray:
+        """The prior of lines whose topic under ``version`` is ``topic_ids`` (None: none),
+        received at ``received_at`` (when given: lines in no topic that came after the
+        version's data are ``NEW_LINE``)."""
+        until = self.received_until
+
+        def number(k: int, t: str | None) -> int:
+            if t is not None:
+                return topic_number(t)
+            if received_at is not None and until is not None and received_at[k] > until:
+                return NEW_LINE
+            return -1
+
+        return np.fromiter((number(k, t) for k, t in enumerate(topic_ids)), dtype=np.int64, count=len(topic_ids))
 
 
 def prior_topics(registry: ModelRegistry) -> PriorTopics | None:
@@ -81,7 +93,11 @@ def prior_topics(registry: ModelRegistry) -> PriorTopics | None:
     current = registry.current_version()
     if current is None:
         return None
-    return PriorTopics(current, tuple(registry.show(current).metadata.get("topic_ids") or ()))
+    metadata = registry.show(current).metadata
+    until = (metadata.get("data_window") or {}).get("received_until")
+    return PriorTopics(
+        current, tuple(metadata.get("topic_ids") or ()), received_until=datetime.fromisoformat(until) if until else None
+    )
 
 
 def training_signature(ids: Sequence[int], fingerprint: str, model) -> str:
