@@ -192,7 +192,12 @@ def bar_chart_svg(items: Sequence[tuple], width: float = 320, *, title: str) -> 
         )
         body = label_svg + bar_svg
         if href is not None:
-            body = f'<a href="{_attr(href)}">{body}</a>'
+            # A transparent row-sized target: the whole row (gaps included) is one tap target.
+            target = (
+                f'<rect class="bar-target" x="0" y="{_num(top)}" width="100%" '
+                f'height="{_num(bar_y + bar_height - top)}" fill="transparent"/>'
+            )
+            body = f'<a href="{_attr(href)}">{target}{body}</a>'
         parts.append(
             '<g class="bar-row">'
             f"<title>{_text(label)}：{shown}</title>"
