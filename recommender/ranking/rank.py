@@ -55,6 +55,11 @@ Cool-down
     ``as_of``) are flagged as ``class_planned_on`` and not penalised: the organizer still
     needs to see the demand that justifies the planned class. ``cancelled`` ones are ignored.
 
+In words
+    Each suggestion also says why it ranks there (``why``, ``breakdown_readable``: people,
+    likes, growth in %, the last class) and, while held back, ``cooldown_until`` (the class
+    day + ``cooldown_days``): :mod:`recommender.ranking.explain`.
+
 Diversity
     Greedy maximal marginal relevance with a hard threshold: walk the ranking best first; a
     topic whose centroid has cosine similarity ``≥ diversity_threshold`` with an already
