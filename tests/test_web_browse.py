@@ -51,6 +51,9 @@ def test_every_topic_grouped_by_theme_with_size_trend_and_rank(trained_client):
     ranked = {s["topic_id"]: s for s in _api(trained_client, "/api/suggestions")["suggestions"]}
     page = parse_html(trained_client.get("/organizer/topics").text)
     rows = page.find_all("li", class_="topic-row")
+    groups = page.find_all("section", class_="theme-group")
+    index = [a.get("href") for a in page.find("nav", class_="theme-index").find_all("a")]
+    assert index == [f"#{g.find('h2').get('id')}" for g in groups]
     assert sorted(r.get("data-topic-id") for r in rows) == sorted(t["topic_id"] for t in topics)
     for t in topics:
         [row] = [r for r in rows if r.get("data-topic-id") == t["topic_id"]]
@@ -106,6 +109,8 @@ def test_no_topic_pool_and_new_demand_are_linked(trained_client):
     browse = parse_html(trained_client.get("/organizer/topics").text)
     hrefs = {a.get("href") for a in browse.find_all("a")}
     assert {"/organizer/no-topic", "/organizer#new-demand", "/organizer"} <= hrefs
+    no_topic = parse_html(trained_client.get("/organizer/no-topic").text)
+    assert "/organizer/topics" in {a.get("href") for a in no_topic.find("nav", class_="organizer-nav").find_all("a")}
     dashboard = parse_html(trained_client.get("/organizer").text)
     links = dashboard.find("nav", class_="quick-links")
     assert {a.get("href") for a in links.find_all("a")} >= {"/organizer/topics", "/organizer/no-topic", "#new-demand", "#held-back"}
