@@ -39,12 +39,23 @@ class TrainResult:
     seconds: float
     events: list[dict]
     kept_ids: int
+    #: True when nothing was new since the current version (no line added, withdrawn or
+    #: hidden, same tokenizer and model): that version was kept as it is, ``version`` names it.
+    unchanged: bool = False
 
 
 def topic_number(topic_id: str) -> int:
     """The number of a stable topic id ("T0012" -> 12): how both engines pass a line's
     topic under the current version to ``TopicModel.fit`` as its prior."""
     return int("".join(ch for ch in topic_id if ch.isdigit()) or -1)
+
+
+def continued_ids(model, previous_ids: Sequence[str]) -> list[str | None]:
+    """The previous topic id each of ``model``'s topics continues (its ``prior`` number, see
+    :func:`topic_number`; None for a new topic or one whose id is not among ``previous_ids``):
+    both engines pass it to the identity match, which keeps those pairs."""
+    by_number = {topic_number(t): t for t in previous_ids}
+    return [by_number.get(int(t.get("prior", -1))) if int(t.get("prior", -1)) >= 0 else None for t in model.topics_]
 
 
 @dataclass(frozen=True)
@@ -71,6 +82,48 @@ def prior_topics(registry: ModelRegistry) -> PriorTopics | None:
     if current is None:
         return None
     return PriorTopics(current, tuple(registry.show(current).metadata.get("topic_ids") or ()))
+
+
+def training_signature(ids: Sequence[int], fingerprint: str, model) -> str:
+    """What a retrain learns from: the lines (their ids; a line's text never changes, a
+    withdrawn or hidden one leaves the set), the tokenizer and the model's code and
+    parameters. Saved with each version: a retrain whose signature equals the current
+    version's has nothing new to learn and keeps that version (:func:`unchanged_result`)."""
+    from recommender import model as model_package
+
+    digest = hashlib.sha256()
+    digest.update(fingerprint.encode())
+    digest.update(repr(sorted(model.get_params().items())).encode())
+    for module in sorted(Path(model_package.__file__).parent.glob("*.py")):
+        digest.update(module.read_bytes())
+    digest.update(np.asarray(sorted(ids), dtype=np.int64).tobytes())
+    return digest.hexdigest()[:32]
+
+
+def unchanged_result(registry: ModelRegistry, signature: str) -> TrainResult | None:
+    """The current version as a ``TrainResult`` (``unchanged``) when it was trained on
+    exactly what ``signature`` describes; None otherwise (or when no version is current)."""
+    current = registry.current_version()
+    if current is None:
+        return None
+    try:
+        metadata = registry.show(current).metadata
+    except Exception:  # noqa: BLE001 - an unreadable version is no reason to skip a retrain
+        return None
+    if metadata.get("training_signature") != signature:
+        return None
+    log.info("nothing new since model %s (same lines, tokenizer and model): it stays current", current)
+    return TrainResult(
+        version=current,
+        n_rows=int(metadata.get("n_rows", 0)),
+        n_topics=int(metadata.get("n_topics", 0)),
+        n_noise=int(metadata.get("n_noise", 0)),
+        tokenized=0,
+        seconds=0.0,
+        events=[],
+        kept_ids=int(metadata.get("n_topics", 0)),
+        unchanged=True,
+    )
 
 
 def check_enough(n_rows: int, settings: Settings) -> None:
