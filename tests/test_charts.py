@@ -182,3 +182,13 @@ def test_any_text_round_trips(title, items):
         assert {el.tag for el in root.iter()} <= ALLOWED_TAGS
     rows = parse(bar_chart_svg(items, title=title)).findall(f"{NS}g/{NS}g")
     assert [r.find(f"{NS}title").text.rsplit("：", 1)[0] for r in rows] == [label for label, _ in items]
+
+
+@settings(max_examples=80, deadline=None)
+@given(text=xml_text, width=st.floats(20, 400))
+def test_wrap_text_keeps_every_character_and_fits(text, width):
+    """Wrapped lines give back the text exactly; each fits the width unless it is one character."""
+    lines = wrap_text(text, width, 14)
+    assert "".join(lines) == text
+    for line in lines:
+        assert len(line) <= 1 or _text_width(line, 14) <= width
