@@ -65,6 +65,8 @@ def test_every_topic_grouped_by_theme_with_size_trend_and_rank(trained_client):
         assert link.get("href") == f"/organizer/topics/{t['topic_id']}" and link.text == t["label"]
         assert row.find("span", class_="size").text == f"{t['size']} 条"
         assert row.find("span", class_="trend").text in set(TREND_ZH.values()) | {"暂无计入的反馈"}
+        if t["topic_id"] in ranked:
+            assert row.find("span", class_="people").text == f"{ranked[t['topic_id']]['distinct_submitters']} 人"
         rank = row.find("span", class_="badge--rank").text
         expected = f"推荐第 {ranked[t['topic_id']]['rank']} 名" if t["topic_id"] in ranked else "未进入建议"
         assert rank == expected
@@ -101,6 +103,21 @@ def test_bad_filters_answer_422_and_keep_what_was_typed(trained_client):
         assert message in page.find("div", class_="error-summary").text
         assert len(page.find_all("li", class_="topic-row")) == total
         assert page.find("input", name="q").get("value") == params["q"]
+
+
+def test_segment_filter_ranks_for_that_segment_only(trained_client):
+    """?segment= ranks with that segment's lines; topics under the privacy floor say so instead of a rank."""
+    _login(trained_client)
+    ranked = {s["topic_id"]: s for s in _api(trained_client, "/api/suggestions?top=50&segment=居民")["suggestions"]}
+    page = parse_html(trained_client.get("/organizer/topics", params={"segment": "居民"}).text)
+    for row in page.find_all("li", class_="topic-row"):
+        s = ranked.get(row.get("data-topic-id"))
+        if s is None:
+            assert row.find("span", class_="trend").text == "该人群人数不足，不单独排名"
+            assert row.find("span", class_="people") is None
+        else:
+            assert row.find("span", class_="people").text == f"{s['distinct_submitters']} 人（居民）"
+    assert "selected" in page.find("option", value="居民").attrs
 
 
 def test_no_topic_pool_and_new_demand_are_linked(trained_client):

@@ -60,13 +60,15 @@ def demand_chart(ranked: list[dict], *, as_of: str, segment: str | None) -> str:
 def browse_view(browse: dict) -> dict:
     """全部主题 rows with their trend word, 「第 N 名」 or 「未进入建议」, and the cool-down note."""
     themes = []
+    # With a segment, a topic too few of its people asked for is not ranked for it (privacy floor).
+    unranked = "该人群人数不足，不单独排名" if browse["segment"] else "暂无计入的反馈"
     for theme in browse["themes"]:
         rows = []
         for row in theme["topics"]:
             rows.append({
                 **row,
                 "href": topic_href(row["topic_id"]),
-                "trend_zh": TREND_ZH.get(row["trend"] or "", "暂无计入的反馈"),
+                "trend_zh": TREND_ZH.get(row["trend"] or "", unranked),
                 "rank_text": f"推荐第 {row['rank']} 名" if row["rank"] else NO_SUGGESTION,
                 "cooldown_note": cooldown_note(row, browse["as_of"]),
             })
