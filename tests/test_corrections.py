@@ -27,8 +27,8 @@ def member_ids(service, topic_id: str) -> list[int]:
     return [m["feedback_id"] for m in service.topic(topic_id, per_page=200)["members"]["items"]]
 
 
-def retrain(service, settings, engine: str = "local", dask_client=None) -> None:
-    train_from_store(service.store, settings, progress=False, engine=engine, dask_client=dask_client)
+def retrain(service, settings, engine: str = "local", dask_client=None, *, force: bool = False) -> None:
+    train_from_store(service.store, settings, progress=False, engine=engine, dask_client=dask_client, force=force)
     service.refresh_model()
 
 
@@ -162,6 +162,22 @@ def test_corrections_survive_a_retrain(trained_service, settings, engine):
     assert split["topic_id"] in service.served().cards
 
 
+def test_a_correction_is_something_new_for_a_retrain(trained_service, settings):
+    """A retrain with nothing new keeps the current version; after a correction (or its undo) it refits."""
+    service = trained_service
+    fire, phone = topic_with(service, "消防"), topic_with(service, "手机")
+    first = service.served().version
+    retrain(service, settings)
+    assert service.served().version == first
+    done = service.move_lines(member_ids(service, fire["topic_id"])[:1], phone["topic_id"], actor=ACTOR)
+    retrain(service, settings)
+    second = service.served().version
+    assert second != first
+    service.undo_correction(done["id"], actor=ACTOR)
+    retrain(service, settings)
+    assert service.served().version != second
+
+
 def test_undo_after_a_retrain_restores_lines_to_topics_that_still_exist(trained_service, settings):
     """Undoing a move after a retrain puts the line back in its old topic in the new version."""
     service = trained_service
@@ -228,7 +244,8 @@ def test_a_rollback_keeps_the_corrections(trained_service, settings, monkeypatch
     first = service.served().version
     fire, phone = topic_with(service, "消防"), topic_with(service, "手机")
     line = member_ids(service, fire["topic_id"])[0]
-    retrain(service, settings)
+    retrain(service, settings, force=True)
+    assert service.served().version != first
     service.move_lines([line], phone["topic_id"], actor=ACTOR)
     for name, value in (("DATABASE_URL", settings.database_url), ("DATA_DIR", str(settings.data_dir)),
                         ("MODELS_DIR", str(settings.models_dir))):
