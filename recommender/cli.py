@@ -186,7 +186,7 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
     try:
         result = train_from_store(
             store, settings, progress=not args.quiet, blas_threads=settings.train_threads or None,
-            actor=console_actor(),
+            actor=console_actor(), force=getattr(args, "force", False),
         )
     except DaskTrainingError as exc:
         log.error("distributed retrain failed: %s", exc)
@@ -206,6 +206,12 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
         return EXIT_ERROR
     finally:
         store.dispose()
+    if result.unchanged:
+        print(
+            f"没有新的反馈：当前模型 {result.version} 保持不变（{result.n_rows} 条反馈，{result.n_topics} 个主题）。"
+            "要重新拟合，请加 --force。"
+        )
+        return 0
     print(
         f"新模型 {result.version} 已启用：{result.n_rows} 条反馈，{result.n_topics} 个主题"
         f"（{result.kept_ids} 个沿用原编号），{result.n_noise} 条不属于任何主题，用时 {result.seconds:.1f} 秒"
@@ -350,6 +356,7 @@ def cmd_models(args: argparse.Namespace, settings: Settings) -> int:
             print(f"当前模型已切换为 {args.version}；运行中的服务会在几秒内换用它。")
             log.info("rollback: current model set to %s", args.version)
             _audit(settings, "rollback", args.version, {})
+            _reapply_corrections(settings, registry)
             return 0
     except (KeyError, ValueError, RecommenderError) as exc:
         print(f"错误：{exc}", file=sys.stderr)
@@ -368,6 +375,18 @@ def _local_time(value: object, settings: Settings) -> str:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
     return moment.astimezone(settings.tz).strftime("%Y-%m-%d %H:%M")
+
+
+def _reapply_corrections(settings: Settings, registry) -> None:
+    """The organizers' corrections hold on a version made current again (a rollback)."""
+    from recommender.retrain.publishing import reapply_to_current
+    from recommender.store import FeedbackStore
+
+    store = FeedbackStore(settings.database_url)
+    try:
+        reapply_to_current(store, registry)
+    finally:
+        store.dispose()
 
 
 def _audit(settings: Settings, action: str, target: str | None, detail: dict) -> None:
@@ -536,6 +555,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--scheduler", metavar="ADDRESS", default=None,
         help="Dask scheduler, e.g. tcp://10.0.0.5:8786 (default: setting dask_scheduler; unset: a local cluster)",
+    )
+    p.add_argument(
+        "--force", action="store_true",
+        help="fit and publish a new version even when nothing is new since the current one",
     )
     p.set_defaults(func=cmd_train)
 

@@ -63,6 +63,12 @@ ACTION_ZH = {
     "expert_edit": "编辑专家",
     "expert_delete": "删除专家",
     "expert_import": "导入专家",
+    "move": "移动反馈",
+    "merge": "合并主题",
+    "split": "拆分主题",
+    "pin": "固定主题",
+    "unpin": "取消固定",
+    "undo": "撤销更正",
 }
 _RECEIPT_SEPARATORS = re.compile(r"[\s\-_—–‐]+")
 

@@ -72,7 +72,7 @@ from recommender.retrain.dask_partitions import (
     word_hash_counts,
     write_assignments,
 )
-from recommender.retrain.publishing import PriorTopics, topic_number
+from recommender.retrain.publishing import PriorTopics, continued_ids, topic_number
 
 __all__ = [
     "DaskFit", "DaskTrainer", "DaskTrainingError", "dask_client", "partition_bounds", "prepare_worker", "train_on_dask",
@@ -329,7 +329,8 @@ class DaskTrainer:
         inter, prev_sizes, new_sizes = np.zeros((0, k)), np.zeros(0), np.zeros(k)
         if merged:
             name = {topic_number(t): t for t in previous.topic_ids}
-            by_id = sorted((name[p], p) for p in merged)  # previous topics in id order, as local
+            # A topic an organizer split off is not in the version's ids yet: its id is its number's.
+            by_id = sorted((name.get(p, f"T{p:04d}"), p) for p in merged)  # previous topics in id order, as local
             counts = np.vstack([merged[p][0] for _, p in by_id]).astype(float)
             inter = counts[:, fit.order]  # columns: new topics in the model's order
             prev_sizes = counts.sum(axis=1)
@@ -341,6 +342,7 @@ class DaskTrainer:
         return match_topic_overlaps(
             before, inter, prev_sizes, new_sizes, np.asarray(fit.model.centroids_),
             next_id=next_id, prev_centroids_in_new_space=prev_centroids,
+            continues=continued_ids(fit.model, before.topic_ids) if before is not None else None,
         )
 
 
@@ -363,13 +365,23 @@ def train_on_dask(
     client=None,
     on_stage: Callable[[str], None] | None = None,
     use_prior: bool = True,
+    force: bool = False,
 ):
     """The retrain of :func:`recommender.retrain.pipeline.train_from_store` (which holds the
     retrain lock) with the model fitted on Dask; returns its ``TrainResult``. With
     ``use_prior`` the fit continues the current version's topics (``publishing.prior_topics``)."""
     from recommender.errors import NotEnoughFeedback
     from recommender.model.topic_model import TopicModel
-    from recommender.retrain.publishing import check_enough, prior_topics, publish_version, tokenizer_fingerprint
+    from recommender.retrain.publishing import (
+        check_enough,
+        correction_ids,
+        prior_topics,
+        protected_numbers,
+        publish_version,
+        tokenizer_fingerprint,
+        training_signature,
+        unchanged_result,
+    )
 
     started = time.perf_counter()
     ids = store.feedback_ids(statuses=("visible",))
@@ -378,8 +390,11 @@ def train_on_dask(
     user_dict = None
     if settings.user_dict is not None and Path(settings.user_dict).is_file():
         user_dict = Path(settings.user_dict).read_bytes()
-    previous = prior_topics(registry)
     model = model_factory() if model_factory else TopicModel(random_state=0)
+    signature = training_signature(ids, fingerprint, model, correction_ids(store))
+    if not force and (kept := unchanged_result(registry, signature)) is not None:
+        return kept
+    previous = prior_topics(registry, protected_numbers(store))
     url = settings.database_url
     context = contextlib.nullcontext(client) if client is not None else dask_client(settings)
     try:
@@ -411,7 +426,7 @@ def train_on_dask(
                 tokenized=fit.tokenized,
                 started=started,
                 write_assignments=write,
-                extra={"engine": "dask", "partitions": len(fit.loaded)},
+                extra={"engine": "dask", "partitions": len(fit.loaded), "training_signature": signature},
             )
     except (NotEnoughFeedback, DaskTrainingError):
         raise

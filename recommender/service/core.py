@@ -13,6 +13,9 @@ part                   what it does
                        retention (moderation.py)
 ``planning``           topic labels and class sessions (planning.py)
 ``experts``            the directory of experts: add, edit, delete, import (experts.py)
+``browser``            every topic's standing: 全部主题, held-back topics, a topic's rank (browse.py)
+``corrections``        organizers' moves, merges, splits and pins, and their undo
+                       (corrections.py)
 =====================  ====================================================================
 
 The methods below only delegate, so callers keep one surface. No FastAPI here; no SQL here.
@@ -33,6 +36,8 @@ from recommender.door.intake_queue import GroupCommit
 from recommender.door.screening import ClientKeys
 from recommender.door.validation import FeedbackDraft
 from recommender.retrain.hot_swap import ModelWatcher
+from recommender.service.browse import TopicBrowser
+from recommender.service.corrections import Corrections
 from recommender.service.demand_view import DemandView
 from recommender.service.experts import ExpertDirectory
 from recommender.service.filters import bounded_as_of, bounded_offset, bounded_page, check_top
@@ -62,6 +67,8 @@ class RecommenderService:
         self.moderation = Moderation(settings, self.store, self.serving, self.view, receipt_secret=receipt_secret)
         self.planning = Planning(self.store, self.view)
         self.experts = ExpertDirectory(self.store, self.view)
+        self.browser = TopicBrowser(self.view)
+        self.corrections = Corrections(self.store, self.serving, self.view)
 
     @property
     def watcher(self) -> ModelWatcher:
@@ -190,6 +197,18 @@ class RecommenderService:
     def topic_feedback(self, topic_id: str) -> list[StoredFeedback]:
         return self.view.topic_feedback(topic_id)
 
+    def standings(self, *, as_of: date | None = None, segment: str | None = None) -> dict:
+        return self.browser.standings(as_of=bounded_as_of(as_of), segment=segment)
+
+    def held_back(self, *, as_of: date | None = None, top: int | None = None, segment: str | None = None) -> list[dict]:
+        return self.browser.held_back(as_of=bounded_as_of(as_of), top=check_top(top), segment=segment)
+
+    def topic_standing(self, topic_id: str, *, as_of: date | None = None) -> dict | None:
+        return self.browser.topic_standing(topic_id, as_of=bounded_as_of(as_of))
+
+    def browse_topics(self, *, query: str = "", as_of: date | None = None, segment: str | None = None) -> dict:
+        return self.browser.browse(query=query, as_of=bounded_as_of(as_of), segment=segment)
+
     # ------------------------------------------------------------------ planning
     def rename_topic(self, topic_id: str, label: str | None, *, actor: str | None = None) -> dict:
         return self.planning.rename_topic(topic_id, label, actor=actor)
@@ -197,6 +216,26 @@ class RecommenderService:
     def record_session(self, **fields) -> dict:
         """The keywords of :meth:`Planning.record_session <recommender.service.planning.Planning.record_session>`."""
         return self.planning.record_session(**fields)
+
+    # ------------------------------------------------------------------ corrections
+    def move_lines(self, feedback_ids: list[int], topic_id: str | None, *, actor: str) -> dict:
+        return self.corrections.move(feedback_ids, topic_id, actor=actor)
+
+    def merge_topics(self, topic_id: str, other_topic_id: str, *, actor: str) -> dict:
+        return self.corrections.merge(topic_id, other_topic_id, actor=actor)
+
+    def split_topic(self, topic_id: str, feedback_ids: list[int], label: str | None, *, actor: str) -> dict:
+        return self.corrections.split(topic_id, feedback_ids, label, actor=actor)
+
+    def pin_topic(self, topic_id: str, pinned: bool, *, actor: str) -> dict:
+        return self.corrections.pin(topic_id, pinned, actor=actor)
+
+    def undo_correction(self, correction_id: int, *, actor: str) -> dict:
+        return self.corrections.undo(correction_id, actor=actor)
+
+    def list_corrections(self, *, limit: int = 50, offset: int = 0) -> dict:
+        offset, limit = bounded_offset(offset, limit)
+        return self.corrections.corrections(limit=limit, offset=offset)
 
     # ------------------------------------------------------------------ moderation (write side)
     def hide(self, feedback_id: int, reason: str, *, actor: str, note: str | None = None) -> StoredFeedback:

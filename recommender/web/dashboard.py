@@ -25,8 +25,6 @@ from starlette.datastructures import FormData
 
 from recommender.door.screening import ACTION_ZH, FLAG_REASONS_ZH, HIDE_REASONS, HIDE_REASONS_ZH
 from recommender.errors import NoModelError, NotFound, RetrainInProgress, ValidationFailed
-from recommender.ranking import charts
-from recommender.ranking.rank import TREND_ZH
 from recommender.service import RecommenderService
 from recommender.service.filters import bounded_page
 from recommender.web.auth import SESSION_COOKIE, Organizer, OrganizerAuth, same_origin
@@ -41,6 +39,7 @@ from recommender.web.deps import (
     Service,
     SettingsDep,
 )
+from recommender.web.dashboard_cards import browse_view, card_view, demand_chart
 from recommender.web.errors import HttpError
 from recommender.web.forms import read_form
 from recommender.web.queries import parse_suggestion_query
@@ -53,11 +52,9 @@ FLASH_COOKIE = "organizer_flash"
 FLASH_PURPOSE = "flash"
 HOME = "/organizer"
 PER_PAGE = 30
-CHART_TOPICS = 20
 MODERATION_SHOWN = 20
 AUDIT_SHOWN = 20
 STATUS_ZH = {"planned": "计划中", "held": "已开课", "cancelled": "已取消"}
-BREAKDOWN_ZH = {"people": "人数", "votes": "点赞", "growth": "增长", "cooldown": "近期开课扣减"}
 EVENT_ZH = {"new": "新出现", "split": "拆分", "merge": "合并", "retired": "停用", "kept": "保留"}
 
 
@@ -229,20 +226,24 @@ def dashboard(
         "advice_share": None,
         "new_demand": None,
         "themes": None,
+        "held_back": [],
+        "half_life_days": f"{settings.half_life_days:g}",
         **_moderation_context(service),
         **_plan_defaults(),
     }
     try:
         result = service.suggestions(as_of=as_of, top=query.top, segment=query.segment)
-        topics = service.topics()["topics"]
+        standings = service.standings(as_of=as_of, segment=query.segment)["suggestions"]
+        held_back = service.held_back(as_of=as_of, top=query.top, segment=query.segment)
         new_demand = service.new_demand()
         themes = service.themes()
     except NoModelError as exc:
         context["no_model"] = str(exc)
     else:
         context["result"] = result
-        context["cards"] = [_card(s) for s in result["suggestions"]]
-        context["chart_svg"] = _demand_chart(topics)
+        context["cards"] = [card_view(s, result["as_of"]) for s in result["suggestions"]]
+        context["held_back"] = [card_view(s, result["as_of"]) for s in held_back]
+        context["chart_svg"] = demand_chart(standings, as_of=result["as_of"], segment=query.segment)
         context["share"] = new_demand["unassigned_share"]
         context["new_demand"] = new_demand
         context["themes"] = themes
@@ -264,26 +265,6 @@ def _moderation_context(service: RecommenderService) -> dict:
         "flag_reasons_zh": FLAG_REASONS_ZH,
         "action_zh": ACTION_ZH,
     }
-
-
-def _card(s: dict) -> dict:
-    counts = [m["count"] for m in s.get("monthly_counts") or ()]
-    months = [m["month"] for m in s.get("monthly_counts") or ()]
-    described = "，".join(f"{m} {c} 条" for m, c in zip(months, counts)) or "暂无数据"
-    return {
-        **s,
-        "trend_zh": TREND_ZH.get(s["trend"], s["trend"]),
-        "sparkline_svg": charts.sparkline_svg(counts, 120, 28, title=f"{s['label']} 每月反馈数：{described}"),
-        "breakdown": [(BREAKDOWN_ZH.get(k, k), v) for k, v in (s.get("score_breakdown") or {}).items()],
-        "quotes": list(s.get("examples") or ())[:3],
-    }
-
-
-def _demand_chart(topics: list[dict]) -> str:
-    shown = sorted(topics, key=lambda t: (-t["size"], t["topic_id"]))[:CHART_TOPICS]
-    return charts.bar_chart_svg(
-        [(t["label"], t["size"]) for t in shown], 640, title="各主题的反馈条数（全部人群，截至目前）"
-    )
 
 
 @router.post("/sessions")
@@ -332,12 +313,52 @@ async def start_retrain(
     return _redirect(request, HOME, ("success", "已开始重新训练，完成后页面会自动使用新模型（刷新即可）。"))
 
 
+# --------------------------------------------------------------------------- all topics
+
+
+@router.get("/topics", response_class=HTMLResponse)
+def topics_page(
+    request: Request, who: DashboardOrganizer, service: Service, settings: SettingsDep, auth: Auth
+) -> Response:
+    """全部主题: every topic grouped by theme, searchable (``?q=``), with size, trend and rank
+    among the suggestions; ``segment`` and ``as_of`` filter as on the dashboard."""
+    params = request.query_params
+    filters = {name: params.get(name, "").strip() for name in ("q", "segment", "as_of")}
+    context = {
+        "who": who, "csrf_token": _csrf_for(auth, who), "flash": _take_flash(request, auth), "filters": filters,
+        "segments": settings.segments, "filter_error": None, "no_model": None, "browse": None,
+    }
+    status_code = 200
+    try:
+        try:
+            query = parse_suggestion_query(settings, None, filters["as_of"], filters["segment"])
+            context["browse"] = browse_view(
+                service.browse_topics(query=filters["q"], as_of=query.as_of, segment=query.segment)
+            )
+        except ValidationFailed as exc:  # show every topic, keep what was typed, say what is wrong
+            context["filter_error"], status_code = exc.message, 422
+            context["browse"] = browse_view(service.browse_topics())
+        context["themes"] = service.themes()
+    except NoModelError as exc:
+        context["no_model"] = str(exc)
+    return _with_flash_cleared(request, _render(request, "organizer_topics.html", context, status_code))
+
+
 # --------------------------------------------------------------------------- topic page
 
 
 @router.get("/topics/{topic_id}", response_class=HTMLResponse)
 def topic_page(request: Request, topic_id: str, who: DashboardOrganizer, service: Service, auth: Auth) -> Response:
     """One topic: label and rename form, keywords, sessions, lineage, feedback, exports."""
+    return render_topic_page(request, topic_id, who, service, auth)
+
+
+def render_topic_page(
+    request: Request, topic_id: str, who: Organizer, service: RecommenderService, auth: OrganizerAuth, *,
+    corrections: dict | None = None, status_code: int = 200,
+) -> Response:
+    """The topic page; ``corrections``: what a failed correction form had (picked lines,
+    typed label, chosen topic) and its error, shown again (web/corrections_pages.py)."""
     try:
         page = bounded_page(int(request.query_params.get("page", "1")), PER_PAGE)[0]
     except ValueError:
@@ -357,9 +378,20 @@ def topic_page(request: Request, topic_id: str, who: DashboardOrganizer, service
         "return_to": request.url.path,
         "export_query": {fmt: urlencode({"format": fmt}) for fmt in ("csv", "xlsx")},
         "hide_reasons": [(r, HIDE_REASONS_ZH[r]) for r in HIDE_REASONS],
+        "other_topics": [t for t in service.topics()["topics"] if t["topic_id"] != topic_id],
+        "corrections": corrections or {"picked": set(), "label": "", "target": "", "other": ""},
         **_plan_defaults(),
+        **_standing_context(service, topic_id),
     }
-    return _with_flash_cleared(request, _render(request, "organizer_topic.html", context))
+    if corrections and corrections.get("error"):
+        context["flash"] = {"kind": "error", "message": corrections["error"]}
+    return _with_flash_cleared(request, _render(request, "organizer_topic.html", context, status_code))
+
+
+def _standing_context(service: RecommenderService, topic_id: str) -> dict:
+    """The topic page's header: score, rank among the suggestions, why, cool-down (as of today)."""
+    standing = service.topic_standing(topic_id)
+    return {"standing": standing and card_view(standing, standing["as_of"])}
 
 
 @router.get("/no-topic", response_class=HTMLResponse)
@@ -384,6 +416,9 @@ def no_topic_page(request: Request, who: DashboardOrganizer, service: Service, a
         "kind_query": "kind=no_request&" if no_request else "",
         "return_to": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
         "hide_reasons": [(r, HIDE_REASONS_ZH[r]) for r in HIDE_REASONS],
+        # Moving lines into a topic (web/corrections_pages.py).
+        "other_topics": [] if no_request else service.topics()["topics"],
+        "corrections": {"picked": set(), "label": "", "target": "", "other": ""},
     }
     return _with_flash_cleared(request, _render(request, "organizer_no_topic.html", context))
 
@@ -445,4 +480,25 @@ async def restore_feedback(
     return _redirect(request, back, ("success", f"已恢复第 {fid} 条反馈，它重新计入主题建议。"))
 
 
-__all__ = ["FLASH_COOKIE", "SESSION_COOKIE", "router"]
+# The page helpers other dashboard routers use (web/corrections_pages.py).
+render_page = _render
+csrf_for = _csrf_for
+form_field = _field
+redirect_with_flash = _redirect
+safe_next = _safe_next
+take_flash = _take_flash
+with_flash_cleared = _with_flash_cleared
+
+__all__ = [
+    "FLASH_COOKIE",
+    "SESSION_COOKIE",
+    "csrf_for",
+    "form_field",
+    "redirect_with_flash",
+    "render_page",
+    "render_topic_page",
+    "router",
+    "safe_next",
+    "take_flash",
+    "with_flash_cleared",
+]
