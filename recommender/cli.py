@@ -70,7 +70,7 @@ def _iso_date(value: str) -> date:
 def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     from tqdm import tqdm
 
-    from recommender.door.importer import ImportedRow, read_feedback_file
+    from recommender.door.importer import ImportedRow, columns_used, read_feedback_file
 
     path = Path(args.file)
     if not path.is_file():
@@ -129,7 +129,7 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
         print(f"错误：{exc}（已导入 {imported} 行）", file=sys.stderr)
         return EXIT_ERROR
     print(f"文件 {path.name}（{batch.format}, {batch.encoding or '-'}）")
-    print(f"  使用的列 columns: {_columns_used(batch)}")
+    print(f"  使用的列 columns: {columns_used(batch)}")
     print(f"  导入 imported: {imported}")
     if flagged:
         print(
@@ -149,24 +149,6 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
         path.name, imported, flagged, duplicates, len(rejected),
     )
     return 0
-
-
-#: The fields of an import, as the summary names them (the order of the import options).
-IMPORT_FIELDS = {
-    "text": "内容 text", "time": "时间 time", "submitter": "提交人 submitter", "votes": "点赞 votes",
-    "id": "编号 id", "segment": "人群 segment", "session": "课程 session",
-}
-
-
-def _columns_used(batch) -> str:
-    """Which column of the file each field was read from (``内容 text=“意见建议”``); fields
-    the file has no column for are named as not used, so a missing time column is visible."""
-    found = dict(batch.column_map)
-    if len(batch.text_columns) > 1 or "text" not in found:
-        found["text"] = "、".join(batch.text_columns)
-    used = [f"{name}=“{found[f]}”" for f, name in IMPORT_FIELDS.items() if found.get(f)]
-    unused = [name for f, name in IMPORT_FIELDS.items() if not found.get(f)]
-    return "，".join(used) + (f"；未使用 not used: {'，'.join(unused)}" if unused else "")
 
 
 # ---------------------------------------------------------------------------- train
@@ -366,15 +348,10 @@ def cmd_models(args: argparse.Namespace, settings: Settings) -> int:
 
 def _local_time(value: object, settings: Settings) -> str:
     """A stored ISO time as the organizers read it: ``YYYY-MM-DD HH:MM`` in RECOMMENDER_TIMEZONE."""
-    from datetime import datetime, timezone
+    from recommender.web.timefmt import to_local
 
-    try:
-        moment = datetime.fromisoformat(str(value))
-    except ValueError:
-        return str(value or "")
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(settings.tz).strftime("%Y-%m-%d %H:%M")
+    moment = to_local(value, settings.tz)
+    return str(value or "") if moment is None else moment.strftime("%Y-%m-%d %H:%M")
 
 
 def _reapply_corrections(settings: Settings, registry) -> None:

@@ -51,7 +51,7 @@ from recommender.errors import ImportFailed
 from recommender.door.import_files import open_delimited, open_jsonl, open_xlsx
 from recommender.door.import_rows import ImportBatch, ImportedRow, ImportReport, QuestionOptions, RowError
 
-__all__ = ["ImportBatch", "ImportReport", "ImportedRow", "RowError", "read_feedback_file"]
+__all__ = ["ImportBatch", "ImportReport", "ImportedRow", "RowError", "columns_used", "read_feedback_file"]
 
 _FORMATS = {".csv": "csv", ".tsv": "tsv", ".xlsx": "xlsx", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 
@@ -117,3 +117,20 @@ def read_feedback_file(
         return open_jsonl(path, wanted, settings.max_text_length)
     return open_delimited(path, fmt, wanted, settings.max_text_length, options)
 
+
+#: The fields of an import, as the summary names them (the order of the import options).
+IMPORT_FIELDS = {
+    "text": "内容 text", "time": "时间 time", "submitter": "提交人 submitter", "votes": "点赞 votes",
+    "id": "编号 id", "segment": "人群 segment", "session": "课程 session",
+}
+
+
+def columns_used(batch: ImportBatch) -> str:
+    """Which column of the file each field was read from (``内容 text=“意见建议”``); fields
+    the file has no column for are named as not used, so a missing time column is visible."""
+    found = dict(batch.column_map)
+    if len(batch.text_columns) > 1 or "text" not in found:
+        found["text"] = "、".join(batch.text_columns)
+    used = [f"{name}=“{found[f]}”" for f, name in IMPORT_FIELDS.items() if found.get(f)]
+    unused = [name for f, name in IMPORT_FIELDS.items() if not found.get(f)]
+    return "，".join(used) + (f"；未使用 not used: {'，'.join(unused)}" if unused else "")
