@@ -52,9 +52,10 @@ def test_naive_times_are_read_in_the_given_zone():
         ("plan_class", {"session_id": 1, "title": "消防课", "date": "2026-05-01", "status": "held"}, "“消防课”，2026-05-01，已开课"),
         ("expert_add", {"name": "王医生", "department": "卫生站"}, "王医生（卫生站）"),
         ("something_new", {"rows": 3, "zzz": "x"}, "反馈：3；zzz：x"),
+        ("move", {"feedback_ids": [3, 4], "status": "hidden", "to": {"a": 1}}, "feedback_ids：3、4；状态：已隐藏；to：{'a': 1}"),
         ("rollback", {}, ""),
     ],
-    ids=["retrain", "retrain-started", "hide", "restore", "rename", "plan", "expert", "unknown", "empty"],
+    ids=["retrain", "retrain-started", "hide", "restore", "rename", "plan", "expert", "unknown", "lists", "empty"],
 )
 def test_audit_details_in_words(action, detail, text):
     """Each stored detail reads as Chinese words, unknown keys included (never key=value)."""

@@ -89,8 +89,14 @@ RULES: dict[str, Callable[[Mapping], str]] = {
 }
 
 
+def _value(v: object) -> str:
+    if isinstance(v, (list, tuple)):
+        return "、".join(_value(x) for x in v)
+    return STATUS_ZH.get(v, str(v)) if isinstance(v, str) else str(v)
+
+
 def _generic(d: Mapping) -> str:
-    return "；".join(f"{KEY_ZH.get(k, k)}：{STATUS_ZH.get(v, v)}" for k, v in d.items() if v is not None)
+    return "；".join(f"{KEY_ZH.get(k, k)}：{_value(v)}" for k, v in d.items() if v is not None)
 
 
 def describe_audit(action: str, detail: object) -> str:
@@ -100,5 +106,5 @@ def describe_audit(action: str, detail: object) -> str:
     rule = RULES.get(action, _generic)
     try:
         return rule(detail)
-    except (KeyError, TypeError, ValueError):  # an older entry with other keys
+    except (KeyError, TypeError, ValueError, AttributeError):  # an older entry with other keys
         return _generic(detail)
