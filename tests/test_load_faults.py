@@ -121,7 +121,7 @@ def test_no_feedback_lost_while_retraining_and_swapping(live):
 
     def run_retrain() -> None:
         retrain_started.set()
-        retrain["result"] = live.cli("train")
+        retrain["result"] = live.cli("train", "--force")  # the lines of a burst are flagged: force a refit
 
     def progress(count: int) -> None:
         if count >= LINES // 5 and not retrain_started.is_set():
