@@ -12,6 +12,8 @@ part                   what it does
 ``moderation``         write side: hide/restore, review lists, audit log, withdrawal,
                        retention (moderation.py)
 ``planning``           topic labels and class sessions (planning.py)
+``classes``            post-class feedback, what each class did, what became of a request
+                       (class_feedback.py)
 =====================  ====================================================================
 
 The methods below only delegate, so callers keep one surface. No FastAPI here; no SQL here.
@@ -32,6 +34,7 @@ from recommender.door.intake_queue import GroupCommit
 from recommender.door.screening import ClientKeys
 from recommender.door.validation import FeedbackDraft
 from recommender.retrain.hot_swap import ModelWatcher
+from recommender.service.class_feedback import ClassFeedback
 from recommender.service.demand_view import DemandView
 from recommender.service.filters import bounded_as_of, bounded_offset, bounded_page, check_top
 from recommender.service.intake import Intake
@@ -59,6 +62,7 @@ class RecommenderService:
         self.intake = Intake(settings, self.store, self.serving, salt=salt, receipt_secret=receipt_secret)
         self.moderation = Moderation(settings, self.store, self.serving, self.view, receipt_secret=receipt_secret)
         self.planning = Planning(self.store, self.view)
+        self.classes = ClassFeedback(self.store, self.serving, self.view, self.intake)
 
     @property
     def watcher(self) -> ModelWatcher:
@@ -166,7 +170,8 @@ class RecommenderService:
         return self.view.unassigned_share()
 
     def sessions(self, topic_id: str | None = None) -> list[dict]:
-        return self.view.sessions(topic_id)
+        """Recorded classes with their ratings and the demand before and after each."""
+        return self.classes.with_outcomes(self.view.sessions(topic_id))
 
     def themes(self) -> dict:
         return self.view.themes()
@@ -182,7 +187,8 @@ class RecommenderService:
 
     def topic(self, topic_id: str, *, page: int = 1, per_page: int = 50) -> dict:
         page, per_page = bounded_page(page, per_page)
-        return self.view.topic(topic_id, page=page, per_page=per_page)
+        topic = self.view.topic(topic_id, page=page, per_page=per_page)
+        return {**topic, "sessions": self.classes.with_outcomes(topic["sessions"])}
 
     def topic_feedback(self, topic_id: str) -> list[StoredFeedback]:
         return self.view.topic_feedback(topic_id)
@@ -193,7 +199,21 @@ class RecommenderService:
 
     def record_session(self, **fields) -> dict:
         """The keywords of :meth:`Planning.record_session <recommender.service.planning.Planning.record_session>`."""
-        return self.planning.record_session(**fields)
+        return self.classes.with_outcomes([self.planning.record_session(**fields)])[0]
+
+    # ------------------------------------------------------------------ the term loop
+    def open_class(self, token: object) -> dict:
+        """The class of a post-class feedback link (NotFound: unknown or cancelled)."""
+        return self.classes.open_class(token)
+
+    def respond_to_class(
+        self, token: object, rating: object, text: object, *, client: ClientKeys | None = None
+    ) -> tuple[dict, StoredFeedback | None, str | None]:
+        return self.classes.respond(token, rating, text, client=client)
+
+    def request_outcome(self, row: StoredFeedback) -> dict:
+        """What became of a line: its topic (or 未归类) and the classes on it."""
+        return self.classes.outcome(row)
 
     # ------------------------------------------------------------------ moderation (write side)
     def hide(self, feedback_id: int, reason: str, *, actor: str, note: str | None = None) -> StoredFeedback:
