@@ -29,6 +29,7 @@ from recommender.ranking import charts
 from recommender.ranking.rank import TREND_ZH
 from recommender.service import RecommenderService
 from recommender.service.filters import bounded_page
+from recommender.web.class_pages import with_links
 from recommender.web.auth import SESSION_COOKIE, Organizer, OrganizerAuth, same_origin
 from recommender.web.deps import (
     Auth,
@@ -56,6 +57,7 @@ PER_PAGE = 30
 CHART_TOPICS = 20
 MODERATION_SHOWN = 20
 AUDIT_SHOWN = 20
+RECENT_CLASSES = 5
 STATUS_ZH = {"planned": "计划中", "held": "已开课", "cancelled": "已取消"}
 BREAKDOWN_ZH = {"people": "人数", "votes": "点赞", "growth": "增长", "cooldown": "近期开课扣减"}
 EVENT_ZH = {"new": "新出现", "split": "拆分", "merge": "合并", "retired": "停用", "kept": "保留"}
@@ -231,6 +233,8 @@ def dashboard(
         "themes": None,
         **_moderation_context(service),
         **_plan_defaults(),
+        "recent_classes": [with_links(request, s) for s in service.sessions()[::-1][:RECENT_CLASSES]],
+        "status_zh": STATUS_ZH,
     }
     try:
         result = service.suggestions(as_of=as_of, top=query.top, segment=query.segment)
@@ -312,7 +316,8 @@ async def plan_session(request: Request, form: DashboardForm, service: Service, 
     except NotFound as exc:
         return _redirect(request, back, ("error", str(exc)))
     return _redirect(
-        request, back, ("success", f"已记录课程“{title}”：{held_on.isoformat()}，{STATUS_ZH.get(status, status)}。")
+        request, back, ("success", f"已记录课程“{title}”：{held_on.isoformat()}，{STATUS_ZH.get(status, status)}。"
+                        "课后反馈二维码海报见看板的“最近记录的课”。")
     )
 
 
@@ -337,6 +342,7 @@ def topic_page(request: Request, topic_id: str, who: DashboardOrganizer, service
     except ValueError:
         page = 1
     topic = service.topic(topic_id, page=page, per_page=PER_PAGE)
+    topic["sessions"] = [with_links(request, s) for s in topic["sessions"]]
     members = topic["members"]
     pages = max(1, -(-members["total"] // PER_PAGE))
     context = {

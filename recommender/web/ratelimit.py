@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 LIMITED = {
     ("POST", "/feedback"): "feedback",
     ("POST", "/api/feedback"): "feedback",
+    ("POST", "/class-feedback"): "feedback",  # the post-class form
     # Receipt look-ups: guessing a 50-bit code is hopeless, but nobody should hammer it.
     ("POST", "/withdraw/lookup"): "withdraw",
     ("POST", "/withdraw"): "withdraw",
