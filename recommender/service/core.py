@@ -169,9 +169,13 @@ class RecommenderService:
     def unassigned_share(self) -> float:
         return self.view.unassigned_share()
 
-    def sessions(self, topic_id: str | None = None) -> list[dict]:
-        """Recorded classes with their ratings and the demand before and after each."""
-        return self.classes.with_outcomes(self.view.sessions(topic_id))
+    def sessions(self, topic_id: str | None = None, *, latest: int | None = None) -> list[dict]:
+        """Recorded classes (oldest first; with ``latest``, only the newest that many, newest
+        first) with their ratings and the demand before and after each."""
+        sessions = self.view.sessions(topic_id)
+        if latest is not None:
+            sessions = sorted(sessions, key=lambda s: s["id"], reverse=True)[:latest]
+        return self.classes.with_outcomes(sessions)
 
     def themes(self) -> dict:
         return self.view.themes()

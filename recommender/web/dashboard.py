@@ -233,7 +233,7 @@ def dashboard(
         "themes": None,
         **_moderation_context(service),
         **_plan_defaults(),
-        "recent_classes": [with_links(request, s) for s in service.sessions()[::-1][:RECENT_CLASSES]],
+        "recent_classes": [with_links(request, s) for s in service.sessions(latest=RECENT_CLASSES)],
         "status_zh": STATUS_ZH,
     }
     try:

@@ -22,7 +22,7 @@ import segno
 PNG_SCALE = 12
 #: Characters of a title line on the A4 poster (CJK characters are about square).
 TITLE_LINE_CHARS = 13
-FONT = "'Noto Sans CJK SC','Source Han Sans SC','PingFang SC','Microsoft YaHei',sans-serif"
+FONT = "'Noto Sans CJK SC','Source Han Sans SC','PingFang SC','Microsoft YaHei','WenQuanYi Micro Hei',sans-serif"
 
 
 def qr_code(url: str) -> segno.QRCode:
@@ -69,8 +69,10 @@ def poster_svg(url: str, *, title: str, held_on: date, instructor: str | None = 
     """A printable A4 poster (210 × 297 mm) for a class: title, date, QR code and link."""
     path, modules = _qr_path(url)
     size = 120  # mm of the code; the quiet zone is the white page around it
-    qr_x, qr_y = (210 - size) / 2, 118
     title_lines = _title_lines(title)
+    meta_y = 52 + 15 * len(title_lines) + 2
+    hint_y = meta_y + 16
+    qr_x, qr_y = (210 - size) / 2, hint_y + 9
     title_svg = "".join(
         f'<tspan x="105" dy="{0 if i == 0 else 15}">{escape(line)}</tspan>' for i, line in enumerate(title_lines)
     )
@@ -85,9 +87,9 @@ def poster_svg(url: str, *, title: str, held_on: date, instructor: str | None = 
         'font-weight="bold">社区夜校 · 课后反馈</text>'
         f'<text x="105" y="52" text-anchor="middle" font-family="{FONT}" font-size="12" fill="#111" '
         f'font-weight="bold" class="poster-class-title">{title_svg}</text>'
-        f'<text x="105" y="{52 + 15 * len(title_lines) + 2}" text-anchor="middle" font-family="{FONT}" font-size="8" '
+        f'<text x="105" y="{meta_y}" text-anchor="middle" font-family="{FONT}" font-size="8" '
         f'fill="#333" class="poster-date">{escape(meta)}</text>'
-        f'<text x="105" y="108" text-anchor="middle" font-family="{FONT}" font-size="7.5" fill="#111">'
+        f'<text x="105" y="{hint_y}" text-anchor="middle" font-family="{FONT}" font-size="7.5" fill="#111">'
         '用手机扫一扫：给这节课打分，告诉我们下次想学什么</text>'
         f'<g transform="translate({qr_x} {qr_y}) scale({size / modules})">'
         f'<path d="{path}" fill="#000" shape-rendering="crispEdges"/></g>'
