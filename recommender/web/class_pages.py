@@ -6,8 +6,8 @@ links every class carries in the API and on the dashboard.
 - ``POST /class-feedback``: the form's target (the token travels in the body, so the rate
   limit of the feedback doors applies to one path); 303 to ``/class-feedback/thanks``, or the
   form again with what was typed and the error (422).
-- ``GET /organizer/sessions/{id}/poster.svg`` and ``.png``: the class poster with the QR code
-  of its link (:mod:`recommender.web.posters`); organizer only.
+- ``GET /organizer/sessions/{id}/poster.svg`` and ``.png``: the class poster (title, date,
+  instructor, the QR code of its link; :mod:`recommender.web.posters`); organizer only.
 
 Answers are class feedback, not demand (:mod:`recommender.service.class_feedback`). The
 routes only translate HTTP; text is never logged.
@@ -199,10 +199,14 @@ def poster_svg(request: Request, session_id: str, _who: DashboardOrganizer, serv
 
 @organizer_router.get("/sessions/{session_id}/poster.png")
 def poster_png(request: Request, session_id: str, _who: DashboardOrganizer, service: Service) -> Response:
-    """The QR code of a class's feedback link as a PNG (the date and title in its file name)."""
+    """The class poster as a 150 dpi PNG (the QR code alone where the server has no Chinese font)."""
     row = _session(service, session_id)
     url = base_url(request) + f"/class/{row['feedback_token']}"
-    return _poster(request, row, posters.poster_png(url), "image/png", "png")
+    png = posters.poster_png(
+        url, title=row["title"], held_on=row["held_on"], instructor=row["instructor"],
+        font=request.app.state.settings.poster_font,
+    )
+    return _poster(request, row, png, "image/png", "png")
 
 
 __all__ = ["organizer_router", "router", "with_links"]
