@@ -176,3 +176,15 @@ def test_a_receipt_in_no_topic_says_so(trained_service):
     trained_service.assign_pending()
     outcome = trained_service.request_outcome(trained_service.find_receipt(code))
     assert outcome == {"topic_id": None, "label": None, "classes": []}
+
+
+def test_retention_clears_praise_kept_with_a_class(trained_service):
+    """A purge clears the praise text of answers older than its cutoff; the rating stays."""
+    tid = _topic_of(trained_service, "消防")
+    session = _record(trained_service, tid)
+    trained_service.respond_to_class(_token(session), 5, "讲得很好，谢谢老师")
+    trained_service.store.purge(datetime.now(timezone.utc) - timedelta(days=1), None)
+    assert trained_service.store.responses_of(session["id"])[0]["text"] == "讲得很好，谢谢老师"
+    trained_service.store.purge(datetime.now(timezone.utc) + timedelta(seconds=1), None)
+    (answer,) = trained_service.store.responses_of(session["id"])
+    assert answer["text"] is None and answer["rating"] == 5
