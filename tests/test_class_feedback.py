@@ -78,6 +78,7 @@ def test_parse_rating_refuses_everything_but_1_to_5(value):
 
 
 def test_parse_rating_takes_form_text_and_json_ints():
+    """Form text (spaces around allowed) and JSON ints alike."""
     assert [parse_rating(v) for v in ("1", " 5 ", 3)] == [1, 5, 3]
 
 

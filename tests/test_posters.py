@@ -49,6 +49,7 @@ def test_the_poster_is_valid_svg_with_title_date_and_link():
 
 
 def test_poster_file_names_keep_date_and_title():
+    """The Chinese name keeps the date and the title's letters; the fallback is ASCII."""
     assert poster_filename(date(2026, 12, 6), "消防/安全 课", 7, "png") == (
         "课后反馈_2026-12-06_消防安全课.png", "class_7_2026-12-06.png"
     )

@@ -209,3 +209,19 @@ def test_the_receipt_page_says_unsorted(trained_client, trained_service):
     page = parse_html(trained_client.post("/withdraw/lookup", data={"receipt": code}).text)
     assert page.by_id("request-outcome").find("strong", class_="outcome-topic").text == "未归类"
     assert trained_client.post("/api/withdraw/lookup", json={"receipt": code}).json()["topic_label"] is None
+
+
+def test_organizers_read_the_answers_of_a_class(trained_client, organizer_headers):
+    """GET /api/sessions/{id}/answers and the topic page: ratings, praise and 下次想学什么, newest first."""
+    session = _class(trained_client, organizer_headers)
+    trained_client.post("/class-feedback", data={"token": _token(session), "rating": "5", "text": "讲得很好，谢谢老师"})
+    trained_client.post("/class-feedback", data={"token": _token(session), "rating": "3", "text": "下次想学急救包扎"})
+    body = trained_client.get(f"/api/sessions/{session['id']}/answers", headers=organizer_headers).json()
+    assert [(a["rating"], a["kind"], a["text"]) for a in body["answers"]] == [
+        (3, "request", "下次想学急救包扎"), (5, "praise", "讲得很好，谢谢老师")
+    ]
+    assert_error(trained_client.get("/api/sessions/99999/answers", headers=organizer_headers), 404)
+    assert trained_client.get(f"/api/sessions/{session['id']}/answers").status_code == 401
+    page = parse_html(trained_client.get(f"/organizer/topics/{session['topic_id']}", headers=organizer_headers).text)
+    answers = page.by_id(f"answers-{session['id']}")
+    assert "讲得很好，谢谢老师" in answers.text and "已计入学习需求" in answers.text

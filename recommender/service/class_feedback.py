@@ -87,6 +87,24 @@ class ClassFeedback:
         log.info("class response class=%s rating=%s line=%s", session["id"], stars, line.id if line else None)
         return session, line, receipt
 
+    def answers(self, session_id: int, *, limit: int = 50) -> list[dict]:
+        """The newest answers of a class: rating, and the text as kept (praise with the class;
+        「下次想学什么」 from its line, empty once that line is withdrawn, hidden or purged)."""
+        if self.store.get_session(session_id) is None:
+            raise NotFound("没有这节课")
+        rows = self.store.responses_of(session_id, limit=limit)
+        lines = {r.id: r for r in self.store.get_many([a["feedback_id"] for a in rows if a["feedback_id"]])}
+        out = []
+        for a in rows:
+            line = lines.get(a["feedback_id"]) if a["feedback_id"] else None
+            out.append({
+                "rating": a["rating"],
+                "kind": "request" if a["feedback_id"] else ("praise" if a["text"] else "rating"),
+                "text": (line.text if line is not None and line.status == "visible" else "") if a["feedback_id"] else (a["text"] or ""),
+                "created_at": a["created_at"].isoformat(),
+            })
+        return out
+
     # ------------------------------------------------------------------ what each class did
     def with_outcomes(self, sessions: list[dict], *, today: date | None = None) -> list[dict]:
         """Session dicts (:func:`recommender.service.shapes.session_json`) with ``rating``

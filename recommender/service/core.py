@@ -215,6 +215,10 @@ class RecommenderService:
     ) -> tuple[dict, StoredFeedback | None, str | None]:
         return self.classes.respond(token, rating, text, client=client)
 
+    def class_answers(self, session_id: int, *, limit: int = 50) -> list[dict]:
+        """The newest answers to a class's post-class form (NotFound: no such class)."""
+        return self.classes.answers(session_id, limit=limit)
+
     def request_outcome(self, row: StoredFeedback) -> dict:
         """What became of a line: its topic (or 未归类) and the classes on it."""
         return self.classes.outcome(row)

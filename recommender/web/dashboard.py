@@ -342,7 +342,10 @@ def topic_page(request: Request, topic_id: str, who: DashboardOrganizer, service
     except ValueError:
         page = 1
     topic = service.topic(topic_id, page=page, per_page=PER_PAGE)
-    topic["sessions"] = [with_links(request, s) for s in topic["sessions"]]
+    topic["sessions"] = [
+        {**with_links(request, s), "answers": service.class_answers(s["id"], limit=20) if s["responses"] else []}
+        for s in topic["sessions"]
+    ]
     members = topic["members"]
     pages = max(1, -(-members["total"] // PER_PAGE))
     context = {

@@ -30,6 +30,7 @@ from recommender.web.deps import Actor, Runner, Service, require_organizer
 from recommender.web.queries import TOPIC_ID_PATTERN, PageQuery, SuggestionFilters, TopicId
 from recommender.web.schemas import (
     AuditOut,
+    ClassAnswersOut,
     ErrorBody,
     HiddenOut,
     ModerationListOut,
@@ -195,6 +196,19 @@ def create_session(request: Request, body: SessionIn, service: Service, actor: A
         department=body.department,
     )
     return with_links(request, session)
+
+
+@router.get(
+    "/sessions/{class_id}/answers",
+    response_model=ClassAnswersOut,
+    responses={404: {"model": ErrorBody, "description": "No such class"}},
+)
+def class_answers(
+    class_id: Annotated[int, PathParam(ge=1, le=2**63 - 1, description="The class's id (`id` of a session).")],
+    service: Service,
+) -> dict:
+    """The newest answers to a class's post-class form: ratings, praise and 下次想学什么."""
+    return {"session_id": class_id, "answers": service.class_answers(class_id)}
 
 
 @router.get("/sessions", response_model=SessionsOut)

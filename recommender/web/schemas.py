@@ -144,6 +144,21 @@ class SessionOut(BaseModel):
     demand_after: int | None = Field(description="Distinct people asking on the topic since the class (null: no model yet).")
 
 
+class ClassAnswerOut(BaseModel):
+    """One answer to a class's post-class form."""
+
+    rating: int = Field(ge=1, le=5)
+    kind: str = Field(description="rating (a rating alone), praise (kept with the class, never demand) or "
+                      "request (下次想学什么, stored as a feedback line)")
+    text: str = Field(description="Masked; empty for a rating alone or once the line was withdrawn, hidden or purged.")
+    created_at: str
+
+
+class ClassAnswersOut(BaseModel):
+    session_id: int
+    answers: list[ClassAnswerOut] = Field(description="Newest first (at most 50).")
+
+
 class SessionsOut(BaseModel):
     sessions: list[SessionOut]
 
