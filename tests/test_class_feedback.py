@@ -189,3 +189,34 @@ def test_retention_clears_praise_kept_with_a_class(trained_service):
     trained_service.store.purge(datetime.now(timezone.utc) + timedelta(seconds=1), None)
     (answer,) = trained_service.store.responses_of(session["id"])
     assert answer["text"] is None and answer["rating"] == 5
+
+
+def test_migration_0006_gives_earlier_classes_a_link(settings):
+    """Classes recorded before 0006 get distinct feedback tokens; the answers table starts empty."""
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import text
+
+    from recommender.store import FeedbackStore
+    from recommender.store.engine import MIGRATIONS_DIR
+
+    store = FeedbackStore(settings.database_url)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    try:
+        with store.engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "0004")
+        with store.engine.begin() as conn:
+            for title in ("消防课", "反诈课"):
+                conn.execute(text(
+                    "INSERT INTO class_sessions (topic_id, title, held_on, status, created_at) "
+                    "VALUES ('T0001', :title, '2026-01-01', 'held', '2026-01-01 00:00:00')"
+                ), {"title": title})
+        store.migrate()
+        tokens = [row["feedback_token"] for row in store.list_sessions()]
+        assert len(set(tokens)) == 2 and all(len(t) == 22 for t in tokens)
+        assert store.session_by_token(tokens[0])["title"] == "消防课"
+        assert store.class_ratings() == {}
+    finally:
+        store.dispose()
