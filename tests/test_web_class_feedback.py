@@ -68,12 +68,11 @@ def test_the_post_class_form_works_without_javascript(trained_client, organizer_
     assert "消防安全第一课" in page.find("h1").parent.text or "消防安全第一课" in response.text
     assert "2026年12月1日" in response.text
     form = page.find("form", class_="class-form")
-    assert form.get("method") == "post" and form.get("action") == "/class-feedback"
+    assert form.get("method") == "post" and form.get("action") == f"/class/{_token(session)}"
     radios = form.find_all("input", type="radio", name="rating")
     assert sorted(r.get("value") for r in radios) == ["1", "2", "3", "4", "5"]
     assert all(label_for(page, r.get("id")) is not None for r in radios)
     assert "下次想学什么" in label_for(page, "text").text
-    assert form.find("input", type="hidden", name="token").get("value") == _token(session)
     assert page.find("script") is None
 
 
@@ -81,7 +80,7 @@ def test_unknown_links_answer_404(trained_client):
     """An unknown or malformed token: the HTML error page, 404."""
     assert_error(trained_client.get("/class/AAAAAAAAAAAAAAAAAAAAAA"), 404)
     assert_error(trained_client.get("/class/x"), 404)
-    assert_error(trained_client.post("/class-feedback", data={"token": "nope", "rating": "5"}), 404)
+    assert_error(trained_client.post("/class/AAAAAAAAAAAAAAAAAAAAAA", data={"rating": "5"}), 404)
 
 
 def test_a_rating_with_praise_is_stored_with_the_class(trained_client, trained_service, organizer_headers):
@@ -89,7 +88,7 @@ def test_a_rating_with_praise_is_stored_with_the_class(trained_client, trained_s
     session = _class(trained_client, organizer_headers)
     lines = trained_service.store.count()
     response = trained_client.post(
-        "/class-feedback", data={"token": _token(session), "rating": "5", "text": "讲得很好，谢谢老师"},
+        f"/class/{_token(session)}", data={"rating": "5", "text": "讲得很好，谢谢老师"},
         follow_redirects=False,
     )
     assert response.status_code == 303
@@ -106,7 +105,7 @@ def test_what_to_learn_next_becomes_a_masked_line_with_a_receipt(trained_client,
     """「下次想学什么」 asking for something: a masked line, its receipt shown once on the thank-you page."""
     session = _class(trained_client, organizer_headers)
     response = trained_client.post(
-        "/class-feedback", data={"token": _token(session), "rating": "4", "text": f"下次想学急救包扎，电话{PHONE}"}
+        f"/class/{_token(session)}", data={"rating": "4", "text": f"下次想学急救包扎，电话{PHONE}"}
     )
     assert response.status_code == 200 and response.url.path == "/class-feedback/thanks"
     code = parse_html(response.text).by_id("receipt-code").text
@@ -122,7 +121,7 @@ def test_a_bad_rating_keeps_what_was_typed(trained_client, trained_service, orga
     """No or a bad rating: 422, the form again with the error linked and the text as typed; nothing stored."""
     session = _class(trained_client, organizer_headers)
     typed = "下次想学急救包扎"
-    response = trained_client.post("/class-feedback", data={"token": _token(session), "rating": rating, "text": typed})
+    response = trained_client.post(f"/class/{_token(session)}", data={"rating": rating, "text": typed})
     assert response.status_code == 422
     page = parse_html(response.text)
     assert page.by_id("rating-error") is not None and "1 到 5" in page.by_id("rating-error").text
@@ -134,7 +133,7 @@ def test_a_too_long_text_keeps_the_rating(trained_client, trained_service, organ
     """Text over the limit: 422 on the text field, the chosen rating still checked."""
     session = _class(trained_client, organizer_headers)
     response = trained_client.post(
-        "/class-feedback", data={"token": _token(session), "rating": "2", "text": "学" * 2500}
+        f"/class/{_token(session)}", data={"rating": "2", "text": "学" * 2500}
     )
     assert response.status_code == 422
     page = parse_html(response.text)
@@ -170,8 +169,8 @@ def test_posters_need_an_organizer(trained_client, organizer_headers):
 def test_the_topic_page_and_dashboard_show_each_class(trained_client, organizer_headers):
     """The topic page lists the class with its rating and demand; the dashboard links its poster."""
     session = _class(trained_client, organizer_headers)
-    trained_client.post("/class-feedback", data={"token": _token(session), "rating": "4"})
-    trained_client.post("/class-feedback", data={"token": _token(session), "rating": "5"})
+    trained_client.post(f"/class/{_token(session)}", data={"rating": "4"})
+    trained_client.post(f"/class/{_token(session)}", data={"rating": "5"})
     page = parse_html(trained_client.get(f"/organizer/topics/{session['topic_id']}", headers=organizer_headers).text)
     row = page.find("tr", **{"data-session-id": str(session["id"])})
     assert "4.5 分" in row.find("td", class_="session-rating").text and "2 人评价" in row.text
@@ -214,8 +213,8 @@ def test_the_receipt_page_says_unsorted(trained_client, trained_service):
 def test_organizers_read_the_answers_of_a_class(trained_client, organizer_headers):
     """GET /api/sessions/{id}/answers and the topic page: ratings, praise and 下次想学什么, newest first."""
     session = _class(trained_client, organizer_headers)
-    trained_client.post("/class-feedback", data={"token": _token(session), "rating": "5", "text": "讲得很好，谢谢老师"})
-    trained_client.post("/class-feedback", data={"token": _token(session), "rating": "3", "text": "下次想学急救包扎"})
+    trained_client.post(f"/class/{_token(session)}", data={"rating": "5", "text": "讲得很好，谢谢老师"})
+    trained_client.post(f"/class/{_token(session)}", data={"rating": "3", "text": "下次想学急救包扎"})
     body = trained_client.get(f"/api/sessions/{session['id']}/answers", headers=organizer_headers).json()
     assert [(a["rating"], a["kind"], a["text"]) for a in body["answers"]] == [
         (3, "request", "下次想学急救包扎"), (5, "praise", "讲得很好，谢谢老师")
@@ -225,3 +224,17 @@ def test_organizers_read_the_answers_of_a_class(trained_client, organizer_header
     page = parse_html(trained_client.get(f"/organizer/topics/{session['topic_id']}", headers=organizer_headers).text)
     answers = page.by_id(f"answers-{session['id']}")
     assert "讲得很好，谢谢老师" in answers.text and "已计入学习需求" in answers.text
+
+
+def test_the_post_class_form_is_rate_limited_like_the_feedback_doors(trained_service, settings, organizer_headers):
+    """POST /class/{token} counts in the feedback bucket: over RECOMMENDER_RATE_LIMIT, 429."""
+    from fastapi.testclient import TestClient
+
+    from recommender.web.app import create_app
+
+    limited = Settings(**{**settings.model_dump(), "rate_limit": "2/minute"})
+    with TestClient(create_app(limited, trained_service)) as client:
+        session = _class(client, organizer_headers)
+        answers = [client.post(f"/class/{_token(session)}", data={"rating": "5"}, follow_redirects=False)
+                   for _ in range(3)]
+        assert [a.status_code for a in answers] == [303, 303, 429]

@@ -3,9 +3,9 @@ links every class carries in the API and on the dashboard.
 
 - ``GET /class/{token}``: the post-class form of one class (anyone with the link; the token is
   unguessable): a rating 1–5 and 「下次想学什么」. Works without JavaScript and on a phone.
-- ``POST /class-feedback``: the form's target (the token travels in the body, so the rate
-  limit of the feedback doors applies to one path); 303 to ``/class-feedback/thanks``, or the
-  form again with what was typed and the error (422).
+- ``POST /class/{token}``: the form posts to its own address (rate-limited like the feedback
+  doors); 303 to ``/class-feedback/thanks``, or the form again with what was typed and the
+  error (422).
 - ``GET /organizer/sessions/{id}/poster.svg`` and ``.png``: the class poster (title, date,
   instructor, the QR code of its link; :mod:`recommender.web.posters`); organizer only.
 
@@ -44,11 +44,10 @@ CLASS_FORM = {
                 "schema": {
                     "type": "object",
                     "properties": {
-                        "token": {"type": "string", "maxLength": 32, "description": "The class's link token."},
                         "rating": {"type": "string", "enum": ["1", "2", "3", "4", "5"], "description": "1 (worst) to 5 (best)."},
                         "text": {"type": "string", "description": "下次想学什么 (optional)."},
                     },
-                    "required": ["token", "rating"],
+                    "required": ["rating"],
                 }
             }
         },
@@ -118,7 +117,7 @@ def class_form(request: Request, token: str, service: Service) -> HTMLResponse:
 
 
 @router.post(
-    "/class-feedback",
+    "/class/{token}",
     response_class=HTMLResponse,
     status_code=status.HTTP_303_SEE_OTHER,
     summary="Submit the post-class form",
@@ -130,16 +129,15 @@ def class_form(request: Request, token: str, service: Service) -> HTMLResponse:
     },
     openapi_extra=CLASS_FORM,
 )
-async def submit_class_form(request: Request, service: Service) -> Response:
+async def submit_class_form(request: Request, token: str, service: Service) -> Response:
     """Store a rating (class feedback) and 「下次想学什么」 (a feedback line when it asks for something)."""
     try:
         form = await read_form(request)
     except (FormEncodingError, StarletteHTTPException):
         raise HttpError(400, "malformed_form", "表单提交的格式不对，请刷新页面后重新填写。") from None
-    values = {name: form.get(name, "") for name in ("token", *CLASS_FIELDS)}
+    values = {name: form.get(name, "") for name in CLASS_FIELDS}
     values = {name: value if isinstance(value, str) else "" for name, value in values.items()}
     await form.close()
-    token = values["token"]
     try:
         session, _line, receipt = await run_in_threadpool(
             service.respond_to_class, token, values["rating"], values["text"],
