@@ -156,7 +156,7 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
     try:
         result = train_from_store(
             store, settings, progress=not args.quiet, blas_threads=settings.train_threads or None,
-            actor=console_actor(),
+            actor=console_actor(), force=getattr(args, "force", False),
         )
     except DaskTrainingError as exc:
         log.error("distributed retrain failed: %s", exc)
@@ -176,6 +176,12 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
         return EXIT_ERROR
     finally:
         store.dispose()
+    if result.unchanged:
+        print(
+            f"没有新的反馈：当前模型 {result.version} 保持不变（{result.n_rows} 条反馈，{result.n_topics} 个主题）。"
+            "要重新拟合，请加 --force。"
+        )
+        return 0
     print(
         f"新模型 {result.version} 已启用：{result.n_rows} 条反馈，{result.n_topics} 个主题"
         f"（{result.kept_ids} 个沿用原编号），{result.n_noise} 条不属于任何主题，用时 {result.seconds:.1f} 秒"
@@ -429,6 +435,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--scheduler", metavar="ADDRESS", default=None,
         help="Dask scheduler, e.g. tcp://10.0.0.5:8786 (default: setting dask_scheduler; unset: a local cluster)",
+    )
+    p.add_argument(
+        "--force", action="store_true",
+        help="fit and publish a new version even when nothing is new since the current one",
     )
     p.set_defaults(func=cmd_train)
 

@@ -141,3 +141,14 @@ def assert_error(response, status: int, code: str | None = None) -> dict | Eleme
     assert html is not None and html.get("lang") == "zh-CN"
     assert page.find("h1") is not None and page.find("h1").text, "an error page has a heading"
     return page
+
+
+def dashboard_login(client, token: str) -> str:
+    """Log the client in to the dashboard with ``token`` and return the dashboard page's CSRF token."""
+    import re
+
+    response = client.post("/organizer/login", data={"token": token}, follow_redirects=False)
+    assert response.status_code == 303
+    match = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/organizer").text)
+    assert match
+    return match.group(1)

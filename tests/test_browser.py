@@ -115,7 +115,7 @@ def test_attendee_submits_the_form_and_sees_thanks(live_server, page):
 
 
 def test_organizer_logs_in_plans_a_class_and_sees_it_held_back(live_server, page):
-    """Log in, see cards and the bar chart, record a held class today on the top topic, see 近期已开课."""
+    """Log in, see cards and the bar chart, record a held class today on the top topic, see 「…已开课，暂缓到…」."""
     response = page.goto(f"{live_server}/organizer?top=20")
     assert response.status == 401
     page.fill("#token", TOKEN)
@@ -138,6 +138,6 @@ def test_organizer_logs_in_plans_a_class_and_sees_it_held_back(live_server, page
 
     assert "已记录课程" in page.locator(".flash--success").inner_text()
     card = page.locator(f"li.card[data-topic-id='{topic_id}']")
-    assert "近期已开课" in card.locator(".badge--covered").inner_text()
+    assert "已开课，暂缓到" in card.locator(".badge--covered").inner_text()
     assert cards.first.get_attribute("data-topic-id") != topic_id or cards.count() == 1
     page.screenshot(path=str(DOCS / "screenshot-dashboard.png"), full_page=True)

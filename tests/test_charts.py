@@ -8,10 +8,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from recommender.ranking.charts import bar_chart_svg, sparkline_svg
+from recommender.ranking.charts import _text_width, bar_chart_svg, sparkline_svg, wrap_text
 
 NS = "{http://www.w3.org/2000/svg}"
-ALLOWED_TAGS = {f"{NS}{t}" for t in ("svg", "title", "desc", "polyline", "circle", "line", "g", "text", "rect")}
+ALLOWED_TAGS = {f"{NS}{t}" for t in ("svg", "title", "desc", "polyline", "circle", "line", "g", "text", "rect", "a")}
 EVIL = '<script>alert("x")</script> & \'q\''
 
 
@@ -76,29 +76,65 @@ def test_sparkline_rejects_bad_counts(counts):
         sparkline_svg(counts, title="t")
 
 
+def bar_rows(root):
+    """The row groups of a bar chart."""
+    return root.findall(f"{NS}g/{NS}g")
+
+
 def test_bar_chart_structure_and_proportions():
-    """One group per item in order, bar widths proportional to the values, values printed."""
+    """One group per item in order, bar widths proportional to the values (in %), values printed."""
     items = [("公文写作", 4.0), ("反诈宣传", 2.0), ("垃圾分类", 0.0)]
     root = parse(bar_chart_svg(items, title="热度"))
     assert root.get("aria-label") == "热度"
-    rows = root.findall(f"{NS}g/{NS}g")
+    rows = bar_rows(root)
     assert len(rows) == 3
-    widths = [float(g.find(f"{NS}rect").get("width")) for g in rows]
-    assert widths[1] == pytest.approx(widths[0] / 2, abs=0.01)
-    assert widths[2] == 0
+    widths = [g.find(f".//{NS}rect").get("width") for g in rows]
+    assert widths == ["100%", "50%", "0%"]
     assert [g.find(f"{NS}title").text for g in rows] == ["公文写作：4", "反诈宣传：2", "垃圾分类：0"]
     assert texts(root) == ["公文写作", "4", "反诈宣传", "2", "垃圾分类", "0"]
-    assert float(root.get("width")) == 640
 
 
-def test_bar_chart_shortens_long_labels_but_keeps_them_in_title():
-    """A long label is cut with … on screen; the row's <title> keeps it whole."""
-    label = "社区" * 200
-    root = parse(bar_chart_svg([(label, 1.5)], width=300, title="t"))
-    row = root.find(f"{NS}g/{NS}g")
-    shown = row.find(f"{NS}text").text
-    assert shown.endswith("…") and len(shown) < len(label)
-    assert row.find(f"{NS}title").text == f"{label}：1.50"
+def test_bar_chart_is_fluid_and_never_scaled():
+    """width="100%" and no viewBox: the text keeps its pixel size on a phone (at least 12 px)."""
+    root = parse(bar_chart_svg([("公文写作", 4.0)], width=300, title="t"))
+    assert root.get("width") == "100%"
+    assert root.get("viewBox") is None
+    assert float(root.find(f"{NS}g").get("font-size")) >= 12
+
+
+def test_bar_chart_links_each_bar_to_its_href():
+    """(label, value, href): the label and the bar are one link; rows without href have none."""
+    root = parse(bar_chart_svg([("垃圾处理", 43, "/organizer/topics/T0003"), ("消防", 7)], title="t"))
+    first, second = bar_rows(root)
+    link = first.find(f"{NS}a")
+    assert link.get("href") == "/organizer/topics/T0003"
+    assert link.find(f"{NS}rect") is not None and link.find(f"{NS}text").text == "垃圾处理"
+    assert second.find(f"{NS}a") is None
+
+
+@pytest.mark.parametrize("label", ["垃圾处理", "应急·心肺复苏", "社区" * 40, "Smartphone apps für Senioren und Familien"],
+                         ids=["short", "middle-dot", "very-long", "latin"])
+@pytest.mark.parametrize("width", [280, 320, 640], ids=str)
+def test_long_labels_wrap_and_are_never_cut(label, width):
+    """Every character of a label is drawn, in lines that fit beside the value and start inside the chart."""
+    root = parse(bar_chart_svg([(label, 12345.0), ("短", 1.0)], width=width, title="t"))
+    row = bar_rows(root)[0]
+    lines = [t for t in row.iter(f"{NS}text") if t.get("text-anchor") != "end"]
+    assert "".join(t.text for t in lines) == label
+    value_room = _text_width("12345", 14) + 14
+    for line in lines:
+        assert float(line.get("x")) >= 0
+        assert _text_width(line.text, 14) <= width - value_room
+    ys = [float(t.get("y")) for t in lines]
+    assert ys == sorted(ys) and len(set(ys)) == len(ys)
+    assert float(row.find(f".//{NS}rect").get("y")) > ys[-1]
+
+
+def test_wrap_text_measures_cjk_as_one_em():
+    """Ten CJK characters at 14 px are 140 px: two lines of 7 and 3 in 100 px."""
+    assert wrap_text("垃圾处理与分类回收站", 100, 14) == ["垃圾处理与分类", "回收站"]
+    assert wrap_text("hello world", 60, 14) == ["hello ", "world"]
+    assert wrap_text("", 60, 14) == [""]
 
 
 def test_bar_chart_escapes_labels_and_title():
@@ -107,7 +143,7 @@ def test_bar_chart_escapes_labels_and_title():
     assert "<script>" not in svg
     root = parse(svg)
     assert root.get("aria-label") == EVIL
-    assert texts(root)[0] == EVIL or texts(root)[0].endswith("…")
+    assert "".join(texts(root)[:-3]) == EVIL
     assert root.find(f"{NS}g/{NS}g/{NS}title").text == f"{EVIL}：1"
     assert {el.tag for el in root.iter()} <= ALLOWED_TAGS
 
@@ -146,3 +182,13 @@ def test_any_text_round_trips(title, items):
         assert {el.tag for el in root.iter()} <= ALLOWED_TAGS
     rows = parse(bar_chart_svg(items, title=title)).findall(f"{NS}g/{NS}g")
     assert [r.find(f"{NS}title").text.rsplit("：", 1)[0] for r in rows] == [label for label, _ in items]
+
+
+@settings(max_examples=80, deadline=None)
+@given(text=xml_text, width=st.floats(20, 400))
+def test_wrap_text_keeps_every_character_and_fits(text, width):
+    """Wrapped lines give back the text exactly; each fits the width unless it is one character."""
+    lines = wrap_text(text, width, 14)
+    assert "".join(lines) == text
+    for line in lines:
+        assert len(line) <= 1 or _text_width(line, 14) <= width

@@ -90,7 +90,11 @@ def test_train_suggest_and_models(env, tmp_path, capsys):
     assert data["model_version"] == first and 1 <= len(data["suggestions"]) <= 3
     code, out, _ = run(capsys, "suggest", "--top", "2")
     assert code == 0 and "1." in out
-    assert run(capsys, "train")[0] == 0
+    code, out, _ = run(capsys, "train")
+    assert code == 0 and "没有新的反馈" in out and first in out
+    assert ModelRegistry(env.models_dir).current_version() == first
+    assert run(capsys, "train", "--force")[0] == 0
+    assert ModelRegistry(env.models_dir).current_version() != first
     code, out, _ = run(capsys, "models", "list")
     assert code == 0 and first in out and "*" in out
     code, out, _ = run(capsys, "models", "show", first)

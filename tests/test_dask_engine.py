@@ -186,7 +186,8 @@ def test_dask_engine_publishes_the_local_model(loaded, dask_settings, dask_clien
     assert meta["engine"] == "dask" and meta["partitions"] > 1
     assert loaded.store.assignment_count(result.version) == loaded.store.count()
     local = train_from_store(
-        loaded.store, dask_settings, progress=False, engine="local", blas_threads=dask_settings.train_threads
+        loaded.store, dask_settings, progress=False, engine="local", blas_threads=dask_settings.train_threads,
+        force=True,  # the same lines: refit all the same, to compare the engines
     )
     a, b = _model(dask_settings, local.version), _model(dask_settings, result.version)
     assert [t["prior"] for t in a.topics_] == [topic_number(t) for t in registry.show(result.version).metadata["topic_ids"]]
@@ -249,7 +250,8 @@ def test_worker_killed_mid_training_completes_or_keeps_the_current_model(loaded,
 
         try:
             result = train_from_store(
-                loaded.store, dask_settings, progress=False, engine="dask", dask_client=client, on_stage=on_stage
+                loaded.store, dask_settings, progress=False, engine="dask", dask_client=client, on_stage=on_stage,
+                force=True,
             )
         except DaskTrainingError as exc:
             assert "current model is kept" in str(exc)
@@ -272,7 +274,7 @@ def test_unreachable_scheduler_fails_cleanly(loaded, dask_settings):
         update={"train_engine": "dask", "dask_scheduler": "tcp://127.0.0.1:9", "dask_connect_timeout": 1.0}
     )
     with pytest.raises(DaskTrainingError, match="cannot reach the Dask scheduler"):
-        train_from_store(loaded.store, settings, progress=False)
+        train_from_store(loaded.store, settings, progress=False, force=True)
     registry = ModelRegistry(settings.models_dir)
     assert registry.current_version() == first.version
     assert [v.version for v in registry.list_versions()] == [first.version]

@@ -184,3 +184,23 @@ def test_bad_input_is_refused(kwargs: dict, message: str) -> None:
         match_topics(
             arguments.pop("prev"), arguments.pop("new_members"), arguments.pop("new_centroids"), **arguments
         )
+
+
+def test_a_topic_the_model_carried_over_keeps_its_id_whatever_the_overlap() -> None:
+    """The model's own continuation (``continues``) wins over the similarity match: a topic
+    that lost most of its shared lines to a neighbour still keeps its id, and the others
+    are matched among themselves."""
+    prev = PreviousTopics(["T0001", "T0002"], [ids("a", 20), ids("b", 20)])
+    # New topic 0 holds most of a; new topic 1 holds a little of a and most of b.
+    new_members = [ids("a", 12), set(sorted(ids("a", 20))[12:]) | ids("b", 4)]
+    unforced = match_topics(prev, new_members, None, next_id=counter())
+    forced = match_topics(prev, new_members, None, next_id=counter(), continues=["T0002", None])
+    assert unforced.topic_ids[0] == "T0001"
+    assert forced.topic_ids == ["T0002", "T0001"]
+    assert forced.matched_prev == [1, 0]
+
+
+def test_a_continuation_to_an_unknown_id_is_ignored() -> None:
+    prev = PreviousTopics(["T0001"], [ids("a", 20)])
+    result = match_topics(prev, [ids("a", 20)], None, next_id=counter(), continues=["T0099"])
+    assert result.topic_ids == ["T0001"]

@@ -34,7 +34,7 @@ def test_a_withdrawn_line_leaves_every_saved_version(client, service, settings):
     still load, and every other quote is kept."""
     codes = _load_with_receipts(service)
     train_from_store(service.store, settings, progress=False)
-    train_from_store(service.store, settings, progress=False)
+    train_from_store(service.store, settings, progress=False, force=True)
     service.refresh_model()
     before = _quotes_on_disk(settings)
     assert len(before) == 2

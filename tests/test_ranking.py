@@ -418,8 +418,9 @@ def test_to_dict_has_interface_keys_and_is_json_ready():
     data = s.to_dict()
     assert list(data) == [
         "topic_id", "rank", "label", "keywords", "score", "score_breakdown", "feedback_count",
-        "distinct_submitters", "trend", "examples", "feedback_ids", "theme_id", "theme_label", "votes", "recently_covered",
-        "last_class_on", "class_planned_on", "demand_rising_after_class", "monthly_counts", "similar_to",
+        "distinct_submitters", "trend", "examples", "feedback_ids", "theme_id", "theme_label", "why", "votes",
+        "recently_covered", "last_class_on", "cooldown_until", "class_planned_on", "demand_rising_after_class",
+        "monthly_counts", "similar_to", "recent_people", "previous_people", "breakdown_readable",
     ]
     assert tuple(data["score_breakdown"]) == BREAKDOWN_KEYS
     assert data["last_class_on"] == (AS_OF.date() - timedelta(days=5)).isoformat()

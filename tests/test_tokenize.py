@@ -113,8 +113,30 @@ def test_traditional_characters_give_words():
 
 @pytest.mark.parametrize(
     "text",
-    ["", "   ", "！？。", "[手机号]", "谢谢老师", "暂时没有", "对这个很感兴趣，盼望尽快安排"],
-    ids=["empty", "spaces", "punct", "placeholder", "only-boilerplate", "nothing-for-now", "interest-phrasing"],
+    [
+        "",
+        "   ",
+        "！？。",
+        "[手机号]",
+        "谢谢老师",
+        "暂时没有",
+        "对这个很感兴趣，盼望尽快安排",
+        "老师讲得太好了，受益匪浅",
+        "今天学到很多，下次还来",
+        "今晚的课讲得很棒",
+    ],
+    ids=[
+        "empty",
+        "spaces",
+        "punct",
+        "placeholder",
+        "only-boilerplate",
+        "nothing-for-now",
+        "interest-phrasing",
+        "praise",
+        "came-again",
+        "tonight-praise",
+    ],
 )
 def test_texts_without_topic_words_give_empty_list(text):
     """Nothing topical in, empty list out."""

@@ -10,6 +10,7 @@ from sklearn.metrics import homogeneity_score, normalized_mutual_info_score
 from sklearn.utils._param_validation import InvalidParameterError
 
 from recommender.model import TopicModel
+from recommender.model.discovery import NEW_LINE
 from recommender.text.tokenize import tokenize
 
 TEMPLATES = ["希望多讲讲{}", "建议开设{}课程", "能不能讲一下{}", "{}怎么办", "想学习{}", "下次讲讲{}吧，谢谢老师"]
@@ -203,11 +204,27 @@ def test_one_percent_more_lines_keeps_the_topics():
     texts = [row["text"] for row in demo_feedback()]
     base, extra = texts[:-5], texts[-5:]
     before = TopicModel().fit(base)
-    after = TopicModel().fit(base + extra, prior_labels=[*before.labels_, *[-1] * len(extra)])
+    after = TopicModel().fit(base + extra, prior_labels=[*before.labels_, *[NEW_LINE] * len(extra)])
     continued = {t["topic"]: t["prior"] for t in after.topics_}
     mapped = np.array([continued[t] if t >= 0 else -1 for t in after.labels_[: len(base)]])
     assert (mapped == before.labels_).mean() >= 0.9
     assert abs(after.n_topics_ - before.n_topics_) <= 0.1 * before.n_topics_
+
+
+def test_a_new_topic_in_a_retrain_needs_new_lines():
+    """In a retrain, lines the previous model left in no topic do not make a topic on
+    their own; new lines (prior NEW_LINE) about a new subject do."""
+    texts, _ = themed_corpus(repeats=3)
+    tai_chi = [f"{p}太极拳{s}" for p in ["希望开一个", "想学", "能不能教"] for s in ["班", "入门", "的基本动作"]]
+    base = texts + tai_chi
+    before = TopicModel().fit(texts)
+    old = np.r_[before.labels_, np.full(len(tai_chi), -1)]  # the tai chi lines: old, in no topic
+    kept = TopicModel().fit(base, prior_labels=old)
+    assert all(t["prior"] >= 0 for t in kept.topics_), [t["label"] for t in kept.topics_ if t["prior"] < 0]
+    new = np.r_[before.labels_, np.full(len(tai_chi), NEW_LINE)]
+    grown = TopicModel().fit(base, prior_labels=new)
+    fresh = [t for t in grown.topics_ if t["prior"] < 0]
+    assert any("太极" in t["label"] for t in fresh), [t["label"] for t in grown.topics_]
 
 
 def test_pinned_topic_is_kept():

@@ -64,9 +64,28 @@ def test_too_little_feedback_refuses_and_keeps_no_model(service, settings):
 def test_second_retrain_reuses_cached_tokens(loaded, settings):
     """Tokenization happens once per line: a second retrain tokenizes nothing."""
     first = train_from_store(loaded.store, settings, progress=False)
-    second = train_from_store(loaded.store, settings, progress=False)
+    second = train_from_store(loaded.store, settings, progress=False, force=True)
     assert first.tokenized == loaded.store.count()
-    assert second.tokenized == 0
+    assert second.tokenized == 0 and not second.unchanged and second.version != first.version
+
+
+def test_a_retrain_with_nothing_new_keeps_the_current_version(loaded, settings):
+    """Nothing added, withdrawn or hidden since the current version: the retrain keeps it
+    (every line's topic and every suggestion stay as they are); one more line, or
+    ``force``, fits and publishes a new version."""
+    first = train_from_store(loaded.store, settings, progress=False)
+    again = train_from_store(loaded.store, settings, progress=False, actor="console")
+    registry = ModelRegistry(settings.models_dir)
+    assert again.unchanged and again.version == first.version == registry.current_version()
+    assert (again.n_rows, again.n_topics, again.n_noise) == (first.n_rows, first.n_topics, first.n_noise)
+    assert [v.version for v in registry.list_versions()] == [first.version]
+    entries, _ = loaded.store.audit_entries(limit=1, action="retrain")
+    assert entries[0]["detail"]["unchanged"] is True
+    load_into(loaded, feedback_rows(seed=11, per_theme=1))
+    grown = train_from_store(loaded.store, settings, progress=False)
+    assert not grown.unchanged and grown.version != first.version
+    forced = train_from_store(loaded.store, settings, progress=False, force=True)
+    assert not forced.unchanged and forced.version != grown.version
 
 
 def test_retrain_keeps_topic_ids_when_topics_do_not_change(loaded, settings):
@@ -96,7 +115,7 @@ def test_organizer_label_survives_a_retrain(loaded, settings):
     loaded.refresh_model()
     topic_id = loaded.topics()["topics"][0]["topic_id"]
     loaded.rename_topic(topic_id, "我们起的名字")
-    train_from_store(loaded.store, settings, progress=False)
+    train_from_store(loaded.store, settings, progress=False, force=True)
     loaded.refresh_model()
     labels = {t["topic_id"]: t["label"] for t in loaded.topics()["topics"]}
     assert first.version != loaded.served().version

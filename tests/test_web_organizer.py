@@ -7,36 +7,34 @@ import io
 import re
 import sys
 import time
-from datetime import date
+from datetime import date, timedelta
 from urllib.parse import unquote
 
 import pytest
 from openpyxl import load_workbook
 
+from recommender.config import Settings
+from recommender.ranking.explain import cooldown_text
 from recommender.retrain.lock import retrain_lock
 from recommender.retrain import runner
 from tests.conftest import ORGANIZER_TOKEN
 from tests.fixtures_organizer import INJECTION, trained_client, trained_service  # noqa: F401 (fixtures)
-from tests.helpers import assert_error, parse_html
+from tests.helpers import assert_error, dashboard_login, parse_html
 
 INTERFACE_KEYS = {
     "topic_id", "rank", "label", "keywords", "score", "score_breakdown", "feedback_count",
-    "distinct_submitters", "trend", "examples", "feedback_ids", "theme_id", "theme_label",
+    "distinct_submitters", "trend", "examples", "feedback_ids", "theme_id", "theme_label", "why",
 }
 EXTRA_KEYS = {
     "votes", "recently_covered", "last_class_on", "class_planned_on", "demand_rising_after_class",
-    "monthly_counts", "similar_to",
+    "monthly_counts", "similar_to", "cooldown_until", "recent_people", "previous_people", "breakdown_readable",
 }
 TRENDS_ZH = {"新出现", "上升", "平稳", "下降"}
 
 
 def _login(client) -> str:
     """Log the client in to the dashboard and return the CSRF token of the dashboard page."""
-    response = client.post("/organizer/login", data={"token": ORGANIZER_TOKEN}, follow_redirects=False)
-    assert response.status_code == 303
-    match = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/organizer").text)
-    assert match
-    return match.group(1)
+    return dashboard_login(client, ORGANIZER_TOKEN)
 
 
 def _top_topic(client, headers) -> dict:
@@ -85,7 +83,7 @@ def test_suggestions_shape_matches_interface(trained_client, organizer_headers):
         assert set(s) == INTERFACE_KEYS | EXTRA_KEYS
         assert list(s)[: len(INTERFACE_KEYS)] == [
             "topic_id", "rank", "label", "keywords", "score", "score_breakdown", "feedback_count",
-            "distinct_submitters", "trend", "examples", "feedback_ids", "theme_id", "theme_label",
+            "distinct_submitters", "trend", "examples", "feedback_ids", "theme_id", "theme_label", "why",
         ]
         assert s["rank"] == rank
         assert isinstance(s["label"], str) and s["label"]
@@ -398,7 +396,10 @@ def test_plan_a_class_from_the_dashboard(trained_client, organizer_headers):
     page = parse_html(trained_client.get(response.headers["location"]).text)
     assert "已记录课程" in page.find("div", class_="flash").text
     card = page.find("li", id=f"topic-{top['topic_id']}")
-    assert "近期已开课" in card.find("p", class_="badges").text
+    today = date.today()
+    note = cooldown_text(today, today + timedelta(days=Settings().cooldown_days), today)
+    assert note in card.find("p", class_="badges").text  # 「12 月 6 日已开课，暂缓到 2027 年 3 月 6 日」
+    assert note in card.find("p", class_="why").text
     again = parse_html(trained_client.get("/organizer").text)
     assert again.find("div", class_="flash") is None, "a flash message is shown once"
 

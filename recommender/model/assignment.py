@@ -15,9 +15,11 @@ The same rule assigns every line at the end of ``fit`` and every new line in ``p
 so a line gets the same topic either way. ``open_set=False`` (the fixed-``n_topics``
 partition) keeps only the centroid floor.
 
-Between retrains a line that belonged to a topic keeps it while it is still above the
-topic's floor (hysteresis, ``prior``), so a retrain does not move lines between two topics
-they fit almost equally well.
+In a retrain (``prior``, see :func:`index_prior`) a line that belonged to a topic keeps it
+while the topic continues, and a line that was in no topic joins one only by a distinctive
+word: a retrain does not move lines between two topics they fit almost equally well, nor
+pull old lines in and out at the margin of a topic whose description moved a little. New
+lines, and lines of topics that ended, are assigned like any other.
 """
 
 from __future__ import annotations
@@ -37,6 +39,18 @@ NEIGHBOUR_FLOOR_PERCENTILE = 25
 BLOCK = 4096
 # Training lines (a text-hashed sample) kept to tell how familiar a new line is.
 REFERENCE_LINES = 2000
+# A line's prior in index space (``index_prior``): a topic index, or one of these.
+STAYED_OUT = -1  # in no topic before: joins one only by a distinctive word
+FREE = -2  # new, or its topic ended: assigned like any line
+
+
+def index_prior(prior: np.ndarray, continued: Mapping[int, int]) -> np.ndarray:
+    """Each line's prior for :meth:`TopicIndex.assign` from its previous topic number
+    (``prior_labels``: -1 in no topic, ``NEW_LINE`` -2 new) and ``continued`` (previous
+    number -> index topic of the topic that continues it)."""
+    return np.fromiter(
+        (continued.get(int(p), STAYED_OUT if p == -1 else FREE) for p in prior), dtype=np.int64, count=len(prior)
+    )
 
 
 @dataclass
@@ -86,8 +100,8 @@ class TopicIndex:
     ) -> tuple[np.ndarray, np.ndarray]:
         """Topic of each unit row of ``Z`` (-1: none) and its assignment score.
 
-        ``words`` are each line's tokens; ``prior`` (optional) each line's previous topic
-        index in this index (-1: none). The score, between about -0.5 and 1, is high for
+        ``words`` are each line's tokens; ``prior`` (optional, a retrain) each line's
+        previous topic index in this index, ``STAYED_OUT`` or ``FREE`` (:func:`index_prior`). The score, between about -0.5 and 1, is high for
         lines like those the model learned from and higher still when they join a topic:
         ``(similarity to the nearest training line + joined) / 2``; without ``open_set``
         it is the cosine to the topic's centroid.
@@ -101,7 +115,7 @@ class TopicIndex:
         for start in range(0, n, BLOCK):
             block = np.asarray(Z[start : start + BLOCK], dtype=np.float32)
             sims = block @ C.T
-            lab, sc = self._decide(block, sims, words[start : start + BLOCK])
+            lab, sc, by_term = self._decide(block, sims, words[start : start + BLOCK])
             if self.open_set and self.reference is not None and self.reference.shape[0]:
                 familiar = (block @ self.reference.T).max(axis=1)
                 sc = (familiar + (lab >= 0)) / 2.0
@@ -109,9 +123,10 @@ class TopicIndex:
                 p = prior[start : start + BLOCK]
                 keep = p >= 0
                 p_sim = np.where(keep, sims[np.arange(block.shape[0]), np.maximum(p, 0)], -np.inf)
-                stays = keep & (p_sim >= self.floors[np.maximum(p, 0)])
-                lab = np.where(stays, p, lab)
-                sc = np.where(stays, np.maximum(sc, p_sim), sc)
+                lab = np.where(keep, p, lab)
+                sc = np.where(keep, np.maximum(sc, p_sim), sc)
+                if self.open_set:
+                    lab = np.where((p == STAYED_OUT) & (by_term < 0), -1, lab)
             empty = ~np.any(block != 0, axis=1)  # no topic word: no topic
             labels[start : start + BLOCK] = np.where(empty, -1, lab)
             scores[start : start + BLOCK] = np.where(empty, 0.0, sc)
@@ -119,12 +134,17 @@ class TopicIndex:
 
     def _decide(
         self, block: np.ndarray, sims: np.ndarray, words: Sequence[Sequence[str]]
-    ) -> tuple[np.ndarray, np.ndarray]:
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(topic or -1, score, topic joined by a distinctive word or -1) of each row."""
         rows = np.arange(block.shape[0])
         best = np.argmax(sims, axis=1)
         best_sim = sims[rows, best]
         if not self.open_set:
-            return np.where(best_sim >= self.floors[best], best, -1), best_sim.astype(np.float64)
+            return (
+                np.where(best_sim >= self.floors[best], best, -1),
+                best_sim.astype(np.float64),
+                np.full(block.shape[0], -1, dtype=np.int64),
+            )
         # 1. A distinctive word of a topic: the most similar topic among those whose words
         #    the line has, when it is not unrelated (min_similarity).
         by_term = np.full(block.shape[0], -1, dtype=np.int64)
@@ -151,7 +171,7 @@ class TopicIndex:
                 (all(len(w) < 2 or w in self.known_words for w in ws) for ws in words), dtype=bool, count=len(words)
             )
         labels = np.where(by_term >= 0, by_term, np.where(close, best, -1))
-        return labels, nearest
+        return labels, nearest, by_term
 
     @property
     def term_topics(self) -> dict[str, tuple[int, ...]]:

@@ -6,7 +6,8 @@ a topic word, holds a distinctive word of the topic, and is never a generic word
 
 The choice (:func:`candidate_labels`): among the phrases around the topic's best keywords
 (c-TF-IDF, specific words first), the one most of its lines share, a longer one preferred
-when nearly as many do; at least two lines, at most ``MAX_LABEL_CHARS`` characters. A name, time or
+when nearly as many do, and a longer phrase holding it when most of its lines use that
+("充电" → "充电桩"); at least two lines, at most ``MAX_LABEL_CHARS`` characters. A name, time or
 locality ("北京", "最近") is never a label on its own. Larger topics choose first; a topic whose
 phrase is taken uses its next candidate, so no two topics share a label.
 """
@@ -25,6 +26,9 @@ MAX_PIECES = 3
 # Keywords a label may be built around, and the weight of each character beyond two.
 ANCHORS = 3
 LENGTH_BONUS = 0.25
+# A phrase gives way to a longer one holding it when more than this share of the lines
+# that use it use the longer one too ("充电" → "充电桩").
+EXTEND_SHARE = 0.5
 # Lines of a topic read for its label (the most central ones).
 LABEL_LINES = 40
 # Characters of a line that its label phrases are read from.
@@ -79,7 +83,21 @@ def candidate_labels(
         if phrase in names or _generic_end(phrase, generic):
             continue
         scored.append((-(count / n) * (1.0 + LENGTH_BONUS * (len(phrase) - 2)), -count, phrase))
-    return [p for _, _, p in sorted(scored)]
+    ranked = [p for _, _, p in sorted(scored)]
+    if ranked:
+        ranked.remove(best := _extended(ranked[0], ranked, counts))
+        ranked.insert(0, best)
+    return ranked
+
+
+def _extended(phrase: str, ranked: Sequence[str], counts: Counter[str]) -> str:
+    """``phrase``, or the longer candidate holding it that more than ``EXTEND_SHARE`` of its
+    lines use (the most used one; repeated, so "充电" → "充电桩" → "充电桩安装")."""
+    while True:
+        longer = [p for p in ranked if len(p) > len(phrase) and phrase in p and counts[p] > EXTEND_SHARE * counts[phrase]]
+        if not longer:
+            return phrase
+        phrase = max(longer, key=lambda p: (counts[p], len(p), p))
 
 
 def _generic_end(phrase: str, generic: set[str]) -> bool:

@@ -36,6 +36,7 @@ from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
 from recommender.model import fit_steps as steps
+from recommender.model.assignment import index_prior
 from recommender.model.clustering import SVD_SAMPLE, hash_sample, text_hashes
 from recommender.model.representation import Representation
 from recommender.model.vocabulary import count_matrix, restricted_counts
@@ -175,9 +176,12 @@ class TopicModel(ClusterMixin, BaseEstimator):
         """Learn topics from ``texts``.
 
         ``tokens``: cached ``tokenize`` output for them. ``prior_labels``: the previous
-        model's topic of each text (any non-negative int per topic, -1: none), whose topics
-        are carried over (see ``discovery.carry_over``); ``pinned``: values of
-        ``prior_labels`` whose topics are kept whatever their lines look like.
+        model's topic of each text (any non-negative int per topic, -1: none, ``NEW_LINE``
+        (-2): a text the previous model did not learn from and put in no topic), whose
+        topics are carried over (see ``discovery.carry_over``; a topic that continues none
+        must hold new texts: old texts the previous model left in no topic do not make one on
+        their own); ``pinned``: values of ``prior_labels`` whose topics are kept whatever their
+        lines look like.
         """
         texts, tokens = self._check_input(texts, tokens, n_jobs=self.n_jobs)
         prior = None if prior_labels is None else np.asarray(prior_labels, dtype=np.int64)
@@ -237,8 +241,7 @@ class TopicModel(ClusterMixin, BaseEstimator):
             priors = [-1] * index.n_topics
         row_prior = None
         if prior is not None:
-            where = {p: t for t, p in enumerate(priors) if p >= 0}
-            row_prior = np.array([where.get(int(p), -1) for p in prior[rows]], dtype=np.int64)
+            row_prior = index_prior(prior[rows], {p: t for t, p in enumerate(priors) if p >= 0})
         Z = rep.project(X)
         row_labels, row_scores = index.assign(Z, row_tokens, row_prior)
         sizes = np.bincount(row_labels[row_labels >= 0], minlength=index.n_topics)

@@ -13,7 +13,7 @@ import unicodedata
 from collections.abc import Sequence
 from xml.sax.saxutils import escape
 
-__all__ = ["bar_chart_svg", "sparkline_svg"]
+__all__ = ["bar_chart_svg", "sparkline_svg", "wrap_text"]
 
 SVG_NS = "http://www.w3.org/2000/svg"
 FONT_FAMILY = "'Noto Sans CJK SC','PingFang SC','Microsoft YaHei',sans-serif"
@@ -48,10 +48,14 @@ def _check_size(**sizes: float) -> None:
             raise ValueError(f"{name}={value!r} should be a positive number")
 
 
-def _open_svg(width: float, height: float, title: str, css_class: str) -> list[str]:
+def _open_svg(width: float | None, height: float, title: str, css_class: str) -> list[str]:
+    """The opening tags; ``width=None`` is a fluid SVG: as wide as its container, unscaled (no viewBox)."""
+    size = (
+        f'width="100%" height="{_num(height)}"' if width is None
+        else f'width="{_num(width)}" height="{_num(height)}" viewBox="0 0 {_num(width)} {_num(height)}"'
+    )
     return [
-        f'<svg xmlns="{SVG_NS}" class="{css_class}" width="{_num(width)}" height="{_num(height)}" '
-        f'viewBox="0 0 {_num(width)} {_num(height)}" role="img" aria-label="{_attr(title)}">',
+        f'<svg xmlns="{SVG_NS}" class="{css_class}" {size} role="img" aria-label="{_attr(title)}">',
         f"<title>{_text(title)}</title>",
     ]
 
@@ -93,68 +97,112 @@ def sparkline_svg(counts: Sequence[float], width: float = 120, height: float = 2
 
 
 def _text_width(text: str, font_size: float) -> float:
-    """Rough rendered width: CJK (wide) characters one em, others about 0.6 em."""
-    return sum(font_size if unicodedata.east_asian_width(ch) in "WF" else 0.6 * font_size for ch in text)
+    """Rendered width, rounded up: CJK (wide) and ambiguous characters (「·」, 「…」: full width in
+    CJK fonts) one em, others 0.6 em (wider than most Latin glyphs, so a wrapped line fits)."""
+    return sum(font_size if unicodedata.east_asian_width(ch) in "WFA" else 0.6 * font_size for ch in text)
 
 
-def _fit(text: str, max_width: float, font_size: float) -> str:
-    if _text_width(text, font_size) <= max_width:
-        return text
-    ellipsis = "…"
-    budget = max_width - _text_width(ellipsis, font_size)
-    kept = ""
-    for ch in text:
-        if _text_width(kept + ch, font_size) > budget:
-            break
-        kept += ch
-    return kept + ellipsis
+_WORD = re.compile(r"[0-9A-Za-z]+|\s+|.", re.DOTALL)
+
+
+def wrap_text(text: str, max_width: float, font_size: float) -> list[str]:
+    """``text`` in lines no wider than ``max_width`` (measured as :func:`_text_width`): breaks
+    between CJK characters anywhere, between Latin words at spaces, inside a word only when
+    the word alone is wider than a line. Nothing is dropped: the lines joined give ``text``."""
+    lines: list[str] = []
+    line = ""
+    for piece in _WORD.findall(text):
+        if _text_width(line + piece, font_size) <= max_width or not line.strip():
+            line += piece
+        else:
+            lines.append(line)
+            line = piece
+        while _text_width(line, font_size) > max_width and len(line) > 1:
+            cut = len(line) - 1
+            while cut > 1 and _text_width(line[:cut], font_size) > max_width:
+                cut -= 1
+            lines.append(line[:cut])
+            line = line[cut:]
+    if line or not lines:
+        lines.append(line)
+    return lines
 
 
 def _format_value(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else f"{value:.2f}"
 
 
-def bar_chart_svg(items: Sequence[tuple[str, float]], width: float = 640, *, title: str) -> str:
-    """Horizontal bars, one row per ``(label, value)`` in the given order, labels on the left.
+#: Text size in CSS pixels: the chart is drawn without a viewBox, so it is never scaled down.
+BAR_FONT_SIZE = 14.0
 
-    Long labels are shortened with "…" on screen; each row's ``<title>`` keeps the full label
-    and value (a tooltip, and what screen readers announce).
+
+def bar_chart_svg(items: Sequence[tuple], width: float = 320, *, title: str) -> str:
+    """Horizontal bars, one row per ``(label, value)`` or ``(label, value, href)`` in the given
+    order: the label on top (wrapped, never cut), the value right-aligned on its first line,
+    the bar below it. With an ``href`` the label and bar are one link.
+
+    The SVG is as wide as its container (``width="100%"``, bar lengths in per cent) and has no
+    viewBox, so its text keeps its size on a phone instead of shrinking with the picture;
+    labels are wrapped to fit ``width`` pixels, the narrowest the page lays it out at (CSS
+    ``min-width``). Each row's ``<title>`` holds the full label and value (a tooltip, and
+    what screen readers announce).
     """
     _check_size(width=width)
-    rows = [(_clean(label), float(value)) for label, value in items]
-    for label, value in rows:
+    rows = []
+    for item in items:
+        label, value, href = (*item, None)[:3]
+        rows.append((_clean(label), float(value), None if href is None else _clean(href)))
+    for label, value, _ in rows:
         if not math.isfinite(value) or value < 0:
             raise ValueError(f"value {value!r} of {label!r} should be finite and >= 0")
 
-    font_size, bar_height, gap, pad, value_room = 13.0, 20.0, 8.0, 8.0, 56.0
+    font_size, line_height, bar_height, gap = BAR_FONT_SIZE, 18.0, 12.0, 12.0
     if not rows:
-        height = 2 * pad + bar_height
-        parts = _open_svg(width, height, title, "bar-chart")
+        height = line_height + gap
+        parts = _open_svg(None, height, title, "bar-chart")
         parts.append(
-            f'<text x="{_num(pad)}" y="{_num(pad + bar_height * 0.7)}" font-size="{_num(font_size)}" '
+            f'<text x="0" y="{_num(font_size)}" font-size="{_num(font_size)}" '
             f'font-family="{_attr(FONT_FAMILY)}">{EMPTY_TEXT}</text></svg>'
         )
         return "".join(parts)
 
-    label_room = min(0.4 * width, max(_text_width(label, font_size) for label, _ in rows)) + pad
-    bar_room = max(1.0, width - label_room - value_room - pad)
-    biggest = max(value for _, value in rows)
-    height = 2 * pad + len(rows) * (bar_height + gap) - gap
+    values = [_format_value(value) for _, value, _ in rows]
+    value_room = max(_text_width(v, font_size) for v in values) + font_size
+    biggest = max(value for _, value, _ in rows)
+    laid_out = []
+    y = 0.0
+    for (label, value, href), shown in zip(rows, values):
+        lines = wrap_text(label, width - value_room, font_size)
+        laid_out.append((label, value, href, shown, lines, y))
+        y += len(lines) * line_height + 4 + bar_height + gap
+    height = y - gap + 2
 
-    parts = _open_svg(width, height, title, "bar-chart")
+    parts = _open_svg(None, height, title, "bar-chart")
     parts.append(f'<g font-size="{_num(font_size)}" font-family="{_attr(FONT_FAMILY)}">')
-    for index, (label, value) in enumerate(rows):
-        y = pad + index * (bar_height + gap)
-        text_y = y + bar_height * 0.7
-        bar_width = bar_room * value / biggest if biggest > 0 else 0.0
-        shown = _fit(label, label_room - pad, font_size)
-        parts.append(
-            "<g>"
-            f"<title>{_text(label)}：{_format_value(value)}</title>"
-            f'<text x="{_num(label_room - pad)}" y="{_num(text_y)}" text-anchor="end">{_text(shown)}</text>'
-            f'<rect x="{_num(label_room)}" y="{_num(y)}" width="{_num(bar_width)}" height="{_num(bar_height)}" '
+    for label, value, href, shown, lines, top in laid_out:
+        label_svg = "".join(
+            f'<text x="1" y="{_num(top + font_size + i * line_height)}">{_text(line)}</text>'
+            for i, line in enumerate(lines)
+        )
+        bar_y = top + len(lines) * line_height + 4
+        share = 100 * value / biggest if biggest > 0 else 0.0
+        bar_svg = (
+            f'<rect x="0" y="{_num(bar_y)}" width="{_num(share)}%" height="{_num(bar_height)}" '
             'rx="2" fill="currentColor" fill-opacity="0.75"/>'
-            f'<text x="{_num(label_room + bar_width + 4)}" y="{_num(text_y)}">{_format_value(value)}</text>'
+        )
+        body = label_svg + bar_svg
+        if href is not None:
+            # A transparent row-sized target: the whole row (gaps included) is one tap target.
+            target = (
+                f'<rect class="bar-target" x="0" y="{_num(top)}" width="100%" '
+                f'height="{_num(bar_y + bar_height - top)}" fill="transparent"/>'
+            )
+            body = f'<a href="{_attr(href)}">{target}{body}</a>'
+        parts.append(
+            '<g class="bar-row">'
+            f"<title>{_text(label)}：{shown}</title>"
+            f"{body}"
+            f'<text x="100%" y="{_num(top + font_size)}" text-anchor="end" font-weight="700">{shown}</text>'
             "</g>"
         )
     parts.append("</g></svg>")

@@ -55,6 +55,11 @@ Cool-down
     ``as_of``) are flagged as ``class_planned_on`` and not penalised: the organizer still
     needs to see the demand that justifies the planned class. ``cancelled`` ones are ignored.
 
+In words
+    Each suggestion also says why it ranks there (``why``, ``breakdown_readable``: people,
+    likes, growth in %, the last class) and, while held back, ``cooldown_until`` (the class
+    day + ``cooldown_days``): :mod:`recommender.ranking.explain`.
+
 Diversity
     Greedy maximal marginal relevance with a hard threshold: walk the ranking best first; a
     topic whose centroid has cosine similarity ``≥ diversity_threshold`` with an already
@@ -82,6 +87,9 @@ from typing import Any
 
 import numpy as np
 
+from recommender.ranking.diversity import diversify
+from recommender.ranking.explain import TREND_ZH, RankFacts, cooldown_until, readable_breakdown, why_text
+
 __all__ = [
     "ClassSession",
     "DemandRecord",
@@ -90,6 +98,7 @@ __all__ = [
     "TopicCard",
     "TopicHeat",
     "TRENDS",
+    "TREND_ZH",
     "classify_trend",
     "decay_weight",
     "monthly_counts",
@@ -98,8 +107,6 @@ __all__ = [
 ]
 
 TRENDS = ("new", "growing", "steady", "fading")
-#: How the trends read in Chinese (dashboard, exports, the CLI table).
-TREND_ZH = {"new": "新出现", "growing": "上升", "steady": "平稳", "fading": "下降"}
 SESSION_STATUSES = ("planned", "held", "cancelled")
 NO_TOPIC_IDS = frozenset({"-1", ""})
 BREAKDOWN_KEYS = ("people", "votes", "growth", "cooldown")
@@ -257,6 +264,12 @@ class Suggestion:
     similar_to: tuple[str, ...] = ()
     theme_id: str | None = None
     theme_label: str | None = None
+    recent_people: int = 0
+    previous_people: int = 0
+    cooldown_until: date | None = None
+    #: In words (ranking/explain.py): the why line and the breakdown in people's units.
+    why: str = ""
+    breakdown_readable: tuple[Mapping[str, str], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict: INTERFACE.md keys first, then the extra keys."""
@@ -274,13 +287,18 @@ class Suggestion:
             "feedback_ids": list(self.feedback_ids),
             "theme_id": self.theme_id,
             "theme_label": self.theme_label,
+            "why": self.why,
             "votes": self.votes,
             "recently_covered": self.recently_covered,
             "last_class_on": _iso(self.last_class_on),
+            "cooldown_until": _iso(self.cooldown_until),
             "class_planned_on": _iso(self.class_planned_on),
             "demand_rising_after_class": self.demand_rising_after_class,
             "monthly_counts": [{"month": month, "count": count} for month, count in self.monthly_counts],
             "similar_to": list(self.similar_to),
+            "recent_people": self.recent_people,
+            "previous_people": self.previous_people,
+            "breakdown_readable": [dict(row) for row in self.breakdown_readable],
         }
 
 
@@ -547,12 +565,14 @@ def rank_topics(
         heats[topic_id] = heat
 
     ordered = sorted(heats, key=lambda t: (-heats[t].score, -heats[t].distinct_people, t))
-    chosen, similar = _diversify(ordered, cards, top, params.diversity_threshold)
+    centroids = {t: cards[t].centroid for t in ordered}
+    chosen, similar = diversify(ordered, centroids, top, params.diversity_threshold)
 
     suggestions = []
     for rank, topic_id in enumerate(chosen, start=1):
         card, heat, lines = cards[topic_id], heats[topic_id], by_topic[topic_id]
         newest_first = sorted(lines, key=lambda r: (-r.submitted_at.timestamp(), r.feedback_id))
+        facts = _facts(heat, clock.day, params)
         suggestions.append(
             Suggestion(
                 topic_id=topic_id,
@@ -575,43 +595,22 @@ def rank_topics(
                 similar_to=tuple(similar[topic_id]),
                 theme_id=card.theme_id,
                 theme_label=card.theme_label,
+                recent_people=heat.current_people,
+                previous_people=heat.previous_people,
+                cooldown_until=facts.cooldown_until,
+                why=why_text(facts),
+                breakdown_readable=tuple(readable_breakdown(facts)),
             )
         )
     return suggestions
 
 
-def _diversify(
-    ordered: Sequence[str], cards: Mapping[str, TopicCard], top: int, threshold: float
-) -> tuple[list[str], dict[str, list[str]]]:
-    """Greedy walk best first: up to ``top`` topics, near-duplicates of a kept one after
-    all the others (in their own order), and which topic each near-duplicate resembles."""
-    distinct: list[str] = []
-    later: list[str] = []
-    similar: dict[str, list[str]] = defaultdict(list)
-    vectors = {t: _unit(cards[t].centroid) for t in ordered}
-    for topic_id in ordered:
-        vector = vectors[topic_id]
-        best: tuple[float, str] | None = None
-        if vector is not None:
-            for kept in distinct:
-                other = vectors[kept]
-                if other is None or other.shape != vector.shape:
-                    continue
-                cosine = float(np.dot(vector, other))
-                if cosine >= threshold and (best is None or cosine > best[0]):
-                    best = (cosine, kept)
-        if best is not None:
-            similar[best[1]].append(topic_id)
-            later.append(topic_id)
-        else:
-            distinct.append(topic_id)
-    return (distinct + later)[:top], similar
-
-
-def _unit(vector: np.ndarray | None) -> np.ndarray | None:
-    if vector is None:
-        return None
-    norm = float(np.linalg.norm(vector))
-    if not math.isfinite(norm) or norm == 0.0:
-        return None
-    return vector / norm
+def _facts(heat: TopicHeat, day: date, params: RankingParams) -> RankFacts:
+    until = cooldown_until(heat.last_class_on, params.cooldown_days) if heat.recently_covered else None
+    return RankFacts(
+        as_of=day, people=heat.distinct_people, recent_people=heat.current_people,
+        previous_people=heat.previous_people, window_days=params.trend_window_days, trend=heat.trend,
+        votes=heat.vote_total, last_class_on=heat.last_class_on, recently_covered=heat.recently_covered,
+        cooldown_until=until, class_planned_on=heat.class_planned_on,
+        demand_rising_after_class=heat.demand_rising_after_class,
+    )

@@ -72,7 +72,7 @@ from recommender.retrain.dask_partitions import (
     word_hash_counts,
     write_assignments,
 )
-from recommender.retrain.publishing import PriorTopics, topic_number
+from recommender.retrain.publishing import PriorTopics, continued_ids, topic_number
 
 __all__ = [
     "DaskFit", "DaskTrainer", "DaskTrainingError", "dask_client", "partition_bounds", "prepare_worker", "train_on_dask",
@@ -341,6 +341,7 @@ class DaskTrainer:
         return match_topic_overlaps(
             before, inter, prev_sizes, new_sizes, np.asarray(fit.model.centroids_),
             next_id=next_id, prev_centroids_in_new_space=prev_centroids,
+            continues=continued_ids(fit.model, before.topic_ids) if before is not None else None,
         )
 
 
@@ -363,13 +364,21 @@ def train_on_dask(
     client=None,
     on_stage: Callable[[str], None] | None = None,
     use_prior: bool = True,
+    force: bool = False,
 ):
     """The retrain of :func:`recommender.retrain.pipeline.train_from_store` (which holds the
     retrain lock) with the model fitted on Dask; returns its ``TrainResult``. With
     ``use_prior`` the fit continues the current version's topics (``publishing.prior_topics``)."""
     from recommender.errors import NotEnoughFeedback
     from recommender.model.topic_model import TopicModel
-    from recommender.retrain.publishing import check_enough, prior_topics, publish_version, tokenizer_fingerprint
+    from recommender.retrain.publishing import (
+        check_enough,
+        prior_topics,
+        publish_version,
+        tokenizer_fingerprint,
+        training_signature,
+        unchanged_result,
+    )
 
     started = time.perf_counter()
     ids = store.feedback_ids(statuses=("visible",))
@@ -378,8 +387,11 @@ def train_on_dask(
     user_dict = None
     if settings.user_dict is not None and Path(settings.user_dict).is_file():
         user_dict = Path(settings.user_dict).read_bytes()
-    previous = prior_topics(registry)
     model = model_factory() if model_factory else TopicModel(random_state=0)
+    signature = training_signature(ids, fingerprint, model)
+    if not force and (kept := unchanged_result(registry, signature)) is not None:
+        return kept
+    previous = prior_topics(registry)
     url = settings.database_url
     context = contextlib.nullcontext(client) if client is not None else dask_client(settings)
     try:
@@ -411,7 +423,7 @@ def train_on_dask(
                 tokenized=fit.tokenized,
                 started=started,
                 write_assignments=write,
-                extra={"engine": "dask", "partitions": len(fit.loaded)},
+                extra={"engine": "dask", "partitions": len(fit.loaded), "training_signature": signature},
             )
     except (NotEnoughFeedback, DaskTrainingError):
         raise

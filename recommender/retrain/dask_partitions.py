@@ -27,6 +27,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from recommender.model import fit_steps as steps
+from recommender.model.assignment import index_prior
 from recommender.model.clustering import copies_in_sample, smallest_keys, text_hashes
 from recommender.model.vocabulary import TermCounts, count_terms, merge_counts, select_terms, split_counts
 from recommender.retrain.publishing import PriorTopics
@@ -133,7 +134,7 @@ def load_partition(
     previous = None
     if prior is not None:
         topic_of = store.assigned_topics(prior.version, after_id=after_id, until_id=until_id) if ids else {}
-        previous = prior.numbers([topic_of.get(i) for i in ids])
+        previous = prior.numbers([topic_of.get(i) for i in ids], [r.received_at for r in rows])
     return Loaded(
         ids=np.asarray(ids, dtype=np.int64),
         texts=texts,
@@ -272,7 +273,7 @@ def assign_partition(
         Z = rep.project(X)
         prior = None
         if row_prior is not None and part.prior is not None:
-            prior = np.array([row_prior.get(int(p), -1) for p in part.prior[rows]], dtype=np.int64)
+            prior = index_prior(part.prior[rows], row_prior)
         row_labels, row_scores = index.assign(Z, tokens, prior)
         stats = steps.topic_stats(
             [part.texts[i] for i in rows], tokens, row_labels, row_scores, Z, X, part.hashes[rows], index.n_topics,

@@ -24,9 +24,12 @@ from recommender.retrain.lock import retrain_lock
 from recommender.retrain.publishing import (
     TrainResult,
     check_enough,
+    continued_ids,
+    prior_topics,
     publish_version,
     tokenizer_fingerprint,
-    topic_number,
+    training_signature,
+    unchanged_result,
 )
 from recommender.retrain.registry import ModelRegistry
 from recommender.retrain.topic_identity import PreviousTopics, match_topics
@@ -51,8 +54,13 @@ def train_from_store(
     engine: str | None = None,
     dask_client: object | None = None,
     on_stage: Callable[[str], None] | None = None,
+    force: bool = False,
 ) -> TrainResult:
     """Retrain from every stored feedback line and make the result current.
+
+    With nothing new since the current version (the same lines, tokenizer and model: see
+    ``publishing.training_signature``) the current version stays and the result says
+    ``unchanged``; ``force`` fits and publishes anyway.
 
     ``engine`` ("local" or "dask"; default ``settings.train_engine``) says where the model
     is fitted: in this process, or on the Dask cluster of ``settings.dask_scheduler`` (or
@@ -72,20 +80,20 @@ def train_from_store(
 
             result = train_on_dask(
                 store, settings, registry, progress=progress, model_factory=model_factory,
-                client=dask_client, on_stage=on_stage,
+                client=dask_client, on_stage=on_stage, force=force,
             )
         else:
-            result = _train_locked(store, settings, registry, progress, model_factory, blas_threads)
+            result = _train_locked(store, settings, registry, progress, model_factory, blas_threads, force)
     if actor is not None:  # the audit log: who retrained, and what came out
         store.audit(
             actor, "retrain", result.version,
             {"rows": result.n_rows, "topics": result.n_topics, "noise": result.n_noise, "kept_ids": result.kept_ids,
-             "engine": engine},
+             "engine": engine, **({"unchanged": True} if result.unchanged else {})},
         )
     return result
 
 
-def _train_locked(store, settings, registry, progress, model_factory, blas_threads) -> TrainResult:
+def _train_locked(store, settings, registry, progress, model_factory, blas_threads, force=False) -> TrainResult:
     from recommender.model.topic_model import TopicModel
     from recommender.text.tokenize import PARALLEL_MIN_TEXTS, tokenize, tokenize_many
 
@@ -99,6 +107,10 @@ def _train_locked(store, settings, registry, progress, model_factory, blas_threa
     ids = [r.id for r in rows]
 
     fingerprint = tokenizer_fingerprint(settings)
+    model = model_factory() if model_factory else TopicModel(random_state=0)
+    signature = training_signature(ids, fingerprint, model)
+    if not force and (kept := unchanged_result(registry, signature)) is not None:
+        return kept
     cached = store.get_tokens(ids, fingerprint)
     missing = [r for r in rows if r.id not in cached]
     fresh: dict[int, list[str]] = {}
@@ -113,8 +125,7 @@ def _train_locked(store, settings, registry, progress, model_factory, blas_threa
     tokens = [cached[i] for i in ids]
     log.info("tokens: %d cached, %d tokenized now", len(rows) - len(missing), len(missing))
 
-    model = model_factory() if model_factory else TopicModel(random_state=0)
-    prior = previous_labels(store, registry, ids)
+    prior = previous_labels(store, registry, ids, [r.received_at for r in rows])
     log.info(
         "fitting topic model on %d feedback lines (%d in a topic of the current model)",
         len(rows), int((prior >= 0).sum()) if prior is not None else 0,
@@ -140,6 +151,7 @@ def _train_locked(store, settings, registry, progress, model_factory, blas_threa
         next_id=lambda: next(fresh_ids),
         prev_centroids_in_new_space=previous.centroids if previous is not None else None,
         universe={str(i) for i in ids},
+        continues=continued_ids(model, previous.topic_ids) if previous is not None else None,
     )
 
     def write_assignments(version: str, topic_ids: list[str]) -> None:
@@ -155,21 +167,22 @@ def _train_locked(store, settings, registry, progress, model_factory, blas_threa
         tokenized=len(missing),
         started=started,
         write_assignments=write_assignments,
+        extra={"training_signature": signature},
     )
 
 
-def previous_labels(store: FeedbackStore, registry: ModelRegistry, ids: list[int]) -> np.ndarray | None:
+def previous_labels(
+    store: FeedbackStore, registry: ModelRegistry, ids: list[int], received_at: list | None = None
+) -> np.ndarray | None:
     """Each line's topic under the current version as a number (the digits of its stable id,
-    "T0012" -> 12; -1: none), the ``prior_labels`` that let the model carry topics over;
+    "T0012" -> 12; -1: none; ``NEW_LINE``: none, and received after that version's data when
+    ``received_at`` is given), the ``prior_labels`` that let the model carry topics over;
     None when no version is current."""
-    current = registry.current_version()
-    if current is None:
+    prior = prior_topics(registry)
+    if prior is None:
         return None
-    topic_of: dict[int, int] = {}
-    for row, topic_id, _ in store.assignment_rows(current):
-        if topic_id is not None:
-            topic_of[row.id] = topic_number(topic_id)
-    return np.array([topic_of.get(i, -1) for i in ids], dtype=np.int64)
+    topic_of = {row.id: topic_id for row, topic_id, _ in store.assignment_rows(prior.version)}
+    return prior.numbers([topic_of.get(i) for i in ids], received_at)
 
 
 def _previous_topics(store, registry, vectors: np.ndarray, ids: list[int]) -> PreviousTopics | None:

@@ -16,12 +16,14 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 
 from recommender.config import Settings
 from recommender.errors import NotEnoughFeedback
+from recommender.model.discovery import NEW_LINE
 from recommender.retrain.quotes import scrub_versions
 from recommender.retrain.registry import ModelRegistry
 from recommender.store import FeedbackStore
@@ -39,6 +41,9 @@ class TrainResult:
     seconds: float
     events: list[dict]
     kept_ids: int
+    #: True when nothing was new since the current version (no line added, withdrawn or
+    #: hidden, same tokenizer and model): that version was kept as it is, ``version`` names it.
+    unchanged: bool = False
 
 
 def topic_number(topic_id: str) -> int:
@@ -47,22 +52,40 @@ def topic_number(topic_id: str) -> int:
     return int("".join(ch for ch in topic_id if ch.isdigit()) or -1)
 
 
+def continued_ids(model, previous_ids: Sequence[str]) -> list[str | None]:
+    """The previous topic id each of ``model``'s topics continues (its ``prior`` number, see
+    :func:`topic_number`; None for a new topic or one whose id is not among ``previous_ids``):
+    both engines pass it to the identity match, which keeps those pairs."""
+    by_number = {topic_number(t): t for t in previous_ids}
+    return [by_number.get(int(t.get("prior", -1))) if int(t.get("prior", -1)) >= 0 else None for t in model.topics_]
+
+
 @dataclass(frozen=True)
 class PriorTopics:
     """The current version's topics as the prior of the next fit, for the Dask engine's
-    workers (the local engine reads them in ``pipeline.previous_labels``): each line's
-    topic number under ``version`` (-1: none), and the numbers of the topics kept whatever
-    their lines look like (``TopicModel.fit``'s ``pinned``; none so far)."""
+    workers and ``pipeline.previous_labels``): each line's topic number under ``version``
+    (-1: none; ``NEW_LINE``: none, and received after the version's data), and the numbers of
+    the topics kept whatever their lines look like (``TopicModel.fit``'s ``pinned``)."""
 
     version: str
     topic_ids: tuple[str, ...]  # the version's topics (to name a number's topic again)
     pinned: frozenset[int] = frozenset()
+    received_until: datetime | None = None  # the newest line the version learned from
 
-    def numbers(self, topic_ids: Sequence[str | None]) -> np.ndarray:
-        """The prior of lines whose topic under ``version`` is ``topic_ids`` (None: none)."""
-        return np.fromiter(
-            (-1 if t is None else topic_number(t) for t in topic_ids), dtype=np.int64, count=len(topic_ids)
-        )
+    def numbers(self, topic_ids: Sequence[str | None], received_at: Sequence[datetime] | None = None) -> np.ndarray:
+        """The prior of lines whose topic under ``version`` is ``topic_ids`` (None: none),
+        received at ``received_at`` (when given: lines in no topic that came after the
+        version's data are ``NEW_LINE``)."""
+        until = self.received_until
+
+        def number(k: int, t: str | None) -> int:
+            if t is not None:
+                return topic_number(t)
+            if received_at is not None and until is not None and received_at[k] > until:
+                return NEW_LINE
+            return -1
+
+        return np.fromiter((number(k, t) for k, t in enumerate(topic_ids)), dtype=np.int64, count=len(topic_ids))
 
 
 def prior_topics(registry: ModelRegistry) -> PriorTopics | None:
@@ -70,7 +93,53 @@ def prior_topics(registry: ModelRegistry) -> PriorTopics | None:
     current = registry.current_version()
     if current is None:
         return None
-    return PriorTopics(current, tuple(registry.show(current).metadata.get("topic_ids") or ()))
+    metadata = registry.show(current).metadata
+    until = (metadata.get("data_window") or {}).get("received_until")
+    return PriorTopics(
+        current, tuple(metadata.get("topic_ids") or ()), received_until=datetime.fromisoformat(until) if until else None
+    )
+
+
+def training_signature(ids: Sequence[int], fingerprint: str, model) -> str:
+    """What a retrain learns from: the lines (their ids; a line's text never changes, a
+    withdrawn or hidden one leaves the set), the tokenizer and the model's code and
+    parameters. Saved with each version: a retrain whose signature equals the current
+    version's has nothing new to learn and keeps that version (:func:`unchanged_result`)."""
+    from recommender import model as model_package
+
+    digest = hashlib.sha256()
+    digest.update(fingerprint.encode())
+    digest.update(repr(sorted(model.get_params().items())).encode())
+    for module in sorted(Path(model_package.__file__).parent.glob("*.py")):
+        digest.update(module.read_bytes())
+    digest.update(np.asarray(sorted(ids), dtype=np.int64).tobytes())
+    return digest.hexdigest()[:32]
+
+
+def unchanged_result(registry: ModelRegistry, signature: str) -> TrainResult | None:
+    """The current version as a ``TrainResult`` (``unchanged``) when it was trained on
+    exactly what ``signature`` describes; None otherwise (or when no version is current)."""
+    current = registry.current_version()
+    if current is None:
+        return None
+    try:
+        metadata = registry.show(current).metadata
+    except Exception:  # noqa: BLE001 - an unreadable version is no reason to skip a retrain
+        return None
+    if metadata.get("training_signature") != signature:
+        return None
+    log.info("nothing new since model %s (same lines, tokenizer and model): it stays current", current)
+    return TrainResult(
+        version=current,
+        n_rows=int(metadata.get("n_rows", 0)),
+        n_topics=int(metadata.get("n_topics", 0)),
+        n_noise=int(metadata.get("n_noise", 0)),
+        tokenized=0,
+        seconds=0.0,
+        events=[],
+        kept_ids=int(metadata.get("n_topics", 0)),
+        unchanged=True,
+    )
 
 
 def check_enough(n_rows: int, settings: Settings) -> None:

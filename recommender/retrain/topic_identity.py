@@ -129,6 +129,7 @@ def match_topics(
     min_share: float = 0.3,
     prev_centroids_in_new_space: np.ndarray | None = None,
     universe: Set[str] | None = None,
+    continues: Sequence[str | None] | None = None,
 ) -> IdentityResult:
     """Give each new topic a stable id, matching it to the previous version's topics.
 
@@ -136,7 +137,10 @@ def match_topics(
     rows (or ``None``). ``universe``, when given, is every feedback id in the new training
     data (also those that fit no topic), so that previous members that became noise count
     against a share; by default it is the union of ``new_members``. ``next_id`` is called
-    once per unmatched new topic, in topic order. Pure and deterministic.
+    once per unmatched new topic, in topic order. ``continues[j]``, when given, is the
+    previous topic id the model itself carried into new topic *j* (its prior; None: a new
+    one): such a pair is kept whatever the similarity, so a retrain with nothing new keeps
+    every id. Pure and deterministic.
     """
     if not 0 <= overlap_weight <= 1:
         raise ValueError(f"overlap_weight={overlap_weight} should be between 0 and 1")
@@ -173,6 +177,7 @@ def match_topics(
         overlap_weight=overlap_weight,
         min_share=min_share,
         prev_centroids_in_new_space=prev_centroids_in_new_space,
+        continues=continues,
     )
 
 
@@ -188,6 +193,7 @@ def match_topic_overlaps(
     overlap_weight: float = 0.6,
     min_share: float = 0.3,
     prev_centroids_in_new_space: np.ndarray | None = None,
+    continues: Sequence[str | None] | None = None,
 ) -> IdentityResult:
     """:func:`match_topics` from member *counts* instead of member sets, for callers that
     add them up across partitions: ``inter[i, j]`` shared lines of previous topic *i* now in
@@ -249,6 +255,14 @@ def match_topic_overlaps(
     eligible = np.where(similarity >= min_similarity, similarity, 0.0)
     matched_prev: list[int | None] = [None] * n_new
     prev_match: list[int | None] = [None] * n_prev
+    # Pairs the model carried over come first; the rest are matched among themselves.
+    row_of = {tid: i for i, tid in enumerate(prev_ids)}
+    for j, tid in enumerate(continues or ()):
+        i = row_of.get(tid) if tid is not None else None
+        if i is not None and prev_match[i] is None and j < n_new:
+            matched_prev[j], prev_match[i] = i, j
+    eligible[[i for i in range(n_prev) if prev_match[i] is not None], :] = 0.0
+    eligible[:, [j for j in range(n_new) if matched_prev[j] is not None]] = 0.0
     for i, j in zip(*linear_sum_assignment(eligible, maximize=True), strict=True):
         if eligible[i, j] > 0:
             matched_prev[j], prev_match[i] = int(i), int(j)

@@ -14,6 +14,7 @@ part                   what it does
 ``planning``           topic labels and class sessions (planning.py)
 ``classes``            post-class feedback, what each class did, what became of a request
                        (class_feedback.py)
+``browser``            every topic's standing: 全部主题, held-back topics, a topic's rank (browse.py)
 =====================  ====================================================================
 
 The methods below only delegate, so callers keep one surface. No FastAPI here; no SQL here.
@@ -34,6 +35,7 @@ from recommender.door.intake_queue import GroupCommit
 from recommender.door.screening import ClientKeys
 from recommender.door.validation import FeedbackDraft
 from recommender.retrain.hot_swap import ModelWatcher
+from recommender.service.browse import TopicBrowser
 from recommender.service.class_feedback import ClassFeedback
 from recommender.service.demand_view import DemandView
 from recommender.service.filters import bounded_as_of, bounded_offset, bounded_page, check_top
@@ -63,6 +65,7 @@ class RecommenderService:
         self.moderation = Moderation(settings, self.store, self.serving, self.view, receipt_secret=receipt_secret)
         self.planning = Planning(self.store, self.view)
         self.classes = ClassFeedback(self.store, self.serving, self.view, self.intake)
+        self.browser = TopicBrowser(self.view)
 
     @property
     def watcher(self) -> ModelWatcher:
@@ -196,6 +199,18 @@ class RecommenderService:
 
     def topic_feedback(self, topic_id: str) -> list[StoredFeedback]:
         return self.view.topic_feedback(topic_id)
+
+    def standings(self, *, as_of: date | None = None, segment: str | None = None) -> dict:
+        return self.browser.standings(as_of=bounded_as_of(as_of), segment=segment)
+
+    def held_back(self, *, as_of: date | None = None, top: int | None = None, segment: str | None = None) -> list[dict]:
+        return self.browser.held_back(as_of=bounded_as_of(as_of), top=check_top(top), segment=segment)
+
+    def topic_standing(self, topic_id: str, *, as_of: date | None = None) -> dict | None:
+        return self.browser.topic_standing(topic_id, as_of=bounded_as_of(as_of))
+
+    def browse_topics(self, *, query: str = "", as_of: date | None = None, segment: str | None = None) -> dict:
+        return self.browser.browse(query=query, as_of=bounded_as_of(as_of), segment=segment)
 
     # ------------------------------------------------------------------ planning
     def rename_topic(self, topic_id: str, label: str | None, *, actor: str | None = None) -> dict:

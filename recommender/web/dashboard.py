@@ -25,8 +25,6 @@ from starlette.datastructures import FormData
 
 from recommender.door.screening import ACTION_ZH, FLAG_REASONS_ZH, HIDE_REASONS, HIDE_REASONS_ZH
 from recommender.errors import NoModelError, NotFound, RetrainInProgress, ValidationFailed
-from recommender.ranking import charts
-from recommender.ranking.rank import TREND_ZH
 from recommender.service import RecommenderService
 from recommender.service.filters import bounded_page
 from recommender.web.class_pages import with_links
@@ -42,6 +40,7 @@ from recommender.web.deps import (
     Service,
     SettingsDep,
 )
+from recommender.web.dashboard_cards import browse_view, card_view, demand_chart
 from recommender.web.errors import HttpError
 from recommender.web.forms import read_form
 from recommender.web.queries import parse_suggestion_query
@@ -54,12 +53,10 @@ FLASH_COOKIE = "organizer_flash"
 FLASH_PURPOSE = "flash"
 HOME = "/organizer"
 PER_PAGE = 30
-CHART_TOPICS = 20
 MODERATION_SHOWN = 20
 AUDIT_SHOWN = 20
 RECENT_CLASSES = 5
 STATUS_ZH = {"planned": "计划中", "held": "已开课", "cancelled": "已取消"}
-BREAKDOWN_ZH = {"people": "人数", "votes": "点赞", "growth": "增长", "cooldown": "近期开课扣减"}
 EVENT_ZH = {"new": "新出现", "split": "拆分", "merge": "合并", "retired": "停用", "kept": "保留"}
 
 
@@ -231,6 +228,8 @@ def dashboard(
         "advice_share": None,
         "new_demand": None,
         "themes": None,
+        "held_back": [],
+        "half_life_days": f"{settings.half_life_days:g}",
         **_moderation_context(service),
         **_plan_defaults(),
         "recent_classes": [with_links(request, s) for s in service.sessions(latest=RECENT_CLASSES)],
@@ -238,15 +237,17 @@ def dashboard(
     }
     try:
         result = service.suggestions(as_of=as_of, top=query.top, segment=query.segment)
-        topics = service.topics()["topics"]
+        standings = service.standings(as_of=as_of, segment=query.segment)["suggestions"]
+        held_back = service.held_back(as_of=as_of, top=query.top, segment=query.segment)
         new_demand = service.new_demand()
         themes = service.themes()
     except NoModelError as exc:
         context["no_model"] = str(exc)
     else:
         context["result"] = result
-        context["cards"] = [_card(s) for s in result["suggestions"]]
-        context["chart_svg"] = _demand_chart(topics)
+        context["cards"] = [card_view(s, result["as_of"]) for s in result["suggestions"]]
+        context["held_back"] = [card_view(s, result["as_of"]) for s in held_back]
+        context["chart_svg"] = demand_chart(standings, as_of=result["as_of"], segment=query.segment)
         context["share"] = new_demand["unassigned_share"]
         context["new_demand"] = new_demand
         context["themes"] = themes
@@ -268,26 +269,6 @@ def _moderation_context(service: RecommenderService) -> dict:
         "flag_reasons_zh": FLAG_REASONS_ZH,
         "action_zh": ACTION_ZH,
     }
-
-
-def _card(s: dict) -> dict:
-    counts = [m["count"] for m in s.get("monthly_counts") or ()]
-    months = [m["month"] for m in s.get("monthly_counts") or ()]
-    described = "，".join(f"{m} {c} 条" for m, c in zip(months, counts)) or "暂无数据"
-    return {
-        **s,
-        "trend_zh": TREND_ZH.get(s["trend"], s["trend"]),
-        "sparkline_svg": charts.sparkline_svg(counts, 120, 28, title=f"{s['label']} 每月反馈数：{described}"),
-        "breakdown": [(BREAKDOWN_ZH.get(k, k), v) for k, v in (s.get("score_breakdown") or {}).items()],
-        "quotes": list(s.get("examples") or ())[:3],
-    }
-
-
-def _demand_chart(topics: list[dict]) -> str:
-    shown = sorted(topics, key=lambda t: (-t["size"], t["topic_id"]))[:CHART_TOPICS]
-    return charts.bar_chart_svg(
-        [(t["label"], t["size"]) for t in shown], 640, title="各主题的反馈条数（全部人群，截至目前）"
-    )
 
 
 @router.post("/sessions")
@@ -331,6 +312,37 @@ async def start_retrain(request: Request, _form: DashboardForm, runner: Runner, 
     return _redirect(request, HOME, ("success", "已开始重新训练，完成后页面会自动使用新模型（刷新即可）。"))
 
 
+# --------------------------------------------------------------------------- all topics
+
+
+@router.get("/topics", response_class=HTMLResponse)
+def topics_page(
+    request: Request, who: DashboardOrganizer, service: Service, settings: SettingsDep, auth: Auth
+) -> Response:
+    """全部主题: every topic grouped by theme, searchable (``?q=``), with size, trend and rank
+    among the suggestions; ``segment`` and ``as_of`` filter as on the dashboard."""
+    params = request.query_params
+    filters = {name: params.get(name, "").strip() for name in ("q", "segment", "as_of")}
+    context = {
+        "who": who, "csrf_token": _csrf_for(auth, who), "flash": _take_flash(request, auth), "filters": filters,
+        "segments": settings.segments, "filter_error": None, "no_model": None, "browse": None,
+    }
+    status_code = 200
+    try:
+        try:
+            query = parse_suggestion_query(settings, None, filters["as_of"], filters["segment"])
+            context["browse"] = browse_view(
+                service.browse_topics(query=filters["q"], as_of=query.as_of, segment=query.segment)
+            )
+        except ValidationFailed as exc:  # show every topic, keep what was typed, say what is wrong
+            context["filter_error"], status_code = exc.message, 422
+            context["browse"] = browse_view(service.browse_topics())
+        context["themes"] = service.themes()
+    except NoModelError as exc:
+        context["no_model"] = str(exc)
+    return _with_flash_cleared(request, _render(request, "organizer_topics.html", context, status_code))
+
+
 # --------------------------------------------------------------------------- topic page
 
 
@@ -361,8 +373,15 @@ def topic_page(request: Request, topic_id: str, who: DashboardOrganizer, service
         "export_query": {fmt: urlencode({"format": fmt}) for fmt in ("csv", "xlsx")},
         "hide_reasons": [(r, HIDE_REASONS_ZH[r]) for r in HIDE_REASONS],
         **_plan_defaults(),
+        **_standing_context(service, topic_id),
     }
     return _with_flash_cleared(request, _render(request, "organizer_topic.html", context))
+
+
+def _standing_context(service: RecommenderService, topic_id: str) -> dict:
+    """The topic page's header: score, rank among the suggestions, why, cool-down (as of today)."""
+    standing = service.topic_standing(topic_id)
+    return {"standing": standing and card_view(standing, standing["as_of"])}
 
 
 @router.get("/no-topic", response_class=HTMLResponse)

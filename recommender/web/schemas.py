@@ -29,6 +29,14 @@ class MonthCount(BaseModel):
     count: int
 
 
+class ReadablePart(BaseModel):
+    """One part of the score in people's units (people, likes, growth in %, the last class)."""
+
+    key: str = Field(examples=["people"], description="The matching key of score_breakdown.")
+    label: str = Field(examples=["提出人数"])
+    text: str = Field(examples=["35 人（近 30 天 12 人）"])
+
+
 class SuggestionOut(BaseModel):
     """One ranked topic. ``score`` is in people-equivalents; ``score_breakdown`` adds up to it."""
 
@@ -45,13 +53,18 @@ class SuggestionOut(BaseModel):
     feedback_ids: list[str] = Field(description="The external id where imported with one, else the stored id.")
     theme_id: str | None = Field(examples=["G0007"], description="The theme the topic belongs to (for browsing).")
     theme_label: str | None = Field(examples=["公文写作"])
+    why: str = Field(examples=["35 人提出，近 30 天 12 人，上升；点赞 40；近期未开课"], description="Why it ranks here, in words.")
     votes: int
     recently_covered: bool
     last_class_on: str | None
+    cooldown_until: str | None = Field(description="While recently_covered: the day the cool-down ends.")
     class_planned_on: str | None
     demand_rising_after_class: bool
     monthly_counts: list[MonthCount]
     similar_to: list[str]
+    recent_people: int = Field(description="People in the last trend window (30 days by default).")
+    previous_people: int = Field(description="People in the window before it.")
+    breakdown_readable: list[ReadablePart] = Field(description="score_breakdown in people's units.")
 
 
 class SuggestionsOut(BaseModel):

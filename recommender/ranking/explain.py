@@ -1,0 +1,112 @@
+"""Why a topic ranks where it does, in words an organizer reads at a glance (pure functions).
+
+The heat score (:mod:`recommender.ranking.rank`) is a sum of weighted "people-equivalents":
+right for ordering, but 「人数 18.49」 next to 「35 人」 reads as a mistake. These functions turn
+the facts behind a score back into the units people count in: people, people in the last
+window, likes, growth in per cent, days since the last class, and the cool-down's end date:
+
+    35 人提出，近 30 天 12 人，上升；点赞 40；近期未开课
+    9 月 12 日已开课，暂缓到 12 月 11 日
+
+Dates are written 「9 月 12 日」, with the year only when it is not the year of ``as_of``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+__all__ = ["TREND_ZH", "RankFacts", "cooldown_text", "cooldown_until", "day_text", "readable_breakdown", "why_text"]
+
+#: How the trends read in Chinese (dashboard, exports, the CLI table).
+TREND_ZH = {"new": "新出现", "growing": "上升", "steady": "平稳", "fading": "下降"}
+#: The readable breakdown's row names, by the keys of ``score_breakdown``.
+READABLE_ZH = {"people": "提出人数", "votes": "点赞", "growth": "增长", "cooldown": "上次开课"}
+
+
+@dataclass(frozen=True)
+class RankFacts:
+    """The countable facts behind one topic's score, as of ``as_of``."""
+
+    as_of: date
+    people: int
+    recent_people: int
+    previous_people: int
+    window_days: int
+    trend: str
+    votes: int = 0
+    last_class_on: date | None = None
+    recently_covered: bool = False
+    cooldown_until: date | None = None
+    class_planned_on: date | None = None
+    demand_rising_after_class: bool = False
+
+
+def cooldown_until(last_class_on: date | None, cooldown_days: int) -> date | None:
+    """The first day a topic is no longer held back by the class held on ``last_class_on``."""
+    return None if last_class_on is None else last_class_on + timedelta(days=cooldown_days)
+
+
+def day_text(day: date, as_of: date) -> str:
+    """「9 月 12 日」, or 「2025 年 9 月 12 日」 when the year is not as_of's."""
+    text = f"{day.month} 月 {day.day} 日"
+    return text if day.year == as_of.year else f"{day.year} 年 {text}"
+
+
+def cooldown_text(last_class_on: date, until: date, as_of: date) -> str:
+    """「9 月 12 日已开课，暂缓到 12 月 11 日」."""
+    return f"{day_text(last_class_on, as_of)}已开课，暂缓到 {day_text(until, as_of)}"
+
+
+def _class_text(facts: RankFacts) -> str:
+    if facts.recently_covered and facts.last_class_on is not None and facts.cooldown_until is not None:
+        text = cooldown_text(facts.last_class_on, facts.cooldown_until, facts.as_of)
+        return text + ("，开课后需求仍在上升" if facts.demand_rising_after_class else "")
+    if facts.class_planned_on is not None:
+        return f"已计划 {day_text(facts.class_planned_on, facts.as_of)}开课"
+    if facts.last_class_on is not None:
+        return f"近期未开课（上次 {day_text(facts.last_class_on, facts.as_of)}）"
+    return "近期未开课"
+
+
+def why_text(facts: RankFacts) -> str:
+    """「35 人提出，近 30 天 12 人，上升；点赞 40；近期未开课」 (likes only when there are some)."""
+    trend = TREND_ZH.get(facts.trend, facts.trend)
+    parts = [f"{facts.people} 人提出，近 {facts.window_days} 天 {facts.recent_people} 人，{trend}"]
+    if facts.votes > 0:
+        parts.append(f"点赞 {facts.votes}")
+    parts.append(_class_text(facts))
+    return "；".join(parts)
+
+
+def _growth_text(facts: RankFacts) -> str:
+    window = f"前 {facts.window_days} 天"
+    now, before = facts.recent_people, facts.previous_people
+    if before == 0:
+        return f"{window}无人提出，近 {facts.window_days} 天 {now} 人" if now else f"近 {facts.window_days * 2} 天无人提出"
+    change = round(100 * (now - before) / before)
+    if change == 0:
+        return f"与{window}持平（{before} → {now} 人）"
+    more = "多" if change > 0 else "少"
+    return f"比{window}{more} {abs(change)}%（{before} → {now} 人）"
+
+
+def _last_class_text(facts: RankFacts) -> str:
+    if facts.recently_covered and facts.last_class_on is not None and facts.cooldown_until is not None:
+        return cooldown_text(facts.last_class_on, facts.cooldown_until, facts.as_of)
+    planned = f"；已计划 {day_text(facts.class_planned_on, facts.as_of)}" if facts.class_planned_on else ""
+    if facts.last_class_on is None:
+        return "从未开课" + planned
+    days = (facts.as_of - facts.last_class_on).days
+    return f"{days} 天前（{day_text(facts.last_class_on, facts.as_of)}）" + planned
+
+
+def readable_breakdown(facts: RankFacts) -> list[dict[str, str]]:
+    """The score's parts in people's units, keyed as ``score_breakdown`` (people, votes, growth, cooldown)."""
+    texts = {
+        "people": f"{facts.people} 人（近 {facts.window_days} 天 {facts.recent_people} 人）",
+        "votes": f"{facts.votes} 个" if facts.votes > 0 else "无",
+        "growth": _growth_text(facts),
+        "cooldown": _last_class_text(facts),
+    }
+    return [{"key": key, "label": READABLE_ZH[key], "text": text} for key, text in texts.items()]

@@ -1,0 +1,101 @@
+"""Real-browser walk through 全部主题 and the dashboard's chart, at desktop width and on a 390 px phone.
+
+Reuses tests/test_browser.py's live server (uvicorn in a thread over a trained store) and its
+Debian chromium. Writes docs/screenshot-topics.png and docs/screenshot-topics-phone.png.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.test_browser import CHROMIUM, DOCS, TOKEN, browser, live_server  # noqa: F401 (fixtures)
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium (apt-get install chromium)"),
+]
+
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 900}
+
+#: Every text of the demand chart as drawn: its box and the chart's box (CSS pixels).
+CHART_TEXT_BOXES = """() => {
+  const svg = document.querySelector('svg.bar-chart');
+  const outer = svg.getBoundingClientRect();
+  return [...svg.querySelectorAll('text')].map(t => {
+    const r = t.getBoundingClientRect();
+    return {text: t.textContent, left: r.left, right: r.right, height: r.height,
+            svgLeft: outer.left, svgRight: outer.right};
+  });
+}"""
+
+
+def _logged_in_page(browser, live_server, viewport, path):
+    """A new browser context of that size, logged in through the login form, at ``path``."""
+    context = browser.new_context(locale="zh-CN", viewport=viewport)
+    tab = context.new_page()
+    tab.set_default_timeout(10_000)
+    response = tab.goto(f"{live_server}{path}")
+    assert response.status == 401
+    tab.fill("#token", TOKEN)
+    tab.get_by_role("button", name="登录").click()
+    tab.wait_for_url(f"{live_server}{path}")
+    return context, tab
+
+
+def _overflow(tab) -> int:
+    """How many CSS pixels the page is wider than the window (0: no sideways scrolling)."""
+    return tab.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
+
+
+def test_all_topics_at_desktop_width_search_and_open_a_topic(browser, live_server):
+    """Every topic is listed by theme; the search box filters without JavaScript; a topic opens."""
+    context, tab = _logged_in_page(browser, live_server, DESKTOP, "/organizer/topics")
+    try:
+        rows = tab.locator("li.topic-row")
+        total = rows.count()
+        assert total >= 4
+        assert tab.locator("section.theme-group").count() >= 2
+        assert tab.locator("li.topic-row .badge--rank", has_text="推荐第 1 名").count() == 1
+        assert tab.get_by_role("link", name="未归类", exact=False).count() >= 1
+        DOCS.mkdir(exist_ok=True)
+        tab.screenshot(path=str(DOCS / "screenshot-topics.png"), full_page=True)
+
+        tab.fill("#topics-q", "诈骗")
+        tab.get_by_role("button", name="搜索").click()
+        tab.wait_for_url("**/organizer/topics?q=*")
+        assert 1 <= rows.count() < total
+        assert tab.locator("#topics-q").input_value() == "诈骗"
+        first = rows.first
+        label = first.locator("a.topic-link").inner_text()
+        first.locator("a.topic-link").click()
+        tab.wait_for_url("**/organizer/topics/T*")
+        assert label in tab.locator("h1").inner_text()
+        assert tab.locator("#standing .why").inner_text().startswith("为什么：")
+    finally:
+        context.close()
+
+
+def test_all_topics_and_chart_on_a_390px_phone(browser, live_server):
+    """At 390 px: no sideways scrolling, chart text at least 12 px tall and inside the chart, bars open topics."""
+    context, tab = _logged_in_page(browser, live_server, PHONE, "/organizer/topics")
+    try:
+        assert tab.locator("li.topic-row").count() >= 4
+        assert _overflow(tab) <= 0
+        tab.screenshot(path=str(DOCS / "screenshot-topics-phone.png"), full_page=True)
+
+        tab.goto(f"{live_server}/organizer")
+        assert _overflow(tab) <= 0
+        boxes = tab.evaluate(CHART_TEXT_BOXES)
+        assert boxes
+        for box in boxes:
+            assert box["height"] >= 12, box
+            assert box["left"] >= box["svgLeft"] - 0.5 and box["right"] <= box["svgRight"] + 0.5, box
+        link = tab.locator("svg.bar-chart a").first
+        link.scroll_into_view_if_needed()
+        link.click()
+        tab.wait_for_url("**/organizer/topics/T*")
+        assert tab.locator("#standing").is_visible()
+        assert _overflow(tab) <= 0
+    finally:
+        context.close()
