@@ -262,11 +262,24 @@ def cmd_models(args: argparse.Namespace, settings: Settings) -> int:
             print(f"当前模型已切换为 {args.version}；运行中的服务会在几秒内换用它。")
             log.info("rollback: current model set to %s", args.version)
             _audit(settings, "rollback", args.version, {})
+            _reapply_corrections(settings, registry)
             return 0
     except (KeyError, ValueError, RecommenderError) as exc:
         print(f"错误：{exc}", file=sys.stderr)
         return EXIT_ERROR
     return EXIT_ERROR
+
+
+def _reapply_corrections(settings: Settings, registry) -> None:
+    """The organizers' corrections hold on a version made current again (a rollback)."""
+    from recommender.retrain.publishing import reapply_to_current
+    from recommender.store import FeedbackStore
+
+    store = FeedbackStore(settings.database_url)
+    try:
+        reapply_to_current(store, registry)
+    finally:
+        store.dispose()
 
 
 def _audit(settings: Settings, action: str, target: str | None, detail: dict) -> None:

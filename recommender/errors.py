@@ -3,6 +3,8 @@
     RecommenderError
     ├── ValidationFailed          bad feedback or request input (a person can fix it)
     ├── NotFound                  no such topic, feedback line or receipt (the web answers 404)
+    ├── Conflict                  a well-formed request the current state refuses (409):
+    │                             a correction undone already, lines already where asked
     ├── ImportFailed              a whole import file cannot be read (bad format, broken XLSX)
     ├── StoreError                the database refused or is unreachable
     ├── ModelError
@@ -32,6 +34,17 @@ class ValidationFailed(RecommenderError):
 class NotFound(RecommenderError, LookupError):
     """The thing asked for does not exist (or is not in a state the action applies to).
     The message says which, in Chinese; the web layer translates it to 404 in one place."""
+
+
+class Conflict(RecommenderError):
+    """A well-formed request that the current state refuses (the web answers 409): undoing a
+    correction undone already, moving lines where they already are. ``message`` says why
+    (Chinese); ``code`` names the case."""
+
+    def __init__(self, message: str, code: str = "conflict") -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
 
 
 class ImportFailed(RecommenderError):

@@ -59,6 +59,12 @@ ACTION_ZH = {
     "rollback": "回滚模型",
     "purge": "过期数据删除",
     "withdraw": "提交人撤回",
+    "move": "移动反馈",
+    "merge": "合并主题",
+    "split": "拆分主题",
+    "pin": "固定主题",
+    "unpin": "取消固定",
+    "undo": "撤销更正",
 }
 _RECEIPT_SEPARATORS = re.compile(r"[\s\-_—–‐]+")
 

@@ -15,7 +15,8 @@ from scipy.cluster.hierarchy import fcluster, linkage
 from scipy.spatial.distance import squareform
 from sklearn.feature_extraction.text import CountVectorizer
 
-from recommender.text.tokenize import is_known_word
+from recommender.model.labels import candidate_labels, phrases
+from recommender.text.tokenize import is_known_word, pieces
 
 MAX_LABEL_CHARS = 12
 # Two quotes this similar (cosine of their vectors, or overlap of character bigrams) say
@@ -222,3 +223,22 @@ def assemble_topics(
             }
         )
     return sorted(topics, key=lambda d: d["topic"])
+
+
+def describe_lines(
+    texts: Sequence[str],
+    tokens: Sequence[Sequence[str]],
+    rest_tokens: Sequence[Sequence[str]],
+    generic: set[str] | frozenset[str] = frozenset(),
+    n_keywords: int = 5,
+) -> tuple[str, list[str]]:
+    """(label, keywords) of a group of lines picked out of a topic (an organizer's split),
+    as a fit labels a topic: c-TF-IDF keywords against the lines left behind
+    (``rest_tokens``), then the phrase of its lines that holds them (``labels``)."""
+    everything = [list(t) for t in tokens] + [list(t) for t in rest_tokens]
+    which = np.array([0] * len(tokens) + [1] * len(rest_tokens), dtype=np.int64)
+    scored = topic_keywords(everything, which, 2, n_keywords)[0]
+    words = [w for w, _ in scored]
+    line_phrases = [phrases(pieces(text), set(toks)) for text, toks in zip(texts, tokens)]
+    label = next(iter(candidate_labels(line_phrases, words, set(generic))), None) or topic_label(scored)
+    return label, words

@@ -329,7 +329,8 @@ class DaskTrainer:
         inter, prev_sizes, new_sizes = np.zeros((0, k)), np.zeros(0), np.zeros(k)
         if merged:
             name = {topic_number(t): t for t in previous.topic_ids}
-            by_id = sorted((name[p], p) for p in merged)  # previous topics in id order, as local
+            # A topic an organizer split off is not in the version's ids yet: its id is its number's.
+            by_id = sorted((name.get(p, f"T{p:04d}"), p) for p in merged)  # previous topics in id order, as local
             counts = np.vstack([merged[p][0] for _, p in by_id]).astype(float)
             inter = counts[:, fit.order]  # columns: new topics in the model's order
             prev_sizes = counts.sum(axis=1)
@@ -373,7 +374,9 @@ def train_on_dask(
     from recommender.model.topic_model import TopicModel
     from recommender.retrain.publishing import (
         check_enough,
+        correction_ids,
         prior_topics,
+        protected_numbers,
         publish_version,
         tokenizer_fingerprint,
         training_signature,
@@ -388,10 +391,10 @@ def train_on_dask(
     if settings.user_dict is not None and Path(settings.user_dict).is_file():
         user_dict = Path(settings.user_dict).read_bytes()
     model = model_factory() if model_factory else TopicModel(random_state=0)
-    signature = training_signature(ids, fingerprint, model)
+    signature = training_signature(ids, fingerprint, model, correction_ids(store))
     if not force and (kept := unchanged_result(registry, signature)) is not None:
         return kept
-    previous = prior_topics(registry)
+    previous = prior_topics(registry, protected_numbers(store))
     url = settings.database_url
     context = contextlib.nullcontext(client) if client is not None else dask_client(settings)
     try:

@@ -25,7 +25,9 @@ from recommender.retrain.publishing import (
     TrainResult,
     check_enough,
     continued_ids,
+    correction_ids,
     prior_topics,
+    protected_numbers,
     publish_version,
     tokenizer_fingerprint,
     training_signature,
@@ -108,7 +110,7 @@ def _train_locked(store, settings, registry, progress, model_factory, blas_threa
 
     fingerprint = tokenizer_fingerprint(settings)
     model = model_factory() if model_factory else TopicModel(random_state=0)
-    signature = training_signature(ids, fingerprint, model)
+    signature = training_signature(ids, fingerprint, model, correction_ids(store))
     if not force and (kept := unchanged_result(registry, signature)) is not None:
         return kept
     cached = store.get_tokens(ids, fingerprint)
@@ -132,7 +134,9 @@ def _train_locked(store, settings, registry, progress, model_factory, blas_threa
     )
     limit = threadpool_limits(limits=blas_threads) if blas_threads else contextlib.nullcontext()
     with limit:
-        model.fit(texts, tokens=tokens, prior_labels=prior)
+        pinned = protected_numbers(store) if prior is not None else frozenset()
+        # The topics organizers pinned or corrected are kept (only when there is a prior to keep).
+        model.fit(texts, tokens=tokens, prior_labels=prior, **({"pinned": pinned} if pinned else {}))
         vectors = model.transform(texts, tokens=tokens)  # the previous topics' centroids in the new space
         scores = np.asarray(model.scores_)  # what serving writes for new lines too
     labels = np.asarray(model.labels_)

@@ -88,7 +88,7 @@ class PriorTopics:
         return np.fromiter((number(k, t) for k, t in enumerate(topic_ids)), dtype=np.int64, count=len(topic_ids))
 
 
-def prior_topics(registry: ModelRegistry) -> PriorTopics | None:
+def prior_topics(registry: ModelRegistry, pinned: frozenset[int] = frozenset()) -> PriorTopics | None:
     """The current version's :class:`PriorTopics` (None before the first model)."""
     current = registry.current_version()
     if current is None:
@@ -96,15 +96,33 @@ def prior_topics(registry: ModelRegistry) -> PriorTopics | None:
     metadata = registry.show(current).metadata
     until = (metadata.get("data_window") or {}).get("received_until")
     return PriorTopics(
-        current, tuple(metadata.get("topic_ids") or ()), received_until=datetime.fromisoformat(until) if until else None
+        current, tuple(metadata.get("topic_ids") or ()), pinned,
+        received_until=datetime.fromisoformat(until) if until else None,
     )
 
 
-def training_signature(ids: Sequence[int], fingerprint: str, model) -> str:
+def protected_numbers(store: FeedbackStore) -> frozenset[int]:
+    """The numbers of the topics the organizers' corrections keep (pinned, or holding lines
+    a correction put there): ``TopicModel.fit``'s ``pinned`` in both engines."""
+    return frozenset(topic_number(t) for t in store.protected_topics())
+
+
+def reapply_to_current(store: FeedbackStore, registry: ModelRegistry) -> int:
+    """After the current pointer moved to an existing version (a rollback): the organizers'
+    corrections made since that version was trained apply to it too. Returns lines placed."""
+    current = registry.current_version()
+    if current is None:
+        return 0
+    return store.reapply_corrections(current, set(registry.show(current).metadata.get("topic_ids") or ()))
+
+
+def training_signature(ids: Sequence[int], fingerprint: str, model, corrections: Sequence[int] = ()) -> str:
     """What a retrain learns from: the lines (their ids; a line's text never changes, a
     withdrawn or hidden one leaves the set), the tokenizer and the model's code and
-    parameters. Saved with each version: a retrain whose signature equals the current
-    version's has nothing new to learn and keeps that version (:func:`unchanged_result`)."""
+    parameters, and the organizers' corrections in force (``corrections``: their ids; a
+    correction made or undone is something new to learn). Saved with each version: a retrain
+    whose signature equals the current version's has nothing new to learn and keeps that
+    version (:func:`unchanged_result`)."""
     from recommender import model as model_package
 
     digest = hashlib.sha256()
@@ -113,7 +131,14 @@ def training_signature(ids: Sequence[int], fingerprint: str, model) -> str:
     for module in sorted(Path(model_package.__file__).parent.glob("*.py")):
         digest.update(module.read_bytes())
     digest.update(np.asarray(sorted(ids), dtype=np.int64).tobytes())
+    if corrections:
+        digest.update(b"corrections" + np.asarray(sorted(corrections), dtype=np.int64).tobytes())
     return digest.hexdigest()[:32]
+
+
+def correction_ids(store: FeedbackStore) -> list[int]:
+    """The ids of the organizers' corrections in force (part of :func:`training_signature`)."""
+    return [c.id for c in store.active_corrections()]
 
 
 def unchanged_result(registry: ModelRegistry, signature: str) -> TrainResult | None:
@@ -192,6 +217,10 @@ def publish_version(
     }
     version = registry.publish(lambda d: save_model(model, d, metadata), metadata, make_current=False)
     write_assignments(version, topic_ids)
+    # The organizers' corrections last: each corrected line goes where they put it.
+    placed = store.reapply_corrections(version, topic_ids)
+    if placed:
+        log.info("%d corrected lines put back where the organizers put them", placed)
     store.record_topics(version, topic_ids, [e for e in identity.events if e["kind"] != "kept"])
     registry.set_current(version)
     removed = registry.prune(settings.keep_versions)

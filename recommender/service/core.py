@@ -15,6 +15,8 @@ part                   what it does
 ``classes``            post-class feedback, what each class did, what became of a request
                        (class_feedback.py)
 ``browser``            every topic's standing: 全部主题, held-back topics, a topic's rank (browse.py)
+``corrections``        organizers' moves, merges, splits and pins, and their undo
+                       (corrections.py)
 =====================  ====================================================================
 
 The methods below only delegate, so callers keep one surface. No FastAPI here; no SQL here.
@@ -37,6 +39,7 @@ from recommender.door.validation import FeedbackDraft
 from recommender.retrain.hot_swap import ModelWatcher
 from recommender.service.browse import TopicBrowser
 from recommender.service.class_feedback import ClassFeedback
+from recommender.service.corrections import Corrections
 from recommender.service.demand_view import DemandView
 from recommender.service.filters import bounded_as_of, bounded_offset, bounded_page, check_top
 from recommender.service.intake import Intake
@@ -66,6 +69,7 @@ class RecommenderService:
         self.planning = Planning(self.store, self.view)
         self.classes = ClassFeedback(self.store, self.serving, self.view, self.intake)
         self.browser = TopicBrowser(self.view)
+        self.corrections = Corrections(self.store, self.serving, self.view)
 
     @property
     def watcher(self) -> ModelWatcher:
@@ -237,6 +241,26 @@ class RecommenderService:
     def request_outcome(self, row: StoredFeedback) -> dict:
         """What became of a line: its topic (or 未归类) and the classes on it."""
         return self.classes.outcome(row)
+
+    # ------------------------------------------------------------------ corrections
+    def move_lines(self, feedback_ids: list[int], topic_id: str | None, *, actor: str) -> dict:
+        return self.corrections.move(feedback_ids, topic_id, actor=actor)
+
+    def merge_topics(self, topic_id: str, other_topic_id: str, *, actor: str) -> dict:
+        return self.corrections.merge(topic_id, other_topic_id, actor=actor)
+
+    def split_topic(self, topic_id: str, feedback_ids: list[int], label: str | None, *, actor: str) -> dict:
+        return self.corrections.split(topic_id, feedback_ids, label, actor=actor)
+
+    def pin_topic(self, topic_id: str, pinned: bool, *, actor: str) -> dict:
+        return self.corrections.pin(topic_id, pinned, actor=actor)
+
+    def undo_correction(self, correction_id: int, *, actor: str) -> dict:
+        return self.corrections.undo(correction_id, actor=actor)
+
+    def list_corrections(self, *, limit: int = 50, offset: int = 0) -> dict:
+        offset, limit = bounded_offset(offset, limit)
+        return self.corrections.corrections(limit=limit, offset=offset)
 
     # ------------------------------------------------------------------ moderation (write side)
     def hide(self, feedback_id: int, reason: str, *, actor: str, note: str | None = None) -> StoredFeedback:

@@ -64,6 +64,11 @@ class SideTables:
     sessions: list[ClassSession]
     labels: dict[str, str]
     lineage: dict[str, str]
+    # Organizers' corrections (service/corrections.py): topics split off since the served
+    # version (cards the model does not have yet), topics merged away, pinned topics.
+    split_cards: tuple[TopicCard, ...] = ()
+    merged_away: frozenset[str] = frozenset()
+    pinned: frozenset[str] = frozenset()
 
 
 class DemandCache:
@@ -225,10 +230,32 @@ class DemandCache:
                 )
                 for s in self.store.list_sessions()
             ]
-            self._side = SideTables(now_mono, sessions, self.store.label_overrides(), lineage)
+            labels = self.store.label_overrides()
+            split_cards, merged, pinned = self._corrected(labels)
+            if merged:  # a class held on a topic merged away counts for the topic it joined
+                sessions = [dataclasses.replace(s, topic_id=merged.get(s.topic_id, s.topic_id)) for s in sessions]
+            self._side = SideTables(now_mono, sessions, labels, lineage, split_cards, frozenset(merged), pinned)
             return self._side
         finally:
             self._side_lock.release()
+
+    def _corrected(self, labels: dict[str, str]) -> tuple[tuple[TopicCard, ...], dict[str, str], frozenset[str]]:
+        """Cards of the topics split off by organizers, the topics merged away (→ the topic
+        they joined), the pinned topics."""
+        active = self.store.active_corrections()
+        splits = [c for c in active if c.kind == "split" and c.topic_id]
+        quotes = {r.id: r.text for r in self.store.get_many([i for c in splits for i in sorted(c.lines)[:3]])}
+        cards = []
+        for c in splits:
+            label, _, keywords = (c.label or c.topic_id).partition(",")
+            cards.append(TopicCard(
+                topic_id=c.topic_id,
+                label=labels.get(c.topic_id, label),
+                keywords=tuple(k for k in keywords.split(",") if k),
+                examples=tuple(quotes[i] for i in sorted(c.lines)[:3] if i in quotes),
+            ))
+        merged = {c.other_topic_id: c.topic_id for c in active if c.kind == "merge" and c.other_topic_id and c.topic_id}
+        return tuple(cards), merged, frozenset(self.store.pinned_topics())
 
     def forget_side_tables(self) -> None:
         # Under the lock: a read that began before the change cannot publish after it.
@@ -246,15 +273,20 @@ class DemandCache:
     def cards(
         self, served: LoadedModel, labels: dict[str, str], examples: dict[str, tuple[str, ...]] | None = None
     ) -> list[TopicCard]:
-        """The served topic cards with the organizers' labels and only the quotes still shown."""
+        """The served topic cards with the organizers' labels and only the quotes still shown;
+        with the organizers' corrections: topics merged away left out, topics split off added."""
         if examples is None:
             examples = self.state(served).examples
+        side = self.side_tables()
         cards = []
         for tid, card in served.cards.items():
+            if tid in side.merged_away:
+                continue
             shown = examples.get(tid, ())
             if tid in labels or shown != card.examples:
                 card = dataclasses.replace(card, label=labels.get(tid, card.label), examples=shown)
             cards.append(card)
+        cards.extend(c for c in side.split_cards if c.topic_id not in served.cards and c.topic_id not in side.merged_away)
         return cards
 
 

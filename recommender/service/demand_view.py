@@ -228,6 +228,7 @@ class DemandView:
         served = self.serving.require_model()
         demand = self.cache.state(served)
         labels = self.cache.side_tables().labels
+        pinned = self.cache.side_tables().pinned
         counts: dict[str, int] = {}
         for r in demand.records:
             if not r.feedback_id.startswith(AGGREGATE_PREFIX):  # live lines only
@@ -236,11 +237,12 @@ class DemandView:
             {
                 "topic_id": card.topic_id,
                 "label": card.label,
-                "model_label": served.cards[card.topic_id].label,
+                "model_label": served.cards[card.topic_id].label if card.topic_id in served.cards else card.label,
                 "keywords": list(card.keywords),
                 "examples": list(card.examples),
                 "size": counts.get(card.topic_id, 0),
-                "trained_size": served.sizes[card.topic_id],
+                "trained_size": served.sizes.get(card.topic_id, 0),
+                "pinned": card.topic_id in pinned,
                 "theme_id": card.theme_id,
                 "theme_label": card.theme_label,
             }
@@ -262,10 +264,11 @@ class DemandView:
             "model_version": served.version,
             "topic_id": topic_id,
             "label": card.label,
-            "model_label": served.cards[topic_id].label,
+            "model_label": served.cards[topic_id].label if topic_id in served.cards else card.label,
             "keywords": list(card.keywords),
             "examples": list(card.examples),
             "size": total,
+            "pinned": topic_id in self.cache.side_tables().pinned,
             "sessions": self.sessions(topic_id),
             "events": [
                 {"kind": e["kind"], "model_version": e["model_version"], "other_topic_ids": e["other_topic_ids"]}
@@ -291,9 +294,15 @@ class DemandView:
             if not rows or len(out) >= total:
                 return out
 
+    def shown_topics(self) -> dict[str, str]:
+        """Topic id → label of every topic shown now: the served model's, without those
+        merged away, with those split off since (organizers' corrections)."""
+        served = self.serving.require_model()
+        return {c.topic_id: c.label for c in self.cache.cards(served, self.cache.side_tables().labels, {})}
+
     def _topic_model(self, topic_id: str) -> LoadedModel:
         served = self.serving.require_model()
-        if topic_id not in served.cards:
+        if topic_id not in self.shown_topics():
             raise NotFound(f"没有编号为 {topic_id} 的主题")
         return served
 

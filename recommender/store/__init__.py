@@ -1,11 +1,14 @@
 """The feedback store: the only package that talks to the database."""
 
 from recommender.store.engine import UNAVAILABLE_ERRORS, is_disk_full
+from recommender.store.corrections import CORRECTION_KINDS, Correction
 from recommender.store.feedback_store import FeedbackStore
 from recommender.store.rows import NewFeedback, PurgeReport, StoredFeedback
 from recommender.store.schema import class_sessions, column_length, feedback, topics
 
 __all__ = [
+    "CORRECTION_KINDS",
+    "Correction",
     "UNAVAILABLE_ERRORS",
     "FeedbackStore",
     "NewFeedback",

@@ -17,6 +17,7 @@ reads.py          stored feedback by id and in id order; the retrain's token cac
 assignments.py    topic assignments per model version and the reads built on them
 topics.py         topic records, labels, lineage; class sessions
 classes.py        post-class feedback: classes by their link, answers and ratings
+corrections.py    organizers' moves, merges, splits and pins, undo, what a retrain keeps
 moderation.py     status changes with their audit entries, receipts, audit log, retention
 ================  ===============================================================
 """
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 from recommender.store.assignments import AssignmentTables
 from recommender.store.classes import ClassFeedbackTables
+from recommender.store.corrections import Correction, CorrectionTables
 from recommender.store.engine import MIGRATIONS_DIR, SQLITE_BUSY_TIMEOUT_MS
 from recommender.store.intake import FeedbackIntake
 from recommender.store.moderation import ModerationTables
@@ -35,6 +37,7 @@ from recommender.store.topics import TopicTables
 __all__ = [
     "MIGRATIONS_DIR",
     "SQLITE_BUSY_TIMEOUT_MS",
+    "Correction",
     "FeedbackStore",
     "NewFeedback",
     "PurgeReport",
@@ -43,10 +46,16 @@ __all__ = [
 
 
 class FeedbackStore(
-    FeedbackIntake, FeedbackReads, AssignmentTables, TopicTables, ClassFeedbackTables, ModerationTables
+    FeedbackIntake,
+    FeedbackReads,
+    AssignmentTables,
+    TopicTables,
+    CorrectionTables,
+    ClassFeedbackTables,
+    ModerationTables,
 ):
-    """Feedback, token cache, topic assignments, topics, class sessions and their answers,
-    moderation and audit.
+    """Feedback, token cache, topic assignments, topics, corrections, class sessions and their
+    answers, moderation and audit.
 
     ``FeedbackStore(url)`` connects lazily; call :meth:`migrate` once at start-up (the
     service and the CLI do) to bring the schema to the newest Alembic revision.

@@ -182,6 +182,30 @@ audit_log = Table(
 )
 Index("ix_audit_log_at", audit_log.c.at)
 
+# An organizer's corrections of the model (migration 0005): a line moved to another topic or
+# to none, two topics merged, lines split off into a new topic, a topic pinned or unpinned.
+# ``lines`` is JSON {feedback id: its topic before} (what undo restores); the next retrain
+# keeps every correction not undone (retrain/publishing.py).
+corrections = Table(
+    "corrections",
+    metadata,
+    Column("id", IdType, primary_key=True, autoincrement=True),
+    Column("kind", String(16), nullable=False),
+    # Where the lines went (move: None is 未归类; merge: the topic kept; split: the new topic)
+    # or the topic pinned.
+    Column("topic_id", String(16), nullable=True),
+    # merge: the topic merged away; split: the topic the lines came from.
+    Column("other_topic_id", String(16), nullable=True),
+    Column("label", String(100), nullable=True),
+    Column("lines", Text, nullable=False, server_default="{}"),
+    Column("model_version", String(64), nullable=True),
+    Column("actor", String(100), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("undone_at", UTCDateTime, nullable=True),
+    Column("undone_by", String(100), nullable=True),
+)
+Index("ix_corrections_undone", corrections.c.undone_at)
+
 # Retention: what remains of purged lines, per topic (of the model current at purge time),
 # calendar month (UTC, 'YYYY-MM') and segment.
 topic_month_counts = Table(

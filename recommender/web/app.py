@@ -19,7 +19,7 @@ from recommender.config import Settings, get_settings
 from recommender.logs import configure_logging
 from recommender.retrain.runner import RetrainRunner
 from recommender.service import RecommenderService
-from recommender.web import class_pages, dashboard, organizer_api, public
+from recommender.web import class_pages, corrections_api, corrections_pages, dashboard, organizer_api, public
 from recommender.web.auth import OrganizerAuth
 from recommender.web.deps import LoginRequired
 from recommender.web.errors import ServerErrors, install_error_handlers
@@ -127,7 +127,9 @@ def create_app(settings: Settings | None = None, service: RecommenderService | N
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.include_router(public.router)
     app.include_router(organizer_api.router)
+    app.include_router(corrections_api.router)
     app.include_router(dashboard.router)
+    app.include_router(corrections_pages.router)
     app.include_router(class_pages.router)
     app.include_router(class_pages.organizer_router)
     app.include_router(metrics_router)

@@ -349,6 +349,15 @@ def topics_page(
 @router.get("/topics/{topic_id}", response_class=HTMLResponse)
 def topic_page(request: Request, topic_id: str, who: DashboardOrganizer, service: Service, auth: Auth) -> Response:
     """One topic: label and rename form, keywords, sessions, lineage, feedback, exports."""
+    return render_topic_page(request, topic_id, who, service, auth)
+
+
+def render_topic_page(
+    request: Request, topic_id: str, who: Organizer, service: RecommenderService, auth: OrganizerAuth, *,
+    corrections: dict | None = None, status_code: int = 200,
+) -> Response:
+    """The topic page; ``corrections``: what a failed correction form had (picked lines,
+    typed label, chosen topic) and its error, shown again (web/corrections_pages.py)."""
     try:
         page = bounded_page(int(request.query_params.get("page", "1")), PER_PAGE)[0]
     except ValueError:
@@ -372,10 +381,14 @@ def topic_page(request: Request, topic_id: str, who: DashboardOrganizer, service
         "return_to": request.url.path,
         "export_query": {fmt: urlencode({"format": fmt}) for fmt in ("csv", "xlsx")},
         "hide_reasons": [(r, HIDE_REASONS_ZH[r]) for r in HIDE_REASONS],
+        "other_topics": [t for t in service.topics()["topics"] if t["topic_id"] != topic_id],
+        "corrections": corrections or {"picked": set(), "label": "", "target": "", "other": ""},
         **_plan_defaults(),
         **_standing_context(service, topic_id),
     }
-    return _with_flash_cleared(request, _render(request, "organizer_topic.html", context))
+    if corrections and corrections.get("error"):
+        context["flash"] = {"kind": "error", "message": corrections["error"]}
+    return _with_flash_cleared(request, _render(request, "organizer_topic.html", context, status_code))
 
 
 def _standing_context(service: RecommenderService, topic_id: str) -> dict:
@@ -406,6 +419,9 @@ def no_topic_page(request: Request, who: DashboardOrganizer, service: Service, a
         "kind_query": "kind=no_request&" if no_request else "",
         "return_to": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
         "hide_reasons": [(r, HIDE_REASONS_ZH[r]) for r in HIDE_REASONS],
+        # Moving lines into a topic (web/corrections_pages.py).
+        "other_topics": [] if no_request else service.topics()["topics"],
+        "corrections": {"picked": set(), "label": "", "target": "", "other": ""},
     }
     return _with_flash_cleared(request, _render(request, "organizer_no_topic.html", context))
 
@@ -467,4 +483,25 @@ async def restore_feedback(
     return _redirect(request, back, ("success", f"已恢复第 {fid} 条反馈，它重新计入主题建议。"))
 
 
-__all__ = ["FLASH_COOKIE", "SESSION_COOKIE", "router"]
+# The page helpers other dashboard routers use (web/corrections_pages.py).
+render_page = _render
+csrf_for = _csrf_for
+form_field = _field
+redirect_with_flash = _redirect
+safe_next = _safe_next
+take_flash = _take_flash
+with_flash_cleared = _with_flash_cleared
+
+__all__ = [
+    "FLASH_COOKIE",
+    "SESSION_COOKIE",
+    "csrf_for",
+    "form_field",
+    "redirect_with_flash",
+    "render_page",
+    "render_topic_page",
+    "router",
+    "safe_next",
+    "take_flash",
+    "with_flash_cleared",
+]

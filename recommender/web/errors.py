@@ -26,7 +26,7 @@ from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from recommender.logs import one_line
-from recommender.errors import NoModelError, NotFound, RetrainInProgress, ValidationFailed
+from recommender.errors import Conflict, NoModelError, NotFound, RetrainInProgress, ValidationFailed
 from recommender.store import UNAVAILABLE_ERRORS, is_disk_full
 
 log = logging.getLogger(__name__)
@@ -155,6 +155,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(NoModelError)
     async def no_model(request: Request, exc: NoModelError):
         return error_response(request, 503, "no_model", str(exc))
+
+    @app.exception_handler(Conflict)
+    async def conflict(request: Request, exc: Conflict):
+        return error_response(request, 409, exc.code, exc.message)
 
     @app.exception_handler(RetrainInProgress)
     async def retrain_busy(request: Request, exc: RetrainInProgress):

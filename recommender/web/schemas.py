@@ -83,6 +83,7 @@ class TopicOut(BaseModel):
     trained_size: int = Field(description="Lines in the topic when the model was trained.")
     theme_id: str | None
     theme_label: str | None
+    pinned: bool = Field(False, description="Pinned by an organizer: no retrain dissolves it.")
 
 
 class TopicsOut(BaseModel):
@@ -217,6 +218,7 @@ class TopicDetailOut(BaseModel):
     keywords: list[str]
     examples: list[str]
     size: int
+    pinned: bool = Field(False, description="Pinned by an organizer: no retrain dissolves it.")
     sessions: list[SessionOut]
     events: list[TopicEventOut]
     members: MembersPage

@@ -1,7 +1,7 @@
 """Post-class feedback: each class gets a feedback link, and the answers are kept per class.
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0005
 Create Date: 2026-12-06
 
 - ``class_sessions.feedback_token``: the unguessable part of the class's post-class feedback
@@ -21,7 +21,7 @@ from alembic import op
 from recommender.store.schema import IdType, UTCDateTime
 
 revision = "0006"
-down_revision = "0004"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
