@@ -87,6 +87,22 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="Address `serve` listens on.")
     port: int = Field(8000, ge=1, le=65535, description="Port `serve` listens on.")
     workers: int = Field(1, ge=1, description="Number of uvicorn worker processes for `serve`.")
+    poster_font: str | None = Field(
+        None,
+        description=(
+            "A font file with Chinese glyphs (TTF/TTC/OTF) the PNG class posters are drawn in. Unset: "
+            "WenQuanYi Micro Hei/Zen Hei or Noto Sans CJK where installed; with none, the PNG is the QR code alone."
+        ),
+    )
+    public_url: str | None = Field(
+        None,
+        pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$",
+        description=(
+            "The address learners open the service at (e.g. `https://yexiao.example.cn`): class feedback "
+            "links and the QR codes of class posters point there. Unset: the address the organizer's "
+            "request came to."
+        ),
+    )
     organizer_tokens: str | None = Field(
         None,
         description=(

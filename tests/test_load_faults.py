@@ -121,7 +121,7 @@ def test_no_feedback_lost_while_retraining_and_swapping(live):
 
     def run_retrain() -> None:
         retrain_started.set()
-        retrain["result"] = live.cli("train")
+        retrain["result"] = live.cli("train", "--force")  # the lines of a burst are flagged: force a refit
 
     def progress(count: int) -> None:
         if count >= LINES // 5 and not retrain_started.is_set():
@@ -310,7 +310,7 @@ def test_disk_full_on_model_write_leaves_the_current_model(trained_service, sett
     caplog.set_level(logging.INFO)
     with monkeypatch.context() as patched, pytest.raises(OSError) as raised:
         patched.setattr(joblib, "dump", full_disk)
-        train_from_store(trained_service.store, settings, progress=False)
+        train_from_store(trained_service.store, settings, progress=False, force=True)
     assert raised.value.errno == errno.ENOSPC
     assert "No space left on device" in str(raised.value)
 
@@ -319,5 +319,5 @@ def test_disk_full_on_model_write_leaves_the_current_model(trained_service, sett
     trained_service.refresh_model()
     assert trained_service.served().version == before
     # The lock was released: the next retrain (disk freed) succeeds.
-    result = train_from_store(trained_service.store, settings, progress=False)
+    result = train_from_store(trained_service.store, settings, progress=False, force=True)
     assert registry.current_version() == result.version != before

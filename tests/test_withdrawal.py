@@ -35,7 +35,8 @@ def test_api_receipt_lookup_and_withdraw(client, service):
     seen = client.post("/api/withdraw/lookup", json={"receipt": receipt.lower()})
     assert seen.status_code == 200
     assert seen.json() | {"submitted_at": None} == {"id": created["id"], "status": "kept", "text": "想学怎么用手机挂号",
-                                                    "submitted_at": None, "segment": "居民"}
+                                                    "submitted_at": None, "segment": "居民",
+                                                    "topic_label": None, "classes": []}  # no model: 未归类
     row = service.store.get(int(created["id"]))
     assert row.text and receipt.replace("-", "") not in str(row)
 

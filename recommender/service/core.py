@@ -13,6 +13,8 @@ part                   what it does
                        retention (moderation.py)
 ``planning``           topic labels and class sessions (planning.py)
 ``experts``            the directory of experts: add, edit, delete, import (experts.py)
+``classes``            post-class feedback, what each class did, what became of a request
+                       (class_feedback.py)
 ``browser``            every topic's standing: 全部主题, held-back topics, a topic's rank (browse.py)
 ``corrections``        organizers' moves, merges, splits and pins, and their undo
                        (corrections.py)
@@ -37,6 +39,7 @@ from recommender.door.screening import ClientKeys
 from recommender.door.validation import FeedbackDraft
 from recommender.retrain.hot_swap import ModelWatcher
 from recommender.service.browse import TopicBrowser
+from recommender.service.class_feedback import ClassFeedback
 from recommender.service.corrections import Corrections
 from recommender.service.demand_view import DemandView
 from recommender.service.experts import ExpertDirectory
@@ -67,6 +70,7 @@ class RecommenderService:
         self.moderation = Moderation(settings, self.store, self.serving, self.view, receipt_secret=receipt_secret)
         self.planning = Planning(self.store, self.view)
         self.experts = ExpertDirectory(self.store, self.view)
+        self.classes = ClassFeedback(self.store, self.serving, self.view, self.intake)
         self.browser = TopicBrowser(self.view)
         self.corrections = Corrections(self.store, self.serving, self.view)
 
@@ -175,8 +179,13 @@ class RecommenderService:
     def unassigned_share(self) -> float:
         return self.view.unassigned_share()
 
-    def sessions(self, topic_id: str | None = None) -> list[dict]:
-        return self.view.sessions(topic_id)
+    def sessions(self, topic_id: str | None = None, *, latest: int | None = None) -> list[dict]:
+        """Recorded classes (oldest first; with ``latest``, only the newest that many, newest
+        first) with their ratings and the demand before and after each."""
+        sessions = self.view.sessions(topic_id)
+        if latest is not None:
+            sessions = sorted(sessions, key=lambda s: s["id"], reverse=True)[:latest]
+        return self.classes.with_outcomes(sessions)
 
     def themes(self) -> dict:
         return self.view.themes()
@@ -192,7 +201,8 @@ class RecommenderService:
 
     def topic(self, topic_id: str, *, page: int = 1, per_page: int = 50) -> dict:
         page, per_page = bounded_page(page, per_page)
-        return self.view.topic(topic_id, page=page, per_page=per_page)
+        topic = self.view.topic(topic_id, page=page, per_page=per_page)
+        return {**topic, "sessions": self.classes.with_outcomes(topic["sessions"])}
 
     def topic_feedback(self, topic_id: str) -> list[StoredFeedback]:
         return self.view.topic_feedback(topic_id)
@@ -215,7 +225,25 @@ class RecommenderService:
 
     def record_session(self, **fields) -> dict:
         """The keywords of :meth:`Planning.record_session <recommender.service.planning.Planning.record_session>`."""
-        return self.planning.record_session(**fields)
+        return self.classes.with_outcomes([self.planning.record_session(**fields)])[0]
+
+    # ------------------------------------------------------------------ the term loop
+    def open_class(self, token: object) -> dict:
+        """The class of a post-class feedback link (NotFound: unknown or cancelled)."""
+        return self.classes.open_class(token)
+
+    def respond_to_class(
+        self, token: object, rating: object, text: object, *, client: ClientKeys | None = None
+    ) -> tuple[dict, StoredFeedback | None, str | None]:
+        return self.classes.respond(token, rating, text, client=client)
+
+    def class_answers(self, session_id: int, *, limit: int = 50) -> list[dict]:
+        """The newest answers to a class's post-class form (NotFound: no such class)."""
+        return self.classes.answers(session_id, limit=limit)
+
+    def request_outcome(self, row: StoredFeedback) -> dict:
+        """What became of a line: its topic (or 未归类) and the classes on it."""
+        return self.classes.outcome(row)
 
     # ------------------------------------------------------------------ corrections
     def move_lines(self, feedback_ids: list[int], topic_id: str | None, *, actor: str) -> dict:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from datetime import date
 
+from recommender.crypto import token_urlsafe
 from recommender.door.validation import clean_field
 from recommender.errors import NotFound, ValidationFailed
 from recommender.ranking.rank import SESSION_STATUSES
@@ -21,6 +22,8 @@ MAX_LABEL = 30
 MAX_TITLE = TEXT_LIMITS["session_title"]
 MAX_PERSON = TEXT_LIMITS["session_instructor"]  # instructor and department
 MAX_TOPIC_ID = TEXT_LIMITS["topic_id"]
+#: Random bytes of a class's post-class feedback link (22 URL-safe characters; unguessable).
+FEEDBACK_TOKEN_BYTES = 16
 _TOPIC_ID = re.compile(rf"[A-Za-z0-9_-]{{1,{MAX_TOPIC_ID}}}")
 
 
@@ -71,6 +74,7 @@ class Planning:
             status=status,
             instructor=instructor,
             department=department,
+            feedback_token=token_urlsafe(FEEDBACK_TOKEN_BYTES),
         )
         self.view.forget_side_tables()
         if actor is not None:

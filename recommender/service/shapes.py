@@ -46,4 +46,7 @@ def session_json(row: dict) -> dict:
         "status": row["status"],
         "instructor": row["instructor"],
         "department": row["department"],
+        # The post-class form (absolute URL made by the web layer); None only for a class
+        # recorded before links existed and not migrated (never after migration 0006).
+        "feedback_path": f"/class/{row['feedback_token']}" if row.get("feedback_token") else None,
     }

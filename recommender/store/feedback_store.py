@@ -16,6 +16,7 @@ recent.py         recent lines read inside a write (screening, repeat marking)
 reads.py          stored feedback by id and in id order; the retrain's token cache
 assignments.py    topic assignments per model version and the reads built on them
 topics.py         topic records, labels, lineage; class sessions
+classes.py        post-class feedback: classes by their link, answers and ratings
 corrections.py    organizers' moves, merges, splits and pins, undo, what a retrain keeps
 moderation.py     status changes with their audit entries, receipts, audit log, retention
 experts.py        the directory of experts (who teaches what, from which department)
@@ -25,6 +26,7 @@ experts.py        the directory of experts (who teaches what, from which departm
 from __future__ import annotations
 
 from recommender.store.assignments import AssignmentTables
+from recommender.store.classes import ClassFeedbackTables
 from recommender.store.corrections import Correction, CorrectionTables
 from recommender.store.engine import MIGRATIONS_DIR, SQLITE_BUSY_TIMEOUT_MS
 from recommender.store.experts import ExpertTables
@@ -46,10 +48,17 @@ __all__ = [
 
 
 class FeedbackStore(
-    FeedbackIntake, FeedbackReads, AssignmentTables, TopicTables, CorrectionTables, ModerationTables, ExpertTables
+    FeedbackIntake,
+    FeedbackReads,
+    AssignmentTables,
+    TopicTables,
+    CorrectionTables,
+    ClassFeedbackTables,
+    ModerationTables,
+    ExpertTables,
 ):
-    """Feedback, token cache, topic assignments, topics, corrections, class sessions, moderation,
-    audit and experts.
+    """Feedback, token cache, topic assignments, topics, corrections, class sessions and their
+    answers, moderation, audit and experts.
 
     ``FeedbackStore(url)`` connects lazily; call :meth:`migrate` once at start-up (the
     service and the CLI do) to bring the schema to the newest Alembic revision.

@@ -13,6 +13,7 @@ from sqlalchemy import and_, delete, func, insert, or_, select, update
 from recommender.store.schema import (
     assignments,
     audit_log,
+    class_responses,
     feedback,
     feedback_tokens,
     store_counters,
@@ -276,6 +277,12 @@ class ModerationTables(StoreEngine):
             if rows:
                 self._erase(conn, [r.id for r in rows], status="purged", now=now)
                 self._bump(conn, MODERATION_COUNTER)
+            # Praise kept with a class (post-class form) is text a learner typed: same retention.
+            conn.execute(
+                update(class_responses)
+                .where(and_(class_responses.c.created_at < cutoff, class_responses.c.text.is_not(None)))
+                .values(text=None)
+            )
             if forget_clients_before is not None:
                 conn.execute(
                     update(feedback)

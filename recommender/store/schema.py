@@ -148,8 +148,27 @@ class_sessions = Table(
     Column("instructor", String(100), nullable=True),
     Column("department", String(100), nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
+    # The unguessable part of the class's post-class feedback link (migration 0006).
+    Column("feedback_token", String(32), nullable=True),
 )
 Index("ix_class_sessions_topic", class_sessions.c.topic_id)
+Index("ix_class_sessions_feedback_token", class_sessions.c.feedback_token, unique=True)
+
+# Answers to the post-class form (migration 0006): class feedback, never demand. The
+# 「下次想学什么」 text that asks for something is stored as a feedback line (``feedback_id``),
+# so it counts, can be withdrawn and is purged like any line; ``text`` keeps only what asks
+# for nothing (thanks, praise), masked.
+class_responses = Table(
+    "class_responses",
+    metadata,
+    Column("id", IdType, primary_key=True, autoincrement=True),
+    Column("session_id", IdType, ForeignKey("class_sessions.id", ondelete="CASCADE"), nullable=False),
+    Column("rating", Integer, nullable=False),
+    Column("text", Text, nullable=True),
+    Column("feedback_id", IdType, ForeignKey("feedback.id", ondelete="SET NULL"), nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+Index("ix_class_responses_session", class_responses.c.session_id)
 
 # The directory of experts and the departments that can send them (issue 15). ``contact``
 # is kept as the organizer typed it (it is how they reach the expert) and masked in every

@@ -109,6 +109,7 @@ class TopicTables(StoreEngine):
         status: str,
         instructor: str | None = None,
         department: str | None = None,
+        feedback_token: str | None = None,
     ) -> dict:
         with self._write() as conn:
             new_id = conn.execute(
@@ -120,6 +121,7 @@ class TopicTables(StoreEngine):
                     status=status,
                     instructor=instructor,
                     department=department,
+                    feedback_token=feedback_token,
                     created_at=now_utc(),
                 )
                 .returning(class_sessions.c.id)

@@ -19,7 +19,16 @@ from recommender.config import Settings, get_settings
 from recommender.logs import configure_logging
 from recommender.retrain.runner import RetrainRunner
 from recommender.service import RecommenderService
-from recommender.web import corrections_api, corrections_pages, dashboard, experts_api, experts_pages, organizer_api, public
+from recommender.web import (
+    class_pages,
+    corrections_api,
+    corrections_pages,
+    dashboard,
+    experts_api,
+    experts_pages,
+    organizer_api,
+    public,
+)
 from recommender.web.auth import OrganizerAuth
 from recommender.web.deps import LoginRequired
 from recommender.web.docs_page import install_docs
@@ -137,6 +146,8 @@ def create_app(settings: Settings | None = None, service: RecommenderService | N
     app.include_router(experts_pages.router)
     app.include_router(dashboard.router)
     app.include_router(corrections_pages.router)
+    app.include_router(class_pages.router)
+    app.include_router(class_pages.organizer_router)
     app.include_router(metrics_router)
     install_openapi(app, settings)  # every status each route can answer; settings-dependent schema parts
     app.add_middleware(ServerErrors)  # innermost: a bug is a 500 with metrics and headers, the connection kept

@@ -27,6 +27,7 @@ from recommender.door.screening import ACTION_ZH, FLAG_REASONS_ZH, HIDE_REASONS,
 from recommender.errors import NoModelError, NotFound, RetrainInProgress, ValidationFailed
 from recommender.service import RecommenderService
 from recommender.service.filters import bounded_page
+from recommender.web.class_pages import with_links
 from recommender.web.auth import SESSION_COOKIE, Organizer, OrganizerAuth, same_origin
 from recommender.web.deps import (
     Auth,
@@ -54,6 +55,7 @@ HOME = "/organizer"
 PER_PAGE = 30
 MODERATION_SHOWN = 20
 AUDIT_SHOWN = 20
+RECENT_CLASSES = 5
 STATUS_ZH = {"planned": "计划中", "held": "已开课", "cancelled": "已取消"}
 EVENT_ZH = {"new": "新出现", "split": "拆分", "merge": "合并", "retired": "停用", "kept": "保留"}
 
@@ -230,6 +232,8 @@ def dashboard(
         "half_life_days": f"{settings.half_life_days:g}",
         **_moderation_context(service),
         **_plan_defaults(),
+        "recent_classes": [with_links(request, s) for s in service.sessions(latest=RECENT_CLASSES)],
+        "status_zh": STATUS_ZH,
     }
     try:
         result = service.suggestions(as_of=as_of, top=query.top, segment=query.segment)
@@ -293,7 +297,8 @@ async def plan_session(request: Request, form: DashboardForm, service: Service, 
     except NotFound as exc:
         return _redirect(request, back, ("error", str(exc)))
     return _redirect(
-        request, back, ("success", f"已记录课程“{title}”：{held_on.isoformat()}，{STATUS_ZH.get(status, status)}。")
+        request, back, ("success", f"已记录课程“{title}”：{held_on.isoformat()}，{STATUS_ZH.get(status, status)}。"
+                        "课后反馈二维码海报见看板的“最近记录的课”。")
     )
 
 
@@ -364,6 +369,10 @@ def render_topic_page(
     except ValueError:
         page = 1
     topic = service.topic(topic_id, page=page, per_page=PER_PAGE)
+    topic["sessions"] = [
+        {**with_links(request, s), "answers": service.class_answers(s["id"], limit=20) if s["responses"] else []}
+        for s in topic["sessions"]
+    ]
     members = topic["members"]
     pages = max(1, -(-members["total"] // PER_PAGE))
     context = {

@@ -18,17 +18,19 @@ import logging
 from datetime import date as Date
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Path as PathParam
+from fastapi import APIRouter, Depends, Path as PathParam, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field, field_validator
 
 from recommender.service.moderation import MAX_NOTE
 from recommender.service.planning import MAX_LABEL, MAX_PERSON, MAX_TITLE
 from recommender.web import exports
+from recommender.web.class_pages import with_links
 from recommender.web.deps import Actor, Runner, Service, require_organizer
 from recommender.web.queries import TOPIC_ID_PATTERN, PageQuery, SuggestionFilters, TopicId
 from recommender.web.schemas import (
     AuditOut,
+    ClassAnswersOut,
     ErrorBody,
     HiddenOut,
     ModerationListOut,
@@ -154,9 +156,10 @@ def list_no_topic(
 
 
 @router.get("/topics/{topic_id}", response_model=TopicDetailOut, responses=NOT_FOUND)
-def get_topic(topic_id: TopicId, service: Service, page: PageQuery) -> dict:
+def get_topic(request: Request, topic_id: TopicId, service: Service, page: PageQuery) -> dict:
     """One topic: label, keywords, class sessions, lineage events and its feedback (paginated)."""
-    return service.topic(topic_id, page=page.page, per_page=page.per_page)
+    topic = service.topic(topic_id, page=page.page, per_page=page.per_page)
+    return {**topic, "sessions": [with_links(request, s) for s in topic["sessions"]]}
 
 
 @router.patch("/topics/{topic_id}", response_model=RenameOut, responses=NOT_FOUND)
@@ -180,9 +183,10 @@ def export_topic(topic_id: TopicId, service: Service, format: Literal["csv", "xl
 
 
 @router.post("/sessions", status_code=201, response_model=SessionOut, responses=NOT_FOUND)
-def create_session(body: SessionIn, service: Service, actor: Actor) -> dict:
-    """Record a planned, held or cancelled class on a topic (a held one cools the topic down)."""
-    return service.record_session(
+def create_session(request: Request, body: SessionIn, service: Service, actor: Actor) -> dict:
+    """Record a planned, held or cancelled class on a topic (a held one cools the topic down);
+    the answer carries its post-class feedback link (``feedback_url``) and poster addresses."""
+    session = service.record_session(
         actor=actor,
         topic_id=body.topic_id,
         title=body.title,
@@ -191,12 +195,26 @@ def create_session(body: SessionIn, service: Service, actor: Actor) -> dict:
         instructor=body.instructor,
         department=body.department,
     )
+    return with_links(request, session)
+
+
+@router.get(
+    "/sessions/{class_id}/answers",
+    response_model=ClassAnswersOut,
+    responses={404: {"model": ErrorBody, "description": "No such class"}},
+)
+def class_answers(
+    class_id: Annotated[int, PathParam(ge=1, le=2**63 - 1, description="The class's id (`id` of a session).")],
+    service: Service,
+) -> dict:
+    """The newest answers to a class's post-class form: ratings, praise and 下次想学什么."""
+    return {"session_id": class_id, "answers": service.class_answers(class_id)}
 
 
 @router.get("/sessions", response_model=SessionsOut)
-def list_sessions(service: Service) -> dict:
-    """Every recorded class session, oldest first."""
-    return {"sessions": service.sessions()}
+def list_sessions(request: Request, service: Service) -> dict:
+    """Every recorded class session, oldest first, each with its rating, number of answers and the demand before and after."""
+    return {"sessions": [with_links(request, s) for s in service.sessions()]}
 
 
 # --------------------------------------------------------------------------- retrain

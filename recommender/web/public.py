@@ -134,6 +134,14 @@ class ReceiptIn(BaseModel):
     receipt: StrictStr = Field(max_length=64, examples=["7KQ4M-XH2PA"])
 
 
+class ReceiptClass(BaseModel):
+    """A class planned or held on the topic of a request."""
+
+    date: str = Field(examples=["2026-12-20"])
+    title: str
+    status: Literal["planned", "held"]
+
+
 class ReceiptLine(BaseModel):
     """The line a receipt belongs to, as its submitter may see it."""
 
@@ -144,6 +152,12 @@ class ReceiptLine(BaseModel):
     text: str = Field(description="The stored (masked) text; empty once withdrawn or deleted.")
     submitted_at: str
     segment: str
+    topic_label: str | None = Field(
+        None, description="What became of the request: the topic it is counted in; null: 未归类 (or not sorted yet)."
+    )
+    classes: list[ReceiptClass] = Field(
+        default_factory=list, description="Classes planned or held on that topic, oldest first."
+    )
 
 
 class Health(BaseModel):
@@ -274,18 +288,22 @@ async def thanks(request: Request, service: Service) -> HTMLResponse:
     receipt code (shown once), a link to withdraw and back to the form."""
     receipt = normalise_receipt(request.cookies.get(RECEIPT_COOKIE))
     row = await run_in_threadpool(service.find_receipt, receipt) if receipt else None
+    stored = row.text if row is not None and row.status not in ("withdrawn", "purged") else None
+    return receipt_page(request, "thanks.html", RECEIPT_COOKIE, "/thanks", extra={"stored_text": stored})
+
+
+def receipt_page(request: Request, template: str, cookie: str, path: str, extra: dict | None = None) -> HTMLResponse:
+    """A thank-you page showing the receipt code carried in ``cookie`` once (then deleted),
+    with the template's ``extra`` values."""
+    receipt = normalise_receipt(request.cookies.get(cookie))
     response = request.app.state.templates.TemplateResponse(
         request,
-        "thanks.html",
-        {
-            "receipt": f"{receipt[:5]}-{receipt[5:]}" if receipt else None,
-            "stored_text": row.text if row is not None and row.status not in ("withdrawn", "purged") else None,
-        },
+        template,
+        {"receipt": f"{receipt[:5]}-{receipt[5:]}" if receipt else None, **(extra or {})},
         headers=PRIVATE_HEADERS,
     )
-    if RECEIPT_COOKIE in request.cookies:
-        response.delete_cookie(RECEIPT_COOKIE, path="/thanks", httponly=True, samesite="strict",
-                               secure=request.url.scheme == "https")
+    if cookie in request.cookies:
+        response.delete_cookie(cookie, path=path, httponly=True, samesite="strict", secure=request.url.scheme == "https")
     return response
 
 
@@ -306,6 +324,12 @@ def _receipt_line(row: StoredFeedback) -> dict:
         "submitted_at": row.submitted_at.isoformat(),
         "segment": row.segment,
     }
+
+
+def _outcome(service: RecommenderService, row: StoredFeedback) -> dict:
+    """What became of the request: its topic's label (None: 未归类) and the classes on it."""
+    outcome = service.request_outcome(row)
+    return {"topic_label": outcome["label"], "classes": outcome["classes"]}
 
 
 async def _posted_receipt(request: Request) -> str:
@@ -345,7 +369,8 @@ async def withdraw_lookup(request: Request, service: Service) -> HTMLResponse:
     if row is None:
         return _withdraw_page(request, {"receipt": typed[:64], "error": UNKNOWN_RECEIPT}, status_code=404)
     code = normalise_receipt(typed)
-    return _withdraw_page(request, {"receipt": f"{code[:5]}-{code[5:]}", "line": _receipt_line(row)})
+    line = {**_receipt_line(row), **await run_in_threadpool(_outcome, service, row)}
+    return _withdraw_page(request, {"receipt": f"{code[:5]}-{code[5:]}", "line": line})
 
 
 @router.post(
@@ -411,11 +436,11 @@ async def create_feedback(request: Request, body: FeedbackIn, service: Service) 
     responses={404: {"model": ErrorBody, "description": "No feedback has this receipt code"}},
 )
 def api_withdraw_lookup(request: Request, body: ReceiptIn, service: Service):
-    """The line a receipt code belongs to (text empty once withdrawn or deleted)."""
+    """The line a receipt code belongs to (text empty once withdrawn or deleted), its topic and the classes on it."""
     row = service.find_receipt(body.receipt)
     if row is None:
         return error_response(request, 404, "receipt_not_found", UNKNOWN_RECEIPT)
-    return ReceiptLine(**_receipt_line(row))
+    return ReceiptLine(**_receipt_line(row), **_outcome(service, row))
 
 
 @router.post(

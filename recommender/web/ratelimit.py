@@ -51,6 +51,8 @@ LIMITED = {
     ("POST", "/api/withdraw/lookup"): "withdraw",
     ("POST", "/api/withdraw"): "withdraw",
 }
+#: (method, path prefix) -> bucket, for doors with a path parameter (a class's feedback link).
+LIMITED_PREFIXES = (("POST", "/class/", "feedback"),)
 OFF = frozenset({"", "off", "none", "0", "false", "disabled"})
 
 
@@ -115,7 +117,7 @@ class RateLimit:
         self.limiter = MovingWindowRateLimiter(storage_from_string(storage_uri)) if wanted else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        bucket = LIMITED.get((scope.get("method"), scope.get("path"))) if scope["type"] == "http" else None
+        bucket = _bucket(scope.get("method"), scope.get("path", "")) if scope["type"] == "http" else None
         if self.limiter is None or bucket is None or not self.buckets[bucket]:
             await self.app(scope, receive, send)
             return
@@ -135,6 +137,13 @@ class RateLimit:
                 await response(scope, receive, send)
                 return
         await self.app(scope, receive, send)
+
+
+def _bucket(method: str | None, path: str) -> str | None:
+    bucket = LIMITED.get((method, path))
+    if bucket is None:
+        bucket = next((b for m, prefix, b in LIMITED_PREFIXES if m == method and path.startswith(prefix)), None)
+    return bucket
 
 
 def _retry_after(limiter: MovingWindowRateLimiter, item: RateLimitItem, *namespace: str) -> int:

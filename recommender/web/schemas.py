@@ -151,6 +151,34 @@ class SessionOut(BaseModel):
     status: str = Field(description="planned, held or cancelled")
     instructor: str | None
     department: str | None
+    feedback_url: str | None = Field(
+        description="The class's post-class form (anyone with the link: rating 1–5 and 下次想学什么); "
+        "its QR code is on the poster.",
+        examples=["http://127.0.0.1:8000/class/pV0q3hWkz1bqkq0sXo2pZg"],
+    )
+    poster_svg: str = Field(description="The printable A4 poster (organizer).", examples=["/organizer/sessions/1/poster.svg"])
+    poster_png: str = Field(description="The QR code as a PNG (organizer).", examples=["/organizer/sessions/1/poster.png"])
+    rating: float | None = Field(description="Average rating 1–5 of the answers; null without answers.")
+    responses: int = Field(description="Answers to the post-class form.")
+    demand_before: int | None = Field(
+        description="Distinct people asking on the topic in the 30 days before the class (null: no model yet)."
+    )
+    demand_after: int | None = Field(description="Distinct people asking on the topic since the class (null: no model yet).")
+
+
+class ClassAnswerOut(BaseModel):
+    """One answer to a class's post-class form."""
+
+    rating: int = Field(ge=1, le=5)
+    kind: str = Field(description="rating (a rating alone), praise (kept with the class, never demand) or "
+                      "request (下次想学什么, stored as a feedback line)")
+    text: str = Field(description="Masked; empty for a rating alone or once the line was withdrawn, hidden or purged.")
+    created_at: str
+
+
+class ClassAnswersOut(BaseModel):
+    session_id: int
+    answers: list[ClassAnswerOut] = Field(description="Newest first (at most 50).")
 
 
 class SessionsOut(BaseModel):

@@ -1,7 +1,7 @@
 """The directory of experts and the departments that can send them.
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 Create Date: 2026-12-06
 
 One row per expert: name, department, the subjects they teach (a JSON list of phrases) and
@@ -14,7 +14,7 @@ from alembic import op
 from recommender.store.schema import IdType, UTCDateTime
 
 revision = "0007"
-down_revision = "0005"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
