@@ -415,6 +415,29 @@ def test_plan_form_errors_come_back_as_flash(trained_client):
     assert trained_client.get("/api/sessions", headers={"Authorization": f"Bearer {ORGANIZER_TOKEN}"}).json()["sessions"] == []
 
 
+def test_a_refused_plan_form_keeps_what_was_typed(trained_client):
+    """The form that was refused opens again on the topic's page with the typed title,
+    date, status and instructor; a later visit shows the defaults again."""
+    csrf = _login(trained_client)
+    topic_id = trained_client.get("/api/topics", headers={"Authorization": f"Bearer {ORGANIZER_TOKEN}"}).json()[
+        "topics"][0]["topic_id"]
+    back = f"/organizer/topics/{topic_id}"
+    trained_client.post("/organizer/sessions", data={"csrf_token": csrf, "topic_id": topic_id, "title": "灭火器实操课",
+                                                     "date": "2026-13-40", "status": "held", "instructor": "消防站王队",
+                                                     "return_to": back}, follow_redirects=False)
+    page = parse_html(trained_client.get(back).text)
+    assert page.find("div", class_="flash--error") is not None
+    form = page.find("details", class_="plan")
+    assert "open" in form.attrs
+    assert page.by_id("plan-title").get("value") == "灭火器实操课"
+    assert page.by_id("plan-date").get("value") == "2026-13-40"
+    assert page.by_id("plan-instructor").get("value") == "消防站王队"
+    status = page.by_id("plan-status")
+    assert [o.get("value") for o in status.find_all("option") if "selected" in o.attrs] == ["held"]
+    again = parse_html(trained_client.get(back).text)
+    assert again.by_id("plan-title").get("value") != "灭火器实操课"
+
+
 def test_retrain_advice_when_much_feedback_fits_no_topic(trained_client, trained_service, monkeypatch):
     """A notice 建议重新训练 appears when the new demand advises it, naming the largest new group."""
     _login(trained_client)

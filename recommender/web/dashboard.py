@@ -117,11 +117,16 @@ def _field(form: FormData, name: str) -> str:
     return value.strip() if isinstance(value, str) else ""
 
 
-def _redirect(request: Request, target: str, flash: tuple[str, str] | None = None) -> RedirectResponse:
+def _redirect(
+    request: Request, target: str, flash: tuple[str, str] | None = None, typed: dict[str, str] | None = None
+) -> RedirectResponse:
+    """303 to ``target`` with a one-time message; ``typed``: what a refused form held, shown
+    in it again on the next page (signed, like the message, and gone after one view)."""
     response = RedirectResponse(target, status_code=303)
     if flash is not None:
         kind, message = flash
-        value = request.app.state.organizer_auth.sign(FLASH_PURPOSE, json.dumps({"kind": kind, "message": message}, ensure_ascii=False))
+        data = {"kind": kind, "message": message, **({"typed": typed} if typed else {})}
+        value = request.app.state.organizer_auth.sign(FLASH_PURPOSE, json.dumps(data, ensure_ascii=False))
         response.set_cookie(
             FLASH_COOKIE, value, max_age=60, path=HOME, httponly=True, samesite="strict",
             secure=request.url.scheme == "https",
@@ -139,7 +144,9 @@ def _take_flash(request: Request, auth: OrganizerAuth) -> dict | None:
         return None
     if not isinstance(data, dict) or data.get("kind") not in ("success", "error"):
         return None
-    return {"kind": data["kind"], "message": str(data.get("message", ""))}
+    typed = data.get("typed")
+    typed = {str(k): str(v) for k, v in typed.items()} if isinstance(typed, dict) else None
+    return {"kind": data["kind"], "message": str(data.get("message", "")), "typed": typed}
 
 
 def _with_flash_cleared(request: Request, response: Response) -> Response:
@@ -147,6 +154,10 @@ def _with_flash_cleared(request: Request, response: Response) -> Response:
         response.delete_cookie(FLASH_COOKIE, path=HOME, httponly=True, samesite="strict",
                                secure=request.url.scheme == "https")
     return response
+
+
+# Characters of a refused plan form's field carried back to it (the longest field's limit).
+PLAN_FIELD_CHARS = 200
 
 
 def _plan_defaults() -> dict:
@@ -277,10 +288,12 @@ async def plan_session(request: Request, form: DashboardForm, service: Service, 
     back = _safe_next(_field(form, "return_to"))
     status = _field(form, "status") or "planned"
     title = _field(form, "title")
+    # What was typed goes back into the form when it is refused (at most a field's length).
+    typed = {k: _field(form, k)[:PLAN_FIELD_CHARS] for k in ("topic_id", "title", "date", "status", "instructor")}
     try:
         held_on = date.fromisoformat(_field(form, "date"))
     except ValueError:
-        return _redirect(request, back, ("error", "请填写有效的开课日期（YYYY-MM-DD）。"))
+        return _redirect(request, back, ("error", "请填写有效的开课日期（YYYY-MM-DD）。"), typed)
     try:
         await run_in_threadpool(
             service.record_session,
@@ -293,9 +306,9 @@ async def plan_session(request: Request, form: DashboardForm, service: Service, 
             department=_field(form, "department") or None,
         )
     except ValidationFailed as exc:
-        return _redirect(request, back, ("error", exc.message))
+        return _redirect(request, back, ("error", exc.message), typed)
     except NotFound as exc:
-        return _redirect(request, back, ("error", str(exc)))
+        return _redirect(request, back, ("error", str(exc)), typed)
     return _redirect(
         request, back, ("success", f"已记录课程“{title}”：{held_on.isoformat()}，{STATUS_ZH.get(status, status)}。"
                         "课后反馈二维码海报见看板的“最近记录的课”。")
