@@ -61,6 +61,18 @@ def test_demand_around_counts_distinct_people_before_and_since():
     assert (around.before, around.after) == (2, 2)
 
 
+def test_demand_around_counts_days_in_the_organizers_time_zone():
+    """20:00 UTC on 30 September is 04:00 on 1 October in Shanghai: the day of the class."""
+    from zoneinfo import ZoneInfo
+
+    held = date(2026, 10, 1)
+    late = DemandRecord("1", "T1", datetime(2026, 9, 30, 20, tzinfo=timezone.utc), "a", "居民")
+    (utc,) = demand_around([late], [("T1", held)], today=held)
+    (local,) = demand_around([late], [("T1", held)], today=held, tz=ZoneInfo("Asia/Shanghai"))
+    assert (utc.before, utc.after) == (1, 0)
+    assert (local.before, local.after) == (0, 1)
+
+
 def test_demand_around_a_class_to_come_has_no_after():
     """A class after today: its demand since is 0, whatever was asked before."""
     held = date(2026, 10, 1)

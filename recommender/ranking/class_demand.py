@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, timedelta, tzinfo
 
 from recommender.ranking.rank import DemandRecord
 
@@ -32,10 +32,12 @@ def demand_around(
     *,
     today: date,
     window_days: int = DEMAND_WINDOW_DAYS,
+    tz: tzinfo | None = None,
 ) -> list[ClassDemand]:
     """For each ``(topic_id, held_on)``: the people asking on that topic in the ``window_days``
     days before ``held_on`` (``held_on`` itself excluded), and from ``held_on`` through ``today``
-    (0 for a class still to come)."""
+    (0 for a class still to come). Days are those of ``tz`` (the organizers' time zone;
+    default: the records' own, UTC)."""
     if window_days < 1:
         raise ValueError(f"window_days={window_days} should be >= 1")
     wanted = {topic for topic, _ in classes}
@@ -43,7 +45,8 @@ def demand_around(
     for r in records:
         if r.topic_id not in wanted or r.feedback_id.startswith("~"):
             continue
-        asked[r.topic_id].append((r.submitted_at.date(), r.submitter or f"line:{r.feedback_id}"))
+        when = r.submitted_at.astimezone(tz) if tz is not None and r.submitted_at.tzinfo else r.submitted_at
+        asked[r.topic_id].append((when.date(), r.submitter or f"line:{r.feedback_id}"))
     out = []
     for topic, held_on in classes:
         start = held_on - timedelta(days=window_days)

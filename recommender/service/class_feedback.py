@@ -19,7 +19,7 @@ class feedback, and learners see what became of their request.
 from __future__ import annotations
 
 import logging
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 
 from recommender.door.screening import ClientKeys
 from recommender.errors import NotFound, ValidationFailed
@@ -112,7 +112,8 @@ class ClassFeedback:
         (distinct people asking on the topic in the 30 days before the class and since)."""
         if not sessions:
             return sessions
-        today = today or datetime.now(timezone.utc).date()
+        tz = self.view.settings.tz  # days as the organizers count them
+        today = today or datetime.now(tz).date()
         ratings = self.store.class_ratings([s["id"] for s in sessions])
         served = self.serving.served()
         demand = [None] * len(sessions)
@@ -120,7 +121,7 @@ class ClassFeedback:
             lineage = self.view.cache.side_tables().lineage
             records = self.view.cache.state(served).records
             classes = [(follow_lineage(lineage, s["topic_id"]), date.fromisoformat(s["date"])) for s in sessions]
-            demand = demand_around(records, classes, today=today)
+            demand = demand_around(records, classes, today=today, tz=tz)
         out = []
         for s, around in zip(sessions, demand):
             average, count = ratings.get(s["id"], (None, 0))
