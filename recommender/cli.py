@@ -259,6 +259,8 @@ def cmd_suggest(args: argparse.Namespace, settings: Settings) -> int:
         )
         theme = s.get("theme_label")
         print(f"    关键词：{'、'.join(s['keywords'])}" + (f"  类别：{theme}" if theme and theme != s["label"] else ""))
+        if s.get("why"):
+            print(f"    为什么：{s['why']}")
         for example in s["examples"][:3]:
             print(f"    · {example}")
         print("    " + _experts_line(s.get("experts") or []))

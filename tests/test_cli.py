@@ -89,7 +89,7 @@ def test_train_suggest_and_models(env, tmp_path, capsys):
     data = json.loads(out)
     assert data["model_version"] == first and 1 <= len(data["suggestions"]) <= 3
     code, out, _ = run(capsys, "suggest", "--top", "2")
-    assert code == 0 and "1." in out
+    assert code == 0 and "1." in out and "为什么：" in out and "人提出" in out
     code, out, _ = run(capsys, "train")
     assert code == 0 and "没有新的反馈" in out and first in out
     assert ModelRegistry(env.models_dir).current_version() == first

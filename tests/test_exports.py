@@ -119,6 +119,7 @@ def test_suggestion_rows_follow_the_header():
                 "last_class_on": "2026-05-01",
                 "class_planned_on": None,
                 "demand_rising_after_class": False,
+                "why": "3 人提出，近 30 天 3 人，上升；5 月 1 日已开课，暂缓到 7 月 30 日",
             }
         ],
     }
@@ -128,6 +129,7 @@ def test_suggestion_rows_follow_the_header():
     record = dict(zip(table[0], table[1]))
     assert record["主题"] == "'=消防"
     assert record["趋势"] == "上升"
+    assert record["为什么"].startswith("3 人提出")
     assert record["近期已开课"] == "是"
     assert record["关键词"] == "消防、灭火器"
     assert record["代表性反馈"] == "灭火器怎么用 | -消防通道"
