@@ -147,12 +147,7 @@ def clean_field(
         if required:
             raise ValidationFailed(f"请填写{label}（至少包含一个文字或数字）。", field=field, code="required")
         return None
-    if len(cleaned) > limit:
-        raise ValidationFailed(
-            f"{label}过长：最多 {limit} 个字符，当前 {len(cleaned)} 个，请缩短后再提交。",
-            field=field,
-            code="too_long",
-        )
+    _refuse_over(cleaned, field=field, label=label, limit=limit)
     return mask_personal_data(cleaned)[:limit]
 
 
@@ -165,13 +160,17 @@ def _optional_str(value: object, *, field: str, label: str, limit: int) -> str |
     cleaned = clean_text(str(value))
     if not cleaned:
         return None
+    _refuse_over(cleaned, field=field, label=label, limit=limit)
+    return cleaned
+
+
+def _refuse_over(cleaned: str, *, field: str, label: str, limit: int) -> None:
     if len(cleaned) > limit:
         raise ValidationFailed(
             f"{label}过长：最多 {limit} 个字符，当前 {len(cleaned)} 个，请缩短后再提交。",
             field=field,
             code="too_long",
         )
-    return cleaned
 
 
 def protected_external_id(salt: str, external_id: str | None) -> str | None:

@@ -374,13 +374,11 @@ def train_on_dask(
     from recommender.model.topic_model import TopicModel
     from recommender.retrain.publishing import (
         check_enough,
-        correction_ids,
         prior_topics,
         protected_numbers,
         publish_version,
         tokenizer_fingerprint,
-        training_signature,
-        unchanged_result,
+        nothing_new,
     )
 
     started = time.perf_counter()
@@ -391,8 +389,8 @@ def train_on_dask(
     if settings.user_dict is not None and Path(settings.user_dict).is_file():
         user_dict = Path(settings.user_dict).read_bytes()
     model = model_factory() if model_factory else TopicModel(random_state=0)
-    signature = training_signature(ids, fingerprint, model, correction_ids(store))
-    if not force and (kept := unchanged_result(registry, signature)) is not None:
+    signature, kept = nothing_new(store, registry, ids, fingerprint, model, force=force)
+    if kept is not None:
         return kept
     previous = prior_topics(registry, protected_numbers(store))
     url = settings.database_url

@@ -25,13 +25,11 @@ from recommender.retrain.publishing import (
     TrainResult,
     check_enough,
     continued_ids,
-    correction_ids,
     prior_topics,
     protected_numbers,
     publish_version,
     tokenizer_fingerprint,
-    training_signature,
-    unchanged_result,
+    nothing_new,
 )
 from recommender.retrain.registry import ModelRegistry
 from recommender.retrain.topic_identity import PreviousTopics, match_topics
@@ -110,8 +108,8 @@ def _train_locked(store, settings, registry, progress, model_factory, blas_threa
 
     fingerprint = tokenizer_fingerprint(settings)
     model = model_factory() if model_factory else TopicModel(random_state=0)
-    signature = training_signature(ids, fingerprint, model, correction_ids(store))
-    if not force and (kept := unchanged_result(registry, signature)) is not None:
+    signature, kept = nothing_new(store, registry, ids, fingerprint, model, force=force)
+    if kept is not None:
         return kept
     cached = store.get_tokens(ids, fingerprint)
     missing = [r for r in rows if r.id not in cached]

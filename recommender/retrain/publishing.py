@@ -136,6 +136,16 @@ def training_signature(ids: Sequence[int], fingerprint: str, model, corrections:
     return digest.hexdigest()[:32]
 
 
+def nothing_new(
+    store: FeedbackStore, registry: ModelRegistry, ids: Sequence[int], fingerprint: str, model, *, force: bool
+) -> tuple[str, TrainResult | None]:
+    """The signature of a retrain on the lines ``ids`` (corrections in force included) and,
+    unless ``force``, the current version as an ``unchanged`` result when it was trained on
+    exactly that: what both engines check before they fit."""
+    signature = training_signature(ids, fingerprint, model, correction_ids(store))
+    return signature, None if force else unchanged_result(registry, signature)
+
+
 def correction_ids(store: FeedbackStore) -> list[int]:
     """The ids of the organizers' corrections in force (part of :func:`training_signature`)."""
     return [c.id for c in store.active_corrections()]
