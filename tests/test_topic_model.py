@@ -156,6 +156,25 @@ def test_unrelated_requests_fit_no_topic():
     assert scores.max() < known_scores.min()
 
 
+def test_score_says_how_familiar_a_request_is_even_when_a_word_joined_it(automatic):
+    """A request about something new that shares one word with a topic (手机 in a request to
+    learn short-video editing, a store without 短视频 or 剪辑) may join that topic, but its score
+    stays clearly below that of new phrasings of the store's requests: the score is how
+    familiar the line is."""
+    new = ["想学短视频剪辑和直播带货，用手机拍", "抖音短视频剪辑配乐，手机上怎么弄"]
+    known = ["手机支付安全要注意什么", "公文通知格式怎么写", "家里灭火器怎么用", "手机清理内存的方法"]
+    _, new_scores = automatic.predict_scores(new)
+    known_labels, known_scores = automatic.predict_scores(known)
+    assert (known_labels >= 0).all()
+    assert new_scores.max() < known_scores.min() - 0.1, (new_scores, known_scores)
+
+
+def test_share_of_known_words_counts_words_of_two_characters_or_more(automatic):
+    index = automatic.index_
+    shares = index.known_share([["消防", "安全"], ["消防", "短视频"], ["的", "了"], []])
+    assert shares.tolist() == [1.0, 0.5, 1.0, 1.0]
+
+
 def test_praise_and_thanks_fit_no_topic(corpus):
     """Lines that ask for nothing (thanks, praise of the class) are in no topic."""
     praise = ["讲得很好，谢谢老师", "老师辛苦了", "非常满意", "收获很大", "谢谢！"]

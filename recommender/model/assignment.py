@@ -7,9 +7,15 @@ Being nearest to a topic's centroid is not evidence: a request about tai chi is 
   topics whose words it has, unless it is unrelated: cosine below ``min_similarity``), or
 * it is above the floor of its most similar topic (the similarity of that topic's weakest
   members) and as close to one of the topic's members as the members are to each other
-  (``neighbour_floor``), and it has no word the model never saw: "能不能教做短视频" in a store
-  without 短视频 is about something new, however close its characters (视频) bring it to
-  "微信视频通话".
+  (``neighbour_floor``), and most of its words are established in the store
+  (``KNOWN_SHARE``): "能不能教做短视频" in a store without 短视频 is about something new, however close its
+  characters (视频) bring it to "微信视频通话"; a line with one rare word beside words the
+  store uses all the time is not.
+
+Its score tells how familiar the line is: the mean of its similarity to the nearest training
+line and of the share of its words the model knows. Both are lower for a request about
+something the store has never seen, whether or not a distinctive word let it join a topic
+(a generic word of a topic, 「我要」 or 「计划」, is in many unrelated requests).
 
 The same rule assigns every line at the end of ``fit`` and every new line in ``predict``,
 so a line gets the same topic either way. ``open_set=False`` (the fixed-``n_topics``
@@ -39,6 +45,11 @@ NEIGHBOUR_FLOOR_PERCENTILE = 25
 BLOCK = 4096
 # Training lines (a text-hashed sample) kept to tell how familiar a new line is.
 REFERENCE_LINES = 2000
+# A line joins a topic by closeness only when words established in the store (in two
+# training lines or more: the vocabulary) make up at least this share of its words of two
+# characters or more. Its score counts every word of the reference lines as known too: on a
+# small store a word of a single line is still one the store has seen.
+KNOWN_SHARE = 0.5
 # A line's prior in index space (``index_prior``): a topic index, or one of these.
 STAYED_OUT = -1  # in no topic before: joins one only by a distinctive word
 FREE = -2  # new, or its topic ended: assigned like any line
@@ -65,6 +76,7 @@ class TopicIndex:
     terms: list[frozenset[str]]  # distinctive words of each topic
     reference: np.ndarray | None = None  # (r, d) unit vectors of a sample of training lines
     known_words: Mapping[str, int] | None = None  # words of the training vocabulary
+    reference_words: frozenset[str] = frozenset()  # other words of the reference lines
     min_similarity: float = 0.1
     open_set: bool = True
     _term_topics: dict | None = field(default=None, repr=False, compare=False)
@@ -88,6 +100,7 @@ class TopicIndex:
             terms=[self.terms[t] for t in order],
             reference=self.reference,
             known_words=self.known_words,
+            reference_words=self.reference_words,
             min_similarity=self.min_similarity,
             open_set=self.open_set,
         )
@@ -101,10 +114,11 @@ class TopicIndex:
         """Topic of each unit row of ``Z`` (-1: none) and its assignment score.
 
         ``words`` are each line's tokens; ``prior`` (optional, a retrain) each line's
-        previous topic index in this index, ``STAYED_OUT`` or ``FREE`` (:func:`index_prior`). The score, between about -0.5 and 1, is high for
-        lines like those the model learned from and higher still when they join a topic:
-        ``(similarity to the nearest training line + joined) / 2``; without ``open_set``
-        it is the cosine to the topic's centroid.
+        previous topic index in this index, ``STAYED_OUT`` or ``FREE`` (:func:`index_prior`).
+        The score, between about -0.5 and 1, is high for lines like those the model learned
+        from: ``(similarity to the nearest training line + share of known words) / 2``
+        (:meth:`known_share`), whatever the line's prior; without ``open_set`` it is the
+        cosine to the topic's centroid (a kept previous topic's when higher).
         """
         n = Z.shape[0]
         labels = np.full(n, -1, dtype=np.int64)
@@ -115,27 +129,48 @@ class TopicIndex:
         for start in range(0, n, BLOCK):
             block = np.asarray(Z[start : start + BLOCK], dtype=np.float32)
             sims = block @ C.T
-            lab, sc, by_term = self._decide(block, sims, words[start : start + BLOCK])
+            block_words = words[start : start + BLOCK]
+            established = self.known_share(block_words, established_only=True)
+            lab, sc, by_term = self._decide(block, sims, block_words, established)
             if self.open_set and self.reference is not None and self.reference.shape[0]:
                 familiar = (block @ self.reference.T).max(axis=1)
-                sc = (familiar + (lab >= 0)) / 2.0
+                # In float32, as ``familiar`` is: its last bits depend on the block's shape
+                # (a partition of the Dask engine), and float32 sums round them away.
+                sc = (familiar + self.known_share(block_words).astype(np.float32)) / np.float32(2.0)
             if prior is not None:
                 p = prior[start : start + BLOCK]
                 keep = p >= 0
                 p_sim = np.where(keep, sims[np.arange(block.shape[0]), np.maximum(p, 0)], -np.inf)
                 lab = np.where(keep, p, lab)
-                sc = np.where(keep, np.maximum(sc, p_sim), sc)
-                if self.open_set:
+                if self.open_set:  # the score is how familiar the line is, whatever its prior
                     lab = np.where((p == STAYED_OUT) & (by_term < 0), -1, lab)
+                else:
+                    sc = np.where(keep, np.maximum(sc, p_sim), sc)
             empty = ~np.any(block != 0, axis=1)  # no topic word: no topic
             labels[start : start + BLOCK] = np.where(empty, -1, lab)
             scores[start : start + BLOCK] = np.where(empty, 0.0, sc)
         return labels, scores
 
+    def known_share(self, words: Sequence[Sequence[str]], established_only: bool = False) -> np.ndarray:
+        """For each line's tokens, the share of its words of two characters or more that the
+        model knows (1 for a line without such words; all 1 without ``known_words``): words
+        of the vocabulary (in two training lines or more) and, unless ``established_only``,
+        the other words of the reference lines."""
+        if self.known_words is None:
+            return np.ones(len(words))
+        known, extra = self.known_words, frozenset() if established_only else self.reference_words
+
+        def share(ws: Sequence[str]) -> float:
+            long = [w for w in ws if len(w) >= 2]
+            return sum(w in known or w in extra for w in long) / len(long) if long else 1.0
+
+        return np.fromiter((share(ws) for ws in words), dtype=np.float64, count=len(words))
+
     def _decide(
-        self, block: np.ndarray, sims: np.ndarray, words: Sequence[Sequence[str]]
+        self, block: np.ndarray, sims: np.ndarray, words: Sequence[Sequence[str]], established: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(topic or -1, score, topic joined by a distinctive word or -1) of each row."""
+        """(topic or -1, score, topic joined by a distinctive word or -1) of each row;
+        ``established``: each row's share of words in two training lines or more."""
         rows = np.arange(block.shape[0])
         best = np.argmax(sims, axis=1)
         best_sim = sims[rows, best]
@@ -163,13 +198,9 @@ class TopicIndex:
             E = self.exemplars[self.exemplar_offsets[t] : self.exemplar_offsets[t + 1]]
             if E.shape[0]:
                 nearest[r] = (block[r] @ E.T).max(axis=1)
-        close = (best_sim >= self.floors[best]) & (nearest >= self.neighbour_floors[best])
-        if self.known_words is not None:
-            # A word the model never saw ("短视频" in a store without it) is what the line is
-            # about: closeness through its other characters is no evidence.
-            close &= np.fromiter(
-                (all(len(w) < 2 or w in self.known_words for w in ws) for ws in words), dtype=bool, count=len(words)
-            )
+        # Words the model never saw ("短视频" in a store without it) that make up much of the
+        # line are what it is about: closeness through its other characters is no evidence.
+        close = (best_sim >= self.floors[best]) & (nearest >= self.neighbour_floors[best]) & (established >= KNOWN_SHARE)
         labels = np.where(by_term >= 0, by_term, np.where(close, best, -1))
         return labels, nearest, by_term
 
@@ -194,11 +225,14 @@ def build_index(
     open_set: bool = True,
     order_key: np.ndarray | None = None,
     known_words: Mapping[str, int] | None = None,
+    tokens: Sequence[Sequence[str]] | None = None,
 ) -> TopicIndex:
     """A :class:`TopicIndex` from each topic's member rows of ``Z`` (unit vectors).
 
     ``order_key`` (e.g. text hashes of the rows) chooses the exemplars of large topics and
-    the reference sample of all rows without depending on the order of the rows.
+    the reference sample of all rows without depending on the order of the rows;
+    ``tokens`` (of the rows) gives the words of the reference lines that ``known_words``
+    lacks.
     """
     k = len(members)
     d = Z.shape[1]
@@ -227,6 +261,12 @@ def build_index(
             S = V @ V.T
             np.fill_diagonal(S, -np.inf)
             neighbour_floors[t] = float(np.percentile(S.max(axis=1), NEIGHBOUR_FLOOR_PERCENTILE))
+    reference = _reference(Z, order_key)
+    reference_words: frozenset[str] = frozenset()
+    if tokens is not None and known_words is not None:
+        reference_words = frozenset(
+            w for i in reference for w in tokens[i] if len(w) >= 2 and w not in known_words
+        )
     return TopicIndex(
         centroids=centroids,
         floors=floors,
@@ -234,8 +274,9 @@ def build_index(
         exemplar_offsets=np.concatenate([[0], np.cumsum(counts)]),
         neighbour_floors=neighbour_floors,
         terms=[frozenset(t) for t in terms],
-        reference=_reference(Z, order_key),
+        reference=np.asarray(Z[reference], dtype=np.float32),
         known_words=known_words,
+        reference_words=reference_words,
         min_similarity=min_similarity,
         open_set=open_set,
     )
@@ -250,9 +291,11 @@ def membership(labels: np.ndarray, k: int) -> sp.csr_matrix:
 
 
 def _reference(Z: np.ndarray, order_key: np.ndarray | None) -> np.ndarray:
-    """Up to ``REFERENCE_LINES`` distinct non-zero rows of ``Z``, chosen by ``order_key``."""
+    """Indices of up to ``REFERENCE_LINES`` rows of ``Z`` with distinct non-zero vectors,
+    chosen by ``order_key`` (in the order of their vectors)."""
     rows = np.flatnonzero(np.any(Z != 0, axis=1))
     if order_key is not None:
         rows = rows[np.argsort(order_key[rows], kind="stable")]
-    R = np.unique(np.asarray(Z[rows[: REFERENCE_LINES * 2]], dtype=np.float32), axis=0)
-    return R[:REFERENCE_LINES]
+    rows = rows[: REFERENCE_LINES * 2]
+    _, first = np.unique(np.asarray(Z[rows], dtype=np.float32), axis=0, return_index=True)
+    return rows[first[:REFERENCE_LINES]]
