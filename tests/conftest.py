@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -128,3 +129,36 @@ def client(settings: Settings, service):
 def organizer_headers() -> dict[str, str]:
     """The Authorization header of the test organizer token."""
     return {"Authorization": f"Bearer {ORGANIZER_TOKEN}"}
+
+
+@pytest.fixture(scope="session")
+def set_up_service(tmp_path_factory):
+    """``svc.setup()`` for a ``bench.load.ServiceProcess`` (demo feedback, one trained model),
+    done once per session on SQLite: a service on SQLite gets a copy of the first one's
+    database, data and models folders (the same lines, secrets and model, as a fresh
+    ``recommender setup`` would make them). Other databases run ``recommender setup``."""
+    import shutil
+
+    from bench.load import ServiceProcess
+
+    template: list[ServiceProcess] = []
+
+    def set_up(svc) -> None:
+        if not svc.database_url.startswith("sqlite:///"):
+            svc.setup()
+            return
+        if not template:
+            first = ServiceProcess(tmp_path_factory.mktemp("setup-template") / "svc", workers=1)
+            first.setup()
+            template.append(first)
+        source = template[0]
+        svc.folder.mkdir(parents=True, exist_ok=True)
+        for part in ("data", "models"):
+            shutil.copytree(source.folder / part, svc.folder / part)
+        database = Path(svc.database_url.removeprefix("sqlite:///"))
+        database.parent.mkdir(parents=True, exist_ok=True)
+        original = Path(source.database_url.removeprefix("sqlite:///"))
+        for file in original.parent.glob(original.name + "*"):  # with any -wal / -shm left
+            shutil.copy2(file, database.with_name(database.name + file.name.removeprefix(original.name)))
+
+    return set_up

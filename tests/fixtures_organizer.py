@@ -6,6 +6,7 @@ trained_client, trained_service``) so pytest registers them there; conftest.py s
 
 from __future__ import annotations
 
+import copy
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -93,26 +94,61 @@ def theme_lines() -> list[tuple[str, str]]:
 
 
 def load_feedback(service, *, now: datetime | None = None) -> None:
-    """Store every line through the service's intake, spread over the last ~80 days."""
+    """Store every line through the service's intake, spread over the last ~80 days (in one
+    transaction: live intake screens each line as if the ones before it were stored)."""
     now = now or datetime.now(timezone.utc)
-    for i, (_theme, text) in enumerate(theme_lines()):
-        draft = service.draft(
+    drafts = [
+        service.draft(
             text,
             segment=SEGMENTS[i % len(SEGMENTS)],
             submitter=f"person-{i}",
             submitted_at=now - timedelta(days=(i * 7) % 80, hours=1),
             source="api",
         )
-        service.submit(draft)
+        for i, (_theme, text) in enumerate(theme_lines())
+    ]
+    service.intake.store_live([service.intake.live_item(draft) for draft in drafts])
+
+
+#: Fitted first models of this test session, by what they were fitted on (see _memo_model).
+_FITTED: dict[tuple, dict] = {}
+
+
+def _memo_model():
+    """A TopicModel (the pipeline's own default, ``random_state=0``) whose first fit on a
+    given corpus is done once per test session: the fit is deterministic, so a later fit
+    on the same texts and tokens, without a prior, takes a copy of the first one's learned
+    state. Everything around it (identity, assignments, publishing, loading) runs for real.
+    The instance keeps no trace of this (the saved artifact is an ordinary TopicModel)."""
+    from recommender.model.topic_model import TopicModel
+
+    model = TopicModel(random_state=0)
+    real_fit = model.fit
+
+    def fit(texts, y=None, tokens=None, prior_labels=None, pinned=(), progress=None):
+        del model.fit  # back to the class's fit before anything is saved
+        if prior_labels is not None or pinned or tokens is None:
+            return real_fit(texts, y, tokens=tokens, prior_labels=prior_labels, pinned=pinned, progress=progress)
+        key = (tuple(texts), tuple(map(tuple, tokens)), repr(sorted(model.get_params().items())))
+        if key not in _FITTED:
+            real_fit(texts, y, tokens=tokens, progress=progress)
+            _FITTED[key] = copy.deepcopy(vars(model))  # parameters (the same: in the key) and learned state
+        else:
+            vars(model).update(copy.deepcopy(_FITTED[key]))
+        return model
+
+    model.fit = fit
+    return model
 
 
 @pytest.fixture
 def trained_service(service, settings):
-    """The test service with the four-theme feedback stored and a model trained and served."""
+    """The test service with the four-theme feedback stored and a model trained and served
+    (the model's fit itself is shared by the session's tests: see _memo_model)."""
     from recommender.retrain.pipeline import train_from_store
 
     load_feedback(service)
-    train_from_store(service.store, settings, progress=False)
+    train_from_store(service.store, settings, progress=False, model_factory=_memo_model)
     service.refresh_model()
     assert service.served() is not None
     return service

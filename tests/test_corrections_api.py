@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.fixtures_organizer import trained_client, trained_service  # noqa: F401 - fixtures
-from tests.helpers import assert_error
+from tests.helpers import assert_error, parse_html
 
 
 def topics(client, headers) -> dict[str, dict]:
@@ -206,4 +206,27 @@ def test_lines_in_no_topic_can_be_moved_into_a_topic_from_the_no_topic_page(trai
     assert moved.status_code == 303 and moved.headers["location"] == "/organizer/no-topic"
     assert line in [m["feedback_id"] for m in members(client, h, b)]
     refused = client.post("/organizer/lines", data={"target": "", "feedback_id": [str(line)]}, headers=h)
-    assert refused.status_code == 200 and "请选择要移到哪个主题" in refused.text
+    assert refused.status_code == 422 and "请选择要移到哪个主题" in refused.text
+
+
+def test_a_refused_move_on_the_no_topic_page_keeps_the_lines_ticked(trained_client, organizer_headers):
+    """A refused move from the 未归类 page shows that page again (422) with the error, the same
+    lines ticked and the topic still chosen, on the page the form came from."""
+    client, h = trained_client, organizer_headers
+    a, b = two_topics(client, h)
+    lines = [m["feedback_id"] for m in members(client, h, a)[:2]]
+    client.post("/api/corrections/move", json={"feedback_ids": lines, "topic_id": None}, headers=h)
+    form = {"target": "T9999", "feedback_id": [str(i) for i in lines], "return_to": "/organizer/no-topic?page=1"}
+    refused = client.post("/organizer/lines", data=form, headers=h, follow_redirects=False)
+    assert refused.status_code == 422
+    page = parse_html(refused.text)
+    assert page.find("div", class_="flash--error") is not None
+    assert {int(box.get("value")) for box in page.find_all("input", name="feedback_id", checked=True)} == set(lines)
+    assert page.find("input", name="return_to").get("value") == "/organizer/no-topic?page=1"
+    still = client.get("/api/no-topic?per_page=200", headers=h).json()["members"]["items"]
+    assert set(lines) <= {m["feedback_id"] for m in still}
+
+    nothing_ticked = client.post("/organizer/lines", data={**form, "target": b, "feedback_id": []}, headers=h)
+    assert nothing_ticked.status_code == 422
+    chosen = parse_html(nothing_ticked.text).by_id("move-target").find("option", selected=True)
+    assert chosen is not None and chosen.get("value") == b

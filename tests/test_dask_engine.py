@@ -280,6 +280,9 @@ def test_unreachable_scheduler_fails_cleanly(loaded, dask_settings):
     assert [v.version for v in registry.list_versions()] == [first.version]
 
 
+# The two CLI tests check the command's handling of the engine, the same on both databases;
+# the workers reading PostgreSQL are checked by the engine tests above.
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 def test_cli_train_engine_dask_with_bad_scheduler_exits_1(loaded, dask_settings, tmp_path):
     """``recommender train --engine dask --scheduler …`` reports the failure with exit code 1."""
     env = _cli_env(dask_settings, RECOMMENDER_DASK_CONNECT_TIMEOUT="1")
@@ -292,6 +295,7 @@ def test_cli_train_engine_dask_with_bad_scheduler_exits_1(loaded, dask_settings,
     assert ModelRegistry(dask_settings.models_dir).current_version() is None
 
 
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 def test_cli_train_engine_dask_without_scheduler_uses_a_local_cluster(loaded, dask_settings):
     """``recommender train --engine dask`` with no scheduler address starts its own local
     cluster (2 worker processes), trains and makes the Dask-made version current."""

@@ -91,7 +91,7 @@ def new_markers(n: int) -> list[str]:
 
 
 @pytest.fixture
-def live(tmp_path, store_url):
+def live(tmp_path, store_url, set_up_service):
     """A set-up (demo data, one model) `recommender serve --workers 2` on the test database."""
     svc = ServiceProcess(
         tmp_path / "svc",
@@ -100,7 +100,7 @@ def live(tmp_path, store_url):
         extra_env={"RECOMMENDER_MODEL_POLL_SECONDS": "0.5"},
         log_level="INFO",
     )
-    svc.setup()
+    set_up_service(svc)
     svc.start()
     try:
         yield svc

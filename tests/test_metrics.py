@@ -54,6 +54,25 @@ def test_feedback_stored_is_counted_by_door(client):
     assert after.get(key("form"), 0) == before.get(key("form"), 0) + 1
 
 
+def test_class_answers_are_counted_new_or_changed(trained_client, organizer_headers):
+    """An answer to a post-class form counts as outcome=new; the same browser changing it as
+    outcome=changed; a refused one not at all."""
+    key = lambda outcome: ("recommender_class_answers_total", (("outcome", outcome),))  # noqa: E731
+    topic = trained_client.get("/api/topics", headers=organizer_headers).json()["topics"][0]["topic_id"]
+    session = trained_client.post(
+        "/api/sessions", headers=organizer_headers,
+        json={"topic_id": topic, "title": "消防安全第一课", "date": "2026-12-01", "status": "held"},
+    ).json()
+    path = "/class/" + session["feedback_url"].rsplit("/", 1)[1]
+    before = scrape(trained_client)
+    assert trained_client.post(path, data={"rating": "9"}).status_code == 422
+    assert trained_client.post(path, data={"rating": "4"}, follow_redirects=False).status_code == 303
+    assert trained_client.post(path, data={"rating": "5"}, follow_redirects=False).status_code == 303
+    after = scrape(trained_client)
+    assert after.get(key("new"), 0) == before.get(key("new"), 0) + 1
+    assert after.get(key("changed"), 0) == before.get(key("changed"), 0) + 1
+
+
 def test_model_version_and_age_are_exported(trained_client, trained_service):
     """recommender_model_info carries the served version; age and topic count are present."""
     samples = scrape(trained_client)

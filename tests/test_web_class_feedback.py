@@ -31,6 +31,12 @@ def _token(session: dict) -> str:
     return session["feedback_url"].rsplit("/", 1)[1]
 
 
+def _answer_from_a_new_phone(client, session: dict, data: dict):
+    """Post the class form as another learner: a browser without this class's answer cookie."""
+    client.cookies.clear()
+    return client.post(f"/class/{_token(session)}", data=data, follow_redirects=False)
+
+
 def test_the_session_answer_carries_its_link_and_outcome(trained_client, organizer_headers):
     """POST /api/sessions: an absolute feedback_url, poster addresses, no rating yet, demand counts."""
     session = _class(trained_client, organizer_headers)
@@ -169,8 +175,8 @@ def test_posters_need_an_organizer(trained_client, organizer_headers):
 def test_the_topic_page_and_dashboard_show_each_class(trained_client, organizer_headers):
     """The topic page lists the class with its rating and demand; the dashboard links its poster."""
     session = _class(trained_client, organizer_headers)
-    trained_client.post(f"/class/{_token(session)}", data={"rating": "4"})
-    trained_client.post(f"/class/{_token(session)}", data={"rating": "5"})
+    _answer_from_a_new_phone(trained_client, session, {"rating": "4"})
+    _answer_from_a_new_phone(trained_client, session, {"rating": "5"})
     page = parse_html(trained_client.get(f"/organizer/topics/{session['topic_id']}", headers=organizer_headers).text)
     row = page.find("tr", **{"data-session-id": str(session["id"])})
     assert "4.5 分" in row.find("td", class_="session-rating").text and "2 人评价" in row.text
@@ -213,8 +219,8 @@ def test_the_receipt_page_says_unsorted(trained_client, trained_service):
 def test_organizers_read_the_answers_of_a_class(trained_client, organizer_headers):
     """GET /api/sessions/{id}/answers and the topic page: ratings, praise and 下次想学什么, newest first."""
     session = _class(trained_client, organizer_headers)
-    trained_client.post(f"/class/{_token(session)}", data={"rating": "5", "text": "讲得很好，谢谢老师"})
-    trained_client.post(f"/class/{_token(session)}", data={"rating": "3", "text": "下次想学急救包扎"})
+    _answer_from_a_new_phone(trained_client, session, {"rating": "5", "text": "讲得很好，谢谢老师"})
+    _answer_from_a_new_phone(trained_client, session, {"rating": "3", "text": "下次想学急救包扎"})
     body = trained_client.get(f"/api/sessions/{session['id']}/answers", headers=organizer_headers).json()
     assert [(a["rating"], a["kind"], a["text"]) for a in body["answers"]] == [
         (3, "request", "下次想学急救包扎"), (5, "praise", "讲得很好，谢谢老师")
@@ -238,3 +244,74 @@ def test_the_post_class_form_is_rate_limited_like_the_feedback_doors(trained_ser
         answers = [client.post(f"/class/{_token(session)}", data={"rating": "5"}, follow_redirects=False)
                    for _ in range(3)]
         assert [a.status_code for a in answers] == [303, 303, 429]
+
+
+def _answers(client, headers, session) -> list[tuple]:
+    body = client.get(f"/api/sessions/{session['id']}/answers", headers=headers).json()
+    return [(a["rating"], a["kind"], a["text"]) for a in body["answers"]]
+
+
+def test_the_same_browser_changes_its_answer_instead_of_adding_one(trained_client, trained_service, organizer_headers):
+    """Second visit from the same browser: 「你已提交过反馈」 with its answer filled in; sending
+    again replaces the answer (one answer, the new rating) and withdraws a replaced request line."""
+    client, h = trained_client, organizer_headers
+    session = _class(client, h)
+    first = _answer_from_a_new_phone(client, session, {"rating": "3", "text": "下次想学急救包扎"})
+    assert first.status_code == 303 and "class_answer" in first.headers["set-cookie"]
+    assert f"Path=/class/{_token(session)}" in first.headers["set-cookie"]  # sent to this class's form only
+    (old_line,) = trained_service.store.responses_of(session["id"])
+    again = parse_html(client.get(f"/class/{_token(session)}").text)
+    assert "你已提交过反馈" in again.by_id("answered").text
+    assert again.find("input", name="rating", checked=True).get("value") == "3"
+    assert "下次想学急救包扎" in again.by_id("text").text
+    assert again.find("a", href="?new=1") is not None  # someone else on this phone
+    changed = client.post(f"/class/{_token(session)}", data={"rating": "5", "text": "讲得很好，谢谢老师"}, follow_redirects=False)
+    assert changed.status_code == 303 and "changed=1" in changed.headers["location"]
+    assert "已修改" in client.get(changed.headers["location"]).text
+    assert _answers(client, h, session) == [(5, "praise", "讲得很好，谢谢老师")]
+    assert trained_service.store.get(old_line["feedback_id"]).status == "withdrawn"
+    shown = [s for s in client.get("/api/sessions", headers=h).json()["sessions"] if s["id"] == session["id"]]
+    assert (shown[0]["rating"], shown[0]["responses"]) == (5.0, 1)
+
+
+def test_an_unchanged_request_keeps_its_line(trained_client, trained_service, organizer_headers):
+    """Changing only the rating keeps the 「下次想学什么」 line (no withdrawal, no second line)."""
+    client, h = trained_client, organizer_headers
+    session = _class(client, h)
+    _answer_from_a_new_phone(client, session, {"rating": "3", "text": "下次想学急救包扎"})
+    lines = trained_service.store.count()
+    (before,) = trained_service.store.responses_of(session["id"])
+    client.post(f"/class/{_token(session)}", data={"rating": "4", "text": "下次想学急救包扎"})
+    (after,) = trained_service.store.responses_of(session["id"])
+    assert after["feedback_id"] == before["feedback_id"] and after["rating"] == 4
+    assert trained_service.store.count() == lines
+    assert trained_service.store.get(after["feedback_id"]).status == "visible"
+
+
+def test_another_phone_or_person_is_never_blocked(trained_client, organizer_headers):
+    """A browser without the cookie, one with a forged cookie, and 「换一个人填写」 (answer=new)
+    on an answered phone: each adds its own answer."""
+    client, h = trained_client, organizer_headers
+    session = _class(client, h)
+    _answer_from_a_new_phone(client, session, {"rating": "2"})
+    _answer_from_a_new_phone(client, session, {"rating": "4"})
+    assert "你已提交过反馈" not in client.get(f"/class/{_token(session)}?new=1").text
+    client.post(f"/class/{_token(session)}", data={"rating": "5", "answer": "new"})
+    client.cookies.clear()
+    client.cookies.set("class_answer", f"{session['id']}.1.forged-signature", path=f"/class/{_token(session)}")
+    assert "你已提交过反馈" not in client.get(f"/class/{_token(session)}").text
+    client.post(f"/class/{_token(session)}", data={"rating": "1"})
+    assert sorted(a[0] for a in _answers(client, h, session)) == [1, 2, 4, 5]
+
+
+def test_a_cookie_of_another_class_changes_nothing_there(trained_client, organizer_headers):
+    """The signed cookie names its class: shown to another class's form it is no earlier answer."""
+    client, h = trained_client, organizer_headers
+    one, two = _class(client, h), _class(client, h, title="急救包扎课")
+    answered = _answer_from_a_new_phone(client, one, {"rating": "3"})
+    value = answered.cookies.get("class_answer") or client.cookies.get("class_answer")
+    client.cookies.clear()
+    client.cookies.set("class_answer", value, path=f"/class/{_token(two)}")
+    assert "你已提交过反馈" not in client.get(f"/class/{_token(two)}").text
+    client.post(f"/class/{_token(two)}", data={"rating": "5"})
+    assert _answers(client, h, one) == [(3, "rating", "")] and _answers(client, h, two) == [(5, "rating", "")]

@@ -14,12 +14,12 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.mark.timeout(180)
-def test_two_workers_serve_feedback_suggestions_and_summed_metrics(tmp_path, store_url):
+def test_two_workers_serve_feedback_suggestions_and_summed_metrics(tmp_path, store_url, set_up_service):
     """Two worker processes answer; feedback is stored once each; /metrics counts every worker's requests."""
     prom = tmp_path / "prom"
     prom.mkdir()
     svc = ServiceProcess(tmp_path / "svc", workers=2, database_url=store_url, extra_env={"PROMETHEUS_MULTIPROC_DIR": str(prom)})
-    svc.setup()
+    set_up_service(svc)
     svc.start()
     try:
         assert len(svc.worker_pids()) == 2
@@ -45,11 +45,11 @@ def test_two_workers_serve_feedback_suggestions_and_summed_metrics(tmp_path, sto
 
 
 @pytest.mark.timeout(180)
-def test_each_worker_process_writes_the_operator_log(tmp_path):
+def test_each_worker_process_writes_the_operator_log(tmp_path, set_up_service):
     """With --workers 2 every worker logs its own start (model served) and, at shutdown,
     its intake writer's figures: uvicorn sets up only its own loggers in the worker processes."""
     svc = ServiceProcess(tmp_path / "svc", workers=2, log_level="INFO")
-    svc.setup()
+    set_up_service(svc)
     svc.start()
     try:
         pids = svc.worker_pids()

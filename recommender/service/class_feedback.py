@@ -12,6 +12,9 @@ class feedback, and learners see what became of their request.
 - **What each class did.** For the topic page and the session API: the average rating, the
   number of answers and the demand before and after the class
   (:func:`recommender.ranking.class_demand.demand_around`).
+- **One answer per browser.** Without learner accounts, the web layer remembers in a signed
+  cookie which answer a browser gave; sent again, that answer is changed (:meth:`ClassFeedback.answer`)
+  rather than a second one added. Another phone has no cookie and answers as anyone does.
 - **What became of a request.** For the receipt page: the line's topic (or 未归类) and the
   classes planned or held on it.
 """
@@ -19,6 +22,8 @@ class feedback, and learners see what became of their request.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime
 
 from recommender.door.screening import ClientKeys
@@ -42,14 +47,31 @@ UNKNOWN_LINK = "这个课后反馈链接不存在，请检查二维码或链接�
 CANCELLED = "这节课已取消，不再收集课后反馈。"
 
 
+@dataclass(frozen=True)
+class ClassAnswer:
+    """What an answer to a post-class form did: the class, the line its 「下次想学什么」 is (or
+    None), that line's receipt when it is new, the answer's id, and whether it changed an
+    earlier answer of the same browser."""
+
+    session: dict
+    line: StoredFeedback | None
+    receipt: str | None
+    answer_id: int
+    changed: bool
+
+
 class ClassFeedback:
     """Answers to post-class forms, and what classes did to demand."""
 
-    def __init__(self, store: FeedbackStore, serving: ModelServing, view: DemandView, intake: Intake) -> None:
+    def __init__(
+        self, store: FeedbackStore, serving: ModelServing, view: DemandView, intake: Intake,
+        withdraw_line: Callable[[int], object],
+    ) -> None:
         self.store = store
         self.serving = serving
         self.view = view
         self.intake = intake
+        self.withdraw_line = withdraw_line  # Moderation.withdraw_line: a replaced line's text goes
 
     # ------------------------------------------------------------------ the form
     def open_class(self, token: object) -> dict:
@@ -70,6 +92,18 @@ class ClassFeedback:
         """Store one answer: (the class, the feedback line its text became or None, that
         line's receipt code or None). ValidationFailed (field ``rating`` or ``text``) for bad
         input, before anything is stored."""
+        done = self.answer(token, rating, text, client=client)
+        return done.session, done.line, done.receipt
+
+    def answer(
+        self, token: object, rating: object, text: object, *, client: ClientKeys | None = None,
+        earlier: int | None = None,
+    ) -> ClassAnswer:
+        """Store an answer, or change ``earlier`` (the id of this browser's answer to the same
+        class, from its signed cookie) instead of adding a second one: the rating and praise
+        are replaced, and a 「下次想学什么」 line that says something else now is withdrawn (and
+        the new text stored as a line with a new receipt). ValidationFailed before anything
+        changes; an ``earlier`` that is not an answer of this class counts as none."""
         session = self.open_class(token)
         stars = parse_rating(rating)
         draft = None
@@ -78,14 +112,43 @@ class ClassFeedback:
             draft = self.intake.draft(text, session_id=name, source="class")
         elif text is not None and not isinstance(text, str):
             raise ValidationFailed("反馈内容必须是文字。", field="text", code="type")
+        asks = draft is not None and bool(tokenize(draft.text))
+        previous = self.store.class_response(earlier) if earlier is not None else None
+        if previous is not None and previous["session_id"] != session["id"]:
+            previous = None
+        old_line = self.store.get(previous["feedback_id"]) if previous and previous["feedback_id"] else None
         line = receipt = None
-        if draft is not None and tokenize(draft.text):
-            line, receipt = self.intake.submit_with_receipt(draft, client=client)
-            self.store.add_class_response(session["id"], stars, feedback_id=line.id)
-        else:  # a rating alone, or praise that asks for nothing: class feedback only
-            self.store.add_class_response(session["id"], stars, text=draft.text if draft else None)
-        log.info("class response class=%s rating=%s line=%s", session["id"], stars, line.id if line else None)
-        return session, line, receipt
+        if asks and old_line is not None and old_line.status == "visible" and old_line.text == draft.text:
+            line = old_line  # the same request: it keeps its line (and its receipt)
+        else:
+            if old_line is not None:
+                self.withdraw_line(old_line.id)
+            if asks:
+                line, receipt = self.intake.submit_with_receipt(draft, client=client)
+        praise = draft.text if draft is not None and not asks else None
+        feedback_id = line.id if line is not None else None
+        if previous is None:
+            answer_id = self.store.add_class_response(session["id"], stars, text=praise, feedback_id=feedback_id)
+        else:
+            answer_id = previous["id"]
+            self.store.change_class_response(answer_id, stars, text=praise, feedback_id=feedback_id)
+        log.info(
+            "class response class=%s rating=%s line=%s changed=%s",
+            session["id"], stars, feedback_id, previous is not None,
+        )
+        return ClassAnswer(session, line, receipt, answer_id, changed=previous is not None)
+
+    def earlier_answer(self, session: dict, answer_id: int | None) -> dict | None:
+        """This browser's answer to ``session`` (from its signed cookie) as the form shows it
+        again: ``rating`` and ``text`` (the stored, masked text), or None."""
+        row = self.store.class_response(answer_id) if answer_id is not None else None
+        if row is None or row["session_id"] != session["id"]:
+            return None
+        text = row["text"] or ""
+        if row["feedback_id"]:
+            line = self.store.get(row["feedback_id"])
+            text = line.text if line is not None and line.status == "visible" else ""
+        return {"id": row["id"], "rating": str(row["rating"]), "text": text}
 
     def answers(self, session_id: int, *, limit: int = 50) -> list[dict]:
         """The newest answers of a class: rating, and the text as kept (praise with the class;

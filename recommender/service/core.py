@@ -39,7 +39,7 @@ from recommender.door.screening import ClientKeys
 from recommender.door.validation import FeedbackDraft
 from recommender.retrain.hot_swap import ModelWatcher
 from recommender.service.browse import TopicBrowser
-from recommender.service.class_feedback import ClassFeedback
+from recommender.service.class_feedback import ClassAnswer, ClassFeedback
 from recommender.service.corrections import Corrections
 from recommender.service.demand_view import DemandView
 from recommender.service.experts import ExpertDirectory
@@ -70,7 +70,7 @@ class RecommenderService:
         self.moderation = Moderation(settings, self.store, self.serving, self.view, receipt_secret=receipt_secret)
         self.planning = Planning(self.store, self.view)
         self.experts = ExpertDirectory(self.store, self.view)
-        self.classes = ClassFeedback(self.store, self.serving, self.view, self.intake)
+        self.classes = ClassFeedback(self.store, self.serving, self.view, self.intake, self.moderation.withdraw_line)
         self.browser = TopicBrowser(self.view)
         self.corrections = Corrections(self.store, self.serving, self.view)
 
@@ -236,6 +236,17 @@ class RecommenderService:
         self, token: object, rating: object, text: object, *, client: ClientKeys | None = None
     ) -> tuple[dict, StoredFeedback | None, str | None]:
         return self.classes.respond(token, rating, text, client=client)
+
+    def answer_class(
+        self, token: object, rating: object, text: object, *, client: ClientKeys | None = None,
+        earlier: int | None = None,
+    ) -> ClassAnswer:
+        """Answer a class's form, or change this browser's ``earlier`` answer to it."""
+        return self.classes.answer(token, rating, text, client=client, earlier=earlier)
+
+    def earlier_class_answer(self, session: dict, answer_id: int | None) -> dict | None:
+        """This browser's answer to a class (rating, masked text) to show again, or None."""
+        return self.classes.earlier_answer(session, answer_id)
 
     def class_answers(self, session_id: int, *, limit: int = 50) -> list[dict]:
         """The newest answers to a class's post-class form (NotFound: no such class)."""

@@ -111,7 +111,13 @@ class Moderation:
         norm = normalise_receipt(code)
         if norm is None:
             return None
-        row = self.store.withdraw(receipt_hash(self.receipt_secret.value, norm))
+        return self._withdrawn(self.store.withdraw(receipt_hash(self.receipt_secret.value, norm)))
+
+    def withdraw_line(self, feedback_id: int) -> StoredFeedback | None:
+        """Delete the text of a line its submitter replaced (a changed post-class answer)."""
+        return self._withdrawn(self.store.withdraw_line(feedback_id))
+
+    def _withdrawn(self, row: StoredFeedback | None) -> StoredFeedback | None:
         if row is not None:
             self.view.forget_demand()
             self.quotes.request()  # in the background: the saved models' quotes of it go too

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, update
 
 from recommender.store.engine import StoreEngine
 from recommender.store.rows import now_utc
@@ -19,16 +19,17 @@ from recommender.store.schema import class_responses, class_sessions
 class ClassFeedbackTables(StoreEngine):
     """The answers to each class's post-class form."""
 
-    def session_by_token(self, token: str) -> dict | None:
-        """The class whose feedback link carries ``token`` (None when no class has it)."""
+    def _first(self, query) -> dict | None:
         with self.engine.connect() as conn:
-            row = conn.execute(select(class_sessions).where(class_sessions.c.feedback_token == token)).first()
+            row = conn.execute(query).first()
         return dict(row._mapping) if row is not None else None
 
+    def session_by_token(self, token: str) -> dict | None:
+        """The class whose feedback link carries ``token`` (None when no class has it)."""
+        return self._first(select(class_sessions).where(class_sessions.c.feedback_token == token))
+
     def get_session(self, session_id: int) -> dict | None:
-        with self.engine.connect() as conn:
-            row = conn.execute(select(class_sessions).where(class_sessions.c.id == session_id)).first()
-        return dict(row._mapping) if row is not None else None
+        return self._first(select(class_sessions).where(class_sessions.c.id == session_id))
 
     def add_class_response(
         self, session_id: int, rating: int, *, text: str | None = None, feedback_id: int | None = None
@@ -41,6 +42,21 @@ class ClassFeedbackTables(StoreEngine):
                 .values(session_id=session_id, rating=rating, text=text, feedback_id=feedback_id, created_at=now_utc())
                 .returning(class_responses.c.id)
             ).scalar_one()
+
+    def class_response(self, answer_id: int) -> dict | None:
+        """One answer (session, rating, praise text, linked line id), or None."""
+        return self._first(select(class_responses).where(class_responses.c.id == answer_id))
+
+    def change_class_response(
+        self, answer_id: int, rating: int, *, text: str | None = None, feedback_id: int | None = None
+    ) -> None:
+        """Replace an answer's rating, praise and linked line (its submitter changed it)."""
+        with self._write() as conn:
+            conn.execute(
+                update(class_responses)
+                .where(class_responses.c.id == answer_id)
+                .values(rating=rating, text=text, feedback_id=feedback_id)
+            )
 
     def class_ratings(self, session_ids: Iterable[int] | None = None) -> dict[int, tuple[float, int]]:
         """session id → (average rating, number of answers), for classes with answers."""

@@ -122,9 +122,17 @@ class ModerationTables(StoreEngine):
         """Delete a line's text for good at its submitter's request: the row stays (status
         ``withdrawn``, empty text, no submitter, session or client) so a re-import cannot bring
         it back; tokens and assignments go. None for an unknown receipt."""
+        return self._withdraw(feedback.c.receipt_hash == receipt_hash)
+
+    def withdraw_line(self, feedback_id: int) -> StoredFeedback | None:
+        """The same withdrawal for a line its submitter replaced (a changed post-class answer,
+        known by the browser's signed cookie rather than a receipt). None for an unknown id."""
+        return self._withdraw(feedback.c.id == feedback_id)
+
+    def _withdraw(self, which) -> StoredFeedback | None:
         now = now_utc()
         with self._write() as conn:
-            row = conn.execute(select(feedback).where(feedback.c.receipt_hash == receipt_hash)).first()
+            row = conn.execute(select(feedback).where(which)).first()
             if row is None:
                 return None
             if row.status in WITH_TEXT:

@@ -136,6 +136,19 @@ class OrganizerAuth:
     def _signature(self, salt: str, value: str) -> str:
         return self._signer(salt).get_signature(value.encode("utf-8")).decode("ascii")
 
+    def sign(self, purpose: str, value: str) -> str:
+        """``value`` with its signature, for a cookie of that purpose (e.g. a class answer)."""
+        return self._signer(purpose).sign(value.encode("utf-8")).decode("ascii")
+
+    def unsign(self, purpose: str, signed: str | None) -> str | None:
+        """The value of a :meth:`sign`-ed text of that purpose; None if missing or forged."""
+        if not signed or len(signed) > 256:
+            return None
+        try:
+            return self._signer(purpose).unsign(signed.encode("utf-8")).decode("utf-8")
+        except (BadSignature, UnicodeError):
+            return None
+
     # ------------------------------------------------------------------ tokens
     def token_valid(self, candidate: str) -> bool:
         """Constant-time check of a presented token (empty never matches)."""

@@ -5,7 +5,9 @@ links every class carries in the API and on the dashboard.
   unguessable): a rating 1–5 and 「下次想学什么」. Works without JavaScript and on a phone.
 - ``POST /class/{token}``: the form posts to its own address (rate-limited like the feedback
   doors); 303 to ``/class-feedback/thanks``, or the form again with what was typed and the
-  error (422).
+  error (422). The answer's id is remembered in a signed cookie for that class's path only:
+  the same browser then sees 「你已提交过反馈」 and changes its answer instead of adding one
+  (``?new=1`` / ``answer=new``: someone else on the same phone); another phone is not affected.
 - ``GET /organizer/sessions/{id}/poster.svg`` and ``.png``: the class poster (title, date,
   instructor, the QR code of its link; :mod:`recommender.web.posters`); organizer only.
 
@@ -15,7 +17,6 @@ routes only translate HTTP; text is never logged.
 
 from __future__ import annotations
 
-
 from fastapi import APIRouter, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
@@ -23,10 +24,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from recommender.errors import NotFound, ValidationFailed
 from recommender.web import posters
-from recommender.web.deps import DashboardOrganizer, Service
+from recommender.web.auth import OrganizerAuth
+from recommender.web.deps import Auth, DashboardOrganizer, Service
 from recommender.web.errors import HttpError
 from recommender.web.exports import content_disposition
 from recommender.web.forms import FormEncodingError, read_form
+from recommender.web.metrics import count_class_answer
 from recommender.web.public import HTML_PAGE, PRIVATE_HEADERS, receipt_page, request_client_key
 
 router = APIRouter(tags=["public"])
@@ -34,6 +37,11 @@ organizer_router = APIRouter(prefix="/organizer", tags=["dashboard"], include_in
 
 CLASS_FIELDS = ("rating", "text")
 CLASS_RECEIPT_COOKIE = "class_receipt"
+#: Which answer this browser gave to a class: signed "<class id>.<answer id>", sent to that
+#: class's form only (its path), kept for a term.
+ANSWER_COOKIE = "class_answer"
+ANSWER_PURPOSE = "class-answer.v1"
+ANSWER_COOKIE_DAYS = 180
 THANKS_PATH = "/class-feedback/thanks"
 RATING_WORDS = {1: "很不满意", 2: "不太满意", 3: "一般", 4: "满意", 5: "非常满意"}
 CLASS_FORM = {
@@ -46,6 +54,10 @@ CLASS_FORM = {
                     "properties": {
                         "rating": {"type": "string", "enum": ["1", "2", "3", "4", "5"], "description": "1 (worst) to 5 (best)."},
                         "text": {"type": "string", "description": "下次想学什么 (optional)."},
+                        "answer": {
+                            "type": "string", "enum": ["new"],
+                            "description": "new: a new answer even where this browser answered before (someone else on the same phone).",
+                        },
                     },
                     "required": ["rating"],
                 }
@@ -79,6 +91,24 @@ def with_links(request: Request, session: dict) -> dict:
 # --------------------------------------------------------------------------- the post-class form
 
 
+def _answer_cookie(request: Request, auth: OrganizerAuth, session: dict) -> int | None:
+    """The id of this browser's answer to ``session``, from its signed cookie (or None)."""
+    value = auth.unsign(ANSWER_PURPOSE, request.cookies.get(ANSWER_COOKIE))
+    class_id, _, answer_id = (value or "").partition(".")
+    if class_id != str(session["id"]) or not answer_id.isascii() or not answer_id.isdigit():
+        return None
+    return int(answer_id)
+
+
+def _remember_answer(request: Request, response: Response, auth: OrganizerAuth, token: str, done) -> None:
+    """Remember in this browser, for its class's form only, which answer it gave."""
+    response.set_cookie(
+        ANSWER_COOKIE, auth.sign(ANSWER_PURPOSE, f"{done.session['id']}.{done.answer_id}"),
+        max_age=ANSWER_COOKIE_DAYS * 86400, path=f"/class/{token}", httponly=True,
+        samesite="lax", secure=request.url.scheme == "https",  # lax: the QR code's link is a GET from elsewhere
+    )
+
+
 def _class_page(
     request: Request,
     session: dict,
@@ -86,6 +116,8 @@ def _class_page(
     *,
     values: dict | None = None,
     errors: dict | None = None,
+    earlier: dict | None = None,
+    another_person: bool = False,
     status_code: int = 200,
 ) -> HTMLResponse:
     return request.app.state.templates.TemplateResponse(
@@ -97,6 +129,8 @@ def _class_page(
             "token": token,
             "values": values or {"rating": "", "text": ""},
             "errors": errors or {},
+            "earlier": earlier,
+            "another_person": another_person,
             "ratings": RATING_WORDS,
             "max_text_length": request.app.state.settings.max_text_length,
         },
@@ -111,9 +145,17 @@ def _class_page(
     summary="The post-class form of one class",
     responses={404: {"description": "No class has this link, or it was cancelled", "content": HTML_PAGE}},
 )
-def class_form(request: Request, token: str, service: Service) -> HTMLResponse:
-    """Rate the class (1–5) and say what to learn next (zh-CN, no JavaScript needed)."""
-    return _class_page(request, service.open_class(token), token)
+def class_form(request: Request, token: str, service: Service, auth: Auth) -> HTMLResponse:
+    """Rate the class (1–5) and say what to learn next (zh-CN, no JavaScript needed). A browser
+    that answered already sees 「你已提交过反馈」 and its answer, to change (``?new=1``: a blank
+    form for someone else on the same phone)."""
+    session = service.open_class(token)
+    if request.query_params.get("new") == "1":
+        return _class_page(request, session, token, another_person=True)
+    earlier = service.earlier_class_answer(session, _answer_cookie(request, auth, session))
+    if earlier is None:
+        return _class_page(request, session, token)
+    return _class_page(request, session, token, values=earlier, earlier=earlier)
 
 
 @router.post(
@@ -129,29 +171,37 @@ def class_form(request: Request, token: str, service: Service) -> HTMLResponse:
     },
     openapi_extra=CLASS_FORM,
 )
-async def submit_class_form(request: Request, token: str, service: Service) -> Response:
-    """Store a rating (class feedback) and 「下次想学什么」 (a feedback line when it asks for something)."""
+async def submit_class_form(request: Request, token: str, service: Service, auth: Auth) -> Response:
+    """Store a rating (class feedback) and 「下次想学什么」 (a feedback line when it asks for
+    something); a browser that answered before changes its answer instead of adding one."""
     try:
         form = await read_form(request)
     except (FormEncodingError, StarletteHTTPException):
         raise HttpError(400, "malformed_form", "表单提交的格式不对，请刷新页面后重新填写。") from None
     values = {name: form.get(name, "") for name in CLASS_FIELDS}
     values = {name: value if isinstance(value, str) else "" for name, value in values.items()}
+    another_person = form.get("answer") == "new"  # 「换一个人填写」 on a shared phone
     await form.close()
+    session = await run_in_threadpool(service.open_class, token)
+    earlier = None if another_person else _answer_cookie(request, auth, session)
     try:
-        session, _line, receipt = await run_in_threadpool(
-            service.respond_to_class, token, values["rating"], values["text"],
-            client=request_client_key(request, service),
+        done = await run_in_threadpool(
+            lambda: service.answer_class(
+                token, values["rating"], values["text"], client=request_client_key(request, service), earlier=earlier,
+            )
         )
     except ValidationFailed as exc:
-        session = await run_in_threadpool(service.open_class, token)
         field = exc.field if exc.field in CLASS_FIELDS else "text"
+        shown = await run_in_threadpool(service.earlier_class_answer, session, earlier)
         return _class_page(
-            request, session, token, values=values, errors={field: exc.message}, status_code=422
+            request, session, token, values=values, errors={field: exc.message}, earlier=shown,
+            another_person=another_person, status_code=422,
         )
-    response = RedirectResponse(
-        request.url_for("class_thanks").path + f"?class={session['id']}", status_code=status.HTTP_303_SEE_OTHER
-    )
+    count_class_answer(changed=done.changed)
+    thanks = request.url_for("class_thanks").path + f"?class={session['id']}" + ("&changed=1" if done.changed else "")
+    response = RedirectResponse(thanks, status_code=status.HTTP_303_SEE_OTHER)
+    _remember_answer(request, response, auth, token, done)
+    receipt = done.receipt
     if receipt:
         response.set_cookie(
             CLASS_RECEIPT_COOKIE, receipt, max_age=600, path=THANKS_PATH, httponly=True,
@@ -163,7 +213,8 @@ async def submit_class_form(request: Request, token: str, service: Service) -> R
 @router.get(THANKS_PATH, response_class=HTMLResponse, summary="Thank-you page after the post-class form")
 def class_thanks(request: Request) -> HTMLResponse:
     """Thanks, and the receipt code when 「下次想学什么」 was stored as a line (shown once)."""
-    return receipt_page(request, "class_thanks.html", CLASS_RECEIPT_COOKIE, THANKS_PATH)
+    changed = request.query_params.get("changed") == "1"
+    return receipt_page(request, "class_thanks.html", CLASS_RECEIPT_COOKIE, THANKS_PATH, {"changed": changed})
 
 
 # --------------------------------------------------------------------------- posters (organizers)

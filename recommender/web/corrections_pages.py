@@ -4,13 +4,13 @@ On a topic page: tick lines, then 「移到…」 another topic (or 未归类) o
 未归类 page: tick lines and move them to a topic); merge
 another topic into this one; pin or unpin the topic. ``/organizer/corrections`` lists every
 correction with an 「撤销」 button. A correction that works answers 303 back with a flash
-message (Post/Redirect/Get); one that fails shows the topic page again (422) with the lines
-still ticked and the label still typed.
+message (Post/Redirect/Get); one that fails shows its page again (422: the topic page or the
+未归类 page) with the lines still ticked and the label still typed.
 """
 
 from __future__ import annotations
 
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
@@ -25,6 +25,7 @@ from recommender.web.dashboard import (
     csrf_for,
     form_field,
     redirect_with_flash,
+    render_no_topic_page,
     render_page,
     render_topic_page,
     safe_next,
@@ -38,6 +39,7 @@ router = APIRouter(prefix="/organizer", tags=["dashboard"], include_in_schema=Fa
 PER_PAGE = 50
 #: The 「移到…」 choice that means 未归类.
 NO_TOPIC = "none"
+NO_TOPIC_PAGE = f"{HOME}/no-topic"
 
 
 def _topic_url(topic_id: str) -> str:
@@ -101,15 +103,26 @@ async def correct_lines(
 
 
 @router.post("/lines")
-async def move_lines(request: Request, form: DashboardForm, service: Service, actor: DashboardActor) -> Response:
-    """Ticked lines of any list (the 未归类 page) moved to a topic; back with a message."""
+async def move_lines(
+    request: Request, form: DashboardForm, service: Service, actor: DashboardActor,
+    who: DashboardOrganizer, auth: Auth,
+) -> Response:
+    """Ticked lines of the 未归类 page moved to a topic; back with a message, or (refused) the
+    page again (422) with the lines still ticked and the topic still chosen."""
     back = safe_next(form_field(form, "return_to"))
     picked = _picked(form)
     target = form_field(form, "target")
     try:
         done = await run_in_threadpool(lambda: service.move_lines(picked, _chosen(target, "target"), actor=actor))
     except (ValidationFailed, Conflict, NotFound) as exc:
-        return redirect_with_flash(request, back, ("error", str(exc)))
+        state = {"picked": set(picked), "label": "", "target": target, "other": "", "error": str(exc)}
+        where = urlsplit(back)
+        path = where.path if where.path == NO_TOPIC_PAGE else NO_TOPIC_PAGE
+        return await run_in_threadpool(
+            lambda: render_no_topic_page(
+                request, path, where.query, who, service, auth, corrections=state, status_code=422
+            )
+        )
     return redirect_with_flash(request, back, ("success", _moved(done, target)))
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import logging
 from datetime import date
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -420,11 +420,21 @@ def _standing_context(service: RecommenderService, topic_id: str) -> dict:
 def no_topic_page(request: Request, who: DashboardOrganizer, service: Service, auth: Auth) -> Response:
     """Lines in no topic: 未归类 (ask for something no topic covers) or, with
     ``?kind=no_request``, 课堂反馈 (thanks, praise: never demand)."""
+    return render_no_topic_page(request, request.url.path, request.url.query, who, service, auth)
+
+
+def render_no_topic_page(
+    request: Request, path: str, query: str, who: Organizer, service: RecommenderService, auth: OrganizerAuth, *,
+    corrections: dict | None = None, status_code: int = 200,
+) -> Response:
+    """The 未归类 / 课堂反馈 page at ``path?query``; ``corrections``: what a refused move had
+    (ticked lines, chosen topic) and its error, shown again (web/corrections_pages.py)."""
+    params = dict(parse_qsl(query))
     try:
-        page = max(1, int(request.query_params.get("page", "1")))
+        page = max(1, int(params.get("page", "1")))
     except ValueError:
         page = 1
-    no_request = request.query_params.get("kind") == "no_request"
+    no_request = params.get("kind") == "no_request"
     result = service.no_topic(no_request=no_request, page=page, per_page=PER_PAGE)
     members = result["members"]
     context = {
@@ -436,13 +446,15 @@ def no_topic_page(request: Request, who: DashboardOrganizer, service: Service, a
         "page": page,
         "pages": max(1, -(-members["total"] // PER_PAGE)),
         "kind_query": "kind=no_request&" if no_request else "",
-        "return_to": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
+        "return_to": path + (f"?{query}" if query else ""),
         "hide_reasons": [(r, HIDE_REASONS_ZH[r]) for r in HIDE_REASONS],
         # Moving lines into a topic (web/corrections_pages.py).
         "other_topics": [] if no_request else service.topics()["topics"],
-        "corrections": {"picked": set(), "label": "", "target": "", "other": ""},
+        "corrections": corrections or {"picked": set(), "label": "", "target": "", "other": ""},
     }
-    return _with_flash_cleared(request, _render(request, "organizer_no_topic.html", context))
+    if corrections and corrections.get("error"):
+        context["flash"] = {"kind": "error", "message": corrections["error"]}
+    return _with_flash_cleared(request, _render(request, "organizer_no_topic.html", context, status_code))
 
 
 @router.post("/topics/{topic_id}/label")

@@ -9,6 +9,10 @@ What is measured:
 - ``recommender_feedback_stored_total{source}``: lines stored through the form
   (``form``) and the API (``api``), counted on a successful answer (303 / 201). Imports
   run in the CLI's own process and are not counted here.
+- ``recommender_class_answers_total{outcome}``: answers to post-class forms
+  (``POST /class/{token}``), ``new`` or ``changed`` (the same browser changed its answer),
+  counted by the route once the answer is stored. A 「下次想学什么」 that became a line is
+  not in ``feedback_stored`` (that counts the two feedback doors).
 - ``recommender_model_info{version}`` (always 1), ``recommender_model_age_seconds``,
   ``recommender_model_train_seconds`` (from the served version's metadata,
   ``train_seconds``, when the retrain recorded it) and ``recommender_model_topics``: read
@@ -54,6 +58,11 @@ FEEDBACK_STORED = Counter(
     "recommender_feedback_stored",
     "Feedback lines stored by this service, by door (form, api).",
     ["source"],
+)
+CLASS_ANSWERS = Counter(
+    "recommender_class_answers",
+    "Answers to post-class forms, by outcome (new; changed: a browser changed its earlier answer).",
+    ["outcome"],
 )
 #: (method, path, success status) of the doors that store one feedback line.
 STORING = {("POST", "/api/feedback", 201): "api", ("POST", "/feedback", 303): "form"}
@@ -121,6 +130,11 @@ class RequestMetrics:
             source = STORING.get((method, scope["path"], status))
             if source is not None:
                 FEEDBACK_STORED.labels(source).inc()
+
+
+def count_class_answer(*, changed: bool) -> None:
+    """One answer to a post-class form stored (or changed), after it was committed."""
+    CLASS_ANSWERS.labels("changed" if changed else "new").inc()
 
 
 class ModelCollector:

@@ -1,0 +1,113 @@
+"""``recommender setup`` and ``recommender serve``: prepare a fresh install, run the web service."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from recommender.cli.common import EXIT_ERROR, EXIT_NOT_ENOUGH, open_service
+from recommender.cli.training import cmd_train
+from recommender.config import Settings, get_settings, short_token_problems
+from recommender.logs import uvicorn_log_config
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("serve", help="run the web service (uvicorn)")
+    p.add_argument("--host", default=None)
+    p.add_argument("--port", type=int, default=None)
+    p.add_argument("--workers", type=int, default=None)
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("setup", help="migrate, load demo feedback into an empty store, train if no model")
+    p.add_argument("--no-demo", action="store_true", help="do not load the demo feedback")
+    p.set_defaults(func=cmd_setup)
+
+
+def cmd_setup(args: argparse.Namespace, settings: Settings) -> int:
+    """Prepare a fresh install: migrate, load demo feedback when empty, train when no model."""
+    from recommender.door.demo import demo_feedback
+    from recommender.retrain.registry import ModelRegistry
+
+    service = open_service(settings)
+    if service.store.count() == 0 and not args.no_demo:
+        drafts = [
+            service.draft(
+                row["text"],
+                segment=row["segment"],
+                session_id=row.get("session_id"),
+                submitter=row.get("submitter"),
+                submitted_at=row["submitted_at"],
+                votes=row.get("votes", 0),
+                external_id=row["external_id"],
+                source="demo",
+            )
+            for row in demo_feedback()
+        ]
+        new_ids, _ = service.store_batch(drafts)
+        print(f"已载入 {len(new_ids)} 条示例反馈 (demo feedback loaded)")
+    service.close()
+    if ModelRegistry(Path(settings.models_dir)).current_version() is None:
+        code = cmd_train(argparse.Namespace(quiet=args.quiet), settings)
+        if code not in (0, EXIT_NOT_ENOUGH):
+            return code
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from recommender.crypto import load_or_create_secret
+    from recommender.store import FeedbackStore
+
+    overrides = {}
+    if args.host:
+        overrides["RECOMMENDER_HOST"] = args.host
+    if args.port:
+        overrides["RECOMMENDER_PORT"] = str(args.port)
+    if args.workers:
+        overrides["RECOMMENDER_WORKERS"] = str(args.workers)
+    os.environ.update(overrides)  # the workers build their own Settings from the environment
+    get_settings.cache_clear()
+    settings = get_settings()
+
+    # Refused at start-up rather than at the first request: a short token can be guessed.
+    created = False
+    if settings.organizer_token_list:
+        tokens = settings.organizer_token_list
+    else:
+        token, created = load_or_create_secret(Path(settings.data_dir) / "organizer_token")
+        tokens = [token]
+    problems = short_token_problems(tokens)
+    if problems:
+        print("错误：组织者令牌太短（至少 16 个字符）：" + "; ".join(problems), file=sys.stderr)
+        return EXIT_ERROR
+    store = FeedbackStore(settings.database_url)
+    store.migrate()  # once, before the workers start
+    store.dispose()
+    if created:
+        print("=" * 60)
+        print("组织者令牌 (organizer token) — 只显示这一次，请妥善保存：")
+        print(f"  {tokens[0]}")
+        print(f"（已保存在 {Path(settings.data_dir) / 'organizer_token'}）")
+        print("=" * 60, flush=True)
+    print(f"服务地址 http://{settings.host}:{settings.port}/  组织者页面 /organizer", flush=True)
+    from recommender.web.metrics import cleanup_multiprocess_dir, prepare_multiprocess_dir
+
+    # Several workers share their Prometheus counters through a folder (set before they fork).
+    metrics_dir = prepare_multiprocess_dir(settings.workers)
+    try:
+        uvicorn.run(
+            "recommender.web.app:create_app",
+            factory=True,
+            host=settings.host,
+            port=settings.port,
+            workers=settings.workers,
+            log_level=settings.log_level.lower(),
+            log_config=uvicorn_log_config(settings.log_level),  # one-line lines, no client addresses
+            proxy_headers=False,
+        )
+    finally:
+        cleanup_multiprocess_dir(metrics_dir)
+    return 0

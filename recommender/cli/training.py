@@ -1,0 +1,99 @@
+"""``recommender train``: retrain from the store, locally or on Dask, and publish the version."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from recommender.cli.common import EXIT_BUSY, EXIT_ERROR, EXIT_NOT_ENOUGH, log
+from recommender.config import Settings
+from recommender.errors import NotEnoughFeedback, RetrainInProgress
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="retrain the topic model from the store and make it current")
+    p.add_argument(
+        "--engine", choices=("local", "dask"), default=None,
+        help="where to fit: this process (local) or a Dask cluster (default: setting train_engine, local)",
+    )
+    p.add_argument(
+        "--scheduler", metavar="ADDRESS", default=None,
+        help="Dask scheduler, e.g. tcp://10.0.0.5:8786 (default: setting dask_scheduler; unset: a local cluster)",
+    )
+    p.add_argument(
+        "--force", action="store_true",
+        help="fit and publish a new version even when nothing is new since the current one",
+    )
+    p.set_defaults(func=cmd_train)
+
+
+def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
+    from recommender.retrain.dask_engine import DaskTrainingError
+    from recommender.door.screening import console_actor
+    from recommender.store import FeedbackStore
+    from recommender.retrain.pipeline import train_from_store
+
+    overrides = {"train_engine": getattr(args, "engine", None), "dask_scheduler": getattr(args, "scheduler", None)}
+    settings = settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})
+    if settings.dask_scheduler and settings.train_engine != "dask":
+        print("--scheduler 只用于 --engine dask（--scheduler needs --engine dask）", file=sys.stderr)
+        return EXIT_ERROR
+    store = FeedbackStore(settings.database_url)
+    store.migrate()
+    try:
+        result = train_from_store(
+            store, settings, progress=not args.quiet, blas_threads=settings.train_threads or None,
+            actor=console_actor(), force=getattr(args, "force", False),
+        )
+    except DaskTrainingError as exc:
+        log.error("distributed retrain failed: %s", exc)
+        print(f"重新训练失败（Dask）：{exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except NotEnoughFeedback as exc:
+        _not_enough(exc, settings)
+        return EXIT_NOT_ENOUGH
+    except RetrainInProgress as exc:
+        print(f"没有重新训练：{exc}", file=sys.stderr)
+        return EXIT_BUSY
+    except OSError as exc:
+        # e.g. disk full while writing the artifact: the registry has removed the half-written
+        # folder and the pointer was never switched.
+        log.error("retrain failed writing the model (%s); the current model is kept", exc)
+        print(f"重新训练失败：写入模型时出错（{exc}）。当前模型保持不变。", file=sys.stderr)
+        return EXIT_ERROR
+    finally:
+        store.dispose()
+    if result.unchanged:
+        print(
+            f"没有新的反馈：当前模型 {result.version} 保持不变（{result.n_rows} 条反馈，{result.n_topics} 个主题）。"
+            "要重新拟合，请加 --force。"
+        )
+        return 0
+    print(
+        f"新模型 {result.version} 已启用：{result.n_rows} 条反馈，{result.n_topics} 个主题"
+        f"（{result.kept_ids} 个沿用原编号），{result.n_noise} 条不属于任何主题，用时 {result.seconds:.1f} 秒"
+    )
+    return 0
+
+
+def _not_enough(exc: NotEnoughFeedback, settings: Settings) -> None:
+    """Too little feedback: one message per language, Chinese first, saying whether a model
+    keeps serving or there is none yet."""
+    from recommender.retrain.registry import ModelRegistry
+
+    current = ModelRegistry(Path(settings.models_dir)).current_version()
+    rows, needed = exc.rows, exc.needed or settings.min_train_rows
+    if current is None:
+        zh, en = "还没有模型：反馈够了、训练成功后才有主题建议。", "There is no model yet: suggestions come after a successful training."
+    else:
+        zh, en = f"当前模型 {current} 保持不变。", f"The current model {current} is kept."
+    print(
+        f"没有重新训练：只有 {rows} 条反馈，至少需要 {needed} 条（设置 RECOMMENDER_MIN_TRAIN_ROWS）。{zh}",
+        file=sys.stderr,
+    )
+    print(
+        f"Not retrained: only {rows} feedback lines are stored, at least {needed} are needed "
+        f"(setting RECOMMENDER_MIN_TRAIN_ROWS). {en}",
+        file=sys.stderr,
+    )
