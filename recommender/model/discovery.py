@@ -29,6 +29,8 @@ import scipy.sparse as sp
 from recommender.model.boilerplate import (
     GENERIC_WEIGHT,
     catch_all_glue,
+    head_words,
+    headless_words,
     remainder_generic,
     spread_generic,
     spread_weights,
@@ -84,16 +86,17 @@ def learn_weights(
     texts: Sequence[str],
     tokens: Sequence[Sequence[str]],
     min_topic_size: int,
+    keys: np.ndarray,
 ) -> tuple[np.ndarray, set[str]]:
     """Learned feature weights and generic words, from the discovery sample: its feature
-    rows ``X`` (``rep.features``), texts and tokens."""
+    rows ``X`` (``rep.features``), texts, tokens and text hashes (``keys``)."""
     presence = X.copy()
     presence.data[:] = 1.0
     names = rep.feature_names
     weights = np.ones(X.shape[1])
 
     def raw(ts: list[str], tk: list[list[str]]) -> np.ndarray:
-        return rep.project(rep.features(tk, [char_segments(t) for t in ts]), weights, unit=False)
+        return raw_latent(rep, weights, ts, tk)
 
     generic = remainder_generic(texts, tokens, raw)
     for _ in range(BOILERPLATE_ROUNDS):
@@ -102,8 +105,15 @@ def learn_weights(
         cores = topic_cores(Z, min_topic_size)
         weights = np.minimum(weights, spread_weights(presence, cores))
         generic |= spread_generic(tokens, cores) | catch_all_glue(texts, tokens, cores, Z, raw)
+        members = [np.flatnonzero(cores == c) for c in range(int(cores.max()) + 1)]
+        generic |= headless_words(head_words(members, tokens, generic), texts, tokens, Z, raw, keys)
     weights = np.where(word_feature_mask(names, generic), np.minimum(weights, GENERIC_WEIGHT), weights)
     return weights, generic
+
+
+def raw_latent(rep: Representation, weights: np.ndarray, texts: Sequence[str], tokens: Sequence[Sequence[str]]) -> np.ndarray:
+    """Unnormalized latent rows of ``texts`` under the feature ``weights``."""
+    return rep.project(rep.features(tokens, [char_segments(t) for t in texts]), weights, unit=False)
 
 
 def word_shares(tokens: Sequence[Sequence[str]]) -> tuple[Counter, int]:
