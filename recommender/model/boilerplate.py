@@ -303,10 +303,11 @@ def headless_words(
     Z: np.ndarray,
     latent: LatentFn,
     keys: np.ndarray,
+    norms: np.ndarray,
 ) -> set[str]:
     """The ``words`` whose lines share nothing else (see the module docstring), among the
-    lines with unit latent rows ``Z``; ``keys`` (text hashes) choose the lines read, so both
-    engines read the same ones."""
+    lines with unit latent rows ``Z`` (``norms``: the lengths of the rows ``latent`` gives
+    them); ``keys`` (text hashes) choose the lines read, so both engines read the same ones."""
     order = np.argsort(np.asarray(keys, dtype=np.uint64), kind="stable")
     reference = order[:HEAD_REFERENCE]
     if not words or reference.size <= 2 * HEAD_NEIGHBOURS:
@@ -319,20 +320,21 @@ def headless_words(
         for w in words.intersection(tokens[i]):
             lines_of[w].append(int(i))
     tested = [
-        (w, rows[:: max(1, len(rows) // CATCH_ALL_LINES)][:CATCH_ALL_LINES])
+        (w, np.asarray(rows[:: max(1, len(rows) // CATCH_ALL_LINES)][:CATCH_ALL_LINES]))
         for w, rows in sorted(lines_of.items()) if len(rows) >= 2
     ]
     rests = [_without(texts[i], tokens[i], {w}) for w, rows in tested for i in rows]
     if not rests:
         return set()
     R_all = latent([r[0] for r in rests], [r[1] for r in rests])
-    full = latent([texts[i] for _, rows in tested for i in rows], [list(tokens[i]) for _, rows in tested for i in rows])
-    share_all = np.minimum(np.linalg.norm(R_all, axis=1) / np.maximum(np.linalg.norm(full, axis=1), 1e-12), 1.0)
+    full = np.concatenate([norms[rows] for _, rows in tested])
+    share_all = np.minimum(np.linalg.norm(R_all, axis=1) / np.maximum(full, 1e-12), 1.0)
+    reference_words = [set(tokens[i]) for i in reference]
     glue, start = set(), 0
     for w, rows in tested:
         R, share = R_all[start : start + len(rows)], share_all[start : start + len(rows)]
         start += len(rows)
-        without = reference[[w not in tokens[i] for i in reference]]
+        without = reference[[w not in words_of for words_of in reference_words]]
         if share.mean() < HEAD_REST_SHARE or without.size <= HEAD_NEIGHBOURS:
             continue
         agree = _agreement(_subjects(normalize(R), Z[without]))

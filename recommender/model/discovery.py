@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn.preprocessing import normalize
 
 from recommender.model.boilerplate import (
     GENERIC_WEIGHT,
@@ -101,12 +102,17 @@ def learn_weights(
     generic = remainder_generic(texts, tokens, raw)
     for _ in range(BOILERPLATE_ROUNDS):
         weights = np.where(word_feature_mask(names, generic), np.minimum(weights, GENERIC_WEIGHT), weights)
-        Z = rep.project(X, weights)
+        full = rep.project(X, weights, unit=False)
+        Z = normalize(full)
         cores = topic_cores(Z, min_topic_size)
-        weights = np.minimum(weights, spread_weights(presence, cores))
-        generic |= spread_generic(tokens, cores) | catch_all_glue(texts, tokens, cores, Z, raw)
+        spread = spread_generic(tokens, cores)
         members = [np.flatnonzero(cores == c) for c in range(int(cores.max()) + 1)]
-        generic |= headless_words(head_words(members, tokens, generic), texts, tokens, Z, raw, keys)
+        # Read with the weights the cores were found with (the lines' lengths are ``full``).
+        glue = headless_words(
+            head_words(members, tokens, generic | spread), texts, tokens, Z, raw, keys, np.linalg.norm(full, axis=1)
+        )
+        weights = np.minimum(weights, spread_weights(presence, cores))
+        generic |= spread | catch_all_glue(texts, tokens, cores, Z, raw) | glue
     weights = np.where(word_feature_mask(names, generic), np.minimum(weights, GENERIC_WEIGHT), weights)
     return weights, generic
 
