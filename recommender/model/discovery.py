@@ -25,10 +25,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn.preprocessing import normalize
 
 from recommender.model.boilerplate import (
     GENERIC_WEIGHT,
     catch_all_glue,
+    head_words,
+    headless_words,
     remainder_generic,
     spread_generic,
     spread_weights,
@@ -84,26 +87,39 @@ def learn_weights(
     texts: Sequence[str],
     tokens: Sequence[Sequence[str]],
     min_topic_size: int,
+    keys: np.ndarray,
 ) -> tuple[np.ndarray, set[str]]:
     """Learned feature weights and generic words, from the discovery sample: its feature
-    rows ``X`` (``rep.features``), texts and tokens."""
+    rows ``X`` (``rep.features``), texts, tokens and text hashes (``keys``)."""
     presence = X.copy()
     presence.data[:] = 1.0
     names = rep.feature_names
     weights = np.ones(X.shape[1])
 
     def raw(ts: list[str], tk: list[list[str]]) -> np.ndarray:
-        return rep.project(rep.features(tk, [char_segments(t) for t in ts]), weights, unit=False)
+        return raw_latent(rep, weights, ts, tk)
 
     generic = remainder_generic(texts, tokens, raw)
     for _ in range(BOILERPLATE_ROUNDS):
         weights = np.where(word_feature_mask(names, generic), np.minimum(weights, GENERIC_WEIGHT), weights)
-        Z = rep.project(X, weights)
+        full = rep.project(X, weights, unit=False)
+        Z = normalize(full)
         cores = topic_cores(Z, min_topic_size)
+        spread = spread_generic(tokens, cores)
+        members = [np.flatnonzero(cores == c) for c in range(int(cores.max()) + 1)]
+        # Read with the weights the cores were found with (the lines' lengths are ``full``).
+        glue = headless_words(
+            head_words(members, tokens, generic | spread), texts, tokens, Z, raw, keys, np.linalg.norm(full, axis=1)
+        )
         weights = np.minimum(weights, spread_weights(presence, cores))
-        generic |= spread_generic(tokens, cores) | catch_all_glue(texts, tokens, cores, Z, raw)
+        generic |= spread | catch_all_glue(texts, tokens, cores, Z, raw) | glue
     weights = np.where(word_feature_mask(names, generic), np.minimum(weights, GENERIC_WEIGHT), weights)
     return weights, generic
+
+
+def raw_latent(rep: Representation, weights: np.ndarray, texts: Sequence[str], tokens: Sequence[Sequence[str]]) -> np.ndarray:
+    """Unnormalized latent rows of ``texts`` under the feature ``weights``."""
+    return rep.project(rep.features(tokens, [char_segments(t) for t in texts]), weights, unit=False)
 
 
 def word_shares(tokens: Sequence[Sequence[str]]) -> tuple[Counter, int]:

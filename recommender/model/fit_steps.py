@@ -127,7 +127,7 @@ def discover(
     """Specific topics of the discovery sample (its feature rows ``X``, texts, tokens,
     text hashes and previous topics) and the index that assigns every line."""
     min_size = params["min_topic_size"] or default_min_topic_size(len(texts))
-    weights, generic = learn_weights(rep, X, texts, tokens, min_size)
+    weights, generic = learn_weights(rep, X, texts, tokens, min_size, hashes)
     Z = rep.project(X, weights)
     cores = find_cores(Z, min_size, hashes)
     counts, n_docs = word_shares(tokens)
