@@ -119,19 +119,24 @@ class Representation:
     def features_from_counts(self, word_counts: sp.csr_matrix, char_counts: sp.csr_matrix) -> sp.csr_matrix:
         """:meth:`features` from each block's count matrix over the vectorizer's vocabulary
         (``vocabulary.restricted_counts``): the same TF-IDF steps, without analyzing the
-        texts again."""
+        texts again. The count matrices (float32) are used up: the steps run in place, as
+        the matrices of 150,000 lines hold some 15 million entries."""
         blocks = []
         for vec, counts in ((self.word_vectorizer, word_counts), (self.char_vectorizer, char_counts)):
             tfidf = TfidfTransformer(norm=vec.norm, use_idf=vec.use_idf, smooth_idf=vec.smooth_idf, sublinear_tf=vec.sublinear_tf)
             tfidf.idf_ = vec.idf_
-            blocks.append(tfidf.transform(counts.astype(vec.dtype)))
+            blocks.append(tfidf.transform(counts.astype(vec.dtype, copy=False), copy=False))
         return self._stack(*blocks)
 
     def _stack(self, words: sp.spmatrix, chars: sp.spmatrix) -> sp.csr_matrix:
-        w = self.word_weight
-        X = sp.hstack([np.sqrt(w) * words, np.sqrt(1.0 - w) * chars], format="csr")
-        # float32 like the projection: a mixed product would upcast (copy) the whole projection.
-        return X.astype(np.float32, copy=False)
+        # Each block times the square root of its share in float64, then float32 like the
+        # projection (a mixed product would upcast, that is copy, the whole projection).
+        blocks = []
+        for block, share in ((words, self.word_weight), (chars, 1.0 - self.word_weight)):
+            block = sp.csr_matrix(block)  # a new matrix on the same arrays: the input stays as it was
+            block.data = (block.data * np.sqrt(share)).astype(np.float32)
+            blocks.append(block)
+        return sp.hstack(blocks, format="csr")
 
     def project(self, X: sp.csr_matrix, weights: np.ndarray | None = None, unit: bool = True) -> np.ndarray:
         """Latent rows of feature rows ``X``; ``weights`` default to the learned ones."""
