@@ -87,30 +87,29 @@ def char_ngram_counts(
     for d0 in range(0, len(docs), chunk):
         d1 = min(len(docs), d0 + chunk)
         p0, p1 = int(doc_start[d0]), int(doc_end[d1 - 1])
-        if p1 <= p0:
-            continue
         segs = slice(int(np.searchsorted(seg_end, p0)), int(np.searchsorted(seg_end, p1)))
-        parts.append(_count_block(compact, p0, p1, d0, doc_of_seg[segs], seg_len[segs], is_last[segs],
+        parts.append(_count_block(compact, p0, p1, d0, d1 - d0, doc_of_seg[segs], seg_len[segs], is_last[segs],
                                   lo, hi, bits, doc_bits, tail))
-    if not parts:
-        return None
     terms = _distinct(np.concatenate([p[0] for p in parts]))
-    rows, cols, counts = [], [], []
-    for chunk_terms, term_index, doc, count in parts:
-        rows.append(doc)
-        cols.append(np.searchsorted(terms, chunk_terms).astype(np.int32)[term_index])
-        counts.append(count)
-    rows, cols, counts = np.concatenate(rows), np.concatenate(cols), np.concatenate(counts)
-    tf = np.bincount(cols, weights=counts, minlength=terms.size).astype(np.int64)
-    df = np.bincount(cols, minlength=terms.size).astype(np.int64)
-    matrix = sp.csr_matrix((counts.astype(np.float32), (rows, cols)), shape=(len(docs), terms.size))
-    matrix.sort_indices()
-    return TermCounts(_strings(terms, alphabet, hi, bits), df, tf), matrix
+    # Each block's matrix with its own columns, renumbered in place (the order of the terms
+    # is kept), then stacked once: a matrix of all entries in coordinates would hold them
+    # three times over at 16 bytes each.
+    tf = np.zeros(terms.size)
+    df = np.zeros(terms.size, dtype=np.int64)
+    matrices = []
+    for chunk_terms, matrix in parts:
+        cols = np.searchsorted(terms, chunk_terms).astype(np.int32)[matrix.indices]
+        tf += np.bincount(cols, weights=matrix.data, minlength=terms.size)
+        df += np.bincount(cols, minlength=terms.size)
+        matrices.append(sp.csr_matrix((matrix.data, cols, matrix.indptr), shape=(matrix.shape[0], terms.size)))
+    del parts
+    matrix = sp.vstack(matrices, format="csr")
+    return TermCounts(_strings(terms, alphabet, hi, bits), df, tf.astype(np.int64)), matrix
 
 
-def _count_block(compact, p0, p1, d0, doc_of_seg, seg_len, is_last, lo, hi, bits, doc_bits, tail):
-    """(distinct packed n-grams, each entry's index among them, its line, its count) of the
-    characters ``p0:p1`` (whole lines from line ``d0``), entries ordered by n-gram then line."""
+def _count_block(compact, p0, p1, d0, n_docs, doc_of_seg, seg_len, is_last, lo, hi, bits, doc_bits, tail):
+    """The distinct packed n-grams of the characters ``p0:p1`` (whole lines from line
+    ``d0``, ``n_docs`` of them) and the lines x those n-grams count matrix."""
     c = compact[p0 : p1 + hi]
     n_pos = p1 - p0
     # Line (within the block) and, for the last segment of a line, its NUL's position.
@@ -133,15 +132,15 @@ def _count_block(compact, p0, p1, d0, doc_of_seg, seg_len, is_last, lo, hi, bits
             found.extend([(key[at_tail] << np.uint64(doc_bits)) | local_doc[at_tail]] * (TAIL_REPEATS - 1))
     packed = np.sort(np.concatenate(found))
     if packed.size == 0:
-        empty = np.zeros(0, dtype=np.int64)
-        return np.zeros(0, dtype=np.uint64), empty, empty, empty
+        return np.zeros(0, dtype=np.uint64), sp.csr_matrix((n_docs, 0), dtype=np.float32)
     first = np.flatnonzero(np.concatenate([[True], packed[1:] != packed[:-1]]))
-    count = np.diff(np.append(first, packed.size))
+    count = np.diff(np.append(first, packed.size)).astype(np.float32)
     entries = packed[first]
     term = entries >> np.uint64(doc_bits)
-    doc = (entries & np.uint64((1 << doc_bits) - 1)).astype(np.int64) + d0
+    doc = (entries & np.uint64((1 << doc_bits) - 1)).astype(np.int64)
     new = np.concatenate([[True], term[1:] != term[:-1]])
-    return term[new], np.cumsum(new) - 1, doc, count
+    matrix = sp.csr_matrix((count, (doc, np.cumsum(new) - 1)), shape=(n_docs, int(new.sum())))
+    return term[new], matrix
 
 
 def _distinct(values: np.ndarray) -> np.ndarray:
