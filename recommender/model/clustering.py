@@ -127,12 +127,51 @@ def knn_graph(X: np.ndarray, n_neighbors: int = N_NEIGHBORS, chunk: int = 1024) 
         block = X[start : start + chunk] @ X.T
         rows = np.arange(block.shape[0])
         block[rows, start + rows] = -np.inf  # not its own neighbour
-        part = np.argpartition(-block, k - 1, axis=1)[:, :k]
+        part = top_columns(block, k)
         idx[start : start + chunk] = part
         sim[start : start + chunk] = block[rows[:, None], part]
     sim = np.clip(sim, 1e-6, None)  # an edge must count even between orthogonal rows
     A = sp.csr_matrix((sim.ravel().astype(np.float64), (np.repeat(np.arange(n), k), idx.ravel())), shape=(n, n))
     return A.maximum(A.T).tocsr()
+
+
+def top_columns(block: np.ndarray, k: int) -> np.ndarray:
+    """Columns of the ``k`` largest values of each row of ``block``: the ones
+    ``np.argpartition(-block, k - 1, axis=1)[:, :k]`` picks, in another order.
+
+    Partitioning every row of the discovery sample's similarities was a third of finding
+    the topic cores. The k-th largest value of a row is at least the smallest of the maxima
+    of k disjoint groups of its columns, and few values clear that bound; the top k are
+    sorted out of those. Where the k-th value is tied with the next one, which of the tied
+    columns is taken is argpartition's choice, so the row is left to it (as are rows with
+    many candidates: a line without a vector of its own is equally close to all).
+    """
+    m, n = block.shape
+    width = n // k
+    if width < TOP_GROUP_COLUMNS:
+        return np.argpartition(-block, k - 1, axis=1)[:, :k]
+    bound = block[:, : width * k].reshape(m, k, width).max(axis=2).min(axis=1)
+    mask = block >= bound[:, None]
+    crowded = mask.sum(axis=1) > TOP_CANDIDATES
+    mask[crowded] = False
+    r, c = np.nonzero(mask)
+    v = block[r, c]
+    order = np.lexsort((-v, r))  # row by row, largest first
+    r, c, v = r[order], c[order], v[order]
+    starts = np.searchsorted(r, np.arange(m + 1))
+    top = c[np.minimum(starts[:-1, None] + np.arange(k), max(c.size - 1, 0))] if c.size else np.zeros((m, k), np.int64)
+    more = starts[1:] - starts[:-1] > k
+    tied = crowded.copy()
+    tied[more] |= v[starts[:-1][more] + k] == v[starts[:-1][more] + k - 1]
+    for i in np.flatnonzero(tied):
+        top[i] = np.argpartition(-block[i], k - 1)[:k]
+    return top
+
+
+# Columns per group for the bound of ``top_columns`` (fewer: a plain partition), and the
+# most candidates a row may have before it is partitioned as a whole.
+TOP_GROUP_COLUMNS = 8
+TOP_CANDIDATES = 256
 
 
 def _connected(A: sp.csr_matrix) -> sp.csr_matrix:

@@ -189,16 +189,25 @@ def find_cores(Z: np.ndarray, min_topic_size: int, keys: np.ndarray) -> list[tup
     # that loses one of them must still be found.
     sub_size = max(2, int(np.floor(min_topic_size * (1 - 1 / RESAMPLE_DROP))))
     again = [sub[c] for c in _cores(Z[sub], sub_size)]
+    # Cores are disjoint, so each core of the second fit is compared with all of the first
+    # at once (a core number per line), not core by core.
+    core_of, again_of = np.full(Z.shape[0], -1), np.full(Z.shape[0], -1)
+    for c, rows in enumerate(cores):
+        core_of[rows] = c
+    inside_of: list[list[int]] = [[] for _ in cores]
+    for j, a in enumerate(again):
+        again_of[a] = j
+        overlap = np.bincount(core_of[a][core_of[a] >= 0], minlength=len(cores))
+        for c in np.flatnonzero(overlap >= 0.5 * a.size):
+            inside_of[c].append(j)
     out = []
-    for rows in cores:
+    for rows, inside in zip(cores, inside_of):
         seen = rows[kept[rows]]
         if seen.size == 0:
             continue
         # Found again = its lines are again in cores that lie mostly inside it (one, or a
         # few if the perturbation cut it in parts), not noise or part of something larger.
-        inside = [a for a in again if np.intersect1d(a, rows).size >= 0.5 * a.size]
-        found = np.unique(np.concatenate(inside)) if inside else np.zeros(0, dtype=np.int64)
-        robustness = np.intersect1d(seen, found).size / seen.size
+        robustness = np.isin(again_of[seen], inside).sum() / seen.size
         if robustness >= RESAMPLE_MATCH:
             out.append((rows, robustness))
     return out

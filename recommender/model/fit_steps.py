@@ -31,7 +31,8 @@ from recommender.model.describe import group_themes, keywords_from_counts, repre
 from recommender.model.discovery import carry_over, find_cores, learn_weights, word_shares
 from recommender.model.labels import LABEL_CHARS, LABEL_LINES, candidate_labels, choose_labels, phrases, theme_label
 from recommender.model.representation import Representation, block_templates
-from recommender.model.vocabulary import TermCounts
+from recommender.model.ngram_counts import block_counts
+from recommender.model.vocabulary import TermCounts, fitted_vectorizer, restricted_counts, select_terms
 from recommender.text.lexicon import morphemes as text_morphemes
 from recommender.text.lexicon import non_subject_words, specificity
 from recommender.text.tokenize import pieces
@@ -65,6 +66,29 @@ def templates(params: dict, n_docs: int):
         n_docs, min_df=params["min_df"], max_features=params["max_features"],
         char_ngram_range=params["char_ngram_range"], projection=params["projection"],
     )
+
+
+def fit_features(
+    params: dict, tokens: Sequence[Sequence[str]], segments: Sequence[Sequence[str]]
+) -> tuple[Representation, sp.csr_matrix]:
+    """Vectorizers fitted on the ``tokens`` and character ``segments`` of all lines with
+    words (every line in this process) and the lines' feature rows.
+
+    Each block is analyzed once, for its vocabulary and for its features; its count matrix
+    over all terms (some 600,000 n-grams on 150,000 lines) is dropped as soon as the
+    vectorizer's columns are taken from it: that matrix and its copies were the fit's peak
+    memory.
+    """
+    n_docs = len(tokens)
+    vectorizers, counts = [], []
+    for template, docs in zip(templates(params, n_docs), (tokens, segments)):
+        terms, matrix = block_counts(template, docs)
+        vec = fitted_vectorizer(template, select_terms(terms, template.min_df, template.max_features), n_docs)
+        counts.append(restricted_counts(matrix, terms.terms, vec))
+        vectorizers.append(vec)
+        del terms, matrix
+    rep = Representation(*vectorizers, float(params["word_weight"]))
+    return rep, rep.features_from_counts(*counts)
 
 
 def fit_representation(
@@ -241,9 +265,18 @@ def describe(
     keywords = keywords_from_counts(stats.vocab, stats.counts, params["n_keywords"])
     words = [[w for w, _ in kw] for kw in keywords]
     candidates, examples = [], []
+    # jieba is most of this step: a line that is among the central lines of several topics,
+    # or several times among one topic's, is cut once.
+    cut: dict[str, list[str]] = {}
+
+    def cut_once(text: str) -> list[str]:
+        if text not in cut:
+            cut[text] = pieces(text)
+        return cut[text]
+
     for t in range(k):
         central = stats.central[t]
-        line_phrases = [phrases(pieces(c[2][:LABEL_CHARS]), set(c[3])) for c in central]
+        line_phrases = [phrases(cut_once(c[2][:LABEL_CHARS]), set(c[3])) for c in central]
         candidates.append(candidate_labels(line_phrases, label_anchors(keywords[t]), set(generic)))
         if central:
             vectors = np.vstack([c[4] for c in central])

@@ -29,7 +29,7 @@ from sklearn.feature_extraction.text import TfidfTransformer, TfidfVectorizer
 from sklearn.preprocessing import normalize
 
 from recommender.model.cooccurrence import ppmi_projection
-from recommender.model.vocabulary import TermCounts, fitted_vectorizer, select_terms
+from recommender.model.vocabulary import TermCounts, fitted_vectorizer, restricted_counts, select_terms
 
 # From this many lines with words up, ``projection="auto"`` uses the PPMI co-occurrence
 # basis: on fewer lines most feature pairs are seen once and their PMI is noise (measured:
@@ -41,6 +41,8 @@ PPMI_MIN_LINES = 1000
 # "…多少钱", "…是什么原因"). PPMI basis only.
 TAIL_CHARS = 3
 TAIL_REPEATS = 3
+# From this many lines on, :meth:`Representation.features` counts them in numpy.
+BATCH_LINES = 256
 
 
 def word_analyzer(tokens: Sequence[str]) -> Sequence[str]:
@@ -113,25 +115,42 @@ class Representation:
         return len(self.word_vectorizer.vocabulary_) + len(self.char_vectorizer.vocabulary_)
 
     def features(self, tokens: Sequence[Sequence[str]], segments: Sequence[Sequence[str]]) -> sp.csr_matrix:
-        """The stacked, block-weighted TF-IDF rows (float32, before the learned weights)."""
-        return self._stack(self.word_vectorizer.transform(tokens), self.char_vectorizer.transform(segments))
+        """The stacked, block-weighted TF-IDF rows (float32, before the learned weights).
+
+        Many lines (a retrain's vectors of every line, a Dask partition) are counted in
+        numpy (``ngram_counts``) and restricted to the vocabulary: the same rows as the
+        vectorizers' own ``transform``, which makes and looks up one string per n-gram."""
+        if len(segments) < BATCH_LINES:
+            return self._stack(self.word_vectorizer.transform(tokens), self.char_vectorizer.transform(segments))
+        from recommender.model.ngram_counts import block_counts  # it builds on this module's char_ngrams
+
+        counts = []
+        for vec, docs in ((self.word_vectorizer, tokens), (self.char_vectorizer, segments)):
+            terms, matrix = block_counts(vec, docs)
+            counts.append(restricted_counts(matrix, terms.terms, vec))
+        return self.features_from_counts(*counts)
 
     def features_from_counts(self, word_counts: sp.csr_matrix, char_counts: sp.csr_matrix) -> sp.csr_matrix:
         """:meth:`features` from each block's count matrix over the vectorizer's vocabulary
         (``vocabulary.restricted_counts``): the same TF-IDF steps, without analyzing the
-        texts again."""
+        texts again. The count matrices (float32) are used up: the steps run in place, as
+        the matrices of 150,000 lines hold some 15 million entries."""
         blocks = []
         for vec, counts in ((self.word_vectorizer, word_counts), (self.char_vectorizer, char_counts)):
             tfidf = TfidfTransformer(norm=vec.norm, use_idf=vec.use_idf, smooth_idf=vec.smooth_idf, sublinear_tf=vec.sublinear_tf)
             tfidf.idf_ = vec.idf_
-            blocks.append(tfidf.transform(counts.astype(vec.dtype)))
+            blocks.append(tfidf.transform(counts.astype(vec.dtype, copy=False), copy=False))
         return self._stack(*blocks)
 
     def _stack(self, words: sp.spmatrix, chars: sp.spmatrix) -> sp.csr_matrix:
-        w = self.word_weight
-        X = sp.hstack([np.sqrt(w) * words, np.sqrt(1.0 - w) * chars], format="csr")
-        # float32 like the projection: a mixed product would upcast (copy) the whole projection.
-        return X.astype(np.float32, copy=False)
+        # Each block times the square root of its share in float64, then float32 like the
+        # projection (a mixed product would upcast, that is copy, the whole projection).
+        blocks = []
+        for block, share in ((words, self.word_weight), (chars, 1.0 - self.word_weight)):
+            block = sp.csr_matrix(block)  # a new matrix on the same arrays: the input stays as it was
+            block.data = (block.data * np.sqrt(share)).astype(np.float32)
+            blocks.append(block)
+        return sp.hstack(blocks, format="csr")
 
     def project(self, X: sp.csr_matrix, weights: np.ndarray | None = None, unit: bool = True) -> np.ndarray:
         """Latent rows of feature rows ``X``; ``weights`` default to the learned ones."""

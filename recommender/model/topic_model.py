@@ -38,8 +38,6 @@ from threadpoolctl import threadpool_limits
 from recommender.model import fit_steps as steps
 from recommender.model.assignment import index_prior
 from recommender.model.clustering import SVD_SAMPLE, hash_sample, text_hashes
-from recommender.model.representation import Representation
-from recommender.model.vocabulary import count_matrix, restricted_counts
 from recommender.text.tokenize import char_segments, tokenize_many
 
 logger = logging.getLogger(__name__)
@@ -220,20 +218,8 @@ class TopicModel(ClusterMixin, BaseEstimator):
         segments = [char_segments(t) for t in row_texts]
         hashes = text_hashes(row_texts)
 
-        # Every line is analyzed once, for the vocabulary and for its features.
         step(FIT_STEPS[0])
-        analyzed = [
-            count_matrix(vec.build_analyzer(), block)
-            for vec, block in zip(steps.templates(params, rows.size), (row_tokens, segments))
-        ]
-        rep = Representation.from_counts(
-            steps.templates(params, rows.size), [a[0] for a in analyzed], rows.size, params["word_weight"]
-        )
-        X = rep.features_from_counts(*(
-            restricted_counts(matrix, counts.terms, vec)
-            for (counts, matrix), vec in zip(analyzed, (rep.word_vectorizer, rep.char_vectorizer))
-        ))
-        del analyzed
+        rep, X = steps.fit_features(params, row_tokens, segments)
         distinct = len({(tuple(t), tuple(s)) for t, s in zip(row_tokens, segments)})
         step(FIT_STEPS[1])
         steps.fit_projection(params, rep, X[hash_sample(hashes, SVD_SAMPLE)], rows.size, distinct)

@@ -11,13 +11,15 @@ transforms like a fitted one and pickles like one.
 
 from __future__ import annotations
 
+from array import array
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import clone
-from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
+from sklearn.feature_extraction.text import TfidfVectorizer
 
 
 @dataclass(frozen=True)
@@ -45,18 +47,54 @@ def count_matrix(analyzer: Callable[[object], Sequence[str]], docs: Sequence[obj
     """:func:`count_terms` and the documents x terms count matrix (float32, columns in the
     order of the counts' terms): a process that holds every document analyzes them once,
     for the vocabulary and for the features (see ``fitted_vectorizer`` and
-    ``restricted_counts``)."""
-    if not docs:
-        return TermCounts.empty(), sp.csr_matrix((0, 0), dtype=np.float32)
-    cv = CountVectorizer(analyzer=analyzer, lowercase=False, dtype=np.int64)
-    try:
-        counts = cv.fit_transform(docs)
-    except ValueError:  # "empty vocabulary": no document has a term
+    ``restricted_counts``).
+
+    The same matrix as ``CountVectorizer(analyzer=analyzer).fit_transform(docs)``, built
+    without its per-term Python loop: each term's number comes from a dict lookup mapped
+    over a document's terms in C (twice as fast on 150,000 lines, a third of them message
+    bodies), and the numbers are renumbered once in the terms' sorted order. The character
+    n-gram block has a faster path still (``ngram_counts``).
+    """
+    vocabulary: defaultdict[str, int] = defaultdict()
+    vocabulary.default_factory = vocabulary.__len__  # a new term gets the next number
+    number = vocabulary.__getitem__
+    occurrences = array("i")
+    indptr = array("q", [0])
+    for doc in docs:
+        occurrences.extend(map(number, analyzer(doc)))
+        indptr.append(len(occurrences))
+    if not vocabulary:  # no document has a term (or there are no documents)
         return TermCounts.empty(), sp.csr_matrix((len(docs), 0), dtype=np.float32)
-    terms = cv.get_feature_names_out().astype(object)  # sorted by CountVectorizer
-    tf = np.asarray(counts.sum(axis=0)).ravel().astype(np.int64)
-    df = np.diff(counts.tocsc().indptr).astype(np.int64)
-    return TermCounts(terms, df, tf), counts.astype(np.float32).tocsr()
+    terms, rank = sorted_terms(list(vocabulary))
+    cols = rank[np.frombuffer(occurrences, dtype=np.int32)]
+    del occurrences
+    tf = np.bincount(cols, minlength=terms.size).astype(np.int64)
+    counts = sp.csr_matrix(
+        (np.ones(cols.size, dtype=np.float32), cols, np.frombuffer(indptr, dtype=np.int64)),
+        shape=(len(docs), terms.size),
+    )
+    counts.sum_duplicates()  # one entry per (document, term), indices sorted
+    df = np.bincount(counts.indices, minlength=terms.size).astype(np.int64)
+    return TermCounts(terms, df, tf), counts
+
+
+# Terms up to this long are sorted as a fixed-width numpy string array (code point order,
+# like Python's); longer ones (a pasted URL) would make that array large.
+FIXED_WIDTH_TERMS = 16
+
+
+def sorted_terms(terms: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """``terms`` (unique) sorted as Python sorts them (an object array), and the rank of
+    each in that order. Sorting a fixed-width array is several times faster than sorting
+    objects; it would misplace a term ending in NUL (numpy strips trailing NULs)."""
+    longest = max(map(len, terms))
+    if longest <= FIXED_WIDTH_TERMS and "\0" not in "".join(terms):
+        order = np.argsort(np.array(terms, dtype=f"<U{longest}"), kind="stable")
+    else:
+        order = np.array(sorted(range(len(terms)), key=terms.__getitem__), dtype=np.int64)
+    rank = np.empty(order.size, dtype=np.int32)
+    rank[order] = np.arange(order.size, dtype=np.int32)
+    return np.array(terms, dtype=object)[order], rank
 
 
 def restricted_counts(counts: sp.csr_matrix, terms: np.ndarray, vectorizer: TfidfVectorizer) -> sp.csr_matrix:

@@ -29,7 +29,8 @@ from threadpoolctl import threadpool_limits
 from recommender.model import fit_steps as steps
 from recommender.model.assignment import index_prior
 from recommender.model.clustering import copies_in_sample, smallest_keys, text_hashes
-from recommender.model.vocabulary import TermCounts, count_terms, merge_counts, select_terms, split_counts
+from recommender.model.ngram_counts import block_counts
+from recommender.model.vocabulary import TermCounts, merge_counts, select_terms, split_counts
 from recommender.retrain.publishing import PriorTopics
 
 # Buckets the term and text-hash counts are added up in (term-disjoint, in parallel).
@@ -170,7 +171,7 @@ def partition_terms(part: Loaded, templates: Sequence[object]) -> list[list]:
     tokens = [part.tokens[i] for i in rows]
     segments = [part.segments[i] for i in rows]
     out = [
-        split_counts(count_terms(vec.build_analyzer(), docs), N_BUCKETS)
+        split_counts(block_counts(vec, docs)[0], N_BUCKETS)
         for vec, docs in zip(templates, (tokens, segments))
     ]
     keys = ["\x00".join(t) + "\x01" + "\x00".join(s) for t, s in zip(tokens, segments)]
