@@ -1,7 +1,7 @@
 """Character n-gram counts of many lines at once, in numpy.
 
 The character block's vocabulary and feature rows come from the n-grams of every line
-(``representation.char_ngrams``). Made one Python string at a time and looked up in a
+(``analyzers.char_ngrams``). Made one Python string at a time and looked up in a
 dict, the some 20 million n-grams of 150,000 lines (a third of them message bodies) were
 most of the time of the feature step. Here each n-gram is a number instead: every
 character of the corpus gets a small code (in code point order), an n-gram packs its
@@ -25,7 +25,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from recommender.model.representation import TAIL_REPEATS, char_ngrams
+from recommender.model.analyzers import TAIL_REPEATS, char_ngrams
 from recommender.model.vocabulary import TermCounts, count_matrix
 
 # Bits of an n-gram's packed characters at most: the rest number the lines of a block.

@@ -28,41 +28,17 @@ from sklearn.decomposition import TruncatedSVD
 from sklearn.feature_extraction.text import TfidfTransformer, TfidfVectorizer
 from sklearn.preprocessing import normalize
 
+from recommender.model.analyzers import TAIL_CHARS, TAIL_REPEATS, char_ngrams, word_analyzer  # noqa: F401 (re-exported: saved models name them here)
 from recommender.model.cooccurrence import ppmi_projection
+from recommender.model.ngram_counts import block_counts
 from recommender.model.vocabulary import TermCounts, fitted_vectorizer, restricted_counts, select_terms
 
 # From this many lines with words up, ``projection="auto"`` uses the PPMI co-occurrence
 # basis: on fewer lines most feature pairs are seen once and their PMI is noise (measured:
 # on 80-95 line corpora it merged topics that LSA keeps apart; bench/RESULTS.md).
 PPMI_MIN_LINES = 1000
-# Character n-grams that end within this many characters of the end of a line's last
-# segment count this many times (sublinear TF: weight 1 + ln 3 = 2.1 instead of 1): a short
-# request usually names what it is about first and closes with what it asks ("…怎么办",
-# "…多少钱", "…是什么原因"). PPMI basis only.
-TAIL_CHARS = 3
-TAIL_REPEATS = 3
 # From this many lines on, :meth:`Representation.features` counts them in numpy.
 BATCH_LINES = 256
-
-
-def word_analyzer(tokens: Sequence[str]) -> Sequence[str]:
-    """Tokens are already words (module-level so a fitted model pickles by reference)."""
-    return tokens
-
-
-def char_ngrams(tokens: Sequence[str], ngram_range: tuple[int, int] = (1, 3), tail: int = 0) -> list[str]:
-    """Character n-grams inside each segment (never across punctuation or boilerplate);
-    with ``tail`` > 0 those ending in the last ``tail`` characters of the last segment
-    count ``TAIL_REPEATS`` times."""
-    lo, hi = ngram_range
-    grams = [tok[i : i + n] for tok in tokens for n in range(lo, min(hi, len(tok)) + 1) for i in range(len(tok) - n + 1)]
-    if tail > 0 and tokens:
-        last = tokens[-1]
-        n_chars = len(last)
-        for n in range(lo, min(hi, n_chars) + 1):
-            for i in range(max(0, n_chars - tail - n + 1), n_chars - n + 1):
-                grams.extend([last[i : i + n]] * (TAIL_REPEATS - 1))
-    return grams
 
 
 def uses_ppmi(projection: str, n_docs: int) -> bool:
@@ -122,8 +98,6 @@ class Representation:
         vectorizers' own ``transform``, which makes and looks up one string per n-gram."""
         if len(segments) < BATCH_LINES:
             return self._stack(self.word_vectorizer.transform(tokens), self.char_vectorizer.transform(segments))
-        from recommender.model.ngram_counts import block_counts  # it builds on this module's char_ngrams
-
         counts = []
         for vec, docs in ((self.word_vectorizer, tokens), (self.char_vectorizer, segments)):
             terms, matrix = block_counts(vec, docs)
