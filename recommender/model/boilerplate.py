@@ -42,7 +42,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.preprocessing import normalize
 
-from recommender.text.lexicon import general_idf
+from recommender.text.lexicon import general_idf, non_subject_words
 
 # A feature whose lines spread over this many topics (effective number) keeps full weight.
 SPREAD_TOPICS = 4.0
@@ -287,8 +287,6 @@ def _agreement(U: np.ndarray) -> float:
 def head_words(cores: Sequence[np.ndarray], tokens: Sequence[Sequence[str]], generic: set[str]) -> set[str]:
     """Words that could hold a core together: in ``HEAD_SHARE`` of its lines and two of them
     at least, two characters or more, neither generic nor a name, time or locality."""
-    from recommender.text.lexicon import non_subject_words
-
     names = non_subject_words()
     words: set[str] = set()
     for rows in cores:
