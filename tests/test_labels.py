@@ -21,6 +21,17 @@ def test_generic_phrases_are_no_candidates():
     assert "问题" not in candidate_labels(lines, ["问题", "停车"], generic={"问题"})
 
 
+def test_a_dictionary_word_is_a_label_although_part_of_it_is_boilerplate():
+    # On a city's message board "收费" and "公交" are learned as boilerplate; the words that
+    # hold them still name what the lines are about.
+    lines = [{"乱收费", "收费"}, {"乱收费"}, {"乱收费", "停车"}, {"停车"}]
+    assert candidate_labels(lines, ["乱收费", "停车"], generic={"收费"})[0] == "乱收费"
+    lines = [{"公交车", "公交"}, {"公交车"}, {"公交车"}]
+    assert candidate_labels(lines, ["公交车"], generic={"公交"})[0] == "公交车"
+    # A phrase that is no word is still refused when it starts or ends with boilerplate.
+    assert "收费停车" not in candidate_labels([{"收费停车"}, {"收费停车"}], ["停车"], generic={"收费"})
+
+
 def test_no_two_topics_share_a_label():
     labels = choose_labels([["停车"], ["停车", "车位"]], sizes=[10, 5], fallback=[["停车"], ["车位"]])
     assert labels == ["停车", "车位"]

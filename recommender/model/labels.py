@@ -102,10 +102,13 @@ def _extended(phrase: str, ranked: Sequence[str], counts: Counter[str]) -> str:
 
 def _generic_end(phrase: str, generic: set[str]) -> bool:
     """Whether ``phrase`` is, starts or ends with a generic word of two characters or more
-    ("很多杂物", "知道去哪办")."""
-    return phrase in generic or any(
-        phrase[:n] in generic or phrase[-n:] in generic for n in range(2, len(phrase))
-    )
+    ("很多杂物", "知道去哪办"). A word of the dictionary is judged whole: "乱收费" and "公交车"
+    name a subject even on a message board where "收费" and "公交" are boilerplate."""
+    if phrase in generic:
+        return True
+    if is_known_word(phrase):
+        return False
+    return any(phrase[:n] in generic or phrase[-n:] in generic for n in range(2, len(phrase)))
 
 
 def choose_labels(
