@@ -126,6 +126,28 @@ def test_no_catch_all_of_generic_words():
         assert not openings & set(topic["terms"]), topic
 
 
+# One-off subjects in the frames citizens' messages use ("关于…事宜的咨询", "…存在的几个问题",
+# "呼吁加快…"): the frame words are all these lines share.
+ONE_OFF = [
+    "人才落户", "职称评审", "社保卡制卡", "新生儿医保", "车辆年检", "房屋继承", "护照办理", "档案转移",
+    "养犬登记", "宅基地确权", "退役军人优待", "残疾人证", "流动人口登记", "失业金领取", "殡葬补贴", "燃气开户",
+]
+FRAMES = ["关于{}事宜的咨询", "{}存在的几个问题", "呼吁加快{}", "关于{}一事的请求"]
+
+
+def test_no_topic_of_request_frames():
+    """Lines that share only the frame of a request (事宜, 存在, 几个, 呼吁, 加快, 一事) form no
+    topic of it: the subjects' own topics are still found."""
+    texts, _ = message_board()
+    texts += [frame.format(s) for i, s in enumerate(ONE_OFF) for frame in FRAMES[i % 2 :: 2]]
+    model = TopicModel().fit(texts)
+    frames = {"事宜", "存在", "几个", "呼吁", "加快", "一事", "请求"}
+    for topic in model.topics_:
+        assert not frames & (set(topic["terms"]) | {topic["label"]}), topic
+    labels = {topic["label"] for topic in model.topics_}
+    assert {"噪音", "公积金"} <= {w for w in SUBJECTS if any(w in label for label in labels)}
+
+
 def test_demo_store_gets_specific_topics_with_phrase_labels():
     """The bundled demo: dozens of specific topics in fewer themes; the two recurring
     named requests have a topic of their own labelled with their own words."""
