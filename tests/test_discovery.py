@@ -65,3 +65,25 @@ def test_a_tag_on_lines_of_every_subject_makes_no_topic():
         values, counts = np.unique(model.labels_[about], return_counts=True)
         main = int(values[np.argmax(counts)])
         assert main >= 0 and subject in model.topics_[main]["label"], (subject, model.topics_[main])
+
+
+def test_a_word_mostly_about_other_things_is_no_distinctive_term():
+    """购买 is in half of a pension core's lines ("购买养老保险"), but most lines that say 购买
+    buy other things: a line with a topic's distinctive word may join it, so 购买 is not one;
+    the subject itself (养老保险) always is, however many lines outside the core use it."""
+    from collections import Counter
+
+    from recommender.model.discovery import TERM_MIN_PRECISION, distinctive_terms
+
+    core = [["养老保险", "购买"], ["养老保险", "补缴"], ["养老保险", "购买"], ["养老保险", "补缴"], ["养老保险", "转移"]]
+    elsewhere = [["购买", thing] for thing in ("二手房", "新车", "轮椅", "车位", "门票", "家具", "化肥", "药品")]
+    elsewhere += [["养老保险"]] * 20 + [["公积金", "提取"]] * 30
+    tokens = core + elsewhere
+    counts = Counter(w for toks in tokens for w in set(toks))
+    rows = np.arange(len(core))
+    terms = distinctive_terms(tokens, rows, counts, len(tokens), generic=set())
+    assert terms[0] == "养老保险" and "补缴" in terms
+    assert 2 < TERM_MIN_PRECISION * counts["购买"] and "购买" not in terms
+    # With the other buying lines gone, 购买 is the pension lines' own word again.
+    terms = distinctive_terms(core + elsewhere[8:], rows, counts - Counter({"购买": 8}), len(tokens) - 8, generic=set())
+    assert "购买" in terms

@@ -55,6 +55,12 @@ SPECIFIC_SHARE = 0.5
 KEEP_COHESION = 0.35
 # ... and a core matches a previous topic when this share of its lines belonged to it.
 MATCH_SHARE = 0.5
+# Each distinctive word but the most common one must have at least this share of the
+# corpus's lines that use it inside the topic: a line with any of a topic's words may join
+# it, so a word most of whose lines are about other things brings them along (购买 from
+# "购买养老保险" took "购买二手房" and "购买电动轮椅" into a pension topic; 教师 joined teachers'
+# lines of every kind to it). The most common word is the topic's subject and always kept.
+TERM_MIN_PRECISION = 0.3
 # Distinctive words kept per topic for assignment.
 MAX_TERMS = 12
 # Two cores are one topic (HDBSCAN's leaves can cut one request family in two: "灭火器" and
@@ -138,7 +144,8 @@ def distinctive_terms(
     generic: set[str],
 ) -> list[str]:
     """Words typical of the lines ``rows``: in two or more of them and a good share,
-    rarer in the corpus, neither generic nor a name, time or locality; most common first."""
+    rarer in the corpus, neither generic nor a name, time or locality; most common first.
+    Beside the first, only words ``TERM_MIN_PRECISION`` of whose lines are among ``rows``."""
     local: Counter = Counter()
     for i in rows:
         local.update(set(tokens[i]))
@@ -152,6 +159,7 @@ def distinctive_terms(
             continue
         terms.append((word, c))
     terms.sort(key=lambda wc: (-wc[1], wc[0]))
+    terms = terms[:1] + [(w, c) for w, c in terms[1:] if c >= TERM_MIN_PRECISION * corpus_counts.get(w, c)]
     return [w for w, _ in terms[:MAX_TERMS]]
 
 
