@@ -1,6 +1,6 @@
 """Phrase labels (model/labels.py): candidates from the lines, distinct choices."""
 
-from recommender.model.labels import EXTEND_SHARE, candidate_labels, choose_labels
+from recommender.model.labels import EXTEND_SHARE, candidate_labels, choose_labels, theme_label
 
 
 def test_a_phrase_gives_way_to_the_longer_one_most_of_its_lines_use():
@@ -35,3 +35,19 @@ def test_a_dictionary_word_is_a_label_although_part_of_it_is_boilerplate():
 def test_no_two_topics_share_a_label():
     labels = choose_labels([["停车"], ["停车", "车位"]], sizes=[10, 5], fallback=[["停车"], ["车位"]])
     assert labels == ["停车", "车位"]
+
+
+def test_a_theme_is_named_by_a_word_most_of_its_topics_share():
+    labels = ["冒充公检法", "刷单诈骗", "防范电信诈骗"]
+    keywords = [["冒充", "诈骗"], ["刷单", "诈骗"], ["电信", "诈骗"]]
+    usage = [{"诈骗": 5}, {"诈骗": 6}, {"诈骗": 4}]
+    assert theme_label(labels, keywords, usage, [5, 6, 4], generic=set()) == "诈骗"
+
+
+def test_a_word_few_of_a_themes_topics_share_does_not_name_it():
+    """车位 is a keyword of two of six topics about fees and schooling: the theme is named
+    after its largest topic instead."""
+    labels = ["补课", "开发商", "收取", "乱收费", "交房", "职业"]
+    keywords = [["补课", "强制"], ["开发商", "车位"], ["收取", "车位"], ["乱收费"], ["交房", "延期"], ["职业", "学院"]]
+    usage = [{w: 3 for w in kw} for kw in keywords]
+    assert theme_label(labels, keywords, usage, [47, 28, 27, 27, 13, 13], generic=set()) == "补课"

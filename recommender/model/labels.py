@@ -146,8 +146,9 @@ def theme_label(
 ) -> str:
     """A theme's label: the word that is a keyword of the most of its topics, then in the
     most of its lines ("诈骗" over 冒充公检法, 刷单诈骗 and 防范电信诈骗); the label of its
-    largest topic when no word is a keyword of two of them. ``usage[t]``: how many lines of
-    topic t use each word; ``sizes[t]``: its lines."""
+    largest topic when no word is a keyword of half of them and two at least (a word two of
+    six topics mention, 车位 beside 补课 and 乱收费, does not name them all). ``usage[t]``:
+    how many lines of topic t use each word; ``sizes[t]``: its lines."""
     if len(topic_labels) == 1:
         return topic_labels[0]
     names = non_subject_words()
@@ -158,7 +159,7 @@ def theme_label(
     best = [
         (topics_using[w], lines_using[w], w)
         for w in topics_using
-        if topics_using[w] >= 2 and len(w) >= 2 and w not in generic and w not in names and is_known_word(w)
+        if topics_using[w] >= max(2, len(topic_labels) / 2) and len(w) >= 2 and w not in generic and w not in names and is_known_word(w)
     ]
     if best:
         return max(best)[2]
