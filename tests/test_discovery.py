@@ -1,11 +1,17 @@
-"""Tests of the corpus-learned boilerplate that keeps catch-alls out of the topics
-(recommender.model.boilerplate, discovery), on small corpora written here."""
+"""Tests of the corpus-learned boilerplate that keeps catch-alls out of the topics, and of
+what makes a core a topic (recommender.model.boilerplate, discovery), on small corpora
+written here."""
 
 from __future__ import annotations
+
+from collections import Counter
 
 import numpy as np
 
 from recommender.model import TopicModel
+from recommender.model.boilerplate import HEAD_MIN_LINES
+from recommender.model.discovery import distinctive_terms, is_specific, specific_terms, word_shares
+from recommender.text.tokenize import tokenize
 
 # Twenty news subjects of three headlines each (too few for a topic of their own), two of
 # each three tagged 组图 as a photo gallery: the tag is on lines of every subject.
@@ -65,6 +71,68 @@ def test_a_tag_on_lines_of_every_subject_makes_no_topic():
         values, counts = np.unique(model.labels_[about], return_counts=True)
         main = int(values[np.argmax(counts)])
         assert main >= 0 and subject in model.topics_[main]["label"], (subject, model.topics_[main])
+
+
+# Lines that share a word with one other line only: 「女孩」 twice, 「经济」 twice; the
+# characters of 经纪人, 经理人 and 经济 bring them together, no subject does.
+PAIRS = ["十六岁女孩抢劫出租车司机", "女孩离家出走被找回", "经纪人否认绯闻", "经理人直斥传闻离谱",
+         "英国经济连续下滑", "基金经理看好经济复苏"]
+# A request family of six lines: the smallest a store should still see as a topic.
+MIXING_PLANT = ["搅拌站噪音扰民严重", "搅拌站粉尘污染", "搅拌站夜间施工太吵", "投诉搅拌站噪音",
+                "搅拌站运输车撒漏", "搅拌站影响居民休息"]
+
+
+def _core(lines: list[list[str]], background: int = 200) -> tuple[list[list[str]], np.ndarray, Counter]:
+    """Tokens of a core's ``lines`` after ``background`` unrelated lines, its rows and the
+    corpus's word counts."""
+    tokens = [[f"词{i}", f"项{i}"] for i in range(background)] + lines
+    counts, _ = word_shares(tokens)
+    return tokens, np.arange(background, len(tokens)), counts
+
+
+def test_words_only_two_lines_share_make_no_topic():
+    """A core whose distinctive words are each in two of its lines is a set of pairs."""
+    tokens, rows, counts = _core([tokenize(t) for t in PAIRS])
+    assert {"女孩", "经济"} <= set(distinctive_terms(tokens, rows, counts, len(tokens), set()))
+    assert specific_terms(tokens, rows, ["女孩", "经济"], counts) == []
+    assert not is_specific(tokens, rows, ["女孩", "经济"], counts)
+
+
+def test_a_small_request_family_is_specific():
+    tokens, rows, counts = _core([tokenize(t) for t in MIXING_PLANT])
+    terms = distinctive_terms(tokens, rows, counts, len(tokens), set())
+    assert "搅拌站" in specific_terms(tokens, rows, terms, counts)
+    assert is_specific(tokens, rows, terms, counts)
+
+
+def test_a_word_any_text_uses_makes_a_topic_only_when_the_corpus_has_enough_of_it():
+    """政府 (common in general Chinese) on four of six lines about different things: too
+    few lines for the corpus to judge the word, so general Chinese does, and the lines are no
+    topic; a rare word on as few lines is (灭火器), and so is 政府 once the corpus has
+    ``HEAD_MIN_LINES`` lines of it (then the head-word test judges it)."""
+    government = [["政府", "油价", "补贴"], ["政府", "地铁", "票价"], ["政府", "台风", "通知"],
+                  ["政府", "古镇", "修缮"], ["暴雨", "防汛"], ["春运", "保障"]]
+    tokens, rows, counts = _core(government)
+    assert not is_specific(tokens, rows, ["政府"], counts)
+    extinguisher = [["灭火器" if w == "政府" else w for w in line] for line in government]
+    tokens, rows, counts = _core(extinguisher)
+    assert is_specific(tokens, rows, ["灭火器"], counts)
+    tokens, rows, counts = _core(government)
+    counts["政府"] = HEAD_MIN_LINES
+    assert is_specific(tokens, rows, ["政府"], counts)
+
+
+def test_a_six_line_request_family_is_a_topic_and_pairs_are_not():
+    texts = [line for lines in SMALL_SUBJECTS for line in lines] + PAIRS + MIXING_PLANT
+    for lines in REAL_SUBJECTS.values():
+        texts += lines
+    model = TopicModel().fit(texts)
+    plant = model.labels_[[texts.index(t) for t in MIXING_PLANT]]
+    values, counts = np.unique(plant, return_counts=True)
+    main = int(values[np.argmax(counts)])
+    assert main >= 0 and counts.max() >= 5 and "搅拌站" in model.topics_[main]["label"], model.topics_
+    for topic in model.topics_:
+        assert not {"女孩", "经济"} & set(topic["terms"]), topic
 
 
 def test_a_word_mostly_about_other_things_is_no_distinctive_term():

@@ -7,8 +7,11 @@ Steps (all on the discovery sample, see ``topic_model.py``):
    the corpus's boilerplate (``boilerplate.py``) and lower their weight.
 2. :func:`find_cores`: HDBSCAN leaves on the re-weighted vectors (``density.py``).
 3. :func:`distinctive_terms` / :func:`is_specific`: a core is a topic only when words that
-   are typical of it and not generic cover most of its lines ("灭火器", "公积金"+"贷款"). A
-   core held together by generic words only is dissolved: its lines fit no topic.
+   are typical of it and not generic cover most of its lines ("灭火器", "公积金"+"贷款"),
+   each in three of its lines at least and, when the corpus has too few lines of it to judge
+   it, not common in general Chinese (:func:`specific_terms`). A core held together by
+   generic words only, or by words that pairs of its lines share, is dissolved: its lines
+   fit no topic.
 4. :func:`carry_over`: with the previous model's assignments (a retrain), a core whose
    lines mostly belonged to one previous topic *is* that topic (two such cores are one
    topic still), and a previous topic that no core matches is kept while its lines still
@@ -29,6 +32,8 @@ from sklearn.preprocessing import normalize
 
 from recommender.model.boilerplate import (
     GENERIC_WEIGHT,
+    HEAD_MIN_LINES,
+    RARE_IDF,
     catch_all_glue,
     head_words,
     headless_words,
@@ -39,7 +44,7 @@ from recommender.model.boilerplate import (
 )
 from recommender.model.density import topic_cores
 from recommender.model.representation import Representation
-from recommender.text.lexicon import morphemes, non_subject_words
+from recommender.text.lexicon import general_idf, morphemes, non_subject_words
 from recommender.text.tokenize import char_segments
 
 # Rounds of (find cores → learn boilerplate → re-weight) before the final cores.
@@ -48,8 +53,12 @@ BOILERPLATE_ROUNDS = 2
 TERM_MIN_SHARE = 0.2
 # ... and at least this many times more common in the topic than in the corpus.
 TERM_MIN_LIFT = 2.0
-# A topic is specific when its distinctive words together cover this share of its lines.
+# A topic is specific when its distinctive words together cover this share of its lines ...
 SPECIFIC_SHARE = 0.5
+# ... counting only the words in this many of its lines at least: a word two lines share is
+# a coincidence (in a few hundred lines, the character n-grams of 经纪人, 经理人 and 经济 make
+# a core of pairs: 「女孩」 twice, 「经济」 twice), a subject is a word several people use.
+SPECIFIC_MIN_LINES = 3
 # A previous topic no core matches is kept while its lines are this similar to their
 # centroid (median cosine) ...
 KEEP_COHESION = 0.35
@@ -163,8 +172,35 @@ def distinctive_terms(
     return [w for w, _ in terms[:MAX_TERMS]]
 
 
-def is_specific(tokens: Sequence[Sequence[str]], rows: np.ndarray, terms: Sequence[str]) -> bool:
-    """Whether the ``terms`` together cover ``SPECIFIC_SHARE`` of the lines ``rows``."""
+def specific_terms(
+    tokens: Sequence[Sequence[str]], rows: np.ndarray, terms: Sequence[str], corpus_counts: Counter
+) -> list[str]:
+    """The ``terms`` that can make the lines ``rows`` a topic: in ``SPECIFIC_MIN_LINES`` of
+    them at least, and not common in general Chinese (general IDF below ``RARE_IDF``: 政府,
+    解决, 结束, 投资者) unless the corpus has ``HEAD_MIN_LINES`` lines of the word
+    (``corpus_counts``). With that many the corpus judges the word itself (the head-word
+    test, ``boilerplate.headless_words``); with fewer it cannot, and general Chinese is the
+    better guess: a handful of lines that share a word any text uses (investors in sports,
+    bank and stock-market titles) share no subject.
+    """
+    out = []
+    for word in terms:
+        if sum(1 for i in rows if word in tokens[i]) < SPECIFIC_MIN_LINES:
+            continue
+        if corpus_counts.get(word, 0) < HEAD_MIN_LINES:
+            idf = general_idf(word)
+            if idf is not None and idf < RARE_IDF:
+                continue
+        out.append(word)
+    return out
+
+
+def is_specific(
+    tokens: Sequence[Sequence[str]], rows: np.ndarray, terms: Sequence[str], corpus_counts: Counter
+) -> bool:
+    """Whether the :func:`specific_terms` among ``terms`` together cover ``SPECIFIC_SHARE``
+    of the lines ``rows``."""
+    terms = specific_terms(tokens, rows, terms, corpus_counts)
     if not terms or len(rows) == 0:
         return False
     wanted = set(terms)
@@ -308,7 +344,7 @@ def carry_over(
         ):
             continue
         terms = distinctive_terms(tokens, rows, corpus_counts, n_corpus, generic)
-        if before not in pinned and not is_specific(tokens, rows, terms):
+        if before not in pinned and not is_specific(tokens, rows, terms, corpus_counts):
             continue
         if before >= 0:
             continues[before] = len(topics)
@@ -322,7 +358,7 @@ def carry_over(
             continue
         terms = distinctive_terms(tokens, rows, corpus_counts, n_corpus, generic)
         if p not in pinned:
-            if rows.size < min_topic_size or not is_specific(tokens, rows, terms):
+            if rows.size < min_topic_size or not is_specific(tokens, rows, terms, corpus_counts):
                 continue
             c = Z[rows].sum(axis=0)
             c = c / max(np.linalg.norm(c), 1e-12)
