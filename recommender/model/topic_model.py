@@ -38,7 +38,7 @@ from threadpoolctl import threadpool_limits
 from recommender.model import fit_steps as steps
 from recommender.model.assignment import index_prior
 from recommender.model.clustering import SVD_SAMPLE, hash_sample, text_hashes
-from recommender.text.tokenize import char_segments, tokenize_many
+from recommender.text.tokenize import char_segments, char_segments_many, tokenize_many
 
 logger = logging.getLogger(__name__)
 
@@ -215,7 +215,7 @@ class TopicModel(ClusterMixin, BaseEstimator):
         steps.check_rows(rows.size, self.n_topics)
         row_texts = [texts[i] for i in rows]
         row_tokens = [tokens[i] for i in rows]
-        segments = [char_segments(t) for t in row_texts]
+        segments = char_segments_many(row_texts, self.n_jobs)
         hashes = text_hashes(row_texts)
 
         step(FIT_STEPS[0])
