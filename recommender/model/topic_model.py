@@ -219,8 +219,10 @@ class TopicModel(ClusterMixin, BaseEstimator):
         hashes = text_hashes(row_texts)
 
         step(FIT_STEPS[0])
-        rep, X = steps.fit_features(params, row_tokens, segments)
-        distinct = len({(tuple(t), tuple(s)) for t, s in zip(row_tokens, segments)})
+        first, lines = steps.distinct_lines(row_tokens, segments)
+        rep, X_distinct = steps.fit_features(params, [row_tokens[i] for i in first], [segments[i] for i in first], lines)
+        X = X_distinct[lines]
+        distinct = first.size
         step(FIT_STEPS[1])
         steps.fit_projection(params, rep, X[hash_sample(hashes, SVD_SAMPLE)], rows.size, distinct)
         step(FIT_STEPS[2])
@@ -239,7 +241,7 @@ class TopicModel(ClusterMixin, BaseEstimator):
         if prior is not None:
             row_prior = index_prior(prior[rows], {p: t for t, p in enumerate(priors) if p >= 0})
         step(FIT_STEPS[3])
-        Z = rep.project(X)
+        Z = rep.project(X_distinct)[lines]  # a line's latent row depends on its feature row alone
         row_labels, row_scores = index.assign(Z, row_tokens, row_prior)
         sizes = np.bincount(row_labels[row_labels >= 0], minlength=index.n_topics)
         order = steps.order_by_size(sizes, keep={t for t, p in enumerate(priors) if p in pinned})
