@@ -21,7 +21,7 @@ import re
 import threading
 import unicodedata
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from functools import lru_cache
 from pathlib import Path
 
@@ -285,7 +285,8 @@ def map_distinct(
     gets its own list."""
     distinct = list(dict.fromkeys(texts))
     n_jobs = int(n_jobs or 1)
-    with _blocks_cached():  # each forked worker fills its own copy
+    # One text (predict) is cut whole: the cache would only split it into more jieba calls.
+    with _blocks_cached() if len(distinct) > 1 else nullcontext():  # each forked worker fills its own copy
         if n_jobs <= 1 or len(distinct) < PARALLEL_MIN_TEXTS or "fork" not in multiprocessing.get_all_start_methods():
             results = [func(t) for t in distinct]
         else:
