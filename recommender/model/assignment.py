@@ -30,8 +30,10 @@ lines, and lines of topics that ended, are assigned like any other.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import chain
 
 import numpy as np
 import scipy.sparse as sp
@@ -76,11 +78,10 @@ class LineWords:
 
     @classmethod
     def of(cls, words: Sequence[Sequence[str]]) -> LineWords:
-        position: dict[str, int] = {}
-        codes = np.fromiter(
-            (position.setdefault(w, len(position)) for ws in words for w in ws), dtype=np.int64
-        )
-        lengths = np.fromiter((len(ws) for ws in words), dtype=np.int64, count=len(words))
+        position: defaultdict[str, int] = defaultdict()
+        position.default_factory = position.__len__  # a new word gets the next number
+        codes = np.fromiter(map(position.__getitem__, chain.from_iterable(words)), dtype=np.int64)
+        lengths = np.fromiter(map(len, words), dtype=np.int64, count=len(words))
         return cls(list(position), codes, np.repeat(np.arange(len(words)), lengths), len(words))
 
 
