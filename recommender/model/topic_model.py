@@ -222,6 +222,7 @@ class TopicModel(ClusterMixin, BaseEstimator):
         first, lines = steps.distinct_lines(row_tokens, segments)
         rep, X_distinct = steps.fit_features(params, [row_tokens[i] for i in first], [segments[i] for i in first], lines)
         X = X_distinct[lines]
+        del X_distinct  # X[first] gives its rows again when the lines are projected
         distinct = first.size
         step(FIT_STEPS[1])
         steps.fit_projection(params, rep, X[hash_sample(hashes, SVD_SAMPLE)], rows.size, distinct)
@@ -241,7 +242,7 @@ class TopicModel(ClusterMixin, BaseEstimator):
         if prior is not None:
             row_prior = index_prior(prior[rows], {p: t for t, p in enumerate(priors) if p >= 0})
         step(FIT_STEPS[3])
-        Z = rep.project(X_distinct)[lines]  # a line's latent row depends on its feature row alone
+        Z = rep.project(X[first])[lines]  # a line's latent row depends on its feature row alone
         row_labels, row_scores = index.assign(Z, row_tokens, row_prior)
         sizes = np.bincount(row_labels[row_labels >= 0], minlength=index.n_topics)
         order = steps.order_by_size(sizes, keep={t for t, p in enumerate(priors) if p in pinned})
