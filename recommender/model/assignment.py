@@ -30,8 +30,10 @@ lines, and lines of topics that ended, are assigned like any other.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import chain
 
 import numpy as np
 import scipy.sparse as sp
@@ -62,6 +64,25 @@ def index_prior(prior: np.ndarray, continued: Mapping[int, int]) -> np.ndarray:
     return np.fromiter(
         (continued.get(int(p), STAYED_OUT if p == -1 else FREE) for p in prior), dtype=np.int64, count=len(prior)
     )
+
+
+@dataclass
+class LineWords:
+    """The tokens of some lines as codes of their distinct words: what assignment looks up
+    once per distinct word rather than once per token."""
+
+    words: list[str]  # the distinct words
+    codes: np.ndarray  # (tokens,) the distinct word of each token, line after line
+    lines: np.ndarray  # (tokens,) the line of each token
+    n_lines: int
+
+    @classmethod
+    def of(cls, words: Sequence[Sequence[str]]) -> LineWords:
+        position: defaultdict[str, int] = defaultdict()
+        position.default_factory = position.__len__  # a new word gets the next number
+        codes = np.fromiter(map(position.__getitem__, chain.from_iterable(words)), dtype=np.int64)
+        lengths = np.fromiter(map(len, words), dtype=np.int64, count=len(words))
+        return cls(list(position), codes, np.repeat(np.arange(len(words)), lengths), len(words))
 
 
 @dataclass
@@ -126,17 +147,23 @@ class TopicIndex:
         if self.n_topics == 0 or n == 0:
             return labels, scores
         C = self.centroids.astype(np.float32)
+        coded = LineWords.of(words)
+        established = self._known_share(coded, established_only=True)
+        known = self._known_share(coded)
+        term_lines, term_topics = self._term_pairs(coded)
         for start in range(0, n, BLOCK):
             block = np.asarray(Z[start : start + BLOCK], dtype=np.float32)
             sims = block @ C.T
-            block_words = words[start : start + BLOCK]
-            established = self.known_share(block_words, established_only=True)
-            lab, sc, by_term = self._decide(block, sims, block_words, established)
+            end = start + block.shape[0]
+            pairs = slice(*np.searchsorted(term_lines, [start, end]))
+            has_term = np.zeros(sims.shape, dtype=bool)
+            has_term[term_lines[pairs] - start, term_topics[pairs]] = True
+            lab, sc, by_term = self._decide(block, sims, has_term, established[start:end])
             if self.open_set and self.reference is not None and self.reference.shape[0]:
                 familiar = (block @ self.reference.T).max(axis=1)
                 # In float32, as ``familiar`` is: its last bits depend on the block's shape
                 # (a partition of the Dask engine), and float32 sums round them away.
-                sc = (familiar + self.known_share(block_words).astype(np.float32)) / np.float32(2.0)
+                sc = (familiar + known[start:end].astype(np.float32)) / np.float32(2.0)
             if prior is not None:
                 p = prior[start : start + BLOCK]
                 keep = p >= 0
@@ -156,20 +183,41 @@ class TopicIndex:
         model knows (1 for a line without such words; all 1 without ``known_words``): words
         of the vocabulary (in two training lines or more) and, unless ``established_only``,
         the other words of the reference lines."""
+        return self._known_share(LineWords.of(words), established_only)
+
+    def _known_share(self, coded: LineWords, established_only: bool = False) -> np.ndarray:
+        """:meth:`known_share` of lines whose tokens are ``coded``: each distinct word is
+        looked up once, the shares are counted in numpy."""
         if self.known_words is None:
-            return np.ones(len(words))
+            return np.ones(coded.n_lines)
         known, extra = self.known_words, frozenset() if established_only else self.reference_words
+        is_long = np.fromiter((len(w) >= 2 for w in coded.words), dtype=bool, count=len(coded.words))
+        is_known = np.fromiter((w in known or w in extra for w in coded.words), dtype=bool, count=len(coded.words))
+        long_tokens = is_long[coded.codes]
+        n_long = np.bincount(coded.lines[long_tokens], minlength=coded.n_lines)
+        n_known = np.bincount(coded.lines[long_tokens & is_known[coded.codes]], minlength=coded.n_lines)
+        # Integer counts divided in float64: the same value as the count / length of Python.
+        return np.where(n_long > 0, n_known / np.maximum(n_long, 1), 1.0)
 
-        def share(ws: Sequence[str]) -> float:
-            long = [w for w in ws if len(w) >= 2]
-            return sum(w in known or w in extra for w in long) / len(long) if long else 1.0
-
-        return np.fromiter((share(ws) for ws in words), dtype=np.float64, count=len(words))
+    def _term_pairs(self, coded: LineWords) -> tuple[np.ndarray, np.ndarray]:
+        """(line, topic) of every line that has a distinctive word of a topic, in line
+        order (a pair may repeat)."""
+        lookup = self.term_topics
+        topics_of = [lookup.get(w, ()) for w in coded.words]
+        counts = np.fromiter((len(ts) for ts in topics_of), dtype=np.int64, count=len(topics_of))
+        flat = np.fromiter((t for ts in topics_of for t in ts), dtype=np.int64, count=int(counts.sum()))
+        starts = np.cumsum(counts) - counts
+        per_token = counts[coded.codes]
+        lines = np.repeat(coded.lines, per_token)
+        # Position of each pair inside its token's topics: 0, 1, ... per token.
+        within = np.arange(lines.size) - np.repeat(np.cumsum(per_token) - per_token, per_token)
+        return lines, flat[np.repeat(starts[coded.codes], per_token) + within]
 
     def _decide(
-        self, block: np.ndarray, sims: np.ndarray, words: Sequence[Sequence[str]], established: np.ndarray
+        self, block: np.ndarray, sims: np.ndarray, has_term: np.ndarray, established: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(topic or -1, score, topic joined by a distinctive word or -1) of each row;
+        ``has_term``: (rows, topics) whether the row has a distinctive word of the topic;
         ``established``: each row's share of words in two training lines or more."""
         rows = np.arange(block.shape[0])
         best = np.argmax(sims, axis=1)
@@ -182,13 +230,10 @@ class TopicIndex:
             )
         # 1. A distinctive word of a topic: the most similar topic among those whose words
         #    the line has, when it is not unrelated (min_similarity).
-        by_term = np.full(block.shape[0], -1, dtype=np.int64)
-        for i, w in enumerate(words):
-            topics = {t for word in w for t in self.term_topics.get(word, ())}
-            if topics:
-                t = max(topics, key=lambda t: (sims[i, t], -t))
-                if sims[i, t] >= self.min_similarity:
-                    by_term[i] = t
+        #    (argmax takes the first of equal similarities: the lowest topic number.)
+        term_best = np.argmax(np.where(has_term, sims, -np.inf), axis=1)
+        joins = has_term.any(axis=1) & (sims[rows, term_best] >= self.min_similarity)
+        by_term = np.where(joins, term_best, -1).astype(np.int64)
         # 2. Otherwise closeness: above the best topic's floor and as close to one of its
         #    members as its members are to each other.
         target = np.where(by_term >= 0, by_term, best)

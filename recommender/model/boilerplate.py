@@ -162,13 +162,15 @@ def _without(text: str, tokens: Sequence[str], words: set[str]) -> tuple[str, li
     return text, [t for t in tokens if t not in words]
 
 
-def remainder_generic(texts: Sequence[str], tokens: Sequence[Sequence[str]], latent: LatentFn) -> set[str]:
+def remainder_generic(
+    texts: Sequence[str], tokens: Sequence[Sequence[str]], full: np.ndarray, latent: LatentFn
+) -> set[str]:
     """Frequent words whose lines have a substantial rest that is no more alike than
-    random lines (see the module docstring). ``latent`` gives unnormalized latent rows."""
+    random lines (see the module docstring). ``latent`` gives unnormalized latent rows;
+    ``full`` are those of the lines themselves."""
     n = len(texts)
     if n < 10:
         return set()
-    full = latent(list(texts), [list(t) for t in tokens])
     full_norm = np.linalg.norm(full, axis=1)
     unit = normalize(full)
     background = float(np.linalg.norm(unit.mean(axis=0)) ** 2)
@@ -333,12 +335,19 @@ def headless_words(
     R_all = latent([r[0] for r in rests], [r[1] for r in rests])
     full = np.concatenate([norms[rows] for _, rows in tested])
     share_all = np.minimum(np.linalg.norm(R_all, axis=1) / np.maximum(full, 1e-12), 1.0)
-    reference_words = [set(tokens[i]) for i in reference]
+    # The reference lines that have each tested word (positions in ``reference``).
+    tested_words = {w for w, _ in tested}
+    in_reference: dict[str, list[int]] = defaultdict(list)
+    for j, i in enumerate(reference):
+        for w in tested_words.intersection(tokens[i]):
+            in_reference[w].append(j)
     glue, start = set(), 0
     for w, rows in tested:
         R, share = R_all[start : start + len(rows)], share_all[start : start + len(rows)]
         start += len(rows)
-        without = reference[[w not in words_of for words_of in reference_words]]
+        lacks = np.ones(reference.size, dtype=bool)
+        lacks[in_reference.get(w, [])] = False
+        without = reference[lacks]
         if share.mean() < HEAD_REST_SHARE or without.size <= HEAD_NEIGHBOURS:
             continue
         agree = _agreement(_subjects(normalize(R), Z[without]))

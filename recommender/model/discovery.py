@@ -111,10 +111,14 @@ def learn_weights(
     names = rep.feature_names
     weights = np.ones(X.shape[1])
 
-    def raw(ts: list[str], tk: list[list[str]]) -> np.ndarray:
-        return raw_latent(rep, weights, ts, tk)
+    rows = FeatureRows(rep)
 
-    generic = remainder_generic(texts, tokens, raw)
+    def raw(ts: list[str], tk: list[list[str]]) -> np.ndarray:
+        return rep.project(rows.of(ts, tk), weights, unit=False)
+
+    # The lines' own latent rows come from their feature rows ``X``: the rows
+    # ``rep.features`` would give them again.
+    generic = remainder_generic(texts, tokens, rep.project(X, weights, unit=False), raw)
     for _ in range(BOILERPLATE_ROUNDS):
         weights = np.where(word_feature_mask(names, generic), np.minimum(weights, GENERIC_WEIGHT), weights)
         full = rep.project(X, weights, unit=False)
@@ -132,9 +136,26 @@ def learn_weights(
     return weights, generic
 
 
-def raw_latent(rep: Representation, weights: np.ndarray, texts: Sequence[str], tokens: Sequence[Sequence[str]]) -> np.ndarray:
-    """Unnormalized latent rows of ``texts`` under the feature ``weights``."""
-    return rep.project(rep.features(tokens, [char_segments(t) for t in texts]), weights, unit=False)
+class FeatureRows:
+    """Feature rows (``rep.features``) of the texts :func:`learn_weights` reads: the lines'
+    rests without a word, read again in every round under new weights. Each distinct (text,
+    tokens) is analyzed once; a row does not depend on the other lines it is computed with."""
+
+    def __init__(self, rep: Representation) -> None:
+        self.rep = rep
+        self.position: dict[tuple[str, tuple[str, ...]], int] = {}
+        self.rows: sp.csr_matrix | None = None
+
+    def of(self, texts: Sequence[str], tokens: Sequence[Sequence[str]]) -> sp.csr_matrix:
+        """The feature rows of ``texts`` with these ``tokens``."""
+        keys = [(t, tuple(tk)) for t, tk in zip(texts, tokens)]
+        new = [k for k in dict.fromkeys(keys) if k not in self.position]
+        if new:
+            X = self.rep.features([list(tk) for _, tk in new], [char_segments(t) for t, _ in new])
+            first = len(self.position)
+            self.position.update((k, first + i) for i, k in enumerate(new))
+            self.rows = X if self.rows is None else sp.vstack([self.rows, X], format="csr")
+        return self.rows[[self.position[k] for k in keys]]
 
 
 def word_shares(tokens: Sequence[Sequence[str]]) -> tuple[Counter, int]:

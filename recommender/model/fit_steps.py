@@ -32,7 +32,7 @@ from recommender.model.discovery import carry_over, find_cores, learn_weights, w
 from recommender.model.labels import LABEL_CHARS, LABEL_LINES, candidate_labels, choose_labels, phrases, theme_label
 from recommender.model.representation import Representation, block_templates
 from recommender.model.ngram_counts import block_counts
-from recommender.model.vocabulary import TermCounts, fitted_vectorizer, restricted_counts, select_terms
+from recommender.model.vocabulary import TermCounts, fitted_vectorizer, repeated_counts, restricted_counts, select_terms
 from recommender.text.lexicon import morphemes as text_morphemes
 from recommender.text.lexicon import non_subject_words, specificity
 from recommender.text.tokenize import pieces
@@ -68,21 +68,39 @@ def templates(params: dict, n_docs: int):
     )
 
 
+def distinct_lines(tokens: Sequence[Sequence[str]], segments: Sequence[Sequence[str]]) -> tuple[np.ndarray, np.ndarray]:
+    """The first of each distinct (tokens, segments) among the lines, and each line's
+    distinct line (a number into the first array)."""
+    number: dict[tuple, int] = {}
+    lines = np.fromiter(
+        (number.setdefault((tuple(t), tuple(s)), len(number)) for t, s in zip(tokens, segments)),
+        dtype=np.int64, count=len(tokens),
+    )
+    _, first = np.unique(lines, return_index=True)
+    return first, lines
+
+
 def fit_features(
-    params: dict, tokens: Sequence[Sequence[str]], segments: Sequence[Sequence[str]]
+    params: dict, tokens: Sequence[Sequence[str]], segments: Sequence[Sequence[str]], lines: np.ndarray
 ) -> tuple[Representation, sp.csr_matrix]:
-    """Vectorizers fitted on the ``tokens`` and character ``segments`` of all lines with
-    words (every line in this process) and the lines' feature rows.
+    """Vectorizers fitted on all lines with words (every line in this process) and the
+    feature rows of the distinct lines. ``tokens`` and ``segments`` are those of the
+    distinct lines (a store sampled or flooded with one template holds many copies);
+    ``lines`` gives the distinct line of each line. A copy counts in the vocabulary and
+    the IDF as a line does; its row is its distinct line's row (``rows[lines]``: a row
+    depends on its line alone).
 
     Each block is analyzed once, for its vocabulary and for its features; its count matrix
     over all terms (some 600,000 n-grams on 150,000 lines) is dropped as soon as the
     vectorizer's columns are taken from it: that matrix and its copies were the fit's peak
     memory.
     """
-    n_docs = len(tokens)
+    n_docs = len(lines)
+    copies = np.bincount(lines, minlength=len(tokens))
     vectorizers, counts = [], []
     for template, docs in zip(templates(params, n_docs), (tokens, segments)):
         terms, matrix = block_counts(template, docs)
+        terms = repeated_counts(terms, matrix, copies)
         vec = fitted_vectorizer(template, select_terms(terms, template.min_df, template.max_features), n_docs)
         counts.append(restricted_counts(matrix, terms.terms, vec))
         vectorizers.append(vec)

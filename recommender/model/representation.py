@@ -24,6 +24,7 @@ from functools import partial
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn import config_context
 from sklearn.decomposition import TruncatedSVD
 from sklearn.feature_extraction.text import TfidfTransformer, TfidfVectorizer
 from sklearn.preprocessing import normalize
@@ -130,12 +131,32 @@ class Representation:
         """Latent rows of feature rows ``X``; ``weights`` default to the learned ones."""
         weights = self.weights if weights is None else weights
         if weights is not None:
-            X = X @ sp.diags(weights.astype(np.float32))
+            X = X @ self._diagonal(weights)
         Z = np.asarray(X @ self.projection, dtype=np.float64)
         return normalize(Z) if unit else Z
 
+    def _diagonal(self, weights: np.ndarray) -> sp.csr_matrix:
+        """The feature ``weights`` as a diagonal matrix in float32 and CSR: what the product
+        with a ``sp.diags`` matrix converts it to first, so the product is the same. Kept for
+        the last weights (``predict`` multiplies one line at a time by the learned ones)."""
+        kept = getattr(self, "_kept_diagonal", None)
+        if kept is None or not np.array_equal(kept[0], weights):
+            kept = (weights.copy(), sp.csr_matrix(sp.diags(weights.astype(np.float32))))
+            self._kept_diagonal = kept
+        return kept[1]
+
+    def __getstate__(self) -> dict:
+        """A saved model leaves the kept diagonal out (it is made again on use)."""
+        state = dict(self.__dict__)
+        state.pop("_kept_diagonal", None)
+        return state
+
     def latent(self, tokens: Sequence[Sequence[str]], segments: Sequence[Sequence[str]], unit: bool = True) -> np.ndarray:
-        return self.project(self.features(tokens, segments), unit=unit)
+        """Latent rows of new lines (``TopicModel.transform``). scikit-learn's checks of the
+        parameters its functions get here (fixed, valid ones) are skipped: on one line they
+        were a fifth of the time; the arithmetic is the same."""
+        with config_context(skip_parameter_validation=True):
+            return self.project(self.features(tokens, segments), unit=unit)
 
     def fit_projection(
         self, X: sp.csr_matrix, n_docs: int, n_distinct: int, *, n_components: int, projection: str, random_state: int

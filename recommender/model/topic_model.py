@@ -38,7 +38,7 @@ from threadpoolctl import threadpool_limits
 from recommender.model import fit_steps as steps
 from recommender.model.assignment import index_prior
 from recommender.model.clustering import SVD_SAMPLE, hash_sample, text_hashes
-from recommender.text.tokenize import char_segments, tokenize_many
+from recommender.text.tokenize import char_segments, char_segments_many, tokenize_many
 
 logger = logging.getLogger(__name__)
 
@@ -215,12 +215,15 @@ class TopicModel(ClusterMixin, BaseEstimator):
         steps.check_rows(rows.size, self.n_topics)
         row_texts = [texts[i] for i in rows]
         row_tokens = [tokens[i] for i in rows]
-        segments = [char_segments(t) for t in row_texts]
+        segments = char_segments_many(row_texts, self.n_jobs)
         hashes = text_hashes(row_texts)
 
         step(FIT_STEPS[0])
-        rep, X = steps.fit_features(params, row_tokens, segments)
-        distinct = len({(tuple(t), tuple(s)) for t, s in zip(row_tokens, segments)})
+        first, lines = steps.distinct_lines(row_tokens, segments)
+        rep, X_distinct = steps.fit_features(params, [row_tokens[i] for i in first], [segments[i] for i in first], lines)
+        X = X_distinct[lines]
+        del X_distinct  # X[first] gives its rows again when the lines are projected
+        distinct = first.size
         step(FIT_STEPS[1])
         steps.fit_projection(params, rep, X[hash_sample(hashes, SVD_SAMPLE)], rows.size, distinct)
         step(FIT_STEPS[2])
@@ -239,7 +242,7 @@ class TopicModel(ClusterMixin, BaseEstimator):
         if prior is not None:
             row_prior = index_prior(prior[rows], {p: t for t, p in enumerate(priors) if p >= 0})
         step(FIT_STEPS[3])
-        Z = rep.project(X)
+        Z = rep.project(X[first])[lines]  # a line's latent row depends on its feature row alone
         row_labels, row_scores = index.assign(Z, row_tokens, row_prior)
         sizes = np.bincount(row_labels[row_labels >= 0], minlength=index.n_topics)
         order = steps.order_by_size(sizes, keep={t for t, p in enumerate(priors) if p in pinned})

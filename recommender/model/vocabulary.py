@@ -111,6 +111,18 @@ def restricted_counts(counts: sp.csr_matrix, terms: np.ndarray, vectorizer: Tfid
     return out
 
 
+def repeated_counts(counts: TermCounts, matrix: sp.csr_matrix, copies: np.ndarray) -> TermCounts:
+    """``counts`` of the documents of ``matrix`` (their count matrix over ``counts.terms``,
+    one entry per document and term) when document i comes ``copies[i]`` times."""
+    if not len(counts):
+        return counts
+    per_entry = np.repeat(copies.astype(np.float64), np.diff(matrix.indptr))
+    # Sums of integers in float64: exact.
+    df = np.bincount(matrix.indices, weights=per_entry, minlength=len(counts))
+    tf = np.bincount(matrix.indices, weights=per_entry * matrix.data, minlength=len(counts))
+    return TermCounts(counts.terms, df.astype(np.int64), tf.astype(np.int64))
+
+
 def merge_counts(parts: Sequence[TermCounts]) -> TermCounts:
     """Counts of several partitions added up term by term."""
     parts = [p for p in parts if len(p)]

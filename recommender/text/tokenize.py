@@ -20,7 +20,8 @@ import multiprocessing
 import re
 import threading
 import unicodedata
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, nullcontext
 from functools import lru_cache
 from pathlib import Path
 
@@ -31,6 +32,7 @@ from recommender.text.stopwords import DATA_DIR, domain_stop_words, stop_words
 __all__ = [
     "PROJECT_USER_DICT",
     "char_segments",
+    "char_segments_many",
     "closing_request_start",
     "dictionary_tags",
     "tokenize_many",
@@ -81,6 +83,11 @@ _CLAUSE_END = re.compile(r"[\s,.;:!?，。；：！？、…~～]+")
 _lock = threading.Lock()
 _tokenizer: jieba.Tokenizer | None = None
 _extra_dicts: list[Path] = []
+# While a batch of texts is cut (:func:`map_distinct`): jieba's words of each block it cuts
+# on its own (a run of Chinese characters, letters and digits between punctuation, or the
+# punctuation between), by block. Clauses repeat across lines (a greeting, a form's closing,
+# a message quoted in another) and are cut once. None outside a batch.
+_block_words: dict[str, list[str]] | None = None
 
 
 def _operator_user_dict() -> Path | None:
@@ -136,6 +143,7 @@ def load_user_dict(path: Path | str) -> None:
             _extra_dicts.append(path)
         if _tokenizer is not None:
             _load_dict_file(_tokenizer, path)
+            _forget_blocks()
 
 
 def reset_tokenizer() -> None:
@@ -144,6 +152,43 @@ def reset_tokenizer() -> None:
     with _lock:
         _tokenizer = None
         _extra_dicts.clear()
+        _forget_blocks()
+
+
+def _forget_blocks() -> None:
+    """Empty the block cache of a running batch: the dictionary changed."""
+    if _block_words is not None:
+        _block_words.clear()
+
+
+@contextmanager
+def _blocks_cached() -> Iterator[None]:
+    """Keep jieba's words of each block cut inside the ``with`` (see ``_block_words``)."""
+    global _block_words
+    outer = _block_words
+    _block_words = {} if outer is None else outer
+    try:
+        yield
+    finally:
+        _block_words = outer
+
+
+def _cut(text: str) -> list[str]:
+    """``lcut(text, HMM=True)`` of the project's tokenizer. jieba cuts each block of
+    ``jieba.re_han_default.split(text)`` alone, so inside a batch a block seen before
+    gets its words from ``_block_words``: the same words."""
+    tok = _get_tokenizer()
+    memo = _block_words
+    if memo is None:
+        return tok.lcut(text, HMM=True)
+    words: list[str] = []
+    for block in jieba.re_han_default.split(text):
+        if block:
+            found = memo.get(block)
+            if found is None:
+                found = memo[block] = tok.lcut(block, HMM=True)
+            words.extend(found)
+    return words
 
 
 def _keep(token: str, stops: frozenset[str]) -> bool:
@@ -200,7 +245,7 @@ def char_segments(text: str) -> list[str]:
     # 200 characters would otherwise be segmented twice, here and by tokenize).
     head, tail = _split_tail(text)
     if _MARKER_HINT.search(text, max(1, len(text) - CLOSING_MARKER_CHARS)):  # maybe a closing: cut it like the tokens
-        words = _get_tokenizer().lcut(tail, HMM=True)
+        words = _cut(tail)
         if head:
             words = [head, *words]
         start = closing_request_start(words) if len(words) >= 3 else None
@@ -216,19 +261,43 @@ def pieces(text: str) -> list[str]:
     copied from runs of these)."""
     if not text:
         return []
-    return _cut_closing(_get_tokenizer().lcut(normalize_text(text), HMM=True))
+    return _cut_closing(_cut(normalize_text(text)))
 
 
 def tokenize_many(texts: Sequence[str], n_jobs: int | None = None) -> list[list[str]]:
     """``[tokenize(t) for t in texts]``, in ``n_jobs`` processes when that is more than one
-    and there are many texts (jieba holds the GIL, so threads would not help)."""
+    and there are many texts (jieba holds the GIL, so threads would not help). A text that
+    comes more than once is cut once."""
+    return map_distinct(tokenize, texts, n_jobs)
+
+
+def char_segments_many(texts: Sequence[str], n_jobs: int | None = None) -> list[list[str]]:
+    """``[char_segments(t) for t in texts]``, each distinct text once (see :func:`map_distinct`)."""
+    return map_distinct(char_segments, texts, n_jobs)
+
+
+def map_distinct(
+    func: Callable[[str], list[str]], texts: Sequence[str], n_jobs: int | None = None
+) -> list[list[str]]:
+    """``[func(t) for t in texts]`` for a deterministic ``func``, called once per distinct
+    text (a store sampled or flooded with one template has many copies), in ``n_jobs``
+    processes when that is more than one and there are many distinct texts. Every text
+    gets its own list."""
+    distinct = list(dict.fromkeys(texts))
     n_jobs = int(n_jobs or 1)
-    if n_jobs <= 1 or len(texts) < PARALLEL_MIN_TEXTS or "fork" not in multiprocessing.get_all_start_methods():
-        return [tokenize(t) for t in texts]
-    _get_tokenizer()  # loaded once here; the forked workers inherit it
-    chunk = max(1000, len(texts) // (4 * n_jobs))
-    with multiprocessing.get_context("fork").Pool(n_jobs) as pool:
-        return pool.map(tokenize, texts, chunksize=chunk)
+    # One text (predict) is cut whole: the cache would only split it into more jieba calls.
+    with _blocks_cached() if len(distinct) > 1 else nullcontext():  # each forked worker fills its own copy
+        if n_jobs <= 1 or len(distinct) < PARALLEL_MIN_TEXTS or "fork" not in multiprocessing.get_all_start_methods():
+            results = [func(t) for t in distinct]
+        else:
+            _get_tokenizer()  # loaded once here; the forked workers inherit it
+            chunk = max(1000, len(distinct) // (4 * n_jobs))
+            with multiprocessing.get_context("fork").Pool(n_jobs) as pool:
+                results = pool.map(func, distinct, chunksize=chunk)
+    if len(distinct) == len(texts):
+        return results
+    found = dict(zip(distinct, results))
+    return [list(found[t]) for t in texts]
 
 
 # Fewest texts worth starting worker processes for.
