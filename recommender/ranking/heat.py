@@ -17,16 +17,37 @@ People
 Heat score (every component is in "people-equivalents"; rounded to 4 decimals, and the
 score is defined as the sum of the rounded components, so ``score_breakdown`` adds up)::
 
-    people   = Σ over people       0.5 ** (age of the person's latest line / half_life_days)
+    P        = Σ over people       0.5 ** (age of the person's latest line / half_life_days)
+    people   = P                              while P ≤ K  (K = people_knee, default 4)
+               2·√(K·P) − K = 4·(√P − 1)      beyond (K = 4): 16 → 12, 36 → 20, 64 → 28
     votes    = vote_weight · log1p(Σ over lines  votes · 0.5 ** (age / half_life_days))
     growth   = growth_weight · (current − previous)   only when the trend is new or growing
-    cooldown = −cooldown_strength · (demand a recent class already served), clamped so the
-               score is never below 0
+    cooldown = −cooldown_strength · (the part of the score a recent class already served),
+               clamped so the score is never below 0
 
-With ``growth_weight=1`` each person above the previous window's count counts twice: demand
-that is new or rising (what the next class can still answer) outranks steady demand of the
-same size, and a specific request that a dozen people raised this month is not buried under
-topics that have been steady for months.
+Why these shapes. An organizer asks "how many people would this class answer now, and is
+that demand rising?", not "how big is this topic":
+
+* *Diminishing returns on size.* The first few people count in full; beyond ``people_knee``
+  the people component grows with the square root of the people (with slope 1 at the knee, so
+  the curve has no step): four times the people score twice as much. A large topic that has
+  collected the same few requests steadily for months (often a broad catch-all) stays in the
+  list, but does not bury a specific request many people raised lately.
+* *Growth against the topic's own past.* ``growth`` counts, in people, how many more people
+  raised the topic in the last window than in the window before: the topic's own previous
+  rate is the baseline, so a big steady topic gets nothing for its size, and a topic that
+  suddenly has a dozen people gets a dozen. It is not diminished: with ``growth_weight=1``
+  each person above the previous window's count counts once more. Smoothing: growth is
+  counted in people (never as a ratio, so 0 → 2 lines is +2, not infinite growth), and only
+  when the trend is ``new`` or ``growing``, i.e. the rise is at least ``trend_min_change``
+  people (2) and ``trend_ratio`` (25 %) of the previous count.
+* *Recency.* Each person counts by the age of their latest line (half-life
+  ``half_life_days``), so recent demand outweighs demand of the same size months ago.
+
+Worked example (``as_of`` at the end of the day): 10 people who all wrote in the last week
+(P ≈ 9.5, new) score 4·(√9.5 − 1) + 10 ≈ 18.3; 40 people spread evenly over 60 days
+(P ≈ 26.1, 20 in each window, steady) score 4·(√26.1 − 1) ≈ 16.4. Two people this week in a
+new topic score about 4; a steady topic of 30 people over 60 days about 13.7.
 
 ``log1p`` gives votes diminishing returns: with ``vote_weight=0.5`` a post with 1,000 likes is
 worth about 3.5 people and 10,000 likes about 4.6, so many different people raising an issue
@@ -49,7 +70,7 @@ Cool-down
     including its day: the people whose latest line is on or before that day, the votes of
     those lines, and the growth bonus unless demand rose after the class. That served demand
     is subtracted (``cooldown``), so a covered topic stays in the list but only its new demand
-    counts. ``demand_rising_after_class`` compares distinct people after the class with the
+    counts (its people component is what the people after the class alone would score). ``demand_rising_after_class`` compares distinct people after the class with the
     same-length period up to the class day. ``planned`` classes (the earliest on or after
     ``as_of``) are flagged as ``class_planned_on`` and not penalised: the organizer still
     needs to see the demand that justifies the planned class. ``cancelled`` ones are ignored.
@@ -74,6 +95,7 @@ __all__ = [
     "make_clock",
     "month_counts",
     "monthly_counts",
+    "people_points",
     "topic_heat",
 ]
 
@@ -162,6 +184,14 @@ def classify_trend(current: int, previous: int, earlier: bool, params: RankingPa
 # --------------------------------------------------------------------------- heat
 
 
+def people_points(weight: float, knee: float) -> float:
+    """The people component of ``weight`` people-equivalents: in full up to ``knee``, then
+    ``2·√(knee·weight) − knee`` (square-root growth, continuous with slope 1 at the knee)."""
+    if weight <= knee:
+        return weight
+    return 2.0 * math.sqrt(knee * weight) - knee
+
+
 def _votes_component(records: Iterable[DemandRecord], clock: Clock, params: RankingParams) -> float:
     decayed = math.fsum(
         max(0, r.votes) * decay_weight(clock.age_days(r.submitted_at), params.half_life_days) for r in records
@@ -207,7 +237,7 @@ def compute_heat(
     earlier = any(m <= clock.instant - window for moments in people.values() for m in moments)
     trend = classify_trend(current, previous, earlier, params)
 
-    people_raw = people_weight(sorted(people))
+    people_raw = people_points(people_weight(sorted(people)), params.people_knee)
     votes_raw = _votes_component(lines, clock, params)
     growth_raw = params.growth_weight * (current - previous) if trend in ("new", "growing") else 0.0
 
@@ -220,7 +250,8 @@ def compute_heat(
         after = _count_between(people, class_end, clock.instant)
         before = _count_between(people, class_end - span, class_end)
         rising = span > timedelta(0) and after > before
-        served_people = people_weight(sorted(k for k, m in latest.items() if m < class_end))
+        after_class = sorted(k for k, m in latest.items() if m >= class_end)
+        served_people = people_raw - people_points(people_weight(after_class), params.people_knee)
         served_votes = _votes_component((r for r in lines if r.submitted_at < class_end), clock, params)
         served_raw = params.cooldown_strength * (served_people + served_votes + (0.0 if rising else growth_raw))
 

@@ -10,7 +10,7 @@ Heat score
 
 In words
     Each suggestion also says why it ranks there (``why``, ``breakdown_readable``: people,
-    likes, growth in %, the last class) and, while held back, ``cooldown_until`` (the class
+    likes, growth in people and %, the last class) and, while held back, ``cooldown_until`` (the class
     day + ``cooldown_days``): :mod:`recommender.ranking.explain`.
 
 Diversity
@@ -163,10 +163,12 @@ def rank_topics(
 
 def _facts(heat: TopicHeat, day: date, params: RankingParams) -> RankFacts:
     until = cooldown_until(heat.last_class_on, params.cooldown_days) if heat.recently_covered else None
+    counted_rise = heat.breakdown["growth"] > 0 and heat.trend == "growing"
     return RankFacts(
         as_of=day, people=heat.distinct_people, recent_people=heat.current_people,
         previous_people=heat.previous_people, window_days=params.trend_window_days, trend=heat.trend,
         votes=heat.vote_total, last_class_on=heat.last_class_on, recently_covered=heat.recently_covered,
         cooldown_until=until, class_planned_on=heat.class_planned_on,
         demand_rising_after_class=heat.demand_rising_after_class,
+        growth_people=heat.current_people - heat.previous_people if counted_rise else 0,
     )

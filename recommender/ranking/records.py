@@ -107,6 +107,9 @@ class RankingParams:
     trend_min_change: int = 2
     trend_ratio: float = 0.25
     sparkline_months: int = 6
+    #: People-equivalents that count in full; beyond, the people component grows with the
+    #: square root (``math.inf``: every person counts in full). See recommender.ranking.heat.
+    people_knee: float = 4.0
 
     def __post_init__(self) -> None:
         rules = (
@@ -121,6 +124,7 @@ class RankingParams:
             ("trend_min_change", self.trend_min_change >= 1, ">= 1"),
             ("trend_ratio", self.trend_ratio >= 0, ">= 0"),
             ("sparkline_months", self.sparkline_months >= 1, ">= 1"),
+            ("people_knee", self.people_knee > 0, "> 0"),
         )
         for name, ok, rule in rules:
             if not ok:
