@@ -6,7 +6,11 @@ the facts behind a score back into the units people count in: people, people in 
 window, likes, growth in per cent, days since the last class, and the cool-down's end date:
 
     35 人提出，近 30 天 12 人，上升；点赞 40；近期未开课
+    24 人提出，近 30 天 18 人，上升（比前 30 天多 12 人）；近期未开课
     9 月 12 日已开课，暂缓到 12 月 11 日
+
+The rise in people (``growth_people``) is named when the score counted it: a topic that grew
+ranks above larger steady ones, and the why line says by how much.
 
 Dates are written 「9 月 12 日」, with the year only when it is not the year of ``as_of``.
 """
@@ -40,6 +44,9 @@ class RankFacts:
     cooldown_until: date | None = None
     class_planned_on: date | None = None
     demand_rising_after_class: bool = False
+    #: People the score's growth counted (current − previous window) for a growing topic;
+    #: 0 leaves the rise out of the why line.
+    growth_people: int = 0
 
 
 def cooldown_until(last_class_on: date | None, cooldown_days: int) -> date | None:
@@ -70,8 +77,11 @@ def _class_text(facts: RankFacts) -> str:
 
 
 def why_text(facts: RankFacts) -> str:
-    """「35 人提出，近 30 天 12 人，上升；点赞 40；近期未开课」 (likes only when there are some)."""
+    """「35 人提出，近 30 天 12 人，上升；点赞 40；近期未开课」 (likes only when there are some;
+    「上升（比前 30 天多 12 人）」 when the score counted a rise of 12 people)."""
     trend = TREND_ZH.get(facts.trend, facts.trend)
+    if facts.trend == "growing" and facts.growth_people > 0:
+        trend += f"（比前 {facts.window_days} 天多 {facts.growth_people} 人）"
     parts = [f"{facts.people} 人提出，近 {facts.window_days} 天 {facts.recent_people} 人，{trend}"]
     if facts.votes > 0:
         parts.append(f"点赞 {facts.votes}")

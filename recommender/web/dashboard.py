@@ -241,6 +241,7 @@ def dashboard(
         "themes": None,
         "held_back": [],
         "half_life_days": f"{settings.half_life_days:g}",
+        "trend_window_days": settings.trend_window_days,
         **_moderation_context(service),
         **_plan_defaults(),
         "recent_classes": [with_links(request, s) for s in service.sessions(latest=RECENT_CLASSES)],

@@ -58,7 +58,7 @@ class SuggestionOut(BaseModel):
     feedback_ids: list[str] = Field(description="The external id where imported with one, else the stored id.")
     theme_id: str | None = Field(examples=["G0007"], description="The theme the topic belongs to (for browsing).")
     theme_label: str | None = Field(examples=["公文写作"])
-    why: str = Field(examples=["35 人提出，近 30 天 12 人，上升；点赞 40；近期未开课"], description="Why it ranks here, in words.")
+    why: str = Field(examples=["35 人提出，近 30 天 12 人，上升（比前 30 天多 4 人）；点赞 40；近期未开课"], description="Why it ranks here, in words.")
     votes: int
     recently_covered: bool
     last_class_on: str | None

@@ -1,0 +1,325 @@
+"""The heat of one topic as of a date: people, votes, growth and cool-down, in people-equivalents.
+
+Pure Python over the dataclasses of :mod:`recommender.ranking.records`; :func:`recommender.ranking.rank.rank_topics`
+scores every topic with :func:`topic_heat` and ranks them.
+
+Time
+    ``as_of`` given as a ``date`` means "at the end of that day (UTC)": lines submitted on that
+    day count and ages are measured from the following midnight. A tz-aware ``datetime`` is
+    used as is (lines at or before it count). Lines after ``as_of`` are ignored everywhere.
+
+People
+    A named submitter (salted hash) is one person however many lines they wrote in a topic;
+    lines flagged ``is_repeat`` do not count for people (their original does), unless a
+    submitter has nothing but repeats in the topic. Each anonymous line is its own person;
+    an anonymous line flagged as a repeat counts for nobody.
+
+Heat score (every component is in "people-equivalents"; rounded to 4 decimals, and the
+score is defined as the sum of the rounded components, so ``score_breakdown`` adds up)::
+
+    P        = Σ over people       0.5 ** (age of the person's latest line / half_life_days)
+    people   = P                              while P ≤ K  (K = people_knee, default 4)
+               2·√(K·P) − K = 4·(√P − 1)      beyond (K = 4): 16 → 12, 36 → 20, 64 → 28
+    votes    = vote_weight · log1p(Σ over lines  votes · 0.5 ** (age / half_life_days))
+    growth   = growth_weight · (current − previous)   only when the trend is new or growing
+    cooldown = −cooldown_strength · (the part of the score a recent class already served),
+               clamped so the score is never below 0
+
+Why these shapes. An organizer asks "how many people would this class answer now, and is
+that demand rising?", not "how big is this topic":
+
+* *Diminishing returns on size.* The first few people count in full; beyond ``people_knee``
+  the people component grows with the square root of the people (with slope 1 at the knee, so
+  the curve has no step): four times the people score twice as much. A large topic that has
+  collected the same few requests steadily for months (often a broad catch-all) stays in the
+  list, but does not bury a specific request many people raised lately.
+* *Growth against the topic's own past.* ``growth`` counts, in people, how many more people
+  raised the topic in the last window than in the window before: the topic's own previous
+  rate is the baseline, so a big steady topic gets nothing for its size, and a topic that
+  suddenly has a dozen people gets a dozen. It is not diminished: with ``growth_weight=1``
+  each person above the previous window's count counts once more. Smoothing: growth is
+  counted in people (never as a ratio, so 0 → 2 lines is +2, not infinite growth), and only
+  when the trend is ``new`` or ``growing``, i.e. the rise is at least ``trend_min_change``
+  people (2) and ``trend_ratio`` (25 %) of the previous count.
+* *Recency.* Each person counts by the age of their latest line (half-life
+  ``half_life_days``), so recent demand outweighs demand of the same size months ago.
+
+Worked example (``as_of`` at the end of the day): 10 people who all wrote in the last week
+(P ≈ 9.5, new) score 4·(√9.5 − 1) + 10 ≈ 18.3; 40 people spread evenly over 60 days
+(P ≈ 26.1, 20 in each window, steady) score 4·(√26.1 − 1) ≈ 16.4. Two people this week in a
+new topic score about 4; a steady topic of 30 people over 60 days about 13.7.
+
+``log1p`` gives votes diminishing returns: with ``vote_weight=0.5`` a post with 1,000 likes is
+worth about 3.5 people and 10,000 likes about 4.6, so many different people raising an issue
+outrank one viral post.
+
+Trend, from distinct people in ``current = (as_of − W, as_of]`` and
+``previous = (as_of − 2W, as_of − W]`` with ``W = trend_window_days``:
+
+* ``new``: people in the current window and none at any time before it;
+* ``fading``: nobody in the current window;
+* ``growing``: previous window empty (but older demand exists), or
+  ``current − previous ≥ max(trend_min_change, trend_ratio · previous)``;
+* ``fading``: ``previous − current ≥ max(trend_min_change, trend_ratio · previous)``;
+* ``steady``: anything else. The absolute floor (default 2 people) keeps 1 → 2 from
+  reading as growth; the ratio (default 25 %) scales the bar for busy topics.
+
+Cool-down
+    The most recent ``held`` class on or before ``as_of`` within ``cooldown_days`` marks the
+    topic ``recently_covered``. The class is taken to have served the demand raised up to and
+    including its day: the people whose latest line is on or before that day, the votes of
+    those lines, and the growth bonus unless demand rose after the class. That served demand
+    is subtracted (``cooldown``), so a covered topic stays in the list but only its new demand
+    counts (its people component is what the people after the class alone would score). ``demand_rising_after_class`` compares distinct people after the class with the
+    same-length period up to the class day. ``planned`` classes (the earliest on or after
+    ``as_of``) are flagged as ``class_planned_on`` and not penalised: the organizer still
+    needs to see the demand that justifies the planned class. ``cancelled`` ones are ignored.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from recommender.ranking.records import ClassSession, DemandRecord, RankingParams, TopicHeat
+
+__all__ = [
+    "Clock",
+    "classify_trend",
+    "compute_heat",
+    "decay_weight",
+    "make_clock",
+    "month_counts",
+    "monthly_counts",
+    "people_points",
+    "topic_heat",
+]
+
+_PLACES = 4
+_SECONDS_PER_DAY = 86400.0
+
+
+# --------------------------------------------------------------------------- time
+
+
+@dataclass(frozen=True)
+class Clock:
+    """The ranking's "now": ages are measured from ``instant``; ``day`` is its UTC date."""
+
+    instant: datetime
+    day: date
+    inclusive: bool
+
+    def includes(self, moment: datetime) -> bool:
+        return moment <= self.instant if self.inclusive else moment < self.instant
+
+    def age_days(self, moment: datetime) -> float:
+        return max(0.0, (self.instant - moment).total_seconds() / _SECONDS_PER_DAY)
+
+
+def make_clock(as_of: date | datetime) -> Clock:
+    if isinstance(as_of, datetime):
+        if as_of.tzinfo is None or as_of.utcoffset() is None:
+            raise ValueError(f"as_of={as_of.isoformat()} should be a date or a timezone-aware datetime")
+        return Clock(instant=as_of, day=as_of.astimezone(UTC).date(), inclusive=True)
+    return Clock(instant=_end_of_day(as_of), day=as_of, inclusive=False)
+
+
+def _end_of_day(day: date) -> datetime:
+    """The midnight (UTC) that ends ``day``: lines before it were written on or before ``day``."""
+    return datetime.combine(day + timedelta(days=1), time(0), tzinfo=UTC)
+
+
+def decay_weight(age_days: float, half_life_days: float) -> float:
+    """Weight of a line ``age_days`` old: 1 today, 0.5 one half-life ago, never above 1."""
+    return 0.5 ** (max(0.0, age_days) / half_life_days)
+
+
+# --------------------------------------------------------------------------- people
+
+
+def _people(records: Iterable[DemandRecord]) -> dict[tuple[str, str], list[datetime]]:
+    """Person key -> the times of the lines that count for that person (see module docs)."""
+    people: dict[tuple[str, str], list[datetime]] = {}
+    named_all: dict[str, list[datetime]] = defaultdict(list)
+    named_fresh: dict[str, list[datetime]] = defaultdict(list)
+    for record in records:
+        if record.submitter is None:
+            if not record.is_repeat:
+                people.setdefault(("anonymous", record.feedback_id), []).append(record.submitted_at)
+            continue
+        named_all[record.submitter].append(record.submitted_at)
+        if not record.is_repeat:
+            named_fresh[record.submitter].append(record.submitted_at)
+    for submitter, moments in named_all.items():
+        people[("submitter", submitter)] = named_fresh.get(submitter) or moments
+    return people
+
+
+def _count_between(people: Mapping[Any, list[datetime]], start: datetime, end: datetime) -> int:
+    """Distinct people with a counting line in ``(start, end]``."""
+    return sum(1 for moments in people.values() if any(start < m <= end for m in moments))
+
+
+def classify_trend(current: int, previous: int, earlier: bool, params: RankingParams = RankingParams()) -> str:
+    """Trend label from distinct people now vs the window before (``earlier``: any demand before now)."""
+    if current == 0:
+        return "fading"
+    if not earlier:
+        return "new"
+    if previous == 0:
+        return "growing"
+    bar = max(params.trend_min_change, params.trend_ratio * previous)
+    if current - previous >= bar:
+        return "growing"
+    if previous - current >= bar:
+        return "fading"
+    return "steady"
+
+
+# --------------------------------------------------------------------------- heat
+
+
+def people_points(weight: float, knee: float) -> float:
+    """The people component of ``weight`` people-equivalents: in full up to ``knee``, then
+    ``2·√(knee·weight) − knee`` (square-root growth, continuous with slope 1 at the knee)."""
+    if weight <= knee:
+        return weight
+    return 2.0 * math.sqrt(knee * weight) - knee
+
+
+def _votes_component(records: Iterable[DemandRecord], clock: Clock, params: RankingParams) -> float:
+    decayed = math.fsum(
+        max(0, r.votes) * decay_weight(clock.age_days(r.submitted_at), params.half_life_days) for r in records
+    )
+    return params.vote_weight * math.log1p(decayed)
+
+
+def _sessions_facts(
+    sessions: Iterable[ClassSession], clock: Clock, params: RankingParams
+) -> tuple[date | None, bool, date | None]:
+    """(last held class on or before as_of, whether it is within the cool-down, next planned class)."""
+    held = [s.held_on for s in sessions if s.status == "held" and s.held_on <= clock.day]
+    planned = [s.held_on for s in sessions if s.status == "planned" and s.held_on >= clock.day]
+    last = max(held, default=None)
+    recent = last is not None and (clock.day - last).days < params.cooldown_days
+    return last, recent, min(planned, default=None)
+
+
+def topic_heat(
+    records: Iterable[DemandRecord],
+    as_of: date | datetime,
+    sessions: Iterable[ClassSession] = (),
+    *,
+    params: RankingParams = RankingParams(),
+) -> TopicHeat:
+    """Heat of one topic from its lines and classes (all of the same topic; lines after as_of ignored)."""
+    return compute_heat(records, make_clock(as_of), tuple(sessions), params)
+
+
+def compute_heat(
+    records: Iterable[DemandRecord], clock: Clock, sessions: Sequence[ClassSession], params: RankingParams
+) -> TopicHeat:
+    lines = sorted((r for r in records if clock.includes(r.submitted_at)), key=_record_key)
+    people = _people(lines)
+    latest = {key: max(moments) for key, moments in people.items()}
+
+    def people_weight(keys: Iterable[tuple[str, str]]) -> float:
+        return math.fsum(decay_weight(clock.age_days(latest[k]), params.half_life_days) for k in keys)
+
+    window = timedelta(days=params.trend_window_days)
+    current = _count_between(people, clock.instant - window, clock.instant)
+    previous = _count_between(people, clock.instant - 2 * window, clock.instant - window)
+    earlier = any(m <= clock.instant - window for moments in people.values() for m in moments)
+    trend = classify_trend(current, previous, earlier, params)
+
+    people_raw = people_points(people_weight(sorted(people)), params.people_knee)
+    votes_raw = _votes_component(lines, clock, params)
+    growth_raw = params.growth_weight * (current - previous) if trend in ("new", "growing") else 0.0
+
+    last_class, recent, planned = _sessions_facts(sessions, clock, params)
+    rising = False
+    served_raw = 0.0
+    if recent and last_class is not None:
+        class_end = _end_of_day(last_class)
+        span = clock.instant - class_end
+        after = _count_between(people, class_end, clock.instant)
+        before = _count_between(people, class_end - span, class_end)
+        rising = span > timedelta(0) and after > before
+        after_class = sorted(k for k, m in latest.items() if m >= class_end)
+        served_people = people_raw - people_points(people_weight(after_class), params.people_knee)
+        served_votes = _votes_component((r for r in lines if r.submitted_at < class_end), clock, params)
+        served_raw = params.cooldown_strength * (served_people + served_votes + (0.0 if rising else growth_raw))
+
+    people_c = _round(people_raw)
+    votes_c = _round(votes_raw)
+    growth_c = _round(growth_raw)
+    before_penalty = _round(people_c + votes_c + growth_c)
+    # Clamp the penalty, not the score, so the breakdown still adds up to a score >= 0.
+    cooldown_c = _round(-min(_round(served_raw), before_penalty))
+    breakdown = {"people": people_c, "votes": votes_c, "growth": growth_c, "cooldown": cooldown_c}
+    score = max(0.0, _round(math.fsum(breakdown.values())))
+
+    return TopicHeat(
+        breakdown=breakdown,
+        score=score,
+        distinct_people=len(people),
+        feedback_count=len(lines),
+        vote_total=sum(max(0, r.votes) for r in lines),
+        current_people=current,
+        previous_people=previous,
+        trend=trend,
+        recently_covered=recent,
+        last_class_on=last_class,
+        class_planned_on=planned,
+        demand_rising_after_class=rising,
+    )
+
+
+def _round(value: float) -> float:
+    # "+ 0.0" turns -0.0 into 0.0 so JSON never shows "-0.0".
+    return round(value, _PLACES) + 0.0
+
+
+def _record_key(record: DemandRecord) -> tuple[Any, ...]:
+    return (
+        record.submitted_at,
+        record.feedback_id,
+        record.submitter or "",
+        record.segment,
+        record.votes,
+        record.is_repeat,
+    )
+
+
+# --------------------------------------------------------------------------- sparkline data
+
+
+def monthly_counts(
+    records: Iterable[DemandRecord], as_of: date | datetime, months: int = 6
+) -> list[dict[str, Any]]:
+    """Lines per calendar month (UTC), oldest first, for the ``months`` months up to as_of's month."""
+    if months < 1:
+        raise ValueError(f"months={months} should be >= 1")
+    return [{"month": m, "count": n} for m, n in month_counts(records, make_clock(as_of), months)]
+
+
+def month_counts(records: Iterable[DemandRecord], clock: Clock, months: int) -> tuple[tuple[str, int], ...]:
+    year, month = clock.day.year, clock.day.month
+    keys = []
+    for _ in range(months):
+        keys.append(f"{year:04d}-{month:02d}")
+        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
+    keys.reverse()
+    counts = dict.fromkeys(keys, 0)
+    for record in records:
+        if clock.includes(record.submitted_at):
+            key = record.submitted_at.astimezone(UTC).strftime("%Y-%m")
+            if key in counts:
+                counts[key] += 1
+    return tuple(counts.items())
+

@@ -1,0 +1,156 @@
+"""Tests of the ranking's sense of demand: recent, rising demand from distinct people ranks above
+large steady background topics (diminishing returns on size, growth against the topic's own
+previous window), on small data written here."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from recommender.ranking.explain import RankFacts, why_text
+from recommender.ranking.heat import decay_weight, people_points
+from recommender.ranking.rank import ClassSession, DemandRecord, RankingParams, TopicCard, rank_topics, topic_heat
+
+AS_OF = date(2026, 11, 30)
+#: Ages are measured from the midnight ending AS_OF.
+END = datetime(2026, 12, 1, tzinfo=UTC)
+
+
+def people(topic: str, ages_days: list[float]) -> list[DemandRecord]:
+    """One line per person, ``age`` days before the end of AS_OF."""
+    return [
+        DemandRecord(f"{topic}-{i}", topic, END - timedelta(days=age), f"{topic}-person-{i}", "居民")
+        for i, age in enumerate(ages_days)
+    ]
+
+
+def evenly(n: int, days: float) -> list[float]:
+    """``n`` ages spread evenly over the last ``days`` days."""
+    return [days * (i + 0.5) / n for i in range(n)]
+
+
+def ranked(records, **kwargs):
+    topics = sorted({r.topic_id for r in records})
+    return rank_topics([TopicCard(t, f"主题{t}") for t in topics], records, as_of=AS_OF, top=10, **kwargs)
+
+
+def test_people_points_count_in_full_up_to_the_knee_then_grow_with_the_square_root():
+    """4·(√P − 1) beyond the default knee of 4: 16 → 12, 36 → 20, 64 → 28; no step at the knee."""
+    assert [people_points(p, 4.0) for p in (0.0, 0.5, 2.0, 4.0)] == [0.0, 0.5, 2.0, 4.0]
+    assert [people_points(p, 4.0) for p in (16.0, 36.0, 64.0)] == pytest.approx([12.0, 20.0, 28.0])
+    assert people_points(4.0 + 1e-9, 4.0) == pytest.approx(4.0)
+    values = [people_points(p / 4, 4.0) for p in range(1, 800)]
+    assert all(b > a for a, b in zip(values, values[1:]))  # more people always score more
+    assert people_points(64.0, math.inf) == 64.0
+
+
+def test_ten_people_this_week_outrank_forty_spread_over_sixty_days():
+    """A sudden topic of 10 people in the last week is what an organizer wants to see first;
+    40 people at a steady rate over 60 days stay in the list below it."""
+    records = people("NEW", evenly(10, 7)) + people("BIG", evenly(40, 60))
+    new, big = ranked(records)
+    assert (new.topic_id, big.topic_id) == ("NEW", "BIG")
+    assert (new.trend, big.trend) == ("new", "steady")
+    assert (big.recent_people, big.previous_people) == (20, 20)
+    assert big.score_breakdown["growth"] == 0.0
+    assert new.score == pytest.approx(18.3, abs=0.1)  # the worked example of ranking/heat.py
+    assert big.score == pytest.approx(16.4, abs=0.1)
+
+
+def test_two_recent_lines_do_not_beat_a_steady_thirty_person_topic():
+    """Growth is counted in people, not as a ratio: 0 → 2 people is +2, not infinite growth."""
+    records = people("TWO", [1, 2]) + people("STEADY", evenly(30, 60))
+    steady, two = ranked(records)
+    assert (steady.topic_id, two.topic_id) == ("STEADY", "TWO")
+    assert two.score_breakdown["growth"] == 2.0
+    assert two.score == pytest.approx(4.0, abs=0.1)
+    assert steady.score == pytest.approx(13.7, abs=0.1)
+
+
+def test_a_specific_recent_request_outranks_broad_steady_catch_alls():
+    """The planted-demand case in small: 12 people this month on top of 12 over two months,
+    against catch-alls of 40-70 people at a steady rate."""
+    records = people("SUBSIDY", evenly(12, 30) + evenly(12, 60))
+    for n in (40, 50, 60, 70):
+        records += people(f"CATCH{n}", evenly(n, 60))
+    result = ranked(records)
+    assert result[0].topic_id == "SUBSIDY"
+    assert result[0].trend == "growing"
+    assert result[0].why.startswith("24 人提出，近 30 天 18 人，上升（比前 30 天多 12 人）")
+    assert [s.topic_id for s in result[1:]] == ["CATCH70", "CATCH60", "CATCH50", "CATCH40"]
+
+
+def test_size_still_orders_topics_of_the_same_shape():
+    """Diminishing returns, not a cap: among steady topics more people still rank higher."""
+    records = []
+    for n in (5, 10, 20, 40, 80):
+        records += people(f"S{n:02d}", evenly(n, 60))
+    assert [s.topic_id for s in ranked(records)] == ["S80", "S40", "S20", "S10", "S05"]
+
+
+def test_growth_is_measured_against_the_topics_own_previous_window():
+    """The same 20 people this month: a topic that had 5 the month before gets +15, one that
+    had 20 gets nothing."""
+    rising = people("RISING", evenly(20, 30) + [30 + a for a in evenly(5, 30)])
+    flat = people("FLAT", evenly(20, 30) + [30 + a for a in evenly(20, 30)])
+    result = {s.topic_id: s for s in ranked(rising + flat)}
+    assert result["RISING"].score_breakdown["growth"] == 15.0
+    assert result["FLAT"].score_breakdown["growth"] == 0.0
+    assert result["RISING"].rank == 1
+
+
+def test_recency_counts_within_the_people_component():
+    """The same number of people, steady: the topic whose people wrote more recently scores more."""
+    records = people("FRESH", evenly(30, 60)) + people("OLD", [a + 30 for a in evenly(30, 60)])
+    fresh, old = ranked(records)
+    assert (fresh.topic_id, old.topic_id) == ("FRESH", "OLD")
+
+
+def test_a_linear_knee_gives_back_plain_people_counts():
+    """people_knee=inf: every person counts in full (the ranking before diminishing returns)."""
+    records = people("NEW", evenly(10, 7)) + people("BIG", evenly(40, 60))
+    result = ranked(records, params=RankingParams(people_knee=math.inf))
+    assert [s.topic_id for s in result] == ["BIG", "NEW"]
+    expected = sum(decay_weight(a, 45) for a in evenly(40, 60))
+    assert result[0].score_breakdown["people"] == round(expected, 4)
+
+
+def test_a_class_that_served_everyone_holds_a_large_topic_at_zero():
+    """Cool-down with diminishing returns: all demand before the class is served, so nothing is left."""
+    records = people("BIG", [a + 10 for a in evenly(40, 50)])
+    sessions = [ClassSession("BIG", AS_OF - timedelta(days=5), "held")]
+    heat = topic_heat(records, AS_OF, sessions)
+    assert heat.recently_covered is True
+    assert heat.score == 0.0
+    assert heat.breakdown["cooldown"] == -(heat.breakdown["people"] + heat.breakdown["growth"])
+
+
+def test_after_a_class_only_the_new_people_count_as_they_would_alone():
+    """The people component of a covered topic is what its people after the class alone score."""
+    before = [a + 10 for a in evenly(40, 50)]
+    after = evenly(9, 4)
+    records = people("BIG", before + after)
+    sessions = [ClassSession("BIG", AS_OF - timedelta(days=5), "held")]
+    heat = topic_heat(records, AS_OF, sessions)
+    alone = topic_heat(people("ALONE", after), AS_OF)
+    assert heat.breakdown["growth"] == 0.0
+    assert heat.breakdown["people"] + heat.breakdown["cooldown"] == pytest.approx(alone.breakdown["people"], abs=2e-4)
+    assert heat.score == pytest.approx(alone.breakdown["people"], abs=2e-4)
+
+
+def test_why_names_the_rise_only_when_the_score_counted_it():
+    """「上升（比前 30 天多 12 人）」 for a counted rise; steady and new topics read as before."""
+    base = dict(as_of=AS_OF, people=24, recent_people=18, previous_people=6, window_days=30, trend="growing")
+    assert why_text(RankFacts(**base, growth_people=12)) == "24 人提出，近 30 天 18 人，上升（比前 30 天多 12 人）；近期未开课"
+    assert why_text(RankFacts(**base)) == "24 人提出，近 30 天 18 人，上升；近期未开课"
+    records = people("NEW", evenly(10, 7)) + people("BIG", evenly(40, 60))
+    new, big = ranked(records)
+    assert new.why == "10 人提出，近 30 天 10 人，新出现；近期未开课"
+    assert big.why == "40 人提出，近 30 天 20 人，平稳；近期未开课"
+
+
+def test_people_knee_must_be_positive():
+    with pytest.raises(ValueError, match="people_knee=0"):
+        RankingParams(people_knee=0)
