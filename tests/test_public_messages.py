@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import random
+from collections import Counter
 from datetime import datetime, timedelta
 
 import pytest
@@ -73,15 +74,18 @@ def check_recent_issues_rank_first(settings, monkeypatch, tmp_path, capsys, suff
         for _ in range(14):
             n += 1
             issue_of[f"m{n}"] = issue
-    found = []
+    found: Counter = Counter()
     for suggestion in top:
         members = [issue_of.get(fid) for fid in suggestion["feedback_ids"]]
         majority = max(RECENT_ISSUES, key=members.count)
         if members.count(majority) < 0.8 * len(members):
             break  # the first suggestion that is not one recent issue: the recent ones are all above it
-        assert suggestion["distinct_submitters"] >= 5
-        found.append(majority)
+        # A finer topic of an issue (施工噪音 beside 噪音扰民) may hold a few of its people.
+        assert suggestion["distinct_submitters"] >= 3, [(s["label"], s["distinct_submitters"]) for s in top]
+        found[majority] += suggestion["distinct_submitters"]
     assert set(found) == set(RECENT_ISSUES), [s["label"] for s in top]
+    # Each issue's 14 people are mostly in its suggestions above the old issue and the post.
+    assert min(found.values()) >= 10, found
 
 
 @pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
