@@ -218,3 +218,19 @@ def test_requests_that_name_something_are_kept(text, kept):
     tokens = tokenize(text)
     for word in kept:
         assert word in tokens
+
+
+def test_batches_in_threads_cut_the_same_words_and_leave_no_cache():
+    """The service cuts requests in several threads: each batch keeps its own block cache,
+    gives the words a batch of one would, and leaves no cache behind."""
+    import importlib
+    from concurrent.futures import ThreadPoolExecutor
+
+    tk = importlib.import_module("recommender.text.tokenize")  # the package re-exports a function of that name
+
+    texts = [f"第{i}栋楼道堆放杂物，消防通道被占用，请尽快处理" for i in range(40)] + ["智能手机怎么挂号"] * 3
+    alone = [tk.tokenize(t) for t in texts]
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda _: tk.tokenize_many(texts), range(8)))
+    assert all(r == alone for r in results)
+    assert getattr(tk._batch, "blocks", None) is None

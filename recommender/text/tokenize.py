@@ -86,8 +86,9 @@ _extra_dicts: list[Path] = []
 # While a batch of texts is cut (:func:`map_distinct`): jieba's words of each block it cuts
 # on its own (a run of Chinese characters, letters and digits between punctuation, or the
 # punctuation between), by block. Clauses repeat across lines (a greeting, a form's closing,
-# a message quoted in another) and are cut once. None outside a batch.
-_block_words: dict[str, list[str]] | None = None
+# a message quoted in another) and are cut once. Per thread (the service cuts requests in
+# several), ``blocks`` is None outside a batch.
+_batch = threading.local()
 
 
 def _operator_user_dict() -> Path | None:
@@ -156,29 +157,29 @@ def reset_tokenizer() -> None:
 
 
 def _forget_blocks() -> None:
-    """Empty the block cache of a running batch: the dictionary changed."""
-    if _block_words is not None:
-        _block_words.clear()
+    """Empty the block cache of this thread's running batch: the dictionary changed."""
+    blocks = getattr(_batch, "blocks", None)
+    if blocks is not None:
+        blocks.clear()
 
 
 @contextmanager
 def _blocks_cached() -> Iterator[None]:
-    """Keep jieba's words of each block cut inside the ``with`` (see ``_block_words``)."""
-    global _block_words
-    outer = _block_words
-    _block_words = {} if outer is None else outer
+    """Keep jieba's words of each block cut inside the ``with`` (see ``_batch``)."""
+    outer = getattr(_batch, "blocks", None)
+    _batch.blocks = {} if outer is None else outer
     try:
         yield
     finally:
-        _block_words = outer
+        _batch.blocks = outer
 
 
 def _cut(text: str) -> list[str]:
     """``lcut(text, HMM=True)`` of the project's tokenizer. jieba cuts each block of
     ``jieba.re_han_default.split(text)`` alone, so inside a batch a block seen before
-    gets its words from ``_block_words``: the same words."""
+    gets its words from ``_batch.blocks``: the same words."""
     tok = _get_tokenizer()
-    memo = _block_words
+    memo = getattr(_batch, "blocks", None)
     if memo is None:
         return tok.lcut(text, HMM=True)
     words: list[str] = []
