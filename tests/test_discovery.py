@@ -155,3 +155,34 @@ def test_a_word_mostly_about_other_things_is_no_distinctive_term():
     # With the other buying lines gone, 购买 is the pension lines' own word again.
     terms = distinctive_terms(core + elsewhere[8:], rows, counts - Counter({"购买": 8}), len(tokens) - 8, generic=set())
     assert "购买" in terms
+
+
+
+def test_leaves_about_one_subject_are_one_topic_and_a_specific_source_is_not_merged():
+    """HDBSCAN can cut one request family into leaves by an aspect (操作, 使用): each leaf's
+    subject is the word nearly all its lines use that is most specific in general Chinese
+    (灭火器, not 操作), so the leaves are one topic. A mixing plant's noise stays apart from
+    the general noise complaints although all its lines say 扰民 too: its subject is 搅拌站."""
+    from recommender.model.discovery import merge_twins, subject_head
+
+    rng = np.random.default_rng(0)
+
+    def around(axis: int, n: int, spread: float = 0.3) -> np.ndarray:
+        base = np.zeros(8)
+        base[axis] = 1.0
+        base[axis + 1] = 0.8  # the two leaves of a family lean the same way
+        rows = base + spread * rng.random((n, 8))
+        return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+
+    operate = [["灭火器", "操作", "方法"]] * 3 + [["灭火器", "操作", "演示"]] * 3
+    drill = [["灭火器", "使用", "压力表"]] * 3 + [["灭火器", "使用", "演练"]] * 3
+    plant = [["搅拌站", "噪音", "扰民"]] * 6
+    noise = [["扰民", "噪音", "广场舞"]] * 3 + [["扰民", "装修", "噪音"]] * 3
+    tokens = operate + drill + plant + noise
+    Z = np.vstack([around(0, 6), around(0, 6), around(4, 6), around(4, 6)])
+    counts = Counter(w for toks in tokens for w in toks)
+    assert subject_head({"灭火器", "操作"}, Counter(dict.fromkeys(["灭火器", "操作"], 6)), counts) == "灭火器"
+    assert subject_head({"搅拌站", "噪音", "扰民"}, Counter(dict.fromkeys(["搅拌站", "噪音", "扰民"], 6)), counts) == "搅拌站"
+    cores = [(np.arange(0, 6), 1.0), (np.arange(6, 12), 1.0), (np.arange(12, 18), 1.0), (np.arange(18, 24), 1.0)]
+    merged = merge_twins(cores, Z, tokens, generic=set())
+    assert sorted(r.tolist() for r, _ in merged) == [list(range(0, 12)), list(range(12, 18)), list(range(18, 24))]

@@ -44,7 +44,7 @@ from recommender.model.boilerplate import (
 )
 from recommender.model.density import topic_cores
 from recommender.model.representation import Representation
-from recommender.text.lexicon import general_idf, morphemes, non_subject_words
+from recommender.text.lexicon import general_idf, morphemes, non_subject_words, specificity
 from recommender.text.tokenize import char_segments
 
 # Rounds of (find cores → learn boilerplate → re-weight) before the final cores.
@@ -74,11 +74,16 @@ TERM_MIN_PRECISION = 0.3
 MAX_TERMS = 12
 # Two cores are one topic (HDBSCAN's leaves can cut one request family in two: "灭火器" and
 # "灭火器的操作", "小区停车" and "停车位不够") when their centroids are this similar and each
-# one's head (its most distinctive word among those most of its lines use, ``MERGE_SHARE``
-# at least, words inside tokens included) is used by most lines of the other; not "搅拌站"
-# and "扰民", although the mixing plant's lines speak of 噪音 too.
+# one's head is used by most lines of the other (``MERGE_SHARE`` at least, words inside
+# tokens included); not "搅拌站" and "扰民", although the mixing plant's lines speak of 噪音
+# too. The head is the core's subject: of the words nearly as many of its lines use as its
+# most used word (``HEAD_NEAR``), the most specific in general Chinese, then the most
+# typical of the core. Not the rarest word alone: that named cores by an aspect (「操作」,
+# 「看不懂」, 「实操」), and the demo store's four leaves about fire extinguishers stayed four
+# topics, three of them in the first five suggestions.
 MERGE_COSINE = 0.4
 MERGE_SHARE = 0.5
+HEAD_NEAR = 0.8
 # A core must be found again without one line in this many (see ``find_cores``) ...
 RESAMPLE_DROP = 7
 # ... with at least this share of its lines (its robustness); in a retrain a core that
@@ -278,6 +283,16 @@ def find_cores(Z: np.ndarray, min_topic_size: int, keys: np.ndarray) -> list[tup
     return out
 
 
+def subject_head(words: set[str], counts: Counter, corpus: Counter) -> str | None:
+    """A core's subject among ``words`` (those most of its lines use; ``counts`` in the
+    core, ``corpus`` in all lines): see ``HEAD_NEAR``."""
+    if not words:
+        return None
+    most = max(counts[w] for w in words)
+    near = [w for w in words if counts[w] >= HEAD_NEAR * most]
+    return max(near, key=lambda w: (specificity(w), counts[w] / corpus[w], len(w), w))
+
+
 def merge_twins(
     cores: Sequence[tuple[np.ndarray, float]],
     Z: np.ndarray,
@@ -294,8 +309,7 @@ def merge_twins(
         counts: Counter = Counter(w for i in rows for w in morphemes(tokens[i]))
         words = {w for w, c in counts.items() if c >= MERGE_SHARE * len(rows) and w not in generic and w not in names}
         common.append(words)
-        # The head: the most distinctive of them (most typical of this core against the corpus).
-        heads.append(max(words, key=lambda w: (counts[w] / corpus[w], len(w), w), default=None))
+        heads.append(subject_head(words, counts, corpus))
     C = np.vstack([Z[rows].mean(axis=0) for rows, _ in cores])
     C /= np.maximum(np.linalg.norm(C, axis=1, keepdims=True), 1e-12)
     parent = list(range(len(cores)))
