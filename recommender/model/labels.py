@@ -32,9 +32,10 @@ EXTEND_SHARE = 0.5
 # ... and when this share do, if the longer one joins another of the topic's anchor words
 # to a single one ("购房" → "购房补贴", both among the topic's first keywords): the phrase
 # then names two of the topic's main words, which a class on it covers. Measured on a
-# topic of 39 message titles (28 say 购房, 21 补贴, 13 购房补贴: 0.46 of the 购房 lines);
-# 0.4 keeps "人才购房补贴" (5 of those 13) from taking over in a second step, which the
-# EXTEND_SHARE bar judges.
+# topic of 39 message titles (28 say 购房, 21 补贴, 13 购房补贴: 0.46 of the 购房 lines).
+# At 0.4 it changed 2-4 first candidates per set of 25-56 topics (户口 → 户口迁移, 退休 →
+# 提前退休, 公积金 → 住房公积金); at 1/3 twice as many, among them 宣布 → 官方宣布 and
+# nba → nba漫画. A further step ("人才购房补贴", 5 of those 13) is judged by EXTEND_SHARE.
 EXTEND_ANCHOR_SHARE = 0.4
 # Lines of a topic read for its label (the most central ones).
 LABEL_LINES = 40
