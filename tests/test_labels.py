@@ -1,6 +1,9 @@
 """Phrase labels (model/labels.py): candidates from the lines, distinct choices."""
 
-from recommender.model.labels import EXTEND_SHARE, candidate_labels, choose_labels, theme_label
+import numpy as np
+
+from recommender.model.describe import group_themes
+from recommender.model.labels import EXTEND_ANCHOR_SHARE, EXTEND_SHARE, candidate_labels, choose_labels, theme_label
 
 
 def test_a_phrase_gives_way_to_the_longer_one_most_of_its_lines_use():
@@ -51,3 +54,34 @@ def test_a_word_few_of_a_themes_topics_share_does_not_name_it():
     keywords = [["补课", "强制"], ["开发商", "车位"], ["收取", "车位"], ["乱收费"], ["交房", "延期"], ["职业", "学院"]]
     usage = [{w: 3 for w in kw} for kw in keywords]
     assert theme_label(labels, keywords, usage, [47, 28, 27, 27, 13, 13], generic=set()) == "补课"
+
+
+def test_a_phrase_joining_two_of_the_topics_words_takes_over_from_a_single_one():
+    """购房 in 10 lines, 购房补贴 (购房 and 补贴 are both among the topic's words) in 5 of them:
+    fewer than half, yet the label names both words; 购房券 in as many lines adds no topic
+    word and does not take over."""
+    joined = [{"购房", "补贴", "购房补贴"}] * 5 + [{"购房"}] * 5 + [{"补贴"}] * 3
+    assert 5 <= EXTEND_SHARE * 10 and 5 > EXTEND_ANCHOR_SHARE * 10
+    assert candidate_labels(joined, ["购房", "补贴", "人才"], generic=set())[0] == "购房补贴"
+    other = [{"购房", "购房券"}] * 5 + [{"购房"}] * 5 + [{"补贴"}] * 3
+    assert candidate_labels(other, ["购房", "补贴", "人才"], generic=set())[0] == "购房"
+
+
+def test_a_broad_topic_similar_to_many_does_not_chain_them_into_one_theme():
+    """Two families of three topics (similar 0.4 within, 0.08 across) and a broad topic 0.3
+    similar to all six: plain average linkage at 0.1 makes one theme of all seven; judged
+    against each topic's own nearest similarities the families stay apart, and a topic
+    related to nothing is its own theme."""
+    k = 8
+    sim = np.full((k, k), 0.08)
+    for family in ([0, 1, 2], [3, 4, 5]):
+        for a in family:
+            for b in family:
+                sim[a, b] = 0.4
+    sim[6, :6] = sim[:6, 6] = 0.3
+    sim[7, :] = sim[:, 7] = 0.02
+    np.fill_diagonal(sim, 1.0)
+    themes = group_themes(sim, 0.1)
+    assert len({themes[0], themes[1], themes[2]}) == 1 and len({themes[3], themes[4], themes[5]}) == 1
+    assert themes[0] != themes[3]
+    assert themes[7] not in set(themes[:7])

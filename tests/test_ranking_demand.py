@@ -154,3 +154,41 @@ def test_why_names_the_rise_only_when_the_score_counted_it():
 def test_people_knee_must_be_positive():
     with pytest.raises(ValueError, match="people_knee=0"):
         RankingParams(people_knee=0)
+
+
+def said(topic: str, ages_days: list[float], text: str, start: int = 0) -> list[DemandRecord]:
+    """Like :func:`people`, each line saying ``text``."""
+    return [
+        DemandRecord(f"{topic}-{start + i}", topic, END - timedelta(days=age), f"{topic}-person-{start + i}", "居民", text=text)
+        for i, age in enumerate(ages_days)
+    ]
+
+
+def test_a_specific_request_rising_inside_a_steady_topic_counts_as_growth():
+    """补贴 has 14 lines in the last 30 days and 22 before: the topic is steady overall. But
+    the 10 lines naming its label 购房补贴 are all recent (1 before): the request it is named
+    for rose by 9 people, which counts and is named in the why line, so it ranks above a
+    steady topic of more people. Without its label in the lines it would rank below."""
+    request = said("SUB", evenly(10, 30), "人才购房补贴什么时候发") + said("SUB", [45.0], "购房补贴申请", 10)
+    background = said("SUB", evenly(4, 30), "危房补贴标准", 11) + said("SUB", [31.0 + a for a in evenly(21, 29)], "渔船柴油补贴", 15)
+    steady = people("ROAD", evenly(48, 60))
+    cards = [TopicCard("SUB", "购房补贴"), TopicCard("ROAD", "道路硬化")]
+    first, second = rank_topics(cards, request + background + steady, as_of=AS_OF, top=2)
+    assert (first.topic_id, second.topic_id) == ("SUB", "ROAD")
+    assert (first.recent_people, first.previous_people) == (14, 22)
+    assert first.trend == "growing" and first.score_breakdown["growth"] == 9.0
+    assert "提「购房补贴」的比前 30 天多 9 人" in first.why
+    unnamed = [TopicCard("SUB", "补贴申请"), TopicCard("ROAD", "道路硬化")]
+    assert [s.topic_id for s in rank_topics(unnamed, request + background + steady, as_of=AS_OF, top=2)] == ["ROAD", "SUB"]
+
+
+def test_a_chance_rise_of_the_lines_saying_the_label_does_not_count():
+    """6 people said the label in the last 30 days and 3 before, among 22 steady lines: a
+    rise of 3 is what a coin-flip split of 9 people gives (2·√9 = 6 is the bar), so the
+    topic stays steady with no growth."""
+    label_lines = said("T", evenly(6, 30), "停车收费") + said("T", [31.0 + a for a in evenly(3, 29)], "停车收费", 6)
+    rest = said("T", evenly(5, 30), "物业", 9) + said("T", [31.0 + a for a in evenly(8, 29)], "物业", 14)
+    (only,) = rank_topics([TopicCard("T", "停车收费")], label_lines + rest, as_of=AS_OF, top=1)
+    assert (only.recent_people, only.previous_people) == (11, 11)
+    assert only.trend == "steady" and only.score_breakdown["growth"] == 0.0
+    assert "停车收费" not in only.why

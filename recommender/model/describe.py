@@ -152,16 +152,43 @@ def representative_examples(
     return chosen
 
 
+# Themes (see group_themes). A topic's own scale of relatedness: the mean similarity to its
+# THEME_NEIGHBOURS most similar topics. Two topics are related when their similarity is within
+# THEME_MARGIN of their two scales' mean (and at least the model's floor). Measured on the
+# 2,732 tipdm message titles (56 topics): plain average linkage at the floor (0.1) chained 14
+# topics (入学, 购房, 报销, 驾驶证 …) through a broad topic similar to all of them; with the
+# scales the largest theme has 3-4 topics (公路·路灯·水泥路, 报销·养老保险·医疗保险). On
+# 2,000-line SMP2017 / THUCNews / tipdm 495 samples the share of same-theme topic pairs whose
+# majority class agrees goes 0.70 / 0.86 / 0.48 → 0.75 / 0.92 / 0.67; margins of 0.05 / 0.1
+# gave 0.71 / 0.75 on SMP2017 and a largest message theme of 3 / 7.
+THEME_NEIGHBOURS = 3
+THEME_MARGIN = 0.075
+
+
 def group_themes(similarity: np.ndarray, min_similarity: float) -> np.ndarray:
-    """Theme id per topic: average-linkage grouping of topics by their pairwise
-    ``similarity`` (symmetric, 1 on the diagonal) at ``min_similarity``."""
+    """Theme id per topic from their pairwise ``similarity`` (symmetric, 1 on the diagonal).
+
+    A broad topic (a hub) is somewhat similar to many topics, and plain linkage at one bar
+    chains unrelated topics through it. So each pair is judged against the two topics' own
+    scales (the mean similarity of each to its ``THEME_NEIGHBOURS`` nearest topics, as in
+    CSLS): ``similarity − mean of the two scales``, average linkage cut at ``−THEME_MARGIN``.
+    A pair below ``min_similarity`` is unrelated and counts as far apart as can be, so a
+    theme's topics are mostly related pair by pair; a topic related to none is its own theme.
+    """
     k = similarity.shape[0]
     if k == 1:
         return np.zeros(1, dtype=np.int64)
-    distance = np.clip(1.0 - similarity, 0.0, None)
+    similarity = np.asarray(similarity, dtype=np.float64)
+    others = np.where(np.eye(k, dtype=bool), -np.inf, similarity)
+    nearest = -np.sort(-others, axis=1)[:, : min(THEME_NEIGHBOURS, k - 1)]
+    scale = nearest.mean(axis=1)
+    relative = similarity - (scale[:, None] + scale[None, :]) / 2.0
+    # Unrelated pairs: an adjusted similarity of -1, whatever the scales say.
+    relative = np.where(similarity >= min_similarity, relative, -1.0)
+    distance = np.clip(1.0 - relative, 0.0, None)
     np.fill_diagonal(distance, 0.0)
     Z = linkage(squareform(distance, checks=False), method="average")
-    groups = fcluster(Z, t=1.0 - min_similarity, criterion="distance")
+    groups = fcluster(Z, t=1.0 + THEME_MARGIN, criterion="distance")
     # Number themes by their first topic so ids are stable for a given model.
     _, first = np.unique(groups, return_index=True)
     order = {g: i for i, g in enumerate(groups[np.sort(first)])}

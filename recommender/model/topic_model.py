@@ -71,8 +71,9 @@ class TopicModel(ClusterMixin, BaseEstimator):
     min_similarity : float, default=0.1
         No line with a lower cosine to a topic's centroid joins it.
     theme_similarity : float, default=0.1
-        Topics whose word and character n-gram profiles are at least this similar (cosine,
-        average linkage) share a theme.
+        Topics whose word and character n-gram profiles are less similar (cosine) are never
+        related; themes group topics related pair by pair, each pair judged against the two
+        topics' own nearest similarities (``describe.group_themes``).
     n_keywords, n_examples : int, default=8, 5
         Length of each topic's keyword and example lists.
     max_threads : int or None, default=None

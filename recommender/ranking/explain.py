@@ -47,6 +47,8 @@ class RankFacts:
     #: People the score's growth counted (current − previous window) for a growing topic;
     #: 0 leaves the rise out of the why line.
     growth_people: int = 0
+    #: The label phrase whose lines rose more than the whole topic's (the rise counted is theirs).
+    rising_phrase: str | None = None
 
 
 def cooldown_until(last_class_on: date | None, cooldown_days: int) -> date | None:
@@ -81,7 +83,8 @@ def why_text(facts: RankFacts) -> str:
     「上升（比前 30 天多 12 人）」 when the score counted a rise of 12 people)."""
     trend = TREND_ZH.get(facts.trend, facts.trend)
     if facts.trend == "growing" and facts.growth_people > 0:
-        trend += f"（比前 {facts.window_days} 天多 {facts.growth_people} 人）"
+        who = f"提「{facts.rising_phrase}」的" if facts.rising_phrase else ""
+        trend += f"（{who}比前 {facts.window_days} 天多 {facts.growth_people} 人）"
     parts = [f"{facts.people} 人提出，近 {facts.window_days} 天 {facts.recent_people} 人，{trend}"]
     if facts.votes > 0:
         parts.append(f"点赞 {facts.votes}")
@@ -91,6 +94,8 @@ def why_text(facts: RankFacts) -> str:
 
 def _growth_text(facts: RankFacts) -> str:
     window = f"前 {facts.window_days} 天"
+    if facts.rising_phrase and facts.growth_people > 0:
+        return f"提「{facts.rising_phrase}」的比{window}多 {facts.growth_people} 人"
     now, before = facts.recent_people, facts.previous_people
     if before == 0:
         return f"{window}无人提出，近 {facts.window_days} 天 {now} 人" if now else f"近 {facts.window_days * 2} 天无人提出"

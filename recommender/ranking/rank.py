@@ -113,7 +113,7 @@ def rank_topics(
 
     heats: dict[str, TopicHeat] = {}
     for topic_id, topic_records in by_topic.items():
-        heat = compute_heat(topic_records, clock, sessions_by_topic.get(topic_id, ()), params)
+        heat = compute_heat(topic_records, clock, sessions_by_topic.get(topic_id, ()), params, cards[topic_id].label)
         if heat.distinct_people == 0:
             continue
         if segment is not None and heat.distinct_people < params.segment_min_people:
@@ -170,5 +170,6 @@ def _facts(heat: TopicHeat, day: date, params: RankingParams) -> RankFacts:
         votes=heat.vote_total, last_class_on=heat.last_class_on, recently_covered=heat.recently_covered,
         cooldown_until=until, class_planned_on=heat.class_planned_on,
         demand_rising_after_class=heat.demand_rising_after_class,
-        growth_people=heat.current_people - heat.previous_people if counted_rise else 0,
+        growth_people=heat.growth_people if counted_rise else 0,
+        rising_phrase=heat.rising_phrase if counted_rise else None,
     )

@@ -48,6 +48,9 @@ class DemandRecord:
     segment: str
     votes: int = 0
     is_repeat: bool = False
+    #: The line's words (its start is enough): the ranking looks for the topic's label in it,
+    #: to see a specific request rise inside a broader topic. Never shown nor logged.
+    text: str = field(default="", compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.submitted_at.tzinfo is None or self.submitted_at.utcoffset() is None:
@@ -160,6 +163,10 @@ class TopicHeat:
     last_class_on: date | None = None
     class_planned_on: date | None = None
     demand_rising_after_class: bool = False
+    #: The rise (people, current − previous window) the growth component counted, and the
+    #: label phrase it was counted on when the lines saying it rose more than the topic.
+    growth_people: int = 0
+    rising_phrase: str | None = None
 
 
 @dataclass(frozen=True)
