@@ -3,7 +3,9 @@
 import numpy as np
 
 from recommender.model.describe import group_themes
-from recommender.model.labels import EXTEND_ANCHOR_SHARE, EXTEND_SHARE, candidate_labels, choose_labels, theme_label
+from recommender.model.labels import (
+    EXTEND_ANCHOR_SHARE, EXTEND_SHARE, candidate_labels, choose_labels, is_fragment, theme_label,
+)
 
 
 def test_a_phrase_gives_way_to_the_longer_one_most_of_its_lines_use():
@@ -54,6 +56,23 @@ def test_a_word_few_of_a_themes_topics_share_does_not_name_it():
     keywords = [["补课", "强制"], ["开发商", "车位"], ["收取", "车位"], ["乱收费"], ["交房", "延期"], ["职业", "学院"]]
     usage = [{w: 3 for w in kw} for kw in keywords]
     assert theme_label(labels, keywords, usage, [47, 28, 27, 27, 13, 13], generic=set()) == "补课"
+
+
+def test_a_word_jieba_cut_from_a_longer_one_does_not_name_a_theme():
+    """公众 is a keyword of both topics because jieba cut 公众号 in two; in the lines it is
+    always followed by 号, so the theme takes its largest topic's label. 诈骗, followed by
+    different characters, still names its theme."""
+    labels = ["公众号排版", "海报制作"]
+    keywords = [["排版", "公众", "构图"], ["海报", "公众", "制作"]]
+    usage = [{"排版": 6, "公众": 6}, {"海报": 5, "公众": 3}]
+    lines = ["公众号排版怎么做好看", "想学公众号排版", "社区公众号的排版技巧", "海报和公众号供稿怎么做"]
+    assert theme_label(labels, keywords, usage, [7, 5], generic=set()) == "公众"
+    assert theme_label(labels, keywords, usage, [7, 5], generic=set(), lines=lines) == "公众号排版"
+    assert is_fragment("有失", ["家里有失能老人怎么照护", "有失能老人的家庭", "照顾有失能的老人"])
+    fraud = ["冒充公检法诈骗怎么防", "刷单诈骗的套路", "防范电信诈骗", "诈骗电话怎么识别"]
+    assert not is_fragment("诈骗", fraud)
+    assert theme_label(["冒充公检法", "刷单诈骗"], [["冒充", "诈骗"], ["刷单", "诈骗"]], [{"诈骗": 5}, {"诈骗": 6}],
+                       [5, 6], generic=set(), lines=fraud) == "诈骗"
 
 
 def test_a_phrase_joining_two_of_the_topics_words_takes_over_from_a_single_one():

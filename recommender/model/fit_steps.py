@@ -323,6 +323,7 @@ def describe(
             "label": label or theme_label(
                 [labels[t] for t in members], [words[t] for t in members], usage,
                 [int(stats.sizes[t]) for t in members], set(generic),
+                [c[2] for t in members for c in stats.central[t]] if stats.central else (),
             ),
             "topics": members,
         })

@@ -161,12 +161,15 @@ def theme_label(
     usage: Sequence[dict[str, int]],
     sizes: Sequence[int],
     generic: set[str],
+    lines: Sequence[str] = (),
 ) -> str:
     """A theme's label: the word that is a keyword of the most of its topics, then in the
     most of its lines ("诈骗" over 冒充公检法, 刷单诈骗 and 防范电信诈骗); the label of its
     largest topic when no word is a keyword of half of them and two at least (a word two of
     six topics mention, 车位 beside 补课 and 乱收费, does not name them all). ``usage[t]``:
-    how many lines of topic t use each word; ``sizes[t]``: its lines."""
+    how many lines of topic t use each word; ``sizes[t]``: its lines; ``lines``: some of
+    the theme's lines, where a word that is only part of a longer string is no name (see
+    :func:`is_fragment`)."""
     if len(topic_labels) == 1:
         return topic_labels[0]
     names = non_subject_words()
@@ -178,7 +181,44 @@ def theme_label(
         (topics_using[w], lines_using[w], w)
         for w in topics_using
         if topics_using[w] >= max(2, len(topic_labels) / 2) and len(w) >= 2 and w not in generic and w not in names and is_known_word(w)
+        and not is_fragment(w, lines)
     ]
     if best:
         return max(best)[2]
     return topic_labels[max(range(len(sizes)), key=lambda t: (sizes[t], -t))]
+
+
+# A word is a fragment of its lines when at least this share of its uses there (and
+# ``FRAGMENT_MIN_USES`` at least) have the same character beside it on one side: jieba cut
+# 公众号 into 公众 + 号 and 家里有失能老人 into 有失 + 能 + 老人, and 「公众」 and 「有失」
+# named the demo store's themes over 公众号排版 and 失能老人照护.
+FRAGMENT_SHARE = 0.8
+FRAGMENT_MIN_USES = 3
+
+
+def is_fragment(word: str, lines: Sequence[str]) -> bool:
+    """Whether ``word`` is, in ``lines``, mostly part of the same longer string: the same
+    Chinese character (not 的) right after it, or right before it (see ``FRAGMENT_SHARE``)."""
+    before: Counter[str] = Counter()
+    after: Counter[str] = Counter()
+    uses = 0
+    for line in lines:
+        start = line.find(word)
+        while start >= 0:
+            uses += 1
+            end = start + len(word)
+            before[line[start - 1] if start > 0 else ""] += 1
+            after[line[end] if end < len(line) else ""] += 1
+            start = line.find(word, end)
+    if uses < FRAGMENT_MIN_USES:
+        return False
+    for side in (before, after):
+        char, n = side.most_common(1)[0]
+        if _bonds(char) and n >= FRAGMENT_SHARE * uses:
+            return True
+    return False
+
+
+def _bonds(char: str) -> bool:
+    """A character that makes a longer word with its neighbour: Chinese, not the particle 的."""
+    return len(char) == 1 and "\u4e00" <= char <= "\u9fff" and char != "的"
