@@ -1,6 +1,8 @@
-"""Tests of the resampling judgement of ``discovery.find_cores``: which dense cores count as
-found again when a seventh of the lines is left out. HDBSCAN is replaced by scripted
-clusterings (``discovery._cores``), so each case is exactly the situation it names."""
+"""Tests of what lets a small store keep its topics: the resampling judgement of
+``discovery.find_cores`` (which dense cores count as found again when a seventh of the lines
+is left out; HDBSCAN is replaced by scripted clusterings, ``discovery._cores``, so each case
+is exactly the situation it names) and the remainder test's verdict on a word that is most
+of what its lines say (``boilerplate.remainder_generic``, with scripted latent rows)."""
 
 from __future__ import annotations
 
@@ -69,3 +71,36 @@ def test_a_core_absorbed_by_another_gets_no_second_look(monkeypatch):
     # can bring B back.
     merged = np.concatenate([A, B])
     assert kept_sizes(monkeypatch, [A, B], {0: [merged], 1: [A, B]}) == {A.size}
+
+
+# ------------------------------------------------------------------ the remainder test
+
+
+def remainder_verdict(rest_share: float) -> bool:
+    """Whether ``remainder_generic`` finds 基金 (common in general Chinese) generic in 30
+    lines, 8 of which use it, when each of those lines keeps ``rest_share`` of its latent
+    vector without the word and the rests point in unrelated directions."""
+    from recommender.model.boilerplate import remainder_generic
+
+    rng = np.random.default_rng(0)
+    n, dims = 30, 40
+    texts = [f"基金第{i}条" if i < 8 else f"其他第{i}条" for i in range(n)]
+    tokens = [["基金", f"词{i}"] if i < 8 else ["其他", f"词{i}"] for i in range(n)]
+    full = rng.normal(size=(n, dims))
+    full /= np.linalg.norm(full, axis=1, keepdims=True)
+    rests = {}
+    for i in range(8):
+        direction = rng.normal(size=dims)
+        rests[texts[i].replace("基金", " ")] = rest_share * direction / np.linalg.norm(direction)
+
+    def latent(ts, tk):
+        return np.vstack([rests.get(t, np.zeros(dims)) for t in ts])
+
+    return "基金" in remainder_generic(texts, tokens, full, latent)
+
+
+def test_a_word_that_is_most_of_its_lines_is_their_subject_not_glue():
+    # Rests unrelated to each other, but small: the word is what the lines are about.
+    assert not remainder_verdict(0.5)
+    # The same unrelated rests, substantial: the word was glue.
+    assert remainder_verdict(0.95)
