@@ -254,7 +254,8 @@ def find_cores(Z: np.ndarray, min_topic_size: int, keys: np.ndarray) -> list[tup
     few: a retrain with a few more lines would lose it or find another in its place. Only
     cores that survive the perturbation are topics (``RESAMPLE_MATCH`` of the lines both
     fits saw are again in cores lying mostly inside it), so retrains do not make topics come
-    and go. Each core comes with that share, its robustness.
+    and go. A core whose lines fell out of every core of that refit is judged again on a
+    second one (``SECOND_LOOK``). Each core comes with that share, its robustness.
     """
     cores = _cores(Z, min_topic_size)
     if not cores:
@@ -289,10 +290,12 @@ def _found_again(
     for j, a in enumerate(again):
         again_of[a] = j
         overlap = np.bincount(core_of[a][core_of[a] >= 0], minlength=len(cores))
+        if overlap.sum() == 0:
+            continue
         # Mostly inside = most of its lines that were in a core were in this one: the lines
         # the full fit left in no core do not count (a refit core that is this core plus
-        # some of those lines is the same region cut a little wider: the 51-line 公交车
-        # core of the message board was lost so), another core's lines do.
+        # some of those lines is the same region cut a little wider: a 34-line 公交车 core of
+        # the message board was lost so, found again with 27 such lines), another core's do.
         for c in np.flatnonzero(overlap >= 0.5 * overlap.sum()):
             inside_of[c].append(j)
     found, fell = np.zeros(len(cores)), np.zeros(len(cores))
