@@ -92,6 +92,18 @@ RESAMPLE_DROP = 7
 # next (a new request family of a few people clears it: its lines are all found again).
 RESAMPLE_MATCH = 0.5
 NEW_TOPIC_MATCH = 0.7
+# A core that is not found again and at least this share of whose lines fell into no core
+# of the refit gets a second look: a refit without another seventh, its robustness the
+# better of the two. HDBSCAN's leaves are fragile at the margin: a real topic's lines can
+# fall out of every leaf in one refit and be found in another (bench/RESULTS.md: the
+# 72-line 扰民 core was lost so when 不合理 was a frame word); lines that went into
+# *another* core say the core is part of something larger, and get no second look.
+# Measured with the wider-refit rule of ``_found_again`` (in process, the bench's 9 purity
+# sets and the 2,732 message-board titles): +1-3 topics per labelled set with the weighted
+# purity unchanged (0.87 / 0.82 / 0.76 on the three larger sets), 56 -> 62 topics on the
+# message board (执法, 大病医疗, 减速带, 供水, ...). Taking the better of two refits for
+# every core added 10 % topics at a slightly lower purity.
+SECOND_LOOK = 0.5
 # In a retrain, a core that continues no previous topic must hold at least this many new
 # lines (prior ``NEW_LINE``): lines the previous model left in no topic, regrouped because a
 # few lines were added elsewhere, are no new request (seen: 9 "new" topics of 10–58 old
@@ -248,12 +260,28 @@ def find_cores(Z: np.ndarray, min_topic_size: int, keys: np.ndarray) -> list[tup
     few: a retrain with a few more lines would lose it or find another in its place. Only
     cores that survive the perturbation are topics (``RESAMPLE_MATCH`` of the lines both
     fits saw are again in cores lying mostly inside it), so retrains do not make topics come
-    and go. Each core comes with that share, its robustness.
+    and go. A core whose lines fell out of every core of that refit is judged again on a
+    second one (``SECOND_LOOK``). Each core comes with that share, its robustness.
     """
     cores = _cores(Z, min_topic_size)
     if not cores:
         return cores
-    kept = (np.asarray(keys, dtype=np.uint64) % np.uint64(RESAMPLE_DROP)) != 0
+    found, fell = _found_again(cores, Z, min_topic_size, keys, 0)
+    # A core whose lines fell out of every core (rather than into another one) gets a
+    # second look, without another seventh of the lines: see ``SECOND_LOOK``.
+    second = (found < RESAMPLE_MATCH) & (fell >= SECOND_LOOK)
+    if second.any():
+        again, _ = _found_again(cores, Z, min_topic_size, keys, 1)
+        found = np.where(second, np.maximum(found, again), found)
+    return [(rows, float(r)) for rows, r in zip(cores, found) if r >= RESAMPLE_MATCH]
+
+
+def _found_again(
+    cores: list[np.ndarray], Z: np.ndarray, min_topic_size: int, keys: np.ndarray, fold: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per core, the share of its lines found again and the share left in no core, in a
+    fit without the lines whose ``keys`` are ``fold`` modulo ``RESAMPLE_DROP``."""
+    kept = (np.asarray(keys, dtype=np.uint64) % np.uint64(RESAMPLE_DROP)) != np.uint64(fold)
     sub = np.flatnonzero(kept)
     # Fewer lines, a proportionally smaller fewest: a core of exactly the fewest lines
     # that loses one of them must still be found.
@@ -268,19 +296,24 @@ def find_cores(Z: np.ndarray, min_topic_size: int, keys: np.ndarray) -> list[tup
     for j, a in enumerate(again):
         again_of[a] = j
         overlap = np.bincount(core_of[a][core_of[a] >= 0], minlength=len(cores))
-        for c in np.flatnonzero(overlap >= 0.5 * a.size):
+        if overlap.sum() == 0:
+            continue
+        # Mostly inside = most of its lines that were in a core were in this one: the lines
+        # the full fit left in no core do not count (a refit core that is this core plus
+        # some of those lines is the same region cut a little wider: a 34-line 公交车 core of
+        # the message board was lost so, found again with 27 such lines), another core's do.
+        for c in np.flatnonzero(overlap >= 0.5 * overlap.sum()):
             inside_of[c].append(j)
-    out = []
-    for rows, inside in zip(cores, inside_of):
+    found, fell = np.zeros(len(cores)), np.zeros(len(cores))
+    for c, (rows, inside) in enumerate(zip(cores, inside_of)):
         seen = rows[kept[rows]]
         if seen.size == 0:
             continue
         # Found again = its lines are again in cores that lie mostly inside it (one, or a
         # few if the perturbation cut it in parts), not noise or part of something larger.
-        robustness = np.isin(again_of[seen], inside).sum() / seen.size
-        if robustness >= RESAMPLE_MATCH:
-            out.append((rows, robustness))
-    return out
+        found[c] = np.isin(again_of[seen], inside).sum() / seen.size
+        fell[c] = (again_of[seen] < 0).sum() / seen.size
+    return found, fell
 
 
 def subject_head(words: set[str], counts: Counter, corpus: Counter) -> str | None:
