@@ -14,8 +14,10 @@ def unit(*rows: list[float]) -> np.ndarray:
     return Z / np.linalg.norm(Z, axis=1, keepdims=True)
 
 
-# One topic about video calls: 20 lines near e1, spread a little towards e2.
-MEMBERS = unit(*[[1.0, 0.02 * i, 0.0] for i in range(20)])
+# One topic about video calls: 20 lines near e1, spread towards e2 at growing angles apart
+# (0.002, 0.004, ... radians), so members differ in how close their nearest member is.
+ANGLES = np.cumsum([0.0] + [0.002 * k for k in range(1, 20)])
+MEMBERS = np.stack([np.cos(ANGLES), np.sin(ANGLES), np.zeros(20)], axis=1)
 MEMBER_TOKENS = [["微信", "视频", "通话"] if i % 2 else ["视频", "通话", "怎么", "设置"] for i in range(20)]
 KNOWN = {w: i for i, w in enumerate(["微信", "视频", "通话", "怎么", "设置", "手机"])}
 
@@ -48,20 +50,21 @@ def test_a_line_about_something_new_still_joins_by_its_word_when_close(index):
     assert labels.tolist() == [0]
 
 
-def test_closeness_floor_is_near_the_weakest_members(index):
-    """Without a distinctive word a line joins by closeness when it is about as close to the
-    topic as its weakest members (the 5th percentile of their similarity), not only when it
-    is as close as the closest nine tenths."""
-    own = np.sort(MEMBERS @ index.centroids[0])
-    assert index.floors[0] == pytest.approx(np.percentile(own, 5))
-    assert index.floors[0] < np.percentile(own, 10)
-    # Between the two: joins (tokens all established, no distinctive word).
-    target = (np.percentile(own, 5) + np.percentile(own, 10)) / 2
-    c = index.centroids[0]
-    side = np.cross(c, [0.0, 0.0, 1.0])
-    side /= np.linalg.norm(side)
-    line = target * c + np.sqrt(1 - target**2) * side
-    labels, _ = index.assign(line[None, :], [["微信", "通话"]])
+def test_a_line_as_close_to_a_member_as_most_members_are_joins(index):
+    """Without a distinctive word a line joins by closeness when it is as close to one of
+    the topic's members as the least connected tenth of members are to theirs (and close
+    enough to the centroid), not only when it beats the least connected quarter."""
+    S = MEMBERS @ MEMBERS.T
+    np.fill_diagonal(S, -np.inf)
+    nn = S.max(axis=1)
+    assert index.neighbour_floors[0] == pytest.approx(np.percentile(nn, 10))
+    # Off the plane of the members, at an angle to the most central member between the
+    # 10th and the 25th percentile of the members' own nearest angles.
+    delta = (np.arccos(np.percentile(nn, 10)) + np.arccos(np.percentile(nn, 25))) / 2
+    j = int(np.argmax(MEMBERS @ index.centroids[0]))
+    line = np.cos(delta) * MEMBERS[j] + np.sin(delta) * np.array([0.0, 0.0, 1.0])
+    assert line @ index.centroids[0] >= index.floors[0]
+    labels, _ = index.assign(line[None, :], [["微信", "通话"]])  # established words, no distinctive one
     assert labels.tolist() == [0]
 
 
