@@ -1,0 +1,79 @@
+"""Open-set assignment (recommender/model/assignment.py) on small vectors the tests build:
+what counts as evidence for joining a topic, and what the familiarity score weighs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from recommender.model.assignment import build_index
+
+
+def unit(*rows: list[float]) -> np.ndarray:
+    Z = np.asarray(rows, dtype=np.float64)
+    return Z / np.linalg.norm(Z, axis=1, keepdims=True)
+
+
+# One topic about video calls: 20 lines near e1, spread towards e2 at growing angles apart
+# (0.002, 0.004, ... radians), so members differ in how close their nearest member is.
+ANGLES = np.cumsum([0.0] + [0.002 * k for k in range(1, 20)])
+MEMBERS = np.stack([np.cos(ANGLES), np.sin(ANGLES), np.zeros(20)], axis=1)
+MEMBER_TOKENS = [["微信", "视频", "通话"] if i % 2 else ["视频", "通话", "怎么", "设置"] for i in range(20)]
+KNOWN = {w: i for i, w in enumerate(["微信", "视频", "通话", "怎么", "设置", "手机"])}
+
+
+@pytest.fixture(scope="module")
+def index():
+    return build_index(
+        MEMBERS, [np.arange(20)], [frozenset({"视频"})], min_similarity=0.1, known_words=KNOWN, tokens=MEMBER_TOKENS
+    )
+
+
+FAR = unit([0.3, 0.0, 1.0])  # cosine about 0.29 to the topic: above min_similarity, below every member
+
+
+def test_a_distinctive_word_joins_a_line_of_established_words(index):
+    labels, _ = index.assign(FAR, [["手机", "视频", "通话"]])
+    assert labels.tolist() == [0]
+
+
+def test_a_distinctive_word_alone_does_not_join_a_far_line_about_something_new(index):
+    """视频 in 「短视频剪辑直播带货」: most of its words are new to the store and it is far from
+    every member, so the word is incidental: no topic."""
+    labels, _ = index.assign(FAR, [["视频", "剪辑", "直播", "带货"]])
+    assert labels.tolist() == [-1]
+
+
+def test_a_line_about_something_new_still_joins_by_its_word_when_close(index):
+    close = unit([1.0, 0.05, 0.0])
+    labels, _ = index.assign(close, [["视频", "剪辑", "直播", "带货"]])
+    assert labels.tolist() == [0]
+
+
+def test_a_line_as_close_to_a_member_as_most_members_are_joins(index):
+    """Without a distinctive word a line joins by closeness when it is as close to one of
+    the topic's members as the least connected tenth of members are to theirs (and close
+    enough to the centroid), not only when it beats the least connected quarter."""
+    S = MEMBERS @ MEMBERS.T
+    np.fill_diagonal(S, -np.inf)
+    nn = S.max(axis=1)
+    assert index.neighbour_floors[0] == pytest.approx(np.percentile(nn, 10))
+    # Off the plane of the members, at an angle to the most central member between the
+    # 10th and the 25th percentile of the members' own nearest angles.
+    delta = (np.arccos(np.percentile(nn, 10)) + np.arccos(np.percentile(nn, 25))) / 2
+    j = int(np.argmax(MEMBERS @ index.centroids[0]))
+    line = np.cos(delta) * MEMBERS[j] + np.sin(delta) * np.array([0.0, 0.0, 1.0])
+    assert line @ index.centroids[0] >= index.floors[0]
+    labels, _ = index.assign(line[None, :], [["微信", "通话"]])  # established words, no distinctive one
+    assert labels.tolist() == [0]
+
+
+def test_known_share_weighs_words_by_how_specific_they_are(index):
+    """An unknown 太极拳 (general IDF 9.9) makes a line less familiar than an unknown 然后 (4.8)."""
+    lines = [["视频", "太极拳"], ["视频", "然后"]]
+    plain = index.known_share(lines)
+    weighted = index.known_share(lines, weighted=True)
+    assert plain.tolist() == [0.5, 0.5]
+    assert weighted[0] < 0.5 < weighted[1]
+    _, scores = index.assign(unit([1.0, 0.1, 0.0], [1.0, 0.1, 0.0]), lines)
+    assert scores[0] < scores[1]
