@@ -100,6 +100,16 @@ def test_stylesheet_is_served(client):
     assert "--touch" in response.text
 
 
+def test_pages_link_an_icon_that_is_served(client):
+    """Every page names its icon, so a browser does not ask for /favicon.ico (a 404 in its
+    console on every page); the icon it names is served."""
+    page = parse_html(client.get("/").text)
+    icons = [link.get("href") for link in page.find_all("link") if "icon" in (link.get("rel") or [])]
+    assert icons, "no <link rel=icon>"
+    response = client.get(icons[0])
+    assert response.status_code == 200 and response.headers["content-type"].startswith("image/svg+xml")
+
+
 # ---------------------------------------------------------------------------- POST /feedback
 def test_form_post_redirects_to_thanks_and_stores_masked(client, store):
     """A valid form post answers 303 to /thanks and stores the masked text with segment and class."""

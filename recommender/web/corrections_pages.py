@@ -63,8 +63,13 @@ def _chosen(value: str, field: str) -> str:
     return value
 
 
-def _moved(done: dict, topic_id: str | None) -> str:
-    where = "未归类" if topic_id is None else f"主题 {topic_id}"
+def _moved(done: dict, topic_id: str | None, service: RecommenderService) -> str:
+    """The flash after a move, naming the topic as the corrections list does: 「主题 T0014（消防安全）」."""
+    if topic_id is None:
+        where = "未归类"
+    else:
+        labels = {t["topic_id"]: t["label"] for t in service.topics()["topics"]}
+        where = f"主题 {topic_id}（{labels[topic_id]}）" if labels.get(topic_id) else f"主题 {topic_id}"
     return f"已把 {len(done['feedback_ids'])} 条反馈移到{where}；重新训练后也会保留，可在“主题更正”中撤销。"
 
 
@@ -99,7 +104,8 @@ async def correct_lines(
     except (ValidationFailed, Conflict, NotFound) as exc:
         state = {"picked": set(picked), "label": label, "target": target, "other": ""}
         return await _page_again(request, topic_id, who, service, auth, state, exc)
-    return redirect_with_flash(request, _topic_url(topic_id), ("success", _moved(done, destination)))
+    message = await run_in_threadpool(_moved, done, destination, service)
+    return redirect_with_flash(request, _topic_url(topic_id), ("success", message))
 
 
 @router.post("/lines")
@@ -123,7 +129,8 @@ async def move_lines(
                 request, path, where.query, who, service, auth, corrections=state, status_code=422
             )
         )
-    return redirect_with_flash(request, back, ("success", _moved(done, target)))
+    message = await run_in_threadpool(_moved, done, target, service)
+    return redirect_with_flash(request, back, ("success", message))
 
 
 @router.post("/topics/{topic_id}/merge")
