@@ -363,6 +363,24 @@ def test_api_feedback_refuses_bad_input_with_422(client, store, payload, code):
     assert store.count() == 0
 
 
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        (["想学公文"], "请求体应为 JSON 对象"),
+        ("想学公文", "请求体应为 JSON 对象"),
+        (None, "缺少请求体（JSON 对象）"),
+        ({"segment": "居民"}, "缺少 text"),
+        ({"text": "想学公文", "txt": "typo"}, "不接受的字段：txt"),
+        ({"text": 123}, "text 的格式不对"),
+    ],
+    ids=["body-list", "body-string", "no-body", "missing-text", "unknown-field", "text-number"],
+)
+def test_api_feedback_says_what_is_wrong_with_the_body(client, payload, message):
+    """A malformed body's message names the mistake (not 「请求 的格式不对」 for a body that is no object)."""
+    body = assert_error(client.post("/api/feedback", json=payload), 422, "invalid_request")
+    assert body["error"]["message"] == message
+
+
 def test_api_feedback_empty_text_message_is_chinese(client):
     """Empty text gets intake's Chinese message naming what to do."""
     body = assert_error(client.post("/api/feedback", json={"text": "   "}), 422, "empty")
