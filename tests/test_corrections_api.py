@@ -145,7 +145,7 @@ def test_corrections_list_shows_times_in_the_organizers_zone_and_a_move_names_it
     trained_client, organizer_headers
 ):
     """The list's times are in RECOMMENDER_TIMEZONE like every other page (not UTC), and the
-    message after a move names the topic as the list does: 「主题 T0002（label）」."""
+    messages after a move and a merge name the topic as the list does: 「主题 T0002（label）」."""
     from datetime import datetime
     from zoneinfo import ZoneInfo
 
@@ -157,6 +157,10 @@ def test_corrections_list_shows_times_in_the_organizers_zone_and_a_move_names_it
     )
     assert moved.status_code == 200
     assert f"移到主题 {b}（{topics(client, h)[b]['label']}）" in moved.text
+    c = sorted(topics(client, h))[2]
+    merged_label = topics(client, h)[c]["label"]
+    merged = client.post(f"/organizer/topics/{b}/merge", data={"other_topic_id": c}, headers=h)
+    assert merged.status_code == 200 and f"已把主题 {c}（{merged_label}）并入本主题" in merged.text
     created = datetime.fromisoformat(client.get("/api/corrections", headers=h).json()["items"][0]["created_at"])
     local = created.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d %H:%M")
     listing = client.get("/organizer/corrections", headers=h).text
