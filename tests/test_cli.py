@@ -56,6 +56,26 @@ def test_import_reports_and_is_idempotent(env, store, tmp_path, capsys):
     assert store.count() == 9
 
 
+def test_import_says_which_rows_had_no_time(env, store, tmp_path, capsys):
+    """A row whose time cell is empty is imported dated now, and the summary says so by line
+    (not silently); a file without a time column gets no such note (its columns line says it)."""
+    rows = feedback_rows(seed=15, per_theme=1)
+    path = write_csv(tmp_path / "a.csv", rows)
+    text = path.read_text(encoding="utf-8").splitlines()
+    cells = text[2].split(",")
+    cells[2] = ""
+    text[2] = ",".join(cells)
+    path.write_text("\n".join(text) + "\n", encoding="utf-8")
+    code, out, _ = run(capsys, "import", str(path))
+    assert code == 0 and f"imported: {len(rows)}" in out
+    assert "1 行提交时间为空，按导入时间记录（第 3 行）" in out
+    assert "（csv, utf-8）" in out
+    untimed = tmp_path / "b.csv"
+    untimed.write_text("反馈内容\n想学太极拳入门\n", encoding="utf-8")
+    code, out, _ = run(capsys, "import", str(untimed))
+    assert code == 0 and "imported: 1" in out and "提交时间为空" not in out
+
+
 def test_broken_xlsx_is_a_clear_error_and_loses_nothing(env, store, tmp_path, capsys):
     """A broken XLSX exits 1 with a readable message; what was stored stays stored."""
     good = write_csv(tmp_path / "a.csv", feedback_rows(seed=12, per_theme=1))

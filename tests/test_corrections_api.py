@@ -141,6 +141,32 @@ def test_dashboard_moves_splits_merges_pins_and_undoes(trained_client, organizer
     assert lines[0] in [m["feedback_id"] for m in members(client, h, a)]
 
 
+def test_corrections_list_shows_times_in_the_organizers_zone_and_a_move_names_its_topic(
+    trained_client, organizer_headers
+):
+    """The list's times are in RECOMMENDER_TIMEZONE like every other page (not UTC), and the
+    messages after a move and a merge name the topic as the list does: 「主题 T0002（label）」."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    client, h = trained_client, organizer_headers
+    a, b = two_topics(client, h)
+    line = members(client, h, a)[0]["feedback_id"]
+    moved = client.post(
+        f"/organizer/topics/{a}/lines", data={"action": "move", "target": b, "feedback_id": [str(line)]}, headers=h,
+    )
+    assert moved.status_code == 200
+    assert f"移到主题 {b}（{topics(client, h)[b]['label']}）" in moved.text
+    c = sorted(topics(client, h))[2]
+    merged_label = topics(client, h)[c]["label"]
+    merged = client.post(f"/organizer/topics/{b}/merge", data={"other_topic_id": c}, headers=h)
+    assert merged.status_code == 200 and f"已把主题 {c}（{merged_label}）并入本主题" in merged.text
+    created = datetime.fromisoformat(client.get("/api/corrections", headers=h).json()["items"][0]["created_at"])
+    local = created.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d %H:%M")
+    listing = client.get("/organizer/corrections", headers=h).text
+    assert "时间（北京时间）" in listing and local in listing
+
+
 def test_a_failed_dashboard_correction_keeps_what_was_typed(trained_client, organizer_headers):
     """A split with a too-long label shows the page again (422) with the lines ticked and the label kept."""
     client, h = trained_client, organizer_headers

@@ -87,6 +87,23 @@ def test_new_demand_is_grouped_and_advises_a_retrain(trained_client, trained_ser
     assert page.by_id("retrain-advice") is not None
 
 
+def test_new_demand_since_is_the_organizers_day(trained_client, trained_service, monkeypatch):
+    """「上次训练（…）」 is the day in RECOMMENDER_TIMEZONE: 17:01 UTC on 6 December is
+    01:01 on 7 December in Beijing (the JSON keeps UTC)."""
+    from tests.helpers import parse_html
+    from tests.test_web_organizer import _login
+
+    real = trained_service.new_demand
+
+    def evening_utc():
+        return {**real(), "since": "2026-12-06T17:01:27.797607+00:00"}
+
+    monkeypatch.setattr(trained_service, "new_demand", evening_utc)
+    _login(trained_client)
+    section = parse_html(trained_client.get("/organizer").text).by_id("new-demand")
+    assert "上次训练（2026-12-07）" in section.text
+
+
 @pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 def test_a_retrain_turns_new_demand_into_a_topic_and_keeps_the_others(trained_client, trained_service, settings, organizer_headers):
     """After the retrain the tai-chi requests are a topic labelled with their own words, the

@@ -44,7 +44,7 @@ def test_naive_times_are_read_in_the_given_zone():
     ("action", "detail", "text"),
     [
         ("retrain", {"rows": 430, "topics": 15, "noise": 6, "kept_ids": 0, "engine": "local"},
-         "训练完成：430 条，15 个主题，未归类 6 条，沿用编号 0 个，引擎 本机"),
+         "训练完成：430 条，15 个主题，不属于任何主题 6 条，沿用编号 0 个，引擎 本机"),
         ("retrain", {"status": "started", "pid": 42}, "已在后台开始（进程 42）"),
         ("hide", {"reason": "spam", "note": None}, "原因：垃圾信息"),
         ("restore", {"previous_status": "hidden"}, "原状态：已隐藏"),

@@ -128,6 +128,8 @@ def test_no_topic_pool_and_new_demand_are_linked(trained_client):
     assert {"/organizer/no-topic", "/organizer#new-demand", "/organizer"} <= hrefs
     no_topic = parse_html(trained_client.get("/organizer/no-topic").text)
     assert "/organizer/topics" in {a.get("href") for a in no_topic.find("nav", class_="organizer-nav").find_all("a")}
+    # The model's internal number for "no topic" means nothing to an organizer.
+    assert "（-1）" not in no_topic.find("main").text and "(-1)" not in no_topic.find("main").text
     dashboard = parse_html(trained_client.get("/organizer").text)
     links = dashboard.find("nav", class_="quick-links")
     assert {a.get("href") for a in links.find_all("a")} >= {"/organizer/topics", "/organizer/no-topic", "#new-demand", "#held-back"}

@@ -100,6 +100,16 @@ def test_stylesheet_is_served(client):
     assert "--touch" in response.text
 
 
+def test_pages_link_an_icon_that_is_served(client):
+    """Every page names its icon, so a browser does not ask for /favicon.ico (a 404 in its
+    console on every page); the icon it names is served."""
+    page = parse_html(client.get("/").text)
+    icons = [link.get("href") for link in page.find_all("link") if "icon" in (link.get("rel") or [])]
+    assert icons, "no <link rel=icon>"
+    response = client.get(icons[0])
+    assert response.status_code == 200 and response.headers["content-type"].startswith("image/svg+xml")
+
+
 # ---------------------------------------------------------------------------- POST /feedback
 def test_form_post_redirects_to_thanks_and_stores_masked(client, store):
     """A valid form post answers 303 to /thanks and stores the masked text with segment and class."""
@@ -351,6 +361,24 @@ def test_api_feedback_refuses_bad_input_with_422(client, store, payload, code):
     if code != "invalid_request":  # intake's own Chinese message
         assert any("\u4e00" <= ch <= "\u9fff" for ch in body["error"]["message"])
     assert store.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        (["想学公文"], "请求体应为 JSON 对象"),
+        ("想学公文", "请求体应为 JSON 对象"),
+        (None, "缺少请求体（JSON 对象）"),
+        ({"segment": "居民"}, "缺少 text"),
+        ({"text": "想学公文", "txt": "typo"}, "不接受的字段：txt"),
+        ({"text": 123}, "text 的格式不对"),
+    ],
+    ids=["body-list", "body-string", "no-body", "missing-text", "unknown-field", "text-number"],
+)
+def test_api_feedback_says_what_is_wrong_with_the_body(client, payload, message):
+    """A malformed body's message names the mistake (not 「请求 的格式不对」 for a body that is no object)."""
+    body = assert_error(client.post("/api/feedback", json=payload), 422, "invalid_request")
+    assert body["error"]["message"] == message
 
 
 def test_api_feedback_empty_text_message_is_chinese(client):

@@ -69,6 +69,7 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     rejected: list[tuple[int, str]] = []
     pending = []
     pending_fill: list[int | None] = []  # answering time of each pending line (questionnaires)
+    untimed: list[int] = []  # lines of a file with a time column whose time cell is empty
 
     def flush() -> None:
         nonlocal imported, duplicates, flagged
@@ -89,6 +90,8 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
             try:
                 pending.append(item.to_draft(source=source, settings=service.settings))
                 pending_fill.append(item.fill_seconds)
+                if item.submitted_at is None and "time" in batch.column_map:
+                    untimed.append(item.line)
             except ValidationFailed as exc:
                 rejected.append((item.line, exc.message))
             if len(pending) >= IMPORT_BATCH:
@@ -98,7 +101,7 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
         flush()
         print(f"错误：{exc}（已导入 {imported} 行）", file=sys.stderr)
         return EXIT_ERROR
-    print(f"文件 {path.name}（{batch.format}, {batch.encoding or '-'}）")
+    print(f"文件 {path.name}（{batch.format}{', ' + batch.encoding if batch.encoding else ''}）")
     print(f"  使用的列 columns: {columns_used(batch)}")
     print(f"  导入 imported: {imported}")
     if flagged:
@@ -114,6 +117,13 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
         print(f"    … 另有 {len(rejected) - 50} 行有误")
     for note in batch.notes:
         print(f"  说明 note: {note}")
+    if untimed:
+        # Such a line is counted as received now (recent demand); say so rather than do it silently.
+        lines = "、".join(str(n) for n in untimed[:10]) + (" 等" if len(untimed) > 10 else "")
+        print(
+            f"  说明 note: {len(untimed)} 行提交时间为空，按导入时间记录（第 {lines} 行）"
+            f" / {len(untimed)} rows have no time and are dated now (line {lines})"
+        )
     log.info(
         "import %s: %d imported (%d flagged for review), %d duplicates, %d rejected",
         path.name, imported, flagged, duplicates, len(rejected),

@@ -2,7 +2,7 @@
 for the API and for scripts) read out in Chinese for the people who read the log.
 
 ``rows=430；topics=15；noise=6；kept_ids=0；engine=local`` becomes
-「训练完成：430 条，15 个主题，未归类 6 条，沿用编号 0 个，引擎 本机」.
+「训练完成：430 条，15 个主题，不属于任何主题 6 条，沿用编号 0 个，引擎 本机」.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ STATUS_ZH = {
 }
 # A key's Chinese name, for details no rule below knows.
 KEY_ZH = {
-    "rows": "反馈", "topics": "主题", "noise": "未归类", "kept_ids": "沿用编号", "engine": "引擎",
+    "rows": "反馈", "topics": "主题", "noise": "不属于任何主题", "kept_ids": "沿用编号", "engine": "引擎",
     "reason": "原因", "note": "说明", "label": "名称", "title": "课程", "date": "日期", "status": "状态",
     "session_id": "课程编号", "previous_status": "原状态", "cutoff": "截止", "lines": "条数",
     "folded": "计入统计", "aggregates": "汇总组", "model_version": "模型", "pid": "进程",
@@ -37,7 +37,7 @@ KEY_ZH = {
 def _retrain(d: Mapping) -> str:
     if "rows" in d:
         return (
-            f"训练完成：{d.get('rows')} 条，{d.get('topics')} 个主题，未归类 {d.get('noise')} 条，"
+            f"训练完成：{d.get('rows')} 条，{d.get('topics')} 个主题，不属于任何主题 {d.get('noise')} 条，"
             f"沿用编号 {d.get('kept_ids')} 个，引擎 {ENGINE_ZH.get(d.get('engine'), d.get('engine'))}"
         )
     if d.get("status") == "started":

@@ -63,8 +63,15 @@ def _chosen(value: str, field: str) -> str:
     return value
 
 
-def _moved(done: dict, topic_id: str | None) -> str:
-    where = "未归类" if topic_id is None else f"主题 {topic_id}"
+def _topic_name(topic_id: str, service: RecommenderService) -> str:
+    """A topic as the corrections list names it: 「主题 T0014（消防安全）」."""
+    labels = {t["topic_id"]: t["label"] for t in service.topics()["topics"]}
+    return f"主题 {topic_id}（{labels[topic_id]}）" if labels.get(topic_id) else f"主题 {topic_id}"
+
+
+def _moved(done: dict, topic_id: str | None, service: RecommenderService) -> str:
+    """The flash after a move, naming the topic the lines went to."""
+    where = "未归类" if topic_id is None else _topic_name(topic_id, service)
     return f"已把 {len(done['feedback_ids'])} 条反馈移到{where}；重新训练后也会保留，可在“主题更正”中撤销。"
 
 
@@ -99,7 +106,8 @@ async def correct_lines(
     except (ValidationFailed, Conflict, NotFound) as exc:
         state = {"picked": set(picked), "label": label, "target": target, "other": ""}
         return await _page_again(request, topic_id, who, service, auth, state, exc)
-    return redirect_with_flash(request, _topic_url(topic_id), ("success", _moved(done, destination)))
+    message = await run_in_threadpool(_moved, done, destination, service)
+    return redirect_with_flash(request, _topic_url(topic_id), ("success", message))
 
 
 @router.post("/lines")
@@ -123,7 +131,8 @@ async def move_lines(
                 request, path, where.query, who, service, auth, corrections=state, status_code=422
             )
         )
-    return redirect_with_flash(request, back, ("success", _moved(done, target)))
+    message = await run_in_threadpool(_moved, done, target, service)
+    return redirect_with_flash(request, back, ("success", message))
 
 
 @router.post("/topics/{topic_id}/merge")
@@ -134,11 +143,13 @@ async def merge_topic(
     """Merge the chosen topic into this one."""
     other = form_field(form, "other_topic_id")
     try:
-        done = await run_in_threadpool(lambda: service.merge_topics(topic_id, _chosen(other, "other_topic_id"), actor=actor))
+        # Named before the merge: a topic merged away leaves the lists.
+        merged_name = await run_in_threadpool(_topic_name, _chosen(other, "other_topic_id"), service)
+        done = await run_in_threadpool(lambda: service.merge_topics(topic_id, other, actor=actor))
     except (ValidationFailed, Conflict, NotFound) as exc:
         state = {"picked": set(), "label": "", "target": "", "other": other}
         return await _page_again(request, topic_id, who, service, auth, state, exc)
-    message = f"已把主题 {other} 并入本主题（{len(done['feedback_ids'])} 条反馈）；重新训练后也会保留。"
+    message = f"已把{merged_name}并入本主题（{len(done['feedback_ids'])} 条反馈）；重新训练后也会保留。"
     return redirect_with_flash(request, _topic_url(topic_id), ("success", message))
 
 

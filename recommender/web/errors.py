@@ -92,6 +92,25 @@ def error_response(
     )
 
 
+def _invalid_message(details: list[dict], fields: str) -> str:
+    """What is wrong, in words: a missing or unknown field by name, a body that is no JSON
+    object as such (not 「请求 的格式不对」), else the fields whose value has the wrong type."""
+    kinds = {d["type"] for d in details}
+    if not any(d["field"] for d in details):
+        if "missing" in kinds:
+            return "缺少请求体（JSON 对象）"
+        return "请求体应为 JSON 对象" if kinds & _NOT_AN_OBJECT else "请求的格式不对"
+    if kinds == {"missing"}:
+        return f"缺少 {fields}"
+    if kinds == {"extra_forbidden"}:
+        return f"不接受的字段：{fields}"
+    return f"{fields} 的格式不对"
+
+
+#: Pydantic's error types for a body that is not a JSON object (a list, a string, null).
+_NOT_AN_OBJECT = frozenset({"model_attributes_type", "dict_type", "model_type"})
+
+
 def _validation_details(exc: RequestValidationError) -> list[dict]:
     out = []
     for err in exc.errors():
@@ -141,7 +160,7 @@ def install_error_handlers(app: FastAPI) -> None:
         if len(codes) == 1 and None not in codes:  # one kind of mistake: the code the service would give
             code = codes.pop()
             return error_response(request, 422, code, f"{fields} {VALIDATION_MESSAGES[code]}", details=details)
-        return error_response(request, 422, "invalid_request", f"{fields} 的格式不对", details=details)
+        return error_response(request, 422, "invalid_request", _invalid_message(details, fields), details=details)
 
     @app.exception_handler(ValidationFailed)
     async def feedback_invalid(request: Request, exc: ValidationFailed):
