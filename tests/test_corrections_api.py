@@ -192,6 +192,10 @@ def test_moving_lines_where_they_are_or_splitting_another_topics_lines_is_a_conf
     body = assert_error(client.post(f"/api/feedback/{line}/move", json={"topic_id": a}, headers=h), 409, "nothing_to_move")
     assert "已经在这个主题里" in body["error"]["message"]
     assert_error(client.post(f"/api/topics/{b}/split", json={"feedback_ids": [line]}, headers=h), 409, "not_in_topic")
+    taken = topics(client, h)[b]["label"]
+    body = assert_error(client.post(f"/api/topics/{a}/split", json={"feedback_ids": [line], "label": taken}, headers=h),
+                        409, "label_taken")
+    assert taken in body["error"]["message"]
 
 
 def test_a_split_label_is_masked_like_feedback(trained_client, organizer_headers):

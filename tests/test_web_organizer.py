@@ -158,6 +158,25 @@ def test_rename_errors(trained_client, organizer_headers):
     assert_error(trained_client.patch("/api/topics/T9999", json={"label": "x"}, headers=organizer_headers), 404)
 
 
+def test_a_topic_cannot_take_another_topics_name(trained_client, organizer_headers):
+    """No two topics share a name: renaming to a label another topic shows (the model's or an
+    organizer's, case and spaces aside) is 409 and changes nothing; the topic's own name is fine;
+    the dashboard's form says why."""
+    client, h = trained_client, organizer_headers
+    first, second = client.get("/api/suggestions?top=2", headers=h).json()["suggestions"]
+    taken = second["label"]
+    body = assert_error(client.patch(f"/api/topics/{first['topic_id']}", json={"label": f" {taken} "}, headers=h), 409, "label_taken")
+    assert taken in body["error"]["message"] and second["topic_id"] in body["error"]["message"]
+    assert client.get(f"/api/topics/{first['topic_id']}", headers=h).json()["label"] == first["label"]
+    own = client.patch(f"/api/topics/{first['topic_id']}", json={"label": first["label"]}, headers=h)
+    assert own.status_code == 200
+    client.patch(f"/api/topics/{first['topic_id']}", json={"label": None}, headers=h)
+    csrf = _login(client)
+    done = client.post(f"/organizer/topics/{first['topic_id']}/label", data={"label": taken, "csrf_token": csrf})
+    assert done.status_code == 200 and "已有主题叫" in parse_html(done.text).find("div", class_="flash").text
+    assert client.get(f"/api/topics/{first['topic_id']}", headers=h).json()["label"] == first["label"]
+
+
 # --------------------------------------------------------------------------- sessions
 
 

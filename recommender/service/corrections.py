@@ -13,7 +13,7 @@ from __future__ import annotations
 from recommender.door.validation import clean_field
 from recommender.errors import Conflict, NotFound, ValidationFailed
 from recommender.service.demand_view import DemandView
-from recommender.service.planning import MAX_LABEL, is_topic_id
+from recommender.service.planning import MAX_LABEL, is_topic_id, refuse_taken_label
 from recommender.service.serving import ModelServing
 from recommender.store import Correction, FeedbackStore
 from recommender.store.rows import WITH_TEXT
@@ -74,6 +74,7 @@ class Corrections:
         shown = self.view.shown_topics()
         self._known(topic_id, shown)
         label = clean_field(label, field="label", label="新主题名称", limit=MAX_LABEL, numbers=False)
+        refuse_taken_label(shown, label, None)
         ids = self._lines(feedback_ids)
         members = self.view.topic_feedback(topic_id)
         picked = [r for r in members if r.id in set(ids)]

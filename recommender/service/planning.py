@@ -7,11 +7,12 @@ every suggestion), so each change drops this worker's cached side tables at once
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import date
 
 from recommender.crypto import token_urlsafe
 from recommender.door.validation import clean_field
-from recommender.errors import NotFound, ValidationFailed
+from recommender.errors import Conflict, NoModelError, NotFound, ValidationFailed
 from recommender.ranking.rank import SESSION_STATUSES
 from recommender.service.demand_view import DemandView
 from recommender.service.shapes import session_json
@@ -27,6 +28,18 @@ FEEDBACK_TOKEN_BYTES = 16
 _TOPIC_ID = re.compile(rf"[A-Za-z0-9_-]{{1,{MAX_TOPIC_ID}}}")
 
 
+def refuse_taken_label(shown: Mapping[str, str], label: str | None, topic_id: str | None) -> None:
+    """Conflict when a shown topic other than ``topic_id`` is called ``label`` already
+    (``shown``: topic id → the label it shows, the organizers' or the model's): no two
+    topics share a name, or a suggestion, a theme list or an export could not tell them apart."""
+    if not label:
+        return
+    wanted = label.strip().casefold()
+    for other, name in shown.items():
+        if other != topic_id and (name or "").strip().casefold() == wanted:
+            raise Conflict(f"已有主题叫“{label}”（{other}），请换一个名称", code="label_taken")
+
+
 class Planning:
     """Rename topics and record class sessions (each written to the audit log with its actor)."""
 
@@ -38,6 +51,11 @@ class Planning:
         """Set the organizer's label (kept across retrains); None or blank restores the model's.
         Cleaned and masked like feedback (:func:`recommender.door.validation.clean_field`)."""
         label = clean_field(label, field="label", label="主题名称", limit=MAX_LABEL, numbers=False)
+        try:
+            shown = self.view.shown_topics()
+        except NoModelError:  # no model yet: no topic is shown under any name
+            shown = {}
+        refuse_taken_label(shown, label, topic_id)
         if not is_topic_id(topic_id) or not self.store.rename_topic(topic_id, label):
             raise NotFound(f"没有编号为 {topic_id} 的主题")
         self.view.forget_side_tables()

@@ -24,7 +24,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
 from recommender.door.screening import ACTION_ZH, FLAG_REASONS_ZH, HIDE_REASONS, HIDE_REASONS_ZH
-from recommender.errors import NoModelError, NotFound, RetrainInProgress, ValidationFailed
+from recommender.errors import Conflict, NoModelError, NotFound, RetrainInProgress, ValidationFailed
 from recommender.service import RecommenderService
 from recommender.service.filters import bounded_page
 from recommender.web.class_pages import with_links
@@ -469,7 +469,7 @@ async def rename_topic(
     back = f"{HOME}/topics/{quote(topic_id, safe='')}"
     try:
         result = await run_in_threadpool(lambda: service.rename_topic(topic_id, label, actor=actor))
-    except ValidationFailed as exc:
+    except (ValidationFailed, Conflict) as exc:
         return _redirect(request, back, ("error", exc.message))
     message = f"主题已改名为“{result['label']}”。" if result["label"] else "已恢复模型生成的主题名称。"
     return _redirect(request, back, ("success", message))
