@@ -520,30 +520,17 @@ def test_dashboard_retrain_button_starts_a_retrain(client, retrain_script):
         client.app.state.retrain_runner.stop()
 
 
-def test_session_dates_default_to_today_where_the_organizers_are(trained_service, settings, monkeypatch):
-    """The plan forms' date fields (dashboard and topic page) are prefilled with today in
-    RECOMMENDER_TIMEZONE, not on the server's clock: the zone is chosen so that its date
-    differs from the UTC date right now (UTC+14 from 10:00 UTC, else UTC−12)."""
-    from datetime import datetime, timezone
-    from zoneinfo import ZoneInfo
-
-    from fastapi.testclient import TestClient
-
-    from recommender.web.app import create_app
-
-    zone = "Pacific/Kiritimati" if datetime.now(timezone.utc).hour >= 10 else "Etc/GMT+12"
-    local = settings.model_copy(update={"timezone": zone})
-    monkeypatch.setattr(trained_service, "settings", local)
-    today = datetime.now(ZoneInfo(zone)).date().isoformat()
-    assert today != datetime.now(timezone.utc).date().isoformat()
-    with TestClient(create_app(local, trained_service)) as client:
-        _login(client)
-        page = parse_html(client.get("/organizer").text)
-        dates = {i.get("value") for i in page.find_all("input", type="date", name="date")}
-        assert dates == {today}
-        topic_id = client.get("/api/topics", headers={"Authorization": f"Bearer {ORGANIZER_TOKEN}"}).json()["topics"][0]["topic_id"]
-        page = parse_html(client.get(f"/organizer/topics/{topic_id}").text)
-        assert page.by_id("plan-date").get("value") == today
+def test_session_dates_default_to_the_day_suggestions_are_counted_to(trained_client):
+    """The plan forms' date fields (dashboard and topic page) are prefilled with the day the
+    suggestions are counted to by default, so a class recorded with it holds its topic back
+    at once."""
+    _login(trained_client)
+    page = parse_html(trained_client.get("/organizer").text)
+    dates = {i.get("value") for i in page.find_all("input", type="date", name="date")}
+    assert dates == {date.today().isoformat()}
+    topic_id = trained_client.get("/api/topics", headers={"Authorization": f"Bearer {ORGANIZER_TOKEN}"}).json()["topics"][0]["topic_id"]
+    page = parse_html(trained_client.get(f"/organizer/topics/{topic_id}").text)
+    assert page.by_id("plan-date").get("value") == date.today().isoformat()
 
 
 @pytest.mark.slow

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import date, datetime, tzinfo
+from datetime import date
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 from fastapi import APIRouter, Request
@@ -160,10 +160,12 @@ def _with_flash_cleared(request: Request, response: Response) -> Response:
 PLAN_FIELD_CHARS = 200
 
 
-def _plan_defaults(tz: tzinfo) -> dict:
-    """The plan form's default date: today where the organizers are (RECOMMENDER_TIMEZONE),
-    not on the server's clock (UTC on most servers: yesterday until 08:00 in Beijing)."""
-    return {"today": datetime.now(tz).date().isoformat()}
+def _plan_defaults() -> dict:
+    """The plan form's default date: the day the suggestions are counted to when no 截至
+    date is given (the server's today), so a class recorded with it holds its topic back at
+    once. (Today where the organizers are would be a day ahead of that from 00:00 to 08:00
+    in Beijing on a UTC server, and the class would not count until the next day.)"""
+    return {"today": date.today().isoformat()}
 
 
 # --------------------------------------------------------------------------- login
@@ -245,7 +247,7 @@ def dashboard(
         "half_life_days": f"{settings.half_life_days:g}",
         "trend_window_days": settings.trend_window_days,
         **_moderation_context(service),
-        **_plan_defaults(settings.tz),
+        **_plan_defaults(),
         "recent_classes": [with_links(request, s) for s in service.sessions(latest=RECENT_CLASSES)],
         "status_zh": STATUS_ZH,
     }
@@ -405,7 +407,7 @@ def render_topic_page(
         "hide_reasons": [(r, HIDE_REASONS_ZH[r]) for r in HIDE_REASONS],
         "other_topics": [t for t in service.topics()["topics"] if t["topic_id"] != topic_id],
         "corrections": corrections or {"picked": set(), "label": "", "target": "", "other": ""},
-        **_plan_defaults(service.settings.tz),
+        **_plan_defaults(),
         **_standing_context(service, topic_id),
     }
     if corrections and corrections.get("error"):
