@@ -295,8 +295,10 @@ class TopicModel(ClusterMixin, BaseEstimator):
     def predict_scores(
         self, texts: Sequence[str], tokens: Sequence[Sequence[str]] | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Topic of each text (-1 when it fits none) and its assignment score (similarity to
-        the nearest member of the best topic: low for texts unlike every topic)."""
+        """Topic of each text (-1 when it fits none) and its assignment score (how familiar
+        the text is: its similarity to the nearest training line in the latent and the
+        TF-IDF space and the share of its words the model knows; low for texts about
+        something the store has not seen, see ``TopicIndex.assign``)."""
         check_is_fitted(self, "index_")
         texts, tokens = self._check_input(texts, tokens)
         X, Z = self._vectors(texts, tokens)
