@@ -77,3 +77,27 @@ def test_known_share_weighs_words_by_how_specific_they_are(index):
     assert weighted[0] < 0.5 < weighted[1]
     _, scores = index.assign(unit([1.0, 0.1, 0.0], [1.0, 0.1, 0.0]), lines)
     assert scores[0] < scores[1]
+
+
+def test_the_score_adds_the_nearest_reference_line_in_tfidf_space():
+    # The same latent rows and words as the fixture; TF-IDF rows: every member has features
+    # 0 and 1, so a new line with those features repeats the store's wording, one with
+    # feature 2 only shares nothing of it, whatever its latent vector.
+    import scipy.sparse as sp
+
+    X = sp.csr_matrix(np.tile([1.0, 2.0, 0.0], (20, 1)))
+    with_rows = build_index(
+        MEMBERS, [np.arange(20)], [frozenset({"视频"})], min_similarity=0.1, known_words=KNOWN,
+        tokens=MEMBER_TOKENS, X=X,
+    )
+    assert with_rows.reference_features.shape == (3, 20)
+    Z = np.vstack([MEMBERS[3], MEMBERS[3]])
+    words = [["视频", "通话"], ["视频", "通话"]]
+    new = sp.csr_matrix([[2.0, 4.0, 0.0], [0.0, 0.0, 5.0]])
+    labels, scores = with_rows.assign(Z, words, X=new)
+    assert labels.tolist() == [0, 0]  # the score does not decide the topic
+    # Latent 1 and known share 1 for both; TF-IDF cosine 1 against 0.
+    assert scores == pytest.approx([1.0, 2.0 / 3.0], abs=1e-6)
+    with pytest.raises(ValueError, match="pass X"):
+        with_rows.assign(Z, words)
+    assert with_rows.subset([0]).reference_features is with_rows.reference_features

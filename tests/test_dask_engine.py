@@ -84,6 +84,14 @@ def _same_model(dask_model, local_model) -> None:
     assert dask_model.themes_ == local_model.themes_
     assert dask_model.quality_ == local_model.quality_
     np.testing.assert_allclose(dask_model.centroids_, local_model.centroids_, atol=1e-9)
+    # The familiarity score and what it compares new lines with (the reference lines'
+    # TF-IDF rows, kept for ``predict``).
+    np.testing.assert_allclose(dask_model.scores_, local_model.scores_, atol=1e-6)
+    a, b = dask_model.index_.reference_features, local_model.index_.reference_features
+    if local_model.index_.open_set:  # the fixed-k partition scores by the centroid alone
+        assert a is not None and a.shape == b.shape and (a != b).nnz == 0
+    else:
+        assert a is None and b is None
 
 
 def _store_lines(store, settings):

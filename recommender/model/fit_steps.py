@@ -177,7 +177,7 @@ def discover(
     index = build_index(
         Z, [t.members for t in topics], [t.terms for t in topics],
         min_similarity=params["min_similarity"], order_key=hashes, known_words=rep.word_vectorizer.vocabulary_,
-        tokens=tokens,
+        tokens=tokens, X=X,
     )
     return Discovery(weights, frozenset(generic), index, [t.prior for t in topics])
 

@@ -30,6 +30,8 @@ from collections.abc import Callable, Sequence
 from numbers import Integral, Real
 
 import numpy as np
+import scipy.sparse as sp
+from sklearn import config_context
 from sklearn.base import BaseEstimator, ClusterMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
@@ -244,7 +246,7 @@ class TopicModel(ClusterMixin, BaseEstimator):
             row_prior = index_prior(prior[rows], {p: t for t, p in enumerate(priors) if p >= 0})
         step(FIT_STEPS[3])
         Z = rep.project(X[first])[lines]  # a line's latent row depends on its feature row alone
-        row_labels, row_scores = index.assign(Z, row_tokens, row_prior)
+        row_labels, row_scores = index.assign(Z, row_tokens, row_prior, X=X)
         sizes = np.bincount(row_labels[row_labels >= 0], minlength=index.n_topics)
         order = steps.order_by_size(sizes, keep={t for t, p in enumerate(priors) if p in pinned})
         row_labels = steps.renumber(row_labels, order, index.n_topics)
@@ -279,18 +281,28 @@ class TopicModel(ClusterMixin, BaseEstimator):
         """Unit latent vectors (n, d); a text without topic words maps to zeros."""
         check_is_fitted(self, "index_")
         texts, tokens = self._check_input(texts, tokens)
-        Z = self.representation_.latent(tokens, [char_segments(t) for t in texts])
+        return self._vectors(texts, tokens)[1]
+
+    def _vectors(self, texts: Sequence[str], tokens: Sequence[Sequence[str]]) -> tuple[sp.csr_matrix, np.ndarray]:
+        """The TF-IDF rows and the unit latent vectors of checked texts."""
+        rep = self.representation_
+        with config_context(skip_parameter_validation=True):  # as ``Representation.latent``
+            X = rep.features(tokens, [char_segments(t) for t in texts])
+            Z = rep.project(X)
         Z[[not t for t in tokens]] = 0.0  # no topic word: no topic, whatever the characters
-        return Z
+        return X, Z
 
     def predict_scores(
         self, texts: Sequence[str], tokens: Sequence[Sequence[str]] | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Topic of each text (-1 when it fits none) and its assignment score (similarity to
-        the nearest member of the best topic: low for texts unlike every topic)."""
+        """Topic of each text (-1 when it fits none) and its assignment score (how familiar
+        the text is: its similarity to the nearest training line in the latent and the
+        TF-IDF space and the share of its words the model knows; low for texts about
+        something the store has not seen, see ``TopicIndex.assign``)."""
         check_is_fitted(self, "index_")
         texts, tokens = self._check_input(texts, tokens)
-        return self.index_.assign(self.transform(texts, tokens), tokens)
+        X, Z = self._vectors(texts, tokens)
+        return self.index_.assign(Z, tokens, X=X)
 
     def predict(self, texts: Sequence[str], tokens: Sequence[Sequence[str]] | None = None) -> np.ndarray:
         """Topic of each text, -1 for texts unlike every topic."""

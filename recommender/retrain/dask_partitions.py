@@ -275,7 +275,7 @@ def assign_partition(
         prior = None
         if row_prior is not None and part.prior is not None:
             prior = index_prior(part.prior[rows], row_prior)
-        row_labels, row_scores = index.assign(Z, tokens, prior)
+        row_labels, row_scores = index.assign(Z, tokens, prior, X=X)
         stats = steps.topic_stats(
             [part.texts[i] for i in rows], tokens, row_labels, row_scores, Z, X, part.hashes[rows], index.n_topics,
             generic,
