@@ -34,7 +34,8 @@ router = APIRouter(
 NOT_FOUND = {404: {"model": ErrorBody, "description": "No such topic, feedback line or correction"}}
 NO_MODEL = {503: {"model": ErrorBody, "description": "No model is served yet"}}
 CONFLICT = {409: {"model": ErrorBody, "description": "Refused in the current state: undone already, lines already there, "
-                                                     "lines of another topic, a topic merged into itself"}}
+                                                     "lines of another topic, a topic merged into itself, a split's name "
+                                                     "another topic shows already"}}
 #: A stored feedback id (``feedback_id`` of a topic's members); in a JSON body, within the
 #: integers every JSON reader holds exactly (2**53).
 StoredId = Annotated[int, Field(ge=1, le=2**53)]

@@ -162,7 +162,10 @@ def get_topic(request: Request, topic_id: TopicId, service: Service, page: PageQ
     return {**topic, "sessions": [with_links(request, s) for s in topic["sessions"]]}
 
 
-@router.patch("/topics/{topic_id}", response_model=RenameOut, responses=NOT_FOUND)
+@router.patch(
+    "/topics/{topic_id}", response_model=RenameOut,
+    responses={**NOT_FOUND, 409: {"model": ErrorBody, "description": "Another topic shows this name already (label_taken)"}},
+)
 def rename_topic(topic_id: TopicId, body: RenameIn, service: Service, actor: Actor) -> dict:
     """Set the organizer's label of a topic (kept across retrains); null restores the model's label."""
     return service.rename_topic(topic_id, body.label, actor=actor)
