@@ -47,6 +47,7 @@ from itertools import chain
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn.preprocessing import normalize
 
 from recommender.text.lexicon import general_idf
 
@@ -433,10 +434,7 @@ def membership(labels: np.ndarray, k: int) -> sp.csr_matrix:
 
 def _unit_rows(X: sp.spmatrix) -> sp.csr_matrix:
     """``X`` as float32 CSR with unit rows (rows of zeros stay zeros)."""
-    X = sp.csr_matrix(X, dtype=np.float32)
-    norms = np.sqrt(np.asarray(X.multiply(X).sum(axis=1), dtype=np.float32).ravel())
-    scale = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)
-    return (sp.diags(scale) @ X).tocsr()
+    return normalize(sp.csr_matrix(X, dtype=np.float32))
 
 
 def _reference(Z: np.ndarray, order_key: np.ndarray | None) -> np.ndarray:

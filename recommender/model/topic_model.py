@@ -31,7 +31,6 @@ from numbers import Integral, Real
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn import config_context
 from sklearn.base import BaseEstimator, ClusterMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
@@ -285,10 +284,7 @@ class TopicModel(ClusterMixin, BaseEstimator):
 
     def _vectors(self, texts: Sequence[str], tokens: Sequence[Sequence[str]]) -> tuple[sp.csr_matrix, np.ndarray]:
         """The TF-IDF rows and the unit latent vectors of checked texts."""
-        rep = self.representation_
-        with config_context(skip_parameter_validation=True):  # as ``Representation.latent``
-            X = rep.features(tokens, [char_segments(t) for t in texts])
-            Z = rep.project(X)
+        X, Z = self.representation_.encode(tokens, [char_segments(t) for t in texts])
         Z[[not t for t in tokens]] = 0.0  # no topic word: no topic, whatever the characters
         return X, Z
 
