@@ -528,6 +528,71 @@ def test_each_worker_assigns_its_own_lines_and_others_after_a_grace(trained_serv
     assert svc.store.unassigned(version) == []
 
 
+def test_lines_of_a_failed_assignment_write_are_tried_again(trained_service, monkeypatch):
+    """A write that fails (a lock timeout, a lost connection) keeps this worker's new lines
+    for the next pass instead of leaving them to the orphan sweep."""
+    import recommender.service.serving as service_module
+
+    svc = trained_service
+    version = svc.served().version
+    monkeypatch.setattr(service_module, "ORPHAN_GRACE", timedelta(hours=1))
+    svc.refresh_model(force=False)  # the first pass after the swap
+    line = svc.submit(svc.draft("灭火器怎么正确使用，想学消防安全", source="api"))
+    real = svc.store.put_assignments
+    calls = []
+
+    def failing_once(*args, **kwargs):
+        calls.append(args)
+        if len(calls) == 1:
+            raise RuntimeError("connection lost")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(svc.store, "put_assignments", failing_once)
+    with pytest.raises(RuntimeError):
+        svc.refresh_model(force=False)
+    assert line.id in {r.id for r in svc.store.unassigned(version)}
+    svc.refresh_model(force=False)
+    assert svc.store.unassigned(version) == [] and len(calls) == 2
+
+
+def test_put_assignments_writes_in_id_order(store):
+    """Rows are upserted in feedback-id order whatever order the caller gives (two workers
+    then lock overlapping rows in the same order)."""
+    from recommender.store import NewFeedback
+
+    now = datetime.now(timezone.utc)
+    ids = [store.add(NewFeedback(text=f"想学第{i}课", segment="居民", submitted_at=now, source="api")).id for i in range(3)]
+    seen = []
+    real = store.engine.connect
+
+    class Spy:
+        def __init__(self, conn):
+            self.conn = conn
+
+        def __getattr__(self, name):
+            return getattr(self.conn, name)
+
+        def __enter__(self):
+            self.conn.__enter__()
+            return self
+
+        def __exit__(self, *exc):
+            return self.conn.__exit__(*exc)
+
+        def execute(self, statement, params=None, *args, **kwargs):
+            if isinstance(params, list):
+                seen.extend(p["feedback_id"] for p in params)
+            return self.conn.execute(statement, params, *args, **kwargs)
+
+    store.engine.connect = lambda: Spy(real())  # type: ignore[method-assign]
+    try:
+        store.put_assignments("v1", [(ids[2], "T0001", 0.9), (ids[0], "T0001", 0.9), (ids[1], None, 0.1)])
+    finally:
+        del store.engine.connect
+    assert seen == sorted(ids)
+    assert store.assignment_count("v1") == 3
+
+
 def test_no_assignment_is_left_for_a_line_withdrawn_meanwhile(store):
     """put_assignments(only_with_text=True) drops what it stored for a line that lost its text."""
     from recommender.store import NewFeedback

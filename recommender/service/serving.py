@@ -200,7 +200,14 @@ class ModelServing:
         done = 0
         for start in range(0, len(fresh), batch):
             rows = fresh[start : start + batch]
-            self.assign_rows(served, rows, only_with_text=True)
+            try:
+                self.assign_rows(served, rows, only_with_text=True)
+            except Exception:
+                # A failed write (a lock timeout, a dropped connection) must not cost these
+                # lines their assignment: they are tried again on the next pass.
+                with self._fresh_lock:
+                    self._fresh[:0] = fresh[start:]
+                raise
             done += len(rows)
         now_mono = time.monotonic()
         if now_mono - self._orphans_checked >= ORPHAN_CHECK_SECONDS:
@@ -213,8 +220,10 @@ class ModelServing:
             if orphans:
                 self.assign_rows(served, orphans, only_with_text=True)
                 done += len(orphans)
-            # Lines younger than the grace were left to their own worker: read them again next time.
-            self._assigned_since = cutoff
+            # Lines younger than the grace were left to their own worker: read them again next
+            # time. A full read may have left some out: keep the window where it was.
+            if len(rows) < batch:
+                self._assigned_since = cutoff
             self._orphans_checked = now_mono
         if done:
             log.debug("assigned %d feedback lines to model %s", done, served.version)

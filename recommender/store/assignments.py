@@ -33,8 +33,10 @@ class AssignmentTables(StoreEngine):
                 "score": float(row[2]),
                 "no_request": bool(row[3]) if len(row) > 3 else None,
             }
-            for row in rows
+            for row in sorted(rows, key=lambda r: r[0])
         ]
+        # In id order: two workers upserting overlapping lines take the row locks in the same
+        # order, so they wait for each other instead of deadlocking (PostgreSQL).
         if not rows:
             return 0
         if self._upsert_assignment is None:
