@@ -58,6 +58,24 @@ def test_a_word_few_of_a_themes_topics_share_does_not_name_it():
     assert theme_label(labels, keywords, usage, [47, 28, 27, 27, 13, 13], generic=set()) == "补课"
 
 
+def test_a_word_no_topic_is_named_by_does_not_name_their_theme():
+    """小孩 is a keyword of three school topics (入学, 户口迁移, 读书) and 格式 of three
+    writing topics, yet no topic is named by it: it is an aspect of their lines, and the
+    theme takes its largest topic's label. 诈骗, inside its topics' labels, still names its."""
+    school = ["入学", "户口迁移", "读书"]
+    keywords = [["入学", "小孩", "录取"], ["户口", "迁移", "小孩"], ["读书", "小孩", "孩子"]]
+    usage = [{"入学": 27, "小孩": 8}, {"户口": 20, "小孩": 4}, {"读书": 17, "小孩": 8}]
+    assert theme_label(school, keywords, usage, [28, 27, 17], generic=set()) == "入学"
+    writing = ["公文写作", "通知的写法", "标题"]
+    keywords = [["公文写作", "公文", "格式"], ["写法", "通知", "格式"], ["标题", "范文", "格式"]]
+    usage = [{"公文写作": 9, "格式": 3}, {"写法": 6, "格式": 3}, {"标题": 5, "格式": 4}]
+    assert theme_label(writing, keywords, usage, [12, 8, 6], generic=set()) == "公文写作"
+    fraud = ["冒充客服诈骗", "刷单诈骗", "冒充公检法"]
+    keywords = [["客服", "诈骗"], ["刷单", "诈骗"], ["公检法", "诈骗"]]
+    usage = [{"诈骗": 5}, {"诈骗": 6}, {"诈骗": 4}]
+    assert theme_label(fraud, keywords, usage, [5, 6, 4], generic=set()) == "诈骗"
+
+
 def test_a_word_jieba_cut_from_a_longer_one_does_not_name_a_theme():
     """公众 is a keyword of both topics because jieba cut 公众号 in two; in the lines it is
     always followed by 号, so the theme takes its largest topic's label. 诈骗, followed by

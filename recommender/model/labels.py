@@ -166,7 +166,10 @@ def theme_label(
     """A theme's label: the word that is a keyword of the most of its topics, then in the
     most of its lines ("诈骗" over 冒充公检法, 刷单诈骗 and 防范电信诈骗); the label of its
     largest topic when no word is a keyword of half of them and two at least (a word two of
-    six topics mention, 车位 beside 补课 and 乱收费, does not name them all). ``usage[t]``:
+    six topics mention, 车位 beside 补课 and 乱收费, does not name them all). The word must
+    be inside one of the topics' own labels: a keyword the topics share that none is named
+    by is an aspect of their lines (小孩 beside 入学, 户口迁移 and 读书; 格式 beside
+    公文写作, 通知的写法 and 标题), not what they are about. ``usage[t]``:
     how many lines of topic t use each word; ``sizes[t]``: its lines; ``lines``: some of
     the theme's lines, where a word that is only part of a longer string is no name (see
     :func:`is_fragment`)."""
@@ -181,7 +184,7 @@ def theme_label(
         (topics_using[w], lines_using[w], w)
         for w in topics_using
         if topics_using[w] >= max(2, len(topic_labels) / 2) and len(w) >= 2 and w not in generic and w not in names and is_known_word(w)
-        and not is_fragment(w, lines)
+        and not is_fragment(w, lines) and any(w in label for label in topic_labels)
     ]
     if best:
         return max(best)[2]
