@@ -8,6 +8,7 @@ configuration table is checked against this class by ``tests/test_docs.py``.
 from __future__ import annotations
 
 import ipaddress
+from datetime import date, datetime, timezone
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
@@ -118,7 +119,8 @@ class Settings(BaseSettings):
         "Asia/Shanghai",
         description=(
             "IANA time zone of the organizers: every time shown to a person (dashboard, audit log, exports, "
-            "CLI tables) is in it, and a time written without a zone (a form, a spreadsheet) is read in it."
+            "CLI tables) is in it, a time written without a zone (a form, a spreadsheet) is read in it, and "
+            "days are counted in it (the suggestions' as_of and its default today, class days)."
         ),
     )
 
@@ -249,6 +251,11 @@ class Settings(BaseSettings):
         """``timezone`` as a tzinfo."""
         return ZoneInfo(self.timezone)
 
+    def today(self) -> date:
+        """Today where the organizers are: the default 截至 date of the suggestions and of the
+        plan-a-class form. (The UTC date is yesterday's from 00:00 to 08:00 in Beijing.)"""
+        return now_utc().astimezone(self.tz).date()
+
     @field_validator("segments", mode="before")
     @classmethod
     def _split_segments(cls, value: object) -> object:
@@ -297,6 +304,11 @@ class Settings(BaseSettings):
                 value = ",".join(str(v) for v in value)
             env[f"RECOMMENDER_{name.upper()}"] = str(value)
         return env
+
+
+def now_utc() -> datetime:
+    """The current time, the one clock :meth:`Settings.today` reads (tests pin it here)."""
+    return datetime.now(timezone.utc)
 
 
 def local_zone() -> ZoneInfo:

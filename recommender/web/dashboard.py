@@ -160,12 +160,11 @@ def _with_flash_cleared(request: Request, response: Response) -> Response:
 PLAN_FIELD_CHARS = 200
 
 
-def _plan_defaults() -> dict:
-    """The plan form's default date: the day the suggestions are counted to when no 截至
-    date is given (the server's today), so a class recorded with it holds its topic back at
-    once. (Today where the organizers are would be a day ahead of that from 00:00 to 08:00
-    in Beijing on a UTC server, and the class would not count until the next day.)"""
-    return {"today": date.today().isoformat()}
+def _plan_defaults(service: RecommenderService) -> dict:
+    """The plan form's default date: the organizers' today, the day the suggestions are
+    counted to when no 截至 date is given, so a class recorded with it holds its topic back at
+    once (both count days in RECOMMENDER_TIMEZONE, whatever the server's own zone)."""
+    return {"today": service.settings.today().isoformat()}
 
 
 # --------------------------------------------------------------------------- login
@@ -226,7 +225,7 @@ def dashboard(
         error = exc.message
         status_code = 422
         query = parse_suggestion_query(settings, None, None, None)
-    as_of = query.as_of or date.today()
+    as_of = query.as_of or service.settings.today()
     context = {
         "who": who,
         "csrf_token": _csrf_for(auth, who),
@@ -247,7 +246,7 @@ def dashboard(
         "half_life_days": f"{settings.half_life_days:g}",
         "trend_window_days": settings.trend_window_days,
         **_moderation_context(service),
-        **_plan_defaults(),
+        **_plan_defaults(service),
         "recent_classes": [with_links(request, s) for s in service.sessions(latest=RECENT_CLASSES)],
         "status_zh": STATUS_ZH,
     }
@@ -407,7 +406,7 @@ def render_topic_page(
         "hide_reasons": [(r, HIDE_REASONS_ZH[r]) for r in HIDE_REASONS],
         "other_topics": [t for t in service.topics()["topics"] if t["topic_id"] != topic_id],
         "corrections": corrections or {"picked": set(), "label": "", "target": "", "other": ""},
-        **_plan_defaults(),
+        **_plan_defaults(service),
         **_standing_context(service, topic_id),
     }
     if corrections and corrections.get("error"):
