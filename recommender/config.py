@@ -114,7 +114,9 @@ class Settings(BaseSettings):
     model_poll_seconds: float = Field(
         5.0, gt=0, description="How often each service worker checks the `current` model pointer for a new model."
     )
-    log_level: str = Field("INFO", description="Log level of the service and the CLI.")
+    log_level: str = Field(
+        "INFO", description="Log level of `serve` (the operator's log); other commands show INFO lines with `-v`."
+    )
     timezone: str = Field(
         "Asia/Shanghai",
         description=(
