@@ -234,6 +234,7 @@ def dashboard(
         "filters": filters,
         "segments": settings.segments,
         "segment_min_people": settings.segment_min_people,
+        "suggestions_top": settings.suggestions_top,  # the 显示条数 field's default, said beside it
         "return_to": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
         "retrain": runner.status(),
         "no_model": None,
