@@ -206,7 +206,10 @@ class Settings(BaseSettings):
         None, description="Operator-supplied jieba user dictionary (one term per line) added to the project's own."
     )
     retrain_advice_share: float = Field(
-        0.3, ge=0, le=1, description="Dashboard advises a retrain when this share of feedback since the last one fits no topic."
+        0.3, ge=0, le=1, description=(
+            "Dashboard advises a retrain when this share of feedback since the last one fits no topic "
+            "(and those lines are at least the smallest topic's size)."
+        ),
     )
 
     # --- ranking -------------------------------------------------------------------

@@ -214,7 +214,9 @@ class DemandView:
                 "new_lines": new_lines,
                 "no_topic": no_topic,
                 "unassigned_share": round(share, 4),
-                "retrain_advised": share >= self.settings.retrain_advice_share
+                # A share of a handful of lines is chance (one of the first three new lines), and
+                # a retrain makes no topic of fewer lines than its smallest topic.
+                "retrain_advised": (share >= self.settings.retrain_advice_share and no_topic >= min_people)
                 or any(g["people"] >= min_people for g in groups),
                 "groups": groups,
             }
