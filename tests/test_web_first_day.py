@@ -15,3 +15,17 @@ def test_top_field_says_its_default(trained_client, settings) -> None:  # noqa: 
     assert field.get("placeholder") == str(settings.suggestions_top)
     assert f"默认 {settings.suggestions_top}" in label_for(page, "filter-top").text
     assert "默认今天" in label_for(page, "filter-as-of").text
+
+
+def test_a_wrong_filter_is_named_as_the_page_labels_it(trained_client) -> None:  # noqa: F811
+    """显示条数 0 or a 截至日期 that is no date: the message names the field the organizer typed in,
+    not the API's parameter (top, as_of)."""
+    dashboard_login(trained_client, ORGANIZER_TOKEN)
+    for params, said in (({"top": "0"}, "显示条数应为 1 到 50"), ({"as_of": "2026-02-30"}, "截至日期应为有效日期")):
+        response = trained_client.get("/organizer", params=params)
+        assert response.status_code == 422
+        summary = parse_html(response.text).find("div", class_="error-summary").text
+        assert said in summary and "top" not in summary and "as_of" not in summary
+    response = trained_client.get("/organizer/topics", params={"as_of": "2026-13-01"})
+    assert response.status_code == 422 and "截至日期应为有效日期" in response.text
+

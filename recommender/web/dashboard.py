@@ -156,6 +156,19 @@ def _with_flash_cleared(request: Request, response: Response) -> Response:
     return response
 
 
+#: The suggestion filters as the dashboard labels them: the service's messages name the API's
+#: parameters (``top 应为…``), which the organizer never saw on the page.
+FILTER_LABELS = {"top": "显示条数", "as_of": "截至日期"}
+
+
+def filter_message(exc: ValidationFailed) -> str:
+    """A refused filter's message naming the field as labelled on the page."""
+    label = FILTER_LABELS.get(exc.field or "")
+    if label and exc.message.startswith(f"{exc.field} "):
+        return label + exc.message[len(exc.field) + 1:]
+    return exc.message
+
+
 # Characters of a refused plan form's field carried back to it (the longest field's limit).
 PLAN_FIELD_CHARS = 200
 
@@ -222,7 +235,7 @@ def dashboard(
     try:
         query = parse_suggestion_query(settings, filters["top"], filters["as_of"], filters["segment"])
     except ValidationFailed as exc:
-        error = exc.message
+        error = filter_message(exc)
         status_code = 422
         query = parse_suggestion_query(settings, None, None, None)
     as_of = query.as_of or service.settings.today()
@@ -359,7 +372,7 @@ def topics_page(
                 service.browse_topics(query=filters["q"], as_of=query.as_of, segment=query.segment)
             )
         except ValidationFailed as exc:  # show every topic, keep what was typed, say what is wrong
-            context["filter_error"], status_code = exc.message, 422
+            context["filter_error"], status_code = filter_message(exc), 422
             context["browse"] = browse_view(service.browse_topics())
         context["themes"] = service.themes()
     except NoModelError as exc:
