@@ -29,3 +29,26 @@ def test_a_wrong_filter_is_named_as_the_page_labels_it(trained_client) -> None: 
     response = trained_client.get("/organizer/topics", params={"as_of": "2026-13-01"})
     assert response.status_code == 422 and "截至日期应为有效日期" in response.text
 
+
+def test_a_held_class_cannot_be_after_today(trained_client, trained_service, monkeypatch) -> None:  # noqa: F811
+    """「已开课」 on a day after the organizers' today (a wrong year, or the wrong status) is
+    refused with what to do, on the dashboard and in the API (422); planned is fine."""
+    from datetime import UTC, date, datetime, time
+
+    from recommender import config
+
+    monkeypatch.setattr(config, "now_utc", lambda: datetime.combine(date(2026, 12, 6), time(18, 0), tzinfo=UTC))
+    csrf = dashboard_login(trained_client, ORGANIZER_TOKEN)
+    topic_id = trained_service.topics()["topics"][0]["topic_id"]
+    form = {"csrf_token": csrf, "topic_id": topic_id, "title": "课", "date": "2027-12-07", "status": "held",
+            "return_to": "/organizer"}
+    page = parse_html(trained_client.post("/organizer/sessions", data=form).text)
+    assert "“已开课”的日期不能晚于今天（2026-12-07）" in page.find("div", class_="flash--error").text
+    headers = {"Authorization": f"Bearer {ORGANIZER_TOKEN}"}
+    body = {"topic_id": topic_id, "title": "课", "date": "2026-12-08", "status": "held"}
+    refused = trained_client.post("/api/sessions", json=body, headers=headers)
+    assert refused.status_code == 422 and refused.json()["error"]["code"] == "held_in_future"
+    today = trained_client.post("/api/sessions", json={**body, "date": "2026-12-07"}, headers=headers)
+    planned = trained_client.post("/api/sessions", json={**body, "status": "planned"}, headers=headers)
+    assert today.status_code == 201 and planned.status_code == 201
+    assert trained_service.sessions()[-2]["status"] == "held"
