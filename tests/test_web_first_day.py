@@ -52,3 +52,20 @@ def test_a_held_class_cannot_be_after_today(trained_client, trained_service, mon
     planned = trained_client.post("/api/sessions", json={**body, "status": "planned"}, headers=headers)
     assert today.status_code == 201 and planned.status_code == 201
     assert trained_service.sessions()[-2]["status"] == "held"
+
+
+def test_corrections_list_cells_say_what_they_are_on_a_phone(trained_client, trained_service) -> None:  # noqa: F811
+    """On a phone the list drops its header row: the number, time, who and kind cells carry
+    their column's name (shown before the value by the narrow-screen style)."""
+    topics = [t["topic_id"] for t in trained_service.topics()["topics"]]
+    line = trained_service.topic(topics[0], per_page=1)["members"]["items"][0]["feedback_id"]
+    trained_service.move_lines([line], topics[1], actor="张老师")
+    dashboard_login(trained_client, ORGANIZER_TOKEN)
+    page = parse_html(trained_client.get("/organizer/corrections").text)
+    headers = [th.text for th in page.find("thead").find_all("th")]
+    cells = page.find("tbody").find("tr").find_all("td")
+    labelled = [(cell.get("data-label"), header) for cell, header in zip(cells, headers) if cell.get("data-label")]
+    assert [label for label, _ in labelled] == ["编号", "时间", "操作人", "更正"]
+    assert all(header.startswith(label) for label, header in labelled)
+    css = trained_client.get("/static/dashboard.css").text
+    assert 'td[data-label]::before { content: attr(data-label) "："' in css
