@@ -35,6 +35,9 @@ from recommender.door.import_rows import (
 _CHUNK = 1 << 20
 _SAMPLE = 256 * 1024
 _JSONL_HEADER_SCAN = 100
+# Rows below a one-cell first row searched for the header (a title and a note or date line
+# above the table are common in spreadsheets made for printing).
+_TITLE_ROWS = 3
 # Data rows read ahead to tell a questionnaire's free-text questions from its choices.
 _QUESTIONNAIRE_SAMPLE = 500
 
@@ -260,17 +263,36 @@ def open_xlsx(path: Path, wanted: dict[str, str | None], max_len: int, options: 
 
 
 def _find_header(path: Path, workbook: Any) -> tuple[int, int, list[str], int | None] | None:
-    """(sheet index, header line, header cells, max row) of the first sheet with a non-empty row."""
+    """(sheet index, header line, header cells, max row) of the first sheet with a non-empty
+    row. A title above the table (「2026年12月夜校需求调查汇总」, one cell, often merged across
+    the columns) is not the header: when the first non-empty row has one cell and one of the
+    next ``_TITLE_ROWS`` rows names several columns (text cells only, as column names are),
+    that row is the header. A one-column sheet keeps its first row."""
     for index, sheet in enumerate(workbook.worksheets):
         try:
             with _quiet_openpyxl():
+                first: tuple[int, Sequence[Any]] | None = None
                 for line, cells in enumerate(sheet.iter_rows(values_only=True), start=1):
-                    if not blank_row(cells):
-                        header = [cell_text(c) or "" for c in cells]
-                        return index, line, header, sheet.max_row
+                    if blank_row(cells):
+                        continue
+                    if first is None:
+                        first = (line, cells)
+                        if _filled(cells) > 1:
+                            break
+                    elif _filled(cells) > 1 and all(isinstance(c, str) for c in cells if not blank_row([c])):
+                        first = (line, cells)
+                        break
+                    if line - first[0] >= _TITLE_ROWS:
+                        break
+                if first is not None:
+                    return index, first[0], [cell_text(c) or "" for c in first[1]], sheet.max_row
         except Exception as exc:  # noqa: BLE001 - broken sheet XML
             raise _broken_xlsx(path, exc) from None
     return None
+
+
+def _filled(cells: Sequence[Any]) -> int:
+    return sum(1 for c in cells if not blank_row([c]))
 
 
 # --- JSONL -------------------------------------------------------------------------------
