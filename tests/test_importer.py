@@ -317,6 +317,16 @@ def test_xlsx_title_above_the_table_is_not_the_header(tmp_path: Path) -> None:
     assert [e.line for e in errors_of(batch)] == [5]
 
 
+def test_csv_saved_from_such_a_sheet_finds_its_header_too(tmp_path: Path) -> None:
+    """The same sheet saved as CSV (the title padded with commas): header on line 2, line numbers kept."""
+    path = write_csv(tmp_path / "汇总.csv", "2026年12月社区夜校学习需求调查汇总,,,\n提交时间,反馈内容,身份,姓名\n"
+                     "2026-12-01 09:30,想学怎么用表格统计居民信息,网格员,王芳\n2026-12-02 20:15,,居民,李强\n")
+    batch = read(path)
+    assert batch.column_map["text"] == "反馈内容" and batch.total_rows == 2
+    assert [(r.line, r.text) for r in rows_of(batch)] == [(3, "想学怎么用表格统计居民信息")]
+    assert [e.line for e in errors_of(batch)] == [4]
+
+
 def test_xlsx_one_column_sheet_keeps_its_first_row_as_header(tmp_path: Path) -> None:
     """Only one column: its first row is the header, as before (no row names several columns)."""
     path = write_xlsx(tmp_path / "f.xlsx", [["意见"], ["想学反诈"], ["想学消防"], ["想学公文"], ["想学急救"]])

@@ -10,7 +10,7 @@ import csv
 import json
 import warnings
 import zipfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -101,16 +101,18 @@ def open_delimited(
     with path.open(encoding=encoding, errors=errors, newline="") as fh:
         first = fh.readline()
     delimiter = "\t" if fmt == "tsv" or first.count("\t") > first.count(",") else ","
-    header_reader = csv.reader([first], delimiter=delimiter)
-    header = [c.strip() for c in next(header_reader, [])]
-    if blank_row(header):
+    with path.open(encoding=encoding, errors=errors, newline="") as fh:
+        found = _pick_header(_numbered(csv.reader(fh, delimiter=delimiter)))
+    if found is None:
         raise ImportFailed(f"文件 {path.name} 是空的或第一行没有列名。 / {path.name} is empty or has no header row.")
+    header_line, header = found[0], [c.strip() for c in found[1]]
 
     def sample() -> list[Sequence[Any]]:
         found: list[Sequence[Any]] = []
         with path.open(encoding=encoding, errors=errors, newline="") as fh:
             reader = csv.reader(fh, delimiter=delimiter)
-            next(reader, None)
+            for _ in range(header_line):
+                next(reader, None)
             while len(found) < _QUESTIONNAIRE_SAMPLE:
                 try:
                     cells = next(reader)
@@ -139,11 +141,11 @@ def open_delimited(
                     # The reader resumes after a bad record, e.g. a cell above the csv field limit.
                     yield line, None, f"无法解析这一行（{exc}），可能是单元格过长或引号不配对。"
                     continue
-                if line == 1 or blank_row(cells):
+                if line <= header_line or blank_row(cells):
                     continue
                 yield line, pick(cells), None
 
-    total = max(newlines - 1, 0) if newlines else None
+    total = max(newlines - header_line, 0) if newlines else None
     column_map = plan_column_map(header, plan) if plan else {fld: header[i] for fld, i in positions.items()}
     return ImportBatch(
         path=path,
@@ -264,35 +266,53 @@ def open_xlsx(path: Path, wanted: dict[str, str | None], max_len: int, options: 
 
 def _find_header(path: Path, workbook: Any) -> tuple[int, int, list[str], int | None] | None:
     """(sheet index, header line, header cells, max row) of the first sheet with a non-empty
-    row. A title above the table (「2026年12月夜校需求调查汇总」, one cell, often merged across
-    the columns) is not the header: when the first non-empty row has one cell and one of the
-    next ``_TITLE_ROWS`` rows names several columns (text cells only, as column names are),
-    that row is the header. A one-column sheet keeps its first row."""
+    row (its header as :func:`_pick_header` finds it)."""
     for index, sheet in enumerate(workbook.worksheets):
         try:
             with _quiet_openpyxl():
-                first: tuple[int, Sequence[Any]] | None = None
-                for line, cells in enumerate(sheet.iter_rows(values_only=True), start=1):
-                    if blank_row(cells):
-                        continue
-                    if first is None:
-                        first = (line, cells)
-                        if _filled(cells) > 1:
-                            break
-                    elif _filled(cells) > 1 and all(isinstance(c, str) for c in cells if not blank_row([c])):
-                        first = (line, cells)
-                        break
-                    if line - first[0] >= _TITLE_ROWS:
-                        break
-                if first is not None:
-                    return index, first[0], [cell_text(c) or "" for c in first[1]], sheet.max_row
+                found = _pick_header(enumerate(sheet.iter_rows(values_only=True), start=1))
         except Exception as exc:  # noqa: BLE001 - broken sheet XML
             raise _broken_xlsx(path, exc) from None
+        if found is not None:
+            return index, found[0], [cell_text(c) or "" for c in found[1]], sheet.max_row
     return None
 
 
-def _filled(cells: Sequence[Any]) -> int:
-    return sum(1 for c in cells if not blank_row([c]))
+def _numbered(reader: Iterator[list[str]]) -> Iterator[tuple[int, list[str]]]:
+    """(line, cells) of a csv reader's records; a record it cannot parse (a cell beyond the
+    field limit, reported when the rows are read) reads as an empty one here."""
+    line = 0
+    while True:
+        line += 1
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error:
+            cells = []
+        yield line, cells
+
+
+def _pick_header(rows: Iterable[tuple[int, Sequence[Any]]]) -> tuple[int, Sequence[Any]] | None:
+    """(line, cells) of the header among numbered rows: the first non-empty row, unless it has
+    one cell and one of the next ``_TITLE_ROWS`` rows names several columns (text cells only,
+    as column names are). A title above the table (「2026年12月夜校需求调查汇总」, one cell,
+    often merged across the columns, in a sheet made for printing) is not the header; a
+    one-column file keeps its first row."""
+    first: tuple[int, Sequence[Any]] | None = None
+    for line, cells in rows:
+        if blank_row(cells):
+            continue
+        filled = [c for c in cells if not blank_row([c])]
+        if first is None:
+            first = (line, cells)
+            if len(filled) > 1:
+                return first
+        elif len(filled) > 1 and all(isinstance(c, str) for c in filled):
+            return line, cells
+        if line - first[0] >= _TITLE_ROWS:
+            break
+    return first
 
 
 # --- JSONL -------------------------------------------------------------------------------
