@@ -102,7 +102,7 @@ def open_delimited(
         first = fh.readline()
     delimiter = "\t" if fmt == "tsv" or first.count("\t") > first.count(",") else ","
     with path.open(encoding=encoding, errors=errors, newline="") as fh:
-        found = _pick_header(_numbered(csv.reader(fh, delimiter=delimiter)))
+        found = _pick_header((line, cells or []) for line, cells, _ in _records(csv.reader(fh, delimiter=delimiter)))
     if found is None:
         raise ImportFailed(f"文件 {path.name} 是空的或第一行没有列名。 / {path.name} is empty or has no header row.")
     header_line, header = found[0], [c.strip() for c in found[1]]
@@ -110,17 +110,10 @@ def open_delimited(
     def sample() -> list[Sequence[Any]]:
         found: list[Sequence[Any]] = []
         with path.open(encoding=encoding, errors=errors, newline="") as fh:
-            reader = csv.reader(fh, delimiter=delimiter)
-            for _ in range(header_line):
-                next(reader, None)
-            while len(found) < _QUESTIONNAIRE_SAMPLE:
-                try:
-                    cells = next(reader)
-                except StopIteration:
+            for line, cells, _ in _records(csv.reader(fh, delimiter=delimiter)):
+                if len(found) >= _QUESTIONNAIRE_SAMPLE:
                     break
-                except csv.Error:
-                    continue
-                if not blank_row(cells):
+                if line > header_line and cells and not blank_row(cells):
                     found.append(cells)
         return found
 
@@ -129,21 +122,12 @@ def open_delimited(
 
     def rows() -> Iterator[tuple[int, RawRow | None, str | None]]:
         with path.open(encoding=encoding, errors=errors, newline="") as fh:
-            reader = csv.reader(fh, delimiter=delimiter)
-            line = 0
-            while True:
-                line += 1
-                try:
-                    cells = next(reader)
-                except StopIteration:
-                    return
-                except csv.Error as exc:
+            for line, cells, error in _records(csv.reader(fh, delimiter=delimiter)):
+                if cells is None:
                     # The reader resumes after a bad record, e.g. a cell above the csv field limit.
-                    yield line, None, f"无法解析这一行（{exc}），可能是单元格过长或引号不配对。"
-                    continue
-                if line <= header_line or blank_row(cells):
-                    continue
-                yield line, pick(cells), None
+                    yield line, None, f"无法解析这一行（{error}），可能是单元格过长或引号不配对。"
+                elif line > header_line and not blank_row(cells):
+                    yield line, pick(cells), None
 
     total = max(newlines - header_line, 0) if newlines else None
     column_map = plan_column_map(header, plan) if plan else {fld: header[i] for fld, i in positions.items()}
@@ -278,19 +262,19 @@ def _find_header(path: Path, workbook: Any) -> tuple[int, int, list[str], int | 
     return None
 
 
-def _numbered(reader: Iterator[list[str]]) -> Iterator[tuple[int, list[str]]]:
-    """(line, cells) of a csv reader's records; a record it cannot parse (a cell beyond the
-    field limit, reported when the rows are read) reads as an empty one here."""
+def _records(reader: Iterator[list[str]]) -> Iterator[tuple[int, list[str] | None, csv.Error | None]]:
+    """(line, cells, None) of each record of a csv reader, numbered from 1; a record it cannot
+    parse (a cell beyond the field limit, unpaired quotes) is (line, None, the error) and the
+    reader resumes after it."""
     line = 0
     while True:
         line += 1
         try:
-            cells = next(reader)
+            yield line, next(reader), None
         except StopIteration:
             return
-        except csv.Error:
-            cells = []
-        yield line, cells
+        except csv.Error as exc:
+            yield line, None, exc
 
 
 def _pick_header(rows: Iterable[tuple[int, Sequence[Any]]]) -> tuple[int, Sequence[Any]] | None:
