@@ -69,3 +69,15 @@ def test_corrections_list_cells_say_what_they_are_on_a_phone(trained_client, tra
     assert all(header.startswith(label) for label, header in labelled)
     css = trained_client.get("/static/dashboard.css").text
     assert 'td[data-label]::before { content: attr(data-label) "："' in css
+
+
+def test_first_visit_to_the_dashboard_is_a_login_not_an_error(trained_client) -> None:  # noqa: F811
+    """Opening /organizer before logging in: 401 with the login form and a neutral note, not
+    the red 「无法进入看板」 alert a refused token shows."""
+    response = trained_client.get("/organizer")
+    assert response.status_code == 401
+    page = parse_html(response.text)
+    assert page.find("div", class_="error-summary") is None
+    assert "请先用组织者令牌登录" in page.find("div", class_="notice").text
+    refused = parse_html(trained_client.post("/organizer/login", data={"token": "wrong-token-xxxxxxxx"}).text)
+    assert "令牌不正确" in refused.find("div", class_="error-summary").text

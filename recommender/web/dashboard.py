@@ -87,11 +87,13 @@ def _safe_next(target: str | None) -> str:
 
 
 def _login_page(request: Request, *, next_url: str = HOME, error: str | None = None, notice: str | None = None,
-                status_code: int = 200) -> HTMLResponse:
+                hint: str | None = None, status_code: int = 200) -> HTMLResponse:
+    """The login form; ``error`` (red) only for a token refused, ``hint`` (neutral) says why
+    the form is shown to someone who has not tried yet."""
     return _render(
         request,
         "organizer_login.html",
-        {"next": _safe_next(next_url), "error": error, "notice": notice},
+        {"next": _safe_next(next_url), "error": error, "notice": notice, "hint": hint},
         status_code=status_code,
     )
 
@@ -103,7 +105,8 @@ async def login_required(request: Request, _exc: Exception) -> HTMLResponse:
     return _login_page(
         request,
         next_url=target if request.method == "GET" else HOME,
-        error="请先用组织者令牌登录。",
+        # The first visit of every organizer: not an error of theirs, so no red alert.
+        hint="看板只对组织者开放，请先用组织者令牌登录。",
         status_code=401,
     )
 
