@@ -86,11 +86,11 @@ class Planning:
             )
         today = self.view.settings.today()
         if status == "held" and held_on > today:
-            # A class after today cannot have been held yet: most likely a wrong year or the
-            # wrong status, and a held class cools its topic down only from its date.
-            raise ValidationFailed(
-                f"“已开课”的日期不能晚于今天（{today.isoformat()}）；以后的课请选“计划中”",
-                field="date", code="held_in_future",
+            # A class after today cannot have been held yet (a well-formed request today's date
+            # refuses, so 409 like the other refusals of the current state): most likely a
+            # wrong year or the wrong status, and a held class cools its topic down from its date.
+            raise Conflict(
+                f"“已开课”的日期不能晚于今天（{today.isoformat()}）；以后的课请选“计划中”", code="held_in_future"
             )
         if not is_topic_id(topic_id) or topic_id not in self.store.topic_records():
             raise NotFound(f"没有编号为 {str(topic_id)[:20]} 的主题")

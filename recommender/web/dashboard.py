@@ -328,7 +328,7 @@ async def plan_session(request: Request, form: DashboardForm, service: Service, 
         )
     except ValidationFailed as exc:
         return _redirect(request, back, ("error", exc.message), typed)
-    except NotFound as exc:
+    except (NotFound, Conflict) as exc:
         return _redirect(request, back, ("error", str(exc)), typed)
     return _redirect(
         request, back, ("success", f"已记录课程“{title}”：{held_on.isoformat()}，{STATUS_ZH.get(status, status)}。"
