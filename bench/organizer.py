@@ -5,7 +5,8 @@ Every figure is taken through the real command line, as feedback would arrive: a
 and times spread uniformly at random (seeded) over the 60 days ending at the as-of date
 2026-11-30, then ``recommender train`` and ``recommender suggest --as-of 2026-11-30 --format
 json``. Each set gets a fresh store in a temporary folder (SQLite database, models and data
-folders; ``RECOMMENDER_TRAIN_THREADS=1``, ``RECOMMENDER_MIN_TRAIN_ROWS=30``). Per-line topics
+folders; ``RECOMMENDER_TRAIN_THREADS=1``, ``RECOMMENDER_MIN_TRAIN_ROWS=30``,
+``RECOMMENDER_TIMEZONE=UTC``). Per-line topics
 of a model version are read from the store's ``assignments`` table, and predictions for new
 texts come from a short script that loads the current model in the tree's own environment.
 The development data is read by path from ``../shared/data`` (``--data``); nothing of it is
@@ -321,6 +322,10 @@ class Store:
             "RECOMMENDER_DATA_DIR": str(self.dir / "data"),
             "RECOMMENDER_TRAIN_THREADS": "1",
             "RECOMMENDER_MIN_TRAIN_ROWS": "30",
+            # The sets' times and AS_OF are UTC (window_end); suggest --as-of counts the
+            # organizers' days, so the stores' organizers live in UTC and no line of the
+            # window's last hours falls after the end of AS_OF.
+            "RECOMMENDER_TIMEZONE": "UTC",
         }
         self.rows = 0
         self.batches = 0

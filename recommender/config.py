@@ -8,6 +8,7 @@ configuration table is checked against this class by ``tests/test_docs.py``.
 from __future__ import annotations
 
 import ipaddress
+from datetime import date, datetime, timezone
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
@@ -113,12 +114,15 @@ class Settings(BaseSettings):
     model_poll_seconds: float = Field(
         5.0, gt=0, description="How often each service worker checks the `current` model pointer for a new model."
     )
-    log_level: str = Field("INFO", description="Log level of the service and the CLI.")
+    log_level: str = Field(
+        "INFO", description="Log level of `serve` (the operator's log); other commands show INFO lines with `-v`."
+    )
     timezone: str = Field(
         "Asia/Shanghai",
         description=(
             "IANA time zone of the organizers: every time shown to a person (dashboard, audit log, exports, "
-            "CLI tables) is in it, and a time written without a zone (a form, a spreadsheet) is read in it."
+            "CLI tables) is in it, a time written without a zone (a form, a spreadsheet) is read in it, and "
+            "days are counted in it (the suggestions' as_of and its default today, class days)."
         ),
     )
 
@@ -202,7 +206,10 @@ class Settings(BaseSettings):
         None, description="Operator-supplied jieba user dictionary (one term per line) added to the project's own."
     )
     retrain_advice_share: float = Field(
-        0.3, ge=0, le=1, description="Dashboard advises a retrain when this share of feedback since the last one fits no topic."
+        0.3, ge=0, le=1, description=(
+            "Dashboard advises a retrain when this share of feedback since the last one fits no topic "
+            "(and those lines are at least the smallest topic's size)."
+        ),
     )
 
     # --- ranking -------------------------------------------------------------------
@@ -248,6 +255,11 @@ class Settings(BaseSettings):
     def tz(self) -> ZoneInfo:
         """``timezone`` as a tzinfo."""
         return ZoneInfo(self.timezone)
+
+    def today(self) -> date:
+        """Today where the organizers are: the default 截至 date of the suggestions and of the
+        plan-a-class form. (The UTC date is yesterday's from 00:00 to 08:00 in Beijing.)"""
+        return now_utc().astimezone(self.tz).date()
 
     @field_validator("segments", mode="before")
     @classmethod
@@ -297,6 +309,11 @@ class Settings(BaseSettings):
                 value = ",".join(str(v) for v in value)
             env[f"RECOMMENDER_{name.upper()}"] = str(value)
         return env
+
+
+def now_utc() -> datetime:
+    """The current time, the one clock :meth:`Settings.today` reads (tests pin it here)."""
+    return datetime.now(timezone.utc)
 
 
 def local_zone() -> ZoneInfo:

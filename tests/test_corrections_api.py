@@ -260,3 +260,26 @@ def test_a_refused_move_on_the_no_topic_page_keeps_the_lines_ticked(trained_clie
     assert nothing_ticked.status_code == 422
     chosen = parse_html(nothing_ticked.text).by_id("move-target").find("option", selected=True)
     assert chosen is not None and chosen.get("value") == b
+
+
+def test_corrections_list_names_topics_as_they_were_when_corrected(trained_client, trained_service, organizer_headers):
+    """A move into a topic renamed since: 主题更正 shows the label the organizer saw then (and
+    the API answers it as topic_label); a row stored before labels were kept shows the current one."""
+    from sqlalchemy import update
+
+    from recommender.store.schema import corrections
+
+    client, h = trained_client, organizer_headers
+    a, b = two_topics(client, h)
+    seen = topics(client, h)[b]["label"]
+    line = members(client, h, a)[0]["feedback_id"]
+    done = client.post("/api/corrections/move", json={"feedback_ids": [line], "topic_id": b}, headers=h).json()
+    assert done["topic_label"] == seen and done["other_topic_label"] is None
+    assert client.patch(f"/api/topics/{b}", json={"label": "改过的名称"}, headers=h).status_code == 200
+    listing = parse_html(client.get("/organizer/corrections", headers=h).text)
+    row = listing.find("tr", **{"data-correction-id": str(done["id"])})
+    assert f"移到 {b}（{seen}）" in row.text and "改过的名称" not in row.text
+    with trained_service.store.engine.begin() as conn:  # as migration 0008 leaves an older row
+        conn.execute(update(corrections).values(topic_label=None, other_topic_label=None))
+    older = parse_html(client.get("/organizer/corrections", headers=h).text)
+    assert f"移到 {b}（改过的名称）" in older.find("tr", **{"data-correction-id": str(done["id"])}).text

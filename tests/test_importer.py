@@ -297,6 +297,42 @@ def test_xlsx_line_numbers_skip_blank_rows_and_find_the_header(tmp_path: Path) -
     assert [(r.line, r.text) for r in rows_of(batch)] == [(3, "想学反诈"), (6, "想学消防")]
 
 
+def test_xlsx_title_above_the_table_is_not_the_header(tmp_path: Path) -> None:
+    """A sheet made for printing: a merged title row (and a date line) above the column names.
+    The header is the row naming the columns; line numbers stay Excel's; the title is no feedback."""
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.append(["2026年12月社区夜校学习需求调查汇总"])
+    sheet.merge_cells("A1:D1")
+    sheet.append(["制表：街道办", None, None, None])
+    sheet.append(["提交时间", "反馈内容", "身份", "姓名"])
+    sheet.append([datetime(2026, 12, 1, 9, 30), "想学怎么用表格统计居民信息", "网格员", "王芳"])
+    sheet.append([datetime(2026, 12, 2, 20, 15), "", "居民", "李强"])
+    path = tmp_path / "汇总.xlsx"
+    workbook.save(path)
+    batch = read(path)
+    assert batch.column_map["text"] == "反馈内容" and batch.column_map["time"] == "提交时间"
+    [row] = rows_of(batch)
+    assert (row.line, row.text, row.segment) == (4, "想学怎么用表格统计居民信息", "网格员")
+    assert [e.line for e in errors_of(batch)] == [5]
+
+
+def test_csv_saved_from_such_a_sheet_finds_its_header_too(tmp_path: Path) -> None:
+    """The same sheet saved as CSV (the title padded with commas): header on line 2, line numbers kept."""
+    path = write_csv(tmp_path / "汇总.csv", "2026年12月社区夜校学习需求调查汇总,,,\n提交时间,反馈内容,身份,姓名\n"
+                     "2026-12-01 09:30,想学怎么用表格统计居民信息,网格员,王芳\n2026-12-02 20:15,,居民,李强\n")
+    batch = read(path)
+    assert batch.column_map["text"] == "反馈内容" and batch.total_rows == 2
+    assert [(r.line, r.text) for r in rows_of(batch)] == [(3, "想学怎么用表格统计居民信息")]
+    assert [e.line for e in errors_of(batch)] == [4]
+
+
+def test_xlsx_one_column_sheet_keeps_its_first_row_as_header(tmp_path: Path) -> None:
+    """Only one column: its first row is the header, as before (no row names several columns)."""
+    path = write_xlsx(tmp_path / "f.xlsx", [["意见"], ["想学反诈"], ["想学消防"], ["想学公文"], ["想学急救"]])
+    assert [r.text for r in rows_of(read(path))] == ["想学反诈", "想学消防", "想学公文", "想学急救"]
+
+
 def test_xlsx_formula_text_cell_is_plain_text(tmp_path: Path) -> None:
     """A text cell that looks like a formula is read as text, not evaluated."""
     workbook = openpyxl.Workbook()

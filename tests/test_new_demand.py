@@ -130,3 +130,13 @@ def test_a_retrain_turns_new_demand_into_a_topic_and_keeps_the_others(trained_cl
     tai_chi = [tid for tid, (_, texts) in labels.items() if set(TAI_CHI) & set(texts)]
     assert len(tai_chi) == 1 and "太极拳" in labels[tai_chi[0]][0]
     assert not any(set(PRAISE) & set(texts) for _, texts in labels.values())
+
+
+def test_a_few_new_lines_in_no_topic_do_not_advise_a_retrain(trained_client, trained_service, organizer_headers):
+    """One unrelated line among the first three since the retrain is a third in no topic, but
+    no retrain could make a topic of it: no advice until as many lines as the smallest topic."""
+    submit(trained_service, UNRELATED[:1], "other")
+    submit(trained_service, ["灭火器怎么正确使用，想学消防安全", "电信诈骗的新套路有哪些"], "known")
+    body = trained_client.get("/api/new-demand", headers=organizer_headers).json()
+    assert body["no_topic"] == 1 and body["unassigned_share"] >= 0.3
+    assert body["retrain_advised"] is False

@@ -96,7 +96,7 @@ def test_bad_filters_answer_422_and_keep_what_was_typed(trained_client):
     """A bad date or a too-long search: 422, the message, every topic still listed, the fields kept."""
     _login(trained_client)
     total = len(_api(trained_client, "/api/topics")["topics"])
-    for params, message in (({"as_of": "2026-02-30", "q": "消防"}, "as_of"), ({"q": "长" * 101}, "最多 100 个字")):
+    for params, message in (({"as_of": "2026-02-30", "q": "消防"}, "截至日期应为有效日期"), ({"q": "长" * 101}, "最多 100 个字")):
         response = trained_client.get("/organizer/topics", params=params)
         assert response.status_code == 422
         page = parse_html(response.text)

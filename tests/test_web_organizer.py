@@ -76,7 +76,7 @@ def test_suggestions_shape_matches_interface(trained_client, organizer_headers):
     assert response.status_code == 200
     body = response.json()
     assert set(body) == {"as_of", "model_version", "suggestions"}
-    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", body["as_of"])  # today's UTC date
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", body["as_of"])  # the organizers' today (tests/test_organizers_day.py)
     assert body["model_version"]
     assert 1 <= len(body["suggestions"]) <= 3
     for rank, s in enumerate(body["suggestions"], start=1):
@@ -520,17 +520,27 @@ def test_dashboard_retrain_button_starts_a_retrain(client, retrain_script):
         client.app.state.retrain_runner.stop()
 
 
-def test_session_dates_default_to_the_day_suggestions_are_counted_to(trained_client):
+def test_session_dates_default_to_the_day_suggestions_are_counted_to(trained_client, monkeypatch):
     """The plan forms' date fields (dashboard and topic page) are prefilled with the day the
-    suggestions are counted to by default, so a class recorded with it holds its topic back
-    at once."""
+    suggestions are counted to by default (the organizers' today), so a class recorded with it
+    holds its topic back at once. The clock is pinned at 02:00 in Beijing (18:00 UTC the day
+    before), when the two dates differ; tests/test_organizers_day.py has the rest."""
+    from datetime import UTC, datetime, time, timedelta
+
+    from recommender import config
+
+    pinned = datetime.combine(datetime.now(UTC).date(), time(18, 0), tzinfo=UTC)
+    monkeypatch.setattr(config, "now_utc", lambda: pinned)
+    today = (pinned.date() + timedelta(days=1)).isoformat()
+    headers = {"Authorization": f"Bearer {ORGANIZER_TOKEN}"}
+    assert trained_client.get("/api/suggestions", headers=headers).json()["as_of"] == today
     _login(trained_client)
     page = parse_html(trained_client.get("/organizer").text)
     dates = {i.get("value") for i in page.find_all("input", type="date", name="date")}
-    assert dates == {date.today().isoformat()}
-    topic_id = trained_client.get("/api/topics", headers={"Authorization": f"Bearer {ORGANIZER_TOKEN}"}).json()["topics"][0]["topic_id"]
+    assert dates == {today}
+    topic_id = trained_client.get("/api/topics", headers=headers).json()["topics"][0]["topic_id"]
     page = parse_html(trained_client.get(f"/organizer/topics/{topic_id}").text)
-    assert page.by_id("plan-date").get("value") == date.today().isoformat()
+    assert page.by_id("plan-date").get("value") == today
 
 
 @pytest.mark.slow

@@ -15,7 +15,15 @@ import sys
 
 from recommender.cli import admin, experts, feedback, serve, suggest, training
 from recommender.cli.admin import cmd_models, cmd_purge
-from recommender.cli.common import EXIT_BUSY, EXIT_ERROR, EXIT_NO_MODEL, EXIT_NOT_ENOUGH, close_services, log
+from recommender.cli.common import (
+    EXIT_BUSY,
+    EXIT_ERROR,
+    EXIT_NO_MODEL,
+    EXIT_NOT_ENOUGH,
+    close_services,
+    log,
+    terminal_log_level,
+)
 from recommender.cli.experts import cmd_experts
 from recommender.cli.feedback import cmd_import
 from recommender.cli.serve import cmd_serve, cmd_setup
@@ -33,7 +41,11 @@ __all__ = [
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="recommender", description="夜校需求主题推荐 · night-school topic recommender")
-    parser.add_argument("-q", "--quiet", action="store_true", help="quiet: no progress bars, no INFO log lines")
+    loudness = parser.add_mutually_exclusive_group()
+    loudness.add_argument("-q", "--quiet", action="store_true", help="quiet: no progress bars, no INFO log lines")
+    loudness.add_argument(
+        "-v", "--verbose", action="store_true", help="INFO log lines too (what the service would log), beside the result"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     feedback.add_parser(sub)
     training.add_parser(sub)
@@ -48,8 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     settings = get_settings()
-    # -q: no progress bars and no INFO lines (warnings and errors still show).
-    configure_logging("WARNING" if args.quiet and settings.log_level.upper() in ("DEBUG", "INFO") else settings.log_level)
+    configure_logging(terminal_log_level(args, settings.log_level))
     try:
         return args.func(args, settings)
     except RecommenderError as exc:

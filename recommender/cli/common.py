@@ -14,6 +14,11 @@ EXIT_NOT_ENOUGH = 2
 EXIT_BUSY = 3
 EXIT_NO_MODEL = 4
 
+#: Commands whose log is the operator's log (a running service): RECOMMENDER_LOG_LEVEL as set.
+LOGGING_COMMANDS = frozenset({"serve"})
+#: The level a command shows on the terminal by default: its result, progress bars, warnings.
+TERMINAL_LEVEL = "WARNING"
+
 #: Services opened by this command; main() closes them (and their database pools) on exit.
 OPEN_SERVICES: list = []
 
@@ -31,6 +36,23 @@ def open_service(settings: Settings):
 def close_services() -> None:
     while OPEN_SERVICES:
         OPEN_SERVICES.pop().close()
+
+
+def terminal_log_level(args, configured: str) -> str:
+    """The log level of a command's terminal. A person running ``import`` or ``suggest`` reads
+    its result and progress bars; INFO lines (which model was saved, how many lines were
+    tokenized) are the operator's log and show with ``-v``. ``serve`` is the operator's log and
+    keeps ``RECOMMENDER_LOG_LEVEL``; DEBUG, set to see why a command failed, shows everywhere.
+    ``-q`` keeps only warnings and errors, whatever the command."""
+    level = str(configured).upper()
+    quieter = level in ("DEBUG", "INFO")
+    if getattr(args, "quiet", False):
+        return TERMINAL_LEVEL if quieter else level
+    if getattr(args, "command", None) in LOGGING_COMMANDS or level == "DEBUG":
+        return level
+    if getattr(args, "verbose", False):
+        return "INFO" if quieter else level
+    return TERMINAL_LEVEL if quieter else level
 
 
 def local_time(value: object, settings: Settings) -> str:

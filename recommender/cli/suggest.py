@@ -32,7 +32,7 @@ def _iso_date(value: str) -> date:
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("suggest", help="ranked topic suggestions for the next session")
     p.add_argument("--top", type=int, default=None, help="how many suggestions (default: setting suggestions_top)")
-    p.add_argument("--as-of", type=_iso_date, default=None, help="YYYY-MM-DD or YYYY/MM/DD (default: today)")
+    p.add_argument("--as-of", type=_iso_date, default=None, help="YYYY-MM-DD or YYYY/MM/DD (default: today in RECOMMENDER_TIMEZONE)")
     p.add_argument("--segment", default=None, help="only demand from this segment (e.g. 网格员)")
     p.add_argument("--format", choices=("table", "json"), default="table")
     p.set_defaults(func=cmd_suggest)

@@ -10,7 +10,7 @@ import csv
 import json
 import warnings
 import zipfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,9 @@ from recommender.door.import_rows import (
 _CHUNK = 1 << 20
 _SAMPLE = 256 * 1024
 _JSONL_HEADER_SCAN = 100
+# Rows below a one-cell first row searched for the header (a title and a note or date line
+# above the table are common in spreadsheets made for printing).
+_TITLE_ROWS = 3
 # Data rows read ahead to tell a questionnaire's free-text questions from its choices.
 _QUESTIONNAIRE_SAMPLE = 500
 
@@ -98,24 +101,19 @@ def open_delimited(
     with path.open(encoding=encoding, errors=errors, newline="") as fh:
         first = fh.readline()
     delimiter = "\t" if fmt == "tsv" or first.count("\t") > first.count(",") else ","
-    header_reader = csv.reader([first], delimiter=delimiter)
-    header = [c.strip() for c in next(header_reader, [])]
-    if blank_row(header):
+    with path.open(encoding=encoding, errors=errors, newline="") as fh:
+        found = _pick_header((line, cells or []) for line, cells, _ in _records(csv.reader(fh, delimiter=delimiter)))
+    if found is None:
         raise ImportFailed(f"文件 {path.name} 是空的或第一行没有列名。 / {path.name} is empty or has no header row.")
+    header_line, header = found[0], [c.strip() for c in found[1]]
 
     def sample() -> list[Sequence[Any]]:
         found: list[Sequence[Any]] = []
         with path.open(encoding=encoding, errors=errors, newline="") as fh:
-            reader = csv.reader(fh, delimiter=delimiter)
-            next(reader, None)
-            while len(found) < _QUESTIONNAIRE_SAMPLE:
-                try:
-                    cells = next(reader)
-                except StopIteration:
+            for line, cells, _ in _records(csv.reader(fh, delimiter=delimiter)):
+                if len(found) >= _QUESTIONNAIRE_SAMPLE:
                     break
-                except csv.Error:
-                    continue
-                if not blank_row(cells):
+                if line > header_line and cells and not blank_row(cells):
                     found.append(cells)
         return found
 
@@ -124,23 +122,14 @@ def open_delimited(
 
     def rows() -> Iterator[tuple[int, RawRow | None, str | None]]:
         with path.open(encoding=encoding, errors=errors, newline="") as fh:
-            reader = csv.reader(fh, delimiter=delimiter)
-            line = 0
-            while True:
-                line += 1
-                try:
-                    cells = next(reader)
-                except StopIteration:
-                    return
-                except csv.Error as exc:
+            for line, cells, error in _records(csv.reader(fh, delimiter=delimiter)):
+                if cells is None:
                     # The reader resumes after a bad record, e.g. a cell above the csv field limit.
-                    yield line, None, f"无法解析这一行（{exc}），可能是单元格过长或引号不配对。"
-                    continue
-                if line == 1 or blank_row(cells):
-                    continue
-                yield line, pick(cells), None
+                    yield line, None, f"无法解析这一行（{error}），可能是单元格过长或引号不配对。"
+                elif line > header_line and not blank_row(cells):
+                    yield line, pick(cells), None
 
-    total = max(newlines - 1, 0) if newlines else None
+    total = max(newlines - header_line, 0) if newlines else None
     column_map = plan_column_map(header, plan) if plan else {fld: header[i] for fld, i in positions.items()}
     return ImportBatch(
         path=path,
@@ -260,17 +249,54 @@ def open_xlsx(path: Path, wanted: dict[str, str | None], max_len: int, options: 
 
 
 def _find_header(path: Path, workbook: Any) -> tuple[int, int, list[str], int | None] | None:
-    """(sheet index, header line, header cells, max row) of the first sheet with a non-empty row."""
+    """(sheet index, header line, header cells, max row) of the first sheet with a non-empty
+    row (its header as :func:`_pick_header` finds it)."""
     for index, sheet in enumerate(workbook.worksheets):
         try:
             with _quiet_openpyxl():
-                for line, cells in enumerate(sheet.iter_rows(values_only=True), start=1):
-                    if not blank_row(cells):
-                        header = [cell_text(c) or "" for c in cells]
-                        return index, line, header, sheet.max_row
+                found = _pick_header(enumerate(sheet.iter_rows(values_only=True), start=1))
         except Exception as exc:  # noqa: BLE001 - broken sheet XML
             raise _broken_xlsx(path, exc) from None
+        if found is not None:
+            return index, found[0], [cell_text(c) or "" for c in found[1]], sheet.max_row
     return None
+
+
+def _records(reader: Iterator[list[str]]) -> Iterator[tuple[int, list[str] | None, csv.Error | None]]:
+    """(line, cells, None) of each record of a csv reader, numbered from 1; a record it cannot
+    parse (a cell beyond the field limit, unpaired quotes) is (line, None, the error) and the
+    reader resumes after it."""
+    line = 0
+    while True:
+        line += 1
+        try:
+            yield line, next(reader), None
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            yield line, None, exc
+
+
+def _pick_header(rows: Iterable[tuple[int, Sequence[Any]]]) -> tuple[int, Sequence[Any]] | None:
+    """(line, cells) of the header among numbered rows: the first non-empty row, unless it has
+    one cell and one of the next ``_TITLE_ROWS`` rows names several columns (text cells only,
+    as column names are). A title above the table (「2026年12月夜校需求调查汇总」, one cell,
+    often merged across the columns, in a sheet made for printing) is not the header; a
+    one-column file keeps its first row."""
+    first: tuple[int, Sequence[Any]] | None = None
+    for line, cells in rows:
+        if blank_row(cells):
+            continue
+        filled = [c for c in cells if not blank_row([c])]
+        if first is None:
+            first = (line, cells)
+            if len(filled) > 1:
+                return first
+        elif len(filled) > 1 and all(isinstance(c, str) for c in filled):
+            return line, cells
+        if line - first[0] >= _TITLE_ROWS:
+            break
+    return first
 
 
 # --- JSONL -------------------------------------------------------------------------------

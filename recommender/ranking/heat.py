@@ -4,9 +4,13 @@ Pure Python over the dataclasses of :mod:`recommender.ranking.records`; :func:`r
 scores every topic with :func:`topic_heat` and ranks them.
 
 Time
-    ``as_of`` given as a ``date`` means "at the end of that day (UTC)": lines submitted on that
-    day count and ages are measured from the following midnight. A tz-aware ``datetime`` is
-    used as is (lines at or before it count). Lines after ``as_of`` are ignored everywhere.
+    ``as_of`` given as a ``date`` means "at the end of that day" where the organizers live
+    (``RankingParams.zone``; UTC when not given): lines submitted on that day count and ages are
+    measured from the following local midnight. A tz-aware ``datetime`` is used as is (lines at
+    or before it count); its day is its date in that zone. Days of classes and months of the
+    sparkline are counted in the same zone, so a class held "today" where the organizers are
+    covers the lines of their today, not of a UTC day that starts at 08:00 in Beijing.
+    Lines after ``as_of`` are ignored everywhere.
 
 People
     A named submitter (salted hash) is one person however many lines they wrote in a topic;
@@ -93,7 +97,7 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 
 from recommender.ranking.records import ClassSession, DemandRecord, RankingParams, TopicHeat
@@ -125,11 +129,13 @@ _SECONDS_PER_DAY = 86400.0
 
 @dataclass(frozen=True)
 class Clock:
-    """The ranking's "now": ages are measured from ``instant``; ``day`` is its UTC date."""
+    """The ranking's "now": ages are measured from ``instant``; ``day`` is its date in ``zone``
+    (the organizers' time zone, where days of classes and months begin and end)."""
 
     instant: datetime
     day: date
     inclusive: bool
+    zone: tzinfo = UTC
 
     def includes(self, moment: datetime) -> bool:
         return moment <= self.instant if self.inclusive else moment < self.instant
@@ -138,17 +144,18 @@ class Clock:
         return max(0.0, (self.instant - moment).total_seconds() / _SECONDS_PER_DAY)
 
 
-def make_clock(as_of: date | datetime) -> Clock:
+def make_clock(as_of: date | datetime, zone: tzinfo = UTC) -> Clock:
+    """The clock of ``as_of`` with days counted in ``zone`` (see the module docs)."""
     if isinstance(as_of, datetime):
         if as_of.tzinfo is None or as_of.utcoffset() is None:
             raise ValueError(f"as_of={as_of.isoformat()} should be a date or a timezone-aware datetime")
-        return Clock(instant=as_of, day=as_of.astimezone(UTC).date(), inclusive=True)
-    return Clock(instant=_end_of_day(as_of), day=as_of, inclusive=False)
+        return Clock(instant=as_of, day=as_of.astimezone(zone).date(), inclusive=True, zone=zone)
+    return Clock(instant=_end_of_day(as_of, zone), day=as_of, inclusive=False, zone=zone)
 
 
-def _end_of_day(day: date) -> datetime:
-    """The midnight (UTC) that ends ``day``: lines before it were written on or before ``day``."""
-    return datetime.combine(day + timedelta(days=1), time(0), tzinfo=UTC)
+def _end_of_day(day: date, zone: tzinfo = UTC) -> datetime:
+    """The midnight in ``zone`` that ends ``day``: lines before it were written on or before ``day``."""
+    return datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone)
 
 
 def decay_weight(age_days: float, half_life_days: float) -> float:
@@ -237,7 +244,7 @@ def topic_heat(
 ) -> TopicHeat:
     """Heat of one topic from its lines and classes (all of the same topic; lines after as_of
     ignored); ``phrase``: the topic's label, whose own rise may count (see the module docs)."""
-    return compute_heat(records, make_clock(as_of), tuple(sessions), params, phrase)
+    return compute_heat(records, make_clock(as_of, params.zone), tuple(sessions), params, phrase)
 
 
 def _rise(people: Mapping[Any, list[datetime]], clock: Clock, params: RankingParams) -> tuple[int, int, str]:
@@ -286,7 +293,7 @@ def compute_heat(
     rising = False
     served_raw = 0.0
     if recent and last_class is not None:
-        class_end = _end_of_day(last_class)
+        class_end = _end_of_day(last_class, clock.zone)
         span = clock.instant - class_end
         after = _count_between(people, class_end, clock.instant)
         before = _count_between(people, class_end - span, class_end)
@@ -343,12 +350,12 @@ def _record_key(record: DemandRecord) -> tuple[Any, ...]:
 
 
 def monthly_counts(
-    records: Iterable[DemandRecord], as_of: date | datetime, months: int = 6
+    records: Iterable[DemandRecord], as_of: date | datetime, months: int = 6, zone: tzinfo = UTC
 ) -> list[dict[str, Any]]:
-    """Lines per calendar month (UTC), oldest first, for the ``months`` months up to as_of's month."""
+    """Lines per calendar month (of ``zone``), oldest first, for the ``months`` months up to as_of's month."""
     if months < 1:
         raise ValueError(f"months={months} should be >= 1")
-    return [{"month": m, "count": n} for m, n in month_counts(records, make_clock(as_of), months)]
+    return [{"month": m, "count": n} for m, n in month_counts(records, make_clock(as_of, zone), months)]
 
 
 def month_counts(records: Iterable[DemandRecord], clock: Clock, months: int) -> tuple[tuple[str, int], ...]:
@@ -361,7 +368,7 @@ def month_counts(records: Iterable[DemandRecord], clock: Clock, months: int) -> 
     counts = dict.fromkeys(keys, 0)
     for record in records:
         if clock.includes(record.submitted_at):
-            key = record.submitted_at.astimezone(UTC).strftime("%Y-%m")
+            key = record.submitted_at.astimezone(clock.zone).strftime("%Y-%m")
             if key in counts:
                 counts[key] += 1
     return tuple(counts.items())

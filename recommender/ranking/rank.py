@@ -90,7 +90,7 @@ def rank_topics(
     """The ``top`` topics to teach next as of ``as_of``, best first (see the module docs)."""
     if top < 0:
         raise ValueError(f"top={top} should be >= 0")
-    clock = make_clock(as_of)
+    clock = make_clock(as_of, params.zone)
 
     cards: dict[str, TopicCard] = {}
     for card in topics:

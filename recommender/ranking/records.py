@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime, tzinfo
 from typing import Any
 
 import numpy as np
@@ -97,7 +97,7 @@ class ClassSession:
 
 @dataclass(frozen=True)
 class RankingParams:
-    """Knobs of the heat score; the first four come from :class:`recommender.config.Settings`."""
+    """Knobs of the heat score; the first four and ``zone`` come from :class:`recommender.config.Settings`."""
 
     half_life_days: float = 45.0
     trend_window_days: int = 30
@@ -113,6 +113,9 @@ class RankingParams:
     #: People-equivalents that count in full; beyond, the people component grows with the
     #: square root (``math.inf``: every person counts in full). See recommender.ranking.heat.
     people_knee: float = 4.0
+    #: Where the organizers' days begin and end (``as_of`` dates, class days, sparkline months);
+    #: the service passes RECOMMENDER_TIMEZONE, a bare call counts UTC days.
+    zone: tzinfo = UTC
 
     def __post_init__(self) -> None:
         rules = (
@@ -135,11 +138,12 @@ class RankingParams:
 
     @classmethod
     def from_settings(cls, settings: Any, **overrides: Any) -> RankingParams:
-        """Params from a ``Settings`` object (ranking fields), with keyword overrides."""
+        """Params from a ``Settings`` object (ranking fields and the organizers' zone), with keyword overrides."""
         values = {
             name: getattr(settings, name)
             for name in ("half_life_days", "trend_window_days", "cooldown_days", "segment_min_people")
         }
+        values["zone"] = settings.tz
         values.update(overrides)
         return cls(**values)
 

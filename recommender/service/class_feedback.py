@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 
 from recommender.door.screening import ClientKeys
 from recommender.errors import NotFound, ValidationFailed
@@ -176,7 +176,7 @@ class ClassFeedback:
         if not sessions:
             return sessions
         tz = self.view.settings.tz  # days as the organizers count them
-        today = today or datetime.now(tz).date()
+        today = today or self.view.settings.today()
         ratings = self.store.class_ratings([s["id"] for s in sessions])
         served = self.serving.served()
         demand = [None] * len(sessions)

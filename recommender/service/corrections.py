@@ -47,7 +47,7 @@ class Corrections:
         target = self._name(topic_id, shown)
         return self._done(self.store.add_correction(
             "move", model_version=served.version, actor=actor, topic_id=topic_id, line_ids=ids,
-            audit_detail={"说明": f"把 {len(ids)} 条反馈移到{target}", "反馈编号": ids[:20]},
+            shown_labels=(shown.get(topic_id) if topic_id else None, None), audit_detail={"说明": f"把 {len(ids)} 条反馈移到{target}", "反馈编号": ids[:20]},
         ))
 
     def merge(self, topic_id: str, other_topic_id: str, *, actor: str) -> dict:
@@ -61,7 +61,7 @@ class Corrections:
         detail = f"把{self._name(other_topic_id, shown)}并入{self._name(topic_id, shown)}"
         return self._done(self.store.add_correction(
             "merge", model_version=served.version, actor=actor, topic_id=topic_id, other_topic_id=other_topic_id,
-            audit_detail={"说明": detail},
+            shown_labels=(shown.get(topic_id), shown.get(other_topic_id)), audit_detail={"说明": detail},
         ))
 
     def split(self, topic_id: str, feedback_ids: list[int], label: str | None, *, actor: str) -> dict:
@@ -91,6 +91,7 @@ class Corrections:
         return self._done(self.store.add_correction(
             "split", model_version=served.version, actor=actor, topic_id=None, other_topic_id=topic_id,
             line_ids=ids, label=",".join([name, *keywords])[:100], new_topic_label=label,
+            shown_labels=(name, shown.get(topic_id)),
             audit_detail={"说明": f"从{self._name(topic_id, shown)}拆出 {len(ids)} 条反馈，成为新主题“{name}”",
                           "反馈编号": ids[:20]},
         ))
@@ -106,6 +107,7 @@ class Corrections:
         verb = "固定" if pinned else "取消固定"
         found = self.store.add_correction(
             "pin" if pinned else "unpin", model_version=served.version, actor=actor, topic_id=topic_id,
+            shown_labels=(shown.get(topic_id), None),
             audit_detail={"说明": f"{verb}{self._name(topic_id, shown)}（重新训练不会解散固定的主题）"},
         )
         self.view.forget_side_tables()
@@ -184,6 +186,8 @@ def correction_json(c: Correction) -> dict:
         "kind_zh": KIND_ZH.get(c.kind, c.kind),
         "topic_id": c.topic_id,
         "other_topic_id": c.other_topic_id,
+        "topic_label": c.topic_label,
+        "other_topic_label": c.other_topic_label,
         "label": label or None,
         "keywords": [k for k in keywords.split(",") if k],
         "feedback_ids": sorted(c.lines),

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 
 from recommender.config import Settings
 from recommender.errors import NotFound, ValidationFailed
@@ -65,7 +65,7 @@ class DemandView:
                 f"未知的人群“{segment}”，可选：{'、'.join(self.settings.segments)}", field="segment", code="unknown_segment"
             )
         served = self.serving.require_model()
-        as_of = as_of or datetime.now(timezone.utc).date()
+        as_of = as_of or self.settings.today()
         top = top or self.settings.suggestions_top
         demand = self.cache.state(served)
         side = self.cache.side_tables()
@@ -214,7 +214,9 @@ class DemandView:
                 "new_lines": new_lines,
                 "no_topic": no_topic,
                 "unassigned_share": round(share, 4),
-                "retrain_advised": share >= self.settings.retrain_advice_share
+                # A share of a handful of lines is chance (one of the first three new lines), and
+                # a retrain makes no topic of fewer lines than its smallest topic.
+                "retrain_advised": (share >= self.settings.retrain_advice_share and no_topic >= min_people)
                 or any(g["people"] >= min_people for g in groups),
                 "groups": groups,
             }

@@ -75,13 +75,22 @@ class Planning:
         actor: str | None = None,
     ) -> dict:
         """Record a planned, held or cancelled class on a known topic (its texts cleaned and
-        masked like feedback, each within its column)."""
+        masked like feedback, each within its column); a held one is on or before the
+        organizers' today."""
         title = clean_field(title, field="title", label="课程名称", limit=MAX_TITLE, required=True, numbers=False)
         instructor = clean_field(instructor, field="instructor", label="授课人", limit=MAX_PERSON, numbers=False)
         department = clean_field(department, field="department", label="授课部门", limit=MAX_PERSON, numbers=False)
         if status not in SESSION_STATUSES:
             raise ValidationFailed(
                 f"状态只能是 {', '.join(SESSION_STATUSES)}", field="status", code="invalid_choice"
+            )
+        today = self.view.settings.today()
+        if status == "held" and held_on > today:
+            # A class after today cannot have been held yet (a well-formed request today's date
+            # refuses, so 409 like the other refusals of the current state): most likely a
+            # wrong year or the wrong status, and a held class cools its topic down from its date.
+            raise Conflict(
+                f"“已开课”的日期不能晚于今天（{today.isoformat()}）；以后的课请选“计划中”", code="held_in_future"
             )
         if not is_topic_id(topic_id) or topic_id not in self.store.topic_records():
             raise NotFound(f"没有编号为 {str(topic_id)[:20]} 的主题")

@@ -41,6 +41,10 @@ class Correction:
     created_at: datetime
     undone_at: datetime | None
     undone_by: str | None
+    #: The labels of ``topic_id`` and ``other_topic_id`` when the correction was made (None
+    #: on rows made before migration 0008).
+    topic_label: str | None = None
+    other_topic_label: str | None = None
 
     @property
     def active(self) -> bool:
@@ -61,7 +65,14 @@ def _row_to_correction(row) -> Correction:
         created_at=as_utc(row.created_at),
         undone_at=as_utc(row.undone_at),
         undone_by=row.undone_by,
+        topic_label=row.topic_label,
+        other_topic_label=row.other_topic_label,
     )
+
+
+def _label(label: str | None) -> str | None:
+    """A label as stored with a correction (the column's 100 characters; empty is none)."""
+    return (label or "")[:100] or None
 
 
 class CorrectionTables(StoreEngine):
@@ -78,6 +89,7 @@ class CorrectionTables(StoreEngine):
         line_ids: Iterable[int] = (),
         label: str | None = None,
         new_topic_label: str | None = None,
+        shown_labels: tuple[str | None, str | None] = (None, None),
         audit_detail: dict | None = None,
     ) -> Correction:
         """Store a correction and apply it to ``model_version``'s assignments, in one transaction.
@@ -85,7 +97,8 @@ class CorrectionTables(StoreEngine):
         ``move`` and ``split`` put ``line_ids`` in ``topic_id`` (a move to None: 未归类);
         ``merge`` puts every line of ``other_topic_id`` in ``topic_id``; ``split`` ignores
         ``topic_id`` and records a new topic (a fresh id, ``new_topic_label`` as its
-        organizer's label); ``pin`` and ``unpin`` change no line."""
+        organizer's label); ``pin`` and ``unpin`` change no line. ``shown_labels``: the labels
+        of ``topic_id`` and ``other_topic_id`` the organizer saw, kept for the corrections list."""
         if kind not in CORRECTION_KINDS:
             raise ValueError(f"kind={kind!r} should be one of {CORRECTION_KINDS}")
         now = now_utc()
@@ -118,6 +131,7 @@ class CorrectionTables(StoreEngine):
                     kind=kind, topic_id=topic_id, other_topic_id=other_topic_id, label=label,
                     lines=json.dumps({str(i): before.get(i) for i in ids}), model_version=model_version,
                     actor=actor[:100], created_at=now,
+                    topic_label=_label(shown_labels[0]), other_topic_label=_label(shown_labels[1]),
                 )
                 .returning(corrections.c.id)
             ).scalar_one()

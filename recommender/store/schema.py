@@ -218,6 +218,10 @@ corrections = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("undone_at", UTCDateTime, nullable=True),
     Column("undone_by", String(100), nullable=True),
+    # The labels of topic_id and other_topic_id as the organizer saw them (migration 0008;
+    # None on older rows: the list shows the current label).
+    Column("topic_label", String(100), nullable=True),
+    Column("other_topic_label", String(100), nullable=True),
 )
 Index("ix_corrections_undone", corrections.c.undone_at)
 

@@ -85,6 +85,10 @@ class CorrectionOut(BaseModel):
     kind_zh: str = Field(examples=["移动反馈"])
     topic_id: str | None
     other_topic_id: str | None
+    topic_label: str | None = Field(
+        description="topic_id's label when the correction was made (null: none, or made before labels were kept)."
+    )
+    other_topic_label: str | None = Field(description="other_topic_id's label when the correction was made.")
     label: str | None = Field(description="A split's new topic: its label when it was made.")
     keywords: list[str]
     feedback_ids: list[int] = Field(description="The stored ids of the lines it moved.")

@@ -207,12 +207,16 @@ def _topic_names(service: RecommenderService) -> dict[str, str]:
 
 
 def describe(c: dict, names: dict[str, str]) -> str:
-    """What a correction did, in a sentence (the corrections page)."""
+    """What a correction did, in a sentence (the corrections page). Each topic is named with
+    the label the organizer saw when making it (a rename since does not rewrite the list);
+    rows made before labels were kept name it with its current label."""
+    seen = {c["topic_id"]: c.get("topic_label"), c["other_topic_id"]: c.get("other_topic_label")}
 
     def name(topic_id: str | None) -> str:
         if topic_id is None:
             return "未归类"
-        return f"{topic_id}（{names[topic_id]}）" if topic_id in names else topic_id
+        label = seen.get(topic_id) or names.get(topic_id)
+        return f"{topic_id}（{label}）" if label else topic_id
 
     n = len(c["feedback_ids"])
     if c["kind"] == "move":

@@ -87,11 +87,13 @@ def _safe_next(target: str | None) -> str:
 
 
 def _login_page(request: Request, *, next_url: str = HOME, error: str | None = None, notice: str | None = None,
-                status_code: int = 200) -> HTMLResponse:
+                hint: str | None = None, status_code: int = 200) -> HTMLResponse:
+    """The login form; ``error`` (red) only for a token refused, ``hint`` (neutral) says why
+    the form is shown to someone who has not tried yet."""
     return _render(
         request,
         "organizer_login.html",
-        {"next": _safe_next(next_url), "error": error, "notice": notice},
+        {"next": _safe_next(next_url), "error": error, "notice": notice, "hint": hint},
         status_code=status_code,
     )
 
@@ -103,7 +105,8 @@ async def login_required(request: Request, _exc: Exception) -> HTMLResponse:
     return _login_page(
         request,
         next_url=target if request.method == "GET" else HOME,
-        error="请先用组织者令牌登录。",
+        # The first visit of every organizer: not an error of theirs, so no red alert.
+        hint="看板只对组织者开放，请先用组织者令牌登录。",
         status_code=401,
     )
 
@@ -156,16 +159,28 @@ def _with_flash_cleared(request: Request, response: Response) -> Response:
     return response
 
 
+#: The suggestion filters as the dashboard labels them: the service's messages name the API's
+#: parameters (``top 应为…``), which the organizer never saw on the page.
+FILTER_LABELS = {"top": "显示条数", "as_of": "截至日期"}
+
+
+def filter_message(exc: ValidationFailed) -> str:
+    """A refused filter's message naming the field as labelled on the page."""
+    label = FILTER_LABELS.get(exc.field or "")
+    if label and exc.message.startswith(f"{exc.field} "):
+        return label + exc.message[len(exc.field) + 1:]
+    return exc.message
+
+
 # Characters of a refused plan form's field carried back to it (the longest field's limit).
 PLAN_FIELD_CHARS = 200
 
 
-def _plan_defaults() -> dict:
-    """The plan form's default date: the day the suggestions are counted to when no 截至
-    date is given (the server's today), so a class recorded with it holds its topic back at
-    once. (Today where the organizers are would be a day ahead of that from 00:00 to 08:00
-    in Beijing on a UTC server, and the class would not count until the next day.)"""
-    return {"today": date.today().isoformat()}
+def _plan_defaults(service: RecommenderService) -> dict:
+    """The plan form's default date: the organizers' today, the day the suggestions are
+    counted to when no 截至 date is given, so a class recorded with it holds its topic back at
+    once (both count days in RECOMMENDER_TIMEZONE, whatever the server's own zone)."""
+    return {"today": service.settings.today().isoformat()}
 
 
 # --------------------------------------------------------------------------- login
@@ -223,10 +238,10 @@ def dashboard(
     try:
         query = parse_suggestion_query(settings, filters["top"], filters["as_of"], filters["segment"])
     except ValidationFailed as exc:
-        error = exc.message
+        error = filter_message(exc)
         status_code = 422
         query = parse_suggestion_query(settings, None, None, None)
-    as_of = query.as_of or date.today()
+    as_of = query.as_of or service.settings.today()
     context = {
         "who": who,
         "csrf_token": _csrf_for(auth, who),
@@ -235,6 +250,7 @@ def dashboard(
         "filters": filters,
         "segments": settings.segments,
         "segment_min_people": settings.segment_min_people,
+        "suggestions_top": settings.suggestions_top,  # the 显示条数 field's default, said beside it
         "return_to": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
         "retrain": runner.status(),
         "no_model": None,
@@ -247,7 +263,7 @@ def dashboard(
         "half_life_days": f"{settings.half_life_days:g}",
         "trend_window_days": settings.trend_window_days,
         **_moderation_context(service),
-        **_plan_defaults(),
+        **_plan_defaults(service),
         "recent_classes": [with_links(request, s) for s in service.sessions(latest=RECENT_CLASSES)],
         "status_zh": STATUS_ZH,
     }
@@ -312,7 +328,7 @@ async def plan_session(request: Request, form: DashboardForm, service: Service, 
         )
     except ValidationFailed as exc:
         return _redirect(request, back, ("error", exc.message), typed)
-    except NotFound as exc:
+    except (NotFound, Conflict) as exc:
         return _redirect(request, back, ("error", str(exc)), typed)
     return _redirect(
         request, back, ("success", f"已记录课程“{title}”：{held_on.isoformat()}，{STATUS_ZH.get(status, status)}。"
@@ -359,7 +375,7 @@ def topics_page(
                 service.browse_topics(query=filters["q"], as_of=query.as_of, segment=query.segment)
             )
         except ValidationFailed as exc:  # show every topic, keep what was typed, say what is wrong
-            context["filter_error"], status_code = exc.message, 422
+            context["filter_error"], status_code = filter_message(exc), 422
             context["browse"] = browse_view(service.browse_topics())
         context["themes"] = service.themes()
     except NoModelError as exc:
@@ -407,7 +423,7 @@ def render_topic_page(
         "hide_reasons": [(r, HIDE_REASONS_ZH[r]) for r in HIDE_REASONS],
         "other_topics": [t for t in service.topics()["topics"] if t["topic_id"] != topic_id],
         "corrections": corrections or {"picked": set(), "label": "", "target": "", "other": ""},
-        **_plan_defaults(),
+        **_plan_defaults(service),
         **_standing_context(service, topic_id),
     }
     if corrections and corrections.get("error"):

@@ -185,7 +185,11 @@ def export_topic(topic_id: TopicId, service: Service, format: Literal["csv", "xl
 # --------------------------------------------------------------------------- class sessions
 
 
-@router.post("/sessions", status_code=201, response_model=SessionOut, responses=NOT_FOUND)
+#: POST /api/sessions refused by today's date.
+HELD_IN_FUTURE = {409: {"model": ErrorBody, "description": "held_in_future: a class recorded as held on a day after the organizers' today"}}
+
+
+@router.post("/sessions", status_code=201, response_model=SessionOut, responses={**NOT_FOUND, **HELD_IN_FUTURE})
 def create_session(request: Request, body: SessionIn, service: Service, actor: Actor) -> dict:
     """Record a planned, held or cancelled class on a topic (a held one cools the topic down);
     the answer carries its post-class feedback link (``feedback_url``) and poster addresses."""

@@ -45,7 +45,8 @@ async def suggestion_query(
     as_of: Annotated[
         str | None,
         Query(
-            description="Rank as of the end of this day, YYYY-MM-DD (default: today); a day before 1900 or after "
+            description="Rank as of the end of this day in the organizers' time zone, YYYY-MM-DD (default: their "
+            "today); a day before 1900 or after "
             "9000 is ranked as of that bound (no feedback is older or later).",
             json_schema_extra={"format": "date"},
         ),

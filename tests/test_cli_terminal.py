@@ -1,0 +1,72 @@
+"""What a person running a command sees: its result and progress, not the operator's INFO log.
+
+``serve`` is the operator's log and keeps RECOMMENDER_LOG_LEVEL; every other command shows
+warnings and errors, INFO lines with ``-v``, and DEBUG when the operator set it to find out
+why a command failed.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from argparse import Namespace
+
+import pytest
+
+from recommender.cli import build_parser
+from recommender.cli.common import terminal_log_level
+
+
+@pytest.mark.parametrize(
+    ("argv", "configured", "level"),
+    [
+        (["import", "a.csv"], "INFO", "WARNING"),
+        (["suggest"], "INFO", "WARNING"),
+        (["-v", "import", "a.csv"], "INFO", "INFO"),
+        (["-v", "suggest"], "INFO", "INFO"),
+        (["suggest"], "DEBUG", "DEBUG"),  # set to see why a command failed
+        (["suggest"], "ERROR", "ERROR"),
+        (["-q", "suggest"], "DEBUG", "WARNING"),
+        (["serve"], "INFO", "INFO"),  # the operator's log, as before
+        (["-q", "serve"], "INFO", "WARNING"),
+    ],
+)
+def test_terminal_level_of_each_command(argv, configured, level) -> None:
+    assert terminal_log_level(build_parser().parse_args(argv), configured) == level
+
+
+def test_quiet_and_verbose_exclude_each_other(capsys) -> None:
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["-q", "-v", "suggest"])
+    assert "not allowed with" in capsys.readouterr().err
+
+
+def test_a_namespace_without_the_flags_is_the_default() -> None:
+    """Commands that call others (setup calls train) pass a bare Namespace."""
+    assert terminal_log_level(Namespace(), "INFO") == "WARNING"
+
+
+def _import(tmp_path, *flags: str) -> subprocess.CompletedProcess:
+    data = tmp_path / "rows.csv"
+    data.write_text("text,time\n想学公文写作的格式,2026-11-01\n,2026-11-03\n", encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RECOMMENDER_")}
+    env.update(
+        RECOMMENDER_DATABASE_URL=f"sqlite:///{tmp_path / 'f.db'}",
+        RECOMMENDER_DATA_DIR=str(tmp_path / "data"),
+        RECOMMENDER_MODELS_DIR=str(tmp_path / "models"),
+    )
+    return subprocess.run(
+        [sys.executable, "-m", "recommender", *flags, "import", str(data)],
+        capture_output=True, text=True, env=env, timeout=120, check=True,
+    )
+
+
+def test_import_shows_its_summary_without_info_lines(tmp_path) -> None:
+    """`recommender import` without -q: the summary and the bad row, no INFO log line; -v adds it."""
+    plain = _import(tmp_path)
+    assert "imported: 1" in plain.stdout and "第 3 行" in plain.stdout
+    assert " INFO " not in plain.stderr, plain.stderr
+    verbose = _import(tmp_path, "-v")
+    assert "duplicates skipped: 1" in verbose.stdout
+    assert " INFO recommender: import rows.csv" in verbose.stderr
