@@ -101,3 +101,95 @@ def test_the_score_adds_the_nearest_reference_line_in_tfidf_space():
     with pytest.raises(ValueError, match="pass X"):
         with_rows.assign(Z, words)
     assert with_rows.subset([0]).reference_features is with_rows.reference_features
+
+
+def test_a_distinctive_word_does_not_join_a_far_line_whose_specific_word_is_new(index):
+    """「来一首青花瓷」 beside a topic about poems (一首): half its words are known, but the
+    new one is the specific one (太极拳 here, general IDF 9.9): by IDF most of what the line
+    is about is new, so the frame word is no evidence. A line whose new word is a common one
+    (然后, 4.8) still joins by its distinctive word."""
+    labels, _ = index.assign(np.vstack([FAR, FAR]), [["视频", "太极拳"], ["视频", "然后"]])
+    assert labels.tolist() == [-1, 0]
+
+
+# The nearest-lines rule (nearest_lines.py): the fixture's topic, 6 training lines in no
+# topic near e3 (familiar text that fits no topic), and TF-IDF rows: members use features 0
+# and 1, the other lines feature 2.
+OUTSIDE_ANGLES = 0.6 + 0.02 * np.arange(6)
+OUTSIDE = np.stack([np.zeros(6), np.sin(OUTSIDE_ANGLES), np.cos(OUTSIDE_ANGLES)], axis=1)
+BEYOND = ANGLES[-1] + 0.01  # along the members' arc, a little past the outermost member
+
+
+@pytest.fixture(scope="module")
+def with_lines():
+    import scipy.sparse as sp
+
+    Z = np.vstack([MEMBERS, OUTSIDE])
+    X = sp.csr_matrix(np.vstack([np.tile([1.0, 2.0, 0.0], (20, 1)), np.tile([0.0, 0.0, 1.0], (6, 1))]))
+    tokens = MEMBER_TOKENS + [["手机", "设置"]] * 6
+    return build_index(
+        Z, [np.arange(20)], [frozenset({"视频"})], min_similarity=0.1, known_words=KNOWN, tokens=tokens, X=X
+    ), Z, X, tokens
+
+
+def test_a_line_whose_nearest_training_lines_are_members_joins_their_topic(with_lines):
+    """A new line just past the outermost member: below the centroid floor (the core's own
+    weakest members), no distinctive word, but its nearest training line by meaning and by
+    wording is a member, as close as the store's lines are to their own nearest: it is a new
+    line of the topic."""
+    import scipy.sparse as sp
+
+    index, *_ = with_lines
+    line = np.array([[np.cos(BEYOND), np.sin(BEYOND), 0.0]])
+    assert line[0] @ index.centroids[0] < index.floors[0]
+    labels, _ = index.assign(line, [["微信", "通话"]], X=sp.csr_matrix([[1.0, 2.0, 0.0]]))
+    assert labels.tolist() == [0]
+    # The same place with a new specific word (太极拳, IDF 9.9) beside a known one (通话, 9.0):
+    # what the line is about is new.
+    labels, _ = index.assign(line, [["通话", "太极拳"]], X=sp.csr_matrix([[1.0, 2.0, 0.0]]))
+    assert labels.tolist() == [-1]
+    # Its wording is that of the lines in no topic: familiar text that fits no topic.
+    labels, _ = index.assign(line, [["微信", "通话"]], X=sp.csr_matrix([[0.0, 0.0, 1.0]]))
+    assert labels.tolist() == [-1]
+    # Far from every line by meaning and wording (nothing in common): no topic.
+    far = unit([0.5, 1.0, 0.0])
+    labels, _ = index.assign(far, [["微信", "通话"]], X=sp.csr_matrix([[0.0, 1.0, 0.0]]))
+    assert labels.tolist() == [-1]
+
+
+def test_the_training_lines_keep_their_topics_when_assigned_again(with_lines):
+    index, Z, X, tokens = with_lines
+    labels, _ = index.assign(Z, tokens, X=X)
+    assert labels.tolist() == [0] * 20 + [-1] * 6
+    assert sorted(index.reference_labels.tolist()) == [-1] * 6 + [0] * 20
+
+
+def test_a_subset_renumbers_the_reference_lines_topics():
+    import scipy.sparse as sp
+
+    Z = np.vstack([MEMBERS, OUTSIDE])
+    X = sp.csr_matrix(np.vstack([np.tile([1.0, 2.0, 0.0], (20, 1)), np.tile([0.0, 0.0, 1.0], (6, 1))]))
+    tokens = MEMBER_TOKENS + [["手机", "设置"]] * 6
+    two = build_index(
+        Z, [np.arange(20), np.arange(20, 26)], [frozenset({"视频"}), frozenset({"手机"})], min_similarity=0.1,
+        known_words=KNOWN, tokens=tokens, X=X,
+    )
+    assert sorted(two.reference_labels.tolist()) == [0] * 20 + [1] * 6
+    assert sorted(two.subset([1, 0]).reference_labels.tolist()) == [0] * 6 + [1] * 20
+    assert sorted(two.subset([1]).reference_labels.tolist()) == [-1] * 20 + [0] * 6
+
+
+def test_an_index_saved_before_the_nearest_lines_rule_still_assigns(with_lines):
+    """Models saved before this rule have no reference topics: they assign without it."""
+    import pickle
+
+    import scipy.sparse as sp
+
+    index, *_ = with_lines
+    state = dict(pickle.loads(pickle.dumps(index)).__dict__)
+    del state["reference_labels"], state["reference_floors"]
+    old = object.__new__(type(index))
+    old.__dict__.update(state)
+    line = np.array([[np.cos(BEYOND), np.sin(BEYOND), 0.0]])
+    labels, _ = old.assign(line, [["微信", "通话"]], X=sp.csr_matrix([[1.0, 2.0, 0.0]]))
+    assert labels.tolist() == [-1]

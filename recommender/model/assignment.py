@@ -5,17 +5,22 @@ Being nearest to a topic's centroid is not evidence: a request about tai chi is 
 
 * it has one of the topic's distinctive words (then it joins the most similar of the
   topics whose words it has, unless it is unrelated: cosine below ``min_similarity``), and
-  either most of its words are ones the store has seen (``KNOWN_SHARE``) or it is close to
-  the topic (as close to the centroid as the topic's weakest members, or to one of its
-  members as the members are to each other): 「想学短视频剪辑」 shares 视频 with a topic about
-  video calls, but it is far from that topic and its other words are new to the store, so
-  the word is incidental; or
+  either most of its words, counted by how specific they are, are ones the store has seen
+  (``KNOWN_SHARE``) or it is close to the topic (as close to the centroid as the topic's
+  weakest members, or to one of its members as the members are to each other):
+  「想学短视频剪辑」 shares 视频 with a topic about video calls, but it is far from that topic
+  and its other words are new to the store, so the word is incidental; or
 * it is above the floor of its most similar topic (the similarity of that topic's weakest
   members) and as close to one of the topic's members as the members are to each other
   (``neighbour_floor``), and most of its words are established in the store
   (``KNOWN_SHARE``): "能不能教做短视频" in a store without 短视频 is about something new, however close its
   characters (视频) bring it to "微信视频通话"; a line with one rare word beside words the
-  store uses all the time is not.
+  store uses all the time is not; or
+* its nearest training lines by meaning and by wording are both in the topic, it is as
+  close to them as training lines typically are to theirs, and most of its words (by IDF)
+  are ones the store has seen (``nearest_lines.py``): a new line of the topic's subject
+  outside its dense core. A line whose nearest training line is in no topic is familiar
+  text that fits no topic, and stays out.
 
 Its score tells how familiar the line is: the mean of its similarity to the nearest training
 line in the latent space, of its similarity to the nearest training line in the TF-IDF
@@ -49,6 +54,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.preprocessing import normalize
 
+from recommender.model.nearest_lines import calibrate, join_by_nearest, nearest_dense, nearest_sparse
 from recommender.text.lexicon import general_idf
 
 # Member vectors kept per topic for the neighbour test (more members: a hash-chosen sample).
@@ -80,7 +86,10 @@ REFERENCE_LINES = 2000
 # store has seen. With that rule (in process, against one distinctive word being enough) the
 # gap of -1 shares between unseen- and seen-class lines goes 0.216 -> 0.230 (SMP2017),
 # 0.100 -> 0.104 (THUCNews), 0.350 -> 0.350 (tipdm 495); with the neighbour floor above,
-# 0.239 / 0.104 / 0.367.
+# 0.239 / 0.104 / 0.367. For a distinctive word the share counts each word by its general
+# IDF, as the score does: in 「来一首青花瓷」 the unknown song 青花瓷 is what the line is about,
+# not the known frame 一首 of a topic about poems (in process, same sets: 0.265 / 0.128 /
+# 0.383 with the plain share, 0.283 / 0.130 / 0.383 weighted; training lines unchanged).
 KNOWN_SHARE = 0.5
 # In the score, each word counts by its IDF in general Chinese (jieba's table): an unknown
 # 太极拳 (9.9) says more about what a line is about than an unknown 一下 or 咨询 does. A word
@@ -148,6 +157,11 @@ class TopicIndex:
     reference_features: sp.csr_matrix | None = None
     known_words: Mapping[str, int] | None = None  # words of the training vocabulary
     reference_words: frozenset[str] = frozenset()  # other words of the reference lines
+    # Topic of each reference line and the (latent, TF-IDF) similarity floors with which a
+    # line in no topic joins the topic of its nearest reference lines (nearest_lines.py;
+    # None in models saved before: they do without).
+    reference_labels: np.ndarray | None = None
+    reference_floors: np.ndarray | None = None
     min_similarity: float = 0.1
     open_set: bool = True
     _term_topics: dict | None = field(default=None, repr=False, compare=False)
@@ -162,6 +176,11 @@ class TopicIndex:
         parts = [self.exemplars[self.exemplar_offsets[t] : self.exemplar_offsets[t + 1]] for t in order]
         counts = [p.shape[0] for p in parts]
         d = self.centroids.shape[1]
+        reference_labels = self.reference_labels
+        if reference_labels is not None:  # renumbered as the topics are; a dropped topic's lines: -1
+            remap = np.full(self.n_topics + 1, -1, dtype=np.int64)
+            remap[order] = np.arange(len(order))
+            reference_labels = remap[reference_labels]  # -1 reads the last entry: -1
         return TopicIndex(
             centroids=self.centroids[order] if order else np.zeros((0, d)),
             floors=self.floors[order] if order else np.zeros(0),
@@ -173,6 +192,8 @@ class TopicIndex:
             reference_features=self.reference_features,
             known_words=self.known_words,
             reference_words=self.reference_words,
+            reference_labels=reference_labels,
+            reference_floors=self.reference_floors,
             min_similarity=self.min_similarity,
             open_set=self.open_set,
         )
@@ -204,7 +225,6 @@ class TopicIndex:
         C = self.centroids.astype(np.float32)
         coded = LineWords.of(words)
         established = self._known_share(coded, established_only=True)
-        seen = self._known_share(coded)
         known = self._known_share(coded, weighted=True)
         term_lines, term_topics = self._term_pairs(coded)
         for start in range(0, n, BLOCK):
@@ -214,16 +234,22 @@ class TopicIndex:
             pairs = slice(*np.searchsorted(term_lines, [start, end]))
             has_term = np.zeros(sims.shape, dtype=bool)
             has_term[term_lines[pairs] - start, term_topics[pairs]] = True
-            lab, sc, by_term = self._decide(block, sims, has_term, established[start:end], seen[start:end])
+            lab, sc, by_term = self._decide(block, sims, has_term, established[start:end], known[start:end])
             if self.open_set and self.reference is not None and self.reference.shape[0]:
-                familiar = (block @ self.reference.T).max(axis=1)
-                # In float32, as ``familiar`` is: its last bits depend on the block's shape
-                # (a partition of the Dask engine), and float32 sums round them away.
-                parts = [familiar, known[start:end].astype(np.float32)]
+                latent = nearest_dense(block @ self.reference.T)
+                # In float32, as the latent similarity is: its last bits depend on the
+                # block's shape (a partition of the Dask engine), and float32 sums round them away.
+                parts = [latent[0], known[start:end].astype(np.float32)]
                 if self.reference_features is not None:
                     if X is None:
                         raise ValueError("this index scores lines by their TF-IDF rows: pass X")
-                    parts.append(self._familiar_features(X[start:end]))
+                    wording = nearest_sparse(_unit_rows(X[start:end]) @ self.reference_features)
+                    parts.append(wording[0])
+                    if self.reference_labels is not None and self.reference_floors is not None:
+                        lab = join_by_nearest(
+                            lab, latent, wording, self.reference_labels, self.reference_floors,
+                            known[start:end] >= KNOWN_SHARE,
+                        )
                 sc = sum(parts[1:], parts[0]) / np.float32(len(parts))
             if prior is not None:
                 p = prior[start : start + BLOCK]
@@ -238,18 +264,6 @@ class TopicIndex:
             labels[start : start + BLOCK] = np.where(empty, -1, lab)
             scores[start : start + BLOCK] = np.where(empty, 0.0, sc)
         return labels, scores
-
-    def _familiar_features(self, X: sp.spmatrix) -> np.ndarray:
-        """Each row's cosine to its nearest reference line in TF-IDF space (float32; 0 for
-        a row without features). Row by row in a sparse product, so a line's value does not
-        depend on the other lines of its block; the rows are non-negative, so the largest
-        stored product is the largest cosine."""
-        S = (_unit_rows(X) @ self.reference_features).tocsr()
-        best = np.zeros(S.shape[0], dtype=np.float32)
-        filled = np.diff(S.indptr) > 0
-        if filled.any():
-            best[filled] = np.maximum.reduceat(S.data, S.indptr[:-1][filled])
-        return best
 
     def known_share(
         self, words: Sequence[Sequence[str]], established_only: bool = False, weighted: bool = False
@@ -304,7 +318,8 @@ class TopicIndex:
         """(topic or -1, score, topic joined by a distinctive word or -1) of each row;
         ``has_term``: (rows, topics) whether the row has a distinctive word of the topic;
         ``established``: each row's share of words in two training lines or more; ``seen``:
-        its share of words the model has seen at all (:meth:`known_share`)."""
+        its share of words the model has seen at all, each counted by its general IDF
+        (:meth:`known_share` ``weighted``)."""
         rows = np.arange(block.shape[0])
         best = np.argmax(sims, axis=1)
         best_sim = sims[rows, best]
@@ -327,7 +342,7 @@ class TopicIndex:
             if E.shape[0]:
                 nearest[r] = (block[r] @ E.T).max(axis=1)
         # Words the model never saw ("短视频" in a store without it) that make up most of the
-        # line are what it is about: one distinctive word of a topic the line is far from (视频
+        # line (by general IDF: a rare word says more than a frame like 一首) are what it is about: one distinctive word of a topic the line is far from (视频
         # of a topic about video calls) is then no evidence. Such a line joins by its word only
         # when it is as close to the topic as the topic's weakest members or to a member as
         # members are to each other. (A training line has seen every word of its own, so this
@@ -408,7 +423,7 @@ def build_index(
         reference_words = frozenset(
             w for i in reference for w in tokens[i] if len(w) >= 2 and w not in known_words
         )
-    return TopicIndex(
+    index = TopicIndex(
         centroids=centroids,
         floors=floors,
         exemplars=np.vstack(exemplars).astype(np.float32) if exemplars else np.zeros((0, d), np.float32),
@@ -422,6 +437,16 @@ def build_index(
         min_similarity=min_similarity,
         open_set=open_set,
     )
+    if open_set and X is not None and reference.size:
+        # The reference lines' topics by the rule above, then by their nearest other
+        # reference lines (nearest_lines.py): what a new line near them joins.
+        words = [tokens[i] for i in reference] if tokens is not None else [[] for _ in reference]
+        own, _ = index.assign(index.reference, words, X=X[reference])
+        allowed = index.known_share(words, weighted=True) >= KNOWN_SHARE
+        index.reference_labels, index.reference_floors = calibrate(
+            index.reference, index.reference_features, own, allowed
+        )
+    return index
 
 
 def membership(labels: np.ndarray, k: int) -> sp.csr_matrix:
