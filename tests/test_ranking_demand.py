@@ -55,7 +55,7 @@ def test_ten_people_this_week_outrank_forty_spread_over_sixty_days():
     assert (new.trend, big.trend) == ("new", "steady")
     assert (big.recent_people, big.previous_people) == (20, 20)
     assert big.score_breakdown["growth"] == 0.0
-    assert new.score == pytest.approx(18.3, abs=0.1)  # the worked example of ranking/heat.py
+    assert new.score == pytest.approx(48.3, abs=0.1)  # the worked example of ranking/heat.py
     assert big.score == pytest.approx(16.4, abs=0.1)
 
 
@@ -91,12 +91,12 @@ def test_size_still_orders_topics_of_the_same_shape():
 
 
 def test_growth_is_measured_against_the_topics_own_previous_window():
-    """The same 20 people this month: a topic that had 5 the month before gets +15, one that
+    """The same 20 people this month: a topic that had 8 the month before gets +12, one that
     had 20 gets nothing."""
-    rising = people("RISING", evenly(20, 30) + [30 + a for a in evenly(5, 30)])
+    rising = people("RISING", evenly(20, 30) + [30 + a for a in evenly(8, 30)])
     flat = people("FLAT", evenly(20, 30) + [30 + a for a in evenly(20, 30)])
     result = {s.topic_id: s for s in ranked(rising + flat)}
-    assert result["RISING"].score_breakdown["growth"] == 15.0
+    assert result["RISING"].score_breakdown["growth"] == 12.0
     assert result["FLAT"].score_breakdown["growth"] == 0.0
     assert result["RISING"].rank == 1
 
@@ -109,9 +109,10 @@ def test_recency_counts_within_the_people_component():
 
 
 def test_a_linear_knee_gives_back_plain_people_counts():
-    """people_knee=inf: every person counts in full (the ranking before diminishing returns)."""
+    """people_knee=inf: every person counts in full (the ranking before diminishing returns;
+    growth left out, which would put the new topic first)."""
     records = people("NEW", evenly(10, 7)) + people("BIG", evenly(40, 60))
-    result = ranked(records, params=RankingParams(people_knee=math.inf))
+    result = ranked(records, params=RankingParams(people_knee=math.inf, growth_weight=0.0))
     assert [s.topic_id for s in result] == ["BIG", "NEW"]
     expected = sum(decay_weight(a, 45) for a in evenly(40, 60))
     assert result[0].score_breakdown["people"] == round(expected, 4)
@@ -176,7 +177,9 @@ def test_a_specific_request_rising_inside_a_steady_topic_counts_as_growth():
     first, second = rank_topics(cards, request + background + steady, as_of=AS_OF, top=2)
     assert (first.topic_id, second.topic_id) == ("SUB", "ROAD")
     assert (first.recent_people, first.previous_people) == (14, 22)
-    assert first.trend == "growing" and first.score_breakdown["growth"] == 9.0
+    # The ten who name it are new demand (one of 11 wrote before): 4 × 10, and the why line
+    # names the rise in people.
+    assert first.trend == "growing" and first.score_breakdown["growth"] == 40.0
     assert "提「购房补贴」的比前 30 天多 9 人" in first.why
     unnamed = [TopicCard("SUB", "补贴申请"), TopicCard("ROAD", "道路硬化")]
     assert [s.topic_id for s in rank_topics(unnamed, request + background + steady, as_of=AS_OF, top=2)] == ["ROAD", "SUB"]
@@ -192,3 +195,40 @@ def test_a_chance_rise_of_the_lines_saying_the_label_does_not_count():
     assert (only.recent_people, only.previous_people) == (11, 11)
     assert only.trend == "steady" and only.score_breakdown["growth"] == 0.0
     assert "停车收费" not in only.why
+
+
+def test_a_six_person_new_request_ranks_above_a_steady_eighty_person_topic():
+    """Issue 14's planted demand in small: six people raised a new subject this month (one
+    line about it came a month and a half ago) beside a steady topic of 80 people. The new
+    request is new demand: its six current people count four times as growth."""
+    new = people("NEW", evenly(6, 30) + [45.0])
+    big = people("BIG", evenly(80, 60))
+    first, second = ranked(new + big)
+    assert (first.topic_id, second.topic_id) == ("NEW", "BIG")
+    assert first.score_breakdown["growth"] == 24.0
+    assert first.why.startswith("7 人提出，近 30 天 6 人，上升（比前 30 天多 5 人）")
+    assert second.score_breakdown["growth"] == 0.0
+
+
+def test_new_demand_needs_the_fewest_people_of_a_topic_and_few_earlier_ones():
+    """Four new people are a rise of 4, not new demand. Nine now and three before (a
+    quarter earlier) are new demand; nine and four (4 of 13) a topic that grew, counted once
+    and only beyond chance; sixteen and six a rise beyond chance."""
+
+    def heat(now: int, before: int):
+        return topic_heat(people("T", evenly(now, 30) + [30 + a for a in evenly(before, 30)]), AS_OF)
+
+    assert topic_heat(people("FEW", evenly(4, 30)), AS_OF).breakdown["growth"] == 4.0
+    assert heat(9, 3).breakdown["growth"] == 36.0
+    assert heat(9, 4).breakdown["growth"] == 0.0  # 5 < 2·√13 ≈ 7.2
+    grew = heat(16, 6)
+    assert (grew.breakdown["growth"], grew.growth_people, grew.trend) == (10.0, 10, "growing")
+
+
+def test_a_chance_rise_of_a_large_steady_topic_does_not_count():
+    """59 people, 33 in the last window and 26 before: a coin-flip split of 59 people varies
+    by about √59 ≈ 7.7, so a rise of 7 is no growth (it read as growing and scored +7)."""
+    records = people("ROAD", evenly(33, 30) + [30 + a for a in evenly(26, 30)])
+    (only,) = ranked(records)
+    assert only.trend == "growing"
+    assert only.score_breakdown["growth"] == 0.0

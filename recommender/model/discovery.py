@@ -18,6 +18,10 @@ Steps (all on the discovery sample, see ``topic_model.py``):
    form a specific, cohesive group (or when an organizer pinned it). A core that continues
    no previous topic is a new topic only when it is robust and holds new lines. So
    retraining on the same data changes nothing, and small additions change little.
+5. :func:`split_subjects` (after the index has assigned the sample's lines): lines that
+   share a subject of their own (a rare thing, 搅拌站) inside a broad topic whose frame they
+   share (噪音扰民), with the lines in no topic that name it, become a topic of their own
+   when there are enough of them and the rest of the topic does not use the word.
 """
 
 from __future__ import annotations
@@ -44,7 +48,7 @@ from recommender.model.boilerplate import (
 )
 from recommender.model.density import topic_cores
 from recommender.model.representation import Representation
-from recommender.text.lexicon import general_idf, morphemes, non_subject_words, specificity
+from recommender.text.lexicon import general_idf, is_thing, morphemes, non_subject_words, specificity
 from recommender.text.tokenize import char_segments
 
 # Rounds of (find cores → learn boilerplate → re-weight) before the final cores.
@@ -434,3 +438,93 @@ def carry_over(
                 continue
         topics.append(Topic(members=rows, terms=terms, prior=p))
     return topics
+
+
+# A topic's lines that share a subject of their own are a topic of their own (one evening
+# class is about the mixing plant's noise, not about every noise complaint): a word that
+# jieba calls a thing (``lexicon.is_thing``: 搅拌站, 酒吧, 工地; not 老旧, 协调 or 有偿),
+# not common in general Chinese (``RARE_IDF``), used by at least the fewest lines of a topic
+# of which most (``SPLIT_HOST_SHARE``) are in one topic whose words do not include it and
+# where it is in fewer than ``TERM_MIN_SHARE`` of the lines (the rest of the topic does not
+# use it), the others in no topic; and nearly all (``SPLIT_WORD_SHARE``) of the corpus's
+# lines with it are among them, so it is the subject of no other topic. The latent space
+# keeps a corpus's main directions and blurs a handful of lines about a rare subject into
+# the broad topic they share a frame with (搅拌站噪音扰民 → 扰民); the words keep it.
+SPLIT_HOST_SHARE = 0.5
+SPLIT_WORD_SHARE = 0.9
+
+
+def split_subjects(
+    topics: list[Topic],
+    labels: np.ndarray,
+    tokens: Sequence[Sequence[str]],
+    corpus_counts: Counter,
+    n_corpus: int,
+    generic: set[str],
+    prior: np.ndarray | None,
+    min_topic_size: int,
+) -> list[Topic]:
+    """``topics`` with each group of lines about a subject of its own (see
+    ``SPLIT_HOST_SHARE``) taken out of its host topic as a new topic; ``labels`` are the
+    lines' topics (positions in ``topics``, -1 none) as the index assigns them. In a retrain
+    (``prior``) a group continues the previous topic most of its lines belonged to when no
+    other topic continues it, and is otherwise new only with ``NEW_TOPIC_NEW_LINES`` new
+    lines, as a new core is (``carry_over``)."""
+    k = len(topics)
+    if k == 0:
+        return topics
+    names = non_subject_words()
+    sizes = np.bincount(labels[labels >= 0], minlength=k)
+    host_words = [morphemes(t.terms) for t in topics]
+    lines_of: dict[str, list[int]] = {}
+    for i, toks in enumerate(tokens):
+        for w in set(toks):
+            lines_of.setdefault(w, []).append(i)
+    found = []
+    for word, where in lines_of.items():
+        if len(where) < min_topic_size or len(word) < 2 or word in generic or word in names:
+            continue
+        idf = general_idf(word)
+        if (idf is not None and idf < RARE_IDF) or not is_thing(word):
+            continue
+        rows = np.asarray(where)
+        hosts = Counter(int(t) for t in labels[rows] if t >= 0)
+        if not hosts:
+            continue
+        host, inside = min(hosts.items(), key=lambda tc: (-tc[1], tc[0]))
+        group = rows[(labels[rows] == host) | (labels[rows] < 0)]
+        if (
+            group.size < min_topic_size
+            or inside < SPLIT_HOST_SHARE * group.size
+            or group.size < SPLIT_WORD_SHARE * rows.size
+            or inside >= TERM_MIN_SHARE * sizes[host]
+            or word in host_words[host]
+        ):
+            continue
+        found.append((group, host, word))
+    found.sort(key=lambda g: (-g[0].size, g[2]))
+    taken = np.zeros(len(tokens), dtype=bool)
+    continued = {t.prior for t in topics if t.prior >= 0}
+    out = [Topic(members=t.members, terms=list(t.terms), prior=t.prior) for t in topics]
+    for group, host, word in found:
+        group = group[~taken[group]]
+        if group.size < min_topic_size:
+            continue
+        before = -1
+        if prior is not None:
+            votes = Counter(int(p) for p in prior[group] if p >= 0)
+            if votes:
+                p, c = min(votes.items(), key=lambda pc: (-pc[1], pc[0]))
+                if c >= MATCH_SHARE * group.size and p not in continued:
+                    before = p
+            if before < 0 and int((prior[group] == NEW_LINE).sum()) < NEW_TOPIC_NEW_LINES:
+                continue
+        terms = distinctive_terms(tokens, group, corpus_counts, n_corpus, generic)
+        if word not in terms or not is_specific(tokens, group, terms, corpus_counts):
+            continue
+        taken[group] = True
+        out[host].members = np.setdiff1d(out[host].members, group)
+        if before >= 0:
+            continued.add(before)
+        out.append(Topic(members=group, terms=terms, prior=before))
+    return out

@@ -28,7 +28,7 @@ from sklearn.preprocessing import normalize
 from recommender.model.assignment import TopicIndex, build_index
 from recommender.model.clustering import GRAPH_SAMPLE, hash_sample, hierarchical_topics, refine, similarity_floors
 from recommender.model.describe import group_themes, keywords_from_counts, representative_examples, topic_word_counts
-from recommender.model.discovery import carry_over, find_cores, learn_weights, word_shares
+from recommender.model.discovery import Topic, carry_over, find_cores, learn_weights, split_subjects, word_shares
 from recommender.model.labels import LABEL_CHARS, LABEL_LINES, candidate_labels, choose_labels, phrases, theme_label
 from recommender.model.representation import Representation, block_templates
 from recommender.model.ngram_counts import block_counts
@@ -174,11 +174,20 @@ def discover(
     cores = find_cores(Z, min_size, hashes)
     counts, n_docs = word_shares(tokens)
     topics = carry_over(cores, prior, Z, tokens, counts, n_docs, generic, min_topic_size=min_size, pinned=pinned)
-    index = build_index(
-        Z, [t.members for t in topics], [t.terms for t in topics],
-        min_similarity=params["min_similarity"], order_key=hashes, known_words=rep.word_vectorizer.vocabulary_,
-        tokens=tokens, X=X,
-    )
+
+    def index_of(topics: Sequence[Topic]) -> TopicIndex:
+        return build_index(
+            Z, [t.members for t in topics], [t.terms for t in topics],
+            min_similarity=params["min_similarity"], order_key=hashes, known_words=rep.word_vectorizer.vocabulary_,
+            tokens=tokens, X=X,
+        )
+
+    index = index_of(topics)
+    # A subject of its own inside a broad topic is read off the lines as the index assigns
+    # them (a line joins a topic by its words, not only its core's): see ``split_subjects``.
+    split = split_subjects(topics, index.assign(Z, tokens, X=X)[0], tokens, counts, n_docs, generic, prior, min_size)
+    if len(split) > len(topics):
+        topics, index = split, index_of(split)
     return Discovery(weights, frozenset(generic), index, [t.prior for t in topics])
 
 

@@ -25,8 +25,10 @@ score is defined as the sum of the rounded components, so ``score_breakdown`` ad
     people   = P                              while P ≤ K  (K = people_knee, default 4)
                2·√(K·P) − K = 4·(√P − 1)      beyond (K = 4): 16 → 12, 36 → 20, 64 → 28
     votes    = vote_weight · log1p(Σ over lines  votes · 0.5 ** (age / half_life_days))
-    growth   = growth_weight · (current − previous)   only when the trend is new or growing
-               (or of the lines saying the topic's label, when that rise is larger)
+    growth   = growth_weight · NEW_DEMAND_WEIGHT · current   for new demand (below), else
+               growth_weight · (current − previous)   when the trend is new or growing and,
+               if the previous window had people, the rise is beyond chance (RISE_SD)
+               (or that of the lines saying the topic's label, when it is larger)
     cooldown = −cooldown_strength · (the part of the score a recent class already served),
                clamped so the score is never below 0
 
@@ -45,7 +47,18 @@ that demand rising?", not "how big is this topic":
   each person above the previous window's count counts once more. Smoothing: growth is
   counted in people (never as a ratio, so 0 → 2 lines is +2, not infinite growth), and only
   when the trend is ``new`` or ``growing``, i.e. the rise is at least ``trend_min_change``
-  people (2) and ``trend_ratio`` (25 %) of the previous count.
+  people (2) and ``trend_ratio`` (25 %) of the previous count, and, when the previous window
+  had people, beyond chance (``RISE_SD``): a large topic's people split between two windows
+  like coin flips, and a chance rise of 7 in 59 people put a steady topic in the top 5.
+* *New demand.* A topic at least ``NEW_DEMAND_PEOPLE`` people raised in the last window and
+  at most a quarter of whose people wrote only before (``NEW_DEMAND_EARLIER``) is a request
+  the organizer does not know yet: its growth is its current people ``NEW_DEMAND_WEIGHT``
+  (4) times, so six people who raised a new subject this month (5 + 24 = 29) rank above a
+  steady topic of 80 people (≈ 25), as issue 14 asks. Counted once they scored 11, below
+  every steady topic of 20 people or more. A chance cluster of recent lines in a small
+  topic reads as new demand too (random times on the message board: a 12-line topic with
+  10 of its people in the last window); its place in the list is what an organizer would
+  check first, which is the point of showing new demand high.
 * *A specific request rising inside a broader topic.* A topic is often a little broader than
   the request that is rising in it (「购房补贴」: a dozen new people ask about the talent
   housing subsidy, among older lines about other subsidies and housing vouchers); the old
@@ -60,9 +73,10 @@ that demand rising?", not "how big is this topic":
   ``half_life_days``), so recent demand outweighs demand of the same size months ago.
 
 Worked example (``as_of`` at the end of the day): 10 people who all wrote in the last week
-(P ≈ 9.5, new) score 4·(√9.5 − 1) + 10 ≈ 18.3; 40 people spread evenly over 60 days
+(P ≈ 9.5, new demand) score 4·(√9.5 − 1) + 4·10 ≈ 48.3; 40 people spread evenly over 60 days
 (P ≈ 26.1, 20 in each window, steady) score 4·(√26.1 − 1) ≈ 16.4. Two people this week in a
-new topic score about 4; a steady topic of 30 people over 60 days about 13.7.
+new topic score about 4 (too few for new demand: growth 2); a steady topic of 30 people over
+60 days about 13.7.
 
 ``log1p`` gives votes diminishing returns: with ``vote_weight=0.5`` a post with 1,000 likes is
 worth about 3.5 people and 10,000 likes about 4.6, so many different people raising an issue
@@ -121,6 +135,22 @@ _PLACES = 4
 # label's rise alone lifted 「收费」 (tipdm 495, purity 0.73) into the top 5 by chance; the
 # planted 购房补贴 request (13 against 3 people: 10 ≥ 2·√16) still counts.
 PHRASE_RISE_SD = 2.0
+# The same bar for the rise of a topic that had people in the previous window: spread
+# evenly over the two windows, a topic rises by chance as often (with random times the
+# message board's 59-person 「硬化」 went 26 → 33 people and took a planted request's place
+# in the top 5).
+RISE_SD = PHRASE_RISE_SD
+# New demand: at least ``NEW_DEMAND_PEOPLE`` people (the fewest lines of a topic,
+# ``fit_steps.default_min_topic_size``) raised it in the current window, and at most
+# ``NEW_DEMAND_EARLIER`` of its people only before. It is what the organizer does not know
+# yet, so its growth is its current people ``NEW_DEMAND_WEIGHT`` times (its few earlier
+# lines are its first signs, not a baseline rate it rose from). Issue 14 asks that a
+# specific request six people raised this month rank above a steady topic of 80 people:
+# 5 + 4·6 = 29 against 4·(√52 − 1) ≈ 25; with growth counted once it scored 11, below
+# every steady topic of some 20 people.
+NEW_DEMAND_PEOPLE = 5
+NEW_DEMAND_EARLIER = 0.25
+NEW_DEMAND_WEIGHT = 4.0
 _SECONDS_PER_DAY = 86400.0
 
 
@@ -256,8 +286,22 @@ def _rise(people: Mapping[Any, list[datetime]], clock: Clock, params: RankingPar
     return current, previous, classify_trend(current, previous, earlier, params)
 
 
-def _counted_rise(current: int, previous: int, trend: str) -> int:
-    return current - previous if trend in ("new", "growing") else 0
+def _growth(
+    people: Mapping[Any, list[datetime]], clock: Clock, params: RankingParams, sd_always: bool = False
+) -> tuple[float, int, str, int, int]:
+    """(growth before ``growth_weight``, the rise in people it stands for, trend, current and
+    previous people) of some people's lines: new demand's current people
+    ``NEW_DEMAND_WEIGHT`` times; else a ``new`` or ``growing`` rise, beyond chance
+    (``RISE_SD``) when the previous window had people or ``sd_always``; else nothing."""
+    current, previous, trend = _rise(people, clock, params)
+    rise = current - previous
+    if current >= NEW_DEMAND_PEOPLE and len(people) - current <= NEW_DEMAND_EARLIER * len(people):
+        return NEW_DEMAND_WEIGHT * current, rise, trend if trend == "new" else "growing", current, previous
+    if trend not in ("new", "growing"):
+        return 0.0, 0, trend, current, previous
+    if (previous > 0 or sd_always) and rise < RISE_SD * math.sqrt(current + previous):
+        return 0.0, 0, trend, current, previous
+    return float(rise), rise, trend, current, previous
 
 
 def compute_heat(
@@ -274,20 +318,18 @@ def compute_heat(
     def people_weight(keys: Iterable[tuple[str, str]]) -> float:
         return math.fsum(decay_weight(clock.age_days(latest[k]), params.half_life_days) for k in keys)
 
-    current, previous, trend = _rise(people, clock, params)
-    rise, rising_phrase = _counted_rise(current, previous, trend), None
+    counted, rise, trend, current, previous = _growth(people, clock, params)
+    rising_phrase = None
     if phrase:
-        # The request the topic is named for, counted on its own: its rise counts when it
+        # The request the topic is named for, counted on its own: its growth counts when it
         # is larger than the whole topic's (a steady topic's old lines hide it otherwise).
-        said = _people([r for r in lines if phrase in r.text])
-        said_current, said_previous, said_trend = _rise(said, clock, params)
-        said_rise = _counted_rise(said_current, said_previous, said_trend)
-        if said_rise > rise and said_rise >= PHRASE_RISE_SD * math.sqrt(said_current + said_previous):
-            rise, rising_phrase, trend = said_rise, phrase, "growing"
+        said = _growth(_people([r for r in lines if phrase in r.text]), clock, params, sd_always=True)
+        if said[0] > counted:
+            counted, rise, rising_phrase, trend = said[0], said[1], phrase, "growing"
 
     people_raw = people_points(people_weight(sorted(people)), params.people_knee)
     votes_raw = _votes_component(lines, clock, params)
-    growth_raw = params.growth_weight * rise
+    growth_raw = params.growth_weight * counted
 
     last_class, recent, planned = _sessions_facts(sessions, clock, params)
     rising = False
