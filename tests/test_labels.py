@@ -4,8 +4,16 @@ import numpy as np
 
 from recommender.model.describe import group_themes
 from recommender.model.labels import (
-    EXTEND_ANCHOR_SHARE, EXTEND_SHARE, candidate_labels, choose_labels, is_fragment, theme_label,
+    EXTEND_ANCHOR_SHARE, EXTEND_SHARE, candidate_labels, choose_labels, is_fragment, phrases, theme_label,
 )
+
+
+def _labelled(cuts, keywords, generic=frozenset()):
+    """Candidates of lines given as jieba pieces, with and without the pieces' boundaries."""
+    content = {w for cut in cuts for w in cut if len(w) >= 2}
+    line_phrases = [phrases(cut, content) for cut in cuts]
+    return (candidate_labels(line_phrases, keywords, set(generic)),
+            candidate_labels(line_phrases, keywords, set(generic), cuts))
 
 
 def test_a_phrase_gives_way_to_the_longer_one_most_of_its_lines_use():
@@ -122,3 +130,31 @@ def test_a_broad_topic_similar_to_many_does_not_chain_them_into_one_theme():
     assert len({themes[0], themes[1], themes[2]}) == 1 and len({themes[3], themes[4], themes[5]}) == 1
     assert themes[0] != themes[3]
     assert themes[7] not in set(themes[:7])
+
+
+def test_a_phrase_that_starts_or_ends_inside_a_word_jieba_cut_is_no_label():
+    """jieba cuts 「拆除五一桥来建商铺」 into 五一 + 桥来 + 建 (the bridge is 五一桥): 桥来 is only
+    its guess and always has 建 after it, and 五一 and 桥来 always come together, so the
+    phrases ending in 五一 or 桥来 are cut inside a word; 商铺, with varied neighbours, is the
+    label. Without the lines' pieces the cut phrase wins."""
+    cuts = ([["反对", "拆除", "五一", "桥来", "建", "商铺"]] * 2
+            + [["市民", "反对", "拆除", "五一", "桥来", "建", "商铺"]] * 2
+            + [["商铺", "租金", "太", "高"], ["临街", "商铺", "没人", "租"]])
+    blind, seen = _labelled(cuts, ["五一", "桥来", "商铺"])
+    assert blind[0] in {"反对拆除五一", "拆除五一桥来"}
+    assert seen[0] == "商铺"
+    # When every phrase of a topic is cut so, its best one is still its label.
+    blind, seen = _labelled(cuts[:4], ["五一", "桥来"])
+    assert seen and seen[0] == blind[0]
+
+
+def test_a_boundary_between_free_words_is_kept_although_the_same_word_follows():
+    """Most message titles end in 问题 and a place's 县 precedes what follows it: neither
+    makes 供水 or 农民工尘肺病群体 a fragment (供水 and 问题 are dictionary words; 县 is
+    followed by varied characters)."""
+    cuts = [["反映", "小区", "供水", "问题"], ["请求", "解决", "村民", "供水", "问题"], ["乡镇", "供水", "问题"],
+            ["小区", "停水", "三天"], ["经常", "停水"]]
+    assert _labelled(cuts, ["供水", "停水"], generic={"问题"})[1][0] == "供水"
+    cuts = ([["b6", "县", "农民工", "尘肺病", "群体", "免费", "医疗"]] * 3
+            + [["a7", "县", "公交", "线路"], ["a7", "县", "道路", "硬化"]])
+    assert _labelled(cuts, ["农民工", "尘肺病", "群体"])[1][0] == "农民工尘肺病群体"

@@ -266,6 +266,7 @@ def describe_lines(
     which = np.array([0] * len(tokens) + [1] * len(rest_tokens), dtype=np.int64)
     scored = topic_keywords(everything, which, 2, n_keywords)[0]
     words = [w for w, _ in scored]
-    line_phrases = [phrases(pieces(text), set(toks)) for text, toks in zip(texts, tokens)]
-    label = next(iter(candidate_labels(line_phrases, words, set(generic))), None) or topic_label(scored)
+    cuts = [pieces(text) for text in texts]
+    line_phrases = [phrases(cut, set(toks)) for cut, toks in zip(cuts, tokens)]
+    label = next(iter(candidate_labels(line_phrases, words, set(generic), cuts)), None) or topic_label(scored)
     return label, words

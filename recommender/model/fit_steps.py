@@ -303,8 +303,9 @@ def describe(
 
     for t in range(k):
         central = stats.central[t]
-        line_phrases = [phrases(cut_once(c[2][:LABEL_CHARS]), set(c[3])) for c in central]
-        candidates.append(candidate_labels(line_phrases, label_anchors(keywords[t]), set(generic)))
+        cuts = [cut_once(c[2][:LABEL_CHARS]) for c in central]
+        line_phrases = [phrases(cut, set(c[3])) for cut, c in zip(cuts, central)]
+        candidates.append(candidate_labels(line_phrases, label_anchors(keywords[t]), set(generic), cuts))
         if central:
             vectors = np.vstack([c[4] for c in central])
             picked = representative_examples(

@@ -8,8 +8,10 @@ The choice (:func:`candidate_labels`): among the phrases around the topic's best
 (c-TF-IDF, specific words first), the one most of its lines share, a longer one preferred
 when nearly as many do, and a longer phrase holding it when most of its lines use that
 ("充电" → "充电桩"); at least two lines, at most ``MAX_LABEL_CHARS`` characters. A name, time or
-locality ("北京", "最近") is never a label on its own. Larger topics choose first; a topic whose
-phrase is taken uses its next candidate, so no two topics share a label.
+locality ("北京", "最近") is never a label on its own, and a phrase that starts or ends inside
+a word jieba cut wrongly in those lines (「拆除五一桥来建」: 五一 + 桥来 + 建) only when all
+are. Larger topics choose first; a topic whose phrase is taken uses its next candidate, so
+no two topics share a label.
 """
 
 from __future__ import annotations
@@ -73,11 +75,16 @@ def candidate_labels(
     line_phrases: Sequence[set[str]],
     keywords: Sequence[str],
     generic: set[str],
+    line_pieces: Sequence[Sequence[str]] = (),
 ) -> list[str]:
     """Label candidates of one topic, best first, from the phrases of its lines: phrases
     that hold one of its first ``ANCHORS`` keywords, by the share of lines that have them,
     a longer phrase counting ``LENGTH_BONUS`` more per character ("公众号" in every line
-    beats "公众号排版" in a third of them, "人才购房补贴" in most beats "补贴")."""
+    beats "公众号排版" in a third of them, "人才购房补贴" in most beats "补贴"). A phrase
+    that starts or ends inside a word jieba cut wrongly in the lines (``line_pieces``: the
+    pieces the phrases were read from) comes after all others: 拆除五一桥来 of
+    「拆除五一桥来建」 (see :func:`_cut_inside`); it is a topic's label only when all its
+    phrases are, which reads better than its keywords, cut the same way."""
     n = len(line_phrases)
     if n == 0:
         return []
@@ -90,10 +97,13 @@ def candidate_labels(
             continue
         if phrase in names or _generic_end(phrase, generic):
             continue
-        scored.append((-(count / n) * (1.0 + LENGTH_BONUS * (len(phrase) - 2)), -count, phrase))
-    ranked = [p for _, _, p in sorted(scored)]
-    if ranked:
-        ranked.remove(best := _extended(ranked[0], ranked, counts, anchors))
+        cut = _cut_inside(phrase, line_pieces)
+        scored.append((cut, -(count / n) * (1.0 + LENGTH_BONUS * (len(phrase) - 2)), -count, phrase))
+    scored.sort()
+    ranked = [p for _, _, _, p in scored]
+    whole = [p for cut, _, _, p in scored if not cut]
+    if whole:
+        ranked.remove(best := _extended(whole[0], whole, counts, anchors))
         ranked.insert(0, best)
     return ranked
 
@@ -116,6 +126,59 @@ def _extended(phrase: str, ranked: Sequence[str], counts: Counter[str], anchors:
         if not longer:
             return phrase
         phrase = max(longer, key=lambda p: (counts[p], len(p), p))
+
+
+def _cut_inside(phrase: str, line_pieces: Sequence[Sequence[str]]) -> bool:
+    """Whether ``phrase`` starts or ends inside a word jieba cut wrongly: 「A7县江背镇乌川湖村」
+    into 县江 + 背镇 + 乌川 + 湖村, 「拆除五一桥来建」 into 五一 + 桥来 + 建. An end of it is
+    judged where, in most of the lines it is read from (``line_pieces``: their jieba
+    pieces), the same piece is beyond it, and the two are not both words of jieba's
+    dictionary ("供水" + "问题" is a sure cut): the phrase is cut there when the piece at
+    its end mostly has the same character on that side (see :func:`is_fragment`) and is
+    only jieba's guess (桥来, 乌川), or, a dictionary word, the piece beyond it mostly has
+    the same character on its other side too (五一 + 桥来). A free word beside it has
+    varied ones ("县" of 「B6县」 before 农民工)."""
+    texts = ["".join(cut) for cut in line_pieces]
+    for side, (runs, pairs) in enumerate(_neighbours(phrase, line_pieces)):
+        if not pairs or (top := pairs.most_common(1)[0])[1] <= runs / 2:
+            continue
+        inner, outer = top[0]
+        after = side == 1
+        if is_fragment(inner, texts, before=not after, after=after) and (
+            not is_known_word(inner) or is_fragment(outer, texts, before=after, after=not after)
+        ):
+            return True
+    return False
+
+
+def _neighbours(phrase: str, line_pieces: Sequence[Sequence[str]]) -> list[tuple[int, Counter[tuple[str, str]]]]:
+    """Before and after ``phrase``, where it is a run of whole pieces of a line: how many
+    such runs, and how often each (piece at its end, piece beyond it) meets there when the
+    two are not both dictionary words."""
+    runs = 0
+    pairs: tuple[Counter[tuple[str, str]], Counter[tuple[str, str]]] = (Counter(), Counter())
+    for cut in line_pieces:
+        index, offset = {0: 0}, 0
+        for k, piece in enumerate(cut):
+            offset += len(piece)
+            index[offset] = k + 1
+        text = "".join(cut)
+        start = text.find(phrase)
+        while start >= 0:
+            i, j = index.get(start), index.get(start + len(phrase))
+            if i is not None and j is not None:
+                runs += 1
+                if i > 0 and not _dictionary_pair(cut[i], cut[i - 1]):
+                    pairs[0][cut[i], cut[i - 1]] += 1
+                if j < len(cut) and not _dictionary_pair(cut[j - 1], cut[j]):
+                    pairs[1][cut[j - 1], cut[j]] += 1
+            start = text.find(phrase, start + 1)
+    return [(runs, pairs[0]), (runs, pairs[1])]
+
+
+def _dictionary_pair(inner: str, outer: str) -> bool:
+    """Whether both pieces are words of jieba's dictionary of two characters or more."""
+    return all(len(w) >= 2 and is_known_word(w) for w in (inner, outer))
 
 
 def _generic_end(phrase: str, generic: set[str]) -> bool:
@@ -199,23 +262,24 @@ FRAGMENT_SHARE = 0.8
 FRAGMENT_MIN_USES = 3
 
 
-def is_fragment(word: str, lines: Sequence[str]) -> bool:
+def is_fragment(word: str, lines: Sequence[str], before: bool = True, after: bool = True) -> bool:
     """Whether ``word`` is, in ``lines``, mostly part of the same longer string: the same
-    Chinese character (not 的) right after it, or right before it (see ``FRAGMENT_SHARE``)."""
-    before: Counter[str] = Counter()
-    after: Counter[str] = Counter()
+    Chinese character (not 的) right after it, or right before it (see ``FRAGMENT_SHARE``;
+    ``before`` / ``after``: whether that side is looked at)."""
+    preceding: Counter[str] = Counter()
+    following: Counter[str] = Counter()
     uses = 0
     for line in lines:
         start = line.find(word)
         while start >= 0:
             uses += 1
             end = start + len(word)
-            before[line[start - 1] if start > 0 else ""] += 1
-            after[line[end] if end < len(line) else ""] += 1
+            preceding[line[start - 1] if start > 0 else ""] += 1
+            following[line[end] if end < len(line) else ""] += 1
             start = line.find(word, end)
     if uses < FRAGMENT_MIN_USES:
         return False
-    for side in (before, after):
+    for side in [chars for chars, looked in ((preceding, before), (following, after)) if looked]:
         char, n = side.most_common(1)[0]
         if _bonds(char) and n >= FRAGMENT_SHARE * uses:
             return True
