@@ -82,3 +82,15 @@ def test_first_visit_to_the_dashboard_is_a_login_not_an_error(trained_client) ->
     assert "请先用组织者令牌登录" in page.find("div", class_="notice").text
     refused = parse_html(trained_client.post("/organizer/login", data={"token": "wrong-token-xxxxxxxx"}).text)
     assert "令牌不正确" in refused.find("div", class_="error-summary").text
+
+
+def test_retrain_confirmation_buttons_do_not_touch_on_a_phone(trained_client) -> None:  # noqa: F811
+    """The 确认 and 取消 of the retrain confirmation sit in a flex row with a gap: at 390 px both
+    are full width and stack, and without the gap they touched (found on a phone)."""
+    csrf = dashboard_login(trained_client, ORGANIZER_TOKEN)
+    page = parse_html(trained_client.post("/organizer/retrain", data={"csrf_token": csrf}).text)
+    form = page.find("form", class_="retrain-confirm")
+    assert [b.text for b in form.find_all(class_="button")] == ["确认，开始重新训练", "取消"]
+    css = trained_client.get("/static/dashboard.css").text
+    rule = css.split(".retrain-confirm {", 1)[1].split("}", 1)[0]
+    assert "display: flex" in rule and "gap: var(--space-2)" in rule
