@@ -158,3 +158,15 @@ def test_a_boundary_between_free_words_is_kept_although_the_same_word_follows():
     cuts = ([["b6", "县", "农民工", "尘肺病", "群体", "免费", "医疗"]] * 3
             + [["a7", "县", "公交", "线路"], ["a7", "县", "道路", "硬化"]])
     assert _labelled(cuts, ["农民工", "尘肺病", "群体"])[1][0] == "农民工尘肺病群体"
+
+
+def test_a_new_lines_group_is_not_labelled_across_a_wrong_cut():
+    """新出现的需求 groups are labelled like topics: jieba cuts 五一桥 as 五一 + 桥来 in
+    「拆除五一桥来建商铺」, so 「桥来建商铺」 starts inside a word; the group is 「商铺」."""
+    from recommender.model.emerging import group_new_lines
+    from recommender.text.tokenize import tokenize
+
+    texts = ["反对拆除五一桥来建商铺", "市民反对拆除五一桥来建商铺", "坚决反对拆除五一桥来建商铺",
+             "反对拆除五一桥来建商铺，请回复", "临街商铺租金太高", "商铺没人租"]
+    [group] = group_new_lines(texts, [tokenize(t) for t in texts])
+    assert group.label == "商铺" and group.rows == tuple(range(6))

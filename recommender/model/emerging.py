@@ -54,9 +54,11 @@ def group_new_lines(
             break
         word = best[0]
         rows = tuple(sorted(i for i in left if word in words[i]))
-        line_phrases = [phrases(pieces(texts[i]), set(tokens[i])) for i in rows]
-        # The label: the longest phrase with the word that most of the lines share.
-        label = next(iter(candidate_labels(line_phrases, [word], set(generic))), word)
+        cuts = [pieces(texts[i]) for i in rows]
+        line_phrases = [phrases(cut, set(tokens[i])) for cut, i in zip(cuts, rows)]
+        # The label: the longest phrase with the word that most of the lines share, not one
+        # that starts or ends inside a word jieba cut wrongly (as topic labels).
+        label = next(iter(candidate_labels(line_phrases, [word], set(generic), cuts)), word)
         if not any(label in texts[i] for i in rows):
             label = word
         groups.append(NewGroup(label=label, rows=rows))
