@@ -313,11 +313,11 @@ class TopicIndex:
         return lines, flat[np.repeat(starts[coded.codes], per_token) + within]
 
     def _decide(
-        self, block: np.ndarray, sims: np.ndarray, has_term: np.ndarray, established: np.ndarray, seen: np.ndarray
+        self, block: np.ndarray, sims: np.ndarray, has_term: np.ndarray, established: np.ndarray, known: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(topic or -1, score, topic joined by a distinctive word or -1) of each row;
         ``has_term``: (rows, topics) whether the row has a distinctive word of the topic;
-        ``established``: each row's share of words in two training lines or more; ``seen``:
+        ``established``: each row's share of words in two training lines or more; ``known``:
         its share of words the model has seen at all, each counted by its general IDF
         (:meth:`known_share` ``weighted``)."""
         rows = np.arange(block.shape[0])
@@ -342,14 +342,15 @@ class TopicIndex:
             if E.shape[0]:
                 nearest[r] = (block[r] @ E.T).max(axis=1)
         # Words the model never saw ("短视频" in a store without it) that make up most of the
-        # line (by general IDF: a rare word says more than a frame like 一首) are what it is about: one distinctive word of a topic the line is far from (视频
-        # of a topic about video calls) is then no evidence. Such a line joins by its word only
+        # line (by general IDF: a rare word says more than a frame like 一首) are what it is
+        # about: one distinctive word of a topic the line is far from (视频 of a topic about
+        # video calls) is then no evidence. Such a line joins by its word only
         # when it is as close to the topic as the topic's weakest members or to a member as
         # members are to each other. (A training line has seen every word of its own, so this
         # refuses new lines only: on a store of 495 messages, where most words are in one line,
         # testing established words instead refused training lines about the topic's subject.)
         near_term = (sims[rows, term_best] >= self.floors[term_best]) | (nearest >= self.neighbour_floors[term_best])
-        by_term = np.where(joins & (near_term | (seen >= KNOWN_SHARE)), term_best, -1).astype(np.int64)
+        by_term = np.where(joins & (near_term | (known >= KNOWN_SHARE)), term_best, -1).astype(np.int64)
         # 2. Otherwise closeness: above the best topic's floor and as close to one of its
         #    members as its members are to each other, with most of its words established:
         #    closeness through the characters of words the store hardly knows is no evidence.
