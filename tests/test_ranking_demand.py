@@ -232,3 +232,41 @@ def test_a_chance_rise_of_a_large_steady_topic_does_not_count():
     (only,) = ranked(records)
     assert only.trend == "growing"
     assert only.score_breakdown["growth"] == 0.0
+
+
+def test_new_demand_needs_a_subject_new_across_the_store_not_only_in_the_topic():
+    """Issue 14's planted demand beside the chance bunches of random times. 搅拌站: six people
+    this month and one older line, and nobody else in the store says it: new demand, above a
+    steady 80-person topic. 房产证: ten people now and three before, by its own timestamps
+    as new as 搅拌站, but the store has said 房产证 all along (fourteen steady lines in another
+    topic and in lines in no topic): a chance bunch of an old subject, so no new-demand
+    weight; its rise (7 against 2·√13 ≈ 7.2) is within chance, so no growth at all."""
+    plant = said("MIX", evenly(6, 30), "搅拌站噪音太大") + said("MIX", [45.0], "搅拌站环保问题", 6)
+    bunch = said("DEED", evenly(10, 30), "房产证办不下来") + said("DEED", [31.0 + a for a in evenly(3, 29)], "房产证加名", 10)
+    elsewhere = said("HOME", evenly(14, 60), "买二手房房产证过户") + said(None, evenly(6, 60), "房产证丢了补办", 14)
+    big = people("BIG", evenly(80, 60))
+    cards = [TopicCard("MIX", "搅拌站"), TopicCard("DEED", "房产证"), TopicCard("HOME", "二手房"), TopicCard("BIG", "道路")]
+    ranked = {s.topic_id: s for s in rank_topics(cards, plant + bunch + elsewhere + big, as_of=AS_OF, top=4)}
+    assert [s.topic_id for s in sorted(ranked.values(), key=lambda s: s.rank)][:2] == ["MIX", "BIG"]
+    assert ranked["MIX"].score_breakdown["growth"] == 24.0
+    assert (ranked["DEED"].recent_people, ranked["DEED"].previous_people) == (10, 3)
+    assert ranked["DEED"].score_breakdown["growth"] == 0.0
+    # Without the other lines saying 房产证 it is new demand, as its timestamps alone say.
+    alone = {s.topic_id: s for s in rank_topics(cards, plant + bunch + big, as_of=AS_OF, top=4)}
+    assert alone["DEED"].score_breakdown["growth"] == 40.0 and alone["DEED"].rank == 1
+
+
+def test_a_word_new_in_the_store_because_of_another_topic_is_not_this_topics_new_subject():
+    """Twelve people newly ask to 申请 the talent housing subsidy (topic 购房补贴); a small
+    topic 申请 (other applications) has nine people now and three before (new demand by its
+    own timestamps; a rise of 6 is within chance, 2·√12 ≈ 6.9). The store's new use
+    of 申请 is the subsidy's: most of the people saying it lately are in the other topic,
+    which gets the new-demand weight; 申请 gets none for it."""
+    subsidy = said("SUB", evenly(12, 30), "申请人才购房补贴")
+    apply = said("APP", evenly(9, 30), "申请廉租房的条件") + said("APP", [31.0 + a for a in evenly(3, 29)], "申请法律援助", 9)
+    cards = [TopicCard("SUB", "购房补贴"), TopicCard("APP", "申请")]
+    ranked = {s.topic_id: s for s in rank_topics(cards, subsidy + apply, as_of=AS_OF, top=2)}
+    assert ranked["SUB"].score_breakdown["growth"] == 48.0
+    assert ranked["APP"].score_breakdown["growth"] == 0.0
+    alone = rank_topics([TopicCard("APP", "申请")], apply, as_of=AS_OF, top=1)
+    assert alone[0].score_breakdown["growth"] == 36.0

@@ -55,10 +55,22 @@ that demand rising?", not "how big is this topic":
   the organizer does not know yet: its growth is its current people ``NEW_DEMAND_WEIGHT``
   (4) times, so six people who raised a new subject this month (5 + 24 = 29) rank above a
   steady topic of 80 people (≈ 25), as issue 14 asks. Counted once they scored 11, below
-  every steady topic of 20 people or more. A chance cluster of recent lines in a small
-  topic reads as new demand too (random times on the message board: a 12-line topic with
-  10 of its people in the last window); its place in the list is what an organizer would
-  check first, which is the point of showing new demand high.
+  every steady topic of 20 people or more.
+* *New subject, not a chance bunch.* By its own timestamps a small topic of an old subject
+  can look as new as a new one: a topic's boundary is arbitrary, and with random times on
+  the message board 「施工」 (11 people now, 3 before) read as new as the planted 搅拌站
+  (6 now, 1 before). What is new in new demand is the subject, so the topic's label is
+  looked up across the store (``rank_topics`` passes every line it gets, of every topic,
+  as ``store``). New demand also needs, of the people whose lines anywhere say the label,
+  at most ``NEW_DEMAND_EARLIER`` to have written only before the current window (施工: 13
+  now, 9 before, a word used all along), and the topic to hold at least half of those who
+  said it lately (when 申请 is new in the store because twelve people ask to 申请 a
+  housing subsidy, that rise is the subsidy topic's, not a small 申请 topic's). Otherwise
+  the ordinary growth rule applies; the same test guards the label's own lines (below). A
+  label no line of the store says, or a call without ``store`` (``topic_heat``), leaves
+  the topic's own people to decide. Words cannot go further: a 12-person topic whose word
+  no other line says and 10 of whose people wrote lately (「房产证」 with random times) is
+  as new by its words and more surely new by its times than six new people.
 * *A specific request rising inside a broader topic.* A topic is often a little broader than
   the request that is rising in it (「购房补贴」: a dozen new people ask about the talent
   housing subsidy, among older lines about other subsidies and housing vouchers); the old
@@ -107,9 +119,10 @@ Cool-down
 
 from __future__ import annotations
 
+import functools
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
@@ -286,16 +299,26 @@ def _rise(people: Mapping[Any, list[datetime]], clock: Clock, params: RankingPar
     return current, previous, classify_trend(current, previous, earlier, params)
 
 
+def _mostly_recent(people: Mapping[Any, list[datetime]], current: int) -> bool:
+    """At most ``NEW_DEMAND_EARLIER`` of ``people`` wrote only before the current window."""
+    return len(people) - current <= NEW_DEMAND_EARLIER * len(people)
+
+
 def _growth(
-    people: Mapping[Any, list[datetime]], clock: Clock, params: RankingParams, sd_always: bool = False
+    people: Mapping[Any, list[datetime]],
+    clock: Clock,
+    params: RankingParams,
+    sd_always: bool = False,
+    subject_new: Callable[[], bool] = lambda: True,
 ) -> tuple[float, int, str, int, int]:
     """(growth before ``growth_weight``, the rise in people it stands for, trend, current and
     previous people) of some people's lines: new demand's current people
-    ``NEW_DEMAND_WEIGHT`` times; else a ``new`` or ``growing`` rise, beyond chance
-    (``RISE_SD``) when the previous window had people or ``sd_always``; else nothing."""
+    ``NEW_DEMAND_WEIGHT`` times, when ``subject_new()`` too; else a ``new`` or ``growing``
+    rise, beyond chance (``RISE_SD``) when the previous window had people or ``sd_always``;
+    else nothing."""
     current, previous, trend = _rise(people, clock, params)
     rise = current - previous
-    if current >= NEW_DEMAND_PEOPLE and len(people) - current <= NEW_DEMAND_EARLIER * len(people):
+    if current >= NEW_DEMAND_PEOPLE and _mostly_recent(people, current) and subject_new():
         return NEW_DEMAND_WEIGHT * current, rise, trend if trend == "new" else "growing", current, previous
     if trend not in ("new", "growing"):
         return 0.0, 0, trend, current, previous
@@ -304,12 +327,42 @@ def _growth(
     return float(rise), rise, trend, current, previous
 
 
+def _subject_new(
+    phrase: str | None,
+    topic: Sequence[DemandRecord],
+    store: Sequence[DemandRecord] | None,
+    clock: Clock,
+    params: RankingParams,
+) -> Callable[[], bool]:
+    """Whether the subject a topic is named for is new across the store (see the module docs,
+    *New demand*): of the people whose lines anywhere in ``store`` (every topic, and the
+    lines in none that the caller passes) say ``phrase``, at most ``NEW_DEMAND_EARLIER``
+    wrote only before the current window, and the topic holds at least half of those in it.
+    True when there is no store or phrase, or no line of the store says it (nothing to look
+    the subject up by). Worked out once, and only when asked: for a topic whose own people
+    are new demand."""
+
+    @functools.cache
+    def new() -> bool:
+        if not phrase or store is None:
+            return True
+        saying = _people([r for r in store if phrase in r.text and clock.includes(r.submitted_at)])
+        if not saying:
+            return True
+        current = _rise(saying, clock, params)[0]
+        here = _rise(_people([r for r in topic if phrase in r.text]), clock, params)[0]
+        return _mostly_recent(saying, current) and 2 * here >= current
+
+    return new
+
+
 def compute_heat(
     records: Iterable[DemandRecord],
     clock: Clock,
     sessions: Sequence[ClassSession],
     params: RankingParams,
     phrase: str | None = None,
+    store: Sequence[DemandRecord] | None = None,
 ) -> TopicHeat:
     lines = sorted((r for r in records if clock.includes(r.submitted_at)), key=_record_key)
     people = _people(lines)
@@ -318,12 +371,14 @@ def compute_heat(
     def people_weight(keys: Iterable[tuple[str, str]]) -> float:
         return math.fsum(decay_weight(clock.age_days(latest[k]), params.half_life_days) for k in keys)
 
-    counted, rise, trend, current, previous = _growth(people, clock, params)
+    subject_new = _subject_new(phrase, lines, store, clock, params)
+    counted, rise, trend, current, previous = _growth(people, clock, params, subject_new=subject_new)
     rising_phrase = None
     if phrase:
         # The request the topic is named for, counted on its own: its growth counts when it
         # is larger than the whole topic's (a steady topic's old lines hide it otherwise).
-        said = _growth(_people([r for r in lines if phrase in r.text]), clock, params, sd_always=True)
+        said_lines = _people([r for r in lines if phrase in r.text])
+        said = _growth(said_lines, clock, params, sd_always=True, subject_new=subject_new)
         if said[0] > counted:
             counted, rise, rising_phrase, trend = said[0], said[1], phrase, "growing"
 

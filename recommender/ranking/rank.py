@@ -99,13 +99,18 @@ def rank_topics(
         cards[card.topic_id] = card
 
     by_topic: dict[str, list[DemandRecord]] = defaultdict(list)
+    # Every line up to as_of (of the segment), in a topic or not: where a topic's subject is
+    # looked up across the store (is it new there too, or a word used all along?).
+    store: list[DemandRecord] = []
     for record in records:
-        if record.topic_id is None or record.topic_id in NO_TOPIC_IDS or record.topic_id not in cards:
-            continue
         if segment is not None and record.segment != segment:
             continue
-        if clock.includes(record.submitted_at):
-            by_topic[record.topic_id].append(record)
+        if not clock.includes(record.submitted_at):
+            continue
+        store.append(record)
+        if record.topic_id is None or record.topic_id in NO_TOPIC_IDS or record.topic_id not in cards:
+            continue
+        by_topic[record.topic_id].append(record)
 
     sessions_by_topic: dict[str, list[ClassSession]] = defaultdict(list)
     for session in sessions:
@@ -113,7 +118,9 @@ def rank_topics(
 
     heats: dict[str, TopicHeat] = {}
     for topic_id, topic_records in by_topic.items():
-        heat = compute_heat(topic_records, clock, sessions_by_topic.get(topic_id, ()), params, cards[topic_id].label)
+        heat = compute_heat(
+            topic_records, clock, sessions_by_topic.get(topic_id, ()), params, cards[topic_id].label, store
+        )
         if heat.distinct_people == 0:
             continue
         if segment is not None and heat.distinct_people < params.segment_min_people:
