@@ -125,3 +125,36 @@ def test_organizer_pages_load_without_failed_requests(browser, live_server):
         assert [m for m in failed if "status of 401" not in m] == []
     finally:
         context.close()
+
+
+def test_back_link_stands_clear_of_the_header_and_the_public_footer_is_gone(browser, live_server):
+    """At 390 px on 全部主题: 「← 返回看板」 starts at least 16 px below the header bar (it
+    touched it), and the public 「撤回我提交的反馈」 footer is not on an organizer page."""
+    context, tab = _logged_in_page(browser, live_server, PHONE, "/organizer/topics")
+    try:
+        gap = tab.evaluate(
+            "() => document.querySelector('p.back').getBoundingClientRect().top"
+            " - document.querySelector('header.site-header').getBoundingClientRect().bottom"
+        )
+        assert gap >= 16, gap
+        assert tab.locator("footer").count() == 0
+        assert tab.get_by_text("撤回我提交的反馈").count() == 0
+    finally:
+        context.close()
+
+
+def test_expert_form_fields_have_the_forms_size_on_a_phone(browser, live_server):
+    """At 390 px the 专家库 form's fields are as large as the other forms' (16 px text, so a phone
+    does not zoom in, and a 44 px touch height), not the browser's 13 px default."""
+    context, tab = _logged_in_page(browser, live_server, PHONE, "/organizer/experts")
+    try:
+        sizes = tab.evaluate(
+            "() => [...document.querySelectorAll('form.expert-form input:not([type=hidden])')].map(i =>"
+            " ({id: i.id, font: parseFloat(getComputedStyle(i).fontSize), height: i.getBoundingClientRect().height}))"
+        )
+        assert len(sizes) == 4
+        for size in sizes:
+            assert size["font"] >= 16 and size["height"] >= 44, size
+        assert _overflow(tab) <= 0
+    finally:
+        context.close()

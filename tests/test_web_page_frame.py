@@ -1,0 +1,100 @@
+"""The frame around a page: the public footer only on the public pages, an organizer's error
+page that leads back to the dashboard, the organizer forms' fields and titles, and the audit
+actors in Chinese words."""
+
+from __future__ import annotations
+
+import pytest
+
+from recommender.door.screening import actor_zh
+from tests.conftest import ORGANIZER_TOKEN
+from tests.fixtures_organizer import trained_client, trained_service  # noqa: F401 (fixtures)
+from tests.helpers import assert_error, dashboard_login, parse_html
+
+WITHDRAW_LINK = "撤回我提交的反馈"
+
+
+def _footer(page) -> str:
+    footer = page.find("footer")
+    return footer.text if footer is not None else ""
+
+
+def test_the_withdraw_footer_is_on_public_pages_only(trained_client):
+    """「撤回我提交的反馈」 is for the people who wrote feedback: on the form and the withdraw page,
+    not on any organizer page (dashboard, topics, a topic, 未归类, experts, corrections, the
+    retrain confirmation, the login page)."""
+    for path in ("/", "/withdraw"):
+        assert WITHDRAW_LINK in _footer(parse_html(trained_client.get(path).text)), path
+    login = trained_client.get("/organizer")
+    assert login.status_code == 401
+    assert WITHDRAW_LINK not in login.text
+    csrf = dashboard_login(trained_client, ORGANIZER_TOKEN)
+    topic = trained_client.get("/api/topics", headers={"Authorization": f"Bearer {ORGANIZER_TOKEN}"}).json()["topics"][0]
+    pages = {
+        path: trained_client.get(path)
+        for path in ("/organizer", "/organizer/topics", f"/organizer/topics/{topic['topic_id']}",
+                     "/organizer/no-topic", "/organizer/experts", "/organizer/corrections")
+    }
+    pages["retrain"] = trained_client.post("/organizer/retrain", data={"csrf_token": csrf})
+    for name, response in pages.items():
+        assert response.status_code == 200, name
+        assert WITHDRAW_LINK not in response.text, name
+        assert parse_html(response.text).find("footer") is None, name
+
+
+def test_an_error_page_under_organizer_leads_back_to_the_dashboard(trained_client):
+    """A topic that no longer exists (ids change with a retrain) answers a Chinese 404 page with
+    the organizer navigation and 「返回看板」, not 「返回反馈表」 and the public footer; a public
+    404 keeps leading to the form."""
+    dashboard_login(trained_client, ORGANIZER_TOKEN)
+    page = assert_error(trained_client.get("/organizer/topics/T9999"), 404)
+    links = {a.text.strip(): a.get("href") for a in page.find_all("a")}
+    assert links.get("返回看板") == "/organizer"
+    assert "返回反馈表" not in links
+    assert page.find("nav", class_="organizer-nav") is not None
+    assert WITHDRAW_LINK not in _footer(page)
+    public = assert_error(trained_client.get("/no-such-page"), 404)
+    links = {a.text.strip(): a.get("href") for a in public.find_all("a")}
+    assert links.get("返回反馈表") == "/"
+    assert WITHDRAW_LINK in _footer(public)
+
+
+def test_expert_form_fields_are_text_fields_and_the_contact_is_optional(trained_client):
+    """The expert form's fields are text inputs (so they get the forms' 16 px type and touch
+    height, not the browser's 13 px default), each labelled; the contact says 「选填」."""
+    dashboard_login(trained_client, ORGANIZER_TOKEN)
+    page = parse_html(trained_client.get("/organizer/experts").text)
+    form = page.find("form", class_="expert-form")
+    fields = [i for i in form.find_all("input") if i.get("type") != "hidden"]
+    assert len(fields) == 4
+    for field in fields:
+        assert field.get("type") == "text", field.get("id")
+        assert page.find("label", **{"for": field.get("id")}) is not None
+    assert page.find("label", **{"for": "expert-contact"}).text == "联系方式（选填）"
+
+
+def test_a_refused_login_says_so_in_the_page_title(trained_client):
+    """Like the public pages, a refused form's title starts with 「错误：」 (read first by a screen reader)."""
+    response = trained_client.post("/organizer/login", data={"token": "wrong-token-0123456789"})
+    assert response.status_code in (401, 403)
+    assert parse_html(response.text).find("title").text.startswith("错误：组织者登录")
+    assert parse_html(trained_client.get("/organizer/login").text).find("title").text.startswith("组织者登录")
+
+
+@pytest.mark.parametrize(
+    ("stored", "shown"),
+    [("console", "命令行"), ("console:li", "命令行（li）"), ("attendee", "反馈提交人"),
+     ("王老师", "王老师"), ("organizer-9d25", "organizer-9d25"), (None, "")],
+)
+def test_audit_actors_in_chinese_words(stored, shown):
+    assert actor_zh(stored) == shown
+
+
+def test_the_dashboard_audit_log_names_the_command_line_in_chinese(trained_client, trained_service):
+    """A retrain run from the command line (actor ``console``) is shown as 「命令行」."""
+    trained_service.audit("console", "retrain", "v1", {})
+    dashboard_login(trained_client, ORGANIZER_TOKEN)
+    page = parse_html(trained_client.get("/organizer").text)
+    actors = [td.text for td in page.find_all("td", class_="audit-actor")]
+    assert "命令行" in actors
+    assert "console" not in actors
