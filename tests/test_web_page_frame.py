@@ -4,9 +4,12 @@ actors in Chinese words."""
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 import pytest
 
 from recommender.door.screening import actor_zh
+from recommender.retrain.registry import version_time
 from tests.conftest import ORGANIZER_TOKEN
 from tests.fixtures_organizer import trained_client, trained_service  # noqa: F401 (fixtures)
 from tests.helpers import assert_error, dashboard_login, parse_html
@@ -98,3 +101,36 @@ def test_the_dashboard_audit_log_names_the_command_line_in_chinese(trained_clien
     actors = [td.text for td in page.find_all("td", class_="audit-actor")]
     assert "命令行" in actors
     assert "console" not in actors
+
+
+def test_the_model_is_named_by_when_it_was_trained_in_the_organizers_zone(trained_client, trained_service):
+    """The dashboard names the model by its training time in 北京时间 (its version name is UTC:
+    20261206T205810Z read as 12-06 beside 截至 2026-12-07), and keeps the version in the 模型
+    section; a topic's 主题变化 says which training it happened at."""
+    version = trained_service.served().version
+    trained = version_time(version).astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d %H:%M")
+    dashboard_login(trained_client, ORGANIZER_TOKEN)
+    page = parse_html(trained_client.get("/organizer").text)
+    assert page.find("span", class_="model-version").text == f"{trained} 训练"
+    assert version in page.by_id("model").text
+    topic = trained_client.get("/api/topics", headers={"Authorization": f"Bearer {ORGANIZER_TOKEN}"}).json()["topics"][0]
+    events = parse_html(trained_client.get(f"/organizer/topics/{topic['topic_id']}").text).find("ul", class_="events")
+    assert f"{trained} 训练的模型" in events.text
+    assert version_time("not-a-version") is None
+
+
+def test_the_saved_class_message_points_to_a_link_on_the_dashboard(trained_client):
+    """After recording a class the message sends the organizer to 「最近记录的课」: the
+    dashboard's quick links lead there (at 390 px it is screens below the cards)."""
+    csrf = dashboard_login(trained_client, ORGANIZER_TOKEN)
+    topic = trained_client.get("/api/topics", headers={"Authorization": f"Bearer {ORGANIZER_TOKEN}"}).json()["topics"][0]
+    response = trained_client.post(
+        "/organizer/sessions",
+        data={"csrf_token": csrf, "topic_id": topic["topic_id"], "title": "一节课", "date": "2026-01-05",
+              "status": "held", "return_to": "/organizer"},
+    )
+    page = parse_html(response.text)
+    assert "最近记录的课" in page.find("div", class_="flash").text
+    quick = {a.text: a.get("href") for a in page.find("nav", class_="quick-links").find_all("a")}
+    assert quick.get("最近记录的课") == "#recent-classes"
+    assert page.by_id("recent-classes") is not None
