@@ -134,3 +134,21 @@ def test_the_saved_class_message_points_to_a_link_on_the_dashboard(trained_clien
     quick = {a.text: a.get("href") for a in page.find("nav", class_="quick-links").find_all("a")}
     assert quick.get("最近记录的课") == "#recent-classes"
     assert page.by_id("recent-classes") is not None
+
+
+def test_a_page_past_the_last_one_says_so_and_links_back(trained_client):
+    """Hiding the last line of the last page sends the organizer back to a page that is now
+    empty: the topic page and 未归类 say there is no such page any more and link to the last
+    one (未归类 said 「没有这样的反馈」 though it had lines; the topic page showed nothing)."""
+    dashboard_login(trained_client, ORGANIZER_TOKEN)
+    topic = trained_client.get("/api/topics", headers={"Authorization": f"Bearer {ORGANIZER_TOKEN}"}).json()["topics"][0]
+    for path, last in ((f"/organizer/topics/{topic['topic_id']}", "?page=1"), ("/organizer/no-topic", "?page=1"),
+                       ("/organizer/no-topic?kind=no_request", "?kind=no_request&page=1")):
+        sep = "&" if "?" in path else "?"
+        page = parse_html(trained_client.get(f"{path}{sep}page=99").text)
+        note = page.find("p", class_="past-end")
+        assert note is not None and note.text.startswith("第 99 页已经没有反馈（共 1 页）"), path
+        assert note.find("a").get("href") == last, path
+        assert "没有这样的反馈" not in page.text, path
+    ordinary = parse_html(trained_client.get(f"/organizer/topics/{topic['topic_id']}").text)
+    assert ordinary.find("p", class_="past-end") is None
