@@ -158,3 +158,49 @@ def test_expert_form_fields_have_the_forms_size_on_a_phone(browser, live_server)
         assert _overflow(tab) <= 0
     finally:
         context.close()
+
+
+#: Where an element is drawn relative to the window (CSS pixels).
+RIGHT_EDGE = "(el) => ({right: el.getBoundingClientRect().right, width: window.innerWidth})"
+
+
+def test_an_experts_edit_and_delete_are_on_screen_on_a_phone(browser, live_server):
+    """At 390 px the 专家库 table is one block per expert: 编辑 and 删除 are within the window,
+    not in a fifth column past its right edge, and each value says what it is (「部门：…」)."""
+    context, tab = _logged_in_page(browser, live_server, PHONE, "/organizer")
+    try:
+        added = tab.request.post(
+            f"{live_server}/api/experts", headers={"Authorization": f"Bearer {TOKEN}"},
+            data={"name": "孙老师", "department": "街道社区卫生服务中心", "subjects": ["急救", "心肺复苏"]},
+        )
+        assert added.status == 201, added.text()
+        tab.goto(f"{live_server}/organizer/experts")
+        row = tab.locator("table.experts tbody tr").first
+        for name in ("编辑", "删除"):
+            box = row.get_by_role("link" if name == "编辑" else "button", name=name).evaluate(RIGHT_EDGE)
+            assert box["right"] <= box["width"], (name, box)
+        label = row.locator("td[data-label='部门']").evaluate("el => getComputedStyle(el, '::before').content")
+        assert "部门" in label
+        assert _overflow(tab) <= 0
+    finally:
+        context.close()
+
+
+def test_a_topics_class_links_are_on_screen_on_a_phone(browser, live_server):
+    """At 390 px a topic's 开课记录 is one block per class: the poster and feedback links are
+    within the window, not in the eighth column of a sideways-scrolling table."""
+    context, tab = _logged_in_page(browser, live_server, PHONE, "/organizer")
+    try:
+        topic = tab.locator("li.card").first.get_attribute("data-topic-id")
+        planned = tab.request.post(
+            f"{live_server}/api/sessions", headers={"Authorization": f"Bearer {TOKEN}"},
+            data={"topic_id": topic, "title": "手机上看的课", "date": "2030-01-05", "status": "planned"},
+        )
+        assert planned.status == 201, planned.text()
+        tab.goto(f"{live_server}/organizer/topics/{topic}")
+        row = tab.locator("table.sessions tbody tr", has_text="手机上看的课")
+        link = row.get_by_role("link", name="课后反馈表")
+        box = link.evaluate(RIGHT_EDGE)
+        assert box["right"] <= box["width"], box
+    finally:
+        context.close()
