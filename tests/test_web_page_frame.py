@@ -152,3 +152,17 @@ def test_a_page_past_the_last_one_says_so_and_links_back(trained_client):
         assert "没有这样的反馈" not in page.text, path
     ordinary = parse_html(trained_client.get(f"/organizer/topics/{topic['topic_id']}").text)
     assert ordinary.find("p", class_="past-end") is None
+
+
+def test_the_login_page_sends_an_organizer_already_logged_in_on(trained_client):
+    """A bookmarked login page, opened while the session is still valid, goes on to the
+    dashboard (or the page asked for) instead of asking for the token again; after 退出登录
+    it is the form again."""
+    csrf = dashboard_login(trained_client, ORGANIZER_TOKEN)
+    for asked, target in (("/organizer/login", "/organizer"), ("/organizer/login?next=/organizer/experts", "/organizer/experts"),
+                          ("/organizer/login?next=https://evil.example/", "/organizer")):
+        response = trained_client.get(asked, follow_redirects=False)
+        assert response.status_code == 303 and response.headers["location"] == target, asked
+    trained_client.post("/organizer/logout", data={"csrf_token": csrf})
+    response = trained_client.get("/organizer/login", follow_redirects=False)
+    assert response.status_code == 200 and 'name="token"' in response.text

@@ -187,8 +187,11 @@ def _plan_defaults(service: RecommenderService) -> dict:
 
 
 @router.get("/login", response_class=HTMLResponse)
-def login_form(request: Request, next: str = HOME) -> HTMLResponse:
-    """The login page: one field for the organizer token."""
+def login_form(request: Request, auth: Auth, next: str = HOME) -> Response:
+    """The login page: one field for the organizer token. An organizer still logged in (a
+    bookmarked login page) goes on to ``next``, not to a form asking for the token again."""
+    if auth.session_valid(request.cookies.get(SESSION_COOKIE)):
+        return RedirectResponse(_safe_next(next), status_code=303)
     return _login_page(request, next_url=next, notice="已退出登录。" if request.query_params.get("out") else None)
 
 
