@@ -4,6 +4,7 @@ actors in Chinese words."""
 
 from __future__ import annotations
 
+import re
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -166,3 +167,18 @@ def test_the_login_page_sends_an_organizer_already_logged_in_on(trained_client):
     trained_client.post("/organizer/logout", data={"csrf_token": csrf})
     response = trained_client.get("/organizer/login", follow_redirects=False)
     assert response.status_code == 200 and 'name="token"' in response.text
+
+
+def test_the_hidden_message_names_the_dashboard_section_as_it_is_titled(trained_client):
+    """After hiding a line the message points to 「已隐藏的反馈」, the heading the organizer will
+    look for on the dashboard (it said 「已隐藏」, a heading that does not exist)."""
+    csrf = dashboard_login(trained_client, ORGANIZER_TOKEN)
+    topic = trained_client.get("/api/topics", headers={"Authorization": f"Bearer {ORGANIZER_TOKEN}"}).json()["topics"][0]
+    fid = re.search(r'data-feedback-id="(\d+)"', trained_client.get(f"/organizer/topics/{topic['topic_id']}").text).group(1)
+    page = parse_html(trained_client.post(
+        f"/organizer/feedback/{fid}/hide",
+        data={"csrf_token": csrf, "reason": "spam", "return_to": f"/organizer/topics/{topic['topic_id']}"},
+    ).text)
+    assert "可在看板的“已隐藏的反馈”中恢复" in page.find("div", class_="flash").text
+    heading = parse_html(trained_client.get("/organizer").text).by_id("hidden-title").text
+    assert heading.startswith("已隐藏的反馈")

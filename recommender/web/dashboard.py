@@ -521,7 +521,7 @@ async def hide_feedback(
         return _redirect(request, back, ("error", f"第 {fid} 条反馈不存在或已经隐藏。"))
     except ValidationFailed as exc:
         return _redirect(request, back, ("error", exc.message))
-    return _redirect(request, back, ("success", f"已隐藏第 {fid} 条反馈（{HIDE_REASONS_ZH.get(reason, reason)}），可在看板的“已隐藏”中恢复。"))
+    return _redirect(request, back, ("success", f"已隐藏第 {fid} 条反馈（{HIDE_REASONS_ZH.get(reason, reason)}），可在看板的“已隐藏的反馈”中恢复。"))
 
 
 @router.post("/feedback/{feedback_id}/restore")
