@@ -182,3 +182,18 @@ def test_the_hidden_message_names_the_dashboard_section_as_it_is_titled(trained_
     assert "可在看板的“已隐藏的反馈”中恢复" in page.find("div", class_="flash").text
     heading = parse_html(trained_client.get("/organizer").text).by_id("hidden-title").text
     assert heading.startswith("已隐藏的反馈")
+
+
+def test_the_login_page_says_why_it_is_shown(trained_client, trained_service):
+    """A first visit is asked to log in; a session that ran out (a cookie no longer valid) is
+    told so; a form sent after it ran out is told that what was sent was not saved."""
+    def hint(response) -> str:
+        assert response.status_code == 401
+        return parse_html(response.text).find("div", class_="notice").text
+
+    assert hint(trained_client.get("/organizer")) == "看板只对组织者开放，请先用组织者令牌登录。"
+    trained_client.cookies.set("organizer_session", "expired.value")
+    assert hint(trained_client.get("/organizer")) == "登录已过期（每次登录有效 8 小时），请重新登录。"
+    topic = trained_service.topics()["topics"][0]["topic_id"]
+    sent = trained_client.post("/organizer/sessions", data={"topic_id": topic, "title": "课", "date": "2026-01-05"})
+    assert hint(sent) == "登录已过期，刚才提交的内容没有保存。请重新登录后再做一次。"

@@ -28,7 +28,7 @@ from recommender.errors import Conflict, NoModelError, NotFound, RetrainInProgre
 from recommender.service import RecommenderService
 from recommender.service.filters import bounded_page
 from recommender.web.class_pages import with_links
-from recommender.web.auth import SESSION_COOKIE, Organizer, OrganizerAuth, same_origin
+from recommender.web.auth import SESSION_COOKIE, SESSION_MAX_AGE, Organizer, OrganizerAuth, same_origin
 from recommender.web.deps import (
     Auth,
     count_failure,
@@ -102,12 +102,16 @@ async def login_required(request: Request, _exc: Exception) -> HTMLResponse:
     """401 with the login form (the answer to :class:`recommender.web.deps.LoginRequired`);
     after logging in the organizer comes back here (GET) or home."""
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    # The first visit of every organizer: not an error of theirs, so no red alert. A form sent
+    # after the session ended is lost: say so, rather than the first visit's words.
+    if request.method != "GET":
+        hint = "登录已过期，刚才提交的内容没有保存。请重新登录后再做一次。"
+    elif request.cookies.get(SESSION_COOKIE):
+        hint = f"登录已过期（每次登录有效 {SESSION_MAX_AGE // 3600} 小时），请重新登录。"
+    else:
+        hint = "看板只对组织者开放，请先用组织者令牌登录。"
     return _login_page(
-        request,
-        next_url=target if request.method == "GET" else HOME,
-        # The first visit of every organizer: not an error of theirs, so no red alert.
-        hint="看板只对组织者开放，请先用组织者令牌登录。",
-        status_code=401,
+        request, next_url=target if request.method == "GET" else HOME, hint=hint, status_code=401
     )
 
 
