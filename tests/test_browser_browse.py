@@ -125,3 +125,82 @@ def test_organizer_pages_load_without_failed_requests(browser, live_server):
         assert [m for m in failed if "status of 401" not in m] == []
     finally:
         context.close()
+
+
+def test_back_link_stands_clear_of_the_header_and_the_public_footer_is_gone(browser, live_server):
+    """At 390 px on 全部主题: 「← 返回看板」 starts at least 16 px below the header bar (it
+    touched it), and the public 「撤回我提交的反馈」 footer is not on an organizer page."""
+    context, tab = _logged_in_page(browser, live_server, PHONE, "/organizer/topics")
+    try:
+        gap = tab.evaluate(
+            "() => document.querySelector('p.back').getBoundingClientRect().top"
+            " - document.querySelector('header.site-header').getBoundingClientRect().bottom"
+        )
+        assert gap >= 16, gap
+        assert tab.locator("footer").count() == 0
+        assert tab.get_by_text("撤回我提交的反馈").count() == 0
+    finally:
+        context.close()
+
+
+def test_expert_form_fields_have_the_forms_size_on_a_phone(browser, live_server):
+    """At 390 px the 专家库 form's fields are as large as the other forms' (16 px text, so a phone
+    does not zoom in, and a 44 px touch height), not the browser's 13 px default."""
+    context, tab = _logged_in_page(browser, live_server, PHONE, "/organizer/experts")
+    try:
+        sizes = tab.evaluate(
+            "() => [...document.querySelectorAll('form.expert-form input:not([type=hidden])')].map(i =>"
+            " ({id: i.id, font: parseFloat(getComputedStyle(i).fontSize), height: i.getBoundingClientRect().height}))"
+        )
+        assert len(sizes) == 4
+        for size in sizes:
+            assert size["font"] >= 16 and size["height"] >= 44, size
+        assert _overflow(tab) <= 0
+    finally:
+        context.close()
+
+
+#: Where an element is drawn relative to the window (CSS pixels).
+RIGHT_EDGE = "(el) => ({right: el.getBoundingClientRect().right, width: window.innerWidth})"
+
+
+def test_an_experts_edit_and_delete_are_on_screen_on_a_phone(browser, live_server):
+    """At 390 px the 专家库 table is one block per expert: 编辑 and 删除 are within the window,
+    not in a fifth column past its right edge, and each value says what it is (「部门：…」)."""
+    context, tab = _logged_in_page(browser, live_server, PHONE, "/organizer")
+    try:
+        added = tab.request.post(
+            f"{live_server}/api/experts", headers={"Authorization": f"Bearer {TOKEN}"},
+            data={"name": "孙老师", "department": "街道社区卫生服务中心", "subjects": ["急救", "心肺复苏"]},
+        )
+        assert added.status == 201, added.text()
+        tab.goto(f"{live_server}/organizer/experts")
+        row = tab.locator("table.experts tbody tr").first
+        for name in ("编辑", "删除"):
+            box = row.get_by_role("link" if name == "编辑" else "button", name=name).evaluate(RIGHT_EDGE)
+            assert box["right"] <= box["width"], (name, box)
+        label = row.locator("td[data-label='部门']").evaluate("el => getComputedStyle(el, '::before').content")
+        assert "部门" in label
+        assert _overflow(tab) <= 0
+    finally:
+        context.close()
+
+
+def test_a_topics_class_links_are_on_screen_on_a_phone(browser, live_server):
+    """At 390 px a topic's 开课记录 is one block per class: the poster and feedback links are
+    within the window, not in the eighth column of a sideways-scrolling table."""
+    context, tab = _logged_in_page(browser, live_server, PHONE, "/organizer")
+    try:
+        topic = tab.locator("li.card").first.get_attribute("data-topic-id")
+        planned = tab.request.post(
+            f"{live_server}/api/sessions", headers={"Authorization": f"Bearer {TOKEN}"},
+            data={"topic_id": topic, "title": "手机上看的课", "date": "2030-01-05", "status": "planned"},
+        )
+        assert planned.status == 201, planned.text()
+        tab.goto(f"{live_server}/organizer/topics/{topic}")
+        row = tab.locator("table.sessions tbody tr", has_text="手机上看的课")
+        link = row.get_by_role("link", name="课后反馈表")
+        box = link.evaluate(RIGHT_EDGE)
+        assert box["right"] <= box["width"], box
+    finally:
+        context.close()

@@ -204,7 +204,10 @@ def test_dashboard_add_edit_delete(client):
     saved = client.post(f"/organizer/experts/{eid}", data={**form, "department": "卫生服务站"}, follow_redirects=False)
     assert saved.status_code == 303
     assert "卫生服务站" in client.get("/organizer/experts").text
-    gone = client.post(f"/organizer/experts/{eid}/delete", data={"csrf_token": csrf}, follow_redirects=False)
+    asked = client.post(f"/organizer/experts/{eid}/delete", data={"csrf_token": csrf}, follow_redirects=False)
+    assert asked.status_code == 200 and "从专家库删除“王医生”？" in asked.text  # a confirmation first
+    assert 'value="yes"' in asked.text and "卫生服务站" in client.get("/organizer/experts").text
+    gone = client.post(f"/organizer/experts/{eid}/delete", data={"csrf_token": csrf, "confirm": "yes"}, follow_redirects=False)
     assert gone.status_code == 303
     assert "专家库还是空的" in client.get("/organizer/experts").text
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from tests.conftest import ORGANIZER_TOKEN
 from tests.fixtures_organizer import trained_client, trained_service  # noqa: F401 - fixtures
 from tests.helpers import dashboard_login, label_for, parse_html
@@ -92,5 +94,5 @@ def test_retrain_confirmation_buttons_do_not_touch_on_a_phone(trained_client) ->
     form = page.find("form", class_="retrain-confirm")
     assert [b.text for b in form.find_all(class_="button")] == ["确认，开始重新训练", "取消"]
     css = trained_client.get("/static/dashboard.css").text
-    rule = css.split(".retrain-confirm {", 1)[1].split("}", 1)[0]
+    rule = re.search(r"\.retrain-confirm[^{]*\{([^}]*)\}", css).group(1)  # its rule, shared with .confirm-actions
     assert "display: flex" in rule and "gap: var(--space-2)" in rule

@@ -263,3 +263,17 @@ def console_actor() -> str:
         return f"console:{getpass.getuser()}"[:100]
     except Exception:  # no user name (containers without passwd entries)
         return "console"
+
+
+def actor_zh(actor: str | None) -> str:
+    """An audit actor as an organizer reads it: ``console`` (a command run on the server) is
+    「命令行」, ``console:li`` 「命令行（li）」, ``attendee`` (a withdrawal) 「反馈提交人」; an
+    organizer's name or ``organizer-9d25`` as is."""
+    actor = actor or ""
+    if actor == "attendee":
+        return "反馈提交人"
+    if actor == "console":
+        return "命令行"
+    if actor.startswith("console:"):
+        return f"命令行（{actor.removeprefix('console:')}）"
+    return actor

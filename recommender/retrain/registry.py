@@ -116,6 +116,14 @@ def _time_of_name(version: str) -> datetime:
     return datetime.strptime(version.split("-", 1)[0], _VERSION_TIME_FORMAT).replace(tzinfo=UTC)
 
 
+def version_time(version: object) -> datetime | None:
+    """When a version was trained (UTC), read from its name; None for a name of another form."""
+    try:
+        return _time_of_name(str(version))
+    except ValueError:
+        return None
+
+
 # --- durable file operations ----------------------------------------------------------------
 
 

@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 
 from recommender import __version__
 from recommender.config import Settings, get_settings
+from recommender.door.screening import actor_zh
 from recommender.logs import configure_logging
 from recommender.retrain.runner import RetrainRunner
 from recommender.service import RecommenderService
@@ -134,6 +135,7 @@ def create_app(settings: Settings | None = None, service: RecommenderService | N
     )
     app.state.templates = Jinja2Templates(directory=str(HERE / "templates"))
     app.state.templates.env.globals["segments"] = settings.segments
+    app.state.templates.env.filters["actor_zh"] = actor_zh
     install_time_filters(app.state.templates.env, settings.tz, settings.timezone)
     install_error_handlers(app)
     app.add_exception_handler(LoginRequired, dashboard.login_required)

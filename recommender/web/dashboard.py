@@ -28,7 +28,7 @@ from recommender.errors import Conflict, NoModelError, NotFound, RetrainInProgre
 from recommender.service import RecommenderService
 from recommender.service.filters import bounded_page
 from recommender.web.class_pages import with_links
-from recommender.web.auth import SESSION_COOKIE, Organizer, OrganizerAuth, same_origin
+from recommender.web.auth import SESSION_COOKIE, SESSION_MAX_AGE, Organizer, OrganizerAuth, same_origin
 from recommender.web.deps import (
     Auth,
     count_failure,
@@ -102,12 +102,16 @@ async def login_required(request: Request, _exc: Exception) -> HTMLResponse:
     """401 with the login form (the answer to :class:`recommender.web.deps.LoginRequired`);
     after logging in the organizer comes back here (GET) or home."""
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    # The first visit of every organizer: not an error of theirs, so no red alert. A form sent
+    # after the session ended is lost: say so, rather than the first visit's words.
+    if request.method != "GET":
+        hint = "登录已过期，刚才提交的内容没有保存。请重新登录后再做一次。"
+    elif request.cookies.get(SESSION_COOKIE):
+        hint = f"登录已过期（每次登录有效 {SESSION_MAX_AGE // 3600} 小时），请重新登录。"
+    else:
+        hint = "看板只对组织者开放，请先用组织者令牌登录。"
     return _login_page(
-        request,
-        next_url=target if request.method == "GET" else HOME,
-        # The first visit of every organizer: not an error of theirs, so no red alert.
-        hint="看板只对组织者开放，请先用组织者令牌登录。",
-        status_code=401,
+        request, next_url=target if request.method == "GET" else HOME, hint=hint, status_code=401
     )
 
 
@@ -187,8 +191,11 @@ def _plan_defaults(service: RecommenderService) -> dict:
 
 
 @router.get("/login", response_class=HTMLResponse)
-def login_form(request: Request, next: str = HOME) -> HTMLResponse:
-    """The login page: one field for the organizer token."""
+def login_form(request: Request, auth: Auth, next: str = HOME) -> Response:
+    """The login page: one field for the organizer token. An organizer still logged in (a
+    bookmarked login page) goes on to ``next``, not to a form asking for the token again."""
+    if auth.session_valid(request.cookies.get(SESSION_COOKIE)):
+        return RedirectResponse(_safe_next(next), status_code=303)
     return _login_page(request, next_url=next, notice="已退出登录。" if request.query_params.get("out") else None)
 
 
@@ -518,7 +525,7 @@ async def hide_feedback(
         return _redirect(request, back, ("error", f"第 {fid} 条反馈不存在或已经隐藏。"))
     except ValidationFailed as exc:
         return _redirect(request, back, ("error", exc.message))
-    return _redirect(request, back, ("success", f"已隐藏第 {fid} 条反馈（{HIDE_REASONS_ZH.get(reason, reason)}），可在看板的“已隐藏”中恢复。"))
+    return _redirect(request, back, ("success", f"已隐藏第 {fid} 条反馈（{HIDE_REASONS_ZH.get(reason, reason)}），可在看板的“已隐藏的反馈”中恢复。"))
 
 
 @router.post("/feedback/{feedback_id}/restore")

@@ -86,7 +86,13 @@ def error_response(
     return templates.TemplateResponse(
         request,
         "error.html",
-        {"status": status, "title": STATUS_MESSAGES.get(status, "出错了"), "message": message},
+        {
+            "status": status,
+            "title": STATUS_MESSAGES.get(status, "出错了"),
+            "message": message,
+            # An organizer's error page keeps the organizer navigation and leads back to the dashboard.
+            "organizer": request.url.path == "/organizer" or request.url.path.startswith("/organizer/"),
+        },
         status_code=status,
         headers=headers,
     )

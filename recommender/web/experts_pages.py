@@ -106,8 +106,16 @@ async def update_expert(
 
 
 @router.post("/{expert_id}/delete")
-async def delete_expert(request: Request, expert_id: str, _form: DashboardForm, service: Service, actor: DashboardActor) -> Response:
-    """Remove an expert from the directory."""
+async def delete_expert(
+    request: Request, expert_id: str, form: DashboardForm, service: Service, actor: DashboardActor,
+    who: DashboardOrganizer, auth: Auth,
+) -> Response:
+    """Remove an expert from the directory, in two steps (a removal cannot be undone, and the
+    list's 删除 sits beside 编辑): the list's button shows whom it removes; only that page's
+    ``confirm=yes`` removes."""
     number = _expert_id(expert_id)
+    if _field(form, "confirm") != "yes":
+        context = {"csrf_token": _csrf_for(auth, who), "expert": service.experts.expert(number)}
+        return _render(request, "organizer_expert_delete.html", context)
     removed = await run_in_threadpool(lambda: service.experts.delete(number, actor=actor))
     return _redirect(request, LIST, ("success", f"已从专家库删除“{removed['name']}”。"))
