@@ -170,3 +170,41 @@ def test_a_new_lines_group_is_not_labelled_across_a_wrong_cut():
              "反对拆除五一桥来建商铺，请回复", "临街商铺租金太高", "商铺没人租"]
     [group] = group_new_lines(texts, [tokenize(t) for t in texts])
     assert group.label == "商铺" and group.rows == tuple(range(6))
+
+
+def test_a_phrase_that_ends_in_a_guess_before_de_ends_inside_a_noun_phrase():
+    """「网格里新来的租户不知道去哪办」 repeated word for word (the demo store): jieba guesses
+    新来, and 的 always follows it, so 「网格里新来」 ends inside 「新来的租户」: the label is
+    租户. A dictionary word (居住证办理) or a Latin one (app) before 的 ends a phrase."""
+    sentence = ["网格", "里", "新来", "的", "租户", "不", "知道", "去", "哪办"]
+    cuts = [sentence + ["，", "想", "知道", "居住证", "办理", "流程"],
+            ["能不能", "讲讲", "居住证", "续签", "？"] + sentence,
+            sentence + ["，", "居住证", "需要", "什么", "材料"],
+            ["居住证", "办理", "的", "流程", "能", "不能", "讲讲", "，"] + sentence,
+            ["说句", "心里话", "，"] + sentence]
+    blind, seen = _labelled(cuts, ["新来", "租户", "网格"])
+    assert blind[0] in {"网格里新来", "新来的租户"}
+    assert seen[0] == "租户"
+    cuts = [["居住证", "办理", "的", "流程", "怎么", "走"], ["居住证", "办理", "的", "流程", "复杂"],
+            ["讲讲", "居住证", "办理", "的", "材料"], ["居住证", "办理", "的", "地点", "在", "哪"]]
+    assert _labelled(cuts, ["居住证", "办理"])[1][0] == "居住证办理"
+    cuts = [["国家", "反诈", "中心", "app", "的", "使用"], ["反诈", "中心", "app", "的", "下载"],
+            ["反诈", "中心", "app", "的", "注册"], ["装", "反诈", "中心", "app"]]
+    assert _labelled(cuts, ["反诈", "app"])[1][0] == "反诈中心app"
+
+
+def test_a_division_jieba_glued_to_a_name_is_neither_keyword_nor_label():
+    """Anonymised places are a code and a division (「A7县松雅湖」): jieba reads the code
+    alone and guesses 县松雅湖 (县 + 松雅湖) and 县榔 (县 + 榔梨镇). Such a piece is cut
+    across a name: no phrase holds it and it is no keyword; a dictionary word is kept."""
+    from recommender.model.describe import keywords_from_counts
+    from recommender.text.lexicon import glued_division
+
+    assert glued_division("县松雅湖") and glued_division("县榔")
+    assert not glued_division("县城") and not glued_division("市场") and not glued_division("区域")
+    cuts = [["a7", "县松雅湖", "周边", "出行", "不便"], ["a7", "县松雅湖", "周边", "出行", "难"],
+            ["a7", "县松雅湖", "出行", "问题"], ["希望", "方便", "居民", "出行"]]
+    assert all("县" not in p for ps in _labelled(cuts, ["县松雅湖", "出行"]) for p in ps)
+    vocab = np.array(["县松雅湖", "出行", "周边", "县城"], dtype=object)
+    [keywords] = keywords_from_counts(vocab, np.array([[3, 4, 2, 2]]), 8)
+    assert [w for w, _ in keywords] == ["出行", "周边", "县城"]

@@ -107,3 +107,16 @@ def test_a_new_split_in_a_retrain_needs_new_lines():
     new = old.copy()
     new[-2:] = -2  # two lines the previous model never saw
     assert len(_split(tokens, labels, topics, prior=new)) == 2
+
+
+def test_a_place_inside_a_topic_is_no_subject_of_its_own():
+    """Six complaints about after-school classes at one county's first school (「K7县一中」):
+    jieba cuts the code alone and reads 县一中 as a noun, but it names where the classes are
+    (县 + 一中, a place word), as 县松雅湖 (县 glued to a name jieba does not know) does."""
+    from recommender.text.lexicon import names_a_place
+
+    assert names_a_place("县一中") and names_a_place("县松雅湖") and not names_a_place("搅拌站")
+    assert is_thing("县一中")  # what jieba's tag alone would split
+    for place in ("县一中", "县松雅湖"):
+        tokens, labels, topics = _host_with([[place, "噪音", "扰民"]] * 4, 40, free=[[place, "夜间"]] * 2)
+        assert len(_split(tokens, labels, topics)) == 1

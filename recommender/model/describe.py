@@ -16,6 +16,7 @@ from scipy.spatial.distance import squareform
 from sklearn.feature_extraction.text import CountVectorizer
 
 from recommender.model.labels import candidate_labels, phrases
+from recommender.text.lexicon import glued_division
 from recommender.text.tokenize import is_known_word, pieces
 
 MAX_LABEL_CHARS = 12
@@ -30,7 +31,7 @@ def _tokens_as_is(tokens: Sequence[str]) -> Sequence[str]:
 
 
 def _is_keyword_candidate(word: str, docs_in_topic: int) -> bool:
-    if len(word) < 2:
+    if len(word) < 2 or glued_division(word):  # 县松雅湖: 县 of 「A7县」 + 松雅湖
         return False
     if word.isascii():
         return word.isalnum() and not word.isdigit()

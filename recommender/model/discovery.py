@@ -48,7 +48,7 @@ from recommender.model.boilerplate import (
 )
 from recommender.model.density import topic_cores
 from recommender.model.representation import Representation
-from recommender.text.lexicon import general_idf, is_thing, morphemes, non_subject_words, specificity
+from recommender.text.lexicon import general_idf, is_thing, morphemes, names_a_place, non_subject_words, specificity
 from recommender.text.tokenize import char_segments
 
 # Rounds of (find cores → learn boilerplate → re-weight) before the final cores.
@@ -442,7 +442,8 @@ def carry_over(
 
 # A topic's lines that share a subject of their own are a topic of their own (one evening
 # class is about the mixing plant's noise, not about every noise complaint): a word that
-# jieba calls a thing (``lexicon.is_thing``: 搅拌站, 酒吧, 工地; not 老旧, 协调 or 有偿),
+# jieba calls a thing (``lexicon.is_thing``: 搅拌站, 酒吧, 工地; not 老旧, 协调 or 有偿) and
+# that is not a place (``lexicon.names_a_place``: 县一中, the county's first school),
 # not common in general Chinese (``RARE_IDF``), used by at least the fewest lines of a topic
 # of which most (``SPLIT_HOST_SHARE``) are in one topic whose words do not include it and
 # where it is in fewer than ``TERM_MIN_SHARE`` of the lines (the rest of the topic does not
@@ -482,7 +483,7 @@ def split_subjects(
             lines_of.setdefault(w, []).append(i)
     found = []
     for word, where in lines_of.items():
-        if len(where) < min_topic_size or len(word) < 2 or word in generic or word in names:
+        if len(where) < min_topic_size or len(word) < 2 or word in generic or word in names or names_a_place(word):
             continue
         idf = general_idf(word)
         if (idf is not None and idf < RARE_IDF) or not is_thing(word):

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
-from recommender.text.lexicon import non_subject_words
+from recommender.text.lexicon import glued_division, non_subject_words
 from recommender.text.tokenize import is_known_word
 
 MAX_LABEL_CHARS = 8
@@ -48,7 +48,8 @@ LABEL_CHARS = 80
 def phrases(pieces: Sequence[str], content: set[str]) -> set[str]:
     """Runs of up to ``MAX_PIECES`` consecutive ``pieces`` that start with a content piece
     of two or more characters (a token the tokenizer kept: never "型基金"), end with a
-    content piece ("公众" + "号": "公众号") and hold no punctuation or space."""
+    content piece ("公众" + "号": "公众号") and hold no punctuation or space, nor a division
+    jieba glued to the name after it (县松雅湖: see ``lexicon.glued_division``)."""
     found: set[str] = set()
     m = len(pieces)
     starts = {p for p in content if len(p) >= 2}
@@ -59,7 +60,7 @@ def phrases(pieces: Sequence[str], content: set[str]) -> set[str]:
         text = ""
         for j in range(i, min(m, i + MAX_PIECES)):
             piece = pieces[j]
-            if not any(ch.isalnum() for ch in piece):
+            if not any(ch.isalnum() for ch in piece) or glued_division(piece):
                 break
             text += piece
             if len(text) > MAX_LABEL_CHARS:
@@ -137,18 +138,37 @@ def _cut_inside(phrase: str, line_pieces: Sequence[Sequence[str]]) -> bool:
     its end mostly has the same character on that side (see :func:`is_fragment`) and is
     only jieba's guess (桥来, 乌川), or, a dictionary word, the piece beyond it mostly has
     the same character on its other side too (五一 + 桥来). A free word beside it has
-    varied ones ("县" of 「B6县」 before 农民工)."""
+    varied ones ("县" of 「B6县」 before 农民工). A guess that the particle 的 mostly follows
+    is a modifier, and the phrase ends inside the noun phrase it begins: 「网格里新来」 of
+    「网格里新来的租户」 (新来 is jieba's guess; a dictionary or Latin word before 的,
+    「居住证办理」 of 「居住证办理的流程」 or 「反诈中心app」 of 「反诈中心APP的使用」, ends a
+    phrase)."""
     texts = ["".join(cut) for cut in line_pieces]
     for side, (runs, pairs) in enumerate(_neighbours(phrase, line_pieces)):
         if not pairs or (top := pairs.most_common(1)[0])[1] <= runs / 2:
             continue
         inner, outer = top[0]
         after = side == 1
+        if after and outer == "的" and _guessed(inner) and _followed_by(inner, "的", texts):
+            return True
         if is_fragment(inner, texts, before=not after, after=after) and (
             not is_known_word(inner) or is_fragment(outer, texts, before=after, after=not after)
         ):
             return True
     return False
+
+
+def _guessed(piece: str) -> bool:
+    """Whether ``piece`` is a word of Chinese characters that jieba's dictionary does not
+    know: its guess (新来), not a Latin word ("app") or a dictionary word."""
+    return all("\u4e00" <= ch <= "\u9fff" for ch in piece) and not is_known_word(piece)
+
+
+def _followed_by(word: str, char: str, lines: Sequence[str]) -> bool:
+    """Whether ``char`` follows ``word`` in ``FRAGMENT_SHARE`` of its uses in ``lines``
+    (``FRAGMENT_MIN_USES`` at least)."""
+    uses, _, following = _beside(word, lines)
+    return uses >= FRAGMENT_MIN_USES and following[char] >= FRAGMENT_SHARE * uses
 
 
 def _neighbours(phrase: str, line_pieces: Sequence[Sequence[str]]) -> list[tuple[int, Counter[tuple[str, str]]]]:
@@ -266,6 +286,19 @@ def is_fragment(word: str, lines: Sequence[str], before: bool = True, after: boo
     """Whether ``word`` is, in ``lines``, mostly part of the same longer string: the same
     Chinese character (not 的) right after it, or right before it (see ``FRAGMENT_SHARE``;
     ``before`` / ``after``: whether that side is looked at)."""
+    uses, preceding, following = _beside(word, lines)
+    if uses < FRAGMENT_MIN_USES:
+        return False
+    for side in [chars for chars, looked in ((preceding, before), (following, after)) if looked]:
+        char, n = side.most_common(1)[0]
+        if _bonds(char) and n >= FRAGMENT_SHARE * uses:
+            return True
+    return False
+
+
+def _beside(word: str, lines: Sequence[str]) -> tuple[int, Counter[str], Counter[str]]:
+    """How many times ``word`` is in ``lines``, and the characters before and after it
+    ("" at a line's start or end)."""
     preceding: Counter[str] = Counter()
     following: Counter[str] = Counter()
     uses = 0
@@ -277,13 +310,7 @@ def is_fragment(word: str, lines: Sequence[str], before: bool = True, after: boo
             preceding[line[start - 1] if start > 0 else ""] += 1
             following[line[end] if end < len(line) else ""] += 1
             start = line.find(word, end)
-    if uses < FRAGMENT_MIN_USES:
-        return False
-    for side in [chars for chars, looked in ((preceding, before), (following, after)) if looked]:
-        char, n = side.most_common(1)[0]
-        if _bonds(char) and n >= FRAGMENT_SHARE * uses:
-            return True
-    return False
+    return uses, preceding, following
 
 
 def _bonds(char: str) -> bool:

@@ -60,6 +60,35 @@ def _tagged() -> frozenset[str]:
 _NON_SUBJECT = NonSubject()
 
 
+def glued_division(word: str) -> bool:
+    """Whether ``word`` is an administrative division jieba glued to the unknown name after
+    it: anonymised places are a code and a division (「A7县松雅湖」, 「A7县榔梨镇」), and jieba
+    reads the code alone and guesses 县松雅湖 and 县榔 (县 + 榔梨镇). Such a word is cut
+    across a name, so it is neither a keyword nor part of a label; a dictionary word (县城,
+    市场, 区域) is not one."""
+    return len(word) >= 2 and word[0] in PLACE_ENDINGS and not is_known_word(word)
+
+
+# jieba dictionary tags of places and organisations that are not place names: place words
+# (一中 s), organisations (公安局 nt).
+SITE_TAGS = frozenset({"s", "nt"})
+
+
+def names_a_place(word: str) -> bool:
+    """Whether ``word`` is a division before a place, an organisation or a name: 县一中 (县 +
+    一中, a place word of jieba's dictionary), 市二中, 县公安局, or a division glued to an
+    unknown name (县松雅湖, see :func:`glued_division`). It names where something is (the
+    county's first school), not a subject, even when jieba calls the whole a noun."""
+    if glued_division(word):
+        return True
+    return len(word) >= 3 and word[0] in PLACE_ENDINGS and (word[1:] in _tagged() or word[1:] in _sites())
+
+
+@lru_cache(maxsize=1)
+def _sites() -> frozenset[str]:
+    return frozenset(word for word, tag in dictionary_tags() if tag in SITE_TAGS)
+
+
 def is_thing(word: str) -> bool:
     """Whether ``word`` names a thing: jieba's dictionary tags it a noun (``THING_TAGS``),
     or neither its dictionary nor its reference corpus knows it (ktv, 充电桩: new words
