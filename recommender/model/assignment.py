@@ -20,7 +20,11 @@ Being nearest to a topic's centroid is not evidence: a request about tai chi is 
   close to them as training lines typically are to theirs, and most of its words (by IDF)
   are ones the store has seen (``nearest_lines.py``): a new line of the topic's subject
   outside its dense core. A line whose nearest training line is in no topic is familiar
-  text that fits no topic, and stays out.
+  text that fits no topic, and stays out; or
+* the training lines around it that are in a topic are all in the same one, in both spaces,
+  and it is as close to them as that topic's members are to each other (the
+  neighbourhood rule of ``nearest_lines.py``, by which the training lines themselves
+  spread their topics first).
 
 Its score tells how familiar the line is: the mean of its similarity to the nearest training
 line in the latent space, of its similarity to the nearest training line in the TF-IDF
@@ -54,7 +58,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.preprocessing import normalize
 
-from recommender.model.nearest_lines import calibrate, join_by_nearest, nearest_dense, nearest_sparse
+from recommender.model.nearest_lines import calibrate, join_by_agreement, join_by_nearest, nearest_dense, nearest_sparse
 from recommender.text.lexicon import general_idf
 
 # Member vectors kept per topic for the neighbour test (more members: a hash-chosen sample).
@@ -162,6 +166,9 @@ class TopicIndex:
     # None in models saved before: they do without).
     reference_labels: np.ndarray | None = None
     reference_floors: np.ndarray | None = None
+    # (2, k) closeness floors of each topic for a line whose nearest reference lines agree
+    # on it (nearest_lines.spread; None in models saved before).
+    agreement_floors: np.ndarray | None = None
     min_similarity: float = 0.1
     open_set: bool = True
     _term_topics: dict | None = field(default=None, repr=False, compare=False)
@@ -181,6 +188,9 @@ class TopicIndex:
             remap = np.full(self.n_topics + 1, -1, dtype=np.int64)
             remap[order] = np.arange(len(order))
             reference_labels = remap[reference_labels]  # -1 reads the last entry: -1
+        agreement_floors = self.agreement_floors
+        if agreement_floors is not None:
+            agreement_floors = agreement_floors[:, order] if order else np.zeros((2, 0))
         return TopicIndex(
             centroids=self.centroids[order] if order else np.zeros((0, d)),
             floors=self.floors[order] if order else np.zeros(0),
@@ -194,6 +204,7 @@ class TopicIndex:
             reference_words=self.reference_words,
             reference_labels=reference_labels,
             reference_floors=self.reference_floors,
+            agreement_floors=agreement_floors,
             min_similarity=self.min_similarity,
             open_set=self.open_set,
         )
@@ -236,20 +247,24 @@ class TopicIndex:
             has_term[term_lines[pairs] - start, term_topics[pairs]] = True
             lab, sc, by_term = self._decide(block, sims, has_term, established[start:end], known[start:end])
             if self.open_set and self.reference is not None and self.reference.shape[0]:
-                latent = nearest_dense(block @ self.reference.T)
+                latent_all = block @ self.reference.T
+                latent = nearest_dense(latent_all)
                 # In float32, as the latent similarity is: its last bits depend on the
                 # block's shape (a partition of the Dask engine), and float32 sums round them away.
                 parts = [latent[0], known[start:end].astype(np.float32)]
                 if self.reference_features is not None:
                     if X is None:
                         raise ValueError("this index scores lines by their TF-IDF rows: pass X")
-                    wording = nearest_sparse(_unit_rows(X[start:end]) @ self.reference_features)
+                    wording_all = _unit_rows(X[start:end]) @ self.reference_features
+                    wording = nearest_sparse(wording_all)
                     parts.append(wording[0])
                     if self.reference_labels is not None and self.reference_floors is not None:
-                        lab = join_by_nearest(
-                            lab, latent, wording, self.reference_labels, self.reference_floors,
-                            known[start:end] >= KNOWN_SHARE,
-                        )
+                        allowed = known[start:end] >= KNOWN_SHARE
+                        lab = join_by_nearest(lab, latent, wording, self.reference_labels, self.reference_floors, allowed)
+                        if self.agreement_floors is not None:
+                            lab = join_by_agreement(
+                                lab, latent_all, wording_all, self.reference_labels, self.agreement_floors, allowed
+                            )
                 sc = sum(parts[1:], parts[0]) / np.float32(len(parts))
             if prior is not None:
                 p = prior[start : start + BLOCK]
@@ -444,8 +459,8 @@ def build_index(
         words = [tokens[i] for i in reference] if tokens is not None else [[] for _ in reference]
         own, _ = index.assign(index.reference, words, X=X[reference])
         allowed = index.known_share(words, weighted=True) >= KNOWN_SHARE
-        index.reference_labels, index.reference_floors = calibrate(
-            index.reference, index.reference_features, own, allowed
+        index.reference_labels, index.reference_floors, index.agreement_floors = calibrate(
+            index.reference, index.reference_features, own, allowed, index.n_topics
         )
     return index
 
