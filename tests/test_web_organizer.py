@@ -417,7 +417,7 @@ def test_plan_a_class_from_the_dashboard(trained_client, organizer_headers):
     card = page.find("li", id=f"topic-{top['topic_id']}")
     today = date.today()
     note = cooldown_text(today, today + timedelta(days=Settings().cooldown_days), today)
-    assert note in card.find("p", class_="badges").text  # 「12 月 6 日已开课，暂缓到 2027 年 3 月 6 日」
+    assert note in card.find("p", class_="badges").text  # 「12月6日已开课，暂缓到 2027年3月6日」
     assert note in card.find("p", class_="why").text
     again = parse_html(trained_client.get("/organizer").text)
     assert again.find("div", class_="flash") is None, "a flash message is shown once"
