@@ -104,6 +104,8 @@ def test_api_rejects_missing_or_wrong_credentials_with_the_json_error(client, he
     response = client.get("/api/topics", headers=headers)
     assert_error(response, 401, "unauthorized")
     assert response.headers["www-authenticate"] == "Bearer"
+    message = response.json()["error"]["message"]  # one language: Chinese, the header's syntax as typed
+    assert "组织者令牌" in message and not re.search(r"[a-z]+ [a-z]+", message.replace("Authorization: Bearer", ""))
 
 
 def test_bearer_token_scheme_is_case_insensitive(client):

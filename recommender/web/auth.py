@@ -274,7 +274,7 @@ def optional_organizer(auth: OrganizerAuth, request: Request) -> Organizer | Non
         token = credentials.strip()
         if scheme.lower() == "bearer" and auth.token_valid(token):
             return Organizer("bearer", token=token)
-        raise unauthorized("组织者令牌无效 (invalid bearer token)")
+        raise unauthorized("组织者令牌无效")
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie and auth.session_valid(cookie):
         return Organizer("session", cookie)
