@@ -30,7 +30,7 @@ def parse_trusted_proxies(value: str | None) -> list[Network]:
         try:
             networks.append(ipaddress.ip_network(part, strict=False))
         except ValueError:
-            raise ValueError(f"trusted_proxies entry {part!r} is not an IP address or network") from None
+            raise ValueError(f"RECOMMENDER_TRUSTED_PROXIES 中的“{part}”不是 IP 地址或网段（例如 127.0.0.1 或 10.0.0.0/8）") from None
     return networks
 
 
@@ -56,10 +56,55 @@ MIN_TOKEN_LENGTH = 16
 def short_token_problems(tokens: list[str]) -> list[str]:
     """Why each too-short token is refused (by position, never the token itself)."""
     return [
-        f"organizer token #{i} has {len(token)} characters; at least {MIN_TOKEN_LENGTH} are required"
+        f"第 {i} 个只有 {len(token)} 个字符"
         for i, token in enumerate(tokens, 1)
         if len(token) < MIN_TOKEN_LENGTH
     ]
+
+
+def short_token_message(tokens: list[str]) -> str | None:
+    """The one message (Chinese) refusing too-short organizer tokens, or None when all are long enough:
+    「组织者令牌太短（至少 16 个字符）：第 1 个只有 12 个字符。…」; the tokens themselves never appear."""
+    problems = short_token_problems(tokens)
+    if not problems:
+        return None
+    return (
+        f"组织者令牌太短（至少 {MIN_TOKEN_LENGTH} 个字符）：{'；'.join(problems)}。"
+        "请换用更长的令牌（设置 RECOMMENDER_ORGANIZER_TOKENS，或数据目录中的 organizer_token 文件），可用以下命令生成："
+        "python -c 'import secrets; print(secrets.token_urlsafe(24))'"
+    )
+
+
+#: How pydantic's error types read in a setting's message (Chinese); others: 「值无效」.
+_SETTING_ERRORS = {
+    "int_parsing": "应为整数", "float_parsing": "应为数字", "bool_parsing": "应为 true 或 false",
+    "greater_than_equal": "应不小于 {ge}", "greater_than": "应大于 {gt}",
+    "less_than_equal": "应不大于 {le}", "less_than": "应小于 {lt}",
+    "literal_error": "应为 {expected} 之一", "enum": "应为 {expected} 之一",
+}
+
+
+def settings_error_text(errors: list[dict]) -> str:
+    """A pydantic ``ValidationError.errors()`` of :class:`Settings` as one Chinese line per
+    setting: 「设置 RECOMMENDER_TIMEZONE 有误：“Foo”不是 IANA 时区名（例如 Asia/Shanghai）」."""
+    lines = []
+    for error in errors:
+        field = ".".join(str(part) for part in error.get("loc") or ())
+        ctx = error.get("ctx") or {}
+        if error.get("type") == "value_error" and "error" in ctx:
+            why = str(ctx["error"])
+        else:
+            template = _SETTING_ERRORS.get(error.get("type", ""), "值无效")
+            try:
+                why = template.format(**ctx)
+            except (KeyError, IndexError):
+                why = "值无效"
+            shown = error.get("input")
+            secret = any(word in field for word in ("token", "secret", "salt", "url", "password"))
+            if isinstance(shown, (str, int, float)) and not isinstance(shown, bool) and not secret:
+                why = f"“{shown}”{why}"
+        lines.append(f"设置 RECOMMENDER_{field.upper()} 有误：{why}" if field else f"设置有误：{why}")
+    return "\n".join(lines) or "设置有误"
 
 
 DEFAULT_SEGMENTS = ("社区干部", "网格员", "楼栋长", "党员", "居民", "志愿者", "其他")
@@ -248,7 +293,7 @@ class Settings(BaseSettings):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"timezone {value!r} is not an IANA time zone (e.g. Asia/Shanghai)") from None
+            raise ValueError(f"“{value}”不是 IANA 时区名（例如 Asia/Shanghai）") from None
         return value
 
     @property

@@ -104,6 +104,8 @@ def test_api_rejects_missing_or_wrong_credentials_with_the_json_error(client, he
     response = client.get("/api/topics", headers=headers)
     assert_error(response, 401, "unauthorized")
     assert response.headers["www-authenticate"] == "Bearer"
+    message = response.json()["error"]["message"]  # one language: Chinese, the header's syntax as typed
+    assert "组织者令牌" in message and not re.search(r"[a-z]+ [a-z]+", message.replace("Authorization: Bearer", ""))
 
 
 def test_bearer_token_scheme_is_case_insensitive(client):
@@ -365,7 +367,7 @@ def test_failed_dashboard_logins_are_rate_limited(settings, service):
 @pytest.mark.parametrize("tokens", ["short-token", f"{'a' * 20},tiny", "王老师:abc123"])
 def test_short_organizer_tokens_are_refused_at_start_up(settings, service, tokens):
     """Tokens shorter than 16 characters: the app is not built (the error names the rule, not the token)."""
-    with pytest.raises(ValueError, match="at least 16") as info:
+    with pytest.raises(ValueError, match="至少 16 个字符") as info:
         create_app(settings.model_copy(update={"organizer_tokens": tokens}), service)
     assert "abc123" not in str(info.value) and "tiny" not in str(info.value)
 
@@ -381,7 +383,9 @@ def test_serve_refuses_a_short_token_before_listening(settings, monkeypatch, cap
     monkeypatch.setenv("RECOMMENDER_DATA_DIR", str(settings.data_dir))
     monkeypatch.setattr(uvicorn, "run", lambda *a, **k: pytest.fail("uvicorn started"))
     assert cli.main(["serve"]) == 1
-    assert "16" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "组织者令牌太短（至少 16 个字符）：第 1 个只有 11 个字符。" in err and "short-token" not in err
+    assert not re.search(r"[A-Za-z]+ [A-Za-z]+", err.split("生成：")[0])  # one language before the command
 
 
 def test_a_short_token_file_opens_nothing(settings, service, caplog):

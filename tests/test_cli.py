@@ -48,11 +48,11 @@ def test_import_reports_and_is_idempotent(env, store, tmp_path, capsys):
     code, out, _ = run(capsys, "import", str(path), "--id-column", "编号", "--time-column", "提交时间",
                        "--segment-column", "身份", "--submitter-column", "用户")
     assert code == 0
-    assert "imported: 9" in out and "rejected: 1" in out and "第 5 行" in out
+    assert "导入：9 行" in out and "有误跳过：1 行" in out and "第 5 行" in out
     assert store.count() == 9
     code, out, _ = run(capsys, "import", str(path), "--id-column", "编号", "--time-column", "提交时间",
                        "--segment-column", "身份", "--submitter-column", "用户")
-    assert code == 0 and "imported: 0" in out and "duplicates skipped: 9" in out
+    assert code == 0 and "导入：0 行" in out and "已存在跳过：9 行" in out
     assert store.count() == 9
 
 
@@ -67,13 +67,13 @@ def test_import_says_which_rows_had_no_time(env, store, tmp_path, capsys):
     text[2] = ",".join(cells)
     path.write_text("\n".join(text) + "\n", encoding="utf-8")
     code, out, _ = run(capsys, "import", str(path))
-    assert code == 0 and f"imported: {len(rows)}" in out
+    assert code == 0 and f"导入：{len(rows)} 行" in out
     assert "1 行提交时间为空，按导入时间记录（第 3 行）" in out
     assert "（csv, utf-8）" in out
     untimed = tmp_path / "b.csv"
     untimed.write_text("反馈内容\n想学太极拳入门\n", encoding="utf-8")
     code, out, _ = run(capsys, "import", str(untimed))
-    assert code == 0 and "imported: 1" in out and "提交时间为空" not in out
+    assert code == 0 and "导入：1 行" in out and "提交时间为空" not in out
 
 
 def test_broken_xlsx_is_a_clear_error_and_loses_nothing(env, store, tmp_path, capsys):

@@ -39,7 +39,7 @@ def test_terminal_level_of_each_command(argv, configured, level) -> None:
 def test_quiet_and_verbose_exclude_each_other(capsys) -> None:
     with pytest.raises(SystemExit):
         build_parser().parse_args(["-q", "-v", "suggest"])
-    assert "not allowed with" in capsys.readouterr().err
+    assert "错误：-v/--verbose 和 -q/--quiet 不能同时使用" in capsys.readouterr().err
 
 
 def test_a_namespace_without_the_flags_is_the_default() -> None:
@@ -65,8 +65,8 @@ def _import(tmp_path, *flags: str) -> subprocess.CompletedProcess:
 def test_import_shows_its_summary_without_info_lines(tmp_path) -> None:
     """`recommender import` without -q: the summary and the bad row, no INFO log line; -v adds it."""
     plain = _import(tmp_path)
-    assert "imported: 1" in plain.stdout and "第 3 行" in plain.stdout
+    assert "导入：1 行" in plain.stdout and "第 3 行" in plain.stdout
     assert " INFO " not in plain.stderr, plain.stderr
     verbose = _import(tmp_path, "-v")
-    assert "duplicates skipped: 1" in verbose.stdout
+    assert "已存在跳过：1 行" in verbose.stdout
     assert " INFO recommender: import rows.csv" in verbose.stderr

@@ -228,7 +228,7 @@ def test_user_dictionary_travels_to_the_workers(service, dask_settings, dask_cli
 
 def test_a_worker_with_another_tokenizer_is_refused():
     """A worker whose tokenizer fingerprint differs from the client's refuses the work."""
-    with pytest.raises(DaskTrainingError, match="tokenizes differently"):
+    with pytest.raises(DaskTrainingError, match="分词与本机不同"):
         prepare_worker("0000000000000000", None)
 
 
@@ -262,7 +262,7 @@ def test_worker_killed_mid_training_completes_or_keeps_the_current_model(loaded,
                 force=True,
             )
         except DaskTrainingError as exc:
-            assert "current model is kept" in str(exc)
+            assert "当前模型保持不变" in str(exc)
             # The cluster's failure, not a bug of the engine's own code.
             assert not isinstance(exc.__cause__, (AttributeError, KeyError, IndexError, TypeError, ValueError))
             assert registry.current_version() == first.version
@@ -281,7 +281,7 @@ def test_unreachable_scheduler_fails_cleanly(loaded, dask_settings):
     settings = dask_settings.model_copy(
         update={"train_engine": "dask", "dask_scheduler": "tcp://127.0.0.1:9", "dask_connect_timeout": 1.0}
     )
-    with pytest.raises(DaskTrainingError, match="cannot reach the Dask scheduler"):
+    with pytest.raises(DaskTrainingError, match="连不上 Dask 调度器"):
         train_from_store(loaded.store, settings, progress=False, force=True)
     registry = ModelRegistry(settings.models_dir)
     assert registry.current_version() == first.version

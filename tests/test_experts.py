@@ -274,9 +274,9 @@ def test_cli_import_and_list(env, tmp_path, capsys):
     book.save(path)
     assert main(["--quiet", "experts", "import", str(path)]) == 0
     out = capsys.readouterr().out
-    assert "added: 1" in out and "skipped: 1" in out and "第 3 行" in out and "姓名=“姓名”" in out
+    assert "新增：1 位" in out and "有误跳过：1 行" in out and "第 3 行" in out and "姓名=“姓名”" in out
     assert main(["--quiet", "experts", "import", str(path)]) == 0
-    assert "updated: 1" in capsys.readouterr().out
+    assert "更新：1 位" in capsys.readouterr().out
     assert main(["--quiet", "experts", "list"]) == 0
     out = capsys.readouterr().out
     assert "王医生" in out and "138****5678" in out and PHONE not in out
@@ -293,7 +293,7 @@ def test_cli_import_with_named_columns(env, tmp_path, capsys):
     assert "找不到姓名、部门、可授课程所在的列" in capsys.readouterr().err
     args = ["--name-column", "A", "--department-column", "B", "--subjects-column", "C", "--contact-column", "D"]
     assert main(["--quiet", "experts", "import", str(path), *args]) == 0
-    assert "added: 1" in capsys.readouterr().out
+    assert "新增：1 位" in capsys.readouterr().out
     assert main(["--quiet", "experts", "import", str(path), "--name-column", "姓名"]) == 1
     assert "找不到列“姓名”" in capsys.readouterr().err
 

@@ -31,25 +31,25 @@ def test_why_leaves_out_likes_when_there_are_none():
 
 
 def test_why_says_cool_down_with_both_dates():
-    """A class on 9 月 12 日 with a 90-day cool-down: 「9 月 12 日已开课，暂缓到 12 月 11 日」."""
+    """A class on 9月12日 with a 90-day cool-down: 「9月12日已开课，暂缓到 12月11日」."""
     held = date(2026, 9, 12)
     until = cooldown_until(held, 90)
     assert until == date(2026, 12, 11)
     text = why_text(facts(last_class_on=held, recently_covered=True, cooldown_until=until))
-    assert text.endswith("；9 月 12 日已开课，暂缓到 12 月 11 日")
+    assert text.endswith("；9月12日已开课，暂缓到 12月11日")
 
 
 def test_why_names_a_planned_class_and_an_old_one():
     """A planned class is named with its date; an old class is named as the last one."""
-    assert why_text(facts(class_planned_on=date(2026, 11, 3))).endswith("已计划 11 月 3 日开课")
-    assert why_text(facts(last_class_on=date(2026, 3, 5))).endswith("近期未开课（上次 3 月 5 日）")
+    assert why_text(facts(class_planned_on=date(2026, 11, 3))).endswith("已计划 11月3日开课")
+    assert why_text(facts(last_class_on=date(2026, 3, 5))).endswith("近期未开课（上次 3月5日）")
 
 
 def test_dates_carry_the_year_only_when_it_differs():
-    """「1 月 30 日」 within as_of's year, 「2027 年 1 月 30 日」 outside it."""
-    assert day_text(date(2026, 1, 30), AS_OF) == "1 月 30 日"
-    assert day_text(date(2027, 1, 30), AS_OF) == "2027 年 1 月 30 日"
-    assert cooldown_text(date(2026, 11, 1), date(2027, 1, 30), AS_OF) == "11 月 1 日已开课，暂缓到 2027 年 1 月 30 日"
+    """「1月30日」 within as_of's year, 「2027年1月30日」 outside it."""
+    assert day_text(date(2026, 1, 30), AS_OF) == "1月30日"
+    assert day_text(date(2027, 1, 30), AS_OF) == "2027年1月30日"
+    assert cooldown_text(date(2026, 11, 1), date(2027, 1, 30), AS_OF) == "11月1日已开课，暂缓到 2027年1月30日"
 
 
 @pytest.mark.parametrize(
@@ -78,7 +78,7 @@ def test_breakdown_is_in_people_likes_and_days():
         "提出人数": "35 人（近 30 天 12 人）",
         "点赞": "40 个",
         "增长": "比前 30 天多 50%（8 → 12 人）",
-        "上次开课": "120 天前（6 月 22 日）",
+        "上次开课": "120 天前（6月22日）",
     }
     for row in rows:
         assert not re.search(r"\d+\.\d", row["text"]), row
@@ -104,7 +104,7 @@ def test_rank_topics_fills_why_breakdown_and_cool_down():
     sessions = [ClassSession("T1", date(2026, 9, 12), "held")]
     [s] = rank_topics([TopicCard("T1", "垃圾分类")], records, sessions, as_of=AS_OF, params=RankingParams(cooldown_days=90))
     assert s.recently_covered and s.cooldown_until == date(2026, 12, 11)
-    assert s.why == "7 人提出，近 30 天 4 人，平稳；点赞 30；9 月 12 日已开课，暂缓到 12 月 11 日，开课后需求仍在上升"
+    assert s.why == "7 人提出，近 30 天 4 人，平稳；点赞 30；9月12日已开课，暂缓到 12月11日，开课后需求仍在上升"
     data = s.to_dict()
     assert data["cooldown_until"] == "2026-12-11"
     assert (data["recent_people"], data["previous_people"]) == (4, 3)
@@ -117,4 +117,4 @@ def test_no_cool_down_date_once_it_has_passed():
     sessions = [ClassSession("T1", date(2026, 3, 1), "held")]
     [s] = rank_topics([TopicCard("T1", "垃圾分类")], [_record(1, 2)], sessions, as_of=AS_OF)
     assert not s.recently_covered and s.cooldown_until is None
-    assert s.why.endswith("近期未开课（上次 3 月 1 日）")
+    assert s.why.endswith("近期未开课（上次 3月1日）")

@@ -119,7 +119,7 @@ def test_suggestion_rows_follow_the_header():
                 "last_class_on": "2026-05-01",
                 "class_planned_on": None,
                 "demand_rising_after_class": False,
-                "why": "3 人提出，近 30 天 3 人，上升；5 月 1 日已开课，暂缓到 7 月 30 日",
+                "why": "3 人提出，近 30 天 3 人，上升；5月1日已开课，暂缓到 7月30日",
             }
         ],
     }

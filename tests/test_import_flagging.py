@@ -200,7 +200,7 @@ def test_cli_import_flags_fast_sheets_and_they_do_not_count(env, trained_service
     path = write_xlsx(tmp_path / "夜校问卷.xlsx", wjx_rows())
     assert main(["--quiet", "import", str(path)]) == 0
     out = capsys.readouterr().out
-    assert "导入 imported: 4" in out and "待审核 flagged for review: 2（答题过快" in out
+    assert "导入：4 行" in out and "待审核：2 行（答题过快" in out
 
     stored = {r.external_id: r for r in trained_service.store.iter_feedback() if r.source == "import:夜校问卷.xlsx"}
     assert {e for e, r in stored.items() if (r.status, r.flag_reason) == ("flagged", "too_fast")} == FAST_IDS
@@ -216,4 +216,4 @@ def test_cli_import_of_a_plain_table_prints_no_review_line(env, tmp_path: Path, 
     path = write_csv(tmp_path / "plain.csv", [["内容", "所用时间"], ["想学消防安全", "2秒"], ["想学公文写作", "1秒"]])
     assert main(["--quiet", "import", str(path)]) == 0
     out = capsys.readouterr().out
-    assert "导入 imported: 2" in out and "flagged for review" not in out
+    assert "导入：2 行" in out and "待审核" not in out

@@ -161,7 +161,8 @@ def test_no_text_column_lists_the_columns(tmp_path: Path) -> None:
     with pytest.raises(ImportFailed) as info:
         read(path)
     message = str(info.value)
-    assert "甲、乙" in message and "--text-column" in message and "No feedback text column" in message
+    assert "甲、乙" in message and "--text-column" in message and "找不到反馈内容所在的列" in message
+    assert " / " not in message and "found" not in message  # one language
 
 
 # --- bad rows -----------------------------------------------------------------------------------
@@ -365,11 +366,11 @@ def test_xlsx_without_default_style_reads_quietly(tmp_path: Path) -> None:
 
 
 def test_truncated_xlsx_fails_cleanly(tmp_path: Path) -> None:
-    """A cut-off XLSX raises ImportFailed in Chinese and English."""
+    """A cut-off XLSX raises ImportFailed in Chinese (the error's type named for support)."""
     source = write_xlsx(tmp_path / "s.xlsx", [["内容"], *[[f"第{i}条建议"] for i in range(200)]])
     path = tmp_path / "f.xlsx"
     path.write_bytes(source.read_bytes()[: source.stat().st_size // 2])
-    with pytest.raises(ImportFailed, match=r"无法读取 Excel 文件.*Cannot read f\.xlsx"):
+    with pytest.raises(ImportFailed, match=r"无法读取 Excel 文件 f\.xlsx.*错误类型 \w+）。$"):
         list(read(path))
 
 
@@ -456,11 +457,11 @@ def test_jsonl_without_objects_fails(tmp_path: Path) -> None:
     ids=["txt", "xls", "no-extension"],
 )
 def test_unknown_extension_fails(tmp_path: Path, name: str, words: str) -> None:
-    """Unsupported file types fail with a Chinese and English message."""
+    """Unsupported file types fail with a Chinese message (one language)."""
     path = write_csv(tmp_path / name, "内容\n想学\n")
     with pytest.raises(ImportFailed, match=words) as info:
         read(path)
-    assert "Unsupported file type" in str(info.value)
+    assert "不支持的文件类型" in str(info.value) and "Unsupported" not in str(info.value)
 
 
 def test_missing_file_fails(tmp_path: Path) -> None:

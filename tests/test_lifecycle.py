@@ -89,7 +89,7 @@ def test_new_version_names_are_valid_and_sort_by_time() -> None:
 )
 def test_version_name_validation_rejects(registry: ModelRegistry, name: str) -> None:
     """Anything that is not a version name is refused before touching the disk."""
-    with pytest.raises(ValueError, match="not a model version name"):
+    with pytest.raises(ValueError, match="不是模型版本名"):
         registry.path_of(name)
     with pytest.raises(ValueError):
         registry.show(name)

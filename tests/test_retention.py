@@ -115,8 +115,8 @@ def test_cli_purge_dry_run(aged_service, settings, monkeypatch, capsys):
     get_settings.cache_clear()
     assert cli.main(["-q", "purge", "--dry-run"]) == 0
     out = capsys.readouterr().out
-    assert "将删除文字 lines: 40" in out and "dry run" in out
+    assert "将删除文字：40 条" in out and "（试运行：什么也没有改动）" in out
     assert aged_service.store.month_counts() == []
     assert cli.main(["-q", "purge"]) == 0
-    assert "已删除文字 lines: 40" in capsys.readouterr().out
+    assert "已删除文字：40 条" in capsys.readouterr().out
     assert aged_service.store.month_counts() != []

@@ -84,11 +84,11 @@ def test_import_names_the_columns_and_a_renamed_copy_imports_nothing(env, store,
     copy.write_bytes(first.read_bytes())
     assert main(["--quiet", "import", str(copy)]) == 0
     out = capsys.readouterr().out
-    assert "imported: 0" in out and "duplicates skipped: 2" in out
+    assert "导入：0 行" in out and "已存在跳过：2 行" in out
     assert store.count() == 2
     _csv(tmp_path / "other.csv", [*rows, ["想学手机拍照", "2026-11-03 10:00", "居民"]])
     assert main(["--quiet", "import", str(tmp_path / "other.csv")]) == 0
-    assert "imported: 1" in capsys.readouterr().out and store.count() == 3
+    assert "导入：1 行" in capsys.readouterr().out and store.count() == 3
 
 
 @pytest.mark.parametrize("day", ["2026/12/01", "2026/12/1", "2026-12-01", "2026.12.01"])
@@ -102,33 +102,31 @@ def test_as_of_accepts_slashes(day):
     assert args.as_of == date(2026, 12, 1)
 
 
-def test_bad_as_of_and_top_are_one_line_errors_in_both_languages(env, capsys):
-    """--as-of 2026/13/01: the reason in Chinese then English; --top 0: exit 1, Chinese then English."""
+def test_bad_as_of_and_top_are_one_line_errors_in_chinese(env, capsys):
+    """--as-of 2026/13/01: exit 2, 「错误：--as-of：…」 after the usage; --top 0: exit 1, one Chinese line."""
     from recommender.cli import main
 
     with pytest.raises(SystemExit) as info:
         main(["suggest", "--as-of", "2026/13/01"])
     assert info.value.code == 2
     err = capsys.readouterr().err
-    assert "日期应写成 YYYY-MM-DD 或 YYYY/MM/DD" in err and "Not a date" in err
+    last = err.strip().splitlines()[-1]
+    assert last == "错误：--as-of：日期应写成 YYYY-MM-DD 或 YYYY/MM/DD，例如 2026-12-01（收到“2026/13/01”）。"
+    assert err.startswith("用法：") and "error" not in err and "Not a date" not in err
     assert main(["suggest", "--top", "0"]) == 1
-    lines = capsys.readouterr().err.strip().splitlines()
-    assert lines[0].startswith("错误：top 应为 1 到 50") and lines[1].startswith("Error: --top must be")
-    assert "Traceback" not in "\n".join(lines)
+    assert capsys.readouterr().err.strip().splitlines() == ["错误：--top 应为 1 到 50 之间的整数（收到 0）"]
 
 
 def test_train_on_a_small_store_without_a_model_says_so(env, store, tmp_path, capsys):
-    """Too few lines and no model: Chinese line then English line, each in one language, no
-    'current model is kept' when there is none."""
+    """Too few lines and no model: one Chinese line, no 「当前模型保持不变」 when there is none."""
     from recommender.cli import EXIT_NOT_ENOUGH, main
 
     main(["--quiet", "import", str(_csv(tmp_path / "few.csv", [["想学公文写作格式", "2026-11-01 10:00", "网格员"]]))])
     capsys.readouterr()
     assert main(["--quiet", "train"]) == EXIT_NOT_ENOUGH
-    zh, en = capsys.readouterr().err.strip().splitlines()
+    [zh] = capsys.readouterr().err.strip().splitlines()
     assert "只有 1 条反馈，至少需要" in zh and "还没有模型" in zh and not re.search(r"[A-Za-z]{4,}", zh.replace("RECOMMENDER_MIN_TRAIN_ROWS", ""))
-    assert "only 1 feedback lines" in en and "no model yet" in en and not re.search(r"[\u4e00-\u9fff]", en)
-    assert "kept" not in en
+    assert "保持不变" not in zh
 
 
 def test_quiet_means_no_info_lines(env, store, tmp_path, capfd):
@@ -138,7 +136,7 @@ def test_quiet_means_no_info_lines(env, store, tmp_path, capfd):
     assert main(["-q", "import", str(_csv(tmp_path / "q.csv", [["想学公文写作格式", "2026-11-01 10:00", "网格员"]]))]) == 0
     out, err = capfd.readouterr()
     assert " INFO " not in out + err and "INFO" not in err and "导入 q.csv" not in err
-    assert "imported: 1" in out
+    assert "导入：1 行" in out
 
 
 def test_fit_reports_each_step_to_its_progress_callback():

@@ -56,7 +56,7 @@ def test_topics_follow_the_themes(loaded, settings):
 def test_too_little_feedback_refuses_and_keeps_no_model(service, settings):
     """Fewer lines than min_train_rows raises NotEnoughFeedback and publishes nothing."""
     load_into(service, feedback_rows(seed=2, per_theme=2))
-    with pytest.raises(NotEnoughFeedback, match="at least"):
+    with pytest.raises(NotEnoughFeedback, match="至少需要"):
         train_from_store(service.store, settings, progress=False)
     assert ModelRegistry(settings.models_dir).current_version() is None
 

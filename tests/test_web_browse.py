@@ -158,7 +158,7 @@ def test_held_back_topic_is_listed_with_its_cool_down(trained_client):
     _hold_class(trained_client, csrf, top["topic_id"], held_on)
     until = held_on + timedelta(days=90)
     page = parse_html(trained_client.get("/organizer?top=1").text)
-    note = f"{held_on.month} 月 {held_on.day} 日已开课，暂缓到 "
+    note = f"{held_on.month}月{held_on.day}日已开课，暂缓到 "
     card = page.find("li", id=f"topic-{top['topic_id']}")
     if card is None:
         [item] = [li for li in page.by_id("held-back").find_all("li") if li.get("data-topic-id") == top["topic_id"]]

@@ -413,11 +413,11 @@ def test_plan_a_class_from_the_dashboard(trained_client, organizer_headers):
     assert response.status_code == 303
     assert response.headers["location"] == "/organizer?top=5"
     page = parse_html(trained_client.get(response.headers["location"]).text)
-    assert "已记录课程" in page.find("div", class_="flash").text
-    card = page.find("li", id=f"topic-{top['topic_id']}")
     today = date.today()
+    assert f"已记录课程“{top['label']}”：{today.year}年{today.month}月{today.day}日，已开课。" in page.find("div", class_="flash").text
+    card = page.find("li", id=f"topic-{top['topic_id']}")
     note = cooldown_text(today, today + timedelta(days=Settings().cooldown_days), today)
-    assert note in card.find("p", class_="badges").text  # 「12 月 6 日已开课，暂缓到 2027 年 3 月 6 日」
+    assert note in card.find("p", class_="badges").text  # 「12月6日已开课，暂缓到 2027年3月6日」
     assert note in card.find("p", class_="why").text
     again = parse_html(trained_client.get("/organizer").text)
     assert again.find("div", class_="flash") is None, "a flash message is shown once"

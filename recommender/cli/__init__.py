@@ -13,6 +13,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from pydantic import ValidationError
+
 from recommender.cli import admin, experts, feedback, serve, suggest, training
 from recommender.cli.admin import cmd_models, cmd_purge
 from recommender.cli.common import (
@@ -20,6 +22,7 @@ from recommender.cli.common import (
     EXIT_ERROR,
     EXIT_NO_MODEL,
     EXIT_NOT_ENOUGH,
+    ZhArgumentParser,
     close_services,
     log,
     terminal_log_level,
@@ -29,7 +32,7 @@ from recommender.cli.feedback import cmd_import
 from recommender.cli.serve import cmd_serve, cmd_setup
 from recommender.cli.suggest import cmd_suggest
 from recommender.cli.training import cmd_train
-from recommender.config import get_settings
+from recommender.config import get_settings, settings_error_text
 from recommender.errors import RecommenderError
 from recommender.logs import configure_logging
 
@@ -40,7 +43,7 @@ __all__ = [
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="recommender", description="夜校需求主题推荐 · night-school topic recommender")
+    parser = ZhArgumentParser(prog="recommender", description="夜校需求主题推荐 · night-school topic recommender")
     loudness = parser.add_mutually_exclusive_group()
     loudness.add_argument("-q", "--quiet", action="store_true", help="quiet: no progress bars, no INFO log lines")
     loudness.add_argument(
@@ -59,13 +62,18 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    settings = get_settings()
+    try:
+        settings = get_settings()
+    except ValidationError as exc:  # a bad RECOMMENDER_* setting: say which, in Chinese, no traceback
+        return _bad_settings(exc)
     configure_logging(terminal_log_level(args, settings.log_level))
     try:
         return args.func(args, settings)
     except RecommenderError as exc:
         print(f"错误：{exc}", file=sys.stderr)
         return EXIT_ERROR
+    except ValidationError as exc:  # `serve` re-reads the settings with its options
+        return _bad_settings(exc)
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # a bug: one line for the person, the traceback in the log at DEBUG
@@ -77,3 +85,9 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_ERROR
     finally:
         close_services()
+
+
+def _bad_settings(exc: ValidationError) -> int:
+    for line in settings_error_text(exc.errors()).splitlines():
+        print(f"错误：{line}", file=sys.stderr)
+    return EXIT_ERROR

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from recommender.cli.common import EXIT_ERROR, EXIT_NO_MODEL, audit, local_time, log, open_service
 from recommender.config import Settings
+from recommender.door.screening import STATUS_ZH
 from recommender.errors import NoModelError, RecommenderError
 
 
@@ -42,7 +43,7 @@ def cmd_models(args: argparse.Namespace, settings: Settings) -> int:
             mark = "*" if v.is_current else " "
             print(
                 f"{mark} {v.version}  {local_time(meta.get('created_at'), settings)}  {meta.get('n_rows', '?')} 条  "
-                f"{meta.get('n_topics', '?')} 个主题  parent={meta.get('parent') or '-'}"
+                f"{meta.get('n_topics', '?')} 个主题  上一版本 {meta.get('parent') or '-'}"
             )
         return 0
     try:
@@ -99,10 +100,10 @@ def cmd_purge(args: argparse.Namespace, settings: Settings) -> int:
     months = f"{report.months[0]} … {report.months[-1]}" if report.months else "-"
     verb = "将删除" if args.dry_run else "已删除"
     print(f"保存期限 {settings.retention_months} 个月：{report.cutoff:%Y-%m-%d} 之前提交的反馈")
-    print(f"  {verb}文字 lines: {report.lines}（月份 {months}）")
+    print(f"  {verb}文字：{report.lines} 条（月份 {months}）")
     for status, n in sorted(report.by_status.items()):
-        print(f"    {status}: {n}")
-    print(f"  计入按月统计 folded into monthly counts: {report.folded}（{report.aggregates} 组 主题×月份×人群）")
+        print(f"    {STATUS_ZH.get(status, status)}：{n} 条")
+    print(f"  计入按月统计：{report.folded} 条（{report.aggregates} 组 主题×月份×人群）")
     if args.dry_run:
-        print("  （试运行 dry run：什么也没有改动）")
+        print("  （试运行：什么也没有改动）")
     return 0

@@ -3,7 +3,10 @@ them), the console's audit entries and times as organizers read them."""
 
 from __future__ import annotations
 
+import argparse
 import logging
+import re
+import sys
 
 from recommender.config import Settings
 
@@ -74,3 +77,40 @@ def audit(settings: Settings, action: str, target: str | None, detail: dict) -> 
         store.audit(console_actor(), action, target, detail)
     finally:
         store.dispose()
+
+
+#: argparse's own complaints (Python 3.11–3.13 wording) as the organizer reads them.
+_ARGPARSE_ZH = [
+    (re.compile(r"argument (?P<a>\S+): invalid int value: '?(?P<v>.*?)'?"), "{a} 应为整数（收到“{v}”）"),
+    (re.compile(r"argument (?P<a>\S+): invalid float value: '?(?P<v>.*?)'?"), "{a} 应为数字（收到“{v}”）"),
+    (re.compile(r"argument (?P<a>\S+): invalid choice: '?(?P<v>.*?)'? \(choose from (?P<c>.*)\)"),
+     "{a} 只能是 {c}（收到“{v}”）"),
+    (re.compile(r"argument (?P<a>\S+): expected one argument"), "{a} 后面需要一个值"),
+    (re.compile(r"argument (?P<a>\S+): not allowed with argument (?P<b>\S+)"), "{a} 和 {b} 不能同时使用"),
+    (re.compile(r"the following arguments are required: (?P<a>.*)"), "缺少参数：{a}"),
+    (re.compile(r"unrecognized arguments: (?P<a>.*)"), "不认识的参数：{a}"),
+    (re.compile(r"argument (?P<a>\S+): (?P<m>.*[\u4e00-\u9fff].*)", re.S), "{a}：{m}"),  # our own (Chinese) reasons
+]
+
+
+def argparse_zh(message: str) -> str:
+    """An argparse error message in Chinese (unknown wordings are passed on as they are)."""
+    for pattern, template in _ARGPARSE_ZH:
+        match = pattern.fullmatch(message.strip())
+        if match:
+            parts = {k: v.replace("'", "").replace(", ", "、") if k == "c" else v for k, v in match.groupdict().items()}
+            if parts.get("a", "").endswith("command"):  # the subcommand's dest (command, models_command)
+                parts["a"] = "命令"
+            return re.sub(r"(?<=[\u4e00-\u9fff]) (?=[\u4e00-\u9fff])", "", template.format(**parts))
+    return message
+
+
+class ZhArgumentParser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors read in Chinese: 「用法：…」 then 「错误：…」, exit 2."""
+
+    def format_usage(self) -> str:
+        return super().format_usage().replace("usage: ", "用法：", 1)
+
+    def error(self, message: str):
+        self.print_usage(sys.stderr)
+        self.exit(2, f"错误：{argparse_zh(message)}\n")

@@ -45,10 +45,10 @@ def cmd_experts(args: argparse.Namespace, settings: Settings) -> int:
         return EXIT_ERROR
     names = {"name": "姓名", "department": "部门", "subjects": "可授课程", "contact": "联系方式"}
     used = "，".join(f"{names[f]}=“{c}”" for f, c in report["columns"].items())
-    print(f"文件 {path.name}  使用的列 columns: {used}")
-    print(f"  新增 added: {report['added']}")
-    print(f"  更新 updated: {report['updated']}")
-    print(f"  有误跳过 skipped: {len(report['skipped'])}")
+    print(f"文件 {path.name}  使用的列：{used}")
+    print(f"  新增：{report['added']} 位")
+    print(f"  更新：{report['updated']} 位")
+    print(f"  有误跳过：{len(report['skipped'])} 行")
     for item in report["skipped"][:50]:
-        print(f"    第 {item['line']} 行 (line {item['line']}): {item['reason']}")
+        print(f"    第 {item['line']} 行：{item['reason']}")
     return 0

@@ -44,7 +44,7 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
 
     path = Path(args.file)
     if not path.is_file():
-        print(f"错误：找不到文件 {path} (file not found)", file=sys.stderr)
+        print(f"错误：找不到文件 {path}", file=sys.stderr)
         return EXIT_ERROR
     try:
         batch = read_feedback_file(
@@ -102,27 +102,26 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
         print(f"错误：{exc}（已导入 {imported} 行）", file=sys.stderr)
         return EXIT_ERROR
     print(f"文件 {path.name}（{batch.format}{', ' + batch.encoding if batch.encoding else ''}）")
-    print(f"  使用的列 columns: {columns_used(batch)}")
-    print(f"  导入 imported: {imported}")
+    print(f"  使用的列：{columns_used(batch)}")
+    print(f"  导入：{imported} 行")
     if flagged:
         print(
-            f"  待审核 flagged for review: {flagged}（答题过快，用时少于 {settings.flag_min_fill_seconds} 秒；"
+            f"  待审核：{flagged} 行（答题过快，用时少于 {settings.flag_min_fill_seconds} 秒；"
             f"在组织者页面“待审核”中处理）"
         )
-    print(f"  已存在跳过 duplicates skipped: {duplicates}")
-    print(f"  有误跳过 rejected: {len(rejected)}")
+    print(f"  已存在跳过：{duplicates} 行")
+    print(f"  有误跳过：{len(rejected)} 行")
     for line, reason in rejected[:50]:
-        print(f"    第 {line} 行 (line {line}): {reason}")
+        print(f"    第 {line} 行：{reason}")
     if len(rejected) > 50:
         print(f"    … 另有 {len(rejected) - 50} 行有误")
     for note in batch.notes:
-        print(f"  说明 note: {note}")
+        print(f"  说明：{note}")
     if untimed:
         # Such a line is counted as received now (recent demand); say so rather than do it silently.
         lines = "、".join(str(n) for n in untimed[:10]) + (" 等" if len(untimed) > 10 else "")
         print(
-            f"  说明 note: {len(untimed)} 行提交时间为空，按导入时间记录（第 {lines} 行）"
-            f" / {len(untimed)} rows have no time and are dated now (line {lines})"
+            f"  说明：{len(untimed)} 行提交时间为空，按导入时间记录（第 {lines} 行）"
         )
     log.info(
         "import %s: %d imported (%d flagged for review), %d duplicates, %d rejected",

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from recommender.cli.common import EXIT_ERROR, EXIT_NOT_ENOUGH, open_service
 from recommender.cli.training import cmd_train
-from recommender.config import Settings, get_settings, short_token_problems
+from recommender.config import Settings, get_settings, short_token_message
 from recommender.logs import uvicorn_log_config
 
 
@@ -46,7 +46,7 @@ def cmd_setup(args: argparse.Namespace, settings: Settings) -> int:
             for row in demo_feedback()
         ]
         new_ids, _ = service.store_batch(drafts)
-        print(f"已载入 {len(new_ids)} 条示例反馈 (demo feedback loaded)")
+        print(f"已载入 {len(new_ids)} 条示例反馈")
     service.close()
     if ModelRegistry(Path(settings.models_dir)).current_version() is None:
         code = cmd_train(argparse.Namespace(quiet=args.quiet), settings)
@@ -79,16 +79,16 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     else:
         token, created = load_or_create_secret(Path(settings.data_dir) / "organizer_token")
         tokens = [token]
-    problems = short_token_problems(tokens)
-    if problems:
-        print("错误：组织者令牌太短（至少 16 个字符）：" + "; ".join(problems), file=sys.stderr)
+    refused = short_token_message(tokens)
+    if refused:
+        print(f"错误：{refused}", file=sys.stderr)
         return EXIT_ERROR
     store = FeedbackStore(settings.database_url)
     store.migrate()  # once, before the workers start
     store.dispose()
     if created:
         print("=" * 60)
-        print("组织者令牌 (organizer token) — 只显示这一次，请妥善保存：")
+        print("组织者令牌只显示这一次，请妥善保存：")
         print(f"  {tokens[0]}")
         print(f"（已保存在 {Path(settings.data_dir) / 'organizer_token'}）")
         print("=" * 60, flush=True)

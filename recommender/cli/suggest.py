@@ -24,8 +24,7 @@ def _iso_date(value: str) -> date:
         return date(*(int(part) for part in match.groups()))
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"日期应写成 YYYY-MM-DD 或 YYYY/MM/DD，例如 2026-12-01（收到 {value!r}）。"
-            f" / Not a date (YYYY-MM-DD or YYYY/MM/DD): {value!r}."
+            f"日期应写成 YYYY-MM-DD 或 YYYY/MM/DD，例如 2026-12-01（收到“{value}”）。"
         ) from None
 
 
@@ -46,9 +45,10 @@ def cmd_suggest(args: argparse.Namespace, settings: Settings) -> int:
     try:  # the API's rules: top 1..50, a known segment (before the model is loaded)
         query = parse_suggestion_query(settings, args.top, args.as_of, args.segment)
     except ValidationFailed as exc:
-        print(f"错误：{exc.message}", file=sys.stderr)
-        if exc.field == "top":
-            print(f"Error: --top must be a whole number from 1 to {MAX_TOP} (got {args.top}).", file=sys.stderr)
+        if exc.field == "top":  # named as the option is typed here (the API's message says top)
+            print(f"错误：--top 应为 1 到 {MAX_TOP} 之间的整数（收到 {args.top}）", file=sys.stderr)
+        else:
+            print(f"错误：{exc.message}", file=sys.stderr)
         return EXIT_ERROR
     service = open_service(settings)
     try:

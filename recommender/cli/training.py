@@ -37,7 +37,7 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
     overrides = {"train_engine": getattr(args, "engine", None), "dask_scheduler": getattr(args, "scheduler", None)}
     settings = settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})
     if settings.dask_scheduler and settings.train_engine != "dask":
-        print("--scheduler 只用于 --engine dask（--scheduler needs --engine dask）", file=sys.stderr)
+        print("错误：--scheduler 只能与 --engine dask 一起使用", file=sys.stderr)
         return EXIT_ERROR
     store = FeedbackStore(settings.database_url)
     store.migrate()
@@ -48,7 +48,7 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
         )
     except DaskTrainingError as exc:
         log.error("distributed retrain failed: %s", exc)
-        print(f"重新训练失败（Dask）：{exc}", file=sys.stderr)
+        print(f"重新训练失败：{exc}", file=sys.stderr)
         return EXIT_ERROR
     except NotEnoughFeedback as exc:
         _not_enough(exc, settings)
@@ -78,22 +78,17 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _not_enough(exc: NotEnoughFeedback, settings: Settings) -> None:
-    """Too little feedback: one message per language, Chinese first, saying whether a model
-    keeps serving or there is none yet."""
+    """Too little feedback: one message (Chinese) saying whether a model keeps serving or
+    there is none yet."""
     from recommender.retrain.registry import ModelRegistry
 
     current = ModelRegistry(Path(settings.models_dir)).current_version()
     rows, needed = exc.rows, exc.needed or settings.min_train_rows
     if current is None:
-        zh, en = "还没有模型：反馈够了、训练成功后才有主题建议。", "There is no model yet: suggestions come after a successful training."
+        zh = "还没有模型：反馈够了、训练成功后才有主题建议。"
     else:
-        zh, en = f"当前模型 {current} 保持不变。", f"The current model {current} is kept."
+        zh = f"当前模型 {current} 保持不变。"
     print(
         f"没有重新训练：只有 {rows} 条反馈，至少需要 {needed} 条（设置 RECOMMENDER_MIN_TRAIN_ROWS）。{zh}",
-        file=sys.stderr,
-    )
-    print(
-        f"Not retrained: only {rows} feedback lines are stored, at least {needed} are needed "
-        f"(setting RECOMMENDER_MIN_TRAIN_ROWS). {en}",
         file=sys.stderr,
     )

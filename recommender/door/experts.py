@@ -155,7 +155,7 @@ def map_expert_columns(path: Path, header: Sequence[object], wanted: dict[str, s
     for fld, name in (wanted or {}).items():
         if _norm(name) not in normed:
             raise ImportFailed(
-                f"文件 {path.name} 中找不到列“{name}”。文件中的列：{shown}。 / Column {name!r} not found in {path.name}."
+                f"文件 {path.name} 中找不到列“{name}”。文件中的列：{shown}。"
             )
         found[fld] = normed.index(_norm(name))
     for fld, names in _HEADERS.items():
@@ -174,8 +174,6 @@ def map_expert_columns(path: Path, header: Sequence[object], wanted: dict[str, s
     if missing:
         raise ImportFailed(
             f"文件 {path.name} 中找不到{'、'.join(missing)}所在的列。文件中的列：{shown}。"
-            f" / Columns for {', '.join(f for f in ('name', 'department', 'subjects') if f not in found)}"
-            f" not found in {path.name}."
         )
     return found
 
@@ -189,7 +187,7 @@ def _csv_rows(path: Path) -> Iterator[list[Any]]:
         except UnicodeDecodeError:
             continue
     else:
-        raise ImportFailed(f"无法读取文件 {path.name}：不是 UTF-8 或 GBK 编码的表格。 / Cannot decode {path.name}.")
+        raise ImportFailed(f"无法读取文件 {path.name}：不是 UTF-8 或 GBK 编码的表格。")
     dialect = csv.excel_tab if path.suffix.lower() in (".tsv", ".tab") else csv.excel
     yield from csv.reader(text.splitlines(), dialect)
 
@@ -200,7 +198,7 @@ def _xlsx_rows(path: Path) -> Iterator[list[Any]]:
     try:
         workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many kinds for a broken file
-        raise ImportFailed(f"无法打开 Excel 文件 {path.name}。 / Cannot open {path.name}: {type(exc).__name__}.") from None
+        raise ImportFailed(f"无法打开 Excel 文件 {path.name}。") from None
     try:
         for row in workbook.active.iter_rows(values_only=True):
             yield list(row)
@@ -224,14 +222,14 @@ def read_experts_file(
     ``columns`` names the header of a field the automatic mapping would not find."""
     path = Path(path)
     if not path.is_file():
-        raise ImportFailed(f"找不到文件 {path}。 / File not found: {path}.")
+        raise ImportFailed(f"找不到文件 {path}。")
     suffix = path.suffix.lower()
     if suffix in (".xlsx", ".xlsm"):
         rows = _xlsx_rows(path)
     elif suffix in (".csv", ".tsv", ".txt", ".tab"):
         rows = _csv_rows(path)
     else:
-        raise ImportFailed(f"不支持的文件类型 {suffix or '（无）'}：请用 CSV 或 XLSX。 / Unsupported file type {suffix!r}.")
+        raise ImportFailed(f"不支持的文件类型 {suffix or '（无）'}：请用 CSV 或 XLSX。")
     header: list[Any] | None = None
     out: list[ExpertRow] = []
     wanted = {f: c for f, c in (columns or {}).items() if c}
@@ -252,5 +250,5 @@ def read_experts_file(
         else:
             out.append(ExpertRow(line, expert=expert))
     if header is None:
-        raise ImportFailed(f"文件 {path.name} 是空的。 / {path.name} is empty.")
+        raise ImportFailed(f"文件 {path.name} 是空的。")
     return {f: str(header[i]) for f, i in positions.items()}, out

@@ -72,7 +72,6 @@ def _detect_encoding(path: Path) -> tuple[str, int]:
     if guess is None:
         raise ImportFailed(
             f"无法识别文件 {path.name} 的文字编码，请另存为 UTF-8 编码的 CSV。"
-            f" / Cannot detect the text encoding of {path.name}; save it as UTF-8 CSV."
         )
     return guess.encoding, _count_newlines(path)
 
@@ -96,7 +95,7 @@ def open_delimited(
     try:
         encoding, newlines = _detect_encoding(path)
     except OSError as exc:
-        raise ImportFailed(f"无法读取文件 {path.name}：{exc} / Cannot read {path.name}: {exc}") from None
+        raise ImportFailed(f"无法读取文件 {path.name}：{exc}") from None
     errors = "strict" if encoding.startswith("utf-8") else "replace"
     with path.open(encoding=encoding, errors=errors, newline="") as fh:
         first = fh.readline()
@@ -104,7 +103,7 @@ def open_delimited(
     with path.open(encoding=encoding, errors=errors, newline="") as fh:
         found = _pick_header((line, cells or []) for line, cells, _ in _records(csv.reader(fh, delimiter=delimiter)))
     if found is None:
-        raise ImportFailed(f"文件 {path.name} 是空的或第一行没有列名。 / {path.name} is empty or has no header row.")
+        raise ImportFailed(f"文件 {path.name} 是空的或第一行没有列名。")
     header_line, header = found[0], [c.strip() for c in found[1]]
 
     def sample() -> list[Sequence[Any]]:
@@ -159,11 +158,9 @@ def _quiet_openpyxl() -> Iterator[None]:
 
 def _broken_xlsx(path: Path, exc: BaseException, after_line: int | None = None) -> ImportFailed:
     where = f"（读到第 {after_line} 行后出错）" if after_line else ""
-    where_en = f" after line {after_line}" if after_line else ""
     return ImportFailed(
         f"无法读取 Excel 文件 {path.name}{where}：文件可能已损坏、被截断或并非 .xlsx 格式，"
-        f"请在 Excel/WPS 中重新另存为 .xlsx 或导出为 CSV。"
-        f" / Cannot read {path.name}{where_en}: not a valid or complete .xlsx file ({type(exc).__name__})."
+        f"请在 Excel/WPS 中重新另存为 .xlsx 或导出为 CSV（错误类型 {type(exc).__name__}）。"
     )
 
 
@@ -188,7 +185,7 @@ def open_xlsx(path: Path, wanted: dict[str, str | None], max_len: int, options: 
         workbook.close()
     if found is None:
         raise ImportFailed(
-            f"Excel 文件 {path.name} 中没有找到带列名的工作表。 / No sheet with a header row in {path.name}."
+            f"Excel 文件 {path.name} 中没有找到带列名的工作表。"
         )
     sheet_index, header_line, header, max_row = found
 
@@ -306,7 +303,7 @@ def open_jsonl(path: Path, wanted: dict[str, str | None], max_len: int) -> Impor
     try:
         encoding, newlines = _detect_encoding(path)
     except OSError as exc:
-        raise ImportFailed(f"无法读取文件 {path.name}：{exc} / Cannot read {path.name}: {exc}") from None
+        raise ImportFailed(f"无法读取文件 {path.name}：{exc}") from None
     errors = "strict" if encoding.startswith("utf-8") else "replace"
     keys: dict[str, None] = {}
     with path.open(encoding=encoding, errors=errors) as fh:
@@ -325,7 +322,6 @@ def open_jsonl(path: Path, wanted: dict[str, str | None], max_len: int) -> Impor
     if not columns:
         raise ImportFailed(
             f"文件 {path.name} 中没有有效的 JSON 对象（每行应为一个 {{…}}）。"
-            f" / No JSON objects found in {path.name} (one {{…}} per line expected)."
         )
     positions = map_columns(path, columns, wanted)
     field_keys = {fld: columns[i] for fld, i in positions.items()}

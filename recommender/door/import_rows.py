@@ -344,7 +344,7 @@ def settle_columns(
 
 def _both(path: Path, first: str, second: str) -> ImportFailed:
     return ImportFailed(
-        f"{first} 与 {second} 只能用一个（文件 {path.name}）。 / Use either {first} or {second}, not both."
+        f"{first} 与 {second} 只能用一个（文件 {path.name}）。"
     )
 
 
@@ -487,7 +487,6 @@ def map_columns(path: Path, columns: Sequence[str], wanted: dict[str, str | None
         if target not in normed:
             raise ImportFailed(
                 f"文件 {path.name} 中找不到列“{name}”。文件中的列：{_list_columns(columns)}。"
-                f" / Column {name!r} not found in {path.name}; columns: {list(columns)}."
             )
         found[fld] = normed.index(target)
     for fld, names in _EXACT.items():
@@ -513,7 +512,6 @@ def map_columns(path: Path, columns: Sequence[str], wanted: dict[str, str | None
         raise ImportFailed(
             f"文件 {path.name} 中找不到反馈内容所在的列，请用 --text-column 指定。"
             f"文件中的列：{_list_columns(columns)}。"
-            f" / No feedback text column found in {path.name}; name it with --text-column. Columns: {list(columns)}."
         )
     return found
 

@@ -86,10 +86,9 @@ def read_feedback_file(
         hint = "；.xls 请在 Excel/WPS 中另存为 .xlsx 或 CSV" if path.suffix.lower() == ".xls" else ""
         raise ImportFailed(
             f"不支持的文件类型“{path.suffix or '无扩展名'}”：请使用 .csv、.tsv、.xlsx 或 .jsonl 文件{hint}。"
-            f" / Unsupported file type {path.suffix or '(none)'!r}: use .csv, .tsv, .xlsx or .jsonl."
         )
     if not path.is_file():
-        raise ImportFailed(f"找不到文件：{path} / File not found: {path}")
+        raise ImportFailed(f"找不到文件：{path}")
     wanted = {
         "text": text_column,
         "time": time_column,
@@ -112,7 +111,6 @@ def read_feedback_file(
         if options.questions or options.segment is not None:
             raise ImportFailed(
                 f"题目选项（--questions / --segment-question）只适用于 CSV 或 XLSX 问卷导出，{path.name} 是 JSONL。"
-                f" / Question options apply to CSV/XLSX questionnaire exports, not JSONL ({path.name})."
             )
         return open_jsonl(path, wanted, settings.max_text_length)
     return open_delimited(path, fmt, wanted, settings.max_text_length, options)

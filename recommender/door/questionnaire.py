@@ -357,7 +357,6 @@ def _not_found(file_name: str, spec: str, header: Sequence[str], questions: Sequ
     return ImportFailed(
         f"文件 {file_name} 中找不到题目或列“{spec}”。题目：\n{_describe(questions)}\n"
         f"其他列：{'、'.join(c for c in header if c and c not in {q.column for q in questions})}。"
-        f" / Question or column {spec!r} not found in {file_name}."
     )
 
 
@@ -383,7 +382,6 @@ def _refuse_personal(file_name: str, header: Sequence[str], positions: Sequence[
         if is_personal_column(header[i]):
             raise ImportFailed(
                 f"列“{header[i]}”是个人信息（IP、昵称、姓名、电话等），不会导入，请勿用 {option} 指定。"
-                f" / Column {header[i]!r} in {file_name} holds personal data and is never imported."
             )
 
 
@@ -512,7 +510,7 @@ def plan_questionnaire(
             _refuse_personal(file_name, header, hits, "--segment-question")
             if len(hits) > 1:
                 raise ImportFailed(
-                    f"“{segment}”对应多列，请指定其中一列作为人群题。 / {segment!r} matches several columns."
+                    f"“{segment}”对应多列，请指定其中一列作为人群题。"
                 )
             segment_q = hits[0]
             segment_how = "option"

@@ -7,18 +7,21 @@ window, likes, growth in per cent, days since the last class, and the cool-down'
 
     35 人提出，近 30 天 12 人，上升；点赞 40；近期未开课
     24 人提出，近 30 天 18 人，上升（比前 30 天多 12 人）；近期未开课
-    9 月 12 日已开课，暂缓到 12 月 11 日
+    9月12日已开课，暂缓到 12月11日
 
 The rise in people (``growth_people``) is named when the score counted it: a topic that grew
 ranks above larger steady ones, and the why line says by how much.
 
-Dates are written 「9 月 12 日」, with the year only when it is not the year of ``as_of``.
+Dates are written as :func:`recommender.text.dates.date_zh` writes them in a sentence: 「9月12日」,
+with the year (「2027年1月30日」) only when it is not the year of ``as_of``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
+
+from recommender.text.dates import date_zh
 
 __all__ = ["TREND_ZH", "RankFacts", "cooldown_text", "cooldown_until", "day_text", "readable_breakdown", "why_text"]
 
@@ -57,13 +60,12 @@ def cooldown_until(last_class_on: date | None, cooldown_days: int) -> date | Non
 
 
 def day_text(day: date, as_of: date) -> str:
-    """「9 月 12 日」, or 「2025 年 9 月 12 日」 when the year is not as_of's."""
-    text = f"{day.month} 月 {day.day} 日"
-    return text if day.year == as_of.year else f"{day.year} 年 {text}"
+    """「9月12日」, or 「2025年9月12日」 when the year is not as_of's (:func:`date_zh`)."""
+    return date_zh(day, as_of)
 
 
 def cooldown_text(last_class_on: date, until: date, as_of: date) -> str:
-    """「9 月 12 日已开课，暂缓到 12 月 11 日」."""
+    """「9月12日已开课，暂缓到 12月11日」."""
     return f"{day_text(last_class_on, as_of)}已开课，暂缓到 {day_text(until, as_of)}"
 
 

@@ -97,7 +97,7 @@ def dask_client(settings: Settings) -> Iterator[object]:
         try:
             client = Client(address, timeout=settings.dask_connect_timeout)
         except (OSError, TimeoutError) as exc:
-            raise DaskTrainingError(f"cannot reach the Dask scheduler at {address}: {exc}") from exc
+            raise DaskTrainingError(f"连不上 Dask 调度器 {address}（{exc}）") from exc
         with client:
             yield client
         return
@@ -430,5 +430,5 @@ def train_on_dask(
         raise
     except Exception as exc:  # a task's own error or the cluster's (KilledWorker, lost connection…)
         raise DaskTrainingError(
-            f"the distributed retrain failed ({type(exc).__name__}: {exc}); the current model is kept"
+            f"分布式训练失败（{type(exc).__name__}: {exc}），当前模型保持不变"
         ) from exc

@@ -103,9 +103,8 @@ def prepare_worker(fingerprint: str, user_dict: bytes | None) -> str:
     mine = tokenizer_fingerprint(get_settings())
     if mine != fingerprint:
         raise DaskTrainingError(
-            f"worker {socket.gethostname()} (pid {os.getpid()}) tokenizes differently from the client "
-            f"(tokenizer fingerprint {mine}, client {fingerprint}): install the same recommender and jieba "
-            f"versions on every worker"
+            f"工作节点 {socket.gethostname()}（进程 {os.getpid()}）的分词与本机不同（分词指纹 {mine}，"
+            f"本机 {fingerprint}）：请在每个工作节点上安装相同版本的 recommender 和 jieba"
         )
     _prepared = fingerprint
     return fingerprint

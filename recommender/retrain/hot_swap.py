@@ -81,7 +81,7 @@ class ModelWatcher:
         """The model being served; ``NoModelError`` if there is none (the web layer answers 503)."""
         served = self._served
         if served is None:
-            raise NoModelError("还没有可用的模型 (no model is being served yet; run a retrain)")
+            raise NoModelError("还没有可用的模型，请先重新训练。")
         return served
 
     def maybe_refresh(self) -> bool:

@@ -180,8 +180,8 @@ def unchanged_result(registry: ModelRegistry, signature: str) -> TrainResult | N
 def check_enough(n_rows: int, settings: Settings) -> None:
     if n_rows < settings.min_train_rows:
         raise NotEnoughFeedback(
-            f"only {n_rows} feedback lines stored; at least {settings.min_train_rows} are needed "
-            f"(setting RECOMMENDER_MIN_TRAIN_ROWS). No new model was made.",
+            f"只有 {n_rows} 条反馈，至少需要 {settings.min_train_rows} 条（设置 RECOMMENDER_MIN_TRAIN_ROWS），"
+            f"没有生成新模型。",
             rows=n_rows,
             needed=settings.min_train_rows,
         )

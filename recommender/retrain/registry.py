@@ -101,7 +101,7 @@ def validate_version(version: object) -> str:
     """
     if not isinstance(version, str) or _VERSION_RE.fullmatch(version) is None:
         raise ValueError(
-            f"version={version!r} is not a model version name (expected like '20261128T120501Z-ab12')"
+            f"“{version}”不是模型版本名（应形如 20261128T120501Z-ab12）"
         )
     return version
 
@@ -327,7 +327,7 @@ class ModelRegistry:
         """One version; ``ValueError`` for a malformed name, ``NoModelError`` if it does not exist."""
         path = self.path_of(version)
         if not path.is_dir():
-            raise NoModelError(f"no model version {version} under {self.models_dir}")
+            raise NoModelError(f"{self.models_dir} 中没有模型版本 {version}")
         return self._info(version, self._current_or_none())
 
     # -- writing ------------------------------------------------------------------------

@@ -47,7 +47,7 @@ from fastapi import Request
 from fastapi.responses import Response
 from itsdangerous import BadSignature, Signer
 
-from recommender.config import Settings, short_token_problems
+from recommender.config import Settings, short_token_message, short_token_problems
 from recommender.crypto import load_or_create_secret, tokens_match
 from recommender.web.errors import HttpError
 
@@ -94,12 +94,9 @@ class OrganizerAuth:
         self._lock = threading.Lock()
         self._tokens: list[str] | None = None
         self._secret: bytes | None = None
-        problems = short_token_problems(settings.organizer_token_list)
-        if problems:
-            raise ValueError(
-                "RECOMMENDER_ORGANIZER_TOKENS: " + "; ".join(problems)
-                + " (make one with: python -c 'import secrets; print(secrets.token_urlsafe(24))')"
-            )
+        refused = short_token_message(settings.organizer_token_list)
+        if refused:
+            raise ValueError(refused)
 
     # ------------------------------------------------------------------ secrets
     @property
@@ -277,7 +274,7 @@ def optional_organizer(auth: OrganizerAuth, request: Request) -> Organizer | Non
         token = credentials.strip()
         if scheme.lower() == "bearer" and auth.token_valid(token):
             return Organizer("bearer", token=token)
-        raise unauthorized("组织者令牌无效 (invalid bearer token)")
+        raise unauthorized("组织者令牌无效")
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie and auth.session_valid(cookie):
         return Organizer("session", cookie)

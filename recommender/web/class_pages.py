@@ -125,7 +125,6 @@ def _class_page(
         "class_feedback.html",
         {
             "session": session,
-            "date_zh": posters.date_zh(session["held_on"]),
             "token": token,
             "values": values or {"rating": "", "text": ""},
             "errors": errors or {},

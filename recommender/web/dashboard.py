@@ -27,6 +27,7 @@ from recommender.door.screening import ACTION_ZH, FLAG_REASONS_ZH, HIDE_REASONS,
 from recommender.errors import Conflict, NoModelError, NotFound, RetrainInProgress, ValidationFailed
 from recommender.service import RecommenderService
 from recommender.service.filters import bounded_page
+from recommender.text.dates import date_zh
 from recommender.web.class_pages import with_links
 from recommender.web.auth import SESSION_COOKIE, SESSION_MAX_AGE, Organizer, OrganizerAuth, same_origin
 from recommender.web.deps import (
@@ -338,7 +339,7 @@ async def plan_session(request: Request, form: DashboardForm, service: Service, 
     except (NotFound, Conflict) as exc:
         return _redirect(request, back, ("error", str(exc)), typed)
     return _redirect(
-        request, back, ("success", f"已记录课程“{title}”：{held_on.isoformat()}，{STATUS_ZH.get(status, status)}。"
+        request, back, ("success", f"已记录课程“{title}”：{date_zh(held_on)}，{STATUS_ZH.get(status, status)}。"
                         "课后反馈二维码海报见看板的“最近记录的课”。")
     )
 

@@ -25,7 +25,7 @@ def topic_href(topic_id: str) -> str:
 
 
 def cooldown_note(s: dict, as_of: str) -> str | None:
-    """「9 月 12 日已开课，暂缓到 12 月 11 日」 for a topic held back by a recent class, else None."""
+    """「9月12日已开课，暂缓到 12月11日」 for a topic held back by a recent class, else None."""
     if not (s.get("recently_covered") and s.get("last_class_on") and s.get("cooldown_until")):
         return None
     return cooldown_text(date.fromisoformat(s["last_class_on"]), date.fromisoformat(s["cooldown_until"]),

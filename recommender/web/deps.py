@@ -128,7 +128,7 @@ async def require_organizer(
     constant-time compare or an HMAC, so async)."""
     who = checked_organizer(request, auth)
     if who is None:
-        raise unauthorized("需要组织者令牌：Authorization: Bearer <token> (organizer token required)")
+        raise unauthorized("需要组织者令牌：请在请求头中加 Authorization: Bearer <令牌>")
     if who.via == "session" and request.method not in SAFE_METHODS:
         if not (same_origin(request) and auth.csrf_valid(who.session, request.headers.get(CSRF_HEADER))):
             raise HttpError(403, "forbidden", "缺少有效的 CSRF 令牌，或请求来自其他网站")

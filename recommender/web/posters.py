@@ -23,6 +23,8 @@ from xml.sax.saxutils import escape
 
 import segno
 
+from recommender.text.dates import date_zh
+
 log = logging.getLogger(__name__)
 
 #: Chinese fonts looked for when ``RECOMMENDER_POSTER_FONT`` is unset (Debian and Ubuntu paths).
@@ -118,10 +120,6 @@ def _title_lines(title: str) -> list[str]:
         lines = lines[:3]
         lines[-1] = lines[-1][:-1] + "…"
     return lines
-
-
-def date_zh(day: date) -> str:
-    return f"{day.year}年{day.month}月{day.day}日"
 
 
 #: Poster texts in page order: (key, font size in mm, colour, CSS class).

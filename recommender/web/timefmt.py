@@ -2,7 +2,9 @@
 
 The store and the JSON API keep UTC (ISO 8601 with ``+00:00``); pages convert at the last
 moment, through the Jinja filters installed here: ``localtime`` (``2026-12-06 14:30``,
-``localtime(19)`` with seconds), ``localdate`` (``2026-12-06``) and ``model_trained`` (a
+``localtime(19)`` with seconds), ``localdate`` (``2026-12-06``, for tables and lists),
+``datezh`` (a date inside a sentence, ``2026年12月6日``; ``datezh(as_of)`` leaves out as_of's
+year: :func:`recommender.text.dates.date_zh`) and ``model_trained`` (a
 model version as the time it was trained, ``2026-12-07 04:58 训练``: its name is in UTC, so
 ``20261206T205810Z-5f0d`` would read as a day before the pages' 截至 2026-12-07).
 """
@@ -12,6 +14,7 @@ from __future__ import annotations
 from datetime import datetime, timezone, tzinfo
 
 from recommender.retrain.registry import version_time
+from recommender.text.dates import date_zh
 
 
 def to_local(value: object, tz: tzinfo) -> datetime | None:
@@ -46,4 +49,5 @@ def install_time_filters(env, tz: tzinfo, zone_name: str) -> None:
     env.filters["localtime"] = localtime
     env.filters["model_trained"] = model_trained
     env.filters["localdate"] = localdate
+    env.filters["datezh"] = date_zh
     env.globals["timezone_name"] = "北京时间" if zone_name in ("Asia/Shanghai", "Asia/Chongqing", "PRC") else zone_name
