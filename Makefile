@@ -4,9 +4,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
-# pytest-xdist workers of `make test` (the service-process tests share one; see tests/conftest.py).
+# pytest-xdist workers of `make test`; each test file runs whole on one worker (its module fixtures once).
 TEST_WORKERS ?= 2
-PARALLEL := -n $(TEST_WORKERS) --dist loadgroup
+PARALLEL := -n $(TEST_WORKERS) --dist loadfile
 
 .PHONY: serve test test-fast test-postgres bench install clean
 

@@ -36,22 +36,8 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     get_settings.cache_clear()
 
 
-#: Files whose tests start real service processes, Dask clusters or Schemathesis and bound them
-#: in time: under pytest-xdist (``make test`` runs ``-n 2 --dist loadgroup``) they run one
-#: after another on one worker while the rest of the suite runs beside them.
-PROCESS_FILES = frozenset(
-    {"test_dask_engine.py", "test_e2e_serve.py", "test_load_faults.py", "test_schemathesis.py", "test_workers.py"}
-)
-
-
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Skip the PostgreSQL runs up front when no test server is configured (one summary line per
-    file); under pytest-xdist, keep each file on one worker (its module fixtures are made once)
-    and the PROCESS_FILES together on one."""
-    if config.pluginmanager.hasplugin("xdist"):
-        for item in items:
-            group = "processes" if item.path.name in PROCESS_FILES else item.path.stem
-            item.add_marker(pytest.mark.xdist_group(group))
+    """Skip the PostgreSQL runs up front when no test server is configured (one summary line per file)."""
     if os.environ.get(POSTGRES_ENV):
         return
     skip = pytest.mark.skip(reason=f"{POSTGRES_ENV} is not set")
