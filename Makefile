@@ -4,6 +4,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
+# pytest-xdist workers of `make test`; each test file runs whole on one worker (its module fixtures once).
+TEST_WORKERS ?= 2
+PARALLEL := -n $(TEST_WORKERS) --dist loadfile
 
 .PHONY: serve test test-fast test-postgres bench install clean
 
@@ -28,7 +31,7 @@ serve: $(STAMP)
 
 ## Run the whole test suite (set RECOMMENDER_TEST_POSTGRES_URL to include PostgreSQL).
 test: $(TEST_STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(PARALLEL)
 
 ## Everything except the browser and end-to-end tests.
 test-fast: $(TEST_STAMP)
@@ -36,7 +39,7 @@ test-fast: $(TEST_STAMP)
 
 ## The suite against the local PostgreSQL server as well (what CI runs).
 test-postgres: $(TEST_STAMP)
-	RECOMMENDER_TEST_POSTGRES_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test $(BIN)/python -m pytest
+	RECOMMENDER_TEST_POSTGRES_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test $(BIN)/python -m pytest $(PARALLEL)
 
 bench: $(TEST_STAMP)
 	$(BIN)/python bench/quality.py ../shared/data/smp2017_ecdt_task1/data.csv

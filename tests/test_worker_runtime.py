@@ -121,3 +121,33 @@ def test_new_demand_is_ranked_once_while_other_requests_get_the_previous_ranking
     count = lambda result: sum(s["feedback_count"] for s in result["suggestions"])  # noqa: E731
     assert count(results["ranker"]) == count(first) + 1
     assert svc.suggestions(top=50) is results["ranker"] and len(calls) == 1
+
+
+def test_stopping_the_app_waits_for_the_background_pass_in_flight(settings, service, monkeypatch):
+    """The app disposes the store's engine only after the once-a-second pass running in a
+    thread has finished: a pass still reading would open a connection on the disposed engine
+    that nothing closes (psycopg warns when it is collected, in whichever test runs then)."""
+    import threading
+
+    import recommender.web.app as app_module
+
+    monkeypatch.setattr(app_module, "ASSIGN_EVERY_SECONDS", 0.01)
+    entered, release, events = threading.Event(), threading.Event(), []
+    real_refresh, real_dispose = service.refresh_demand, service.store.dispose
+
+    def slow_refresh():
+        entered.set()
+        release.wait(10)
+        real_refresh()
+        events.append("pass done")
+
+    def dispose():
+        events.append("dispose")
+        real_dispose()
+
+    monkeypatch.setattr(service, "refresh_demand", slow_refresh)
+    monkeypatch.setattr(service.store, "dispose", dispose)
+    with TestClient(create_app(settings, service)):
+        assert entered.wait(10)
+        threading.Timer(0.3, release.set).start()  # the pass is still reading when the app stops
+    assert events[:2] == ["pass done", "dispose"]

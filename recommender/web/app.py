@@ -50,12 +50,18 @@ HERE = Path(__file__).parent
 ASSIGN_EVERY_SECONDS = 1.0
 
 
-async def _background(service: RecommenderService) -> None:
-    """Every second: assign new lines to topics and refresh the demand behind the suggestions;
-    every `model_poll_seconds` (inside refresh_model) check the `current` pointer and swap in
-    a new model without a restart."""
+async def _background(service: RecommenderService, stop: asyncio.Event) -> None:
+    """Every second until ``stop`` is set: assign new lines to topics and refresh the demand
+    behind the suggestions; every `model_poll_seconds` (inside refresh_model) check the
+    `current` pointer and swap in a new model without a restart.
+
+    Stopped by the event, not by cancelling: a cancelled await would leave its thread still
+    reading the store after the app disposed the engine (a connection nobody closes)."""
     while True:
-        await asyncio.sleep(ASSIGN_EVERY_SECONDS)
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(stop.wait(), ASSIGN_EVERY_SECONDS)
+        if stop.is_set():
+            return
         try:
             before = service.served()
             await run_in_threadpool(service.refresh_model, force=False)
@@ -102,7 +108,8 @@ def create_app(settings: Settings | None = None, service: RecommenderService | N
         # (No gc.collect() first: it would cost that 100 ms at every start, and what little
         # start-up garbage gets frozen is freed at the next model swap, see _refreeze.)
         gc.freeze()
-        poller = asyncio.create_task(_background(svc))
+        stop = asyncio.Event()
+        poller = asyncio.create_task(_background(svc, stop))
         try:
             yield
         finally:
@@ -110,9 +117,8 @@ def create_app(settings: Settings | None = None, service: RecommenderService | N
             # Requests in flight have been answered by now (uvicorn waits for them); store
             # whatever is still queued before the engine is disposed.
             await run_in_threadpool(svc.stop_intake)
-            poller.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await poller
+            stop.set()
+            await poller  # a pass in flight finishes (its thread included) before the engine goes
             svc.close()
 
     app = FastAPI(
