@@ -97,7 +97,7 @@ def test_settings_are_validated():
     assert [str(i) for i in parse_rate_limit("5/second;100/hour")]
     with pytest.raises(ValueError, match="rate_limit='lots'"):
         parse_rate_limit("lots")
-    with pytest.raises(ValueError, match="'proxy.local'"):
+    with pytest.raises(ValueError, match=r"“proxy\.local”不是 IP 地址"):
         parse_trusted_proxies("10.0.0.1, proxy.local")
 
 

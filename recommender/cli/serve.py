@@ -84,8 +84,10 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         print(f"错误：{refused}", file=sys.stderr)
         return EXIT_ERROR
     store = FeedbackStore(settings.database_url)
-    store.migrate()  # once, before the workers start
-    store.dispose()
+    try:
+        store.migrate()  # once, before the workers start
+    finally:
+        store.dispose()
     if created:
         print("=" * 60)
         print("组织者令牌只显示这一次，请妥善保存：")

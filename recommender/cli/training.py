@@ -40,8 +40,8 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
         print("错误：--scheduler 只能与 --engine dask 一起使用", file=sys.stderr)
         return EXIT_ERROR
     store = FeedbackStore(settings.database_url)
-    store.migrate()
     try:
+        store.migrate()
         result = train_from_store(
             store, settings, progress=not args.quiet, blas_threads=settings.train_threads or None,
             actor=console_actor(), force=getattr(args, "force", False),
