@@ -115,7 +115,8 @@ async def delete_expert(
     ``confirm=yes`` removes."""
     number = _expert_id(expert_id)
     if _field(form, "confirm") != "yes":
-        context = {"csrf_token": _csrf_for(auth, who), "expert": service.experts.expert(number)}
+        expert = await run_in_threadpool(service.experts.expert, number)
+        context = {"csrf_token": _csrf_for(auth, who), "expert": expert}
         return _render(request, "organizer_expert_delete.html", context)
     removed = await run_in_threadpool(lambda: service.experts.delete(number, actor=actor))
     return _redirect(request, LIST, ("success", f"已从专家库删除“{removed['name']}”。"))
