@@ -54,17 +54,23 @@ def test_organizer_adds_an_expert_and_sees_them_on_the_matching_card(live_server
 LINES = "el => { const r = document.createRange(); r.selectNodeContents(el); return new Set([...r.getClientRects()].map(x => Math.round(x.top))).size }"
 
 
+def _logged_in(browser, live_server, width):
+    """A new browser context ``width`` CSS pixels wide, logged in through the login form (at the dashboard)."""
+    context = browser.new_context(locale="zh-CN", viewport={"width": width, "height": 900})
+    tab = context.new_page()
+    tab.goto(f"{live_server}/organizer/login")
+    tab.fill("#token", TOKEN)
+    tab.get_by_role("button", name="登录").click()
+    tab.wait_for_url(f"{live_server}/organizer")
+    return context, tab
+
+
 def test_audit_log_columns_do_not_wrap_mid_word(live_server, browser):
     """操作记录 at desktop width and at 390 px: time, actor and action each stay on one line,
     the time is labelled 北京时间 and the details read as words."""
     for width in (1100, 390):
-        context = browser.new_context(locale="zh-CN", viewport={"width": width, "height": 900})
-        tab = context.new_page()
+        context, tab = _logged_in(browser, live_server, width)
         try:
-            tab.goto(f"{live_server}/organizer/login")
-            tab.fill("#token", TOKEN)
-            tab.get_by_role("button", name="登录").click()
-            tab.wait_for_url(f"{live_server}/organizer")
             tab.goto(f"{live_server}/organizer/experts")
             tab.get_by_label("姓名").fill(f"钱老师{width}")
             tab.get_by_label("部门").fill("街道办事处综合办公室")
@@ -79,3 +85,35 @@ def test_audit_log_columns_do_not_wrap_mid_word(live_server, browser):
                 assert row.locator(f".{cls}").evaluate(LINES) == 1, (width, cls)
         finally:
             context.close()
+
+
+#: Each cell of the first audit row: where its right edge is drawn, the window's width, and
+#: what its label (the ::before of a stacked row) says.
+AUDIT_CELLS = """(row) => [...row.querySelectorAll('td')].filter(td => td.textContent.trim()).map(td => ({
+  cls: td.className, right: td.getBoundingClientRect().right, width: window.innerWidth,
+  label: getComputedStyle(td, '::before').content}))"""
+
+
+def test_audit_log_is_one_block_per_entry_on_a_phone(live_server, browser):
+    """At 390 px 操作记录 is one block per entry, as 专家库 and 开课记录 are: every value (the
+    details too) is within the window, not in a column past its right edge, the table does not
+    scroll sideways, and each value says what it is (「操作人：…」)."""
+    context, tab = _logged_in(browser, live_server, 390)
+    try:
+        added = tab.request.post(
+            f"{live_server}/api/experts", headers={"Authorization": f"Bearer {TOKEN}"},
+            data={"name": "周老师", "department": "街道社区卫生服务中心综合办公室", "subjects": ["急救"]},
+        )
+        assert added.status == 201, added.text()
+        tab.reload()  # the page was drawn before the expert was added
+        row = tab.locator("table.audit tbody tr").first
+        cells = row.evaluate(AUDIT_CELLS)
+        assert {c["cls"] for c in cells} >= {"audit-at", "audit-actor", "audit-action", "audit-detail"}
+        for cell in cells:
+            assert cell["right"] <= cell["width"], cell
+        labels = {c["cls"]: c["label"] for c in cells}
+        assert "北京时间" in labels["audit-at"] and "操作人" in labels["audit-actor"], labels
+        wrap = tab.locator("#audit .table-wrap").evaluate("el => el.scrollWidth - el.clientWidth")
+        assert wrap <= 0
+    finally:
+        context.close()
