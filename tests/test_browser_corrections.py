@@ -136,3 +136,26 @@ def test_corrections_page_is_usable_on_a_phone(live_server, page, width):
     page.goto(f"{live_server}/organizer/corrections")
     assert page.locator("h1").inner_text() == "主题更正"
     assert page.evaluate("document.documentElement.scrollWidth") <= width + 1
+
+
+def test_a_refused_move_comes_back_to_the_topic_page_and_reloads_as_it(live_server, page):
+    """Tick a line, press 移到所选主题 with no topic chosen: the browser is back on the topic page
+    (not on the POST-only /lines URL) with the error and the line still ticked; reloading it
+    shows the topic page again (200, not 405), without the one-time error."""
+    base = live_server
+    page.goto(f"{base}/organizer/login")
+    page.fill("#token", TOKEN)
+    page.get_by_role("button", name="登录").click()
+    page.wait_for_url(f"{base}/organizer")
+    writing = _topic(page, base, "公文")
+    line = min(_line_ids(page, base, writing))
+    page.goto(f"{base}/organizer/topics/{writing}")
+    page.check(f"#pick-{line}")
+    page.fill("#split-label", "还没想好")
+    page.get_by_role("button", name="移到所选主题").click()
+    page.wait_for_url(f"{base}/organizer/topics/{writing}")
+    assert "请选择要移到哪个主题" in page.locator(".flash--error").inner_text()
+    assert page.is_checked(f"#pick-{line}") and page.input_value("#split-label") == "还没想好"
+    reloaded = page.reload()
+    assert reloaded.status == 200 and reloaded.url == f"{base}/organizer/topics/{writing}"
+    assert page.locator(".flash--error").count() == 0 and not page.is_checked(f"#pick-{line}")

@@ -168,20 +168,38 @@ def test_corrections_list_shows_times_in_the_organizers_zone_and_a_move_names_it
 
 
 def test_a_failed_dashboard_correction_keeps_what_was_typed(trained_client, organizer_headers):
-    """A split with a too-long label shows the page again (422) with the lines ticked and the label kept."""
+    """A split with a too-long label goes back to the topic page (303, Post/Redirect/Get: a
+    reload or a bookmark is that page, not the POST-only URL) with the error, the lines ticked
+    and the label kept; reloading it after that shows the page as it is."""
     client, h = trained_client, organizer_headers
     a, _ = two_topics(client, h)
     lines = [m["feedback_id"] for m in members(client, h, a)]
     label = "太长的名字" * 7
-    failed = client.post(
-        f"/organizer/topics/{a}/lines", data={"action": "split", "label": label, "feedback_id": [str(lines[0])]}, headers=h,
-    )
-    assert failed.status_code == 422
-    assert "新主题名称过长" in failed.text and f'value="{label}"' in failed.text
-    assert f'value="{lines[0]}" id="pick-{lines[0]}" checked' in failed.text
+    form = {"action": "split", "label": label, "feedback_id": [str(lines[0])]}
+    failed = client.post(f"/organizer/topics/{a}/lines", data=form, headers=h, follow_redirects=False)
+    assert failed.status_code == 303 and failed.headers["location"] == f"/organizer/topics/{a}"
+    shown = client.get(failed.headers["location"], headers=h)
+    assert shown.status_code == 200
+    assert "新主题名称过长" in shown.text and f'value="{label}"' in shown.text
+    assert f'value="{lines[0]}" id="pick-{lines[0]}" checked' in shown.text
+    reloaded = client.get(f"/organizer/topics/{a}", headers=h).text
+    assert "新主题名称过长" not in reloaded and f'id="pick-{lines[0]}" checked' not in reloaded
     nothing = client.post(f"/organizer/topics/{a}/lines", data={"action": "move", "target": "", "feedback_id": [str(lines[0])]}, headers=h)
-    assert nothing.status_code == 422 and "请选择要移到哪个主题" in nothing.text
+    assert nothing.status_code == 200 and str(nothing.url).endswith(f"/organizer/topics/{a}")
+    assert "请选择要移到哪个主题" in nothing.text
     assert client.get("/api/corrections", headers=h).json()["total"] == 0
+
+
+def test_a_refused_merge_goes_back_to_the_topic_page_with_the_topic_still_chosen(trained_client, organizer_headers):
+    """Merging a topic that is gone is refused: back to the topic page (303) with the message,
+    not a page drawn at the POST-only merge URL."""
+    client, h = trained_client, organizer_headers
+    a, b = two_topics(client, h)
+    client.post(f"/api/topics/{b}/merge", json={"other_topic_id": a}, headers=h)  # a is gone now
+    refused = client.post(f"/organizer/topics/{b}/merge", data={"other_topic_id": a}, headers=h, follow_redirects=False)
+    assert refused.status_code == 303 and refused.headers["location"] == f"/organizer/topics/{b}"
+    page = parse_html(client.get(refused.headers["location"], headers=h).text)
+    assert page.find("div", class_="flash--error") is not None
 
 
 def test_moving_lines_where_they_are_or_splitting_another_topics_lines_is_a_conflict(trained_client, organizer_headers):
@@ -236,20 +254,21 @@ def test_lines_in_no_topic_can_be_moved_into_a_topic_from_the_no_topic_page(trai
     assert moved.status_code == 303 and moved.headers["location"] == "/organizer/no-topic"
     assert line in [m["feedback_id"] for m in members(client, h, b)]
     refused = client.post("/organizer/lines", data={"target": "", "feedback_id": [str(line)]}, headers=h)
-    assert refused.status_code == 422 and "请选择要移到哪个主题" in refused.text
+    assert refused.status_code == 200 and str(refused.url).endswith("/organizer/no-topic")
+    assert "请选择要移到哪个主题" in refused.text
 
 
 def test_a_refused_move_on_the_no_topic_page_keeps_the_lines_ticked(trained_client, organizer_headers):
-    """A refused move from the 未归类 page shows that page again (422) with the error, the same
-    lines ticked and the topic still chosen, on the page the form came from."""
+    """A refused move from the 未归类 page goes back to the page the form came from (303) with
+    the error, the same lines ticked and the topic still chosen."""
     client, h = trained_client, organizer_headers
     a, b = two_topics(client, h)
     lines = [m["feedback_id"] for m in members(client, h, a)[:2]]
     client.post("/api/corrections/move", json={"feedback_ids": lines, "topic_id": None}, headers=h)
     form = {"target": "T9999", "feedback_id": [str(i) for i in lines], "return_to": "/organizer/no-topic?page=1"}
     refused = client.post("/organizer/lines", data=form, headers=h, follow_redirects=False)
-    assert refused.status_code == 422
-    page = parse_html(refused.text)
+    assert refused.status_code == 303 and refused.headers["location"] == "/organizer/no-topic?page=1"
+    page = parse_html(client.get(refused.headers["location"], headers=h).text)
     assert page.find("div", class_="flash--error") is not None
     assert {int(box.get("value")) for box in page.find_all("input", name="feedback_id", checked=True)} == set(lines)
     assert page.find("input", name="return_to").get("value") == "/organizer/no-topic?page=1"
@@ -257,7 +276,7 @@ def test_a_refused_move_on_the_no_topic_page_keeps_the_lines_ticked(trained_clie
     assert set(lines) <= {m["feedback_id"] for m in still}
 
     nothing_ticked = client.post("/organizer/lines", data={**form, "target": b, "feedback_id": []}, headers=h)
-    assert nothing_ticked.status_code == 422
+    assert nothing_ticked.status_code == 200
     chosen = parse_html(nothing_ticked.text).by_id("move-target").find("option", selected=True)
     assert chosen is not None and chosen.get("value") == b
 
@@ -283,3 +302,16 @@ def test_corrections_list_names_topics_as_they_were_when_corrected(trained_clien
         conn.execute(update(corrections).values(topic_label=None, other_topic_label=None))
     older = parse_html(client.get("/organizer/corrections", headers=h).text)
     assert f"移到 {b}（改过的名称）" in older.find("tr", **{"data-correction-id": str(done["id"])}).text
+
+
+def test_a_correction_forms_url_opened_as_a_page_goes_to_the_forms_page(trained_client, organizer_headers):
+    """A bookmarked or typed form URL (GET) is sent to the page the form is on, not 405."""
+    client = trained_client
+    for path, page in [
+        ("/organizer/topics/T0001/lines", "/organizer/topics/T0001"),
+        ("/organizer/topics/T0001/merge", "/organizer/topics/T0001"),
+        ("/organizer/topics/T0001/pin", "/organizer/topics/T0001"),
+        ("/organizer/lines", "/organizer/no-topic"),
+    ]:
+        opened = client.get(path, headers=organizer_headers, follow_redirects=False)
+        assert opened.status_code == 303 and opened.headers["location"] == page, path

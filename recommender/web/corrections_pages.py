@@ -4,8 +4,10 @@ On a topic page: tick lines, then 「移到…」 another topic (or 未归类) o
 未归类 page: tick lines and move them to a topic); merge
 another topic into this one; pin or unpin the topic. ``/organizer/corrections`` lists every
 correction with an 「撤销」 button. A correction that works answers 303 back with a flash
-message (Post/Redirect/Get); one that fails shows its page again (422: the topic page or the
-未归类 page) with the lines still ticked and the label still typed.
+message (Post/Redirect/Get); one that fails answers 303 too, back to the page it came from (the
+topic page or the 未归类 page) with the error, the lines still ticked and the label still typed
+(carried in the signed one-time message), so reloading or bookmarking that page never lands on a
+POST-only URL.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 from urllib.parse import quote, urlsplit
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
@@ -21,13 +23,12 @@ from recommender.errors import Conflict, NotFound, ValidationFailed
 from recommender.service import RecommenderService
 from recommender.service.filters import bounded_page
 from recommender.web.dashboard import (
+    CORRECTIONS_FORM,
     HOME,
     csrf_for,
     form_field,
     redirect_with_flash,
-    render_no_topic_page,
     render_page,
-    render_topic_page,
     safe_next,
     take_flash,
     with_flash_cleared,
@@ -40,6 +41,10 @@ PER_PAGE = 50
 #: The 「移到…」 choice that means 未归类.
 NO_TOPIC = "none"
 NO_TOPIC_PAGE = f"{HOME}/no-topic"
+#: What a refused form carries back to its page (a page ticks at most PER_PAGE lines; a label
+#: is at most 30 characters): the signed message stays far below a cookie's size.
+CARRIED_PICKS = PER_PAGE
+CARRIED_CHARS = 60
 
 
 def _topic_url(topic_id: str) -> str:
@@ -75,18 +80,17 @@ def _moved(done: dict, topic_id: str | None, service: RecommenderService) -> str
     return f"已把 {len(done['feedback_ids'])} 条反馈移到{where}；重新训练后也会保留，可在“主题更正”中撤销。"
 
 
-async def _page_again(request, topic_id, who, service, auth, state: dict, exc: Exception) -> Response:
-    """The topic page again (422) with what the failed form had and why it failed."""
-    state = {**state, "error": str(exc)}
-    return await run_in_threadpool(
-        lambda: render_topic_page(request, topic_id, who, service, auth, corrections=state, status_code=422)
-    )
+def _refused(request: Request, back: str, exc: Exception, picked: list[int], **typed: str) -> Response:
+    """303 back to the form's page with why it was refused and what it had (the ticked lines,
+    the label typed, the topic chosen), shown in it again there (Post/Redirect/Get)."""
+    carried = {k: v[:CARRIED_CHARS] for k, v in typed.items()}
+    carried.update(form=CORRECTIONS_FORM, picked=",".join(str(i) for i in picked[:CARRIED_PICKS]))
+    return redirect_with_flash(request, back, ("error", str(exc)), carried)
 
 
 @router.post("/topics/{topic_id}/lines")
 async def correct_lines(
-    request: Request, topic_id: str, form: DashboardForm, service: Service, actor: DashboardActor,
-    who: DashboardOrganizer, auth: Auth,
+    request: Request, topic_id: str, form: DashboardForm, service: Service, actor: DashboardActor
 ) -> Response:
     """The ticked lines of a topic: moved to another topic or 未归类 (``action=move``), or
     split off into a new topic (``action=split``, optional ``label``)."""
@@ -104,41 +108,30 @@ async def correct_lines(
         destination = None if _chosen(target, "target") == NO_TOPIC else target
         done = await run_in_threadpool(lambda: service.move_lines(picked, destination, actor=actor))
     except (ValidationFailed, Conflict, NotFound) as exc:
-        state = {"picked": set(picked), "label": label, "target": target, "other": ""}
-        return await _page_again(request, topic_id, who, service, auth, state, exc)
+        return _refused(request, _topic_url(topic_id), exc, picked, label=label, target=target)
     message = await run_in_threadpool(_moved, done, destination, service)
     return redirect_with_flash(request, _topic_url(topic_id), ("success", message))
 
 
 @router.post("/lines")
-async def move_lines(
-    request: Request, form: DashboardForm, service: Service, actor: DashboardActor,
-    who: DashboardOrganizer, auth: Auth,
-) -> Response:
-    """Ticked lines of the 未归类 page moved to a topic; back with a message, or (refused) the
-    page again (422) with the lines still ticked and the topic still chosen."""
+async def move_lines(request: Request, form: DashboardForm, service: Service, actor: DashboardActor) -> Response:
+    """Ticked lines of the 未归类 page moved to a topic; back with a message, or (refused) back
+    to that page with the error, the lines still ticked and the topic still chosen."""
     back = safe_next(form_field(form, "return_to"))
     picked = _picked(form)
     target = form_field(form, "target")
     try:
         done = await run_in_threadpool(lambda: service.move_lines(picked, _chosen(target, "target"), actor=actor))
     except (ValidationFailed, Conflict, NotFound) as exc:
-        state = {"picked": set(picked), "label": "", "target": target, "other": "", "error": str(exc)}
-        where = urlsplit(back)
-        path = where.path if where.path == NO_TOPIC_PAGE else NO_TOPIC_PAGE
-        return await run_in_threadpool(
-            lambda: render_no_topic_page(
-                request, path, where.query, who, service, auth, corrections=state, status_code=422
-            )
-        )
+        page = back if urlsplit(back).path == NO_TOPIC_PAGE else NO_TOPIC_PAGE
+        return _refused(request, page, exc, picked, target=target)
     message = await run_in_threadpool(_moved, done, target, service)
     return redirect_with_flash(request, back, ("success", message))
 
 
 @router.post("/topics/{topic_id}/merge")
 async def merge_topic(
-    request: Request, topic_id: str, form: DashboardForm, service: Service, actor: DashboardActor,
-    who: DashboardOrganizer, auth: Auth,
+    request: Request, topic_id: str, form: DashboardForm, service: Service, actor: DashboardActor
 ) -> Response:
     """Merge the chosen topic into this one."""
     other = form_field(form, "other_topic_id")
@@ -147,8 +140,7 @@ async def merge_topic(
         merged_name = await run_in_threadpool(_topic_name, _chosen(other, "other_topic_id"), service)
         done = await run_in_threadpool(lambda: service.merge_topics(topic_id, other, actor=actor))
     except (ValidationFailed, Conflict, NotFound) as exc:
-        state = {"picked": set(), "label": "", "target": "", "other": other}
-        return await _page_again(request, topic_id, who, service, auth, state, exc)
+        return _refused(request, _topic_url(topic_id), exc, [], other=other)
     message = f"已把{merged_name}并入本主题（{len(done['feedback_ids'])} 条反馈）；重新训练后也会保留。"
     return redirect_with_flash(request, _topic_url(topic_id), ("success", message))
 
@@ -160,6 +152,21 @@ async def pin_topic(request: Request, topic_id: str, form: DashboardForm, servic
     await run_in_threadpool(lambda: service.pin_topic(topic_id, pinned, actor=actor))
     message = "已固定本主题：重新训练不会解散它。" if pinned else "已取消固定本主题。"
     return redirect_with_flash(request, _topic_url(topic_id), ("success", message))
+
+
+@router.get("/topics/{topic_id}/lines")
+@router.get("/topics/{topic_id}/merge")
+@router.get("/topics/{topic_id}/pin")
+def form_url_opened(topic_id: str, _who: DashboardOrganizer) -> Response:
+    """A correction form's URL opened as a page (a bookmark, an old history entry): the topic
+    page the form is on, not 405 (401 with the login form first, as every organizer page)."""
+    return RedirectResponse(_topic_url(topic_id), status_code=303)
+
+
+@router.get("/lines")
+def no_topic_form_url_opened(_who: DashboardOrganizer) -> Response:
+    """The 未归类 page's move form's URL opened as a page: that page."""
+    return RedirectResponse(NO_TOPIC_PAGE, status_code=303)
 
 
 @router.get("/corrections", response_class=HTMLResponse)

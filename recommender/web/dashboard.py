@@ -401,11 +401,10 @@ def topic_page(request: Request, topic_id: str, who: DashboardOrganizer, service
 
 
 def render_topic_page(
-    request: Request, topic_id: str, who: Organizer, service: RecommenderService, auth: OrganizerAuth, *,
-    corrections: dict | None = None, status_code: int = 200,
+    request: Request, topic_id: str, who: Organizer, service: RecommenderService, auth: OrganizerAuth
 ) -> Response:
-    """The topic page; ``corrections``: what a failed correction form had (picked lines,
-    typed label, chosen topic) and its error, shown again (web/corrections_pages.py)."""
+    """The topic page; a refused correction form comes back to it with what it had (ticked
+    lines, typed label, chosen topic) and its error (web/corrections_pages.py)."""
     try:
         page = bounded_page(int(request.query_params.get("page", "1")), PER_PAGE)[0]
     except ValueError:
@@ -417,10 +416,11 @@ def render_topic_page(
     ]
     members = topic["members"]
     pages = max(1, -(-members["total"] // PER_PAGE))
+    flash = _take_flash(request, auth)
     context = {
         "who": who,
         "csrf_token": _csrf_for(auth, who),
-        "flash": _take_flash(request, auth),
+        "flash": flash,
         "topic": topic,
         "page": page,
         "pages": pages,
@@ -430,13 +430,26 @@ def render_topic_page(
         "export_query": {fmt: urlencode({"format": fmt}) for fmt in ("csv", "xlsx")},
         "hide_reasons": [(r, HIDE_REASONS_ZH[r]) for r in HIDE_REASONS],
         "other_topics": [t for t in service.topics()["topics"] if t["topic_id"] != topic_id],
-        "corrections": corrections or {"picked": set(), "label": "", "target": "", "other": ""},
+        "corrections": _corrections_typed(flash),
         **_plan_defaults(service),
         **_standing_context(service, topic_id),
     }
-    if corrections and corrections.get("error"):
-        context["flash"] = {"kind": "error", "message": corrections["error"]}
-    return _with_flash_cleared(request, _render(request, "organizer_topic.html", context, status_code))
+    return _with_flash_cleared(request, _render(request, "organizer_topic.html", context))
+
+
+#: ``typed["form"]`` of a refused correction form (web/corrections_pages.py), so the plan
+#: form's typed values are never read as ticked lines.
+CORRECTIONS_FORM = "corrections"
+
+
+def _corrections_typed(flash: dict | None) -> dict:
+    """What a refused correction form had (ticked lines, typed label, chosen topics), to show in
+    it again; nothing ticked or typed when the page was not reached from a refused correction."""
+    typed = (flash or {}).get("typed") or {}
+    if typed.get("form") != CORRECTIONS_FORM:
+        typed = {}
+    picked = {int(i) for i in typed.get("picked", "").split(",") if i.isascii() and i.isdigit()}
+    return {"picked": picked, **{k: typed.get(k, "") for k in ("label", "target", "other")}}
 
 
 def _standing_context(service: RecommenderService, topic_id: str) -> dict:
@@ -453,11 +466,10 @@ def no_topic_page(request: Request, who: DashboardOrganizer, service: Service, a
 
 
 def render_no_topic_page(
-    request: Request, path: str, query: str, who: Organizer, service: RecommenderService, auth: OrganizerAuth, *,
-    corrections: dict | None = None, status_code: int = 200,
+    request: Request, path: str, query: str, who: Organizer, service: RecommenderService, auth: OrganizerAuth
 ) -> Response:
-    """The 未归类 / 课堂反馈 page at ``path?query``; ``corrections``: what a refused move had
-    (ticked lines, chosen topic) and its error, shown again (web/corrections_pages.py)."""
+    """The 未归类 / 课堂反馈 page at ``path?query``; a refused move comes back to it with what
+    it had (ticked lines, chosen topic) and its error (web/corrections_pages.py)."""
     params = dict(parse_qsl(query))
     try:
         page = max(1, int(params.get("page", "1")))
@@ -466,10 +478,11 @@ def render_no_topic_page(
     no_request = params.get("kind") == "no_request"
     result = service.no_topic(no_request=no_request, page=page, per_page=PER_PAGE)
     members = result["members"]
+    flash = _take_flash(request, auth)
     context = {
         "who": who,
         "csrf_token": _csrf_for(auth, who),
-        "flash": _take_flash(request, auth),
+        "flash": flash,
         "no_request": no_request,
         "members": members,
         "page": page,
@@ -479,11 +492,9 @@ def render_no_topic_page(
         "hide_reasons": [(r, HIDE_REASONS_ZH[r]) for r in HIDE_REASONS],
         # Moving lines into a topic (web/corrections_pages.py).
         "other_topics": [] if no_request else service.topics()["topics"],
-        "corrections": corrections or {"picked": set(), "label": "", "target": "", "other": ""},
+        "corrections": _corrections_typed(flash),
     }
-    if corrections and corrections.get("error"):
-        context["flash"] = {"kind": "error", "message": corrections["error"]}
-    return _with_flash_cleared(request, _render(request, "organizer_no_topic.html", context, status_code))
+    return _with_flash_cleared(request, _render(request, "organizer_no_topic.html", context))
 
 
 @router.post("/topics/{topic_id}/label")
@@ -553,6 +564,7 @@ take_flash = _take_flash
 with_flash_cleared = _with_flash_cleared
 
 __all__ = [
+    "CORRECTIONS_FORM",
     "FLASH_COOKIE",
     "SESSION_COOKIE",
     "csrf_for",
