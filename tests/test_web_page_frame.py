@@ -63,6 +63,24 @@ def test_an_error_page_under_organizer_leads_back_to_the_dashboard(trained_clien
     assert WITHDRAW_LINK in _footer(public)
 
 
+def test_an_organizers_error_page_has_a_logout_that_works(trained_client):
+    """A 404 and a 403 under /organizer show 「退出登录」 with the session's form token, and
+    pressing it logs out; without a session (a bearer token, no login) there is no such form."""
+    bearer = {"Authorization": f"Bearer {ORGANIZER_TOKEN}"}
+    page = assert_error(trained_client.get("/organizer/topics/T9999", headers=bearer), 404)
+    assert page.find("form", action="/organizer/logout") is None
+    dashboard_login(trained_client, ORGANIZER_TOKEN)
+    refused = assert_error(trained_client.post("/organizer/topics/T0001/pin", data={"pinned": "1"}), 403)
+    assert refused.find("form", action="/organizer/logout") is not None
+    page = assert_error(trained_client.get("/organizer/topics/T9999"), 404)
+    logout = page.find("form", action="/organizer/logout")
+    assert logout is not None and logout.find("button").text.strip() == "退出登录"
+    token = logout.find("input", name="csrf_token").get("value")
+    out = trained_client.post("/organizer/logout", data={"csrf_token": token}, follow_redirects=False)
+    assert out.status_code == 303
+    assert trained_client.get("/organizer", follow_redirects=False).status_code == 401
+
+
 def test_expert_form_fields_are_text_fields_and_the_contact_is_optional(trained_client):
     """The expert form's fields are text inputs (so they get the forms' 16 px type and touch
     height, not the browser's 13 px default), each labelled; the contact says 「选填」."""

@@ -208,6 +208,12 @@ class OrganizerAuth:
     def csrf_token(self, session: str) -> str:
         return self._signature("csrf", session)
 
+    def csrf_of_request(self, request: Request) -> str:
+        """The form token of the request's valid session, else "" (an error page's 退出登录:
+        the page is no route with an organizer dependency, but the session is there)."""
+        session = request.cookies.get(SESSION_COOKIE)
+        return self.csrf_token(session) if self.session_valid(session) else ""
+
     def csrf_valid(self, session: str | None, candidate: str | None) -> bool:
         if not session or not candidate:
             return False

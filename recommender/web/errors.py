@@ -83,6 +83,7 @@ def error_response(
             body["error"]["details"] = details
         return JSONResponse(body, status_code=status, headers=headers)
     templates = request.app.state.templates
+    organizer = request.url.path == "/organizer" or request.url.path.startswith("/organizer/")
     return templates.TemplateResponse(
         request,
         "error.html",
@@ -90,12 +91,20 @@ def error_response(
             "status": status,
             "title": STATUS_MESSAGES.get(status, "出错了"),
             "message": message,
-            # An organizer's error page keeps the organizer navigation and leads back to the dashboard.
-            "organizer": request.url.path == "/organizer" or request.url.path.startswith("/organizer/"),
+            # An organizer's error page keeps the organizer navigation and leads back to the
+            # dashboard; with a session, its 退出登录 too (the logout form needs the CSRF token).
+            "organizer": organizer,
+            "csrf_token": _logout_token(request) if organizer else "",
         },
         status_code=status,
         headers=headers,
     )
+
+
+def _logout_token(request: Request) -> str:
+    """The logout form's token for the request's organizer session ("" without one)."""
+    auth = getattr(request.app.state, "organizer_auth", None)
+    return auth.csrf_of_request(request) if auth is not None else ""
 
 
 def _invalid_message(details: list[dict], fields: str) -> str:
