@@ -151,3 +151,54 @@ def test_stopping_the_app_waits_for_the_background_pass_in_flight(settings, serv
         assert entered.wait(10)
         threading.Timer(0.3, release.set).start()  # the pass is still reading when the app stops
     assert events[:2] == ["pass done", "dispose"]
+
+
+def test_a_retrain_ending_after_the_app_stopped_loads_nothing_into_the_closed_service(
+    settings, service, monkeypatch, tmp_path, caplog
+):
+    """A retrain started from the app outlives it (its own session). When it ends after the app
+    stopped, its reaper does not call refresh_model on the closed service (that would load the
+    model and read the store on a disposed engine): it logs that the next start serves it."""
+    import logging
+    import sys
+    import time
+
+    import recommender.retrain.runner as runner_module
+
+    go = tmp_path / "go"  # the child exits 0 once this file exists: no timing involved
+    script = f"import os, time\nwhile not os.path.exists({str(go)!r}): time.sleep(0.02)\n"
+    monkeypatch.setattr(runner_module, "retrain_command", lambda: [sys.executable, "-c", script])
+    events: list[str] = []
+    real_refresh, real_dispose = service.serving.watcher.refresh, service.store.dispose
+    monkeypatch.setattr(service.serving.watcher, "refresh", lambda **kw: (events.append("refresh"), real_refresh(**kw))[1])
+    monkeypatch.setattr(service.store, "dispose", lambda: (events.append("dispose"), real_dispose())[1])
+
+    app = create_app(settings, service)
+    with TestClient(app):
+        retrain = app.state.retrain_runner
+        retrain.start("organizer-test")
+    assert retrain.status()["status"] == "running" and events[-1] == "dispose"
+    with caplog.at_level(logging.INFO, logger="recommender.retrain.runner"):
+        go.touch()
+        deadline = time.monotonic() + 20
+        while retrain.status()["status"] == "running":
+            assert time.monotonic() < deadline, "the retrain child did not end"
+            time.sleep(0.02)
+    assert retrain.status()["status"] == "finished"
+    assert events[-1] == "dispose", events  # nothing refreshed after the store was disposed
+    assert "finished after the service stopped" in caplog.text
+
+
+def test_a_closed_service_refreshes_nothing_until_it_starts_again(settings, service, monkeypatch):
+    """refresh_model and the assignment pass on a closed service do nothing (whoever calls
+    them late); starting the service again serves as before."""
+    service.start()
+    service.close()
+    calls: list[str] = []
+    real_refresh = service.serving.watcher.refresh
+    monkeypatch.setattr(service.serving.watcher, "refresh", lambda **kw: (calls.append("refresh"), real_refresh(**kw))[1])
+    assert service.refresh_model() is None and service.assign_pending() == 0
+    assert calls == []
+    service.start()
+    assert calls == ["refresh"]
+    service.close()

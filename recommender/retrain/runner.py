@@ -2,6 +2,11 @@
 train`` as a child process, one at a time, reaped by a thread; its output goes to
 ``<data_dir>/retrain.log``. The child takes the retrain lock itself; the runner checks it
 first so that a retrain already running elsewhere (cron, a console) is refused at once.
+
+A retrain outlives the service that started it (the child has its own session). When the
+service stops first (:meth:`RetrainRunner.close`, from the app's shutdown), the reaper still
+notes how the child ended but no longer calls ``on_success`` on the closed service: the new
+model is published to the registry and served at the next start.
 """
 
 from __future__ import annotations
@@ -59,6 +64,7 @@ class RetrainRunner:
         self._started_at: datetime | None = None
         self._finished_at: datetime | None = None
         self._exit_code: int | None = None
+        self._closed = False
         self.log_path = Path(settings.data_dir) / "retrain.log"
 
     @property
@@ -103,7 +109,11 @@ class RetrainRunner:
     def _wait(self, proc: subprocess.Popen) -> None:
         code = proc.wait()
         log.log(logging.INFO if code == 0 else logging.ERROR, "retrain pid %d exited with %d", proc.pid, code)
-        if code == 0 and self._on_success is not None:
+        with self._lock:
+            closed = self._closed
+        if code == 0 and closed:
+            log.info("retrain pid %d finished after the service stopped: its model is served at the next start", proc.pid)
+        elif code == 0 and self._on_success is not None:
             try:  # serve the new model now instead of at the next poll
                 self._on_success()
             except Exception:
@@ -139,6 +149,12 @@ class RetrainRunner:
             return []
         text = raw.decode("utf-8", "replace").replace("\r", "\n")
         return [line for line in text.splitlines() if line.strip()][-lines:]
+
+    def close(self) -> None:
+        """The service is stopping: a retrain still running goes on, but its end no longer
+        calls ``on_success`` (the service it would load the model into is closed)."""
+        with self._lock:
+            self._closed = True
 
     def stop(self, timeout: float = 10.0) -> None:
         """Terminate a running child (tests, shutdown)."""

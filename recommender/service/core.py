@@ -95,6 +95,7 @@ class RecommenderService:
         """Migrate the schema and load the current model if there is one (and run it once, so
         the tokenizer's dictionaries load now rather than in the first assignment pass)."""
         self.store.migrate()
+        self.serving.closed = False  # an app started again after it stopped (tests) serves again
         served = self.refresh_model()
         self.moderation.quotes.catch_up()  # a scrub a killed process did not finish
         if served is not None:
@@ -107,6 +108,7 @@ class RecommenderService:
         self.stop_intake()  # queued lines are stored before the engine goes
         self.moderation.quotes.wait(30)
         with self.serving.lock:
+            self.serving.closed = True  # nothing refreshes or assigns on the disposed engine after this
             self.store.dispose()
 
     # ------------------------------------------------------------------ model (serving)

@@ -112,6 +112,9 @@ class ModelServing:
         # Held while a model refresh or assignment pass runs, so close() never disposes the
         # engine under it and two passes never assign the same lines.
         self.lock = threading.Lock()
+        # Set (under the lock) when the service closes its store: no refresh or pass runs after
+        # it (a retrain's reaper may still call refresh_model); cleared by the next start.
+        self.closed = False
         self._assigned_version: str | None = None
         self._assigned_since: datetime | None = None
         # Lines this process's intake stored, waiting for the next assignment pass.
@@ -129,6 +132,9 @@ class ModelServing:
     def refresh_model(self, *, force: bool = True) -> LoadedModel | None:
         """Pick up a new current model (all workers poll this); catch up live assignments."""
         with self.lock:
+            if self.closed:
+                log.info("model refresh skipped: the service is closed (the next start loads the current model)")
+                return None
             if force:
                 self.watcher.refresh(force=True)
             else:
@@ -145,7 +151,7 @@ class ModelServing:
         second, so a line counts in suggestions about a second after it arrives)."""
         with self.lock:
             served = self.served()
-            return 0 if served is None else self.assign_locked(served)
+            return 0 if served is None or self.closed else self.assign_locked(served)
 
     def hand_over(self, stored: list[StoredFeedback]) -> None:
         """Lines this process just stored: the next shared pass assigns them without reading

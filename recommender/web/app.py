@@ -119,6 +119,7 @@ def create_app(settings: Settings | None = None, service: RecommenderService | N
             await run_in_threadpool(svc.stop_intake)
             stop.set()
             await poller  # a pass in flight finishes (its thread included) before the engine goes
+            app.state.retrain_runner.close()  # a retrain ending later loads nothing into a closed service
             svc.close()
 
     app = FastAPI(
