@@ -378,41 +378,55 @@ def test_maybe_refresh_waits_for_poll_interval(registry: ModelRegistry) -> None:
 
 
 def test_watcher_readers_never_see_a_gap_during_swaps(registry: ModelRegistry) -> None:
-    """Threads reading get() while another swaps repeatedly always see a consistent model."""
+    """Threads reading get() (and polling) while another swaps repeatedly always see a
+    consistent model. No wall-clock assumption: the swaps start once every reader has read,
+    each swap waits until the readers have read again (so reads and swaps interleave however
+    slow the machine is), and each swap is checked by the version served after it, whichever
+    thread (the swapper or a polling reader) loaded it."""
     versions = [publish(registry, name) for name in ("a", "b")]
     names = {versions[0]: "a", versions[1]: "b"}
     watcher = ModelWatcher(registry, load_artifact, poll_seconds=0)
     watcher.refresh()
     stop = threading.Event()
     problems: list[str] = []
-    reads = [0]
+    reads = [0] * 4  # one counter per reader: no lost updates
 
-    def read() -> None:
+    def read(me: int) -> None:
         while not stop.is_set():
             try:
                 served = watcher.get()
                 if served is None or served.model != {"name": names[served.version]}:
                     problems.append(f"inconsistent {served!r}")
                 watcher.maybe_refresh()
-                reads[0] += 1
+                reads[me] += 1
                 time.sleep(0.0001)  # yield the GIL, as a request handler doing I/O would
             except Exception as exc:  # noqa: BLE001 - any exception is the failure we look for
                 problems.append(repr(exc))
 
-    readers = [threading.Thread(target=read) for _ in range(4)]
+    def readers_read(enough) -> None:
+        deadline = time.monotonic() + 30  # only a hang guard: never reached on a working machine
+        while not enough() and not problems:
+            assert time.monotonic() < deadline, f"the readers did not run: {reads}"
+            time.sleep(0.001)
+
+    readers = [threading.Thread(target=read, args=(me,)) for me in range(len(reads))]
     for thread in readers:
         thread.start()
-    swaps = 0
+    served_after = []
     try:
+        readers_read(lambda: all(reads))
         for k in range(40):
+            before = sum(reads)
             registry.set_current(versions[k % 2])
-            swaps += watcher.refresh()
+            watcher.refresh()  # swaps, unless a polling reader already has
+            served_after.append(watcher.get().version)
+            readers_read(lambda: sum(reads) > before)
     finally:
         stop.set()
         for thread in readers:
             thread.join(timeout=10)
     assert problems == []
-    assert swaps > 0 and reads[0] > 0
+    assert served_after == [versions[k % 2] for k in range(40)]  # every swap happened
 
 
 # --- retrain lock ---------------------------------------------------------------------------
