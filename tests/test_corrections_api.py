@@ -305,13 +305,17 @@ def test_corrections_list_names_topics_as_they_were_when_corrected(trained_clien
 
 
 def test_a_correction_forms_url_opened_as_a_page_goes_to_the_forms_page(trained_client, organizer_headers):
-    """A bookmarked or typed form URL (GET) is sent to the page the form is on, not 405."""
+    """A bookmarked or reloaded form URL (GET) is sent to the page the form is on, not 405."""
     client = trained_client
     for path, page in [
         ("/organizer/topics/T0001/lines", "/organizer/topics/T0001"),
         ("/organizer/topics/T0001/merge", "/organizer/topics/T0001"),
         ("/organizer/topics/T0001/pin", "/organizer/topics/T0001"),
         ("/organizer/lines", "/organizer/no-topic"),
+        # Pages drawn by a POST (a refused expert edit, the delete and retrain confirmations).
+        ("/organizer/experts/1", "/organizer/experts/1/edit"),
+        ("/organizer/experts/1/delete", "/organizer/experts/1/edit"),
+        ("/organizer/retrain", "/organizer#model"),
     ]:
         opened = client.get(path, headers=organizer_headers, follow_redirects=False)
         assert opened.status_code == 303 and opened.headers["location"] == page, path

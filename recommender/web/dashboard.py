@@ -360,6 +360,13 @@ async def start_retrain(
     return _redirect(request, HOME, ("success", "已开始重新训练，完成后页面会自动使用新模型（刷新即可）。"))
 
 
+@router.get("/retrain")
+def retrain_url_opened(_who: DashboardOrganizer) -> Response:
+    """The retrain confirmation's URL opened as a page (reloaded later, bookmarked): the
+    dashboard's 模型 section, where a retrain starts; not 405."""
+    return RedirectResponse(f"{HOME}#model", status_code=303)
+
+
 # --------------------------------------------------------------------------- all topics
 
 

@@ -6,7 +6,7 @@ message, and a refused form is shown again (422) with what was typed and why."""
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
@@ -103,6 +103,14 @@ async def update_expert(
     except ValidationFailed as exc:
         return _edit_page(request, auth, who, number, typed, error=exc.message, status_code=422)
     return _redirect(request, LIST, ("success", f"已保存专家“{saved['name']}”。"))
+
+
+@router.get("/{expert_id}")
+@router.get("/{expert_id}/delete")
+def expert_form_url_opened(expert_id: str, _who: DashboardOrganizer) -> Response:
+    """A URL the edit or delete form posts to (where a refused edit or the delete confirmation
+    was shown), opened as a page: the expert's edit page, not 405."""
+    return RedirectResponse(f"{LIST}/{_expert_id(expert_id)}/edit", status_code=303)
 
 
 @router.post("/{expert_id}/delete")
