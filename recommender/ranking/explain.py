@@ -23,7 +23,9 @@ from datetime import date, timedelta
 
 from recommender.text.dates import date_zh
 
-__all__ = ["TREND_ZH", "RankFacts", "cooldown_text", "cooldown_until", "day_text", "readable_breakdown", "why_text"]
+__all__ = [
+    "TREND_ZH", "RankFacts", "cooldown_text", "cooldown_until", "day_text", "readable_breakdown", "theme_text", "why_text",
+]
 
 #: How the trends read in Chinese (dashboard, exports, the CLI table).
 TREND_ZH = {"new": "新出现", "growing": "上升", "steady": "平稳", "fading": "下降"}
@@ -52,6 +54,13 @@ class RankFacts:
     growth_people: int = 0
     #: The label phrase whose lines rose more than the whole topic's (the rise counted is theirs).
     rising_phrase: str | None = None
+    #: A crowded theme (recommender.ranking.diversity.spread_themes): its label, how many of
+    #: its topics rank above, how many places this topic moved down for other themes' topics,
+    #: or (0 places) how many times the best waiting other-theme topic's score it has.
+    theme_label: str | None = None
+    theme_above: int = 0
+    theme_places: int = 0
+    theme_lead: float | None = None
 
 
 def cooldown_until(last_class_on: date | None, cooldown_days: int) -> date | None:
@@ -91,7 +100,23 @@ def why_text(facts: RankFacts) -> str:
     if facts.votes > 0:
         parts.append(f"点赞 {facts.votes}")
     parts.append(_class_text(facts))
+    theme = theme_text(facts)
+    if theme:
+        parts.append(theme)
     return "；".join(parts)
+
+
+def theme_text(facts: RankFacts) -> str:
+    """「同类别「诈骗」已有 2 条建议排在前面，后移 3 位，先排其他类别」, or for a theme whose
+    demand is clearly larger 「同类别「诈骗」已有 2 条建议排在前面，热度是其他类别下一名的 2.1 倍，未后移」;
+    empty when the theme was not crowded."""
+    if facts.theme_above <= 0 or (facts.theme_places <= 0 and facts.theme_lead is None):
+        return ""
+    theme = f"「{facts.theme_label}」" if facts.theme_label else ""
+    head = f"同类别{theme}已有 {facts.theme_above} 条建议排在前面"
+    if facts.theme_places > 0:
+        return f"{head}，后移 {facts.theme_places} 位，先排其他类别"
+    return f"{head}，热度是其他类别下一名的 {facts.theme_lead:.1f} 倍，未后移"
 
 
 def _growth_text(facts: RankFacts) -> str:

@@ -19,7 +19,14 @@ Diversity
     chosen one moves down, after every topic that is not such a near-duplicate, and is listed
     in ``similar_to`` of the most similar chosen topic. It is never dropped: asked for N
     suggestions, the list has N whenever N topics have demand. Topics without a centroid
-    never move. A shared theme does not make two topics duplicates.
+    never move. A shared theme does not make two topics duplicates, but a theme does not fill
+    the list either: among the topics that are no near-duplicate, one whose theme already
+    has ``theme_slots`` (2) topics above it competes with other themes' topics at
+    ``theme_ratio`` (0.75) times its score, so it moves below every topic of another theme
+    that has at least three quarters of its score, and stays where it is when its theme's
+    demand is clearly larger (:func:`recommender.ranking.diversity.spread_themes`). Its why
+    line says which: 「同类别「诈骗」已有 2 条建议排在前面，后移 3 位，先排其他类别」 or
+    「…，热度是其他类别下一名的 1.6 倍，未后移」. The order does not depend on ``top``.
 
 Per segment
     With ``segment=...`` only that segment's lines count, and a topic with fewer than
@@ -36,7 +43,7 @@ from collections.abc import Iterable
 from datetime import date, datetime
 
 from recommender.ranking import records
-from recommender.ranking.diversity import diversify
+from recommender.ranking.diversity import ThemeMove, diversify, spread_themes
 from recommender.ranking.explain import TREND_ZH, RankFacts, cooldown_until, readable_breakdown, why_text
 from recommender.ranking.heat import (
     classify_trend,
@@ -129,13 +136,17 @@ def rank_topics(
 
     ordered = sorted(heats, key=lambda t: (-heats[t].score, -heats[t].distinct_people, t))
     centroids = {t: cards[t].centroid for t in ordered}
-    chosen, similar = diversify(ordered, centroids, top, params.diversity_threshold)
+    distinct, later, similar = diversify(ordered, centroids, params.diversity_threshold)
+    scores = {t: heats[t].score for t in ordered}
+    themes = {t: cards[t].theme_id for t in ordered}
+    distinct, moves = spread_themes(distinct, scores, themes, params.theme_slots, params.theme_ratio)
+    chosen = (distinct + later)[:top]
 
     suggestions = []
     for rank, topic_id in enumerate(chosen, start=1):
         card, heat, lines = cards[topic_id], heats[topic_id], by_topic[topic_id]
         newest_first = sorted(lines, key=lambda r: (-r.submitted_at.timestamp(), r.feedback_id))
-        facts = _facts(heat, clock.day, params)
+        facts = _facts(heat, clock.day, params, moves.get(topic_id), card.theme_label)
         suggestions.append(
             Suggestion(
                 topic_id=topic_id,
@@ -168,7 +179,9 @@ def rank_topics(
     return suggestions
 
 
-def _facts(heat: TopicHeat, day: date, params: RankingParams) -> RankFacts:
+def _facts(
+    heat: TopicHeat, day: date, params: RankingParams, move: ThemeMove | None = None, theme_label: str | None = None
+) -> RankFacts:
     until = cooldown_until(heat.last_class_on, params.cooldown_days) if heat.recently_covered else None
     counted_rise = heat.breakdown["growth"] > 0 and heat.trend == "growing"
     return RankFacts(
@@ -179,4 +192,8 @@ def _facts(heat: TopicHeat, day: date, params: RankingParams) -> RankFacts:
         demand_rising_after_class=heat.demand_rising_after_class,
         growth_people=heat.growth_people if counted_rise else 0,
         rising_phrase=heat.rising_phrase if counted_rise else None,
+        theme_label=theme_label if move else None,
+        theme_above=move.above if move else 0,
+        theme_places=move.places if move else 0,
+        theme_lead=move.lead if move else None,
     )

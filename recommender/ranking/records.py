@@ -104,6 +104,11 @@ class RankingParams:
     cooldown_days: int = 90
     segment_min_people: int = 3
     diversity_threshold: float = 0.8
+    #: A theme's topics beyond the first ``theme_slots`` in the list compete with other
+    #: themes' topics at ``theme_ratio`` times their score (0 slots: off). See
+    #: recommender.ranking.diversity.spread_themes.
+    theme_slots: int = 2
+    theme_ratio: float = 0.75
     vote_weight: float = 0.5
     growth_weight: float = 1.0
     cooldown_strength: float = 1.0
@@ -124,6 +129,8 @@ class RankingParams:
             ("cooldown_days", self.cooldown_days >= 0, ">= 0"),
             ("segment_min_people", self.segment_min_people >= 1, ">= 1"),
             ("diversity_threshold", -1.0 <= self.diversity_threshold <= 1.0, "between -1 and 1"),
+            ("theme_slots", self.theme_slots >= 0, ">= 0"),
+            ("theme_ratio", 0 < self.theme_ratio <= 1, "between 0 (exclusive) and 1"),
             ("vote_weight", self.vote_weight >= 0, ">= 0"),
             ("growth_weight", self.growth_weight >= 0, ">= 0"),
             ("cooldown_strength", 0 <= self.cooldown_strength <= 1, "between 0 and 1"),
