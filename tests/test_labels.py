@@ -132,6 +132,24 @@ def test_a_broad_topic_similar_to_many_does_not_chain_them_into_one_theme():
     assert themes[7] not in set(themes[:7])
 
 
+def test_topics_related_only_through_a_hub_are_not_one_theme():
+    """A broad topic (0) 0.5 similar to four topics, which are two pairs (0.45 within) and
+    0.28 similar across: on average the five are related enough (average linkage made one
+    theme of them, as it made 「小孩」 over 报销, 养老保险 and 计划生育 of the message board),
+    but the pairs across are not related to each other, and every two topics of a theme
+    must be."""
+    sim = np.array([
+        [1.0, 0.5, 0.5, 0.5, 0.5],
+        [0.5, 1.0, 0.45, 0.28, 0.28],
+        [0.5, 0.45, 1.0, 0.28, 0.28],
+        [0.5, 0.28, 0.28, 1.0, 0.45],
+        [0.5, 0.28, 0.28, 0.45, 1.0],
+    ])
+    themes = group_themes(sim, 0.1)
+    assert themes[1] == themes[2] and themes[3] == themes[4]
+    assert themes[1] != themes[3]
+
+
 def test_a_phrase_that_starts_or_ends_inside_a_word_jieba_cut_is_no_label():
     """jieba cuts 「拆除五一桥来建商铺」 into 五一 + 桥来 + 建 (the bridge is 五一桥): 桥来 is only
     its guess and always has 建 after it, and 五一 and 桥来 always come together, so the

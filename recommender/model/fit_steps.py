@@ -27,7 +27,15 @@ from sklearn.preprocessing import normalize
 
 from recommender.model.assignment import TopicIndex, build_index
 from recommender.model.clustering import GRAPH_SAMPLE, hash_sample, hierarchical_topics, refine, similarity_floors
-from recommender.model.describe import group_themes, keywords_from_counts, representative_examples, topic_word_counts
+from recommender.model.describe import (
+    SPARE_KEYWORDS,
+    group_themes,
+    keywords_from_counts,
+    quote_tiers,
+    representative_examples,
+    topic_word_counts,
+    whole_keywords,
+)
 from recommender.model.discovery import Topic, carry_over, find_cores, learn_weights, split_subjects, word_shares
 from recommender.model.labels import LABEL_CHARS, LABEL_LINES, candidate_labels, choose_labels, phrases, theme_label
 from recommender.model.representation import Representation, block_templates
@@ -289,9 +297,14 @@ def describe(
 ) -> tuple[list[dict], list[dict]]:
     """``topics_`` and ``themes_`` from the summed statistics of the assigned lines."""
     k = stats.sizes.size
-    keywords = keywords_from_counts(stats.vocab, stats.counts, params["n_keywords"])
-    words = [[w for w, _ in kw] for kw in keywords]
-    candidates, examples = [], []
+    scored = keywords_from_counts(stats.vocab, stats.counts, params["n_keywords"] + SPARE_KEYWORDS)
+    keywords = [kw[: params["n_keywords"]] for kw in scored]  # the label's anchors
+    words = [  # the keywords shown: no fragment of a word jieba guessed wrong
+        [w for w, _ in whole_keywords(kw, [c[2] for c in central], params["n_keywords"])]
+        for kw, central in zip(scored, stats.central)
+    ]
+    candidates: list[list[str]] = []
+    examples: list[list[str]] = []
     # jieba is most of this step: a line that is among the central lines of several topics,
     # or several times among one topic's, is cut once.
     cut: dict[str, list[str]] = {}
@@ -306,16 +319,18 @@ def describe(
         cuts = [cut_once(c[2][:LABEL_CHARS]) for c in central]
         line_phrases = [phrases(cut, set(c[3])) for cut, c in zip(cuts, central)]
         candidates.append(candidate_labels(line_phrases, label_anchors(keywords[t]), set(generic), cuts))
+    labels = choose_labels(candidates, stats.sizes, words)
+    for t in range(k):
+        central = stats.central[t]
         if central:
-            vectors = np.vstack([c[4] for c in central])
+            texts = [c[2] for c in central]
             picked = representative_examples(
-                [c[2] for c in central], vectors, np.arange(len(central)), -np.array([c[0] for c in central]),
-                params["n_examples"],
+                texts, np.vstack([c[4] for c in central]), np.arange(len(central)), -np.array([c[0] for c in central]),
+                params["n_examples"], quote_tiers(texts, labels[t], words[t]),
             )
             examples.append([central[i][2] for i in picked])
         else:
             examples.append([])
-    labels = choose_labels(candidates, stats.sizes, words)
     morpheme_share = _morpheme_shares(stats)
     themes_of, store_words = _themes(stats, morpheme_share, params["theme_similarity"], generic)
     counts = stats.counts.tocsr()
