@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 from threadpoolctl import threadpool_limits
 
-from recommender.model.clustering import hash_sample, text_hashes
+from recommender.model.clustering import canonical_order, hash_sample, text_hashes
 from recommender.model.persistence import load_model
 from recommender.model.topic_model import TopicModel
 from recommender.retrain.dask_engine import DaskFit, DaskTrainer, DaskTrainingError, partition_bounds, prepare_worker
@@ -168,8 +168,9 @@ def test_retrain_on_either_engine_gives_the_same_version(loaded, dask_settings, 
 
 
 def test_samples_are_the_local_engine_samples(loaded, dask_settings, dask_client):
-    """Samples drawn from (text hash, copies) counts hold the lines ``hash_sample`` picks,
-    in its order (by hash, copies of one text in store order), copies included."""
+    """Samples drawn from (text hash, copies) counts hold the lines ``hash_sample`` picks
+    from the lines in ``canonical_order`` (as ``TopicModel.fit`` takes them), in its order
+    (by hash, copies of one text in store order), copies included."""
     ids, texts = _store_lines(loaded.store, dask_settings)
     fit = _dask_fit(dask_client, dask_settings, ids, params={"n_topics": 5})
     trainer = DaskTrainer(dask_client, dask_settings, progress=False)
@@ -178,7 +179,8 @@ def test_samples_are_the_local_engine_samples(loaded, dask_settings, dask_client
     assert len(set(hashes.tolist())) < len(texts)  # repeated texts: copies matter
     for size in (7, 40, 119, 500):
         lines = trainer._sample(fit.loaded, buckets, len(texts), size)
-        expected = hash_sample(hashes, size)
+        order = canonical_order(hashes)
+        expected = order[hash_sample(hashes[order], size)]
         assert [line.hash for line in lines] == [int(h) for h in hashes[expected]]
         assert [line.text for line in lines] == [texts[i] for i in expected]
 

@@ -252,6 +252,34 @@ def test_one_percent_more_lines_keeps_the_topics():
     assert abs(after.n_topics_ - before.n_topics_) <= 0.1 * before.n_topics_
 
 
+def _in_order(model: TopicModel, order: np.ndarray) -> tuple:
+    """What a fit on the lines taken in ``order`` says of each line (back in the first
+    order) and of each topic."""
+    labels, scores = np.empty_like(model.labels_), np.empty_like(model.scores_)
+    labels[order], scores[order] = model.labels_, model.scores_
+    topics = [{k: v for k, v in t.items() if k != "example_indices"} for t in model.topics_]
+    return labels.tolist(), scores.tolist(), topics, model.themes_
+
+
+def test_the_order_of_the_lines_changes_nothing():
+    """The same lines in another order (spreadsheets imported in another order, two stores
+    merged) give the same topic for each line, the same labels, keywords and themes; so does
+    a retrain continuing the first fit's topics."""
+    texts, _ = message_board()
+    first = TopicModel().fit(texts)
+    assert first.n_topics_ >= 2
+    for seed in (1, 3):
+        order = np.random.default_rng(seed).permutation(len(texts))
+        again = TopicModel().fit([texts[i] for i in order])
+        assert _in_order(again, order) == _in_order(first, np.arange(len(texts)))
+    texts = texts + texts[:6]  # copies of a text, as a store gets them
+    prior = np.concatenate([first.labels_, first.labels_[:3], [NEW_LINE] * 3])  # one copy new, one not
+    retrain = TopicModel().fit(texts, prior_labels=prior)
+    order = np.random.default_rng(3).permutation(len(texts))
+    again = TopicModel().fit([texts[i] for i in order], prior_labels=prior[order])
+    assert _in_order(again, order) == _in_order(retrain, np.arange(len(texts)))
+
+
 def test_a_new_topic_in_a_retrain_needs_new_lines():
     """In a retrain, lines the previous model left in no topic do not make a topic on
     their own; new lines (prior NEW_LINE) about a new subject do."""

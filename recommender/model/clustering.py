@@ -25,7 +25,7 @@ import logging
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.sparse.csgraph import connected_components
+from scipy.sparse.csgraph import connected_components, minimum_spanning_tree
 from sklearn.cluster import ward_tree
 from sklearn.preprocessing import normalize
 
@@ -85,6 +85,18 @@ def copies_in_sample(hashes: np.ndarray, counts: np.ndarray, threshold: np.uint6
     return np.bincount(group, weights=selected, minlength=counts.size).astype(np.int64)
 
 
+def canonical_order(hashes: np.ndarray, prior: np.ndarray | None = None) -> np.ndarray:
+    """The rows by text hash, copies of one text by their ``prior`` (previous topic), then
+    by position: ``fit`` works on its lines in this order, so the same lines in any order
+    give the same topics (HDBSCAN's spanning tree and the kNN graph break ties between
+    equal distances by row; floating-point sums depend on the order too). Copies of one
+    text with the same prior are alike in everything ``fit`` reads, so their positions
+    decide nothing."""
+    hashes = np.asarray(hashes, dtype=np.uint64)
+    keys = (np.arange(hashes.size),) if prior is None else (np.arange(hashes.size), np.asarray(prior))
+    return np.lexsort((*keys, hashes))
+
+
 def text_sample(texts: list[str], size: int) -> np.ndarray:
     """Indices of up to ``size`` rows chosen by a hash of their text (:func:`hash_sample`)."""
     return hash_sample(text_hashes(texts), size)
@@ -97,7 +109,9 @@ def hash_sample(hashes: np.ndarray, size: int) -> np.ndarray:
     or slightly grown data see (nearly) the same sample. It is defined on the multiset of
     texts alone (distinct text hashes, their counts, :func:`copy_keys`), so a distributed
     engine that only reduces (hash, count) pairs across partitions draws the same sample.
-    Rows come ordered by text hash (then position), an order both engines can reproduce.
+    Rows come ordered by text hash (then position), an order both engines can reproduce;
+    when there are no more than ``size``, every row in row order (``fit``'s rows are in
+    :func:`canonical_order`, so that is text-hash order too).
     """
     n = hashes.size
     if n <= size:
@@ -174,20 +188,28 @@ TOP_GROUP_COLUMNS = 8
 TOP_CANDIDATES = 256
 
 
-def _connected(A: sp.csr_matrix) -> sp.csr_matrix:
-    """``A`` with its connected components chained together (Ward needs one component)."""
+def _connected(A: sp.csr_matrix, X: np.ndarray) -> sp.csr_matrix:
+    """``A`` with its connected components joined (Ward needs one component) along the
+    maximum spanning tree of their centroids' similarities: Ward may merge a component only
+    with those it is linked to, so each is linked to its nearest ones, not to whichever
+    comes next in row order (a store of a few texts sent many times falls apart into
+    components of copies)."""
     n_comp, comp = connected_components(A, directed=False)
     if n_comp == 1:
         return A
+    H = sp.csr_matrix((np.ones(comp.size), (comp, np.arange(comp.size))), shape=(n_comp, comp.size))
+    centroids = normalize(np.asarray(H @ X))
+    distance = np.clip(2.0 - centroids @ centroids.T, 1e-9, None)  # > 0: an explicit edge
+    tree = minimum_spanning_tree(sp.csr_matrix(np.triu(distance, 1))).tocoo()
     reps = np.array([np.flatnonzero(comp == c)[0] for c in range(n_comp)])
-    link = sp.csr_matrix((np.full(n_comp - 1, 1e-6), (reps[:-1], reps[1:])), shape=A.shape)
+    link = sp.csr_matrix((np.full(tree.nnz, 1e-6), (reps[tree.row], reps[tree.col])), shape=A.shape)
     return (A + link + link.T).tocsr()
 
 
 def ward_cuts(X: np.ndarray, A: sp.csr_matrix, ks: list[int]) -> dict[int, np.ndarray]:
     """Labels of the Ward hierarchy (restricted to graph ``A``) cut at each k in ``ks``."""
     n = X.shape[0]
-    children = ward_tree(X, connectivity=_connected(A))[0]
+    children = ward_tree(X, connectivity=_connected(A, X))[0]
     parent = np.arange(2 * n - 1)
     cuts: dict[int, np.ndarray] = {}
     done = 0

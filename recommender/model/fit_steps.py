@@ -200,7 +200,7 @@ def discover(
 
 
 def partition(params: dict, rep: Representation, X: sp.csr_matrix, hashes: np.ndarray) -> TopicIndex:
-    """``n_topics`` topics partitioning the sample ``X`` (rows in store order; Ward on a
+    """``n_topics`` topics partitioning the sample ``X`` (rows by text hash; Ward on a
     graph sample, refined by spherical k-means): the fixed-k setting of ``bench/quality.py``."""
     Z = rep.project(X)
     k = int(params["n_topics"])

@@ -13,7 +13,9 @@ What an organizer needs from it (issue "Topics an organizer can schedule"):
   line without any topic word (thanks, praise: 「讲得很好，谢谢老师」) gets -1 too.
 * **Phrase labels** copied from the lines ("公众号排版", ``labels.py``) and **themes**
   grouping related topics for browsing (``themes_``).
-* **Stable across retrains.** Everything is deterministic; ``fit(..., prior_labels=...)``
+* **Stable across retrains.** Everything is deterministic and the order of the lines does
+  not matter (``fit`` takes them by text hash, ``clustering.canonical_order``: the same
+  spreadsheets imported in another order give the same topics); ``fit(..., prior_labels=...)``
   (the previous model's topic of each line) carries previous topics over, so a retrain
   on the same lines changes nothing and a few new lines move few others.
 
@@ -38,7 +40,7 @@ from threadpoolctl import threadpool_limits
 
 from recommender.model import fit_steps as steps
 from recommender.model.assignment import index_prior
-from recommender.model.clustering import SVD_SAMPLE, hash_sample, text_hashes
+from recommender.model.clustering import SVD_SAMPLE, canonical_order, hash_sample, text_hashes
 from recommender.text.tokenize import char_segments, char_segments_many, tokenize_many
 
 logger = logging.getLogger(__name__)
@@ -193,8 +195,17 @@ class TopicModel(ClusterMixin, BaseEstimator):
         if prior is not None and prior.shape != (len(texts),):
             raise ValueError(f"prior_labels has {prior.size} entries but texts has {len(texts)}")
         start = time.perf_counter()
+        # The lines in a canonical order (by text hash), so that the same lines imported in
+        # another order, or two stores merged, give the same topics; undone for the outputs.
+        hashes = text_hashes(texts)
+        order = canonical_order(hashes, prior)
+        texts, tokens, hashes = [texts[i] for i in order], [tokens[i] for i in order], hashes[order]
         with threadpool_limits(limits=self.max_threads):
-            self._fit(texts, tokens, prior, frozenset(int(p) for p in pinned), progress or _no_progress)
+            self._fit(
+                texts, tokens, hashes, None if prior is None else prior[order],
+                frozenset(int(p) for p in pinned), progress or _no_progress,
+            )
+        self.labels_, self.scores_ = _unpermuted(self.labels_, order), _unpermuted(self.scores_, order)
         self.fit_seconds_ = time.perf_counter() - start
         logger.info(
             "fitted %d topics in %d themes on %d lines (%d in no topic) in %.1f s",
@@ -207,7 +218,13 @@ class TopicModel(ClusterMixin, BaseEstimator):
         return self
 
     def _fit(
-        self, texts: list[str], tokens: list[list[str]], prior: np.ndarray | None, pinned: frozenset[int], step
+        self,
+        texts: list[str],
+        tokens: list[list[str]],
+        text_hash: np.ndarray,
+        prior: np.ndarray | None,
+        pinned: frozenset[int],
+        step,
     ) -> None:
         # The steps live in fit_steps.py because the Dask engine runs the same ones with the
         # lines spread over workers; this is the same sequence with every line in memory.
@@ -218,7 +235,7 @@ class TopicModel(ClusterMixin, BaseEstimator):
         row_texts = [texts[i] for i in rows]
         row_tokens = [tokens[i] for i in rows]
         segments = char_segments_many(row_texts, self.n_jobs)
-        hashes = text_hashes(row_texts)
+        hashes = text_hash[rows]
 
         step(FIT_STEPS[0])
         first, lines = steps.distinct_lines(row_tokens, segments)
@@ -329,6 +346,13 @@ class TopicModel(ClusterMixin, BaseEstimator):
         tags.input_tags.two_d_array = False
         tags.input_tags.string = True
         return tags
+
+
+def _unpermuted(values: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """``values`` of the lines taken in ``order``, back in the caller's order."""
+    out = np.empty_like(values)
+    out[order] = values
+    return out
 
 
 def _no_progress(step: str) -> None:

@@ -28,11 +28,13 @@ stable topic ids                workers count (previous topic × new topic) over
 assignments                     workers write their partition's rows
 ==============================  ============================================================
 
-Row order is the store's (by feedback id), as in the local engine: partitions are id
-ranges in order, and hash samples depend only on the multiset of texts. Every task is
-retried (``retries``) and the scheduler recomputes lost partitions from their lineage when
-a worker dies; when the retrain fails anyway, nothing was published and the current model
-keeps serving. The worker-side tasks live in ``dask_partitions.py``.
+Partitions are id ranges in the store's order; the samples the client fits on depend only
+on the multiset of lines and come in ``clustering.canonical_order`` (by text hash), the
+order ``TopicModel.fit`` puts its lines in, so neither engine depends on the order of the
+lines and both give the same topics. Every task is retried (``retries``) and the
+scheduler recomputes lost partitions from their lineage when a worker dies; when the
+retrain fails anyway, nothing was published and the current model keeps serving. The
+worker-side tasks live in ``dask_partitions.py``.
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ from threadpoolctl import threadpool_limits
 
 from recommender.config import Settings
 from recommender.model import fit_steps as steps
-from recommender.model.clustering import SVD_SAMPLE
+from recommender.model.clustering import SVD_SAMPLE, canonical_order
 from recommender.model.vocabulary import merge_counts
 from recommender.retrain.dask_partitions import (
     N_BUCKETS,
@@ -166,11 +168,16 @@ class DaskTrainer:
         return [self.submit(reduce_hashes, *[self.submit(pick, p, j) for p in per_partition]) for j in range(N_BUCKETS)]
 
     def _sample(self, loaded: list, buckets: list, n_lines: int, size: int) -> list[Line]:
-        """The lines of ``hash_sample(hashes, size)`` over the lines with topic words, in
-        its order: by text hash, the copies of a text in row order; every line in row order
-        when there are no more than ``size``."""
+        """The lines of ``hash_sample(hashes, size)`` over the lines with topic words taken
+        in ``clustering.canonical_order`` (as ``TopicModel.fit`` takes them), in its order:
+        every line in that order when there are no more than ``size``; else by text hash,
+        the copies of a text by previous topic, then in row order."""
         if n_lines <= size:
-            return [line for part in self.gather([self.submit(sample_lines, p, None) for p in loaded]) for line in part]
+            parts = self.gather([self.submit(sample_lines, p, None) for p in loaded])
+            lines = [line for part in parts for line in part]
+            hashes = np.array([line.hash for line in lines], dtype=np.uint64)
+            order = canonical_order(hashes, [line.prior for line in lines])
+            return [lines[i] for i in order]
         keys = np.sort(np.concatenate(self.gather([self.submit(bucket_smallest, b, size) for b in buckets])))
         takes = self.gather([self.submit(bucket_take, b, keys[size - 1]) for b in buckets])
         hashes = np.concatenate([t[0] for t in takes])
@@ -182,7 +189,10 @@ class DaskTrainer:
         for part in self.gather([self.submit(sample_lines, p, chosen) for p in loaded]):  # partitions in row order
             for h, lines in part.items():
                 found.setdefault(h, []).extend(lines)
-        return [line for h, c in zip(hashes.tolist(), copies.tolist()) for line in found[h][:c]]
+        return [
+            line for h, c in zip(hashes.tolist(), copies.tolist())
+            for line in sorted(found[h], key=lambda line: line.prior)[:c]  # stable: row order within a prior
+        ]
 
     def _sum_stats(self, parts: list):
         """The partitions' topic statistics added up on the workers (a tree of sums)."""

@@ -223,8 +223,9 @@ def bucket_distinct(bucket: tuple[np.ndarray, np.ndarray]) -> int:
 
 def sample_lines(part: Loaded, chosen: tuple[np.ndarray, np.ndarray] | None):
     """The partition's lines of a sample: with ``chosen`` (sorted hashes, copies) the first
-    lines (in row order, at most the copies) of each chosen text, by hash; without, every
-    line with topic words in row order (the whole corpus is the sample)."""
+    lines (by previous topic, then in row order, at most the copies) of each chosen text, by
+    hash; without, every line with topic words in row order (the whole corpus is the
+    sample; the client puts it in ``clustering.canonical_order``)."""
 
     def line(i: int) -> Line:
         prior = -1 if part.prior is None else int(part.prior[i])
@@ -234,13 +235,16 @@ def sample_lines(part: Loaded, chosen: tuple[np.ndarray, np.ndarray] | None):
     if chosen is None:
         return [line(i) for i in rows]
     hashes, copies = chosen
-    out: dict[int, list[Line]] = {}
     where = np.searchsorted(hashes, part.hashes[rows])
     inside = (where < hashes.size) & (hashes[np.minimum(where, hashes.size - 1)] == part.hashes[rows])
-    for i, w in zip(rows[inside], where[inside]):
-        found = out.setdefault(int(part.hashes[i]), [])
-        if len(found) < copies[w]:
-            found.append(line(i))
+    rows, where = rows[inside], where[inside]
+    prior = np.full(rows.size, -1, dtype=np.int64) if part.prior is None else part.prior[rows]
+    order = np.lexsort((rows, prior, where))  # by chosen text, its copies by previous topic
+    rows, where = rows[order], where[order]
+    rank = np.arange(rows.size) - np.searchsorted(where, where)  # copy number within its text
+    out: dict[int, list[Line]] = {}
+    for i in rows[rank < copies[where]]:
+        out.setdefault(int(part.hashes[i]), []).append(line(i))
     return out
 
 
