@@ -50,7 +50,8 @@ from sklearn.cluster import KMeans  # noqa: E402
 from sklearn.feature_extraction.text import TfidfVectorizer  # noqa: E402
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score  # noqa: E402
 
-from recommender.model.topic_model import TopicModel, word_analyzer  # noqa: E402
+from recommender.model.analyzers import word_analyzer  # noqa: E402
+from recommender.model.topic_model import TopicModel  # noqa: E402
 from recommender.text.tokenize import tokenize  # noqa: E402
 
 
