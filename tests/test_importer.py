@@ -499,3 +499,49 @@ def test_import_report_summary() -> None:
     )
     summary = report.summary()
     assert "导入 3 条" in summary and "重复跳过 1 条" in summary and "第 4 行：缺少反馈内容" in summary
+
+
+def test_xlsx_cover_sheet_in_front_of_the_table_is_not_read(tmp_path: Path) -> None:
+    """A workbook whose first sheet is a note (「说明」, one cell) and whose second holds the
+    table: the table is read, not the note (which imported nothing and said nothing)."""
+    workbook = openpyxl.Workbook()
+    workbook.active.title = "说明"
+    workbook.active["A1"] = "本表为夜校需求汇总，请勿修改表头"
+    sheet = workbook.create_sheet("数据")
+    sheet.append(["提交时间", "意见建议", "身份"])
+    sheet.append([datetime(2026, 11, 3, 10, 0), "想学太极拳", "居民"])
+    path = tmp_path / "f.xlsx"
+    workbook.save(path)
+    batch = read(path)
+    assert batch.sheet == "数据" and batch.column_map["text"] == "意见建议"
+    assert [(r.line, r.text) for r in rows_of(batch)] == [(2, "想学太极拳")]
+
+
+def test_xlsx_group_row_above_the_column_names_is_not_the_header(tmp_path: Path) -> None:
+    """A two-level header: group names merged across their columns (「基本信息」, 「调查内容」)
+    above the column names, 「序号」 merged down over both rows. The column names are the header
+    (the time column is found, the question title is no feedback); line numbers stay Excel's."""
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.append(["序号", "基本信息", None, "调查内容", None])
+    sheet.append([None, "提交时间", "身份", "想学的课程", "其他建议"])
+    sheet.merge_cells("A1:A2")
+    sheet.merge_cells("B1:C1")
+    sheet.merge_cells("D1:E1")
+    sheet.append([1, datetime(2026, 11, 1, 10, 0), "居民", "太极拳", "希望晚上七点后开课"])
+    path = tmp_path / "f.xlsx"
+    workbook.save(path)
+    batch = read(path, text_column="其他建议")
+    assert batch.columns == ["序号", "提交时间", "身份", "想学的课程", "其他建议"]
+    assert batch.column_map["time"] == "提交时间"
+    [row] = rows_of(batch)
+    assert (row.line, row.text, row.submitted_at) == (3, "希望晚上七点后开课", datetime(2026, 11, 1, 2, 0, tzinfo=UTC))
+
+
+def test_csv_header_with_an_unnamed_column_is_still_the_header(tmp_path: Path) -> None:
+    """A header with an unnamed column (pandas' index, a column left unnamed) is no group row:
+    the data rows below it stay data, even when they hold only text."""
+    path = write_csv(tmp_path / "f.csv", "内容,,备注\n想学太极拳,居民,晚上\n想学八段锦,居民,周末\n")
+    assert [(r.line, r.text) for r in rows_of(read(path))] == [(2, "想学太极拳"), (3, "想学八段锦")]
+    path = write_csv(tmp_path / "g.csv", ",内容,时间\n0,想学太极拳,2026-11-01\n")
+    assert [(r.line, r.text) for r in rows_of(read(path))] == [(2, "想学太极拳")]

@@ -101,7 +101,8 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
         flush()
         print(f"错误：{exc}（已导入 {imported} 行）", file=sys.stderr)
         return EXIT_ERROR
-    print(f"文件 {path.name}（{batch.format}{', ' + batch.encoding if batch.encoding else ''}）")
+    where = f"，工作表“{batch.sheet}”" if batch.sheet else ""
+    print(f"文件 {path.name}（{batch.format}{', ' + batch.encoding if batch.encoding else ''}{where}）")
     print(f"  使用的列：{columns_used(batch)}")
     print(f"  导入：{imported} 行")
     if flagged:

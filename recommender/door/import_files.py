@@ -8,6 +8,7 @@ from __future__ import annotations
 import codecs
 import csv
 import json
+import re
 import warnings
 import zipfile
 from collections.abc import Iterable, Iterator, Sequence
@@ -18,6 +19,7 @@ from typing import Any
 import charset_normalizer
 
 from recommender.errors import ImportFailed
+from recommender.door.questionnaire import detect_layout
 from recommender.door.import_rows import (
     ImportBatch,
     QuestionOptions,
@@ -180,7 +182,7 @@ def open_xlsx(path: Path, wanted: dict[str, str | None], max_len: int, options: 
 
     workbook = load()
     try:
-        found = _find_header(path, workbook)
+        found = _find_header(path, workbook, wanted)
     finally:
         workbook.close()
     if found is None:
@@ -245,18 +247,43 @@ def open_xlsx(path: Path, wanted: dict[str, str | None], max_len: int, options: 
     )
 
 
-def _find_header(path: Path, workbook: Any) -> tuple[int, int, list[str], int | None] | None:
-    """(sheet index, header line, header cells, max row) of the first sheet with a non-empty
-    row (its header as :func:`_pick_header` finds it)."""
+def _find_header(
+    path: Path, workbook: Any, wanted: dict[str, str | None]
+) -> tuple[int, int, list[str], int | None] | None:
+    """(sheet index, header line, header cells, max row) of the sheet to read, its header as
+    :func:`_pick_header` finds it: the first sheet whose header names several columns and
+    the wanted ones (or a questionnaire's), else the first whose one column is the wanted
+    one, else the first naming several columns, else the first non-empty sheet. A cover sheet in front of the table (「说明」, a line or two of
+    text) is not read instead of it."""
+    best: tuple[int, tuple[int, int, list[str], int | None]] | None = None
     for index, sheet in enumerate(workbook.worksheets):
         try:
             with _quiet_openpyxl():
                 found = _pick_header(enumerate(sheet.iter_rows(values_only=True), start=1))
         except Exception as exc:  # noqa: BLE001 - broken sheet XML
             raise _broken_xlsx(path, exc) from None
-        if found is not None:
-            return index, found[0], [cell_text(c) or "" for c in found[1]], sheet.max_row
-    return None
+        if found is None:
+            continue
+        header = [cell_text(c) or "" for c in found[1]]
+        score = _header_score(path, header, wanted)
+        if best is None or score > best[0]:
+            best = (score, (index, found[0], header, sheet.max_row))
+        if score == 3:
+            break
+    return best[1] if best else None
+
+
+def _header_score(path: Path, header: list[str], wanted: dict[str, str | None]) -> int:
+    """3: several columns and the wanted ones found (or a questionnaire export); 2: one
+    column, found; 1: several columns; 0: one column."""
+    several = sum(1 for c in header if c) > 1
+    if several and detect_layout(header) != "generic":
+        return 3
+    try:
+        map_columns(path, header, wanted)
+    except ImportFailed:
+        return 1 if several else 0
+    return 3 if several else 2
 
 
 def _records(reader: Iterator[list[str]]) -> Iterator[tuple[int, list[str] | None, csv.Error | None]]:
@@ -279,7 +306,23 @@ def _pick_header(rows: Iterable[tuple[int, Sequence[Any]]]) -> tuple[int, Sequen
     one cell and one of the next ``_TITLE_ROWS`` rows names several columns (text cells only,
     as column names are). A title above the table (「2026年12月夜校需求调查汇总」, one cell,
     often merged across the columns, in a sheet made for printing) is not the header; a
-    one-column file keeps its first row."""
+    one-column file keeps its first row. A row of group names right above the column names
+    (「基本信息」 merged over 序号 and 提交时间, 「调查内容」 over the questions) is no header
+    either: the header is the row below, its blanks named from the group row
+    (:func:`_under_groups`)."""
+    rows = iter(rows)
+    found = _first_header(rows)
+    if found is None:
+        return None
+    below = next(rows, None)
+    if below is not None and below[0] == found[0] + 1:
+        merged = _under_groups(found[1], below[1])
+        if merged is not None:
+            return below[0], merged
+    return found
+
+
+def _first_header(rows: Iterator[tuple[int, Sequence[Any]]]) -> tuple[int, Sequence[Any]] | None:
     first: tuple[int, Sequence[Any]] | None = None
     for line, cells in rows:
         if blank_row(cells):
@@ -294,6 +337,30 @@ def _pick_header(rows: Iterable[tuple[int, Sequence[Any]]]) -> tuple[int, Sequen
         if line - first[0] >= _TITLE_ROWS:
             break
     return first
+
+
+_NUMBER_OR_DATE = re.compile(r"^[\d\s.,:/年月日时分秒+-]+$")
+
+
+def _under_groups(groups: Sequence[Any], names: Sequence[Any]) -> list[Any] | None:
+    """The header cells when ``groups`` is a row of group names over ``names`` (a two-level
+    header: each group cell merged across the columns of its group, so blank above the
+    group's other columns), else None. ``names`` must be column names (text, no number or
+    date, as a data row would have) and add names where ``groups`` is blank, with each group
+    over two columns or more on average (a header with one unnamed column is not a group
+    row). A blank of ``names`` keeps the cell above (a name merged down over both rows)."""
+    width = max(len(groups), len(names))
+    top = [groups[i] if i < len(groups) and not blank_row([groups[i]]) else None for i in range(width)]
+    low = [names[i] if i < len(names) and not blank_row([names[i]]) else None for i in range(width)]
+    if not all(isinstance(c, str) for c in (*top, *low) if c is not None):
+        return None
+    if any(_NUMBER_OR_DATE.match(c.strip()) for c in low if c is not None):
+        return None
+    spanning = sum(1 for t, n in zip(top, low) if t is not None and n is not None)
+    added = sum(1 for t, n in zip(top, low) if t is None and n is not None)
+    if added == 0 or spanning * 2 > spanning + added:
+        return None
+    return [n if n is not None else t for t, n in zip(top, low)]
 
 
 # --- JSONL -------------------------------------------------------------------------------
