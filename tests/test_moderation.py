@@ -53,6 +53,39 @@ def test_screen_flags_identical_text_from_many_people_but_not_one_person_repeati
     assert normalise_text("Ａ b，Ｃ!") == "abc"
 
 
+def test_screen_marks_an_anonymous_double_submit_as_a_repeat():
+    """The same client sending the same text again within two minutes (a double click, a form
+    posted again on reload) repeats its first line; another client, another text, a named
+    submitter or a line older than two minutes does not."""
+    rules = ScreeningRules(burst_max_lines=0, duplicate_min_submitters=0)
+    now = datetime.now(timezone.utc)
+    first = [_recent(-1, "希望开一个太极拳班！", client="a"), _recent(-2, "希望开一个太极拳班", client="a")]
+
+    def verdict(text="希望开一个 太极拳班", client="a", submitter=None, recent=first, at=now):
+        return screen(text=text, client_key=client, submitter_hash=submitter, fill_seconds=None,
+                      recent=recent, rules=rules, now=at).repeat_of
+
+    assert verdict() == -1
+    assert verdict(client="b") is None and verdict(text="希望开一个八段锦班") is None
+    assert verdict(submitter="s1") is None
+    assert verdict(at=now + timedelta(minutes=3)) is None
+    assert verdict(recent=[_recent(7, "希望开一个太极拳班", client="a", status="hidden")]) is None
+
+
+def test_a_double_submitted_form_counts_once(client, service):
+    """Two posts of the same form from one browser store two lines (nothing is dropped), the
+    second a repeat of the first, so the topic's people count them once; the API says so."""
+    form = {"text": "希望开一个太极拳班", "segment": "居民", "session_id": ""}
+    for _ in range(2):
+        assert client.post("/feedback", data=form, follow_redirects=False).status_code == 303
+    first, second = sorted(service.store.iter_feedback(), key=lambda r: r.id)
+    assert (first.repeat_of, second.repeat_of) == (None, first.id)
+    assert client.post("/api/feedback", json={"text": "希望开一个太极拳班。"}).json()["is_repeat"] is True
+    assert client.post("/api/feedback", json={"text": "希望开一个八段锦班"}).json()["is_repeat"] is False
+    other = client.post("/api/feedback", json={"text": "希望开一个太极拳班"}, headers={"User-Agent": "phone-b"})
+    assert other.json()["is_repeat"] is False
+
+
 def test_screen_flags_questionnaire_rows_filled_too_fast():
     """A row filled in fewer than min_fill_seconds is flagged; no fill time, no verdict."""
     rules = ScreeningRules(burst_max_lines=0, duplicate_min_submitters=0, min_fill_seconds=10)

@@ -15,6 +15,9 @@ in the store, ``recommender.store.moderation``.)
   ``min_fill_seconds`` (:meth:`ScreeningRules.too_fast`, also applied to imported 问卷星 /
   腾讯问卷 rows at import, ``recommender.service.intake``). The earlier lines of a burst or a
   duplicate wave are flagged with it.
+- **Double submits** (``screen`` too): an anonymous line whose client sent the same
+  normalised text within ``DOUBLE_SUBMIT`` (a double click, a reload that posts the form
+  again) is stored as a repeat of the first (``Screening.repeat_of``): kept, counted once.
 - **Actors** for the audit log: ``console_actor()`` for the command line.
 """
 
@@ -35,6 +38,8 @@ from recommender.crypto import random_bytes
 
 RECEIPT_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0 O 1 I L
 RECEIPT_LENGTH = 10
+#: An anonymous line repeating its client's same text within this long is a double submit.
+DOUBLE_SUBMIT = timedelta(minutes=2)
 HIDE_REASONS = ("spam", "abuse", "off_topic", "personal_attack", "other")
 HIDE_REASONS_ZH = {
     "spam": "垃圾信息",
@@ -171,7 +176,7 @@ class ScreeningRules:
     @property
     def read_window(self) -> timedelta:
         """How far back the recent lines are read: the longer of the two windows."""
-        return max(timedelta(minutes=self.window_minutes), timedelta(seconds=self.address_window_seconds))
+        return max(timedelta(minutes=self.window_minutes), timedelta(seconds=self.address_window_seconds), DOUBLE_SUBMIT)
 
     def too_fast(self, fill_seconds: int | None) -> bool:
         """True for a questionnaire row filled in fewer than ``min_fill_seconds`` (the one
@@ -198,6 +203,8 @@ class Screening:
 
     flag_reason: str | None = None
     also_flag: tuple[int, ...] = ()
+    #: The earlier line this one repeats (a double submit), None when it is no repeat.
+    repeat_of: int | None = None
 
 
 def screen(
@@ -213,9 +220,43 @@ def screen(
 ) -> Screening:
     """Decide whether a new line looks automated (see the module docs). ``now`` (the new line's
     arrival) limits each rule to its own window; without it every recent line counts."""
+    live = [r for r in recent if r.status in ("visible", "flagged", "hidden")]
+    repeat_of = _double_submit(text, client_key, submitter_hash, live, now)
+    verdict = _flag(text=text, client_key=client_key, submitter_hash=submitter_hash, fill_seconds=fill_seconds,
+                    live=live, rules=rules, address_key=address_key, now=now)
+    return Screening(verdict.flag_reason, verdict.also_flag, repeat_of)
+
+
+def _double_submit(
+    text: str, client_key: str | None, submitter_hash: str | None, live: list[RecentLine], now: datetime | None
+) -> int | None:
+    """The first line of an anonymous double submit this line repeats (same client, same
+    normalised text, within ``DOUBLE_SUBMIT``), else None. A named submitter's repeats are
+    found by the submitter (``recommender.service.intake``)."""
+    key = normalise_text(text)
+    if submitter_hash or client_key is None or now is None or not key:
+        return None
+    twins = [
+        r for r in live
+        if r.client_key == client_key and r.status != "hidden" and r.received_at >= now - DOUBLE_SUBMIT
+        and not r.submitter_hash and normalise_text(r.text) == key
+    ]
+    return min(twins, key=lambda r: (r.received_at, abs(r.id))).id if twins else None
+
+
+def _flag(
+    *,
+    text: str,
+    client_key: str | None,
+    submitter_hash: str | None,
+    fill_seconds: int | None,
+    live: list[RecentLine],
+    rules: ScreeningRules,
+    address_key: str | None,
+    now: datetime | None,
+) -> Screening:
     if rules.too_fast(fill_seconds):
         return Screening("too_fast")
-    live = [r for r in recent if r.status in ("visible", "flagged", "hidden")]
     in_window = live
     if now is not None:
         in_window = [r for r in live if r.received_at >= now - timedelta(minutes=rules.window_minutes)]

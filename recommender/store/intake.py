@@ -195,6 +195,12 @@ class FeedbackIntake(RecentLines):
                 if screener is not None and screen_window is not None:
                     recent = self._recent_for(values, rows, status_now, recent_by_key, batch, now, limits)
                     verdict = screener(item, recent)
+                    found = verdict.repeat_of
+                    if found is not None and values["repeat_of"] is None and k not in late_repeats:
+                        if found < 0:
+                            late_repeats[k] = -found - 1
+                        else:
+                            values["repeat_of"] = found
                     if verdict.flag_reason is not None:
                         values.update(status="flagged", flag_reason=verdict.flag_reason, status_changed_at=now)
                         status_now[temp_id] = "flagged"
