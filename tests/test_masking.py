@@ -31,6 +31,10 @@ MASKED = [
     ("landline-space", "0755 26123456", "[电话]"),
     ("landline-contiguous", "02087654321", "[电话]"),
     ("landline-local-with-cue", "办公电话：62345678", "办公电话：[电话]"),
+    ("landline-grouped-dash-space", "居委会电话0755-8888 6666", "居委会电话[电话]"),
+    ("landline-grouped-spaces", "打020 8765 4321找我", "打[电话]找我"),
+    ("landline-grouped-fullwidth", "０２０　８７６５　４３２１", "[电话]"),
+    ("landline-local-with-cue-spaced", "座机 6234 5678", "座机 [电话]"),
     # ID numbers
     ("id-18", "身份证号110101199003071234", "身份证号[身份证号]"),
     ("id-18-x-upper", "我的证件是11010519491231002X", "我的证件是[身份证号]"),
