@@ -545,3 +545,31 @@ def test_csv_header_with_an_unnamed_column_is_still_the_header(tmp_path: Path) -
     assert [(r.line, r.text) for r in rows_of(read(path))] == [(2, "想学太极拳"), (3, "想学八段锦")]
     path = write_csv(tmp_path / "g.csv", ",内容,时间\n0,想学太极拳,2026-11-01\n")
     assert [(r.line, r.text) for r in rows_of(read(path))] == [(2, "想学太极拳")]
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "says"),
+    [
+        ("空.csv", b"", "是空的（0 字节）"),
+        ("空.xlsx", b"", "是空的（0 字节）"),
+        ("空.jsonl", b"", "是空的（0 字节）"),
+        ("旧版.xlsx", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 504, "旧版 Excel（.xls）或 WPS 表格，或设置了打开密码"),
+        ("旧版.csv", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 504, "旧版 Excel（.xls）"),
+    ],
+)
+def test_a_file_of_the_wrong_kind_says_what_it_is(tmp_path: Path, name: str, content: bytes, says: str) -> None:
+    """An empty file, an old .xls (or a password-protected workbook, the same container) named
+    .xlsx or .csv: the message says what the file is and what to do, not only that it is broken."""
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(ImportFailed, match=f"{path.name} {says}" if "0 字节" in says else says):
+        read(path)
+
+
+def test_a_workbook_named_csv_says_to_rename_it(tmp_path: Path) -> None:
+    """An .xlsx saved or renamed as .csv is recognised as a workbook (it said 「无法识别文字编码」)."""
+    workbook = write_xlsx(tmp_path / "f.xlsx", [["内容"], ["想学太极拳"]])
+    path = tmp_path / "汇总.csv"
+    path.write_bytes(workbook.read_bytes())
+    with pytest.raises(ImportFailed, match=r"汇总\.csv 实际是 Excel 工作簿（\.xlsx）.*扩展名改为 \.xlsx"):
+        read(path)

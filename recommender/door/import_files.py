@@ -78,6 +78,33 @@ def _detect_encoding(path: Path) -> tuple[str, int]:
     return guess.encoding, _count_newlines(path)
 
 
+_ZIP = b"PK\x03\x04"
+_OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # .xls, .et, and password-protected .xlsx
+
+
+def _wrong_kind(path: Path, expected: str) -> ImportFailed | None:
+    """Why a file cannot be the ``expected`` kind ("text" or "xlsx") it is named as, judged
+    by its first bytes: empty, an Excel workbook named .csv, an old .xls or an encrypted
+    workbook; None when it may be."""
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(8)
+    except OSError as exc:
+        return ImportFailed(f"无法读取文件 {path.name}：{exc}")
+    if not head:
+        return ImportFailed(f"文件 {path.name} 是空的（0 字节），请确认导出或保存是否完成。")
+    if head.startswith(_OLE2):
+        return ImportFailed(
+            f"文件 {path.name} 是旧版 Excel（.xls）或 WPS 表格，或设置了打开密码：请在 Excel/WPS 中取消密码，"
+            f"另存为 .xlsx 或 CSV 后再导入。"
+        )
+    if expected == "text" and head.startswith(_ZIP):
+        return ImportFailed(
+            f"文件 {path.name} 实际是 Excel 工作簿（.xlsx），不是文本文件：请把扩展名改为 .xlsx 后再导入。"
+        )
+    return None
+
+
 def _decodes(sample: bytes, encoding: str) -> bool:
     try:
         codecs.getincrementaldecoder(encoding)().decode(sample, final=False)
@@ -94,6 +121,8 @@ def _count_newlines(path: Path) -> int:
 def open_delimited(
     path: Path, fmt: str, wanted: dict[str, str | None], max_len: int, options: QuestionOptions
 ) -> ImportBatch:
+    if (wrong := _wrong_kind(path, "text")) is not None:
+        raise wrong
     try:
         encoding, newlines = _detect_encoding(path)
     except OSError as exc:
@@ -169,6 +198,8 @@ def _broken_xlsx(path: Path, exc: BaseException, after_line: int | None = None) 
 def open_xlsx(path: Path, wanted: dict[str, str | None], max_len: int, options: QuestionOptions) -> ImportBatch:
     import openpyxl  # deferred: only imports need it
 
+    if (wrong := _wrong_kind(path, "xlsx")) is not None:
+        raise wrong
     if not zipfile.is_zipfile(path):
         raise _broken_xlsx(path, zipfile.BadZipFile("not a zip file"))
 
@@ -367,6 +398,8 @@ def _under_groups(groups: Sequence[Any], names: Sequence[Any]) -> list[Any] | No
 
 
 def open_jsonl(path: Path, wanted: dict[str, str | None], max_len: int) -> ImportBatch:
+    if (wrong := _wrong_kind(path, "text")) is not None:
+        raise wrong
     try:
         encoding, newlines = _detect_encoding(path)
     except OSError as exc:
