@@ -573,3 +573,10 @@ def test_a_workbook_named_csv_says_to_rename_it(tmp_path: Path) -> None:
     path.write_bytes(workbook.read_bytes())
     with pytest.raises(ImportFailed, match=r"汇总\.csv 实际是 Excel 工作簿（\.xlsx）.*扩展名改为 \.xlsx"):
         read(path)
+
+
+def test_csv_votes_grouped_in_thousands_keep_their_line(tmp_path: Path) -> None:
+    """Excel writes a formatted like count into a CSV as 「"1,234"」: the line is imported with
+    its votes (it was refused, 「点赞数必须是整数」, and the feedback left out)."""
+    path = write_csv(tmp_path / "f.csv", '内容,点赞\n想学太极拳,"1,234"\n想学八段锦,1.2万\n')
+    assert [(r.text, r.votes) for r in rows_of(read(path))] == [("想学太极拳", 1234), ("想学八段锦", 12000)]

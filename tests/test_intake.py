@@ -165,11 +165,12 @@ def test_submitter_is_kept_raw_for_the_store_to_hash() -> None:
 
 @pytest.mark.parametrize(
     ("votes", "expected"),
-    [(0, 0), (7, 7), (3.0, 3), ("12", 12), ("", 0), (None, 0)],
-    ids=["zero", "int", "integral-float", "digit-string", "empty-string", "none"],
+    [(0, 0), (7, 7), (3.0, 3), ("12", 12), ("", 0), (None, 0), ("1,234", 1234), ("１，２３４", 1234), ("1.2万", 12000)],
+    ids=["zero", "int", "integral-float", "digit-string", "empty-string", "none", "thousands", "thousands-fullwidth", "wan"],
 )
 def test_votes_accepted(votes: object, expected: int) -> None:
-    """Non-negative whole numbers are accepted."""
+    """Non-negative whole numbers are accepted, grouped in thousands (「1,234」, Excel's CSV of a
+    formatted number) or in 万 (「1.2万」, as message boards show likes)."""
     assert clean(votes=votes).votes == expected
 
 
@@ -183,8 +184,10 @@ def test_votes_accepted(votes: object, expected: int) -> None:
         ("很多", "type"),
         ([1], "type"),
         (float("nan"), "type"),
+        ("12,34", "type"),
+        ("1,2", "type"),
     ],
-    ids=["negative", "negative-string", "bool", "fraction", "words", "list", "nan"],
+    ids=["negative", "negative-string", "bool", "fraction", "words", "list", "nan", "misgrouped", "decimal-comma"],
 )
 def test_bad_votes_are_refused(votes: object, code: str) -> None:
     """Negative, boolean and non-integer votes are refused with a Chinese message."""

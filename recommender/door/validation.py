@@ -61,6 +61,8 @@ FUTURE_TOLERANCE = timedelta(days=1)
 #: Jaccard similarity of character bigrams above which two texts count as near-duplicates.
 NEAR_DUPLICATE_JACCARD = 0.8
 
+_GROUPED = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.0+)?")  # 1,234
+_WAN = re.compile(r"(\d{1,6}(?:\.\d{1,4})?)\s*万")  # 1.2万
 _EXCEL_EPOCH = datetime(1899, 12, 30)  # serial 1 = 1900-01-01 (with Excel's 1900 leap bug)
 _SPACES = re.compile(r" {2,}")
 _DATE_TEXT = re.compile(
@@ -203,7 +205,9 @@ def _validate_segment(segment: object, settings: Settings) -> str:
 
 
 def parse_votes(value: object) -> int:
-    """A vote count: an int ≥ 0 (an integral float or a digit string is accepted, not a bool)."""
+    """A vote count: an int ≥ 0 (an integral float or a digit string is accepted, not a bool).
+    A string may group thousands (「1,234」, as Excel writes a formatted number into a CSV) or
+    count in 万 (「1.2万」, as message boards show likes)."""
     if value is None:
         return 0
     if isinstance(value, bool):
@@ -216,6 +220,10 @@ def parse_votes(value: object) -> int:
         text = unicodedata.normalize("NFKC", value).strip()
         if not text:
             return 0
+        if _GROUPED.fullmatch(text):
+            text = text.replace(",", "")
+        if (wan := _WAN.fullmatch(text)) is not None:
+            return round(float(wan.group(1)) * 10_000)
         if not re.fullmatch(r"[+-]?\d+(?:\.0+)?", text):
             raise ValidationFailed(f"点赞数必须是整数，收到的是“{text[:20]}”。", field="votes", code="type")
         value = int(text.split(".")[0])
