@@ -149,14 +149,18 @@ def test_fit_reports_each_step_to_its_progress_callback():
     assert seen == list(FIT_STEPS)
 
 
-def test_training_shows_progress_on_stderr(env, store, tmp_path, capfd):
-    """`recommender train` (without -q) shows the fit's progress bar on stderr, stdout keeps the result."""
+def test_training_shows_progress_on_stderr(env, store, tmp_path, capfd, monkeypatch):
+    """`recommender train` (without -q) at a terminal shows the fit's progress bar on stderr,
+    stdout keeps the result."""
+    import sys
+
     from recommender.cli import main
     from tests.fixtures_organizer import theme_lines
 
     rows = [[text, f"2026-11-{1 + i % 28:02d} 10:{i % 60:02d}", "居民"] for i, (_, text) in enumerate(theme_lines())]
     assert main(["--quiet", "import", str(_csv(tmp_path / "all.csv", rows))]) == 0
     capfd.readouterr()
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)  # a person at a terminal
     assert main(["train"]) == 0
     out, err = capfd.readouterr()
     assert "训练模型" in err and "新模型" in out and "训练模型" not in out

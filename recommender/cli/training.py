@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from recommender.cli.common import EXIT_BUSY, EXIT_ERROR, EXIT_NOT_ENOUGH, log
+from recommender.cli.common import EXIT_BUSY, EXIT_ERROR, EXIT_NOT_ENOUGH, log, show_progress
 from recommender.config import Settings
 from recommender.errors import NotEnoughFeedback, RetrainInProgress
 
@@ -43,7 +43,7 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
     try:
         store.migrate()
         result = train_from_store(
-            store, settings, progress=not args.quiet, blas_threads=settings.train_threads or None,
+            store, settings, progress=show_progress(args), blas_threads=settings.train_threads or None,
             actor=console_actor(), force=getattr(args, "force", False),
         )
     except DaskTrainingError as exc:
@@ -54,6 +54,7 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
         _not_enough(exc, settings)
         return EXIT_NOT_ENOUGH
     except RetrainInProgress as exc:
+        log.info("retrain not started: another retrain is running (exit code %d)", EXIT_BUSY)
         print(f"没有重新训练：{exc}", file=sys.stderr)
         return EXIT_BUSY
     except OSError as exc:
@@ -84,6 +85,10 @@ def _not_enough(exc: NotEnoughFeedback, settings: Settings) -> None:
 
     current = ModelRegistry(Path(settings.models_dir)).current_version()
     rows, needed = exc.rows, exc.needed or settings.min_train_rows
+    log.info(
+        "retrain skipped: %d feedback lines, at least %d needed (RECOMMENDER_MIN_TRAIN_ROWS); %s (exit code %d)",
+        rows, needed, "no model yet" if current is None else f"model {current} stays current", EXIT_NOT_ENOUGH,
+    )
     if current is None:
         zh = "还没有模型：反馈够了、训练成功后才有主题建议。"
     else:
