@@ -54,7 +54,11 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
         _not_enough(exc, settings)
         return EXIT_NOT_ENOUGH
     except RetrainInProgress as exc:
-        log.info("retrain not started: another retrain is running (exit code %d)", EXIT_BUSY)
+        holder = getattr(exc, "holder", None) or {}
+        log.info(
+            "retrain not started: another retrain is running (since %s, pid %s on %s) (exit code %d)",
+            holder.get("started_at", "?"), holder.get("pid", "?"), holder.get("host", "?"), EXIT_BUSY,
+        )
         print(f"没有重新训练：{exc}", file=sys.stderr)
         return EXIT_BUSY
     except OSError as exc:
