@@ -109,3 +109,22 @@ def test_readme_backups_name_every_secret_the_service_keeps(client, settings):
     backups = _readme_paragraph("Backups")
     for name in kept | {"organizer_token"}:  # the token: made by `serve` when none is set
         assert f"feedback_data/{name}" in backups, name
+
+
+def test_a_restore_without_the_receipt_secret_is_logged_at_start(client, settings, store, caplog):
+    """The database restored without ``receipt_secret`` / ``submitter_salt``: the service says
+    which file is missing and how many lines need it, before it generates a new one."""
+    import logging
+
+    from recommender.service import RecommenderService
+
+    assert client.post("/api/feedback", json={"text": "想学书法", "submitter": "wx-1"}).status_code == 201
+    (settings.data_dir / "receipt_secret").unlink()
+    (settings.data_dir / "submitter_salt").unlink()
+    caplog.set_level(logging.INFO)
+    restored = RecommenderService(settings, store=store)
+    restored.start()
+    errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert any("receipt_secret is missing but 1 stored feedback lines" in m and "README: Backups" in m for m in errors), errors
+    assert any("submitter_salt is missing but 1 stored feedback lines" in m for m in errors), errors
+    assert not any("书法" in r.getMessage() for r in caplog.records)
