@@ -83,7 +83,8 @@ def test_the_scheduled_retrain_logs_lines_not_progress_bars(tmp_path) -> None:
 
     root = Path(__file__).resolve().parents[1]
     for unit in ("deploy/crontab", "deploy/recommender-retrain.service"):
-        assert "recommender -v train" in (root / unit).read_text(encoding="utf-8"), unit
+        text = (root / unit).read_text(encoding="utf-8")
+        assert "recommender -v train" in text and "/etc/night-school-recommender.env" in text, unit
     texts = [text for _, text in theme_lines()]
     data = tmp_path / "rows.csv"
     data.write_text("text,time\n" + "".join(f"{t},2026-11-{1 + i % 28:02d}\n" for i, t in enumerate(texts)), encoding="utf-8")
