@@ -32,6 +32,7 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
     from recommender.retrain.dask_engine import DaskTrainingError
     from recommender.door.screening import console_actor
     from recommender.store import FeedbackStore
+    from recommender.store.engine import missing_sqlite_file
     from recommender.retrain.pipeline import train_from_store
 
     overrides = {"train_engine": getattr(args, "engine", None), "dask_scheduler": getattr(args, "scheduler", None)}
@@ -39,7 +40,7 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
     if settings.dask_scheduler and settings.train_engine != "dask":
         print("错误：--scheduler 只能与 --engine dask 一起使用", file=sys.stderr)
         return EXIT_ERROR
-    missing = _missing_sqlite_file(settings.database_url)
+    missing = missing_sqlite_file(settings.database_url)
     if missing is not None:
         # A scheduled retrain in the wrong folder or without the service's environment would
         # create an empty database and "succeed" with exit code 2 every month.
@@ -91,18 +92,6 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
         f"（{result.kept_ids} 个沿用原编号），{result.n_noise} 条不属于任何主题，用时 {result.seconds:.1f} 秒"
     )
     return 0
-
-
-def _missing_sqlite_file(url: str) -> Path | None:
-    """The file of a SQLite URL when it does not exist (None for other databases)."""
-    from sqlalchemy.engine import make_url
-
-    parsed = make_url(url)
-    database = parsed.database
-    if parsed.get_backend_name() != "sqlite" or not database or database == ":memory:" or database.startswith("file:"):
-        return None
-    path = Path(database)
-    return None if path.exists() else path.absolute()
 
 
 def _not_enough(exc: NotEnoughFeedback, settings: Settings) -> None:
