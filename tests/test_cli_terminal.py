@@ -85,6 +85,11 @@ def test_the_scheduled_retrain_logs_lines_not_progress_bars(tmp_path) -> None:
     for unit in ("deploy/crontab", "deploy/recommender-retrain.service"):
         text = (root / unit).read_text(encoding="utf-8")
         assert "recommender -v train" in text and "/etc/night-school-recommender.env" in text, unit
+    # the dashboard's retrain (the same -v lines) starts feedback_data/retrain.log afresh: cron logs elsewhere
+    from recommender.retrain.runner import retrain_command
+
+    assert retrain_command()[-2:] == ["-v", "train"]
+    assert "feedback_data/retrain.log" not in (root / "deploy/crontab").read_text(encoding="utf-8").split("\n0 3")[1]
     texts = [text for _, text in theme_lines()]
     data = tmp_path / "rows.csv"
     data.write_text("text,time\n" + "".join(f"{t},2026-11-{1 + i % 28:02d}\n" for i, t in enumerate(texts)), encoding="utf-8")
