@@ -92,6 +92,11 @@ class DataSecret:
         self._value = value
 
     @property
+    def missing(self) -> bool:
+        """Not configured and not yet in its file: the first use will generate a new one."""
+        return self._value is None and not self.path.exists()
+
+    @property
     def value(self) -> str:
         if self._value is None:
             self._value, _ = load_or_create_secret(self.path)

@@ -129,3 +129,21 @@ def test_suggest_unknown_segment_is_an_error(env, tmp_path, capsys):
     """An unknown --segment is reported as an error, not a traceback."""
     code, _, err = run(capsys, "suggest", "--segment", "外星人")
     assert code == EXIT_ERROR and "外星人" in err
+
+
+def test_train_on_a_database_file_that_does_not_exist_fails_without_creating_it(settings, monkeypatch, tmp_path, capsys):
+    """A scheduled retrain run in the wrong folder or without the service's environment: exit
+    code 1 naming the file (a failure for cron and systemd), not an empty new database and
+    「只有 0 条反馈」 with exit code 2 (which the retrain unit counts as success)."""
+    missing = tmp_path / "elsewhere" / "feedback.db"
+    monkeypatch.setenv("RECOMMENDER_DATABASE_URL", f"sqlite:///{missing}")
+    monkeypatch.setenv("RECOMMENDER_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("RECOMMENDER_MODELS_DIR", str(settings.models_dir))
+    get_settings.cache_clear()
+    try:
+        assert main(["--quiet", "train"]) == EXIT_ERROR
+    finally:
+        get_settings.cache_clear()
+    err = capsys.readouterr().err
+    assert f"数据库文件 {missing} 不存在" in err and "RECOMMENDER_DATABASE_URL" in err
+    assert not missing.exists() and not missing.parent.exists()

@@ -8,6 +8,7 @@ why a command failed.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from argparse import Namespace
@@ -70,3 +71,43 @@ def test_import_shows_its_summary_without_info_lines(tmp_path) -> None:
     verbose = _import(tmp_path, "-v")
     assert "已存在跳过：1 行" in verbose.stdout
     assert " INFO recommender: import rows.csv" in verbose.stderr
+
+
+def test_the_scheduled_retrain_logs_lines_not_progress_bars(tmp_path) -> None:
+    """deploy/crontab and the systemd unit run `recommender -v train` into a log: timestamped
+    English lines with the counts, the time taken and the version made current; no progress
+    bar redraws (stderr is not a terminal), no feedback text."""
+    from pathlib import Path
+
+    from tests.fixtures_organizer import theme_lines
+
+    root = Path(__file__).resolve().parents[1]
+    for unit in ("deploy/crontab", "deploy/recommender-retrain.service"):
+        text = (root / unit).read_text(encoding="utf-8")
+        assert "recommender -v train" in text and "/etc/night-school-recommender.env" in text, unit
+    # the dashboard's retrain (the same -v lines) starts feedback_data/retrain.log afresh: cron logs elsewhere
+    from recommender.retrain.runner import retrain_command
+
+    assert retrain_command()[-2:] == ["-v", "train"]
+    assert "feedback_data/retrain.log" not in (root / "deploy/crontab").read_text(encoding="utf-8").split("\n0 3")[1]
+    texts = [text for _, text in theme_lines()]
+    data = tmp_path / "rows.csv"
+    data.write_text("text,time\n" + "".join(f"{t},2026-11-{1 + i % 28:02d}\n" for i, t in enumerate(texts)), encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RECOMMENDER_")}
+    env.update(
+        RECOMMENDER_DATABASE_URL=f"sqlite:///{tmp_path / 'f.db'}",
+        RECOMMENDER_DATA_DIR=str(tmp_path / "data"),
+        RECOMMENDER_MODELS_DIR=str(tmp_path / "models"),
+    )
+    subprocess.run([sys.executable, "-m", "recommender", "-q", "import", str(data)], env=env, timeout=120, check=True,
+                   capture_output=True)
+    run = subprocess.run([sys.executable, "-m", "recommender", "-v", "train"], capture_output=True, text=True,
+                         env=env, timeout=300, check=True)
+    assert "\r" not in run.stderr and "训练模型" not in run.stderr and "分词" not in run.stderr, run.stderr
+    current = (tmp_path / "models" / "CURRENT").read_text(encoding="utf-8").strip()
+    published = [line for line in run.stderr.splitlines() if f"model {current} is current: {len(texts)} lines" in line]
+    assert published and " INFO recommender." in published[0], run.stderr
+    assert re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", published[0]) and re.search(r"\d\.\ds;", published[0])
+    assert f"published model version {current} in {tmp_path / 'models' / current} " in run.stderr  # where it went
+    assert not [t for t in texts if t in run.stderr]
+    assert f"新模型 {current} 已启用" in run.stdout

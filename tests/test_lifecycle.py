@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -459,7 +461,10 @@ def test_concurrent_retrains_second_gets_retrain_in_progress(registry: ModelRegi
         with retrain_lock(registry.lock_path):
             pytest.fail("the lock should be held by the other process")
     message = str(caught.value)
-    assert f"pid {lock_holder.pid}" in message and "started by cron" in message
+    assert f"进程 {lock_holder.pid}" in message and "由 cron 启动" in message
+    # one language per message (README, Command line): only the host name, the owner and UTC as typed
+    rest = message.replace(socket.gethostname(), "").replace("cron", "").replace("UTC", "")
+    assert not re.search(r"[A-Za-z]{3,}", rest), message
     assert caught.value.holder["pid"] == lock_holder.pid
 
 
@@ -483,7 +488,7 @@ def test_lock_released_on_exception_and_exclusive_in_process(registry: ModelRegi
     """The lock is exclusive even within one process and is released when the block raises."""
     with pytest.raises(KeyError):
         with retrain_lock(registry.lock_path):
-            with pytest.raises(RetrainInProgress, match="holder|pid"):
+            with pytest.raises(RetrainInProgress, match="进程"):
                 with retrain_lock(registry.lock_path):
                     pass
             raise KeyError("boom")

@@ -85,3 +85,46 @@ def trained_model_service(service, settings):
     train_from_store(service.store, settings, progress=False)
     service.refresh_model()
     return service
+
+
+def _readme_paragraph(title: str) -> str:
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    start = text.index(f"- **{title}.**")
+    return text[start:text.index("\n- **", start + 1)]
+
+
+def test_readme_backups_name_every_secret_the_service_keeps(client, settings):
+    """Restoring a backup as README says keeps receipt codes working: every file the service
+    generates in the data folder (salt, receipt secret, session secret, organizer token) is
+    named in the Backups paragraph."""
+    from tests.conftest import ORGANIZER_TOKEN
+
+    answer = client.post("/api/feedback", json={"text": "想学太极拳，周末上课"})
+    assert answer.status_code == 201 and answer.json()["receipt"]
+    client.post("/organizer/login", data={"token": ORGANIZER_TOKEN, "next": "/organizer"}, follow_redirects=False)
+    kept = {p.name for p in settings.data_dir.iterdir() if not p.name.startswith("feedback.db")}
+    assert {"submitter_salt", "receipt_secret", "session_secret"} <= kept
+    backups = _readme_paragraph("Backups")
+    for name in kept | {"organizer_token"}:  # the token: made by `serve` when none is set
+        assert f"feedback_data/{name}" in backups, name
+
+
+def test_a_restore_without_the_receipt_secret_is_logged_at_start(client, settings, store, caplog):
+    """The database restored without ``receipt_secret`` / ``submitter_salt``: the service says
+    which file is missing and how many lines need it, before it generates a new one."""
+    import logging
+
+    from recommender.service import RecommenderService
+
+    assert client.post("/api/feedback", json={"text": "想学书法", "submitter": "wx-1"}).status_code == 201
+    (settings.data_dir / "receipt_secret").unlink()
+    (settings.data_dir / "submitter_salt").unlink()
+    caplog.set_level(logging.INFO)
+    restored = RecommenderService(settings, store=store)
+    restored.start()
+    errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert any("receipt_secret is missing but 1 stored feedback lines" in m and "README: Backups" in m for m in errors), errors
+    assert any("submitter_salt is missing but 1 stored feedback lines" in m for m in errors), errors
+    assert not any("书法" in r.getMessage() for r in caplog.records)

@@ -129,6 +129,27 @@ def test_train_on_a_small_store_without_a_model_says_so(env, store, tmp_path, ca
     assert "保持不变" not in zh
 
 
+def test_a_skipped_or_refused_retrain_leaves_an_english_log_line(env, store, tmp_path, capsys, caplog):
+    """`-v train` (the scheduled retrain) logs why nothing was trained: too few lines (exit 2)
+    or another retrain holding the lock (exit 3), with the holder; no feedback text."""
+    import logging
+
+    from recommender.cli import EXIT_BUSY, EXIT_NOT_ENOUGH, main
+    from recommender.retrain.lock import retrain_lock
+    from recommender.retrain.pipeline import lock_path
+
+    main(["--quiet", "import", str(_csv(tmp_path / "few.csv", [["想学公文写作格式", "2026-11-01 10:00", "网格员"]]))])
+    caplog.set_level(logging.INFO)
+    assert main(["-v", "train"]) == EXIT_NOT_ENOUGH
+    assert "retrain skipped: 1 feedback lines, at least 30 needed (RECOMMENDER_MIN_TRAIN_ROWS); no model yet" in caplog.text
+    caplog.clear()
+    with retrain_lock(lock_path(env), owner="cron") as holder:
+        assert main(["-v", "train"]) == EXIT_BUSY
+    assert f"retrain not started: another retrain is running (since {holder['started_at']}, pid {holder['pid']}" in caplog.text
+    assert "公文" not in caplog.text
+    capsys.readouterr()
+
+
 def test_quiet_means_no_info_lines(env, store, tmp_path, capfd):
     """-q: no INFO log lines and no progress bars on either stream."""
     from recommender.cli import main
@@ -149,14 +170,18 @@ def test_fit_reports_each_step_to_its_progress_callback():
     assert seen == list(FIT_STEPS)
 
 
-def test_training_shows_progress_on_stderr(env, store, tmp_path, capfd):
-    """`recommender train` (without -q) shows the fit's progress bar on stderr, stdout keeps the result."""
+def test_training_shows_progress_on_stderr(env, store, tmp_path, capfd, monkeypatch):
+    """`recommender train` (without -q) at a terminal shows the fit's progress bar on stderr,
+    stdout keeps the result."""
+    import sys
+
     from recommender.cli import main
     from tests.fixtures_organizer import theme_lines
 
     rows = [[text, f"2026-11-{1 + i % 28:02d} 10:{i % 60:02d}", "居民"] for i, (_, text) in enumerate(theme_lines())]
     assert main(["--quiet", "import", str(_csv(tmp_path / "all.csv", rows))]) == 0
     capfd.readouterr()
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)  # a person at a terminal
     assert main(["train"]) == 0
     out, err = capfd.readouterr()
     assert "训练模型" in err and "新模型" in out and "训练模型" not in out

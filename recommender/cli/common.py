@@ -58,6 +58,15 @@ def terminal_log_level(args, configured: str) -> str:
     return TERMINAL_LEVEL if quieter else level
 
 
+def show_progress(args) -> bool:
+    """Progress bars go to a person at a terminal: never with ``-q``, and never when stderr is
+    a file or a pipe (a scheduled retrain's log gets the ``-v`` log lines, not ``\r`` redraws)."""
+    if getattr(args, "quiet", False):
+        return False
+    isatty = getattr(sys.stderr, "isatty", None)
+    return bool(isatty and isatty())
+
+
 def local_time(value: object, settings: Settings) -> str:
     """A stored ISO time as the organizers read it: ``YYYY-MM-DD HH:MM`` in RECOMMENDER_TIMEZONE."""
     from recommender.web.timefmt import to_local

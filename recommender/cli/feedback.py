@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from recommender.cli.common import EXIT_ERROR, log, open_service
+from recommender.cli.common import EXIT_ERROR, log, open_service, show_progress
 from recommender.config import Settings
 from recommender.errors import ImportFailed, ValidationFailed
 
@@ -83,7 +83,7 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
             pending_fill.clear()
 
     try:
-        for item in tqdm(batch, desc=f"导入 {path.name}", unit="行", disable=args.quiet):
+        for item in tqdm(batch, desc=f"导入 {path.name}", unit="行", disable=not show_progress(args)):
             if not isinstance(item, ImportedRow):
                 rejected.append((item.line, item.reason))
                 continue

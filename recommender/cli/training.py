@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from recommender.cli.common import EXIT_BUSY, EXIT_ERROR, EXIT_NOT_ENOUGH, log
+from recommender.cli.common import EXIT_BUSY, EXIT_ERROR, EXIT_NOT_ENOUGH, log, show_progress
 from recommender.config import Settings
 from recommender.errors import NotEnoughFeedback, RetrainInProgress
 
@@ -32,6 +32,7 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
     from recommender.retrain.dask_engine import DaskTrainingError
     from recommender.door.screening import console_actor
     from recommender.store import FeedbackStore
+    from recommender.store.engine import missing_sqlite_file
     from recommender.retrain.pipeline import train_from_store
 
     overrides = {"train_engine": getattr(args, "engine", None), "dask_scheduler": getattr(args, "scheduler", None)}
@@ -39,11 +40,22 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
     if settings.dask_scheduler and settings.train_engine != "dask":
         print("错误：--scheduler 只能与 --engine dask 一起使用", file=sys.stderr)
         return EXIT_ERROR
+    missing = missing_sqlite_file(settings.database_url)
+    if missing is not None:
+        # A scheduled retrain in the wrong folder or without the service's environment would
+        # create an empty database and "succeed" with exit code 2 every month.
+        log.error("retrain failed: the SQLite database %s does not exist (RECOMMENDER_DATABASE_URL, working folder)", missing)
+        print(
+            f"重新训练失败：数据库文件 {missing} 不存在。请检查 RECOMMENDER_DATABASE_URL 和当前目录"
+            "（定时任务要在服务的目录、用服务的环境变量运行）。",
+            file=sys.stderr,
+        )
+        return EXIT_ERROR
     store = FeedbackStore(settings.database_url)
     try:
         store.migrate()
         result = train_from_store(
-            store, settings, progress=not args.quiet, blas_threads=settings.train_threads or None,
+            store, settings, progress=show_progress(args), blas_threads=settings.train_threads or None,
             actor=console_actor(), force=getattr(args, "force", False),
         )
     except DaskTrainingError as exc:
@@ -54,6 +66,11 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
         _not_enough(exc, settings)
         return EXIT_NOT_ENOUGH
     except RetrainInProgress as exc:
+        holder = getattr(exc, "holder", None) or {}
+        log.info(
+            "retrain not started: another retrain is running (since %s, pid %s on %s) (exit code %d)",
+            holder.get("started_at", "?"), holder.get("pid", "?"), holder.get("host", "?"), EXIT_BUSY,
+        )
         print(f"没有重新训练：{exc}", file=sys.stderr)
         return EXIT_BUSY
     except OSError as exc:
@@ -84,6 +101,10 @@ def _not_enough(exc: NotEnoughFeedback, settings: Settings) -> None:
 
     current = ModelRegistry(Path(settings.models_dir)).current_version()
     rows, needed = exc.rows, exc.needed or settings.min_train_rows
+    log.info(
+        "retrain skipped: %d feedback lines, at least %d needed (RECOMMENDER_MIN_TRAIN_ROWS); %s (exit code %d)",
+        rows, needed, "no model yet" if current is None else f"model {current} stays current", EXIT_NOT_ENOUGH,
+    )
     if current is None:
         zh = "还没有模型：反馈够了、训练成功后才有主题建议。"
     else:

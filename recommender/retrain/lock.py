@@ -35,16 +35,15 @@ def _read_holder(path: Path) -> dict[str, Any] | None:
 
 
 def _busy_message(holder: dict[str, Any] | None) -> str:
+    """The busy message in Chinese (shown by the CLI, the dashboard and the API): who holds the lock."""
     if not holder:
-        detail = "another retrain is already running; its holder is unknown"
-    else:
-        detail = (
-            f"another retrain is already running since {holder.get('started_at', '?')}, "
-            f"pid {holder.get('pid', '?')} on {holder.get('host', '?')}"
-        )
-        if holder.get("owner"):
-            detail += f", started by {holder['owner']}"
-    return f"另一个重新训练正在进行中 ({detail})"
+        return "另一个重新训练正在进行中（不知道是哪个进程）"
+    detail = (
+        f"开始于 {holder.get('started_at', '?')}，进程 {holder.get('pid', '?')}，主机 {holder.get('host', '?')}"
+    )
+    if holder.get("owner"):
+        detail += f"，由 {holder['owner']} 启动"
+    return f"另一个重新训练正在进行中（{detail}）"
 
 
 @contextmanager

@@ -385,7 +385,7 @@ class ModelRegistry:
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
-        logger.info("published model version %s (parent %s)", version, parent)
+        logger.info("published model version %s in %s (parent %s)", version, self.models_dir / version, parent)
         if make_current:
             self._write_pointer(version)
         return version

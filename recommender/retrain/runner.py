@@ -1,5 +1,5 @@
 """A retrain started from the web (dashboard or ``POST /api/admin/retrain``): ``recommender
-train`` as a child process, one at a time, reaped by a thread; its output goes to
+-v train`` as a child process, one at a time, reaped by a thread; its output goes to
 ``<data_dir>/retrain.log``. The child takes the retrain lock itself; the runner checks it
 first so that a retrain already running elsewhere (cron, a console) is refused at once.
 
@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 
 def retrain_command() -> list[str]:
     """The retrain child process (tests replace it with a short script)."""
-    return [sys.executable, "-m", "recommender", "train"]
+    return [sys.executable, "-m", "recommender", "-v", "train"]  # -v: the log's time-stamped lines
 
 
 def retrain_env(settings: Settings) -> dict[str, str]:

@@ -64,6 +64,7 @@ class RecommenderService:
         data = Path(settings.data_dir)
         salt = DataSecret(data / "submitter_salt", settings.submitter_salt)
         receipt_secret = DataSecret(data / "receipt_secret")
+        self._secrets = (receipt_secret, salt)
         self.serving = ModelServing(self.store, settings.models_dir, poll_seconds=settings.model_poll_seconds)
         self.view = DemandView(settings, self.store, self.serving)
         self.intake = Intake(settings, self.store, self.serving, salt=salt, receipt_secret=receipt_secret)
@@ -95,6 +96,7 @@ class RecommenderService:
         """Migrate the schema and load the current model if there is one (and run it once, so
         the tokenizer's dictionaries load now rather than in the first assignment pass)."""
         self.store.migrate()
+        self._check_secrets()
         self.serving.closed = False  # an app started again after it stopped (tests) serves again
         served = self.refresh_model()
         self.moderation.quotes.catch_up()  # a scrub a killed process did not finish
@@ -103,6 +105,23 @@ class RecommenderService:
                 served.assign(["预热"])
             except Exception:  # a broken model shows at the first real pass, logged there
                 log.debug("model warm-up failed", exc_info=True)
+
+    def _check_secrets(self) -> None:
+        """A restored database without its data-folder secrets: say so before a new secret is
+        made (receipt codes stop being found, repeats are no longer recognised)."""
+        missing = [secret for secret in self._secrets if secret.missing]
+        if not missing:
+            return
+        counts = self.store.keyed_line_counts()
+        for secret in missing:
+            if counts.get(secret.path.name):
+                log.error(
+                    "%s is missing but %d stored feedback lines were keyed with it: a new one will be "
+                    "generated and those lines' %s; restore the file from the backup (README: Backups)",
+                    secret.path, counts[secret.path.name],
+                    "receipt codes will not be found" if secret.path.name == "receipt_secret"
+                    else "submitters will not be recognised again",
+                )
 
     def close(self) -> None:
         self.stop_intake()  # queued lines are stored before the engine goes

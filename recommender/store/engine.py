@@ -84,6 +84,17 @@ def _sqlite_on_connect(dbapi_connection, _record) -> None:
     cursor.close()
 
 
+def missing_sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite URL when it does not exist yet (None for other databases): a
+    command that only reads (``train``) refuses it rather than create an empty store."""
+    parsed = make_url(url)
+    database = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    path = Path(database)
+    return None if path.exists() else path.absolute()
+
+
 class StoreEngine:
     """One SQLAlchemy engine, the write transaction and what every area shares."""
 

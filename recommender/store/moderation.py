@@ -113,6 +113,15 @@ class ModerationTables(StoreEngine):
                 found.update(r.text for r in rows)
         return found
 
+    def keyed_line_counts(self) -> dict[str, int]:
+        """How many stored lines carry a receipt hash and a submitter hash: lines that need the
+        data folder's ``receipt_secret`` and ``submitter_salt`` to be found again."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(func.count(feedback.c.receipt_hash), func.count(feedback.c.submitter_hash))
+            ).one()
+        return {"receipt_secret": int(row[0]), "submitter_salt": int(row[1])}
+
     def by_receipt(self, receipt_hash: str) -> StoredFeedback | None:
         with self.engine.connect() as conn:
             row = conn.execute(select(feedback).where(feedback.c.receipt_hash == receipt_hash)).first()
