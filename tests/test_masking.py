@@ -12,6 +12,7 @@ MASKED = [
     # mobile numbers
     ("mobile-plain", "我的手机13812345678有事联系", "我的手机[手机号]有事联系"),
     ("mobile-dashes", "电话138-1234-5678", "电话[手机号]"),
+    ("mobile-dots", "电话138.1234.5678", "电话[手机号]"),
     ("mobile-spaces", "手机号 138 1234 5678 谢谢", "手机号 [手机号] 谢谢"),
     ("mobile-plus86", "+8613912345678", "[手机号]"),
     ("mobile-plus86-space", "打 +86 159 1234 5678 找我", "打 [手机号] 找我"),
@@ -90,6 +91,8 @@ UNCHANGED = [
     ("ordinary-name-words", "老师讲得很好，张弛有度"),
     ("ordinary-contact-word", "联系人都不在办公室"),
     ("version", "WPS 2019版本怎么用"),
+    ("version-dotted", "升级到13.1.2版本后打不开"),
+    ("decimal", "比例是1.38，面积138.5平方米"),
     ("temperature", "今天37度太热了"),
     ("placeholder-already", "我叫[姓名]，电话[手机号]"),
     ("plain-text", "希望下次讲讲消防安全知识"),
