@@ -65,7 +65,11 @@ def live_server(tmp_path_factory):
 
     port = _free_port()
     config = uvicorn.Config(
-        create_app(settings), host="127.0.0.1", port=port, log_level="warning", ws="none", lifespan="on"
+        create_app(settings), host="127.0.0.1", port=port, log_level="warning", ws="none", lifespan="on",
+        # Playwright's request context reuses idle connections; with uvicorn's 5 s keep-alive a
+        # request sent as the server closes an idle one reads ECONNRESET (seen once under load,
+        # after a retrain's POST took seconds). Browsers and proxies retry that; the tests don't.
+        timeout_keep_alive=120,
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="uvicorn-browser-test", daemon=True)
