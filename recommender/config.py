@@ -133,6 +133,14 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="Address `serve` listens on.")
     port: int = Field(8000, ge=1, le=65535, description="Port `serve` listens on.")
     workers: int = Field(1, ge=1, description="Number of uvicorn worker processes for `serve`.")
+    keep_alive: int = Field(
+        5, ge=1, le=3600,
+        description=(
+            "Seconds `serve` keeps an idle HTTP connection open (uvicorn's keep-alive, 5 by default). Behind a "
+            "load balancer or reverse proxy that reuses connections, set it above the proxy's idle timeout, "
+            "or the proxy can send on a connection the service is closing (sporadic 502s)."
+        ),
+    )
     poster_font: str | None = Field(
         None,
         description=(

@@ -13,7 +13,8 @@ PHONE = "13812345678"
 
 
 def test_organizer_adds_an_expert_and_sees_them_on_the_matching_card(live_server, page):
-    """Log in, add 赵站长 (消防安全) in 专家库; the list masks the phone; the fire card names him,
+    """Log in, add 赵站长 (消防安全) in 专家库 (a refused add comes back to the page's form with
+    what was typed, and reloads as the page); the list masks the phone; the fire card names him,
     another card says 需要邀请讲师."""
     response = page.goto(f"{live_server}/organizer/experts")
     assert response.status == 401
@@ -26,8 +27,15 @@ def test_organizer_adds_an_expert_and_sees_them_on_the_matching_card(live_server
     page.get_by_label("可授课程").fill("消防安全、灭火器使用")
     page.get_by_label("联系方式").fill("随便")
     page.get_by_role("button", name="添加专家").click()
+    page.wait_for_url(f"{live_server}/organizer/experts#add-expert")  # back on the page, not the POST's
     assert "联系方式" in page.locator(".form-error").inner_text()
     assert page.get_by_label("可授课程").input_value() == "消防安全、灭火器使用"  # kept as typed
+    reloaded = page.reload()  # a reload shows the page again: no resubmission, no one-time error
+    assert reloaded.status == 200 and page.locator(".form-error").count() == 0
+    assert page.locator("table.experts").count() == 0  # nothing was added
+    page.get_by_label("姓名").fill("赵站长")
+    page.get_by_label("部门").fill("区消防救援站")
+    page.get_by_label("可授课程").fill("消防安全、灭火器使用")
     page.get_by_label("联系方式").fill(PHONE)
     page.get_by_role("button", name="添加专家").click()
     page.wait_for_url(f"{live_server}/organizer/experts")

@@ -11,6 +11,7 @@ import pytest
 from recommender.cli import EXIT_ERROR, EXIT_NOT_ENOUGH, main
 from recommender.config import get_settings
 from recommender.retrain.registry import ModelRegistry
+from recommender.retrain.runner import FROM_WEB, STARTED_FROM
 from tests.feedback_corpus import feedback_rows
 
 
@@ -97,7 +98,7 @@ def test_train_refuses_with_too_little_feedback(env, tmp_path, capsys):
     assert ModelRegistry(env.models_dir).current_version() is None
 
 
-def test_train_suggest_and_models(env, tmp_path, capsys):
+def test_train_suggest_and_models(env, tmp_path, capsys, monkeypatch):
     """After import and train: suggest prints the INTERFACE JSON; models list/show/rollback work."""
     end = datetime.now(timezone.utc) - timedelta(days=1)
     run(capsys, "import", str(write_csv(tmp_path / "all.csv", feedback_rows(seed=14, end=end))),
@@ -111,8 +112,12 @@ def test_train_suggest_and_models(env, tmp_path, capsys):
     code, out, _ = run(capsys, "suggest", "--top", "2")
     assert code == 0 and "1." in out and "为什么：" in out and "人提出" in out
     code, out, _ = run(capsys, "train")
-    assert code == 0 and "没有新的反馈" in out and first in out
+    assert code == 0 and "没有新的反馈" in out and first in out and "请加 --force" in out
     assert ModelRegistry(env.models_dir).current_version() == first
+    monkeypatch.setenv(STARTED_FROM, FROM_WEB)  # as the dashboard's retrain child: no option to name
+    code, out, _ = run(capsys, "train")
+    assert code == 0 and "没有新的反馈" in out and "--force" not in out
+    monkeypatch.delenv(STARTED_FROM)
     assert run(capsys, "train", "--force")[0] == 0
     assert ModelRegistry(env.models_dir).current_version() != first
     code, out, _ = run(capsys, "models", "list")

@@ -73,10 +73,11 @@ def test_import_shows_its_summary_without_info_lines(tmp_path) -> None:
     assert " INFO recommender: import rows.csv" in verbose.stderr
 
 
-def test_the_scheduled_retrain_logs_lines_not_progress_bars(tmp_path) -> None:
-    """deploy/crontab and the systemd unit run `recommender -v train` into a log: timestamped
+def test_the_scheduled_retrain_and_purge_log_lines_not_progress_bars(tmp_path) -> None:
+    """deploy/crontab and the systemd units run `recommender -v train` into a log: timestamped
     English lines with the counts, the time taken and the version made current; no progress
-    bar redraws (stderr is not a terminal), no feedback text."""
+    bar redraws (stderr is not a terminal), no feedback text. The purge, too (`-v purge`): a
+    time-stamped line of what it deleted and folded, counts and months only."""
     from pathlib import Path
 
     from tests.fixtures_organizer import theme_lines
@@ -111,3 +112,19 @@ def test_the_scheduled_retrain_logs_lines_not_progress_bars(tmp_path) -> None:
     assert f"published model version {current} in {tmp_path / 'models' / current} " in run.stderr  # where it went
     assert not [t for t in texts if t in run.stderr]
     assert f"新模型 {current} 已启用" in run.stdout
+
+
+    # The scheduled purge, likewise: `-v` into its own log, a time-stamped line of what it did.
+    for unit in ("deploy/crontab", "deploy/recommender-purge.service"):
+        text = (root / unit).read_text(encoding="utf-8")
+        assert "recommender -v purge" in text and "--quiet purge" not in text, unit
+    assert "feedback_data/purge.log" in (root / "deploy/crontab").read_text(encoding="utf-8").split("\n0 4")[1]
+    env["RECOMMENDER_RETENTION_MONTHS"] = "1"  # the lines of 2026-11 are past it from 2027-01 on
+    purge = subprocess.run([sys.executable, "-m", "recommender", "-v", "purge", "--dry-run"], capture_output=True,
+                           text=True, env=env, timeout=300, check=True)
+    done = [line for line in purge.stderr.splitlines() if "INFO recommender" in line and "purge (dry run): " in line]
+    assert done and re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", done[0]), purge.stderr
+    assert re.search(r"purge \(dry run\): \d+ lines submitted before \d{4}-\d\d-01 would be deleted", done[0])
+    assert "monthly counts (retention 1 months)" in done[0]
+    assert not [t for t in texts if t in purge.stderr]
+    assert "试运行" in purge.stdout

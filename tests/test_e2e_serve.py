@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -41,9 +42,10 @@ class Server:
         return self.log.read_text(encoding="utf-8", errors="replace")
 
 
-@pytest.fixture
-def server(tmp_path, store_url):
-    """`python -m recommender serve --port P` on a free port with a temporary data folder (always stopped)."""
+@contextmanager
+def serving(tmp_path, store_url, **settings: str):
+    """`python -m recommender serve --port P` on a free port with a temporary data folder and
+    ``settings`` (RECOMMENDER_* variables) beside the test's (always stopped)."""
     port = free_port()
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("RECOMMENDER_")},
@@ -53,6 +55,7 @@ def server(tmp_path, store_url):
         "RECOMMENDER_ORGANIZER_TOKENS": "e2e-organizer-token",
         "RECOMMENDER_LOG_LEVEL": "INFO",
         "PYTHONUNBUFFERED": "1",
+        **settings,
     }
     log = tmp_path / "serve.log"
     with log.open("wb") as sink:
@@ -85,6 +88,13 @@ def server(tmp_path, store_url):
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=15)
+
+
+@pytest.fixture
+def server(tmp_path, store_url):
+    """The service with the test's settings (see :func:`serving`)."""
+    with serving(tmp_path, store_url) as srv:
+        yield srv
 
 
 def test_form_submission_through_the_real_server_is_stored(server):
@@ -133,3 +143,39 @@ def test_server_shuts_down_gracefully_on_sigterm(server):
     # uvicorn re-raises the signal after a graceful shutdown, so -SIGTERM is a clean exit too.
     assert server.process.wait(timeout=15) in (0, -signal.SIGTERM), server.output()
     assert "Application shutdown complete" in server.output()
+
+
+def _idle_connection_closed_after(base_url: str, seconds: float) -> bool:
+    """One request on a kept-alive connection, then ``seconds`` idle: whether the service has
+    closed the connection by then."""
+    host, port = base_url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: e2e\r\n\r\n")
+        answer = b""
+        while not answer.endswith(b'{"status":"ok"}'):
+            chunk = sock.recv(4096)
+            assert chunk, answer
+            answer += chunk
+        assert answer.startswith(b"HTTP/1.1 200")
+        time.sleep(seconds)
+        sock.settimeout(0.5)
+        try:
+            return sock.recv(4096) == b""  # the service's FIN
+        except TimeoutError:
+            return False  # still open
+        except ConnectionResetError:
+            return True
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_serve_keeps_idle_connections_as_long_as_the_keep_alive_setting(tmp_path, store_url, workers):
+    """RECOMMENDER_KEEP_ALIVE reaches uvicorn with one worker and with several: set to 1 s, an
+    idle connection is closed after 2.5 s (uvicorn's own 5 s would keep it); at 8 s it is still
+    open after 6 s (uvicorn's own 5 s would have closed it)."""
+    (tmp_path / "short").mkdir()
+    with serving(tmp_path / "short", store_url, RECOMMENDER_KEEP_ALIVE="1", RECOMMENDER_WORKERS=workers) as srv:
+        assert _idle_connection_closed_after(srv.base_url, 2.5), srv.output()
+    if workers == "1":  # the same setting: once is enough for the longer wait
+        (tmp_path / "long").mkdir()
+        with serving(tmp_path / "long", store_url, RECOMMENDER_KEEP_ALIVE="8") as srv:
+            assert not _idle_connection_closed_after(srv.base_url, 6), srv.output()

@@ -213,18 +213,75 @@ def test_dashboard_add_edit_delete(client):
 
 
 def test_dashboard_refused_form_keeps_what_was_typed(client):
-    """A bad contact: 422 with the message and every field as typed; without CSRF: 403."""
+    """A bad contact: 303 back to the list's add form (Post/Redirect/Get: a reload or a bookmark
+    is that page, not the POST-only URL) with the message and every field as typed, once; without
+    CSRF: 403."""
     csrf = _login(client)
     form = {"csrf_token": csrf, "name": "王医生", "department": "卫生站", "subjects": "急救", "contact": "随时找我"}
-    response = client.post("/organizer/experts", data=form)
-    assert response.status_code == 422
-    page = parse_html(response.text)
+    response = client.post("/organizer/experts", data=form, follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"] == "/organizer/experts#add-expert"
+    shown = client.get(response.headers["location"])
+    assert shown.status_code == 200
+    page = parse_html(shown.text)
     assert page.find("input", name="contact").get("value") == "随时找我"
     assert page.find("input", name="subjects").get("value") == "急救"
+    assert page.find("input", name="name").get("value") == "王医生"
     assert "联系方式" in page.find("p", **{"class": "form-error"}).text
+    assert page.find("div", class_="flash--error") is None  # said once, in the form
+    reloaded = parse_html(client.get("/organizer/experts").text)
+    assert reloaded.find("p", **{"class": "form-error"}) is None
+    assert reloaded.find("input", name="contact").get("value") == ""
     assert client.post("/organizer/experts", data={**form, "csrf_token": "x"}).status_code == 403
     assert client.get("/api/experts", headers={"Authorization": f"Bearer {ORGANIZER_TOKEN}"}).json()["experts"] == []
     assert client.get("/organizer/experts/999/edit").status_code == 404
+
+
+def test_dashboard_refused_edit_goes_back_to_the_edit_page_with_what_was_typed(client):
+    """A refused edit: 303 to that expert's edit page with the message and the fields as typed
+    (not the stored ones); reloading it shows the stored expert; nothing is saved; another
+    expert's edit page does not show it."""
+    csrf = _login(client)
+    stored = {"csrf_token": csrf, "name": "王医生", "department": "卫生站", "subjects": "急救", "contact": PHONE}
+    client.post("/organizer/experts", data=stored)
+    client.post("/organizer/experts", data={**stored, "name": "李老师"})
+    ids = re.findall(r'data-expert-id="(\d+)"', client.get("/organizer/experts").text)
+    eid, other = ids[0], ids[1]
+    typed = {**stored, "department": "社区卫生服务中心", "contact": "随时找我"}
+    refused = client.post(f"/organizer/experts/{eid}", data=typed, follow_redirects=False)
+    assert refused.status_code == 303 and refused.headers["location"] == f"/organizer/experts/{eid}/edit"
+    page = parse_html(client.get(refused.headers["location"]).text)
+    assert page.find("input", name="department").get("value") == "社区卫生服务中心"
+    assert page.find("input", name="contact").get("value") == "随时找我"
+    assert "联系方式" in page.find("p", **{"class": "form-error"}).text
+    again = parse_html(client.get(f"/organizer/experts/{eid}/edit").text)
+    assert again.find("input", name="department").get("value") == "卫生站" and again.find("p", class_="form-error") is None
+    client.post(f"/organizer/experts/{eid}", data=typed)
+    assert parse_html(client.get(f"/organizer/experts/{other}/edit").text).find("p", class_="form-error") is None
+    assert "社区卫生服务中心" not in client.get("/organizer/experts").text
+
+
+def test_dashboard_refused_form_with_a_subjects_line_too_long_to_carry_says_so(client):
+    """What a refused form carries back rides in a cookie (at most 4 KB): a subjects line too long
+    for it is left out and the message says to type it again, rather than the whole message being
+    dropped by the browser."""
+    csrf = _login(client)
+    subjects = "、".join(f"{'消防安全知识讲座' * 3}{i:02d}" for i in range(40))
+    form = {"csrf_token": csrf, "name": "王医生", "department": "卫生站", "subjects": subjects, "contact": ""}
+    refused = client.post("/organizer/experts", data=form, follow_redirects=False)
+    assert refused.status_code == 303
+    assert len(refused.headers["set-cookie"]) < 4096
+    page = parse_html(client.get(refused.headers["location"]).text)
+    error = page.find("p", class_="form-error").text
+    assert "可授课程" in error and "重新填写" in error
+    assert page.find("input", name="name").get("value") == "王医生"
+
+
+def test_dashboard_expert_form_urls_opened_as_pages_go_to_the_forms_page(client):
+    """The POST-only expert URLs opened (GET): the edit page, not 405."""
+    _login(client)
+    for path in ("/organizer/experts/7", "/organizer/experts/7/delete"):
+        opened = client.get(path, follow_redirects=False)
+        assert opened.status_code == 303 and opened.headers["location"] == "/organizer/experts/7/edit", path
 
 
 def test_dashboard_cards_show_experts_or_invite(trained_client, organizer_headers):

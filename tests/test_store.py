@@ -305,6 +305,45 @@ def test_migrated_schema_matches_schema_module(store):
     assert diffs == []
 
 
+@pytest.mark.parametrize("made_after", ["0004", "0005"], ids=["cd3b737", "967dce6"])
+def test_a_database_stamped_0007_before_0006_existed_is_repaired(settings, made_after):
+    """Commits cd3b737 and 967dce6 ran 0007 (experts) right after 0004 or 0005 and stamped
+    0007: such a database lacks what 0005 and 0006 add, which alembic never runs there. The
+    upgrade creates it (classes recorded before get their feedback link), keeps the data and
+    reaches the schema of schema.py; migrating again changes nothing."""
+    from alembic import command
+    from sqlalchemy import text
+
+    from recommender.store.schema import experts
+
+    old = FeedbackStore(settings.database_url)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    try:
+        with old.engine.begin() as connection:  # what those commits made
+            config.attributes["connection"] = connection
+            command.upgrade(config, made_after)
+            experts.create(connection)
+            command.stamp(config, "0007")
+        with old.engine.begin() as conn:
+            conn.execute(text(
+                "INSERT INTO class_sessions (topic_id, title, held_on, status, created_at) "
+                "VALUES ('T0001', '消防课', '2026-01-01', 'held', '2026-01-01 00:00:00')"
+            ))
+        old.add(item())
+        old.migrate()
+        assert old.schema_revision() == head_revision()
+        with old.engine.connect() as conn:
+            assert compare_metadata(MigrationContext.configure(conn), metadata) == []
+        (session,) = old.list_sessions()
+        assert len(session["feedback_token"]) == 22 and old.session_by_token(session["feedback_token"])["title"] == "消防课"
+        assert old.count() == 1 and old.class_ratings() == {} and old.list_corrections() == ([], 0)
+        old.migrate()  # nothing left to do
+        assert old.list_sessions()[0]["feedback_token"] == session["feedback_token"]
+    finally:
+        old.dispose()
+
+
 def test_fresh_database_has_no_revision_until_migrated(settings):
     """Before migrate() there is no schema revision; ping works on an empty database."""
     fresh = FeedbackStore(settings.database_url)

@@ -545,7 +545,9 @@ def test_session_dates_default_to_the_day_suggestions_are_counted_to(trained_cli
 
 @pytest.mark.slow
 def test_real_retrain_subprocess_trains_and_the_service_serves_it(client, service, organizer_headers):
-    """The real `python -m recommender train` child trains from the store; afterwards suggestions answer 200."""
+    """The real `python -m recommender train` child trains from the store; afterwards suggestions answer 200.
+    Started again with nothing new, it keeps the model and its log (retrain.log) names no
+    `--force`: the dashboard's and the API's user has no such option."""
     from tests.fixtures_organizer import load_feedback
 
     load_feedback(service)
@@ -556,3 +558,10 @@ def test_real_retrain_subprocess_trains_and_the_service_serves_it(client, servic
     response = client.get("/api/suggestions", headers=organizer_headers)
     assert response.status_code == 200
     assert response.json()["suggestions"]
+    version = response.json()["model_version"]
+    assert client.post("/api/admin/retrain", headers=organizer_headers).status_code == 202
+    again = _wait_for(client, organizer_headers, "finished", timeout=120)
+    assert again["status"] == "finished", again
+    log_text = client.app.state.retrain_runner.log_path.read_text(encoding="utf-8")
+    assert "没有新的反馈" in log_text and version in log_text
+    assert "--force" not in log_text

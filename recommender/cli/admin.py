@@ -83,21 +83,33 @@ def _reapply_corrections(settings: Settings, registry) -> None:
 
 
 def cmd_purge(args: argparse.Namespace, settings: Settings) -> int:
-    """Retention: delete feedback text older than retention_months, keeping monthly counts."""
+    """Retention: delete feedback text older than retention_months, keeping monthly counts.
+    With ``-v`` (the scheduled purge's log) a time-stamped line says what it did: counts and
+    months only, never a line's text."""
     from recommender.door.screening import console_actor
 
     if settings.retention_months <= 0:
+        log.info("purge: retention is off (RECOMMENDER_RETENTION_MONTHS=0), nothing deleted")
         print("保存期限已关闭（RECOMMENDER_RETENTION_MONTHS=0），没有删除任何内容。")
         return 0
     service = open_service(settings)
     try:
         report = service.purge(dry_run=args.dry_run, actor=console_actor())
     except NoModelError as exc:
+        log.info("purge not run: no current model to keep the monthly counts under (exit code %d)", EXIT_NO_MODEL)
         print(f"没有清理：需要当前模型来按主题汇总旧反馈。{exc}", file=sys.stderr)
         return EXIT_NO_MODEL
     finally:
         service.close()
     months = f"{report.months[0]} … {report.months[-1]}" if report.months else "-"
+    log.info(
+        "purge%s: %d lines submitted before %s %s (months %s; %s), %d folded into %d monthly counts "
+        "(retention %d months)",
+        " (dry run)" if args.dry_run else "", report.lines, f"{report.cutoff:%Y-%m-%d}",
+        "would be deleted" if args.dry_run else "deleted", months,
+        ", ".join(f"{status} {n}" for status, n in sorted(report.by_status.items())) or "none",
+        report.folded, report.aggregates, settings.retention_months,
+    )
     verb = "将删除" if args.dry_run else "已删除"
     print(f"保存期限 {settings.retention_months} 个月：{report.cutoff:%Y-%m-%d} 之前提交的反馈")
     print(f"  {verb}文字：{report.lines} 条（月份 {months}）")

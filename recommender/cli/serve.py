@@ -106,6 +106,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             host=settings.host,
             port=settings.port,
             workers=settings.workers,
+            # Longer than a proxy's idle timeout, so that the proxy, not the service, closes an
+            # idle connection (else a request sent as the service closes it is a 502).
+            timeout_keep_alive=settings.keep_alive,
             log_level=settings.log_level.lower(),
             log_config=uvicorn_log_config(settings.log_level),  # one-line lines, no client addresses
             proxy_headers=False,

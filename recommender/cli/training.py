@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -84,7 +85,7 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
     if result.unchanged:
         print(
             f"没有新的反馈：当前模型 {result.version} 保持不变（{result.n_rows} 条反馈，{result.n_topics} 个主题）。"
-            "要重新拟合，请加 --force。"
+            + _refit_hint()
         )
         return 0
     print(
@@ -92,6 +93,15 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
         f"（{result.kept_ids} 个沿用原编号），{result.n_noise} 条不属于任何主题，用时 {result.seconds:.1f} 秒"
     )
     return 0
+
+
+def _refit_hint() -> str:
+    """How to fit anyway, for whoever started this retrain: ``--force`` at a console or in a
+    scheduled job; nothing for a retrain started from the dashboard or the API (its log is
+    retrain.log), whose user has no such option and whose model is up to date."""
+    from recommender.retrain.runner import FROM_WEB, STARTED_FROM
+
+    return "" if os.environ.get(STARTED_FROM) == FROM_WEB else "要重新拟合，请加 --force。"
 
 
 def _not_enough(exc: NotEnoughFeedback, settings: Settings) -> None:

@@ -25,9 +25,16 @@ from recommender.errors import RetrainInProgress
 from recommender.retrain.lock import retrain_lock
 from recommender.retrain.registry import ModelRegistry
 
-__all__ = ["RetrainRunner", "retrain_command", "retrain_env"]
+__all__ = ["FROM_WEB", "STARTED_FROM", "RetrainRunner", "retrain_command", "retrain_env"]
 
 log = logging.getLogger(__name__)
+
+
+#: The environment variable that tells the child who started it: ``FROM_WEB`` for the dashboard
+#: or ``POST /api/admin/retrain``, whose user has no ``train`` options (``--force``): the child's
+#: messages then name none of them (cli/training.py).
+STARTED_FROM = "RECOMMENDER_RETRAIN_STARTED_FROM"
+FROM_WEB = "web"
 
 
 def retrain_command() -> list[str]:
@@ -41,6 +48,7 @@ def retrain_env(settings: Settings) -> dict[str, str]:
     command line or code)."""
     env = dict(os.environ)
     env.update(settings.as_environment())
+    env[STARTED_FROM] = FROM_WEB
     return env
 
 
