@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from recommender.ranking.explain import RankFacts, why_text
-from recommender.ranking.heat import decay_weight, people_points
+from recommender.ranking.heat import decay_weight, people_points, rise_credibility
 from recommender.ranking.rank import ClassSession, DemandRecord, RankingParams, TopicCard, rank_topics, topic_heat
 
 AS_OF = date(2026, 11, 30)
@@ -270,3 +270,64 @@ def test_a_word_new_in_the_store_because_of_another_topic_is_not_this_topics_new
     assert ranked["APP"].score_breakdown["growth"] == 0.0
     alone = rank_topics([TopicCard("APP", "申请")], apply, as_of=AS_OF, top=1)
     assert alone[0].score_breakdown["growth"] == 36.0
+
+
+def test_a_chance_bunch_of_a_few_recent_people_is_not_new_demand():
+    """Random times give a few of 60-70 small topics five people in the last 30 days and one
+    before (a coin-flip split of six people does so one time in nine). That is no evidence
+    of a rise (posterior 0.94 < 0.95 that the rate rose), so the bunch is not new demand and
+    ranks below a steady 60-person topic; with new demand's weight it scored 4 + 4·5 = 24
+    and ranked above it."""
+    bunch = people("BUNCH", evenly(5, 30) + [45.0])
+    steady = people("STEADY", evenly(60, 60))
+    first, second = ranked(bunch + steady)
+    assert (first.topic_id, second.topic_id) == ("STEADY", "BUNCH")
+    assert (second.recent_people, second.previous_people) == (5, 1)
+    assert second.score_breakdown["growth"] == 0.0
+    # The why line keeps the counts, and names no counted rise.
+    assert second.why.startswith("6 人提出，近 30 天 5 人，上升；")
+    assert "多" not in second.why
+
+
+def test_a_chance_bunch_of_the_lines_saying_the_label_is_not_new_demand():
+    """The same bar guards the label's own lines: in a flat topic (8 people now, 8 before) six
+    lines saying the label now and two before are a chance split (posterior 0.91), not a new
+    request; the topic ranks by its people alone, below a steady 60-person topic."""
+    label_lines = said("T", evenly(6, 30), "减速带") + said("T", [31.0 + a for a in evenly(2, 29)], "减速带", 6)
+    rest = said("T", evenly(2, 30), "道路", 8) + said("T", [31.0 + a for a in evenly(6, 29)], "道路", 10)
+    steady = people("STEADY", evenly(60, 60))
+    cards = [TopicCard("T", "减速带"), TopicCard("STEADY", "公路")]
+    first, second = rank_topics(cards, label_lines + rest + steady, as_of=AS_OF, top=2)
+    assert (first.topic_id, second.topic_id) == ("STEADY", "T")
+    assert second.score_breakdown["growth"] == 0.0
+    assert "减速带" not in second.why
+
+
+def test_a_believable_new_request_still_outranks_the_steady_topic():
+    """The bar lets real new demand through: seven people now and one before (posterior
+    0.98), or eight people all new, are new demand and rank above the steady 60-person topic
+    and above the chance bunch of five and one."""
+    records = (
+        people("SEVEN", evenly(7, 30) + [45.0])
+        + people("EIGHT", evenly(8, 20))
+        + people("BUNCH", evenly(5, 30) + [45.0])
+        + people("STEADY", evenly(60, 60))
+    )
+    result = ranked(records)
+    assert [s.topic_id for s in result] == ["EIGHT", "SEVEN", "STEADY", "BUNCH"]
+    assert result[0].score_breakdown["growth"] == 32.0
+    assert result[1].score_breakdown["growth"] == 28.0
+
+
+def test_rise_credibility_is_the_flat_prior_posterior_that_the_rate_rose():
+    """P(Binomial(c + p + 1, ½) ≤ c): 1/2 for no change, symmetric, exact for large counts."""
+    assert rise_credibility(0, 0) == 0.5
+    assert rise_credibility(3, 3) == 0.5
+    assert rise_credibility(6, 1) == pytest.approx(1 - 9 / 256)
+    assert rise_credibility(5, 1) == pytest.approx(1 - 8 / 128)
+    assert rise_credibility(1, 5) == pytest.approx(8 / 128)
+    assert rise_credibility(3000, 2900) == pytest.approx(0.9035, abs=1e-4)
+    assert 0.0 < rise_credibility(2900, 3000) < 0.1
+    assert [rise_credibility(c, 1) >= 0.95 for c in (4, 5, 6)] == [False, False, True]
+    with pytest.raises(ValueError, match="current=-1"):
+        rise_credibility(-1, 0)
