@@ -580,3 +580,88 @@ def test_csv_votes_grouped_in_thousands_keep_their_line(tmp_path: Path) -> None:
     its votes (it was refused, 「点赞数必须是整数」, and the feedback left out)."""
     path = write_csv(tmp_path / "f.csv", '内容,点赞\n想学太极拳,"1,234"\n想学八段锦,1.2万\n')
     assert [(r.text, r.votes) for r in rows_of(read(path))] == [("想学太极拳", 1234), ("想学八段锦", 12000)]
+
+
+def _formula_sheet(tmp_path: Path, cached: str | None = None) -> Path:
+    """A sheet whose text cell on line 3 is a formula, as a script (openpyxl) writes it: no saved
+    result, or (``cached``) the result Excel/WPS stores on saving."""
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    for row in (["内容", "时间"], ["想学反诈", "2026-11-03"], ['=A2&"技巧"', "2026-11-04"], ["想学消防", "2026-11-05"]):
+        sheet.append(row)
+    path = tmp_path / "made.xlsx"
+    workbook.save(path)
+    if cached is None:
+        return path
+    with zipfile.ZipFile(path) as zin:
+        xml = zin.read("xl/worksheets/sheet1.xml").decode()
+    xml = xml.replace('<c r="A3"><f>A2&amp;"技巧"</f><v /></c>', f'<c r="A3" t="str"><f>A2&amp;"技巧"</f><v>{cached}</v></c>')
+    assert cached in xml
+    return _rewrite_zip(path, tmp_path / "saved.xlsx", {"xl/worksheets/sheet1.xml": xml.encode()})
+
+
+def test_xlsx_formula_without_a_saved_result_says_so(tmp_path: Path) -> None:
+    """A formula cell with no saved result is refused as such (column, what to do), not as an empty cell."""
+    batch = read(_formula_sheet(tmp_path))
+    assert [r.text for r in rows_of(batch)] == ["想学反诈", "想学消防"]
+    [error] = errors_of(batch)
+    assert error.line == 3
+    assert "列“内容”" in error.reason and "公式" in error.reason and "为空" not in error.reason
+    assert "打开这个文件、保存后再导入" in error.reason and "选择性粘贴" in error.reason
+
+
+def test_xlsx_formula_with_a_saved_result_is_imported(tmp_path: Path) -> None:
+    """A formula whose result the file keeps (saved by Excel/WPS) is imported with that result."""
+    batch = read(_formula_sheet(tmp_path, cached="想学反诈技巧"))
+    assert [r.text for r in rows_of(batch)] == ["想学反诈", "想学反诈技巧", "想学消防"]
+    assert errors_of(batch) == []
+
+
+def test_xlsx_row_of_formulas_without_results_is_not_skipped_as_blank(tmp_path: Path) -> None:
+    """A row whose every cell is an unsaved formula is refused with the reason, never dropped as a blank row."""
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    for row in (["内容", "时间"], ["想学反诈", "2026-11-03"], ['=A2&"技巧"', "=B2"]):
+        sheet.append(row)
+    workbook.save(tmp_path / "f.xlsx")
+    [error] = errors_of(read(tmp_path / "f.xlsx"))
+    assert error.line == 3 and "列“内容”、“时间”" in error.reason
+
+
+def test_xlsx_total_row_at_the_bottom_is_named_not_imported(tmp_path: Path) -> None:
+    """A total row under the table (「合计」, a count, a SUM formula) is refused as a total row, never imported as feedback."""
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    for row in (
+        [],
+        ["序号", "反馈内容", "提交时间", "点赞数"],
+        [1, "想学书法", "2026/11/3 19:05", 3],
+        [2, "希望讲讲医保报销", "2026年11月3日", 5],
+        ["合计", "2条", None, "=SUM(D3:D4)"],
+    ):
+        sheet.append(row)
+    workbook.save(tmp_path / "f.xlsx")
+    batch = read(tmp_path / "f.xlsx")
+    assert [r.text for r in rows_of(batch)] == ["想学书法", "希望讲讲医保报销"]
+    [error] = errors_of(batch)
+    assert error.line == 5 and "合计行（“合计”）" in error.reason and "公式" not in error.reason
+
+
+@pytest.mark.parametrize(
+    ("last", "total"),
+    [
+        ("合计,,8", True),
+        ("总计：,3条,", True),
+        (",合计：2条,", True),
+        ("Total,2,8", True),
+        ("合计,希望多开合计报税的课,1", False),
+        (",总数太少了，多开几期,2", False),
+    ],
+    ids=["label-only", "label-count", "label-in-text", "english", "words-are-feedback", "word-inside-text"],
+)
+def test_csv_total_row_is_told_from_feedback(tmp_path: Path, last: str, total: bool) -> None:
+    """A CSV saved from such a sheet: the total row is refused as one; a row whose text cell holds words is feedback."""
+    path = write_csv(tmp_path / "f.csv", f"序号,内容,点赞\n1,想学书法,3\n2,想学反诈,5\n{last}\n")
+    batch = read(path)
+    assert len(rows_of(batch)) == (2 if total else 3)
+    assert [e.line for e in errors_of(batch) if "合计行" in e.reason] == ([4] if total else [])
