@@ -665,3 +665,25 @@ def test_csv_total_row_is_told_from_feedback(tmp_path: Path, last: str, total: b
     batch = read(path)
     assert len(rows_of(batch)) == (2 if total else 3)
     assert [e.line for e in errors_of(batch) if "合计行" in e.reason] == ([4] if total else [])
+
+
+def test_excel_error_value_is_no_feedback(tmp_path: Path) -> None:
+    """A text cell holding Excel's error value (#REF!, #N/A: a failed formula) is refused saying so, in XLSX and CSV."""
+    xlsx = write_xlsx(tmp_path / "f.xlsx", [["内容", "日期"], ["想学唱歌", "2026-11-03"], ["#REF!", "2026-11-04"]])
+    csv_file = write_csv(tmp_path / "f.csv", "内容,日期\n想学唱歌,2026-11-03\n#N/A,2026-11-04\n")
+    for path, shown in ((xlsx, "#REF!"), (csv_file, "#N/A")):
+        batch = read(path)
+        assert [r.text for r in rows_of(batch)] == ["想学唱歌"]
+        [error] = errors_of(batch)
+        assert error.line == 3 and f"错误值“{shown}”" in error.reason
+
+
+def test_questionnaire_error_value_refuses_that_answer_only(tmp_path: Path) -> None:
+    """In a 问卷星 sheet an answer that is an error value is refused by its question; the sheet's other answers are kept."""
+    header = ["序号", "提交答卷时间", "所用时间", "来源", "来源详情", "来自IP", "1、您想学什么？", "2、其他建议"]
+    rows = [[n, f"2026/11/3 19:0{n}", "60秒", "微信", "N/A", "1.2.3.4", f"想学第{n}门课程的内容", f"希望第{n}期晚上上课，时间更灵活"] for n in range(1, 6)]
+    rows[2][6] = "#N/A"
+    batch = read(write_xlsx(tmp_path / "wjx.xlsx", [header, *rows]))
+    assert len(rows_of(batch)) == 9
+    [error] = errors_of(batch)
+    assert error.line == 4 and error.reason.startswith("第 1 题：") and "错误值" in error.reason

@@ -26,6 +26,7 @@ from recommender.door.validation import (
     parse_timestamp,
     parse_votes,
 )
+from recommender.door.sheet_rows import error_value_reason
 from recommender.door.questionnaire import (
     Question,
     QuestionnairePlan,
@@ -422,6 +423,9 @@ def _answer_rows(
         if not text or is_blank_answer(text):
             tally.blank += 1
             continue
+        if (error_value := error_value_reason(text)) is not None:
+            yield RowError(line, f"{_where(question)}{error_value}")
+            continue
         too_long = _too_long(text, max_len)
         if too_long:
             yield RowError(line, f"{_where(question)}{too_long}")
@@ -543,6 +547,8 @@ def _to_row(line: int, raw: RawRow, max_len: int, seen: Counter[str]) -> Importe
     text = cell_text(value)
     if text is None:
         return RowError(line, "缺少反馈内容（该行内容列为空）。")
+    if (error_value := error_value_reason(text)) is not None:
+        return RowError(line, error_value)
     too_long = _too_long(text, max_len)
     if too_long:
         return RowError(line, too_long)

@@ -1,8 +1,10 @@
 """Rows of a spreadsheet that are not blank and still hold no feedback to read: the total row
-at the bottom of a table typed into Excel/WPS (「合计」 beside a count), and a row whose cells
-are formulas without a saved result (a workbook written by a script, or saved by a tool that
-stores no results: openpyxl never calculates, so such a cell reads empty). Each gets a reason
-a person can act on instead of 「该行内容列为空」, or instead of a line 「3条」 imported as feedback.
+at the bottom of a table typed into Excel/WPS (「合计」 beside a count), a row whose cells are
+formulas without a saved result (a workbook written by a script, or saved by a tool that
+stores no results: openpyxl never calculates, so such a cell reads empty), and a text cell
+holding Excel's error value (#N/A, #REF! …: a formula that failed, in XLSX or saved to CSV).
+Each gets a reason a person can act on instead of 「该行内容列为空」, or instead of a line
+「3条」 or 「#N/A」 imported as feedback.
 
 Pure functions over a row's cells; :mod:`recommender.door.import_files` reads the files.
 """
@@ -14,7 +16,7 @@ import unicodedata
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["formula_reason", "total_row_reason", "unsaved_formula"]
+__all__ = ["error_value_reason", "formula_reason", "total_row_reason", "unsaved_formula"]
 
 # A label cell of a total row (after NFKC, casefold, spaces and a final colon removed).
 _TOTAL_WORDS = frozenset(
@@ -69,3 +71,16 @@ def formula_reason(columns: Sequence[str]) -> str:
         f"列{named}是公式，文件中没有保存它的计算结果，读不到内容：请用 Excel 或 WPS 打开这个文件、"
         f"保存后再导入，或把公式所在的列复制、“选择性粘贴”为数值后保存。"
     )
+
+
+# Excel's and WPS's error values, what a failed formula shows (and a CSV saved from it holds).
+_ERROR_VALUES = frozenset(
+    ("#null!", "#div/0!", "#value!", "#ref!", "#name?", "#num!", "#n/a", "#getting_data", "#spill!", "#calc!", "#field!")
+)
+
+
+def error_value_reason(text: str) -> str | None:
+    """Why ``text`` (a text cell, trimmed) is no feedback when it is an Excel error value, else None."""
+    if _plain(text) not in _ERROR_VALUES:
+        return None
+    return f"内容是 Excel 的错误值“{text}”（公式出错的结果），不是反馈：请在 Excel/WPS 中修正这一格后再导入。"
