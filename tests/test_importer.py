@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import json
 import zipfile
@@ -483,13 +484,15 @@ def test_rows_become_drafts_through_the_shared_rules(tmp_path: Path) -> None:
     """ImportedRow.to_draft applies clean_feedback: masking, segment check, source."""
     content = "内容,身份\n我叫张三，电话13812345678,居民\n想学反诈,火星人\n"
     batch = read(write_csv(tmp_path / "f.csv", content))
-    good, bad = rows_of(batch)
+    good, unknown = rows_of(batch)
     draft = good.to_draft(source=batch.source, settings=SETTINGS)
     assert draft.text == "我叫[姓名]，电话[手机号]"
     assert draft.source == "import:f.csv"
     assert draft.external_id == good.external_id
+    # A segment the file names but the settings do not is read as none (the default), and counted.
+    assert unknown.to_draft(source=batch.source, settings=SETTINGS).segment == "其他"
     with pytest.raises(ValidationFailed, match="身份类别"):
-        bad.to_draft(source=batch.source, settings=SETTINGS)
+        dataclasses.replace(unknown, segment="火星人").to_draft(source=batch.source, settings=SETTINGS)
 
 
 def test_import_report_summary() -> None:
@@ -687,3 +690,16 @@ def test_questionnaire_error_value_refuses_that_answer_only(tmp_path: Path) -> N
     assert len(rows_of(batch)) == 9
     [error] = errors_of(batch)
     assert error.line == 4 and error.reason.startswith("第 1 题：") and "错误值" in error.reason
+
+
+def test_segment_column_names_are_mapped_not_refused(tmp_path: Path) -> None:
+    """A plain table's 身份 column written a little differently (社区居民, A.居民) is mapped to the
+    configured segment; one naming none is counted and kept as 其他: its feedback is imported either way."""
+    path = write_csv(
+        tmp_path / "f.csv",
+        "内容,身份\n想学插花,社区居民\n希望讲讲防诈骗,A.居民\n想学电脑,社区工作者\n学做PPT,网格员\n",
+    )
+    batch = read_feedback_file(path, settings=Settings(max_text_length=100, segments="居民,网格员,其他"))
+    assert [r.segment for r in rows_of(batch)] == ["居民", "居民", None, "网格员"]
+    assert errors_of(batch) == []
+    assert batch.notes == ["人群列有 1 个回答对应不到身份类别（如 “社区工作者”），记为“其他”"]
