@@ -703,3 +703,11 @@ def test_segment_column_names_are_mapped_not_refused(tmp_path: Path) -> None:
     assert [r.segment for r in rows_of(batch)] == ["居民", "居民", None, "网格员"]
     assert errors_of(batch) == []
     assert batch.notes == ["人群列有 1 个回答对应不到身份类别（如 “社区工作者”），记为“其他”"]
+
+
+def test_a_choice_answered_like_a_total_word_is_no_total_row(tmp_path: Path) -> None:
+    """Only the row's first filled cell (or its text cell) labels a total row: 「平均」 as a later cell is an answer."""
+    path = write_csv(tmp_path / "f.csv", "序号,每周学几次,内容\n1,平均,想学书法\n2,平均,\n")
+    batch = read(path)
+    assert [r.text for r in rows_of(batch)] == ["想学书法"]
+    assert [e.reason for e in errors_of(batch)] == ["缺少反馈内容（该行内容列为空）。"]

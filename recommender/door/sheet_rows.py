@@ -33,12 +33,14 @@ def _plain(cell: Any) -> str:
 
 
 def total_row_reason(cells: Sequence[Any], text_at: Sequence[int]) -> str | None:
-    """Why the row is a table's total row, None when it is not: a cell reads 「合计」 (总计, 小计,
-    平均, Total, …) and every text cell (positions ``text_at``) is empty or a number or count
-    (「3条」, 「合计：35条」). A row whose text cell holds words is feedback, whatever else it says."""
+    """Why the row is a table's total row, None when it is not: its first filled cell, or a text
+    cell, reads 「合计」 (总计, 小计, 平均, Total, …) and every text cell (positions ``text_at``)
+    is empty or a number or count (「3条」, 「合计：35条」). A row whose text cell holds words is
+    feedback, whatever else it says; a choice answered 「平均」 further right is no label."""
     word = None
+    first = True
     for i, cell in enumerate(cells):
-        if cell is None or isinstance(cell, bool):
+        if cell is None or isinstance(cell, bool) or not _plain(cell):
             continue
         plain = _plain(cell)
         if i in text_at:
@@ -46,8 +48,9 @@ def total_row_reason(cells: Sequence[Any], text_at: Sequence[int]) -> str | None
             if m is None or (m["word"] is not None and m["word"] not in _TOTAL_WORDS):
                 return None
             word = word or m["word"]
-        elif plain in _TOTAL_WORDS:
-            word = word or plain
+        elif first and plain in _TOTAL_WORDS:
+            word = plain
+        first = False
     if word is None:
         return None
     shown = next(str(c).strip() for c in cells if c is not None and _plain(c).startswith(word))
