@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import json
 import zipfile
@@ -483,13 +484,15 @@ def test_rows_become_drafts_through_the_shared_rules(tmp_path: Path) -> None:
     """ImportedRow.to_draft applies clean_feedback: masking, segment check, source."""
     content = "内容,身份\n我叫张三，电话13812345678,居民\n想学反诈,火星人\n"
     batch = read(write_csv(tmp_path / "f.csv", content))
-    good, bad = rows_of(batch)
+    good, unknown = rows_of(batch)
     draft = good.to_draft(source=batch.source, settings=SETTINGS)
     assert draft.text == "我叫[姓名]，电话[手机号]"
     assert draft.source == "import:f.csv"
     assert draft.external_id == good.external_id
+    # A segment the file names but the settings do not is read as none (the default), and counted.
+    assert unknown.to_draft(source=batch.source, settings=SETTINGS).segment == "其他"
     with pytest.raises(ValidationFailed, match="身份类别"):
-        bad.to_draft(source=batch.source, settings=SETTINGS)
+        dataclasses.replace(unknown, segment="火星人").to_draft(source=batch.source, settings=SETTINGS)
 
 
 def test_import_report_summary() -> None:
@@ -580,3 +583,131 @@ def test_csv_votes_grouped_in_thousands_keep_their_line(tmp_path: Path) -> None:
     its votes (it was refused, 「点赞数必须是整数」, and the feedback left out)."""
     path = write_csv(tmp_path / "f.csv", '内容,点赞\n想学太极拳,"1,234"\n想学八段锦,1.2万\n')
     assert [(r.text, r.votes) for r in rows_of(read(path))] == [("想学太极拳", 1234), ("想学八段锦", 12000)]
+
+
+def _formula_sheet(tmp_path: Path, cached: str | None = None) -> Path:
+    """A sheet whose text cell on line 3 is a formula, as a script (openpyxl) writes it: no saved
+    result, or (``cached``) the result Excel/WPS stores on saving."""
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    for row in (["内容", "时间"], ["想学反诈", "2026-11-03"], ['=A2&"技巧"', "2026-11-04"], ["想学消防", "2026-11-05"]):
+        sheet.append(row)
+    path = tmp_path / "made.xlsx"
+    workbook.save(path)
+    if cached is None:
+        return path
+    with zipfile.ZipFile(path) as zin:
+        xml = zin.read("xl/worksheets/sheet1.xml").decode()
+    xml = xml.replace('<c r="A3"><f>A2&amp;"技巧"</f><v /></c>', f'<c r="A3" t="str"><f>A2&amp;"技巧"</f><v>{cached}</v></c>')
+    assert cached in xml
+    return _rewrite_zip(path, tmp_path / "saved.xlsx", {"xl/worksheets/sheet1.xml": xml.encode()})
+
+
+def test_xlsx_formula_without_a_saved_result_says_so(tmp_path: Path) -> None:
+    """A formula cell with no saved result is refused as such (column, what to do), not as an empty cell."""
+    batch = read(_formula_sheet(tmp_path))
+    assert [r.text for r in rows_of(batch)] == ["想学反诈", "想学消防"]
+    [error] = errors_of(batch)
+    assert error.line == 3
+    assert "列“内容”" in error.reason and "公式" in error.reason and "为空" not in error.reason
+    assert "打开这个文件、保存后再导入" in error.reason and "选择性粘贴" in error.reason
+
+
+def test_xlsx_formula_with_a_saved_result_is_imported(tmp_path: Path) -> None:
+    """A formula whose result the file keeps (saved by Excel/WPS) is imported with that result."""
+    batch = read(_formula_sheet(tmp_path, cached="想学反诈技巧"))
+    assert [r.text for r in rows_of(batch)] == ["想学反诈", "想学反诈技巧", "想学消防"]
+    assert errors_of(batch) == []
+
+
+def test_xlsx_row_of_formulas_without_results_is_not_skipped_as_blank(tmp_path: Path) -> None:
+    """A row whose every cell is an unsaved formula is refused with the reason, never dropped as a blank row."""
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    for row in (["内容", "时间"], ["想学反诈", "2026-11-03"], ['=A2&"技巧"', "=B2"]):
+        sheet.append(row)
+    workbook.save(tmp_path / "f.xlsx")
+    [error] = errors_of(read(tmp_path / "f.xlsx"))
+    assert error.line == 3 and "列“内容”、“时间”" in error.reason
+
+
+def test_xlsx_total_row_at_the_bottom_is_named_not_imported(tmp_path: Path) -> None:
+    """A total row under the table (「合计」, a count, a SUM formula) is refused as a total row, never imported as feedback."""
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    for row in (
+        [],
+        ["序号", "反馈内容", "提交时间", "点赞数"],
+        [1, "想学书法", "2026/11/3 19:05", 3],
+        [2, "希望讲讲医保报销", "2026年11月3日", 5],
+        ["合计", "2条", None, "=SUM(D3:D4)"],
+    ):
+        sheet.append(row)
+    workbook.save(tmp_path / "f.xlsx")
+    batch = read(tmp_path / "f.xlsx")
+    assert [r.text for r in rows_of(batch)] == ["想学书法", "希望讲讲医保报销"]
+    [error] = errors_of(batch)
+    assert error.line == 5 and "合计行（“合计”）" in error.reason and "公式" not in error.reason
+
+
+@pytest.mark.parametrize(
+    ("last", "total"),
+    [
+        ("合计,,8", True),
+        ("总计：,3条,", True),
+        (",合计：2条,", True),
+        ("Total,2,8", True),
+        ("合计,希望多开合计报税的课,1", False),
+        (",总数太少了，多开几期,2", False),
+    ],
+    ids=["label-only", "label-count", "label-in-text", "english", "words-are-feedback", "word-inside-text"],
+)
+def test_csv_total_row_is_told_from_feedback(tmp_path: Path, last: str, total: bool) -> None:
+    """A CSV saved from such a sheet: the total row is refused as one; a row whose text cell holds words is feedback."""
+    path = write_csv(tmp_path / "f.csv", f"序号,内容,点赞\n1,想学书法,3\n2,想学反诈,5\n{last}\n")
+    batch = read(path)
+    assert len(rows_of(batch)) == (2 if total else 3)
+    assert [e.line for e in errors_of(batch) if "合计行" in e.reason] == ([4] if total else [])
+
+
+def test_excel_error_value_is_no_feedback(tmp_path: Path) -> None:
+    """A text cell holding Excel's error value (#REF!, #N/A: a failed formula) is refused saying so, in XLSX and CSV."""
+    xlsx = write_xlsx(tmp_path / "f.xlsx", [["内容", "日期"], ["想学唱歌", "2026-11-03"], ["#REF!", "2026-11-04"]])
+    csv_file = write_csv(tmp_path / "f.csv", "内容,日期\n想学唱歌,2026-11-03\n#N/A,2026-11-04\n")
+    for path, shown in ((xlsx, "#REF!"), (csv_file, "#N/A")):
+        batch = read(path)
+        assert [r.text for r in rows_of(batch)] == ["想学唱歌"]
+        [error] = errors_of(batch)
+        assert error.line == 3 and f"错误值“{shown}”" in error.reason
+
+
+def test_questionnaire_error_value_refuses_that_answer_only(tmp_path: Path) -> None:
+    """In a 问卷星 sheet an answer that is an error value is refused by its question; the sheet's other answers are kept."""
+    header = ["序号", "提交答卷时间", "所用时间", "来源", "来源详情", "来自IP", "1、您想学什么？", "2、其他建议"]
+    rows = [[n, f"2026/11/3 19:0{n}", "60秒", "微信", "N/A", "1.2.3.4", f"想学第{n}门课程的内容", f"希望第{n}期晚上上课，时间更灵活"] for n in range(1, 6)]
+    rows[2][6] = "#N/A"
+    batch = read(write_xlsx(tmp_path / "wjx.xlsx", [header, *rows]))
+    assert len(rows_of(batch)) == 9
+    [error] = errors_of(batch)
+    assert error.line == 4 and error.reason.startswith("第 1 题：") and "错误值" in error.reason
+
+
+def test_segment_column_names_are_mapped_not_refused(tmp_path: Path) -> None:
+    """A plain table's 身份 column written a little differently (社区居民, A.居民) is mapped to the
+    configured segment; one naming none is counted and kept as 其他: its feedback is imported either way."""
+    path = write_csv(
+        tmp_path / "f.csv",
+        "内容,身份\n想学插花,社区居民\n希望讲讲防诈骗,A.居民\n想学电脑,社区工作者\n学做PPT,网格员\n",
+    )
+    batch = read_feedback_file(path, settings=Settings(max_text_length=100, segments="居民,网格员,其他"))
+    assert [r.segment for r in rows_of(batch)] == ["居民", "居民", None, "网格员"]
+    assert errors_of(batch) == []
+    assert batch.notes == ["人群列有 1 个回答对应不到身份类别（如 “社区工作者”），记为“其他”"]
+
+
+def test_a_choice_answered_like_a_total_word_is_no_total_row(tmp_path: Path) -> None:
+    """Only the row's first filled cell (or its text cell) labels a total row: 「平均」 as a later cell is an answer."""
+    path = write_csv(tmp_path / "f.csv", "序号,每周学几次,内容\n1,平均,想学书法\n2,平均,\n")
+    batch = read(path)
+    assert [r.text for r in rows_of(batch)] == ["想学书法"]
+    assert [e.reason for e in errors_of(batch)] == ["缺少反馈内容（该行内容列为空）。"]

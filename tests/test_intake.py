@@ -262,6 +262,11 @@ TIMESTAMPS = [
     ("chinese-time", "2024年5月1日 19时30分", datetime(2024, 5, 1, 11, 30, tzinfo=UTC)),
     ("chinese-pm", "2024年5月1日下午7点", datetime(2024, 5, 1, 11, 0, tzinfo=UTC)),
     ("dots", "2024.05.01", datetime(2024, 4, 30, 16, 0, tzinfo=UTC)),
+    ("chinese-hao", "2024年5月1号", datetime(2024, 4, 30, 16, 0, tzinfo=UTC)),
+    ("excel-long-date-weekday", "2024年5月1日星期三", datetime(2024, 4, 30, 16, 0, tzinfo=UTC)),
+    ("weekday-in-brackets-and-time", "2024/5/1（周三）19:30", datetime(2024, 5, 1, 11, 30, tzinfo=UTC)),
+    ("english-excel-pm", "2024/5/1 7:30 PM", datetime(2024, 5, 1, 11, 30, tzinfo=UTC)),
+    ("english-excel-midnight", "2024/5/1 12:10 AM", datetime(2024, 4, 30, 16, 10, tzinfo=UTC)),
     ("compact", "20240501", datetime(2024, 4, 30, 16, 0, tzinfo=UTC)),
     ("fullwidth", "２０２４－０５－０１ １９：３０", datetime(2024, 5, 1, 11, 30, tzinfo=UTC)),
     ("excel-serial", 45413.8125, datetime(2024, 5, 1, 11, 30, tzinfo=UTC)),
@@ -282,8 +287,8 @@ def test_parse_timestamp_formats(value: object, expected: datetime) -> None:
 
 @pytest.mark.parametrize(
     "value",
-    ["", "昨天", "2024-13-01", "2024/2/30", True, -5, float("inf"), 10**20, object()],
-    ids=["empty", "words", "month-13", "feb-30", "bool", "negative", "inf", "huge", "object"],
+    ["", "昨天", "2024-13-01", "2024/2/30", "5月1日", "2024/5/1 星期八", True, -5, float("inf"), 10**20, object()],
+    ids=["empty", "words", "month-13", "feb-30", "no-year", "no-such-weekday", "bool", "negative", "inf", "huge", "object"],
 )
 def test_parse_timestamp_refuses_garbage(value: object) -> None:
     """Unreadable times raise ValidationFailed on submitted_at."""

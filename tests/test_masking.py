@@ -44,6 +44,13 @@ MASKED = [
     ("id-15-old", "老身份证号是130503670401001", "老身份证号是[身份证号]"),
     ("id-with-cue-odd-date", "身份证号码：110101199013071234", "身份证号码：[身份证号]"),
     ("id-fullwidth", "１１０１０１１９９００３０７１２３４", "[身份证号]"),
+    # first-generation (15-digit) ID numbers, with or without a cue
+    ("id-15-no-cue", "旧号码130503670401001已作废", "旧号码[身份证号]已作废"),
+    ("id-15-grouped", "130503 670401 001", "[身份证号]"),
+    ("id-15-dashed", "130503-670401-001", "[身份证号]"),
+    ("id-15-leap-day-1984", "110105840229123", "[身份证号]"),
+    ("id-15-fullwidth", "１３０５０３６７０４０１００１", "[身份证号]"),
+    ("id-15-cue-wins-over-a-bad-date", "身份证号130503670231001", "身份证号[身份证号]"),
     # e-mail
     ("email-qq", "邮箱123456789@qq.com", "邮箱[邮箱]"),
     ("email-dotted", "请发到zhang.san-01@example.com.cn，谢谢", "请发到[邮箱]，谢谢"),
@@ -96,6 +103,17 @@ UNCHANGED = [
     ("temperature", "今天37度太热了"),
     ("placeholder-already", "我叫[姓名]，电话[手机号]"),
     ("plain-text", "希望下次讲讲消防安全知识"),
+    # 15-digit numbers that are no ID: an impossible birth date, region 9…, a thing's number, an amount
+    ("fifteen-date-does-not-exist", "申通773015870230123还没到"),
+    ("fifteen-feb-29-of-1900", "编码110105000229123"),
+    ("fifteen-region-starting-with-9", "912345880101123"),
+    ("fifteen-tracking-number-cued", "快递单号：773015870401123一直没更新"),
+    ("fifteen-order-number-cued", "订单号 431203670401001 退款没到"),
+    ("fifteen-imei-cued", "IMEI 861234870401123"),
+    ("fifteen-licence-number-cued", "营业执照注册号110108850315123"),
+    ("fifteen-amount", "合计130503670401001.50元"),
+    ("fifteen-decimal-fraction", "系数0.130503670401001"),
+    ("fifteen-letters-around", "顺丰单号SF130503670401001"),
     ("empty", ""),
 ]
 
@@ -108,7 +126,7 @@ def test_personal_data_is_masked(text: str, expected: str) -> None:
 
 @pytest.mark.parametrize("text", [c[1] for c in UNCHANGED], ids=[c[0] for c in UNCHANGED])
 def test_ordinary_text_is_left_alone(text: str) -> None:
-    """Years, counts, dates, rooms, hotlines and names-without-a-cue are not masked."""
+    """Years, counts, dates, rooms, hotlines, names without a cue and 15-digit numbers that are no ID are not masked."""
     assert mask_personal_data(text) == text
 
 

@@ -89,7 +89,7 @@ def test_add_many_skips_duplicates_of_source_and_external_id(store):
             item("一", external_id="1", source="import:a.csv"),  # stored before
             item("三", external_id="3", source="import:a.csv"),  # new
             item("三again", external_id="3", source="import:a.csv"),  # twice in this batch
-            item("一", external_id="1", source="import:b.csv"),  # same id, other source: new
+            item("一", external_id="1", source="import:b.csv", at=T0 + timedelta(days=1)),  # same id, other file, other time: new
             item("无编号"),  # no external id: never a duplicate
             item("无编号"),
         ]
@@ -98,6 +98,25 @@ def test_add_many_skips_duplicates_of_source_and_external_id(store):
     assert all(isinstance(again[i], int) for i in (1, 3, 4, 5))
     assert store.count() == 6
     assert store.add_many([]) == []
+
+
+def test_add_many_skips_a_copy_of_an_imported_file_under_another_name(store):
+    """A row with an id that another import holds with the same text and time is that row again
+    (a second download 「导出 (1).xlsx」, or the CSV of the same export); the same id saying
+    something else, or at another time, is another file's row."""
+    first = [item(t, external_id=f"{n}-20240501-q3", source="import:导出.xlsx") for n, t in ((1, "想学反诈"), (2, "想学消防"))]
+    assert None not in store.add_many(first)
+    again = store.add_many(
+        [
+            item("想学反诈", external_id="1-20240501-q3", source="import:导出 (1).xlsx"),  # a copy
+            item("想学消防", external_id="2-20240501-q3", source="import:导出.csv"),  # the same export as CSV
+            item("想学书法", external_id="1-20240501-q3", source="import:另一份.xlsx"),  # other text: new
+            item("想学反诈", external_id="1-20240501-q3", source="import:第三份.xlsx", at=T0 + timedelta(hours=2)),
+            item("想学反诈", external_id="1-20240501-q3", source="api"),  # not an import: never a copy
+        ]
+    )
+    assert again[:2] == [None, None]
+    assert all(isinstance(i, int) for i in again[2:])
 
 
 def test_add_many_handles_more_ids_than_one_query_chunk(store):

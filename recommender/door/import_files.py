@@ -1,5 +1,6 @@
 """Opening the files of an import: CSV/TSV (encoding detected: UTF-8, UTF-8 with BOM,
-GB18030/GBK), XLSX (read-only, formulas never evaluated) and JSONL, each as an
+GB18030/GBK), XLSX (read-only, formulas never evaluated: a formula's saved result is read, and
+a row whose formula has none is refused saying so) and JSONL, each as an
 :class:`~recommender.door.import_rows.ImportBatch` that streams its rows.
 """
 
@@ -19,7 +20,8 @@ from typing import Any
 import charset_normalizer
 
 from recommender.errors import ImportFailed
-from recommender.door.questionnaire import detect_layout
+from recommender.door.questionnaire import QuestionnairePlan, detect_layout
+from recommender.door.sheet_rows import formula_reason, total_row_reason, unsaved_formula
 from recommender.door.import_rows import (
     ImportBatch,
     QuestionOptions,
@@ -149,6 +151,7 @@ def open_delimited(
 
     positions, plan = settle_columns(path, header, sample, wanted, options)
     pick = plan_picker(plan) if plan else column_picker(positions)
+    text_at = _text_positions(positions, plan)
 
     def rows() -> Iterator[tuple[int, RawRow | None, str | None]]:
         with path.open(encoding=encoding, errors=errors, newline="") as fh:
@@ -157,7 +160,8 @@ def open_delimited(
                     # The reader resumes after a bad record, e.g. a cell above the csv field limit.
                     yield line, None, f"无法解析这一行（{error}），可能是单元格过长或引号不配对。"
                 elif line > header_line and not blank_row(cells):
-                    yield line, pick(cells), None
+                    total = total_row_reason(cells, text_at)
+                    yield line, None if total else pick(cells), total
 
     total = max(newlines - header_line, 0) if newlines else None
     column_map = plan_column_map(header, plan) if plan else {fld: header[i] for fld, i in positions.items()}
@@ -173,6 +177,10 @@ def open_delimited(
         plan=plan,
         segments=options.segments,
     )
+
+
+def _text_positions(positions: dict[str, int], plan: QuestionnairePlan | None) -> list[int]:
+    return [q.index for q in plan.texts] if plan else [positions["text"]]
 
 
 # --- XLSX --------------------------------------------------------------------------------
@@ -203,11 +211,11 @@ def open_xlsx(path: Path, wanted: dict[str, str | None], max_len: int, options: 
     if not zipfile.is_zipfile(path):
         raise _broken_xlsx(path, zipfile.BadZipFile("not a zip file"))
 
-    def load() -> Any:
+    def load(data_only: bool = True) -> Any:
         # Any parser error on an untrusted file means the same thing to the user: it is broken.
         try:
             with _quiet_openpyxl():
-                return openpyxl.load_workbook(path, read_only=True, data_only=True)
+                return openpyxl.load_workbook(path, read_only=True, data_only=data_only)
         except Exception as exc:  # noqa: BLE001 - see comment above
             raise _broken_xlsx(path, exc) from None
 
@@ -240,26 +248,39 @@ def open_xlsx(path: Path, wanted: dict[str, str | None], max_len: int, options: 
 
     positions, plan = settle_columns(path, header, sample, wanted, options)
     pick = plan_picker(plan) if plan else column_picker(positions)
+    text_at = _text_positions(positions, plan)
+    read_at = sorted({*plan.fields.values(), *text_at} if plan else set(positions.values()))
+    formulas = _has_formulas(path)
 
     def rows() -> Iterator[tuple[int, RawRow | None, str | None]]:
         book = load()
+        # The cells as written (formulas, not their results), read alongside only when there are formulas.
+        written = load(data_only=False) if formulas else None
         line = header_line
         try:
-            sheet = book.worksheets[sheet_index]
-            it = sheet.iter_rows(min_row=header_line + 1, values_only=True)
+            it = book.worksheets[sheet_index].iter_rows(min_row=header_line + 1, values_only=True)
+            kinds = written.worksheets[sheet_index].iter_rows(min_row=header_line + 1) if written else None
             while True:
                 try:
                     with _quiet_openpyxl():
                         cells = next(it)
+                        cell_kinds = next(kinds, ()) if kinds else ()
                 except StopIteration:
                     return
                 except Exception as exc:  # noqa: BLE001 - a truncated sheet fails anywhere in the parser
                     raise _broken_xlsx(path, exc, after_line=line) from None
                 line += 1
-                if not blank_row(cells):
+                unsaved = [i for i in read_at if unsaved_formula(cells, cell_kinds, i)]
+                if (total := total_row_reason(cells, text_at)) is not None:
+                    yield line, None, total
+                elif unsaved:
+                    yield line, None, formula_reason([header[i] for i in unsaved])
+                elif not blank_row(cells):
                     yield line, pick(cells), None
         finally:
             book.close()
+            if written is not None:
+                written.close()
 
     total = max_row - header_line if max_row else None
     column_map = plan_column_map(header, plan) if plan else {fld: header[i] for fld, i in positions.items()}
@@ -276,6 +297,29 @@ def open_xlsx(path: Path, wanted: dict[str, str | None], max_len: int, options: 
         plan=plan,
         segments=options.segments,
     )
+
+
+# A formula element in a worksheet's XML (``<f>``, ``<f t="shared" …/>``, prefixed ``<x:f>``).
+_FORMULA_TAG = re.compile(rb"<(?:\w+:)?f[\s>/]")
+
+
+def _has_formulas(path: Path) -> bool:
+    """Whether a worksheet of the workbook holds a formula, from its raw XML: a workbook without
+    formulas (every questionnaire export) is then parsed once, not twice."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for name in archive.namelist():
+                if not (name.startswith("xl/worksheets/") and name.endswith(".xml")):
+                    continue
+                with archive.open(name) as fh:
+                    tail = b""
+                    while chunk := fh.read(_CHUNK):
+                        if _FORMULA_TAG.search(tail + chunk):
+                            return True
+                        tail = chunk[-16:]
+    except Exception as exc:  # noqa: BLE001 - a broken archive; openpyxl would say the same
+        raise _broken_xlsx(path, exc) from None
+    return False
 
 
 def _find_header(

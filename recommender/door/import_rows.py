@@ -26,6 +26,7 @@ from recommender.door.validation import (
     parse_timestamp,
     parse_votes,
 )
+from recommender.door.sheet_rows import error_value_reason
 from recommender.door.questionnaire import (
     Question,
     QuestionnairePlan,
@@ -236,10 +237,8 @@ class ImportBatch:
         """What was detected and done, in Chinese, for the CLI: the layout, the questions read,
         the ignored personal columns; after a full iteration also the blank answers skipped,
         the segment answers not mapped and the answering durations that could not be read.
-        Empty for generic files read without question options."""
-        if self._plan is None:
-            return []
-        return [*self._plan.notes, *self._tally_notes]
+        Generic files read without question options: only the segment values not mapped."""
+        return [*(self._plan.notes if self._plan else ()), *self._tally_notes]
 
     @property
     def source(self) -> str:
@@ -255,11 +254,10 @@ class ImportBatch:
             elif raw is None:
                 continue
             elif self._plan is None:
-                yield _to_row(line, raw, self._max_text_length, seen)
+                yield _to_row(line, raw, self._max_text_length, seen, _segment(raw.get("segment"), self._segments, tally))
             else:
                 yield from _answer_rows(line, raw, self._plan, self._segments, self._max_text_length, seen, tally)
-        if self._plan is not None:
-            self._tally_notes = tally.notes()
+        self._tally_notes = tally.notes("题" if self._plan is not None else "列")
 
     def __repr__(self) -> str:
         return (
@@ -371,7 +369,7 @@ class _Tally:
     unmapped: Counter[str] = field(default_factory=Counter)
     bad_fill: int = 0
 
-    def notes(self) -> list[str]:
+    def notes(self, kind: str) -> list[str]:
         notes = []
         if self.blank:
             notes.append(f"已跳过空白回答 {self.blank} 个（空、无、没有、暂无 等）")
@@ -380,7 +378,7 @@ class _Tally:
         if self.unmapped:
             examples = "、".join(f"“{a[:20]}”" for a, _ in self.unmapped.most_common(3))
             notes.append(
-                f"人群题有 {sum(self.unmapped.values())} 个回答对应不到身份类别（如 {examples}），记为“其他”"
+                f"人群{kind}有 {sum(self.unmapped.values())} 个回答对应不到身份类别（如 {examples}），记为“其他”"
             )
         return notes
 
@@ -405,11 +403,7 @@ def _answer_rows(
     submitter = cell_text(raw.get("submitter"))
     session_id = cell_text(raw.get("session"))
     answer = cell_text(raw.get("segment"))
-    segment = answer
-    if answer is not None and plan.layout != "generic":
-        segment = map_segment(answer, segments)
-        if segment is None and not is_blank_answer(answer):
-            tally.unmapped[answer] += 1
+    segment = _segment(raw.get("segment"), segments, tally)
     fill_seconds = _fill_seconds(raw.get("fill") or {}, tally)
     number = cell_text(raw.get("id"))
     day = submitted_at.astimezone(local_zone()).strftime("%Y%m%d") if submitted_at else None
@@ -421,6 +415,9 @@ def _answer_rows(
         text = answer_text(cell, question.index in plan.multi_choice) if cell is not None else None
         if not text or is_blank_answer(text):
             tally.blank += 1
+            continue
+        if (error_value := error_value_reason(text)) is not None:
+            yield RowError(line, f"{_where(question)}{error_value}")
             continue
         too_long = _too_long(text, max_len)
         if too_long:
@@ -441,6 +438,18 @@ def _answer_rows(
             session_id=session_id,
             fill_seconds=fill_seconds,
         )
+
+
+def _segment(value: Any, segments: Sequence[str], tally: _Tally) -> str | None:
+    """The configured segment a segment cell names ("A.居民", "社区居民" -> "居民"); one naming
+    none is counted and left None (the default segment), so its feedback is still imported."""
+    answer = cell_text(value)
+    if answer is None or not segments:
+        return answer
+    segment = map_segment(answer, segments)
+    if segment is None and not is_blank_answer(answer):
+        tally.unmapped[answer] += 1
+    return segment
 
 
 def _fill_seconds(cells: dict[str, Any], tally: _Tally) -> int | None:
@@ -536,13 +545,15 @@ def cell_text(value: Any) -> str | None:
     return text or None
 
 
-def _to_row(line: int, raw: RawRow, max_len: int, seen: Counter[str]) -> ImportedRow | RowError:
+def _to_row(line: int, raw: RawRow, max_len: int, seen: Counter[str], segment: str | None) -> ImportedRow | RowError:
     value = raw.get("text")
     if isinstance(value, (dict, list, bool)):
         return RowError(line, "反馈内容必须是文字。")
     text = cell_text(value)
     if text is None:
         return RowError(line, "缺少反馈内容（该行内容列为空）。")
+    if (error_value := error_value_reason(text)) is not None:
+        return RowError(line, error_value)
     too_long = _too_long(text, max_len)
     if too_long:
         return RowError(line, too_long)
@@ -553,11 +564,10 @@ def _to_row(line: int, raw: RawRow, max_len: int, seen: Counter[str]) -> Importe
     except ValidationFailed as exc:
         return RowError(line, exc.message)
     submitter = cell_text(raw.get("submitter"))
-    segment = cell_text(raw.get("segment"))
     session_id = cell_text(raw.get("session"))
     external_id = cell_text(raw.get("id"))
-    if external_id is None:
-        external_id = _content_id(text, submitted_at, submitter, segment, session_id, seen)
+    if external_id is None:  # keyed by the cell as written, whatever segments are configured
+        external_id = _content_id(text, submitted_at, submitter, cell_text(raw.get("segment")), session_id, seen)
     return ImportedRow(
         line=line,
         text=text,

@@ -29,7 +29,7 @@ option. Each non-blank answer to a free-text question is its own line, with the 
 ``<序号>-<submission date>-q<question>`` (the date guards against another questionnaire saved
 under the same file name); answers such as 无 / 没有 / (空) are skipped quietly and counted.
 Segment answers ("A.居民", "居民（住户）") are mapped to the configured segments, else left
-None. The answering duration (问卷星 所用时间, 腾讯问卷 答题时长, or 结束答题时间 − 开始答题时间)
+None (the default segment) and counted — in a plain table's segment column too. The answering duration (问卷星 所用时间, 腾讯问卷 答题时长, or 结束答题时间 − 开始答题时间)
 becomes :attr:`ImportedRow.fill_seconds` (None when blank or unreadable — never a row error;
 unreadable ones are counted in the notes), so the store can flag rows filled in a few seconds.
 Personal-data columns (来自IP, 来源详情, nicknames, names, phones) are never read.

@@ -65,10 +65,13 @@ _GROUPED = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.0+)?")  # 1,234
 _WAN = re.compile(r"(\d{1,6}(?:\.\d{1,4})?)\s*万")  # 1.2万
 _EXCEL_EPOCH = datetime(1899, 12, 30)  # serial 1 = 1900-01-01 (with Excel's 1900 leap bug)
 _SPACES = re.compile(r" {2,}")
+# A date as typed or as Excel/WPS shows it in a CSV: 「2024年5月1号」, 「2024年5月1日星期三」 (the
+# long date format), 「2024/5/1 7:30 PM」 (an English-language Excel).
 _DATE_TEXT = re.compile(
-    r"^(?P<y>\d{4})\s*[-/.年]\s*(?P<m>\d{1,2})\s*[-/.月]\s*(?P<d>\d{1,2})\s*日?"
+    r"^(?P<y>\d{4})\s*[-/.年]\s*(?P<m>\d{1,2})\s*[-/.月]\s*(?P<d>\d{1,2})\s*[日号]?"
+    r"(?:\s*[(（]?\s*(?:星期|周|礼拜)[一二三四五六日天]\s*[)）]?)?"
     r"(?:\s*[T ]?\s*(?P<ampm>上午|下午|晚上|凌晨|中午)?\s*(?P<H>\d{1,2})\s*[:时点]\s*(?P<M>\d{1,2})?\s*分?"
-    r"(?:\s*:\s*(?P<S>\d{1,2})(?:\.\d+)?)?\s*秒?)?$"
+    r"(?:\s*:\s*(?P<S>\d{1,2})(?:\.\d+)?)?\s*秒?(?:\s*(?P<ap>[AaPp])\.?[Mm]\.?)?)?$"
 )
 
 
@@ -284,6 +287,8 @@ def _from_text(raw: str, tz: tzinfo) -> datetime:
     hour = int(m["H"] or 0)
     if (m["ampm"] in ("下午", "晚上") and hour < 12) or (m["ampm"] == "中午" and hour < 11):
         hour += 12
+    if m["ap"] is not None and hour <= 12:
+        hour = hour % 12 + (12 if m["ap"] in "Pp" else 0)
     try:
         parsed = datetime(int(m["y"]), int(m["m"]), int(m["d"]), hour, int(m["M"] or 0), int(m["S"] or 0))
     except ValueError:
@@ -296,7 +301,8 @@ def parse_timestamp(value: object, tz: tzinfo | None = None) -> datetime:
     the process's ``RECOMMENDER_TIMEZONE``, Asia/Shanghai).
 
     Accepts datetimes and dates, ISO 8601 strings ("2024-05-01T19:30:00+08:00", "…Z"),
-    "2024-05-01 19:30", "2024/5/1 19:30:05", "2024年5月1日 19时30分", "2024.5.1",
+    "2024-05-01 19:30", "2024/5/1 19:30:05", "2024年5月1日 19时30分", "2024.5.1", "2024年5月1号",
+    "2024年5月1日星期三" (Excel's long date in a CSV), "2024/5/1 7:30 PM",
     Excel serial numbers (45413.8125) and Unix timestamps (seconds or milliseconds).
     Raises ValidationFailed (field ``submitted_at``) otherwise.
     """

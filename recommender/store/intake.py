@@ -49,6 +49,16 @@ def dedupe_key(item: NewFeedback) -> tuple[str, str]:
     return item.source, external_id
 
 
+def _id_keyed_import(item: NewFeedback) -> bool:
+    return item.source.startswith(IMPORT_SOURCE) and dedupe_key(item)[0] != ANY_IMPORT
+
+
+def copy_key(item: NewFeedback) -> tuple[str, str | None, datetime]:
+    """(external_id, text key, submission time) of an imported row: the same in another import
+    means the same answer (another file's row 1 says something else, or at another time)."""
+    return item.external_id or "", text_key(item.text), item.submitted_at
+
+
 class FeedbackIntake(RecentLines):
     """Writes of new feedback lines."""
 
@@ -279,13 +289,17 @@ class FeedbackIntake(RecentLines):
     def add_many(self, items: Sequence[NewFeedback]) -> list[int | None]:
         """Insert a batch in one transaction, skipping rows already stored: the same
         (source, external_id), or, for an import keyed by its content (no id column), the same
-        content key from any import, so a renamed copy of a file imports nothing again.
+        content key from any import, so a renamed copy of a file imports nothing again; an
+        imported row with an id (a questionnaire's 序号) is a copy when any import holds that id
+        with the same text and time (:func:`copy_key`), so a second download of an export
+        (「导出 (1).xlsx」) or its CSV beside the XLSX imports nothing either.
         Returns, per item, its new id or None where it was a duplicate."""
         if not items:
             return []
         keyed = [i for i in items if i.external_id is not None]
         existing: set[tuple[str, str]] = set()
         with self._write() as conn:
+            copies = self._imported_copies(conn, keyed)
             for source in sorted({dedupe_key(i)[0] for i in keyed}):
                 ids = [i.external_id for i in keyed if dedupe_key(i)[0] == source]
                 where_source = (
@@ -299,16 +313,34 @@ class FeedbackIntake(RecentLines):
             out: list[int | None] = []
             for item in items:
                 key = dedupe_key(item) if item.external_id is not None else None
-                if key is not None and key in existing:
+                copy = copy_key(item) if key is not None and _id_keyed_import(item) else None
+                if key is not None and (key in existing or copy in copies):
                     out.append(None)
                     continue
                 if key is not None:
                     existing.add(key)
+                if copy is not None:
+                    copies.add(copy)
                 out.append(
                     conn.execute(insert(feedback).values(**self._values(item)).returning(feedback.c.id)).scalar_one()
                 )
         self.disk_full = False
         return out
+
+    @staticmethod
+    def _imported_copies(conn, keyed: Sequence[NewFeedback]) -> set[tuple[str, str | None, datetime]]:
+        """:func:`copy_key` of the stored imported rows that share an external id with the
+        id-keyed imported ``keyed`` items (content-keyed ones are found by their key alone)."""
+        ids = sorted({i.external_id or "" for i in keyed if _id_keyed_import(i)})
+        found: set[tuple[str, str | None, datetime]] = set()
+        for part in chunks(ids, 500):
+            rows = conn.execute(
+                select(feedback.c.external_id, feedback.c.text_key, feedback.c.submitted_at).where(
+                    and_(feedback.c.source.like(IMPORT_SOURCE + "%"), feedback.c.external_id.in_(part))
+                )
+            )
+            found.update((r.external_id, r.text_key, r.submitted_at) for r in rows if r.text_key is not None)
+        return found
 
     def mark_repeats(self, links: Iterable[tuple[int, int]]) -> None:
         """Mark (feedback_id, repeat_of) pairs."""
