@@ -3,18 +3,20 @@
 The assignment score (``TopicModel.predict_scores``) is the mean of three parts
 (``TopicIndex.assign``): the similarity to the nearest reference line in the latent space,
 the same in the TF-IDF space, and the share of known words (each counted by its general
-IDF). ``bench/organizer.py`` reports only the score's AUROC, at one split seed, and which
-classes a seed holds back moves that AUROC more than most changes to the score do. This
+IDF, an unknown common noun more). ``bench/organizer.py`` reports only the score's AUROC,
+at one split seed, and which classes a seed holds back moves that AUROC more than most
+changes to the score do. This
 script runs the organizer's own open-set measure (``bench/organizer.py --current-only
 --only openset --seed N --keep-stores``, through the CLI as always) for each seed, then
 loads each kept store's model and held-back texts (``predict-in.json``, seen classes first)
-in one process and prints, per set and seed, the −1-share difference and the AUROC of the
-score and of each part, with the mean over seeds. It first checks that the parts give
-exactly the score the organizer's prediction wrote (``predict-out.json``), so a change to
-the score that this script does not know of stops it instead of giving wrong figures.
+in one process, predicts them again with this tree's code and prints, per set and seed, the
+−1-share difference and the AUROC of the score and of each part, with the mean over seeds.
+It checks that the parts give exactly the predicted score, so a change to the score that
+this script does not know of stops it instead of giving wrong figures.
 
-To try a variant of a part, change it in ``parts`` and run with ``--stores`` on the kept
-stores of an earlier run (``--keep``): one fit per set and seed serves every variant.
+A change to the score or the rule of assignment (not to ``fit``) can be measured with
+``--stores`` on the kept stores of an earlier run (``--keep``): one fit per set and seed
+serves every variant; a variant of one part can also be tried in ``parts`` alone.
 
 Run (from the project root):
 
@@ -87,7 +89,7 @@ def parts(store: Path) -> dict:
     version = pointer.resolve() if pointer.is_symlink() or pointer.is_dir() else models / pointer.read_text().strip()
     model, _ = load_model(version)
     texts = json.loads((store / "predict-in.json").read_text(encoding="utf-8"))
-    predicted = json.loads((store / "predict-out.json").read_text(encoding="utf-8"))
+    labels, predicted = model.predict_scores(texts)  # by this tree's code, whatever made the store
     tokens = tokenize_many(texts)
     # As TopicModel.predict_scores: a text without topic words has a zero latent row.
     X, Z = model.representation_.encode(tokens, char_segments_many(texts))
@@ -96,15 +98,14 @@ def parts(store: Path) -> dict:
     Z = np.asarray(Z, dtype=np.float32)
     latent = nearest_dense(Z @ index.reference.T)[0]
     tfidf = nearest_sparse(normalize(sp.csr_matrix(X, dtype=np.float32)) @ index.reference_features)[0]
-    known = index.known_share(tokens, weighted=True).astype(np.float32)
+    known = index.known_share(tokens, weighted=True, subject_nouns=True).astype(np.float32)
     score = np.where(~np.any(Z != 0, axis=1), 0.0, (latent + known + tfidf) / np.float32(3))
-    expected = np.asarray(predicted["scores"])
-    if not np.allclose(score, expected, rtol=0, atol=1e-6):
+    if not np.allclose(score, predicted, rtol=0, atol=1e-6):
         raise SystemExit(
             f"{store}: the parts do not give the predicted score (largest difference "
-            f"{np.abs(score - expected).max():.3g}): update parts() to TopicIndex.assign"
+            f"{np.abs(score - predicted).max():.3g}): update parts() to TopicIndex.assign"
         )
-    return {"labels": np.asarray(predicted["labels"]), "score": score, "latent": latent, "tfidf": tfidf, "known": known}
+    return {"labels": np.asarray(labels), "score": score, "latent": latent, "tfidf": tfidf, "known": known}
 
 
 def measure(store: Path) -> dict[str, float]:
