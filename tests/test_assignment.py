@@ -79,6 +79,41 @@ def test_known_share_weighs_words_by_how_specific_they_are(index):
     assert scores[0] < scores[1]
 
 
+@pytest.mark.parametrize(
+    "word,noun", [("太极拳", True), ("灭火器", True), ("梅西", False), ("英语", False), ("首映", False), ("短视频", False)]
+)
+def test_common_nouns_are_those_jieba_tags_n(word, noun):
+    """A common noun (太极拳, 灭火器) is a thing a line is about; a name (梅西), a proper noun
+    (英语, nz), a verb (首映) or a word jieba's dictionary lacks (短视频) is not one."""
+    from recommender.text.lexicon import is_common_noun
+
+    assert is_common_noun(word) is noun
+
+
+def test_the_score_counts_an_unknown_common_noun_more_than_a_new_verb_or_name(index):
+    """A new 太极拳 (a common noun) says more about what a line is about than a new 首映 (a
+    verb) or 梅西 (a name): in the share the score uses it counts ``SUBJECT_NOUN_WEIGHT``
+    times its general IDF, so the line scores lower; the share the tests of acceptance use
+    (``weighted``) is unchanged."""
+    from recommender.model.assignment import SUBJECT_NOUN_WEIGHT, UNLISTED_IDF
+    from recommender.text.lexicon import general_idf
+
+    assert SUBJECT_NOUN_WEIGHT > 1
+    lines = [["视频", "太极拳"], ["视频", "首映"], ["视频", "梅西"]]
+    a = general_idf("视频")
+    new = [general_idf("太极拳"), general_idf("首映"), general_idf("梅西") or UNLISTED_IDF]
+    plain = index.known_share(lines, weighted=True)
+    assert plain == pytest.approx([a / (a + b) for b in new])
+    scored = index.known_share(lines, weighted=True, subject_nouns=True)
+    assert scored == pytest.approx([a / (a + SUBJECT_NOUN_WEIGHT * new[0]), plain[1], plain[2]])
+    Z = np.repeat(unit([1.0, 0.1, 0.0]), 3, axis=0)
+    _, scores = index.assign(Z, lines)
+    # The same latent row: the scores (mean of the nearest line and the share) differ by the share only.
+    assert scores[1] - scores[0] == pytest.approx((scored[1] - scored[0]) / 2, abs=1e-6)
+    assert scores[2] - scores[0] == pytest.approx((scored[2] - scored[0]) / 2, abs=1e-6)
+    assert scores[0] < scores[1]  # without the weight 太极拳 (9.9) would count less than 首映 (10.9)
+
+
 def test_the_score_adds_the_nearest_reference_line_in_tfidf_space():
     # The same latent rows and words as the fixture; TF-IDF rows: every member has features
     # 0 and 1, so a new line with those features repeats the store's wording, one with

@@ -10,8 +10,12 @@
   4.2, "继续" 4.3), high for specific ones ("太极拳" 9.9, "灭火器" 11.1). Unknown words are
   rare ones. The topic model uses it as the prior of how specific a word is when its own
   corpus is too small to tell (``model/boilerplate.py``).
+* :func:`is_common_noun`: words jieba's dictionary calls common nouns (太极拳, 灭火器, 螺纹钢),
+  the words a request is about when they are new to the store.
 
-Both are read once, lazily, and only by ``fit``: serving a model never loads them.
+Each is read once, lazily. ``fit`` uses all of them; the assignment score also reads
+:func:`general_idf` and :func:`is_common_noun` when it serves (loaded by the service's
+warm-up pass).
 """
 
 from __future__ import annotations
@@ -100,6 +104,23 @@ def is_thing(word: str) -> bool:
 def _things() -> frozenset[str]:
     # The nouns only (133,000 words, 15 MB), not a tag for every word (100 MB).
     return frozenset(word for word, tag in dictionary_tags() if tag in THING_TAGS)
+
+
+# jieba dictionary tags of proper nouns among ``THING_TAGS``: other proper nouns (英语, 世界杯,
+# 搜狐) and organisations (国务院); the rest (n, ng) are common nouns.
+PROPER_THING_TAGS = frozenset({"nz", "nt"})
+
+
+def is_common_noun(word: str) -> bool:
+    """Whether jieba's dictionary tags ``word`` a common noun (``n`` or ``ng``: 太极拳, 灭火器,
+    螺纹钢), not a name, a proper noun, a verb or an adjective (梅西, 英语, 首映, 稀少). A word
+    the dictionary does not list (短视频, a word of the project's user dictionary) is not one."""
+    return word in _things() and word not in _proper_things()
+
+
+@lru_cache(maxsize=1)
+def _proper_things() -> frozenset[str]:
+    return frozenset(word for word, tag in dictionary_tags() if tag in PROPER_THING_TAGS)
 
 
 @lru_cache(maxsize=1)
