@@ -69,7 +69,7 @@ def _finished(status: Mapping, labels: Mapping[str, str], tz: tzinfo) -> dict:
         return {
             "kind": "unchanged",
             "text": f"{done}：上次训练以后没有新的反馈（也没有撤回、隐藏的反馈或新的主题更正），"
-                    f"模型保持不变，仍是{_trained(result.get('version'), tz)}（{topics} 个主题），主题和建议都和原来一样。",
+                    f"模型保持不变，仍是 {_trained(result.get('version'), tz)}（{topics} 个主题），主题和建议都和原来一样。",
         }
     if result.get("previous_version") is None:
         return {"kind": "changed", "text": f"{done}：第一个模型已启用，{result.get('n_rows')} 条反馈分成 {topics} 个主题。"}
