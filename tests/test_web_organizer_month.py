@@ -85,3 +85,21 @@ def test_class_feedback_page_says_where_class_ratings_are(trained_client) -> Non
     note = parse_html(trained_client.get("/organizer/no-topic?kind=no_request").text).by_id("class-answers-note")
     assert note is not None and "评分和表扬" in note.text
     assert note.find("a", href="/organizer#recent-classes") is not None
+
+
+def test_audit_log_names_a_model_by_when_it_was_trained(trained_client, trained_service) -> None:  # noqa: F811
+    """操作记录's 对象 of a retrain was the version's file name (「20261207T021323Z-e370」, a UTC
+    time): it reads as the time the model was trained, as everywhere else on the pages, with
+    the version kept in the title; other targets (a line's number, a topic) are as they were."""
+    version = trained_service.served().version
+    trained_service.audit("organizer-test", "retrain", version, {"rows": 61, "topics": 4, "noise": 1, "kept_ids": 4,
+                                                                 "engine": "local", "unchanged": True})
+    trained_service.audit("organizer-test", "rename", "T0001", {"label": "消防"})
+    dashboard_login(trained_client, ORGANIZER_TOKEN)
+    rows = parse_html(trained_client.get("/organizer").text).by_id("audit").find("tbody").find_all("tr")
+    targets = [row.find("td", class_="audit-target") for row in rows[:2]]
+    assert targets[0].text == "T0001"
+    shown = targets[1].find("span")
+    assert shown is not None and version not in targets[1].text and shown.text.endswith("训练的模型")
+    assert shown.get("title") == f"模型版本 {version}"
+    assert rows[1].find("td", class_="audit-detail").text.startswith("没有新的反馈，模型保持不变")
