@@ -103,3 +103,15 @@ def test_audit_log_names_a_model_by_when_it_was_trained(trained_client, trained_
     assert shown is not None and version not in targets[1].text and shown.text.endswith("训练的模型")
     assert shown.get("title") == f"模型版本 {version}"
     assert rows[1].find("td", class_="audit-detail").text.startswith("没有新的反馈，模型保持不变")
+
+
+def test_retrain_pages_say_corrections_are_kept(trained_client) -> None:  # noqa: F811
+    """An organizer who just moved, split or merged topics is about to retrain: the
+    confirmation and the 模型 section said only names and classes were kept. They name the
+    corrections too, and the confirmation says the dashboard will tell what changed."""
+    csrf = dashboard_login(trained_client, ORGANIZER_TOKEN)
+    confirm = parse_html(trained_client.post("/organizer/retrain", data={"csrf_token": csrf}).text)
+    words = confirm.find("main").text if confirm.find("main") else confirm.text
+    assert "主题更正" in words and "模型保持不变" in words
+    model = parse_html(trained_client.get("/organizer").text).by_id("model")
+    assert "主题更正" in model.text and model.find("a", href="/organizer/corrections") is not None
