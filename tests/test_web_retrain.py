@@ -134,3 +134,25 @@ def test_a_retrain_that_could_not_run_says_why(trained_client, organizer_headers
     assert notice.get("data-kind") == "failed" and notice.get("role") == "alert"
     assert refusing_child in notice.text
     assert "retrain.log" not in notice.text and "退出码" not in notice.text
+
+
+@pytest.fixture
+def slow_child(monkeypatch):
+    """A retrain child that runs for a while."""
+    monkeypatch.setattr(runner, "retrain_command", lambda: [sys.executable, "-c", "import time; time.sleep(30)"])
+
+
+def test_no_advice_to_retrain_while_a_retrain_runs(trained_client, trained_service, monkeypatch, slow_child):
+    """建议重新训练 and its button stayed up while the retrain it advised ran: its button led to
+    「已有一次重新训练正在进行」. While one runs the page says so and offers no second one."""
+    advised = {**trained_service.new_demand(), "unassigned_share": 0.5, "retrain_advised": True}
+    monkeypatch.setattr(trained_service, "new_demand", lambda: advised)
+    try:
+        _retrain_from_dashboard(trained_client)
+        page = parse_html(trained_client.get("/organizer").text)
+        assert page.by_id("retrain-status").get("data-kind") == "running"
+        assert "正在重新训练" in page.by_id("retrain-status").text
+        assert page.by_id("retrain-advice") is None
+    finally:
+        trained_client.app.state.retrain_runner.stop()
+    assert parse_html(trained_client.get("/organizer").text).by_id("retrain-advice") is not None

@@ -366,7 +366,7 @@ async def start_retrain(
         await run_in_threadpool(runner.start, actor)
     except RetrainInProgress as exc:
         return _redirect(request, HOME, ("error", str(exc)))
-    return _redirect(request, HOME, ("success", "已开始重新训练，完成后页面会自动使用新模型（刷新即可）。"))
+    return _redirect(request, HOME, ("success", "已开始重新训练。"))  # the notice below says the rest
 
 
 @router.get("/retrain")
