@@ -115,3 +115,12 @@ def test_retrain_pages_say_corrections_are_kept(trained_client) -> None:  # noqa
     assert "主题更正" in words and "模型保持不变" in words
     model = parse_html(trained_client.get("/organizer").text).by_id("model")
     assert "主题更正" in model.text and model.find("a", href="/organizer/corrections") is not None
+
+
+def test_no_model_notice_says_how_much_feedback_a_first_model_needs(client, settings) -> None:
+    """Before the first model the dashboard said 「收集到足够的反馈后」 without saying how much;
+    a retrain started with fewer lines was refused. It says the number
+    (RECOMMENDER_MIN_TRAIN_ROWS)."""
+    dashboard_login(client, ORGANIZER_TOKEN)
+    notice = parse_html(client.get("/organizer").text).by_id("no-model")
+    assert f"至少 {settings.min_train_rows} 条" in notice.text

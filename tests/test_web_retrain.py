@@ -132,7 +132,8 @@ def test_a_retrain_that_could_not_run_says_why(trained_client, organizer_headers
     assert status["status"] == "failed" and status["message"] == refusing_child
     notice = _notice(trained_client)
     assert notice.get("data-kind") == "failed" and notice.get("role") == "alert"
-    assert refusing_child in notice.text
+    assert refusing_child.removeprefix("没有重新训练：") in notice.text
+    assert notice.text.count("没有") == 1  # 「…没有完成：只有 12 条反馈…」, not 「没有完成：没有重新训练：…」
     assert "retrain.log" not in notice.text and "退出码" not in notice.text
 
 

@@ -259,6 +259,7 @@ def dashboard(
         "filters": filters,
         "segments": settings.segments,
         "segment_min_people": settings.segment_min_people,
+        "min_train_rows": settings.min_train_rows,  # said on the no-model notice
         "suggestions_top": settings.suggestions_top,  # the 显示条数 field's default, said beside it
         "return_to": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
         "retrain": runner.status(),

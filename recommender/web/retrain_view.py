@@ -46,7 +46,9 @@ def retrain_view(status: Mapping, labels: Mapping[str, str], tz: tzinfo) -> dict
         )
     elif state == "failed":
         started = _time(status.get("started_at"), tz)
-        message = status.get("message")
+        message = status.get("message") or ""
+        for said in ("没有重新训练：", "重新训练失败："):  # the child's own opening, said once here
+            message = message.removeprefix(said)
         view["text"] = (
             f"上一次重新训练（{started} 开始）没有完成：{message}" if message else
             f"上一次重新训练（{started} 开始）失败（退出码 {status.get('exit_code')}），当前模型保持不变，看板照常使用它。"
