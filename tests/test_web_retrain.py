@@ -157,3 +157,27 @@ def test_no_advice_to_retrain_while_a_retrain_runs(trained_client, trained_servi
     finally:
         trained_client.app.state.retrain_runner.stop()
     assert parse_html(trained_client.get("/organizer").text).by_id("retrain-advice") is not None
+
+
+def test_first_model_and_many_new_topics_in_words():
+    """The first model is said as such (no 「主题从 … 变为」, no 「新主题」 list: every topic is new);
+    more new topics than are named are counted, and the API's summary says the same."""
+    from zoneinfo import ZoneInfo
+
+    from recommender.web.retrain_view import NEW_TOPICS_NAMED, retrain_summary, retrain_view
+
+    tz = ZoneInfo("Asia/Shanghai")
+    done = {"status": "finished", "finished_at": "2026-12-07T02:16:15+00:00"}
+    first = retrain_view({**done, "result": {"changed": True, "version": "20261207T021323Z-e370", "previous_version": None,
+                                             "n_rows": 430, "n_topics": 44, "n_noise": 28}}, {}, tz)
+    assert first["text"] == "重新训练已完成（2026-12-07 10:16）：第一个模型已启用，430 条反馈分成 44 个主题。"
+    assert first["new_topics"] == []
+    ids = [f"T{n:04d}" for n in range(1, NEW_TOPICS_NAMED + 4)]
+    many = retrain_view({**done, "result": {
+        "changed": True, "version": "20261208T021323Z-e371", "previous_version": "20261207T021323Z-e370", "n_rows": 500,
+        "n_topics": 44 + len(ids), "n_noise": 20, "previous_n_topics": 44, "new_topic_ids": ids, "gone_topic_ids": []}},
+        {t: f"主题{t}" for t in ids}, tz)
+    assert len(many["new_topics"]) == NEW_TOPICS_NAMED and many["more_new"] == 3
+    summary = retrain_summary(many)
+    assert f"主题从 44 个变为 {44 + len(ids)} 个" in summary and f"等 {len(ids)} 个。" in summary
+    assert "「主题T0001」" in summary and "主题T0011" not in summary
