@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -21,11 +22,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from recommender.config import Settings
-from recommender.errors import RetrainInProgress
+from recommender.errors import ModelCompatibilityError, NoModelError, RetrainInProgress
 from recommender.retrain.lock import retrain_lock
 from recommender.retrain.registry import ModelRegistry
 
-__all__ = ["FROM_WEB", "STARTED_FROM", "RetrainRunner", "retrain_command", "retrain_env"]
+__all__ = ["FROM_WEB", "STARTED_FROM", "RetrainRunner", "retrain_command", "retrain_env", "retrain_result"]
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,73 @@ def retrain_env(settings: Settings) -> dict[str, str]:
     return env
 
 
+def _current(registry: ModelRegistry) -> str | None:
+    try:
+        return registry.current_version()
+    except ModelCompatibilityError:
+        return None
+
+
+def _metadata(registry: ModelRegistry, version: str | None) -> dict:
+    if version is None:
+        return {}
+    try:
+        return registry.show(version).metadata
+    except (NoModelError, ValueError, OSError):
+        return {}
+
+
+#: A time-stamped log line of the child (``-v``): for the operator, not the organizer.
+_LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\d[ T]\d\d:\d\d")
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def _last_message(lines: list[str]) -> str | None:
+    """The child's own last message to a person (the Chinese line ``recommender train``
+    prints on stderr: too little feedback, another retrain running, the database missing),
+    not its log lines or a traceback; None when it printed none."""
+    for line in reversed(lines):
+        if line[:1].isspace() or _LOG_LINE.match(line) or not _CJK.search(line):
+            continue
+        return line.strip()
+    return None
+
+
+def retrain_result(registry: ModelRegistry, before: str | None, served: list[str] | None = None) -> dict | None:
+    """What a successful retrain did, read from the registry: ``before`` is the version that
+    was current when it started, ``served`` the topic ids the organizers saw then (the
+    version's topics with their corrections: a split's topic, without a merged one; None:
+    the version's own list). ``changed`` False: nothing new, ``before`` stays current (the
+    child found the same lines, tokenizer and model); True: ``version`` is the new current
+    one, with its lines and topics, and the topic ids it has that were not served before
+    (``new_topic_ids``) and the other way round (``gone_topic_ids``). None when no version
+    is current (the child succeeded without publishing: nothing to say)."""
+    after = _current(registry)
+    if after is None:
+        return None
+    meta = _metadata(registry, after)
+    out = {
+        "changed": after != before,
+        "version": after,
+        "previous_version": before,
+        "n_rows": meta.get("n_rows"),
+        "n_topics": meta.get("n_topics"),
+        "n_noise": meta.get("n_noise"),
+    }
+    if after == before:
+        return out
+    ids = [t for t in meta.get("topic_ids") or [] if t is not None]
+    if served is None:
+        served = [t for t in _metadata(registry, before).get("topic_ids") or [] if t is not None]
+    old_ids = served if before else []
+    return {
+        **out,
+        "previous_n_topics": len(old_ids) if before else None,
+        "new_topic_ids": [t for t in ids if t not in set(old_ids)] if before else [],
+        "gone_topic_ids": [t for t in old_ids if t not in set(ids)],
+    }
+
+
 class RetrainRunner:
     """The retrain this service process started last: one child at a time, reaped by a thread."""
 
@@ -61,23 +129,32 @@ class RetrainRunner:
         *,
         audit: Callable[[str, str, str | None, dict], object] | None = None,
         on_success: Callable[[], object] | None = None,
+        served_topics: Callable[[], list[str]] | None = None,
     ) -> None:
         """``audit(actor, action, target, detail)`` records who started a retrain;
-        ``on_success()`` runs after a retrain succeeded (the service loads the new model)."""
+        ``on_success()`` runs after a retrain succeeded (the service loads the new model);
+        ``served_topics()``, the topic ids the organizers see now, is read at the start, so
+        the result names the topics that are new to them (not an organizer's split)."""
         self.settings = settings
         self._audit = audit
         self._on_success = on_success
+        self._served_topics = served_topics
         self._lock = threading.Lock()
         self._proc: subprocess.Popen | None = None
         self._started_at: datetime | None = None
         self._finished_at: datetime | None = None
         self._exit_code: int | None = None
+        self._result: dict | None = None
         self._closed = False
         self.log_path = Path(settings.data_dir) / "retrain.log"
 
     @property
+    def registry(self) -> ModelRegistry:
+        return ModelRegistry(Path(self.settings.models_dir))
+
+    @property
     def lock_path(self) -> Path:
-        return ModelRegistry(Path(self.settings.models_dir)).lock_path
+        return self.registry.lock_path
 
     def start(self, actor: str | None = None) -> dict:
         """Start a retrain; ``RetrainInProgress`` (→ 409) if ours or anyone's is running.
@@ -95,6 +172,8 @@ class RetrainRunner:
             env = retrain_env(self.settings)
             if actor is not None:
                 env["RECOMMENDER_AUDIT_ACTOR"] = actor
+            before = _current(self.registry)
+            served = self._topics_now()
             with open(self.log_path, "wb") as log_file:
                 proc = subprocess.Popen(
                     retrain_command(),
@@ -108,14 +187,29 @@ class RetrainRunner:
             self._started_at = datetime.now(timezone.utc)
             self._finished_at = None
             self._exit_code = None
+            self._result = None
             log.info("retrain started by an organizer: pid %d", proc.pid)
             if actor is not None and self._audit is not None:
                 self._audit(actor, "retrain", None, {"status": "started", "pid": proc.pid})
-        threading.Thread(target=self._wait, args=(proc,), name="retrain-reaper", daemon=True).start()
+        threading.Thread(target=self._wait, args=(proc, before, served), name="retrain-reaper", daemon=True).start()
         return {**self.status(), "status": "started", "status_url": "/api/admin/retrain"}
 
-    def _wait(self, proc: subprocess.Popen) -> None:
+    def _topics_now(self) -> list[str] | None:
+        if self._served_topics is None:
+            return None
+        try:
+            return list(self._served_topics())
+        except Exception:  # noqa: BLE001 - no model yet, or none readable: the version's list is used
+            return None
+
+    def _wait(self, proc: subprocess.Popen, before: str | None, served: list[str] | None) -> None:
         code = proc.wait()
+        result = None
+        if code == 0:
+            try:
+                result = retrain_result(self.registry, before, served)
+            except Exception:  # noqa: BLE001 - the retrain succeeded; only its summary is missing
+                log.exception("could not read what the retrain changed")
         log.log(logging.INFO if code == 0 else logging.ERROR, "retrain pid %d exited with %d", proc.pid, code)
         with self._lock:
             closed = self._closed
@@ -129,6 +223,7 @@ class RetrainRunner:
         # Only now is the retrain "finished": a client that sees it gets the new model.
         with self._lock:
             if proc is self._proc:
+                self._result = result
                 self._exit_code = code
                 self._finished_at = datetime.now(timezone.utc)
 
@@ -136,6 +231,7 @@ class RetrainRunner:
         """``idle`` (none started by this process), ``running``, ``finished`` or ``failed``."""
         with self._lock:
             proc, code, started, finished = self._proc, self._exit_code, self._started_at, self._finished_at
+            result = self._result
         if proc is None:
             return {"status": "idle", "pid": None, "exit_code": None, "started_at": None, "finished_at": None}
         state = "running" if code is None else ("finished" if code == 0 else "failed")
@@ -148,6 +244,11 @@ class RetrainRunner:
         }
         if state == "failed":
             out["log_tail"] = self._log_tail()
+            message = _last_message(out["log_tail"])
+            if message:
+                out["message"] = message
+        if state == "finished" and result is not None:
+            out["result"] = result
         return out
 
     def _log_tail(self, lines: int = 8) -> list[str]:

@@ -35,6 +35,8 @@ KEY_ZH = {
 
 
 def _retrain(d: Mapping) -> str:
+    if "rows" in d and d.get("unchanged"):
+        return f"没有新的反馈，模型保持不变：{d.get('rows')} 条，{d.get('topics')} 个主题"
     if "rows" in d:
         return (
             f"训练完成：{d.get('rows')} 条，{d.get('topics')} 个主题，不属于任何主题 {d.get('noise')} 条，"

@@ -20,6 +20,8 @@ from recommender.door.screening import actor_zh
 from recommender.logs import configure_logging
 from recommender.retrain.runner import RetrainRunner
 from recommender.service import RecommenderService
+from recommender.service.moderation import MAX_NOTE
+from recommender.service.planning import MAX_LABEL, MAX_PERSON, MAX_TITLE
 from recommender.web import (
     class_pages,
     corrections_api,
@@ -138,10 +140,16 @@ def create_app(settings: Settings | None = None, service: RecommenderService | N
     app.state.organizer_auth = OrganizerAuth(settings)  # refuses tokens shorter than 16 characters
     app.state.auth_failures = FailureLimiter(settings.auth_failure_limit, settings.rate_limit_storage)
     app.state.retrain_runner = RetrainRunner(
-        settings, audit=app.state.service.audit, on_success=app.state.service.refresh_model
+        settings, audit=app.state.service.audit, on_success=app.state.service.refresh_model,
+        served_topics=lambda: [t["topic_id"] for t in app.state.service.topics()["topics"]],
     )
     app.state.templates = Jinja2Templates(directory=str(HERE / "templates"))
     app.state.templates.env.globals["segments"] = settings.segments
+    # The organizer forms' maxlength: what the service accepts, so a browser never lets through
+    # text the server then refuses (and the form loses).
+    app.state.templates.env.globals["field_max"] = {
+        "note": MAX_NOTE, "title": MAX_TITLE, "person": MAX_PERSON, "label": MAX_LABEL,
+    }
     app.state.templates.env.filters["actor_zh"] = actor_zh
     install_time_filters(app.state.templates.env, settings.tz, settings.timezone)
     install_error_handlers(app)

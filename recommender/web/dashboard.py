@@ -41,10 +41,11 @@ from recommender.web.deps import (
     Service,
     SettingsDep,
 )
-from recommender.web.dashboard_cards import browse_view, card_view, demand_chart
+from recommender.web.dashboard_cards import CHART_TOPICS, browse_view, card_view, demand_chart
 from recommender.web.errors import HttpError
 from recommender.web.forms import read_form
 from recommender.web.queries import parse_suggestion_query
+from recommender.web.retrain_view import retrain_view
 
 log = logging.getLogger(__name__)
 
@@ -258,6 +259,7 @@ def dashboard(
         "filters": filters,
         "segments": settings.segments,
         "segment_min_people": settings.segment_min_people,
+        "min_train_rows": settings.min_train_rows,  # said on the no-model notice
         "suggestions_top": settings.suggestions_top,  # the 显示条数 field's default, said beside it
         "return_to": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
         "retrain": runner.status(),
@@ -288,11 +290,19 @@ def dashboard(
         context["cards"] = [card_view(s, result["as_of"]) for s in result["suggestions"]]
         context["held_back"] = [card_view(s, result["as_of"]) for s in held_back]
         context["chart_svg"] = demand_chart(standings, as_of=result["as_of"], segment=query.segment)
+        context["chart_topics"], context["chart_total"] = min(CHART_TOPICS, len(standings)), len(standings)
+        # The suggestions as shown (a refused filter falls back to the defaults); no empty fields (422).
+        shown = {"as_of": result["as_of"], "segment": query.segment, "top": query.top}
+        context["export_query"] = {
+            fmt: urlencode({"format": fmt, **{k: v for k, v in shown.items() if v}}) for fmt in ("csv", "xlsx")
+        }
         context["share"] = new_demand["unassigned_share"]
         context["new_demand"] = new_demand
         context["themes"] = themes
         if new_demand["retrain_advised"]:
             context["advice_share"] = new_demand["unassigned_share"]
+    labels = {t["topic_id"]: t["label"] for th in (context["themes"] or {}).get("themes", []) for t in th["topics"]}
+    context["retrain_view"] = retrain_view(context["retrain"], labels, settings.tz)
     return _with_flash_cleared(request, _render(request, "organizer_dashboard.html", context, status_code))
 
 
@@ -357,7 +367,7 @@ async def start_retrain(
         await run_in_threadpool(runner.start, actor)
     except RetrainInProgress as exc:
         return _redirect(request, HOME, ("error", str(exc)))
-    return _redirect(request, HOME, ("success", "已开始重新训练，完成后页面会自动使用新模型（刷新即可）。"))
+    return _redirect(request, HOME, ("success", "已开始重新训练。"))  # the notice below says the rest
 
 
 @router.get("/retrain")

@@ -22,11 +22,13 @@ from fastapi import APIRouter, Depends, Path as PathParam, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field, field_validator
 
+from recommender.errors import NoModelError
 from recommender.service.moderation import MAX_NOTE
 from recommender.service.planning import MAX_LABEL, MAX_PERSON, MAX_TITLE
 from recommender.web import exports
 from recommender.web.class_pages import with_links
 from recommender.web.deps import Actor, Runner, Service, require_organizer
+from recommender.web.retrain_view import retrain_summary, retrain_view
 from recommender.web.queries import TOPIC_ID_PATTERN, PageQuery, SuggestionFilters, TopicId
 from recommender.web.schemas import (
     AuditOut,
@@ -240,9 +242,18 @@ def start_retrain(runner: Runner, actor: Actor) -> dict:
 
 
 @router.get("/admin/retrain", response_model=RetrainStatusOut, response_model_exclude_unset=True)
-def retrain_status(runner: Runner) -> dict:
-    """State of the retrain this service started last: idle, running, finished or failed."""
-    return runner.status()
+def retrain_status(runner: Runner, service: Service) -> dict:
+    """State of the retrain this service started last: idle, running, finished or failed;
+    once finished, what it changed (``result``) and ``summary`` in words."""
+    status = runner.status()
+    labels: dict[str, str] = {}
+    if status.get("result"):
+        try:
+            labels = {t["topic_id"]: t["label"] for t in service.topics()["topics"]}
+        except NoModelError:
+            pass
+    summary = retrain_summary(retrain_view(status, labels, service.settings.tz))
+    return {**status, **({"summary": summary} if summary else {})}
 
 
 # --------------------------------------------------------------------------- moderation and audit

@@ -237,6 +237,20 @@ class RenameOut(BaseModel):
     label: str | None = Field(description="The organizer's label; null: the model's label is used.")
 
 
+class RetrainResultOut(BaseModel):
+    """What a finished retrain did."""
+
+    changed: bool = Field(description="false: nothing new since the current model, which stays as it is.")
+    version: str = Field(description="The current model version after the retrain.")
+    previous_version: str | None = Field(description="The version current when the retrain started.")
+    n_rows: int | None
+    n_topics: int | None
+    n_noise: int | None = Field(description="Lines in no topic (未归类 and 课堂反馈 together).")
+    previous_n_topics: int | None = None
+    new_topic_ids: list[str] | None = Field(None, description="Topics the new version has and the previous one had not.")
+    gone_topic_ids: list[str] | None = Field(None, description="Topics of the previous version no longer listed.")
+
+
 class RetrainStatusOut(BaseModel):
     """The retrain this service process started last."""
 
@@ -246,6 +260,13 @@ class RetrainStatusOut(BaseModel):
     started_at: str | None
     finished_at: str | None
     log_tail: list[str] | None = Field(None, description="The last lines of the retrain's log (failed only).")
+    message: str | None = Field(
+        None, description="Failed only: the retrain's own message (e.g. too little feedback), when it printed one."
+    )
+    result: RetrainResultOut | None = Field(None, description="Finished only: what the retrain changed.")
+    summary: str | None = Field(
+        None, description="The state in words, as the dashboard says it: 「…没有新的反馈，模型保持不变…」 or the new model's topics.",
+    )
 
 
 class RetrainStartedOut(RetrainStatusOut):
