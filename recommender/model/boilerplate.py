@@ -169,15 +169,16 @@ def remainder_min_lines(n: int) -> int:
     return max(3, int(REMAINDER_MIN_SHARE * n))
 
 
-def judged_lines(n: int) -> int:
+def judged_lines(n: int, min_topic_size: int) -> int:
     """Lines of a word common in general Chinese from which a corpus of ``n`` lines has
-    judged it itself: the remainder test reads it (:func:`remainder_min_lines`, 3 lines in a
-    store of a few hundred) or the head-word test does (``HEAD_MIN_LINES``), whichever
+    judged it itself as a topic's subject: the remainder test has read it
+    (:func:`remainder_min_lines`) and the corpus has as many lines of it as a topic needs
+    (``min_topic_size``), or the head-word test has read it (``HEAD_MIN_LINES``), whichever
     needs fewer; from 1,000 lines on that is ``HEAD_MIN_LINES``. Below it only general
     Chinese can say whether the word is a subject (``discovery.specific_terms``)."""
     if n < REMAINDER_MIN_CORPUS:
         return HEAD_MIN_LINES
-    return min(HEAD_MIN_LINES, remainder_min_lines(n))
+    return min(HEAD_MIN_LINES, max(remainder_min_lines(n), min_topic_size))
 
 
 def remainder_generic(

@@ -217,23 +217,22 @@ def distinctive_terms(
 
 
 def specific_terms(
-    tokens: Sequence[Sequence[str]], rows: np.ndarray, terms: Sequence[str], corpus_counts: Counter, n_corpus: int
+    tokens: Sequence[Sequence[str]], rows: np.ndarray, terms: Sequence[str], corpus_counts: Counter, judged: int
 ) -> list[str]:
     """The ``terms`` that can make the lines ``rows`` a topic: in ``SPECIFIC_MIN_LINES`` of
     them at least, and not common in general Chinese (general IDF below ``RARE_IDF``: 政府,
-    解决, 结束, 投资者) unless the corpus of ``n_corpus`` lines has judged the word itself
-    (``corpus_counts``: its lines). With ``HEAD_MIN_LINES`` lines the head-word test
-    (``boilerplate.headless_words``) judges any word. With fewer, general Chinese is the
-    better guess in a large store: a handful of its lines that share a word any text uses
-    (investors in sports, bank and stock-market titles among 2,000) share no subject. In a
-    store of a few hundred lines the remainder test has read such a word from
-    ``boilerplate.judged_lines`` lines on (3 in up to 399 lines) and made it generic when its
-    lines share nothing else; a *thing* it left alone (``lexicon.is_thing``: 医院, 学校,
-    基金 on 6-9 of 120-150 lines) is the store's subject. A word that names no thing (解决,
-    合理, 负责) still needs the head-word test: what is left of its lines is most of them,
-    and a latent space of a few dozen dimensions cannot tell whether they agree.
+    解决, 结束, 投资者) unless the corpus has judged the word itself: ``judged`` lines of it
+    at least (``corpus_counts``; ``boilerplate.judged_lines``). With ``HEAD_MIN_LINES``
+    lines the head-word test (``boilerplate.headless_words``) judges any word. With fewer,
+    general Chinese is the better guess in a large store: a handful of its lines that share
+    a word any text uses (investors in sports, bank and stock-market titles among 2,000)
+    share no subject. In a store of a few hundred lines the remainder test has read such a
+    word from 3 lines on and made it generic when its lines share nothing else; a *thing* it
+    left alone (``lexicon.is_thing``: 医院, 学校, 基金 on 5-12 of 120-150 lines) with as many
+    lines as a topic needs is the store's subject. A word that names no thing (解决, 合理,
+    负责) still needs the head-word test: what is left of its lines is most of them, and a
+    latent space of a few dozen dimensions cannot tell whether they agree.
     """
-    judged = judged_lines(n_corpus)
     out = []
     for word in terms:
         if sum(1 for i in rows if word in tokens[i]) < SPECIFIC_MIN_LINES:
@@ -248,11 +247,11 @@ def specific_terms(
 
 
 def is_specific(
-    tokens: Sequence[Sequence[str]], rows: np.ndarray, terms: Sequence[str], corpus_counts: Counter, n_corpus: int
+    tokens: Sequence[Sequence[str]], rows: np.ndarray, terms: Sequence[str], corpus_counts: Counter, judged: int
 ) -> bool:
     """Whether the :func:`specific_terms` among ``terms`` together cover ``SPECIFIC_SHARE``
-    of the lines ``rows``."""
-    terms = specific_terms(tokens, rows, terms, corpus_counts, n_corpus)
+    of the lines ``rows`` (``judged``: see :func:`specific_terms`)."""
+    terms = specific_terms(tokens, rows, terms, corpus_counts, judged)
     if not terms or len(rows) == 0:
         return False
     wanted = set(terms)
@@ -407,6 +406,7 @@ def carry_over(
     its lines belonged to, plus the previous topics no core matched that still hold
     together. Pinned previous topics are kept whatever their lines look like."""
     topics: list[Topic] = []
+    judged = judged_lines(n_corpus, min_topic_size)
     continues: dict[int, int] = {}  # previous topic -> its position in ``topics``
     for rows, robustness in merge_twins(cores, Z, tokens, generic):
         before = -1
@@ -426,7 +426,7 @@ def carry_over(
         ):
             continue
         terms = distinctive_terms(tokens, rows, corpus_counts, n_corpus, generic)
-        if before not in pinned and not is_specific(tokens, rows, terms, corpus_counts, n_corpus):
+        if before not in pinned and not is_specific(tokens, rows, terms, corpus_counts, judged):
             continue
         if before >= 0:
             continues[before] = len(topics)
@@ -440,7 +440,7 @@ def carry_over(
             continue
         terms = distinctive_terms(tokens, rows, corpus_counts, n_corpus, generic)
         if p not in pinned:
-            if rows.size < min_topic_size or not is_specific(tokens, rows, terms, corpus_counts, n_corpus):
+            if rows.size < min_topic_size or not is_specific(tokens, rows, terms, corpus_counts, judged):
                 continue
             c = Z[rows].sum(axis=0)
             c = c / max(np.linalg.norm(c), 1e-12)
@@ -484,6 +484,7 @@ def split_subjects(
     k = len(topics)
     if k == 0:
         return topics
+    judged = judged_lines(n_corpus, min_topic_size)
     names = non_subject_words()
     sizes = np.bincount(labels[labels >= 0], minlength=k)
     host_words = [morphemes(t.terms) for t in topics]
@@ -531,7 +532,7 @@ def split_subjects(
             if before < 0 and int((prior[group] == NEW_LINE).sum()) < NEW_TOPIC_NEW_LINES:
                 continue
         terms = distinctive_terms(tokens, group, corpus_counts, n_corpus, generic)
-        if word not in terms or not is_specific(tokens, group, terms, corpus_counts, n_corpus):
+        if word not in terms or not is_specific(tokens, group, terms, corpus_counts, judged):
             continue
         taken[group] = True
         out[host].members = np.setdiff1d(out[host].members, group)
