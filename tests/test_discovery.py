@@ -9,7 +9,7 @@ from collections import Counter
 import numpy as np
 
 from recommender.model import TopicModel
-from recommender.model.boilerplate import HEAD_MIN_LINES
+from recommender.model.boilerplate import HEAD_MIN_LINES, judged_lines
 from recommender.model.discovery import distinctive_terms, is_specific, specific_terms, word_shares
 from recommender.text.tokenize import tokenize
 
@@ -90,36 +90,60 @@ def _core(lines: list[list[str]], background: int = 200) -> tuple[list[list[str]
     return tokens, np.arange(background, len(tokens)), counts
 
 
+# Lines from which a store of 2,000 lines judges a word any text uses (the head-word test's).
+LARGE = judged_lines(2000, 5)
+
+
 def test_words_only_two_lines_share_make_no_topic():
     """A core whose distinctive words are each in two of its lines is a set of pairs."""
     tokens, rows, counts = _core([tokenize(t) for t in PAIRS])
     assert {"女孩", "经济"} <= set(distinctive_terms(tokens, rows, counts, len(tokens), set()))
-    assert specific_terms(tokens, rows, ["女孩", "经济"], counts) == []
-    assert not is_specific(tokens, rows, ["女孩", "经济"], counts)
+    assert specific_terms(tokens, rows, ["女孩", "经济"], counts, HEAD_MIN_LINES) == []
+    assert not is_specific(tokens, rows, ["女孩", "经济"], counts, HEAD_MIN_LINES)
 
 
 def test_a_small_request_family_is_specific():
     tokens, rows, counts = _core([tokenize(t) for t in MIXING_PLANT])
     terms = distinctive_terms(tokens, rows, counts, len(tokens), set())
-    assert "搅拌站" in specific_terms(tokens, rows, terms, counts)
-    assert is_specific(tokens, rows, terms, counts)
+    assert "搅拌站" in specific_terms(tokens, rows, terms, counts, HEAD_MIN_LINES)
+    assert is_specific(tokens, rows, terms, counts, HEAD_MIN_LINES)
 
 
 def test_a_word_any_text_uses_makes_a_topic_only_when_the_corpus_has_enough_of_it():
-    """政府 (common in general Chinese) on four of six lines about different things: too
-    few lines for the corpus to judge the word, so general Chinese does, and the lines are no
-    topic; a rare word on as few lines is (灭火器), and so is 政府 once the corpus has
-    ``HEAD_MIN_LINES`` lines of it (then the head-word test judges it)."""
+    """政府 (common in general Chinese) on four of six lines about different things, in a
+    store of 2,000 lines: too few lines for the corpus to judge the word, so general Chinese
+    does, and the lines are no topic; a rare word on as few lines is (灭火器), and so is 政府
+    once the corpus has ``HEAD_MIN_LINES`` lines of it (then the head-word test judges it)."""
     government = [["政府", "油价", "补贴"], ["政府", "地铁", "票价"], ["政府", "台风", "通知"],
                   ["政府", "古镇", "修缮"], ["暴雨", "防汛"], ["春运", "保障"]]
     tokens, rows, counts = _core(government)
-    assert not is_specific(tokens, rows, ["政府"], counts)
+    assert not is_specific(tokens, rows, ["政府"], counts, LARGE)
     extinguisher = [["灭火器" if w == "政府" else w for w in line] for line in government]
     tokens, rows, counts = _core(extinguisher)
-    assert is_specific(tokens, rows, ["灭火器"], counts)
+    assert is_specific(tokens, rows, ["灭火器"], counts, LARGE)
     tokens, rows, counts = _core(government)
     counts["政府"] = HEAD_MIN_LINES
-    assert is_specific(tokens, rows, ["政府"], counts)
+    assert is_specific(tokens, rows, ["政府"], counts, LARGE)
+
+
+def test_a_small_store_judges_the_things_its_lines_name():
+    """A thing any text names (医院) on five lines is a small store's subject, not a large store's nor a verb's."""
+    # In a store of a few hundred lines the remainder test has read every word of three
+    # lines and made it generic (then it is no term) when its lines share nothing else; a
+    # topic needs five lines (``judged_lines``); 解决 names no thing; among 2,000 lines five
+    # are too few to judge a word.
+    hospital = [["医院", "挂号", "网上"], ["医院", "报告", "看懂"], ["医院", "自助机", "老人"],
+                ["医院", "急诊", "晚上"], ["医院", "缴费", "窗口"], ["复查", "准备"], ["看病", "流程"]]
+    tokens, rows, counts = _core(hospital)
+    small = judged_lines(len(tokens), 5)
+    assert small == 5
+    assert is_specific(tokens, rows, ["医院"], counts, small)
+    assert not is_specific(tokens, rows, ["医院"], counts, LARGE)
+    tokens, rows, counts = _core(hospital[1:])
+    assert not is_specific(tokens, rows, ["医院"], counts, small)  # four lines: fewer than a topic
+    solve = [["解决" if w == "医院" else w for w in line] for line in hospital]
+    tokens, rows, counts = _core(solve)
+    assert not is_specific(tokens, rows, ["解决"], counts, small)
 
 
 def test_a_six_line_request_family_is_a_topic_and_pairs_are_not():

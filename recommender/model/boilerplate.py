@@ -56,6 +56,8 @@ SPREAD_MIN_LINES = 3
 GENERIC_WEIGHT = 0.2
 # The remainder test looks at words in at least this share of the lines (and 3 lines).
 REMAINDER_MIN_SHARE = 0.01
+# ... in a corpus of this many lines at least ...
+REMAINDER_MIN_CORPUS = 10
 # ... using at most this many of each word's lines (chosen by position, deterministic).
 REMAINDER_LINES = 40
 # A word is generic when (mean remainder share) x (1 - excess likeness of the remainders)
@@ -162,6 +164,23 @@ def _without(text: str, tokens: Sequence[str], words: set[str]) -> tuple[str, li
     return text, [t for t in tokens if t not in words]
 
 
+def remainder_min_lines(n: int) -> int:
+    """Fewest lines of a word the remainder test reads, in a corpus of ``n`` lines."""
+    return max(3, int(REMAINDER_MIN_SHARE * n))
+
+
+def judged_lines(n: int, min_topic_size: int) -> int:
+    """Lines of a word common in general Chinese from which a corpus of ``n`` lines has
+    judged it itself as a topic's subject: the remainder test has read it
+    (:func:`remainder_min_lines`) and the corpus has as many lines of it as a topic needs
+    (``min_topic_size``), or the head-word test has read it (``HEAD_MIN_LINES``), whichever
+    needs fewer; from 1,000 lines on that is ``HEAD_MIN_LINES``. Below it only general
+    Chinese can say whether the word is a subject (``discovery.specific_terms``)."""
+    if n < REMAINDER_MIN_CORPUS:
+        return HEAD_MIN_LINES
+    return min(HEAD_MIN_LINES, max(remainder_min_lines(n), min_topic_size))
+
+
 def remainder_generic(
     texts: Sequence[str], tokens: Sequence[Sequence[str]], full: np.ndarray, latent: LatentFn
 ) -> set[str]:
@@ -169,7 +188,7 @@ def remainder_generic(
     random lines (see the module docstring). ``latent`` gives unnormalized latent rows;
     ``full`` are those of the lines themselves."""
     n = len(texts)
-    if n < 10:
+    if n < REMAINDER_MIN_CORPUS:
         return set()
     full_norm = np.linalg.norm(full, axis=1)
     unit = normalize(full)
@@ -178,7 +197,7 @@ def remainder_generic(
     for i, toks in enumerate(tokens):
         for w in set(toks):
             lines_of[w].append(i)
-    min_lines = max(3, int(REMAINDER_MIN_SHARE * n))
+    min_lines = remainder_min_lines(n)
     tested: list[tuple[str, float, list[int]]] = []
     for word, rows in sorted(lines_of.items()):
         idf = general_idf(word)

@@ -9,7 +9,8 @@ Steps (all on the discovery sample, see ``topic_model.py``):
 3. :func:`distinctive_terms` / :func:`is_specific`: a core is a topic only when words that
    are typical of it and not generic cover most of its lines ("灭火器", "公积金"+"贷款"),
    each in three of its lines at least and, when the corpus has too few lines of it to judge
-   it, not common in general Chinese (:func:`specific_terms`). A core held together by
+   it (fewer in a large store than in a small one, ``boilerplate.judged_lines``), not common
+   in general Chinese (:func:`specific_terms`). A core held together by
    generic words only, or by words that pairs of its lines share, is dissolved: its lines
    fit no topic.
 4. :func:`carry_over`: with the previous model's assignments (a retrain), a core whose
@@ -41,6 +42,7 @@ from recommender.model.boilerplate import (
     catch_all_glue,
     head_words,
     headless_words,
+    judged_lines,
     remainder_generic,
     spread_generic,
     spread_weights,
@@ -215,34 +217,41 @@ def distinctive_terms(
 
 
 def specific_terms(
-    tokens: Sequence[Sequence[str]], rows: np.ndarray, terms: Sequence[str], corpus_counts: Counter
+    tokens: Sequence[Sequence[str]], rows: np.ndarray, terms: Sequence[str], corpus_counts: Counter, judged: int
 ) -> list[str]:
     """The ``terms`` that can make the lines ``rows`` a topic: in ``SPECIFIC_MIN_LINES`` of
     them at least, and not common in general Chinese (general IDF below ``RARE_IDF``: 政府,
-    解决, 结束, 投资者) unless the corpus has ``HEAD_MIN_LINES`` lines of the word
-    (``corpus_counts``). With that many the corpus judges the word itself (the head-word
-    test, ``boilerplate.headless_words``); with fewer it cannot, and general Chinese is the
-    better guess: a handful of lines that share a word any text uses (investors in sports,
-    bank and stock-market titles) share no subject.
+    解决, 结束, 投资者) unless the corpus has judged the word itself: ``judged`` lines of it
+    at least (``corpus_counts``; ``boilerplate.judged_lines``). With ``HEAD_MIN_LINES``
+    lines the head-word test (``boilerplate.headless_words``) judges any word. With fewer,
+    general Chinese is the better guess in a large store: a handful of its lines that share
+    a word any text uses (investors in sports, bank and stock-market titles among 2,000)
+    share no subject. In a store of a few hundred lines the remainder test has read such a
+    word from 3 lines on and made it generic when its lines share nothing else; a *thing* it
+    left alone (``lexicon.is_thing``: 医院, 学校, 基金 on 5-12 of 120-150 lines) with as many
+    lines as a topic needs is the store's subject. A word that names no thing (解决, 合理,
+    负责) still needs the head-word test: what is left of its lines is most of them, and a
+    latent space of a few dozen dimensions cannot tell whether they agree.
     """
     out = []
     for word in terms:
         if sum(1 for i in rows if word in tokens[i]) < SPECIFIC_MIN_LINES:
             continue
-        if corpus_counts.get(word, 0) < HEAD_MIN_LINES:
+        lines = corpus_counts.get(word, 0)
+        if lines < HEAD_MIN_LINES:
             idf = general_idf(word)
-            if idf is not None and idf < RARE_IDF:
+            if idf is not None and idf < RARE_IDF and (lines < judged or not is_thing(word)):
                 continue
         out.append(word)
     return out
 
 
 def is_specific(
-    tokens: Sequence[Sequence[str]], rows: np.ndarray, terms: Sequence[str], corpus_counts: Counter
+    tokens: Sequence[Sequence[str]], rows: np.ndarray, terms: Sequence[str], corpus_counts: Counter, judged: int
 ) -> bool:
     """Whether the :func:`specific_terms` among ``terms`` together cover ``SPECIFIC_SHARE``
-    of the lines ``rows``."""
-    terms = specific_terms(tokens, rows, terms, corpus_counts)
+    of the lines ``rows`` (``judged``: see :func:`specific_terms`)."""
+    terms = specific_terms(tokens, rows, terms, corpus_counts, judged)
     if not terms or len(rows) == 0:
         return False
     wanted = set(terms)
@@ -397,6 +406,7 @@ def carry_over(
     its lines belonged to, plus the previous topics no core matched that still hold
     together. Pinned previous topics are kept whatever their lines look like."""
     topics: list[Topic] = []
+    judged = judged_lines(n_corpus, min_topic_size)
     continues: dict[int, int] = {}  # previous topic -> its position in ``topics``
     for rows, robustness in merge_twins(cores, Z, tokens, generic):
         before = -1
@@ -416,7 +426,7 @@ def carry_over(
         ):
             continue
         terms = distinctive_terms(tokens, rows, corpus_counts, n_corpus, generic)
-        if before not in pinned and not is_specific(tokens, rows, terms, corpus_counts):
+        if before not in pinned and not is_specific(tokens, rows, terms, corpus_counts, judged):
             continue
         if before >= 0:
             continues[before] = len(topics)
@@ -430,7 +440,7 @@ def carry_over(
             continue
         terms = distinctive_terms(tokens, rows, corpus_counts, n_corpus, generic)
         if p not in pinned:
-            if rows.size < min_topic_size or not is_specific(tokens, rows, terms, corpus_counts):
+            if rows.size < min_topic_size or not is_specific(tokens, rows, terms, corpus_counts, judged):
                 continue
             c = Z[rows].sum(axis=0)
             c = c / max(np.linalg.norm(c), 1e-12)
@@ -474,6 +484,7 @@ def split_subjects(
     k = len(topics)
     if k == 0:
         return topics
+    judged = judged_lines(n_corpus, min_topic_size)
     names = non_subject_words()
     sizes = np.bincount(labels[labels >= 0], minlength=k)
     host_words = [morphemes(t.terms) for t in topics]
@@ -521,7 +532,7 @@ def split_subjects(
             if before < 0 and int((prior[group] == NEW_LINE).sum()) < NEW_TOPIC_NEW_LINES:
                 continue
         terms = distinctive_terms(tokens, group, corpus_counts, n_corpus, generic)
-        if word not in terms or not is_specific(tokens, group, terms, corpus_counts):
+        if word not in terms or not is_specific(tokens, group, terms, corpus_counts, judged):
             continue
         taken[group] = True
         out[host].members = np.setdiff1d(out[host].members, group)
