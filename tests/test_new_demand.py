@@ -140,3 +140,25 @@ def test_a_few_new_lines_in_no_topic_do_not_advise_a_retrain(trained_client, tra
     body = trained_client.get("/api/new-demand", headers=organizer_headers).json()
     assert body["no_topic"] == 1 and body["unassigned_share"] >= 0.3
     assert body["retrain_advised"] is False
+
+
+def test_long_messages_are_quoted_around_what_they_ask(trained_client, trained_service, organizer_headers):
+    """A message of 200+ characters is quoted as the part that says what the group or topic
+    is about (recommender/text/excerpt.py), not whole: the organizer reads a card, not a
+    letter. The lines themselves stay whole in the store."""
+    openings = [
+        "我今年六十八岁，老伴前年走了，儿女都在外地工作，一个人在家时间长了总觉得闷得慌，晚上也睡不好觉，",
+        "单位体检时医生说我血压偏高，膝盖也有点毛病，让我找点温和的运动坚持下去，跑步爬山肯定不行了，",
+        "上个月在公园看见一群人早上锻炼，动作很慢很好看，问了才知道他们是自己凑起来的，没有老师带着练，",
+        "我们楼里几个退休的姐妹商量过好几回，跳广场舞嫌吵，打麻将又伤身体，想找个大家一起学的正经东西，",
+        "听说隔壁街道的夜校办得不错，开了书法、合唱和养生课，报名的人很多，我们这边一直还没有类似的课，",
+    ]
+    long_lines = [f"{text * 2}所以想问问：能不能开一个太极拳班，每周两次就行，费用大家可以分摊。" for text in openings]
+    submit(trained_service, long_lines, "long")
+    groups = trained_client.get("/api/new-demand", headers=organizer_headers).json()["groups"]
+    group = next(g for g in groups if "太极拳" in g["label"])
+    assert group["examples"] and all(len(e) <= 100 and group["label"] in e for e in group["examples"]), group
+    no_topic = trained_client.get("/api/no-topic?per_page=50", headers=organizer_headers).json()
+    assert set(long_lines) <= {m["text"] for m in no_topic["members"]["items"]}
+    topics = trained_client.get("/api/topics", headers=organizer_headers).json()["topics"]
+    assert all(len(e) <= 100 for t in topics for e in t["examples"])

@@ -584,3 +584,19 @@ def test_ranking_is_stable_under_input_permutation(scenario, rnd):
     expected = [s.to_dict() for s in _run(scenario)]
     assert [s.to_dict() for s in _run(scenario, shuffled)] == expected
     assert [s.to_dict() for s in _run(scenario, lambda xs: list(reversed(xs)))] == expected
+
+
+# --------------------------------------------------------------------------- quotes
+def test_a_long_quote_is_cut_around_the_topic_label_and_a_short_one_is_whole():
+    """A 300-character message quoted whole fills the card, and its start rarely says the
+    topic; the suggestion shows the part that says the label. The card keeps the whole line."""
+    long_line = "我们是老旧小区的居民，" + "小区建成二十多年，大家都很关心社区的变化，" * 6 + (
+        "最想学的是加装电梯怎么申请，要哪些材料，" + "费用分摊一直谈不拢，" * 6
+    )
+    topic = TopicCard(topic_id="T1", label="加装电梯", keywords=("电梯", "申请"), examples=(long_line, "加装电梯怎么申请"))
+    [s] = rank_topics([topic], [rec()], as_of=AS_OF)
+    quote, short = s.examples
+    assert len(long_line) > 200 and len(quote) < 100
+    assert "加装电梯" in quote and quote.startswith("…")
+    assert short == "加装电梯怎么申请"
+    assert topic.examples[0] == long_line

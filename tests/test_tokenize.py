@@ -234,3 +234,17 @@ def test_batches_in_threads_cut_the_same_words_and_leave_no_cache():
         results = list(pool.map(lambda _: tk.tokenize_many(texts), range(8)))
     assert all(r == alone for r in results)
     assert getattr(tk._batch, "blocks", None) is None
+
+
+def test_links_carry_no_words():
+    """A link pasted into a message is no word its writer used about the subject: long
+    messages that carry one would otherwise share "https" and "com" and make a topic."""
+    from recommender.text.tokenize import pieces, tokenize
+
+    for line in ("规划的线路见https://baidu.com/总投资152亿元", "链接 HTTP://Example.com/a?b=1 打不开",
+                 "详见www.example.cn/notice", "被截断的链接https:/"):
+        words = tokenize(line)
+        assert not {"https", "http", "com", "baidu", "example", "cn", "www", "notice"} & set(words), words
+        assert "https" not in "".join(pieces(line))
+    assert "http" in tokenize("想学http协议")
+    assert "excel" in tokenize("www.a.cn 想学excel")

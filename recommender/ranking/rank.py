@@ -66,6 +66,7 @@ from recommender.ranking.records import (
     TopicCard,
     TopicHeat,
 )
+from recommender.text.excerpt import excerpt
 
 #: The ranking's public names: its data (re-exported from records), the heat functions and rank_topics.
 __all__ = [
@@ -78,6 +79,8 @@ __all__ = [
     "topic_heat",
 ]
 
+# Quotes of a suggestion; a long one is cut around the words the topic is named by
+# (recommender/text/excerpt.py): a 300-character message shown whole fills the card.
 _MAX_EXAMPLES = 3
 
 
@@ -158,7 +161,7 @@ def rank_topics(
                 feedback_count=heat.feedback_count,
                 distinct_submitters=heat.distinct_people,
                 trend=heat.trend,
-                examples=card.examples[:_MAX_EXAMPLES],
+                examples=tuple(excerpt(t, (card.label, *card.keywords)) for t in card.examples[:_MAX_EXAMPLES]),
                 feedback_ids=tuple(r.feedback_id for r in newest_first),
                 votes=heat.vote_total,
                 recently_covered=heat.recently_covered,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Iterable
 from datetime import date, datetime
 
 from recommender.config import Settings
@@ -16,6 +17,7 @@ from recommender.service.demand import AGGREGATE_PREFIX, DemandCache
 from recommender.service.serving import LoadedModel, ModelServing
 from recommender.service.shapes import feedback_json, session_json
 from recommender.store import FeedbackStore, StoredFeedback
+from recommender.text.excerpt import excerpt
 
 #: Most entries of each ranking cache before it is emptied.
 CACHE_ENTRIES = 256
@@ -200,7 +202,7 @@ class DemandView:
                     "label": group.label,
                     "people": len(people),
                     "lines": len(members),
-                    "examples": list(dict.fromkeys(r.text for r in members))[:3],
+                    "examples": _quotes(list(dict.fromkeys(r.text for r in members))[:3], group.label),
                     "feedback_ids": [r.public_id for r in members],
                     "first_at": min(r.submitted_at for r in members).isoformat(),
                     "last_at": max(r.submitted_at for r in members).isoformat(),
@@ -244,7 +246,7 @@ class DemandView:
                 "label": card.label,
                 "model_label": served.cards[card.topic_id].label if card.topic_id in served.cards else card.label,
                 "keywords": list(card.keywords),
-                "examples": list(card.examples),
+                "examples": _quotes(card.examples, card.label, card.keywords),
                 "size": counts.get(card.topic_id, 0),
                 "trained_size": served.sizes.get(card.topic_id, 0),
                 "pinned": card.topic_id in pinned,
@@ -271,7 +273,7 @@ class DemandView:
             "label": card.label,
             "model_label": served.cards[topic_id].label if topic_id in served.cards else card.label,
             "keywords": list(card.keywords),
-            "examples": list(card.examples),
+            "examples": _quotes(card.examples, card.label, card.keywords),
             "size": total,
             "pinned": topic_id in self.cache.side_tables().pinned,
             "sessions": self.sessions(topic_id),
@@ -323,3 +325,9 @@ def _with_experts(suggestion: dict, experts: tuple[ExpertEntry, ...]) -> dict:
     """The directory's experts who can teach the suggested topic (INTERFACE.md ``experts``)."""
     suggestion["experts"] = match_experts(suggestion, experts)
     return suggestion
+
+
+def _quotes(texts: Iterable[str], label: str, keywords: Iterable[str] = ()) -> list[str]:
+    """Quotes as shown: a long line cut around the words the topic is named by (see
+    recommender/text/excerpt.py); the model and the store keep the whole lines."""
+    return [excerpt(t, (label, *keywords)) for t in texts]
