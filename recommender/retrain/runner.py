@@ -1,6 +1,7 @@
 """A retrain started from the web (dashboard or ``POST /api/admin/retrain``): ``recommender
--v train`` as a child process, one at a time, reaped by a thread; its output goes to
-``<data_dir>/retrain.log``. The child takes the retrain lock itself; the runner checks it
+-v train`` as a child process, one at a time for the whole service, reaped by a thread of the
+worker that started it; its status is shared by every worker (``shared_status.py``), its
+output goes to ``<data_dir>/retrain.log``. The child takes the retrain lock itself; the runner checks it
 first so that a retrain already running elsewhere (cron, a console) is refused at once.
 
 A retrain outlives the service that started it (the child has its own session). When the
@@ -25,6 +26,7 @@ from recommender.config import Settings
 from recommender.errors import ModelCompatibilityError, NoModelError, RetrainInProgress
 from recommender.retrain.lock import retrain_lock
 from recommender.retrain.registry import ModelRegistry
+from recommender.retrain.shared_status import INTERRUPTED, SharedStatus
 
 __all__ = ["FROM_WEB", "STARTED_FROM", "RetrainRunner", "retrain_command", "retrain_env", "retrain_result"]
 
@@ -120,8 +122,18 @@ def retrain_result(registry: ModelRegistry, before: str | None, served: list[str
     }
 
 
+def _busy_message(record: dict) -> str:
+    try:
+        started = f"{datetime.fromisoformat(record['started_at']):%Y-%m-%d %H:%M:%S} UTC"
+    except (KeyError, TypeError, ValueError):
+        started = "?"
+    return f"另一个重新训练正在进行中（本服务于 {started} 启动，pid {record.get('pid', '?')}）"
+
+
 class RetrainRunner:
-    """The retrain this service process started last: one child at a time, reaped by a thread."""
+    """The retrain started from the web, one at a time for the whole service: a child process
+    reaped by a thread of the worker that started it; its status is shared by every worker
+    (:class:`~recommender.retrain.shared_status.SharedStatus`)."""
 
     def __init__(
         self,
@@ -141,12 +153,10 @@ class RetrainRunner:
         self._served_topics = served_topics
         self._lock = threading.Lock()
         self._proc: subprocess.Popen | None = None
-        self._started_at: datetime | None = None
-        self._finished_at: datetime | None = None
-        self._exit_code: int | None = None
-        self._result: dict | None = None
+        self._reaper: threading.Thread | None = None
         self._closed = False
         self.log_path = Path(settings.data_dir) / "retrain.log"
+        self.shared = SharedStatus(self.lock_path)
 
     @property
     def registry(self) -> ModelRegistry:
@@ -157,14 +167,13 @@ class RetrainRunner:
         return self.registry.lock_path
 
     def start(self, actor: str | None = None) -> dict:
-        """Start a retrain; ``RetrainInProgress`` (→ 409) if ours or anyone's is running.
-        ``actor`` (the organizer) goes into the audit log, by this process and by the child."""
-        with self._lock:
-            if self._proc is not None and self._exit_code is None:
-                raise RetrainInProgress(
-                    f"另一个重新训练正在进行中（本服务于 {self._started_at:%Y-%m-%d %H:%M:%S} UTC 启动，"
-                    f"pid {self._proc.pid}）"
-                )
+        """Start a retrain; ``RetrainInProgress`` (→ 409) if one started from the web (by any
+        worker) or anyone's is running. ``actor`` (the organizer) goes into the audit log, by
+        this process and by the child."""
+        with self._lock, self.shared.guard():
+            record = self.shared.read()
+            if record is not None and record.get("status") == "running" and self.shared.running(record):
+                raise RetrainInProgress(_busy_message(record))
             # Someone else (cron, a console) holding the lock: fail now with its details.
             with retrain_lock(self.lock_path, owner="admin-check"):
                 pass
@@ -184,14 +193,16 @@ class RetrainRunner:
                     start_new_session=True,  # a server restart or Ctrl-C does not kill a running retrain
                 )
             self._proc = proc
-            self._started_at = datetime.now(timezone.utc)
-            self._finished_at = None
-            self._exit_code = None
-            self._result = None
+            self.shared.write({
+                "status": "running", "pid": proc.pid, "host": self.shared.host, "worker_pid": os.getpid(),
+                "exit_code": None, "started_at": datetime.now(timezone.utc).isoformat(), "finished_at": None,
+                "before": before, "served": served,
+            })
             log.info("retrain started by an organizer: pid %d", proc.pid)
             if actor is not None and self._audit is not None:
                 self._audit(actor, "retrain", None, {"status": "started", "pid": proc.pid})
-        threading.Thread(target=self._wait, args=(proc, before, served), name="retrain-reaper", daemon=True).start()
+        self._reaper = threading.Thread(target=self._wait, args=(proc, before, served), name="retrain-reaper", daemon=True)
+        self._reaper.start()
         return {**self.status(), "status": "started", "status_url": "/api/admin/retrain"}
 
     def _topics_now(self) -> list[str] | None:
@@ -220,35 +231,62 @@ class RetrainRunner:
                 self._on_success()
             except Exception:
                 log.exception("could not load the newly trained model; the poller will retry")
-        # Only now is the retrain "finished": a client that sees it gets the new model.
-        with self._lock:
-            if proc is self._proc:
-                self._result = result
-                self._exit_code = code
-                self._finished_at = datetime.now(timezone.utc)
+        # Only now is the retrain "finished": a client that sees it (on any worker) gets the new model.
+        self._end(proc.pid, code, result, reaped=True)
+
+    def _end(
+        self, pid: int, code: int | None, result: dict | None, message: str | None = None, *, reaped: bool = False
+    ) -> dict | None:
+        """Write the end of the retrain ``pid`` into the shared record (if it is still that one's;
+        ``reaped``: its own worker's word, over a conclusion another machine drew meanwhile)."""
+        try:
+            with self.shared.guard():
+                record = self.shared.read()
+                if record is None or record.get("pid") != pid or (record.get("status") != "running" and not reaped):
+                    return record
+                record.update(
+                    status="finished" if code == 0 or (code is None and result is not None) else "failed",
+                    exit_code=code, finished_at=datetime.now(timezone.utc).isoformat(), result=result,
+                )
+                if record["status"] == "failed":  # the log stays on the machine that started it
+                    record["log_tail"] = self._log_tail()
+                    record["message"] = message or _last_message(record["log_tail"])
+                self.shared.write(record)
+                return record
+        except OSError:
+            log.exception("could not record the end of retrain pid %d", pid)
+            return None
+
+    def _concluded(self, record: dict) -> dict:
+        """A ``running`` record whose retrain ended unseen (its worker stopped): what it did,
+        from the registry — a new current version is a finished retrain."""
+        before = record.get("before")
+        result = None
+        try:
+            if _current(self.registry) not in (None, before):
+                result = retrain_result(self.registry, before, record.get("served"))
+        except Exception:  # noqa: BLE001 - the summary is missing, the end is still recorded
+            log.exception("could not read what the retrain changed")
+        message = None if result is not None else (_last_message(self._log_tail()) or INTERRUPTED)
+        return self._end(record["pid"], None, result, message) or record
 
     def status(self) -> dict:
-        """``idle`` (none started by this process), ``running``, ``finished`` or ``failed``."""
-        with self._lock:
-            proc, code, started, finished = self._proc, self._exit_code, self._started_at, self._finished_at
-            result = self._result
-        if proc is None:
+        """``idle`` (no retrain started from the web), ``running``, ``finished`` or ``failed``:
+        the service's last one, whichever worker started it."""
+        record = self.shared.read()
+        if record is None or record.get("status") not in ("running", "finished", "failed"):
             return {"status": "idle", "pid": None, "exit_code": None, "started_at": None, "finished_at": None}
-        state = "running" if code is None else ("finished" if code == 0 else "failed")
-        out = {
-            "status": state,
-            "pid": proc.pid,
-            "exit_code": code,
-            "started_at": started.isoformat() if started else None,
-            "finished_at": finished.isoformat() if finished else None,
-        }
+        if record["status"] == "running" and not self.shared.running(record):
+            record = self._concluded(record)
+        state = record.get("status")
+        out = {key: record.get(key) for key in ("status", "pid", "exit_code", "started_at", "finished_at")}
         if state == "failed":
-            out["log_tail"] = self._log_tail()
-            message = _last_message(out["log_tail"])
+            out["log_tail"] = record.get("log_tail") or []
+            message = record.get("message")
             if message:
                 out["message"] = message
-        if state == "finished" and result is not None:
-            out["result"] = result
+        if state == "finished" and record.get("result") is not None:
+            out["result"] = record["result"]
         return out
 
     def _log_tail(self, lines: int = 8) -> list[str]:
@@ -266,8 +304,8 @@ class RetrainRunner:
             self._closed = True
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Terminate a running child (tests, shutdown)."""
-        proc = self._proc
+        """Terminate a running child (tests, shutdown) and wait until its end is recorded."""
+        proc, reaper = self._proc, self._reaper
         if proc is not None and proc.poll() is None:
             proc.terminate()
             try:
@@ -275,3 +313,5 @@ class RetrainRunner:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(timeout)
+        if reaper is not None and reaper is not threading.current_thread():
+            reaper.join(timeout)

@@ -243,7 +243,7 @@ def start_retrain(runner: Runner, actor: Actor) -> dict:
 
 @router.get("/admin/retrain", response_model=RetrainStatusOut, response_model_exclude_unset=True)
 def retrain_status(runner: Runner, service: Service) -> dict:
-    """State of the retrain this service started last: idle, running, finished or failed;
+    """State of the retrain this service (any worker) started last: idle, running, finished or failed;
     once finished, what it changed (``result``) and ``summary`` in words."""
     status = runner.status()
     labels: dict[str, str] = {}

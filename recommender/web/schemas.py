@@ -252,7 +252,7 @@ class RetrainResultOut(BaseModel):
 
 
 class RetrainStatusOut(BaseModel):
-    """The retrain this service process started last."""
+    """The retrain this service (any of its workers) started last."""
 
     status: str = Field(description="idle, running, finished or failed (started, in the answer to a start)")
     pid: int | None
