@@ -54,6 +54,8 @@ def _wait_until(client, headers, state: str, timeout: float = 15.0) -> dict:
 def test_a_retrain_started_on_one_worker_is_seen_and_guarded_on_another(
     trained_client, settings, organizer_headers, gated_child
 ):
+    """Worker A starts it; worker B's poll and dashboard say running, B's start is a 409 naming
+    it; once it ends B says finished with the summary, and so does a worker started later."""
     with _worker(settings) as other:
         assert _status(other, organizer_headers)["status"] == "idle"
         started = trained_client.post("/api/admin/retrain", headers=organizer_headers)
