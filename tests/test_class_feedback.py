@@ -123,6 +123,17 @@ def test_rating_and_praise_are_class_feedback_not_demand(trained_service):
     assert (shown["rating"], shown["responses"]) == (4.5, 2)
 
 
+def test_support_and_asking_for_more_sessions_are_class_feedback(trained_service):
+    """「支持夜校，希望多办几期」 names no subject: kept with the class, no feedback line;
+    「希望多办几期太极拳」 asks for 太极拳: a line."""
+    session = _record(trained_service, _topic_of(trained_service, "消防"))
+    lines_before = trained_service.store.count()
+    _, line, receipt = trained_service.respond_to_class(_token(session), 5, "支持夜校，希望多办几期")
+    assert line is None and receipt is None and trained_service.store.count() == lines_before
+    _, line, receipt = trained_service.respond_to_class(_token(session), 5, "希望多办几期太极拳")
+    assert line is not None and receipt
+
+
 def test_what_to_learn_next_is_a_masked_line_linked_to_the_class(trained_service):
     """「下次想学什么」 asking for something: a masked feedback line (source class) with a receipt."""
     tid = _topic_of(trained_service, "消防")

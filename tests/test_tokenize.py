@@ -248,3 +248,45 @@ def test_links_carry_no_words():
         assert "https" not in "".join(pieces(line))
     assert "http" in tokenize("想学http协议")
     assert "excel" in tokenize("www.a.cn 想学excel")
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["支持夜校", "希望多办几期", "继续办下去，支持！", "希望多举办这样的活动", "时间能不能改到周末",
+     "能不能晚上七点半开始", "老师讲课很认真，很有耐心", "没什么意见", "希望每周都有",
+     "场地有点小，希望换个大教室", "希望能多办几场，每次都来"],
+)
+def test_lines_about_the_class_itself_ask_for_nothing(text):
+    """Support, more sessions, the class's time, place or teacher: words about the class
+    itself name no subject, so the line is class feedback (课堂反馈), never demand."""
+    assert tokenize(text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "subject"),
+    [("希望多办几期太极拳", "太极拳"), ("支持垃圾分类知识讲座", "垃圾分类"), ("周末能不能开个书法班", "书法"),
+     ("希望多举办防诈骗的活动", "防诈骗"), ("时间管理", "管理"), ("希望继续办广场舞培训", "广场舞")],
+)
+def test_a_subject_beside_class_words_is_a_request_with_all_its_words(text, subject):
+    """One word that is not about the class makes the line a request; its class words stay."""
+    words = tokenize(text)
+    assert subject in words and stopwords.only_class_words(words) is False
+    assert len(words) >= 2
+
+
+def test_class_words_file_decides_and_is_in_the_token_fingerprint(tmp_path, monkeypatch):
+    """The class words are read from their file (a word added there makes its lines ask for
+    nothing), and the cached tokens' fingerprint changes with them."""
+    from recommender.retrain.publishing import tokenizer_fingerprint
+
+    settings = get_settings()
+    before = tokenizer_fingerprint(settings)
+    path = tmp_path / "class_words.txt"
+    path.write_text("# test\n太极拳\n", encoding="utf-8")
+    monkeypatch.setattr(stopwords, "CLASS_WORDS_FILE", path)
+    stopwords.class_words.cache_clear()
+    try:
+        assert stopwords.only_class_words(["太极拳", "三期"]) and not stopwords.only_class_words([])
+        assert tokenizer_fingerprint(settings) != before
+    finally:
+        stopwords.class_words.cache_clear()

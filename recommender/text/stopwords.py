@@ -4,10 +4,17 @@ The domain list (``data/stopwords_domain.txt``) holds requests, politeness, prai
 "class / training / learning" words that appear in nearly every feedback line: they say
 nothing about *what* a person wants to learn, so they would only pull unrelated lines
 together. Both lists are read once and cached.
+
+The class words (``data/class_words.txt``) are not stop words: they speak of the class itself
+(its running, time, place, teacher: "办", "几期", "周末", "讲课"), not of a subject. A line whose
+topic words are all class words asks for nothing (:func:`only_class_words`); in a line that
+also names a subject they stay ("时间管理", "周末书法班").
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 
@@ -15,6 +22,10 @@ import stopwordsiso
 
 DATA_DIR = Path(__file__).with_name("data")
 DOMAIN_STOPWORDS_FILE = DATA_DIR / "stopwords_domain.txt"
+CLASS_WORDS_FILE = DATA_DIR / "class_words.txt"
+# A count of sessions ("几期", "三次", "多几场"), a clock time ("七点") or a length ("半小时"):
+# the class's arrangements, whatever the number.
+_CLASS_PATTERN = re.compile(r"^(?:多|再)?[几一二两三四五六七八九十百半\d]+(?:个|个?(?:期|次|场|回|节|周|月|点|点半|点钟|小时|分钟))$")
 
 
 def read_word_list(path: Path) -> list[str]:
@@ -43,3 +54,28 @@ def stop_words() -> frozenset[str]:
 def is_stop_word(token: str) -> bool:
     """True when ``token`` (any case) is a stop word."""
     return token.lower() in stop_words()
+
+
+@lru_cache(maxsize=1)
+def class_words() -> frozenset[str]:
+    """Words about the class itself, not a subject (lower-cased; see the module docstring)."""
+    return frozenset(w.lower() for w in read_word_list(CLASS_WORDS_FILE))
+
+
+def only_class_words(tokens: Sequence[str]) -> bool:
+    """True when every one of ``tokens`` (at least one) speaks of the class itself: the line
+    asks for nothing ("支持夜校", "希望多办几期", "时间能不能改到周末")."""
+    return bool(tokens) and all(_is_class_word(t) for t in tokens)
+
+
+# Light pieces jieba may glue to a class word ("能多办", "办得", "换个", "早点"): the word
+# without them is what counts.
+_CLASS_AFFIXES = re.compile(r"^(?:能|可以|多|再)?(.+?)(?:得|的|个|了|点|一下)?$")
+
+
+def _is_class_word(token: str) -> bool:
+    words = class_words()
+    if token in words or _CLASS_PATTERN.match(token):
+        return True
+    bare = _CLASS_AFFIXES.match(token).group(1)
+    return bare != token and (bare in words or bool(_CLASS_PATTERN.match(bare)))

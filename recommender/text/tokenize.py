@@ -9,7 +9,9 @@ as 网格员, 楼栋长 or 星光夜校 stay whole.
 Removed: stop words (see :mod:`recommender.text.stopwords`), punctuation, digits, emoji,
 whitespace, the placeholders left by masking (``[手机号]``, ``[身份证号]`` …), links and a closing
 request that names nothing ("……，请尽快处理", "望领导重视", "请相关部门尽快解决"; see
-:func:`closing_request_start`). Full-width forms are folded by NFKC and Latin letters are
+:func:`closing_request_start`). A line whose words all speak of the class itself ("支持夜校",
+"希望多办几期": :func:`recommender.text.stopwords.only_class_words`) has no words: it asks
+for nothing. Full-width forms are folded by NFKC and Latin letters are
 lower-cased.
 """
 
@@ -27,7 +29,7 @@ from pathlib import Path
 
 import jieba
 
-from recommender.text.stopwords import DATA_DIR, domain_stop_words, stop_words
+from recommender.text.stopwords import DATA_DIR, domain_stop_words, only_class_words, stop_words
 
 __all__ = [
     "PROJECT_USER_DICT",
@@ -312,9 +314,12 @@ PARALLEL_MIN_TEXTS = 20000
 
 
 def tokenize(text: str) -> list[str]:
-    """The topic-bearing words of ``text``, in order (may be empty)."""
+    """The topic-bearing words of ``text``, in order (may be empty: the line asks for
+    nothing). A line whose words all speak of the class itself ("支持夜校", "希望多办几期",
+    "时间能不能改到周末") names no subject: no words."""
     stops = stop_words()
-    return [w for w in (w.strip() for w in pieces(text)) if w and _keep(w, stops)]
+    words = [w for w in (w.strip() for w in pieces(text)) if w and _keep(w, stops)]
+    return [] if only_class_words(words) else words
 
 
 def dictionary_tags() -> Iterator[tuple[str, str]]:
