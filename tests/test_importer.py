@@ -15,6 +15,7 @@ import pytest
 from recommender.config import Settings
 from recommender.errors import ImportFailed, ValidationFailed
 from recommender.door.importer import ImportBatch, ImportedRow, ImportReport, RowError, read_feedback_file
+from recommender.door.validation import clean_text
 
 SETTINGS = Settings(max_text_length=100)
 UTC = timezone.utc
@@ -207,6 +208,39 @@ def test_cell_beyond_the_csv_field_limit_is_a_row_error(tmp_path: Path) -> None:
     items = list(read(write_csv(tmp_path / "f.csv", content)))
     assert [type(i).__name__ for i in items] == ["ImportedRow", "RowError", "ImportedRow"]
     assert items[1].line == 3
+
+
+def test_xlsx_cell_escapes_are_read(tmp_path: Path) -> None:
+    """Excel writes a carriage return in a cell as 「_x000D_」 (and other characters XML cannot hold
+    as 「_xHHHH_」); openpyxl returns them as they are. The reader decodes them: 「_x005F_」 is
+    the underscore, so 「_x005F_x000D_」 is that text itself."""
+    path = write_xlsx(
+        tmp_path / "导出.xlsx",
+        [["内容_x000D_（必填）", "时间"], ["第一行_x000D_\n第二行_x000B_第三行", "2024-05-01"], ["写作_x005F_x000D_格式", "2024-05-02"]],
+    )
+    batch = read(path)
+    assert batch.column_map["text"] == "内容\r（必填）"
+    texts = [r.text for r in rows_of(batch)]
+    assert texts == ["第一行\r\n第二行\x0b第三行", "写作_x000D_格式"]
+    assert clean_text(texts[0]) == "第一行 第二行 第三行"
+
+
+def test_csv_html_debris_is_cleaned_before_storage(service, tmp_path: Path) -> None:
+    """A CSV copied from a web tool (「&quot;」, 「<br/>」, 「&nbsp;」) or made from an Excel export
+    (「_x000D_」) is stored clean; 「温度<10度」 stays as written."""
+    content = (
+        "内容\n"
+        '"想学&quot;防诈骗&quot;<br/>和急救&nbsp;"\n'
+        "老人手机课_x000D_ 希望多讲微信\n"
+        "冬天温度<10度时怎么养花\n"
+    )
+    rows = rows_of(read(write_csv(tmp_path / "网页.csv", content)))
+    drafts = [service.draft(r.text, source="import:网页.csv") for r in rows]
+    ids, skipped = service.store_batch(drafts, [None] * len(drafts))
+    assert skipped == 0
+    assert [r.text for r in service.store.get_many(ids)] == [
+        '想学"防诈骗" 和急救', "老人手机课 希望多讲微信", "冬天温度<10度时怎么养花"
+    ]
 
 
 @pytest.mark.parametrize(

@@ -347,6 +347,47 @@ def test_clean_feedback_property(text: str) -> None:
     assert again.text == draft.text
 
 
+WEB_DEBRIS = [
+    ("excel-carriage-return", "第一行_x000D_ 第二行_x000A_第三行", "第一行 第二行 第三行"),
+    ("named-entities", "&quot;反诈&quot;课程&amp;讲座&nbsp;好", '"反诈"课程&讲座 好'),
+    ("entity-case-of-an-export", "什么是&quoT;坐椅综合症&quoT;", '什么是"坐椅综合症"'),
+    ("numeric-entities", "领秀&#8226;慧谷 &#39;好&#x27;", "领秀•慧谷 '好'"),
+    ("escaped-twice", "&amp;quot;消防&amp;quot; &amp;lt;br&amp;gt;讲座", '"消防" 讲座'),
+    ("line-tags-become-spaces", "想学消防<br>想学反诈<br/>想学<BR />公文<p>好</p>", "想学消防 想学反诈 想学 公文 好"),
+    ("inline-tags-go", '请看<a href="http://x.cn/a?b=1&amp;c=2" target=_blank>这里</a>的<span style="color:red">课</span>',
+     "请看这里的课"),
+    ("lone-brackets-stay", "温度<10度时 a>b 且 3 < 5 > 2", "温度<10度时 a>b 且 3 < 5 > 2"),
+    ("bracketed-text-stays", "<A市新图>出版 <b这样> <a 市>", "<A市新图>出版 <b这样> <a 市>"),
+    ("unknown-tags-stay", "<script>x</script><img src=x> <foo>", "<script>x</script><img src=x> <foo>"),
+    ("incomplete-references-stay", "AT&T 公司 &copy 与 &notit; & 其他 &;", "AT&T 公司 &copy 与 &notit; & 其他 &;"),
+    ("other-underscore-escapes-stay", "变量_x0041_名", "变量_x0041_名"),
+    ("decoded-less-than-is-text", "温度&lt;10度", "温度<10度"),
+]
+
+
+@pytest.mark.parametrize(("raw", "expected"), [c[1:] for c in WEB_DEBRIS], ids=[c[0] for c in WEB_DEBRIS])
+def test_spreadsheet_and_web_debris_is_cleaned(raw: str, expected: str) -> None:
+    """Excel's 「_x000D_」, HTML references and simple tags go from the stored text; a lone 「<」,
+    a bracketed text, a tag that is not text markup and an incomplete reference stay."""
+    assert clean_text(raw) == expected
+    assert clean(raw, settings=Settings(max_text_length=500)).text == expected
+    assert clean_text(expected) == expected
+
+
+def test_text_of_only_tags_is_empty() -> None:
+    with pytest.raises(ValidationFailed) as info:
+        clean("<br><p></p>&nbsp;")
+    assert info.value.code == "empty"
+
+
+def test_form_and_api_store_the_same_clean_text(client, service) -> None:
+    """The public form and POST /api/feedback go through the same cleaning (one function)."""
+    raw = "&quot;反诈&quot;课程<br/>想多讲讲_x000D_案例"
+    assert client.post("/api/feedback", json={"text": raw}).status_code == 201
+    assert client.post("/feedback", data={"text": raw + "吧", "segment": "居民"}, follow_redirects=False).status_code == 303
+    assert sorted(r.text for r in service.store.iter_feedback()) == ['"反诈"课程 想多讲讲 案例', '"反诈"课程 想多讲讲 案例吧']
+
+
 @hyp_settings(max_examples=200, deadline=None)
 @given(st.text(max_size=60))
 def test_clean_text_is_idempotent(text: str) -> None:

@@ -22,6 +22,7 @@ import charset_normalizer
 from recommender.errors import ImportFailed
 from recommender.door.questionnaire import QuestionnairePlan, detect_layout
 from recommender.door.sheet_rows import formula_reason, total_row_reason, unsaved_formula
+from recommender.text.markup import unescape_cell
 from recommender.door.import_rows import (
     ImportBatch,
     QuestionOptions,
@@ -235,7 +236,8 @@ def open_xlsx(path: Path, wanted: dict[str, str | None], max_len: int, options: 
         taken: list[Sequence[Any]] = []
         try:
             with _quiet_openpyxl():
-                for cells in book.worksheets[sheet_index].iter_rows(min_row=header_line + 1, values_only=True):
+                data_rows = book.worksheets[sheet_index].iter_rows(min_row=header_line + 1, values_only=True)
+                for cells in _cell_values(data_rows):
                     if not blank_row(cells):
                         taken.append(cells)
                     if len(taken) >= _QUESTIONNAIRE_SAMPLE:
@@ -258,7 +260,7 @@ def open_xlsx(path: Path, wanted: dict[str, str | None], max_len: int, options: 
         written = load(data_only=False) if formulas else None
         line = header_line
         try:
-            it = book.worksheets[sheet_index].iter_rows(min_row=header_line + 1, values_only=True)
+            it = _cell_values(book.worksheets[sheet_index].iter_rows(min_row=header_line + 1, values_only=True))
             kinds = written.worksheets[sheet_index].iter_rows(min_row=header_line + 1) if written else None
             while True:
                 try:
@@ -299,6 +301,13 @@ def open_xlsx(path: Path, wanted: dict[str, str | None], max_len: int, options: 
     )
 
 
+def _cell_values(rows: Iterable[Sequence[Any]]) -> Iterator[tuple[Any, ...]]:
+    """Rows of cell values with OOXML's ``_xHHHH_`` escapes read in text cells: Excel writes a
+    carriage return in a cell as 「_x000D_」 and openpyxl (3.1) returns it as it is."""
+    for cells in rows:
+        yield tuple(unescape_cell(c) if isinstance(c, str) else c for c in cells)
+
+
 # A formula element in a worksheet's XML (``<f>``, ``<f t="shared" …/>``, prefixed ``<x:f>``).
 _FORMULA_TAG = re.compile(rb"<(?:\w+:)?f[\s>/]")
 
@@ -334,7 +343,7 @@ def _find_header(
     for index, sheet in enumerate(workbook.worksheets):
         try:
             with _quiet_openpyxl():
-                found = _pick_header(enumerate(sheet.iter_rows(values_only=True), start=1))
+                found = _pick_header(enumerate(_cell_values(sheet.iter_rows(values_only=True)), start=1))
         except Exception as exc:  # noqa: BLE001 - broken sheet XML
             raise _broken_xlsx(path, exc) from None
         if found is None:

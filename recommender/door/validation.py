@@ -6,12 +6,18 @@ whose Chinese message names the field and says what to do.
 
 Text cleaning, in order:
 
+0. spreadsheet and web debris (:mod:`recommender.text.markup`): Excel's 「_x000D_」, HTML
+   character references (「&quot;」, 「&nbsp;」) and tags (「<br>」, 「<a href=…>」) —
+   conservatively, a lone 「<」 (「温度<10度」) stays;
 1. every whitespace character (newlines, tabs, the full-width space …) becomes a space —
    feedback is short and is shown on one line, so line breaks are not kept;
 2. other control and format characters (``Cc``, ``Cf``: zero-width spaces, BOM, soft hyphen,
    bidi overrides) and lone surrogates are removed;
 3. Unicode NFC;
 4. runs of spaces collapse to one, the ends are trimmed.
+
+The steps repeat until nothing changes (at most :data:`MAX_CLEAN_PASSES` times): a text
+escaped twice (「&amp;quot;」) comes out clean, and cleaning stays idempotent.
 
 The length limit is checked on the cleaned text, before masking (a masked text is checked
 again, so a stored text is never longer than the limit). Cleaning is idempotent:
@@ -37,6 +43,7 @@ from datetime import tzinfo
 
 from recommender.config import Settings, local_zone
 from recommender.errors import ValidationFailed
+from recommender.text.markup import may_hold_markup, strip_markup
 from recommender.text.masking import mask_personal_data
 
 __all__ = [
@@ -60,6 +67,8 @@ MAX_EXTERNAL_ID = 200
 FUTURE_TOLERANCE = timedelta(days=1)
 #: Jaccard similarity of character bigrams above which two texts count as near-duplicates.
 NEAR_DUPLICATE_JACCARD = 0.8
+#: Passes of :func:`clean_text` at most: each pass decodes one level of escaping.
+MAX_CLEAN_PASSES = 4
 
 _GROUPED = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.0+)?")  # 1,234
 _WAN = re.compile(r"(\d{1,6}(?:\.\d{1,4})?)\s*万")  # 1.2万
@@ -91,6 +100,18 @@ class FeedbackDraft:
 
 def clean_text(text: str) -> str:
     """Clean a text as described in the module docstring (no validation, no masking)."""
+    cleaned = _clean_once(text)
+    for _ in range(MAX_CLEAN_PASSES - 1):
+        if not may_hold_markup(cleaned):
+            break
+        again = _clean_once(strip_markup(cleaned))
+        if again == cleaned:
+            break
+        cleaned = again
+    return cleaned
+
+
+def _clean_once(text: str) -> str:
     chars = []
     for ch in text:
         if ch.isspace():
