@@ -746,7 +746,7 @@ class Render:
                 self.pair(s["trees"], lambda r: pct(r["noise_seen"])),
                 self.pair(s["trees"], lambda r: pct(r["noise_unseen"])),
                 self.pair(s["trees"], lambda r: f"{num(r['gap'])} {mark(r['gap'] >= OPENSET_GAP)}"),
-                self.pair(s["trees"], lambda r: f"{num(r['auroc'])} {mark(r['auroc'] >= OPENSET_AUROC)}"),
+                self.pair(s["trees"], lambda r: f"{num(r['auroc'], 3)} {mark(r['auroc'] >= OPENSET_AUROC)}"),
             ]
             for s in m["sets"]
         ]
