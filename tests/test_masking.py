@@ -112,6 +112,8 @@ UNCHANGED = [
     ("fifteen-imei-cued", "IMEI 861234870401123"),
     ("fifteen-licence-number-cued", "营业执照注册号110108850315123"),
     ("fifteen-amount", "合计130503670401001.50元"),
+    ("fifteen-no-province-40", "编号401234670401001"),
+    ("fifteen-no-province-77", "设备号 773456850101123"),
     ("fifteen-decimal-fraction", "系数0.130503670401001"),
     ("fifteen-letters-around", "顺丰单号SF130503670401001"),
     ("empty", ""),

@@ -3,7 +3,7 @@
 ``mask_personal_data`` replaces, in this order of precedence:
 
     e-mail address                        -> [邮箱]
-    ID number (18 digits / final X, 15)   -> [身份证号]   (15: region 1-8xxxxx, a real 19YYMMDD)
+    ID number (18 digits / final X, 15)   -> [身份证号]   (15: a province's region code, a real 19YYMMDD)
     bank-card-like run (16-19 digits)     -> [银行卡号]
     mainland mobile number (+86 ...)      -> [手机号]
     landline (area code, extension)       -> [电话]
@@ -60,11 +60,16 @@ _DATE8 = r"(?:18|19|20)[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])"
 _DATE6 = r"[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])"
 _SEP = r"[ -]?"
 _ID18 = re.compile(_NB + r"[1-9][0-9]{5}" + _SEP + _DATE8 + _SEP + r"[0-9]{3}[0-9Xx]" + _NA)
-# A first-generation (15-digit) ID: region (first digit 1-8), a birth date 19YYMMDD that exists
+# A first-generation (15-digit) ID: region (a province code, checked below), a birth date 19YYMMDD that exists
 # (checked with datetime), 3 digits; not part of a decimal number (…001.50, 0.130…). Order, tracking and licence numbers
 # are 15 digits too and a random one still passes about one time in 30 (bench/RESULTS.md) …
 _ID15 = re.compile(
     _NB + r"(?<![0-9]\.)[1-8][0-9]{5}" + _SEP + r"(?P<d>" + _DATE6 + r")" + _SEP + r"[0-9]{3}" + _NA + r"(?!\.[0-9])"
+)
+# The first two digits of a region code are a province's (GB/T 2260): 11-15, 21-23, 31-37,
+# 41-46, 50-54, 61-65, 71, 81, 82. A 15-digit number starting 16…, 40…, 77… is no ID.
+_PROVINCES = frozenset(
+    [*range(11, 16), *range(21, 24), *range(31, 38), *range(41, 47), *range(50, 55), *range(61, 66), 71, 81, 82]
 )
 # … and a number its cue names as a thing's (快递单号：…, 订单号 …, IMEI …) is that thing's.
 _THING_CUE = re.compile(
@@ -165,6 +170,8 @@ def _group(pattern: re.Pattern[str], kind: str) -> Callable[[str], Iterator[_Spa
 def _old_ids(norm: str) -> Iterator[_Span]:
     for m in _ID15.finditer(norm):
         if _THING_CUE.search(norm, max(0, m.start() - 12), m.start()):
+            continue
+        if int(m.group()[:2]) not in _PROVINCES:
             continue
         yy, mm, dd = (int(m["d"][i : i + 2]) for i in (0, 2, 4))
         try:
