@@ -20,6 +20,9 @@ MASKED = [
     ("mobile-86-paren", "(+86)17712345678", "[手机号]"),
     ("mobile-fullwidth", "联系我１３８１２３４５６７８。", "联系我[手机号]。"),
     ("mobile-fullwidth-dash", "１３８－１２３４－５６７８", "[手机号]"),
+    ("mobile-cued-one-digit-too-many", "手机号码：138123456789", "手机号码：[手机号]"),
+    ("mobile-cued-one-digit-too-few", "电话是1381234567有事找我", "电话是[手机号]有事找我"),
+    ("mobile-cued-unknown-prefix", "手机 12345678901", "手机 [手机号]"),
     ("mobile-end-of-sentence", "有问题请打19912345678", "有问题请打[手机号]"),
     ("mobile-two", "13812345678或15987654321都行", "[手机号]或[手机号]都行"),
     # landlines
@@ -113,6 +116,7 @@ UNCHANGED = [
     ("fifteen-licence-number-cued", "营业执照注册号110108850315123"),
     ("fifteen-amount", "合计130503670401001.50元"),
     ("fifteen-no-province-40", "编号401234670401001"),
+    ("phone-words-with-short-numbers", "手机128G内存，电话费100元，手机号码还没改"),
     ("fifteen-no-province-77", "设备号 773456850101123"),
     ("fifteen-decimal-fraction", "系数0.130503670401001"),
     ("fifteen-letters-around", "顺丰单号SF130503670401001"),

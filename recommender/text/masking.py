@@ -90,6 +90,13 @@ _MOBILE = re.compile(
     r"(?![0-9])"
 )
 
+# After 手机 / 电话 a number of 10-13 digits starting with 1 is a mobile number typed with a
+# digit too few or too many (or a prefix the pattern above does not know): still personal data.
+_MOBILE_CUE = re.compile(
+    r"(?:手机|电话|联系方式|tel|TEL|Tel)\s*(?:号码|号)?\s*(?:是|为|:)?\s*"
+    r"(?P<v>1[0-9](?:[ .-]?[0-9]){8,11})(?![0-9])"
+)
+
 _EXT = r"(?:\s*(?:-|转|分机|ext\.?|x)\s*[0-9]{1,6})?"
 _LANDLINE = re.compile(
     _NB
@@ -209,6 +216,7 @@ _DETECTORS: tuple[Callable[[str], Iterator[_Span]], ...] = (
     _old_ids,
     _whole(_CARD, "bank_card"),
     _whole(_MOBILE, "mobile"),
+    _group(_MOBILE_CUE, "mobile"),
     _whole(_LANDLINE, "landline"),
     _group(_LANDLINE_CUE, "landline"),
     _group(_QQ, "qq"),
