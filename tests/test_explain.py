@@ -53,25 +53,48 @@ def test_dates_carry_the_year_only_when_it_differs():
 
 
 @pytest.mark.parametrize(
-    ("recent", "previous", "expected"),
+    ("recent", "previous", "counted", "expected"),
     [
-        (12, 8, "比前 30 天多 50%（8 → 12 人）"),
-        (6, 8, "比前 30 天少 25%（8 → 6 人）"),
-        (8, 8, "与前 30 天持平（8 → 8 人）"),
-        (5, 0, "前 30 天无人提出，近 30 天 5 人"),
-        (0, 0, "近 60 天无人提出"),
+        (12, 8, True, "比前 30 天多 50%（8 → 12 人）"),
+        (6, 8, False, "比前 30 天少 25%（8 → 6 人）"),
+        (8, 8, False, "与前 30 天持平（8 → 8 人）"),
+        (5, 0, True, "前 30 天无人提出，近 30 天 5 人"),
+        (0, 0, False, "近 60 天无人提出"),
+        (5, 1, False, "1 → 5 人，人数太少，未计入增长"),
+        (12, 8, False, "8 → 12 人，人数太少，未计入增长"),
+        (110, 100, False, "100 → 110 人，增幅在正常波动之内，未计入增长"),
+        (2, 0, False, "前 30 天无人提出，近 30 天 2 人，人数太少，未计入增长"),
     ],
-    ids=["up", "down", "flat", "from-nothing", "quiet"],
+    ids=["up", "down", "flat", "from-nothing", "quiet", "chance", "chance-8-12", "chance-large", "chance-from-nothing"],
 )
-def test_growth_is_in_per_cent_and_people(recent, previous, expected):
-    """The growth row says the change in % with the two head counts."""
-    rows = {r["key"]: r for r in readable_breakdown(facts(recent_people=recent, previous_people=previous))}
+def test_growth_is_in_per_cent_and_people(recent, previous, counted, expected):
+    """The growth row says the change in % with the two head counts; a rise the score did not
+    count says so instead of a per cent (「多 400%」 beside a growth of 0 read as a contradiction)."""
+    rows = {
+        r["key"]: r
+        for r in readable_breakdown(facts(recent_people=recent, previous_people=previous, growth_counted=counted))
+    }
     assert rows["growth"]["text"] == expected
+
+
+def test_a_chance_rise_reads_as_not_counted_in_the_ranked_suggestion():
+    """1 person in the 30 days before, 5 in the last 30: the score counts no growth (the rise is
+    within chance) and the suggestion's breakdown, which the API, the dashboard card and
+    ``suggest --format json`` show, says so; a rise the score counted keeps its per cent."""
+    chance = [_record(n, days_ago=2 + n) for n in range(5)] + [_record(9, days_ago=40)]
+    [s] = rank_topics([TopicCard("T1", "垃圾分类")], chance, [], as_of=AS_OF)
+    assert (s.recent_people, s.previous_people) == (5, 1) and s.score_breakdown["growth"] == 0
+    rows = {r["key"]: r["text"] for r in s.to_dict()["breakdown_readable"]}
+    assert rows["growth"] == "1 → 5 人，人数太少，未计入增长"
+    real = [_record(n, days_ago=2 + n * 0.5) for n in range(40)] + [_record(100 + n, days_ago=40 + n) for n in range(4)]
+    [s] = rank_topics([TopicCard("T1", "垃圾分类")], real, [], as_of=AS_OF)
+    assert s.score_breakdown["growth"] > 0
+    assert {r["key"]: r["text"] for r in s.to_dict()["breakdown_readable"]}["growth"] == "比前 30 天多 900%（4 → 40 人）"
 
 
 def test_breakdown_is_in_people_likes_and_days():
     """Every row is in units people count (人, 个, 天, dates), never a bare weighted number."""
-    rows = readable_breakdown(facts(last_class_on=date(2026, 6, 22)))
+    rows = readable_breakdown(facts(last_class_on=date(2026, 6, 22), growth_counted=True))
     assert [r["key"] for r in rows] == ["people", "votes", "growth", "cooldown"]
     text = {r["label"]: r["text"] for r in rows}
     assert text == {

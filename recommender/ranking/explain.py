@@ -10,7 +10,9 @@ window, likes, growth in per cent, days since the last class, and the cool-down'
     9月12日已开课，暂缓到 12月11日
 
 The rise in people (``growth_people``) is named when the score counted it: a topic that grew
-ranks above larger steady ones, and the why line says by how much.
+ranks above larger steady ones, and the why line says by how much. A rise the score did not
+count (``growth_counted`` False: too few people to tell it from chance) reads so in the
+breakdown's 增长 row, 「1 → 5 人，人数太少，未计入增长」, never as 「多 400%」.
 
 Dates are written as :func:`recommender.text.dates.date_zh` writes them in a sentence: 「9月12日」,
 with the year (「2027年1月30日」) only when it is not the year of ``as_of``.
@@ -54,6 +56,9 @@ class RankFacts:
     growth_people: int = 0
     #: The label phrase whose lines rose more than the whole topic's (the rise counted is theirs).
     rising_phrase: str | None = None
+    #: Whether the score counted growth at all (``score_breakdown["growth"] > 0``): a rise it
+    #: did not count is not shown as a rise in per cent.
+    growth_counted: bool = False
     #: A crowded theme (recommender.ranking.diversity.spread_themes): its label, how many of
     #: its topics rank above, how many places this topic moved down for other themes' topics,
     #: or (0 places) how many times the best waiting other-theme topic's score it has.
@@ -125,12 +130,27 @@ def _growth_text(facts: RankFacts) -> str:
         return f"提「{facts.rising_phrase}」的比{window}多 {facts.growth_people} 人"
     now, before = facts.recent_people, facts.previous_people
     if before == 0:
-        return f"{window}无人提出，近 {facts.window_days} 天 {now} 人" if now else f"近 {facts.window_days * 2} 天无人提出"
+        if not now:
+            return f"近 {facts.window_days * 2} 天无人提出"
+        text = f"{window}无人提出，近 {facts.window_days} 天 {now} 人"
+        return text if facts.growth_counted else f"{text}，{_uncounted_reason(now, before)}，未计入增长"
+    if now > before and not facts.growth_counted:
+        return f"{before} → {now} 人，{_uncounted_reason(now, before)}，未计入增长"
     change = round(100 * (now - before) / before)
     if change == 0:
         return f"与{window}持平（{before} → {now} 人）"
     more = "多" if change > 0 else "少"
     return f"比{window}{more} {abs(change)}%（{before} → {now} 人）"
+
+
+#: Below this many people in the two windows together, an uncounted rise reads 「人数太少」.
+FEW_PEOPLE = 30
+
+
+def _uncounted_reason(now: int, before: int) -> str:
+    """Why a rise was not counted, in words: the score counts a rise only beyond chance
+    (:func:`recommender.ranking.heat.rise_credibility`, ``RISE_SD``)."""
+    return "人数太少" if now + before < FEW_PEOPLE else "增幅在正常波动之内"
 
 
 def _last_class_text(facts: RankFacts) -> str:

@@ -195,6 +195,7 @@ def _facts(
         demand_rising_after_class=heat.demand_rising_after_class,
         growth_people=heat.growth_people if counted_rise else 0,
         rising_phrase=heat.rising_phrase if counted_rise else None,
+        growth_counted=heat.breakdown["growth"] > 0,
         theme_label=theme_label if move else None,
         theme_above=move.above if move else 0,
         theme_places=move.places if move else 0,
