@@ -26,7 +26,7 @@ from recommender.config import Settings
 from recommender.errors import ModelCompatibilityError, NoModelError, RetrainInProgress
 from recommender.retrain.lock import retrain_lock
 from recommender.retrain.registry import ModelRegistry
-from recommender.retrain.shared_status import INTERRUPTED, SharedStatus
+from recommender.retrain.shared_status import INTERRUPTED, SharedStatus, process_start
 
 __all__ = ["FROM_WEB", "STARTED_FROM", "RetrainRunner", "retrain_command", "retrain_env", "retrain_result"]
 
@@ -72,6 +72,8 @@ def _metadata(registry: ModelRegistry, version: str | None) -> dict:
 
 
 #: A time-stamped log line of the child (``-v``): for the operator, not the organizer.
+#: How ``recommender train`` opens its line when it found nothing new (the model stays).
+NOTHING_NEW = "没有新的反馈"
 _LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\d[ T]\d\d:\d\d")
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 
@@ -195,6 +197,7 @@ class RetrainRunner:
             self._proc = proc
             self.shared.write({
                 "status": "running", "pid": proc.pid, "host": self.shared.host, "worker_pid": os.getpid(),
+                "pid_started": process_start(proc.pid), "worker_started": process_start(os.getpid()),
                 "exit_code": None, "started_at": datetime.now(timezone.utc).isoformat(), "finished_at": None,
                 "before": before, "served": served,
             })
@@ -235,20 +238,22 @@ class RetrainRunner:
         self._end(proc.pid, code, result, reaped=True)
 
     def _end(
-        self, pid: int, code: int | None, result: dict | None, message: str | None = None, *, reaped: bool = False
+        self, pid: int, code: int | None, result: dict | None, message: str | None = None, *,
+        reaped: bool = False, status: str | None = None,
     ) -> dict | None:
         """Write the end of the retrain ``pid`` into the shared record (if it is still that one's;
-        ``reaped``: its own worker's word, over a conclusion another machine drew meanwhile)."""
+        ``reaped``: its own worker's word, over a conclusion another machine drew meanwhile);
+        ``status``: the end concluded without an exit code (else from ``code`` and ``result``)."""
         try:
             with self.shared.guard():
                 record = self.shared.read()
                 if record is None or record.get("pid") != pid or (record.get("status") != "running" and not reaped):
                     return record
                 record.update(
-                    status="finished" if code == 0 or (code is None and result is not None) else "failed",
+                    status=status or ("finished" if code == 0 or (code is None and result is not None) else "failed"),
                     exit_code=code, finished_at=datetime.now(timezone.utc).isoformat(), result=result,
                 )
-                if record["status"] == "failed":  # the log stays on the machine that started it
+                if record["status"] in ("failed", "interrupted"):  # the log stays on the machine that started it
                     record["log_tail"] = self._log_tail()
                     record["message"] = message or _last_message(record["log_tail"])
                 self.shared.write(record)
@@ -259,28 +264,39 @@ class RetrainRunner:
 
     def _concluded(self, record: dict) -> dict:
         """A ``running`` record whose retrain ended unseen (its worker stopped): what it did,
-        from the registry — a new current version is a finished retrain."""
+        from the registry and the retrain's log. A new current version is a finished retrain;
+        so is one whose log ends 「没有新的反馈…」 (the model stays, ``changed`` False). Else
+        nothing was published: ``failed`` with the retrain's own message or a traceback in
+        its log, or ``interrupted`` (:data:`INTERRUPTED`: it stopped with its worker, the
+        current model stays) when it said nothing."""
         before = record.get("before")
         result = None
+        tail = self._log_tail()
+        said = _last_message(tail)
         try:
-            if _current(self.registry) not in (None, before):
+            current = _current(self.registry)
+            if current not in (None, before) or (current is not None and said and said.startswith(NOTHING_NEW)):
                 result = retrain_result(self.registry, before, record.get("served"))
         except Exception:  # noqa: BLE001 - the summary is missing, the end is still recorded
             log.exception("could not read what the retrain changed")
-        message = None if result is not None else (_last_message(self._log_tail()) or INTERRUPTED)
-        return self._end(record["pid"], None, result, message) or record
+        if result is not None:
+            return self._end(record["pid"], None, result) or record
+        if said is None and not any(line.startswith("Traceback") for line in tail):
+            return self._end(record["pid"], None, None, INTERRUPTED, status="interrupted") or record
+        return self._end(record["pid"], None, None, said, status="failed") or record
 
     def status(self) -> dict:
-        """``idle`` (no retrain started from the web), ``running``, ``finished`` or ``failed``:
-        the service's last one, whichever worker started it."""
+        """``idle`` (no retrain started from the web), ``running``, ``finished``, ``failed`` or
+        ``interrupted`` (stopped with the worker that started it, nothing published): the
+        service's last one, whichever worker started it."""
         record = self.shared.read()
-        if record is None or record.get("status") not in ("running", "finished", "failed"):
+        if record is None or record.get("status") not in ("running", "finished", "failed", "interrupted"):
             return {"status": "idle", "pid": None, "exit_code": None, "started_at": None, "finished_at": None}
         if record["status"] == "running" and not self.shared.running(record):
             record = self._concluded(record)
         state = record.get("status")
         out = {key: record.get(key) for key in ("status", "pid", "exit_code", "started_at", "finished_at")}
-        if state == "failed":
+        if state in ("failed", "interrupted"):
             out["log_tail"] = record.get("log_tail") or []
             message = record.get("message")
             if message:

@@ -8,8 +8,12 @@ while one runs.
 The record of a running retrain is trusted while the worker that started it is alive (its
 reaper writes the end) or the retrain child is alive or holds the retrain lock; otherwise the
 retrain ended without its worker seeing it (the worker stopped or crashed): the record is
-concluded from the registry (a new current version: finished, with what changed) and written
-back, so a crashed retrain never stays "running".
+concluded from the registry (a new current version: finished, with what changed; else
+``interrupted``, nothing published) and written back, so a crashed retrain never stays "running".
+
+A pid is recorded with its process's start time (:func:`process_start`): a pid the system
+reused for an unrelated process after the worker or child died has another start time and
+counts as dead, so such a record does not stay "running" either.
 """
 
 from __future__ import annotations
@@ -26,19 +30,46 @@ from filelock import FileLock
 from recommender.errors import RetrainInProgress
 from recommender.retrain.lock import retrain_lock
 
-__all__ = ["INTERRUPTED", "SharedStatus", "pid_alive"]
+__all__ = ["INTERRUPTED", "SharedStatus", "pid_alive", "process_start"]
 
-#: The message of a retrain that ended while no worker watched it and published nothing.
+#: The message of a retrain that ended while no worker watched it, published nothing and
+#: said nothing of its own (no error, no 「没有新的反馈」): the status is ``interrupted``.
 INTERRUPTED = (
-    "重新训练失败：启动它的服务进程在训练期间停止了，没有发布新模型，当前模型保持不变。"
-    "详情记在服务器数据目录的 retrain.log 中。"
+    "启动它的服务进程在训练期间停止了，训练没有走完，没有发布新模型，当前模型保持不变。"
 )
 
+_PROC = Path("/proc")
 
-def pid_alive(pid: object) -> bool:
-    """Whether a process of this host with that pid runs (a zombie counts: its parent reaps it)."""
+
+def process_start(pid: object) -> int | None:
+    """When the process ``pid`` started, in clock ticks since boot (Linux: field 22 of
+    ``/proc/<pid>/stat``); None where it cannot be read (no such process, not Linux).
+    With the pid it names one process: a pid reused later has another start time."""
+    if not isinstance(pid, int) or pid <= 0:
+        return None
+    try:
+        stat = (_PROC / str(pid) / "stat").read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return None
+    # The command name (field 2) is in parentheses and may hold spaces and ")": field 3 on
+    # follow the last ")"; field 22 is the 20th of them.
+    fields = stat[stat.rfind(")") + 1:].split()
+    try:
+        return int(fields[19])
+    except (IndexError, ValueError):
+        return None
+
+
+def pid_alive(pid: object, started: object = None) -> bool:
+    """Whether a process of this host with that pid runs (a zombie counts: its parent reaps
+    it); with ``started`` (its :func:`process_start` when recorded), only when the process
+    now holding the pid started then: a reused pid is another process, and not alive."""
     if not isinstance(pid, int) or pid <= 0:
         return False
+    if isinstance(started, int):
+        now = process_start(pid)
+        if now is not None and now != started:
+            return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -77,8 +108,12 @@ class SharedStatus:
 
     def running(self, record: dict[str, Any]) -> bool:
         """Whether the ``running`` record's retrain still runs: its worker (which will write the
-        end) or its child is alive on this host, or someone holds the retrain lock."""
-        if record.get("host") == self.host and (pid_alive(record.get("worker_pid")) or pid_alive(record.get("pid"))):
+        end) or its child is alive on this host (the same process: its start time, where
+        recorded, matches), or someone holds the retrain lock."""
+        if record.get("host") == self.host and (
+            pid_alive(record.get("worker_pid"), record.get("worker_started"))
+            or pid_alive(record.get("pid"), record.get("pid_started"))
+        ):
             return True
         try:
             with retrain_lock(self.retrain_lock_path, owner="status-check"):

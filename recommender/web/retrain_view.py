@@ -5,7 +5,8 @@ A retrain that found nothing new says so (「上次训练以后没有新的反�
 a bare "finished"; one that published a new model says what changed: the topics before and
 after, the new topics by name, how many earlier topics are no longer listed. A failed one
 gives the retrain's own message (too little feedback, another retrain running) when it
-printed one.
+printed one. One that stopped with the worker that started it (``interrupted``) says that
+nothing was published and the current model stays: no error notice.
 """
 
 from __future__ import annotations
@@ -33,8 +34,8 @@ def _trained(version: object, tz: tzinfo) -> str:
 
 
 def retrain_view(status: Mapping, labels: Mapping[str, str], tz: tzinfo) -> dict | None:
-    """``{"kind": running|unchanged|changed|finished|failed, "text", "new_topics": [{topic_id,
-    label}], "more_new": n, "after"}`` for the runner's ``status`` (None when idle): the
+    """``{"kind": running|unchanged|changed|finished|failed|interrupted, "text", "new_topics":
+    [{topic_id, label}], "more_new": n, "after"}`` for the runner's ``status`` (None when idle): the
     new topics are named between ``text`` and ``after``; ``labels`` maps the served model's
     topic ids to their labels."""
     state = status.get("status")
@@ -53,6 +54,11 @@ def retrain_view(status: Mapping, labels: Mapping[str, str], tz: tzinfo) -> dict
             f"上一次重新训练（{started} 开始）没有完成：{message}" if message else
             f"上一次重新训练（{started} 开始）失败（退出码 {status.get('exit_code')}），当前模型保持不变，看板照常使用它。"
             "失败原因记在服务器数据目录的 retrain.log 中，请交给管理服务器的同事查看。"
+        )
+    elif state == "interrupted":
+        view["text"] = (
+            f"上一次重新训练（{_time(status.get('started_at'), tz)} 开始）中断了："
+            f"{status.get('message') or ''}看板照常使用当前模型，需要时可以再次重新训练。"
         )
     elif state == "finished":
         view.update(_finished(status, labels, tz))
