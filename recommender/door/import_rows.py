@@ -7,7 +7,6 @@ is the entry point).
 
 from __future__ import annotations
 
-import hashlib
 import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -19,6 +18,7 @@ from typing import Any
 
 from recommender.config import Settings, local_zone
 from recommender.errors import ImportFailed, ValidationFailed
+from recommender.door.content_keys import ContentKeys
 from recommender.door.validation import (
     FeedbackDraft,
     clean_feedback,
@@ -144,10 +144,13 @@ class ImportedRow:
     session_id: str | None
     #: How long the questionnaire took to fill in, in seconds (None: unknown, or not a questionnaire).
     fill_seconds: int | None = None
+    #: The content key this row had before debris was cleaned, where that changed it
+    #: (:mod:`recommender.door.content_keys`).
+    former_id: str | None = None
 
     def to_draft(self, *, source: str, settings: Settings, now: datetime | None = None) -> FeedbackDraft:
         """Validate and mask this row with the rules every door uses (raises ValidationFailed)."""
-        return clean_feedback(
+        draft = clean_feedback(
             self.text,
             segment=self.segment,
             session_id=self.session_id,
@@ -159,6 +162,8 @@ class ImportedRow:
             settings=settings,
             now=now,
         )
+        draft.former_external_id = self.former_id
+        return draft
 
 
 @dataclass
@@ -246,7 +251,7 @@ class ImportBatch:
         return f"import:{self.path.name}"
 
     def __iter__(self) -> Iterator[ImportedRow | RowError]:
-        seen: Counter[str] = Counter()
+        keys = ContentKeys(cell_escapes=self.format == "xlsx")
         tally = _Tally()
         for line, raw, error in self._rows():
             if error is not None:
@@ -254,9 +259,9 @@ class ImportBatch:
             elif raw is None:
                 continue
             elif self._plan is None:
-                yield _to_row(line, raw, self._max_text_length, seen, _segment(raw.get("segment"), self._segments, tally))
+                yield _to_row(line, raw, self._max_text_length, keys, _segment(raw.get("segment"), self._segments, tally))
             else:
-                yield from _answer_rows(line, raw, self._plan, self._segments, self._max_text_length, seen, tally)
+                yield from _answer_rows(line, raw, self._plan, self._segments, self._max_text_length, keys, tally)
         self._tally_notes = tally.notes("题" if self._plan is not None else "列")
 
     def __repr__(self) -> str:
@@ -389,7 +394,7 @@ def _answer_rows(
     plan: QuestionnairePlan,
     segments: Sequence[str],
     max_len: int,
-    seen: Counter[str],
+    keys: ContentKeys,
     tally: _Tally,
 ) -> Iterator[ImportedRow | RowError]:
     """One questionnaire answer sheet: a line per non-blank free-text answer."""
@@ -423,10 +428,8 @@ def _answer_rows(
         if too_long:
             yield RowError(line, f"{_where(question)}{too_long}")
             continue
-        if number is not None:
-            external_id = "-".join(p for p in (number, day, question.key) if p)
-        else:
-            external_id = _content_id(text, submitted_at, submitter, answer, session_id, seen, question.key)
+        content = None if number is not None else keys(text, submitted_at, submitter, answer, session_id, question.key)
+        external_id = "-".join(p for p in (number, day, question.key) if p) if content is None else content.key
         yield ImportedRow(
             line=line,
             text=text,
@@ -437,6 +440,7 @@ def _answer_rows(
             segment=segment,
             session_id=session_id,
             fill_seconds=fill_seconds,
+            former_id=content.former if content else None,
         )
 
 
@@ -545,7 +549,7 @@ def cell_text(value: Any) -> str | None:
     return text or None
 
 
-def _to_row(line: int, raw: RawRow, max_len: int, seen: Counter[str], segment: str | None) -> ImportedRow | RowError:
+def _to_row(line: int, raw: RawRow, max_len: int, keys: ContentKeys, segment: str | None) -> ImportedRow | RowError:
     value = raw.get("text")
     if isinstance(value, (dict, list, bool)):
         return RowError(line, "反馈内容必须是文字。")
@@ -566,8 +570,10 @@ def _to_row(line: int, raw: RawRow, max_len: int, seen: Counter[str], segment: s
     submitter = cell_text(raw.get("submitter"))
     session_id = cell_text(raw.get("session"))
     external_id = cell_text(raw.get("id"))
+    content = None
     if external_id is None:  # keyed by the cell as written, whatever segments are configured
-        external_id = _content_id(text, submitted_at, submitter, cell_text(raw.get("segment")), session_id, seen)
+        content = keys(text, submitted_at, submitter, cell_text(raw.get("segment")), session_id)
+        external_id = content.key
     return ImportedRow(
         line=line,
         text=text,
@@ -577,6 +583,7 @@ def _to_row(line: int, raw: RawRow, max_len: int, seen: Counter[str], segment: s
         external_id=external_id,
         segment=segment,
         session_id=session_id,
+        former_id=content.former if content else None,
     )
 
 
@@ -587,26 +594,6 @@ def _too_long(text: str, max_len: int) -> str | None:
         if size > max_len:
             return f"反馈内容过长：最多 {max_len} 个字，当前 {size} 个字。"
     return None
-
-
-def _content_id(
-    text: str,
-    submitted_at: datetime | None,
-    submitter: str | None,
-    segment: str | None,
-    session_id: str | None,
-    seen: Counter[str],
-    question: str | None = None,
-) -> str:
-    """``h`` + 20 hex digits of SHA-1 over the row's content, ``-2``, ``-3`` … for repeats."""
-    when = submitted_at.isoformat() if submitted_at else ""
-    parts = [clean_text(text), when, submitter or "", segment or "", session_id or ""]
-    if question is not None:
-        parts.append(question)
-    key = "\x1f".join(parts)
-    digest = "h" + hashlib.sha1(key.encode("utf-8", "surrogatepass")).hexdigest()[:20]
-    seen[digest] += 1
-    return digest if seen[digest] == 1 else f"{digest}-{seen[digest]}"
 
 
 def column_picker(positions: dict[str, int]) -> Callable[[Sequence[Any]], RawRow]:

@@ -259,5 +259,6 @@ def _row(draft: FeedbackDraft, submitter_hash: str | None, salt: str, **extra) -
         submitter_hash=submitter_hash,
         votes=draft.votes,
         external_id=protected_external_id(salt, draft.external_id),
+        former_external_id=draft.former_external_id,
         **extra,
     )

@@ -49,6 +49,14 @@ def dedupe_key(item: NewFeedback) -> tuple[str, str]:
     return item.source, external_id
 
 
+def _former_key(item: NewFeedback) -> tuple[str, str] | None:
+    """(scope, key) of a content-keyed imported row as imported before debris was cleaned
+    (``NewFeedback.former_external_id``), None when it has none."""
+    if item.former_external_id is None or item.external_id is None or dedupe_key(item)[0] != ANY_IMPORT:
+        return None
+    return ANY_IMPORT, item.former_external_id
+
+
 def _id_keyed_import(item: NewFeedback) -> bool:
     return item.source.startswith(IMPORT_SOURCE) and dedupe_key(item)[0] != ANY_IMPORT
 
@@ -292,7 +300,9 @@ class FeedbackIntake(RecentLines):
         content key from any import, so a renamed copy of a file imports nothing again; an
         imported row with an id (a questionnaire's 序号) is a copy when any import holds that id
         with the same text and time (:func:`copy_key`), so a second download of an export
-        (「导出 (1).xlsx」) or its CSV beside the XLSX imports nothing either.
+        (「导出 (1).xlsx」) or its CSV beside the XLSX imports nothing either. A content-keyed row
+        stored under its former key (``former_external_id``: imported before debris was
+        cleaned) is already stored as well.
         Returns, per item, its new id or None where it was a duplicate."""
         if not items:
             return []
@@ -302,6 +312,8 @@ class FeedbackIntake(RecentLines):
             copies = self._imported_copies(conn, keyed)
             for source in sorted({dedupe_key(i)[0] for i in keyed}):
                 ids = [i.external_id for i in keyed if dedupe_key(i)[0] == source]
+                if source == ANY_IMPORT:
+                    ids += [i.former_external_id for i in keyed if _former_key(i) is not None]
                 where_source = (
                     feedback.c.source.like(IMPORT_SOURCE + "%") if source == ANY_IMPORT else feedback.c.source == source
                 )
@@ -314,11 +326,14 @@ class FeedbackIntake(RecentLines):
             for item in items:
                 key = dedupe_key(item) if item.external_id is not None else None
                 copy = copy_key(item) if key is not None and _id_keyed_import(item) else None
-                if key is not None and (key in existing or copy in copies):
+                former = _former_key(item)
+                if key is not None and (key in existing or copy in copies or former in existing):
                     out.append(None)
                     continue
                 if key is not None:
                     existing.add(key)
+                if former is not None:
+                    existing.add(former)
                 if copy is not None:
                     copies.add(copy)
                 out.append(

@@ -26,6 +26,9 @@ class NewFeedback:
     client_key: str | None = None
     fill_seconds: int | None = None
     address_key: str | None = None
+    #: A content-keyed imported row's key before debris was cleaned, where that changed it:
+    #: a row stored under it counts as this one (``FeedbackIntake.add_many``); never stored.
+    former_external_id: str | None = None
 
 
 #: Lines that still hold their text (withdrawn and purged lines do not).

@@ -30,7 +30,7 @@ import html
 import re
 from html.entities import html5
 
-__all__ = ["may_hold_markup", "strip_markup", "unescape_cell"]
+__all__ = ["escape_cell", "may_hold_markup", "strip_markup", "unescape_cell"]
 
 # OOXML's escape of a character in a cell string (ECMA-376 ST_Xstring): ``_x000D_`` is a
 # carriage return, ``_x005F_`` the underscore itself (「_x005F_x000D_」 is the text 「_x000D_」).
@@ -54,6 +54,17 @@ def unescape_cell(value: str) -> str:
     if "_x" not in value:
         return value
     return _CELL_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), value)
+
+
+# What a workbook must write as an escape: C0 control characters other than tab and line
+# feed (a carriage return is 「_x000D_」), and a literal 「_xHHHH_」 (its underscore as _x005F_).
+_NEEDS_ESCAPE = re.compile(r"[\x00-\x08\x0b-\x1f]|_(?=x[0-9A-Fa-f]{4}_)")
+
+
+def escape_cell(value: str) -> str:
+    """The cell string as a workbook holds it (the inverse of :func:`unescape_cell` for what
+    Excel escapes): what openpyxl returned for a cell before escapes were read."""
+    return _NEEDS_ESCAPE.sub(lambda m: f"_x{ord(m.group(0)):04X}_", value)
 
 
 def may_hold_markup(text: str) -> bool:

@@ -1,0 +1,113 @@
+"""Spreadsheet and web debris in texts stored before the door cleaned it.
+
+Revision ID: 0010
+Revises: 0009
+Create Date: 2026-12-07
+
+Since 2026-12-07 the one cleaning of every door (:func:`recommender.door.validation.clean_text`)
+decodes Excel's 「_x000D_」, HTML entities (「&quot;」, 「&nbsp;」) and removes simple tags
+(「<br>」, 「<a href=…>」) before a text is stored. Texts stored before still hold them: they
+are shown, exported and tokenized (「quot」 became a topic word). This revision cleans them
+as the door does now, in batches of :data:`BATCH` rows:
+
+- ``feedback.text`` of every line that still has its text, and ``class_responses.text``;
+- then masks the cleaned text again, only where the cleaning changed it: masking is
+  idempotent (a 「[手机号]」 stays as it is), and a number an entity hid from the masking of
+  its day (「138&#48;0001234」) must not come out of the cleaning unmasked. A text the
+  cleaning did not change is left as it is (masked as on the day it was stored);
+- a cleaned line's ``text_key`` (the hash "identical text from many people" and an import's
+  copy check compare) follows its text, and its cached tokens (``feedback_tokens``) are
+  deleted: the next retrain tokenizes the clean text.
+
+A text that would be left with no letter or digit (only debris, 「&nbsp;」) is kept as it is.
+Content keys of rows imported without an id column (``h…`` external ids) cannot be made
+again (the submitter and the cells as written are not stored); an import recognises them by
+the key it had before (:mod:`recommender.door.content_keys`). Quotes kept in saved model
+versions are the old texts: they are not shown until the next retrain quotes the clean ones.
+
+Downgrade changes nothing: the texts as they were are not kept.
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+from recommender.door.screening import text_key
+from recommender.door.validation import clean_text, has_content
+from recommender.text.markup import may_hold_markup
+from recommender.text.masking import mask_personal_data
+
+revision = "0010"
+down_revision = "0009"
+branch_labels = None
+depends_on = None
+
+#: Rows read and written at a time.
+BATCH = 500
+#: Statuses of lines that hold their text (withdrawn and purged lines have none).
+WITH_TEXT = ("visible", "hidden", "flagged")
+# Only texts that may hold debris are read: a '&', a '<' or Excel's '_x' ('_' escaped for LIKE).
+_MAY_HOLD = "({col} LIKE '%&%' OR {col} LIKE '%<%' OR {col} LIKE '%!_x%' ESCAPE '!')"
+
+
+def cleaned(text: str | None) -> str | None:
+    """``text`` as the door stores it now, or None when the cleaning leaves it as it is (or
+    with nothing a person wrote)."""
+    if not text or not may_hold_markup(text):
+        return None
+    clean = clean_text(text)
+    if clean == text:
+        return None
+    clean = mask_personal_data(clean)
+    return clean if has_content(clean) and clean != text else None
+
+
+def _batches(conn, table: str, columns: str, where: str):
+    """Rows of ``table`` (id first) matching ``where``, in id order, :data:`BATCH` at a time."""
+    last = None
+    while True:
+        after = "" if last is None else "id > :last AND "
+        rows = conn.execute(
+            sa.text(f"SELECT id, {columns} FROM {table} WHERE {after}{where} ORDER BY id LIMIT {BATCH}"),
+            {} if last is None else {"last": last},
+        ).all()
+        if not rows:
+            return
+        yield rows
+        last = rows[-1][0]
+
+
+def _clean_feedback(conn) -> None:
+    statuses = ", ".join(f"'{status}'" for status in WITH_TEXT)
+    where = f"status IN ({statuses}) AND " + _MAY_HOLD.format(col="text")
+    for rows in _batches(conn, "feedback", "text, text_key", where):
+        changes = [(row_id, new, key) for row_id, text, key in rows if (new := cleaned(text)) is not None]
+        if not changes:
+            continue
+        conn.execute(
+            sa.text("UPDATE feedback SET text = :text, text_key = :key WHERE id = :id"),
+            [{"id": i, "text": new, "key": text_key(new) if key is not None else None} for i, new, key in changes],
+        )
+        conn.execute(
+            sa.text("DELETE FROM feedback_tokens WHERE feedback_id IN :ids").bindparams(
+                sa.bindparam("ids", expanding=True)
+            ),
+            {"ids": [i for i, _, _ in changes]},
+        )
+
+
+def _clean_class_responses(conn) -> None:
+    where = "text IS NOT NULL AND " + _MAY_HOLD.format(col="text")
+    for rows in _batches(conn, "class_responses", "text", where):
+        changes = [{"id": i, "text": new} for i, text in rows if (new := cleaned(text)) is not None]
+        if changes:
+            conn.execute(sa.text("UPDATE class_responses SET text = :text WHERE id = :id"), changes)
+
+
+def upgrade() -> None:
+    conn = op.get_bind()
+    _clean_feedback(conn)
+    _clean_class_responses(conn)
+
+
+def downgrade() -> None:
+    """Nothing: the texts as they were before the cleaning are not kept."""
