@@ -1,5 +1,7 @@
 """Phrase labels (model/labels.py): candidates from the lines, distinct choices."""
 
+import random
+
 import numpy as np
 
 from recommender.model.describe import group_themes
@@ -263,3 +265,78 @@ def test_a_division_jieba_glued_to_a_name_is_neither_keyword_nor_label():
     vocab = np.array(["县松雅湖", "出行", "周边", "县城"], dtype=object)
     [keywords] = keywords_from_counts(vocab, np.array([[3, 4, 2, 2]]), 8)
     assert [w for w, _ in keywords] == ["出行", "周边", "县城"]
+
+
+# Openings of long citizen messages: who writes, where, since when; none says a subject.
+_OPENINGS = ["尊敬的领导您好", "我是退休多年的老职工", "家住城东已经十几年了", "本人平时在外地打工",
+             "今年春节前后回到老家", "邻居们都很关心", "我们几户人家商量了很久", "之前也打过几次热线",
+             "家里老人身体一直不太好", "孩子在附近上学读书", "工作日白天基本不在家", "周末才有空写信",
+             "希望能得到各位的重视", "这个情况持续了大半年", "我们都是普通老百姓", "昨天晚上又去问了一次",
+             "朋友建议我在网上留言", "说起来话长", "先简单介绍一下情况", "我在这里住了二十年",
+             "平时很少麻烦政府", "实在没有别的办法了", "街坊们议论纷纷", "我妻子也是本地人",
+             "去年搬进来的时候还好好的", "单位领导也知道这事", "写这封信心情很复杂", "看到别人也留言了",
+             "我文化程度不高", "请原谅我说得啰嗦"]
+# What each topic's messages ask, after the opening: the request and a detail of it.
+_REQUESTS = {
+    "电梯维修": ["小区电梯维修拖了三个月没人管", "电梯维修基金怎么申请使用", "电梯维修的费用谁来承担",
+              "物业说电梯维修要等开发商", "电梯维修完又坏了好几次", "电梯维修期间老人上下楼很难",
+              "电梯维修公司资质是否合格", "电梯维修一直只是口头答应", "催问电梯维修进度没有回复",
+              "电梯维修后还是经常停运"],
+    "公交线路": ["希望增开一条公交线路到新区", "公交线路调整后上班很不方便", "公交线路绕路太远耽误时间",
+              "新修的路上没有公交线路", "公交线路末班车太早了", "公交线路站点离小区太远",
+              "公交线路能否延伸到产业园", "公交线路取消后只能打车", "请规划部门优化公交线路",
+              "公交线路停靠站没有站牌"],
+}
+_DETAILS = {
+    "电梯维修": ["物业一直推脱责任", "住在高层的老人出不了门", "业主多次找物业都没用", "上个月还困过人",
+              "物业费一分没少交", "楼里住着好几位残疾人", "开发商说过了保修期", "电梯坏了只能爬楼梯",
+              "物业经理不接电话", "业委会也催过物业"],
+    "公交线路": ["坐公交车要换乘两次", "每天等车要半个小时", "最近的站点要走两公里", "早高峰公交车挤不上去",
+              "晚上加班回来没有车", "学生坐公交车上学不方便", "公交公司说要研究研究", "附近几个村都没通车",
+              "老人坐公交车去医院很难", "公交车班次太少"],
+}
+
+
+def _long_messages() -> dict[str, list[str]]:
+    """Messages of 110-140 characters whose request comes after an opening of more than
+    ``LABEL_CHARS`` characters, a greeting and seven clauses drawn for each message."""
+    messages = {}
+    for s, (subject, requests) in enumerate(_REQUESTS.items()):
+        lines = []
+        for j, request in enumerate(requests):
+            i = s * len(requests) + j
+            opening = "，".join(random.Random(i).sample(_OPENINGS, 7))
+            lines.append(f"市长您好！我想反映一件事情：{opening}。{request}，{_DETAILS[subject][j]}，麻烦尽快处理，谢谢！")
+        messages[subject] = lines
+    return messages
+
+
+def test_a_long_line_is_read_beyond_its_start_in_the_clauses_that_say_the_topic():
+    """Beyond its first ``LABEL_CHARS`` characters a long line is read in the clauses that
+    say an anchor word, and only those; a short line is read whole as before."""
+    from recommender.model.labels import LABEL_CHARS, label_parts
+
+    line = _long_messages()["电梯维修"][0]
+    assert line.index("电梯维修") > LABEL_CHARS
+    parts = label_parts(line, ["电梯", "维修"])
+    assert parts[0] == line[:LABEL_CHARS] and parts[1:] == ["小区电梯维修拖了三个月没人管"]
+    assert label_parts(line, ["充电桩"]) == [line[:LABEL_CHARS]]
+    assert label_parts("电梯维修拖了三个月", ["电梯"]) == ["电梯维修拖了三个月"]
+
+
+def test_long_messages_are_labelled_with_the_request_they_all_say_after_their_opening():
+    """Long messages (100-130 characters) that all say their request after an opening of
+    more than 80 characters: each topic's label is the phrase every one of its lines says,
+    verbatim (read at the lines' start only, the label was 「市长」 of the greeting)."""
+    from recommender.model import TopicModel
+
+    messages = _long_messages()
+    texts = [t for lines in messages.values() for t in lines]
+    model = TopicModel(n_topics=2, random_state=0).fit(texts)
+    labels = {t["topic"]: t["label"] for t in model.topics_}
+    assert len(set(labels.values())) == 2
+    for subject, lines in messages.items():
+        topic = int(np.bincount(model.labels_[[texts.index(t) for t in lines]] + 1).argmax()) - 1
+        assert topic >= 0, subject
+        label = labels[topic]
+        assert subject in label and all(label in t for t in lines), (subject, label)

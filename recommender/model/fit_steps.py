@@ -37,7 +37,9 @@ from recommender.model.describe import (
     whole_keywords,
 )
 from recommender.model.discovery import Topic, carry_over, find_cores, learn_weights, split_subjects, word_shares
-from recommender.model.labels import LABEL_CHARS, LABEL_LINES, candidate_labels, choose_labels, phrases, theme_label
+from recommender.model.labels import (
+    LABEL_LINES, candidate_labels, choose_labels, label_parts, label_words, phrases, theme_label,
+)
 from recommender.model.representation import Representation, block_templates
 from recommender.model.ngram_counts import block_counts
 from recommender.model.vocabulary import TermCounts, fitted_vectorizer, repeated_counts, restricted_counts, select_terms
@@ -314,11 +316,21 @@ def describe(
             cut[text] = pieces(text)
         return cut[text]
 
+    def read(text: str, anchors: list[str]) -> list[str]:
+        """The pieces of the parts of a line its label is read from (see ``label_parts``),
+        a full stop between two parts."""
+        read: list[str] = []
+        for part in label_parts(text, anchors):
+            read += (["。"] if read else []) + cut_once(part)
+        return read
+
     for t in range(k):
         central = stats.central[t]
-        cuts = [cut_once(c[2][:LABEL_CHARS]) for c in central]
+        anchors = label_anchors(keywords[t])
+        words_read = label_words(anchors, generic)
+        cuts = [read(c[2], words_read) for c in central]
         line_phrases = [phrases(cut, set(c[3])) for cut, c in zip(cuts, central)]
-        candidates.append(candidate_labels(line_phrases, label_anchors(keywords[t]), set(generic), cuts))
+        candidates.append(candidate_labels(line_phrases, anchors, set(generic), cuts))
     labels = choose_labels(candidates, stats.sizes, words)
     for t in range(k):
         central = stats.central[t]

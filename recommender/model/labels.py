@@ -18,9 +18,11 @@ no two topics share a label.
 
 from __future__ import annotations
 
+import unicodedata
 from collections import Counter
 from collections.abc import Sequence
 
+from recommender.text.excerpt import CLAUSE_BREAKS
 from recommender.text.lexicon import glued_division, non_subject_words
 from recommender.text.tokenize import is_known_word
 
@@ -48,8 +50,53 @@ EXTEND_ANCHOR_SHARE = 0.4
 CREDIT_SHARE = 2 / 3
 # Lines of a topic read for its label (the most central ones).
 LABEL_LINES = 40
-# Characters of a line that its label phrases are read from.
+# Characters at a line's start that its label phrases are read from: all of a title or a
+# short request. A longer line (a citizen message, a review) is read there and, beyond,
+# in each clause that says one of the topic's anchor words, up to ``CLAUSE_REACH``
+# characters on either side of the word (see :func:`label_parts`).
 LABEL_CHARS = 80
+CLAUSE_REACH = 16
+
+
+def label_words(keywords: Sequence[str], generic: set[str] | frozenset[str]) -> list[str]:
+    """The words a topic's label is built around: its first ``ANCHORS`` keywords that are
+    neither generic nor a name, time or locality."""
+    names = non_subject_words()
+    return [w for w in keywords if w not in generic and w not in names][:ANCHORS]
+
+
+def label_parts(text: str, anchors: Sequence[str]) -> list[str]:
+    """The parts of a line its label phrases are read from, in order: a line of at most
+    ``LABEL_CHARS`` characters whole; a longer one's first ``LABEL_CHARS`` characters and
+    each clause beyond them that says one of ``anchors`` (:func:`label_words`), cut at
+    ``CLAUSE_REACH`` characters from the word, NFKC-folded and lower-cased as tokens are.
+    A message of 200-1,700 characters says its subject anywhere, often after a greeting
+    and a place ("尊敬的领导：您好！我是A市B区C小区的业主，…"); read at its start only, a
+    topic's label was said by a fifth of its lines. Only the clauses that can hold a label
+    are cut: every label holds an anchor word."""
+    if len(text) <= LABEL_CHARS:
+        return [text]
+    lowered = unicodedata.normalize("NFKC", text).lower()
+    spans: list[tuple[int, int]] = []
+    for word in anchors:
+        at = lowered.find(word) if word else -1
+        while at >= 0:
+            end = at + len(word)
+            start, stop = at, end
+            while start > max(0, at - CLAUSE_REACH) and lowered[start - 1] not in CLAUSE_BREAKS:
+                start -= 1
+            while stop < min(len(lowered), end + CLAUSE_REACH) and lowered[stop] not in CLAUSE_BREAKS:
+                stop += 1
+            if stop > LABEL_CHARS:
+                spans.append((start, stop))
+            at = lowered.find(word, end)
+    merged: list[list[int]] = []
+    for start, stop in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], stop)
+        else:
+            merged.append([start, stop])
+    return [text[:LABEL_CHARS]] + [lowered[start:stop] for start, stop in merged]
 
 
 def phrases(pieces: Sequence[str], content: set[str]) -> set[str]:
@@ -98,7 +145,7 @@ def candidate_labels(
         return []
     counts = Counter(p for ps in line_phrases for p in ps)
     names = non_subject_words()
-    anchors = [w for w in keywords if w not in generic and w not in names][:ANCHORS]
+    anchors = label_words(keywords, generic)
     scored = []
     for phrase, count in counts.items():
         if count < min(2, n) or not any(a in phrase for a in anchors):

@@ -48,7 +48,7 @@ class DemandRecord:
     segment: str
     votes: int = 0
     is_repeat: bool = False
-    #: The line's words (its start is enough): the ranking looks for the topic's label in it,
+    #: The line's words: the ranking looks for the topic's label in it (anywhere in a long line),
     #: to see a specific request rise inside a broader topic. Never shown nor logged.
     text: str = field(default="", compare=False, repr=False)
 

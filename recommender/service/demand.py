@@ -17,7 +17,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from recommender.model.labels import LABEL_CHARS
 from recommender.ranking import ClassSession, DemandRecord, TopicCard
 from recommender.ranking.experts import ExpertEntry
 from recommender.service.serving import REFRESH_OVERLAP, LoadedModel
@@ -146,8 +145,8 @@ class DemandCache:
                     segment=row.segment,
                     votes=row.votes,
                     is_repeat=row.is_repeat,
-                    # Labels are read from a line's start: that much finds the label in it.
-                    text=row.text[:LABEL_CHARS],
+                    # Whole: a long line's label is read anywhere in it (labels.label_parts).
+                    text=row.text,
                 )
             d.refreshed_at = started
             d.checked_monotonic = now_mono

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-__all__ = ["ELLIPSIS", "QUOTE_CHARS", "excerpt"]
+__all__ = ["CLAUSE_BREAKS", "ELLIPSIS", "QUOTE_CHARS", "excerpt"]
 
 #: Characters of a quote shown (about two lines of a card); a line this long or shorter is whole.
 QUOTE_CHARS = 90
@@ -24,6 +24,8 @@ ELLIPSIS = "…"
 # Sentence ends and clause ends (full-width and ASCII) a cut prefers to fall on.
 _SENTENCE_ENDS = frozenset("。！？!?；;\n")
 _CLAUSE_ENDS = frozenset("，,、：:）)」』】 ")
+#: Characters that end a sentence or a clause.
+CLAUSE_BREAKS = _SENTENCE_ENDS | _CLAUSE_ENDS
 # The part of the quote before the topic's words is at most this share of it: the words
 # stay near the start, where a reader looks first.
 _LEAD_SHARE = 0.4
