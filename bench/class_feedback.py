@@ -110,6 +110,19 @@ FRESH_REQUESTS = _lines("""
 如何提高听课效率和记忆 / 群里发的文件怎么下载 / 老人弯腰捡东西怎么防扭伤
 """)
 
+# Written after the change was committed, to measure one more rule on lines it was not made from.
+SIXTH_FEEDBACK = _lines("""
+后排的人什么都听不见 / 白板上的字擦不干净 / 讲得太细了，进度拖得慢 / 椅子吱吱响，影响别人
+课程安排在工作日白天，上班的人来不了 / 门口台阶没有扶手，老人上下不方便 / 教室里信号不好，扫不了码
+签到二维码老是刷不出来 / 希望周末也能上课 / 能不能换个大点的教室 / 冬天教室没暖气，手冻得写不了字
+课后作业太多了 / 讲课的时候别老看手机 / 老师的话筒音量忽大忽小 / 等电梯等了十分钟 / 希望每节课都有中场休息
+""")
+SIXTH_REQUESTS = _lines("""
+扫码点餐怎么用 / 电梯困人了怎么自救 / 暖气片漏水怎么办 / 工作日白天的托老服务 / 怎么教孩子管理手机时间
+老人上下楼梯防摔倒 / 手机信号不好怎么办 / 白板画画入门 / 家里椅子吱吱响怎么修 / 冬天手脚冰凉怎么调理
+学写毛笔字 / 健康码怎么刷不出来 / 网课作业怎么提交 / 二维码收款怎么开通
+""")
+
 
 def data_lines() -> dict[str, list[str]]:
     csv.field_size_limit(1 << 30)
@@ -150,7 +163,8 @@ def main() -> None:
                                       ("written later", LATER_FEEDBACK, LATER_REQUESTS),
                                       ("written last", LAST_FEEDBACK, LAST_REQUESTS),
                                       ("written after round 1", FINAL_FEEDBACK, FINAL_REQUESTS),
-                                      ("written after round 2", FRESH_FEEDBACK, FRESH_REQUESTS)):
+                                      ("written after round 2", FRESH_FEEDBACK, FRESH_REQUESTS),
+                                      ("written after the commit", SIXTH_FEEDBACK, SIXTH_REQUESTS)):
         print(f"\n{title}: {len(feedback)} class feedback, {len(requests)} requests")
         for name, tree in trees.items():
             precision, recall, missed, wrong = scores(run_tree(tree, feedback + requests), feedback, requests)

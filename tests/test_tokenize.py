@@ -289,7 +289,7 @@ def test_complaints_about_the_class_conditions_ask_for_nothing(text):
 @pytest.mark.parametrize(
     ("text", "subject"),
     [("希望讲讲投影仪怎么用", "投影仪"), ("教老人用手机看回放", "手机"), ("停车位规划的政策", "规划"),
-     ("空调清洗的安全知识", "清洗"), ("想学PPT", "ppt"), ("想学发短信", "发短信"), ("想学写通知", "通知"), ("家里音响怎么连蓝牙", "蓝牙"),
+     ("空调清洗的安全知识", "清洗"), ("想学PPT", "ppt"), ("想学发短信", "发短信"), ("想学写通知", "通知"), ("总是记不住怎么办", "记不住"), ("家里音响怎么连蓝牙", "蓝牙"),
      ("希望多举办中秋活动", "中秋")],
 )
 def test_a_subject_among_condition_words_is_a_request(text, subject):
