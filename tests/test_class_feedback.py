@@ -134,6 +134,18 @@ def test_support_and_asking_for_more_sessions_are_class_feedback(trained_service
     assert line is not None and receipt
 
 
+def test_complaints_about_the_room_are_class_feedback(trained_service):
+    """「声音太小，后排听不清」 speaks of the class's conditions: kept with the class, no line;
+    「希望讲讲投影仪怎么用」 asks for a subject: a line."""
+    session = _record(trained_service, _topic_of(trained_service, "消防"))
+    lines_before = trained_service.store.count()
+    _, line, receipt = trained_service.respond_to_class(_token(session), 3, "声音太小，后排听不清，PPT字太小")
+    assert line is None and receipt is None and trained_service.store.count() == lines_before
+    assert trained_service.store.responses_of(session["id"])[0]["text"] == "声音太小，后排听不清，PPT字太小"
+    _, line, receipt = trained_service.respond_to_class(_token(session), 3, "希望讲讲投影仪怎么用")
+    assert line is not None and receipt
+
+
 def test_what_to_learn_next_is_a_masked_line_linked_to_the_class(trained_service):
     """「下次想学什么」 asking for something: a masked feedback line (source class) with a receipt."""
     tid = _topic_of(trained_service, "消防")

@@ -274,6 +274,36 @@ def test_a_subject_beside_class_words_is_a_request_with_all_its_words(text, subj
     assert len(words) >= 2
 
 
+@pytest.mark.parametrize(
+    "text",
+    ["声音太小，后排听不清", "座位不够", "音响有杂音", "投影看不清", "教室太热", "讲义能不能提前发",
+     "PPT字太小", "能不能录像，方便回放", "停车不方便", "老师讲得太快了，跟不上", "空调开得太冷",
+     "上课的地方太偏", "屋子里太冷了"],
+)
+def test_complaints_about_the_class_conditions_ask_for_nothing(text):
+    """Sound, seats, room, screen, handouts, recordings, pace, parking: the class's conditions
+    name no subject to teach, so the line is class feedback, not demand."""
+    assert tokenize(text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "subject"),
+    [("希望讲讲投影仪怎么用", "投影仪"), ("教老人用手机看回放", "手机"), ("停车位规划的政策", "规划"),
+     ("空调清洗的安全知识", "清洗"), ("想学PPT", "ppt"), ("想学发短信", "发短信"), ("想学写通知", "通知"), ("总是记不住怎么办", "记不住"), ("家里音响怎么连蓝牙", "蓝牙"),
+     ("希望多举办中秋活动", "中秋")],
+)
+def test_a_subject_among_condition_words_is_a_request(text, subject):
+    """A condition's word is also a subject people ask about: with a subject beside it, or a
+    thing of the class alone (「想学PPT」), the line is a request and keeps its words."""
+    assert subject in tokenize(text)
+
+
+def test_things_of_the_class_need_a_word_of_how_it_was():
+    """「PPT」「空调」 alone are subjects; beside a class word they speak of the class."""
+    assert not stopwords.only_class_words(["ppt"]) and not stopwords.only_class_words(["空调", "停车"])
+    assert stopwords.only_class_words(["ppt", "字", "太小"]) and stopwords.only_class_words(["停车", "方便"])
+
+
 def test_class_words_file_decides_and_is_in_the_token_fingerprint(tmp_path, monkeypatch):
     """The class words are read from their file (a word added there makes its lines ask for
     nothing), and the cached tokens' fingerprint changes with them."""
@@ -289,4 +319,14 @@ def test_class_words_file_decides_and_is_in_the_token_fingerprint(tmp_path, monk
         assert stopwords.only_class_words(["太极拳", "三期"]) and not stopwords.only_class_words([])
         assert tokenizer_fingerprint(settings) != before
     finally:
+        stopwords.class_words.cache_clear()
+    things = tmp_path / "class_things.txt"
+    things.write_text("书法\n", encoding="utf-8")
+    monkeypatch.setattr(stopwords, "CLASS_THINGS_FILE", things)
+    stopwords.class_things.cache_clear()
+    try:
+        assert stopwords.only_class_words(["书法", "三期"]) and not stopwords.only_class_words(["书法"])
+        assert tokenizer_fingerprint(settings) != before
+    finally:
+        stopwords.class_things.cache_clear()
         stopwords.class_words.cache_clear()

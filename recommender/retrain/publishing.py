@@ -280,6 +280,7 @@ def tokenizer_fingerprint(settings: Settings) -> str:
         digest.update(Path(module.__file__).read_bytes())
     digest.update("\n".join(sorted(stopwords.stop_words())).encode())
     digest.update("\n".join(sorted(stopwords.class_words())).encode())
+    digest.update("\n".join(sorted(stopwords.class_things())).encode())
     for path in (tokenize.PROJECT_USER_DICT, settings.user_dict):
         if path is not None and Path(path).is_file():
             digest.update(Path(path).read_bytes())

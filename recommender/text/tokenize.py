@@ -10,7 +10,7 @@ Removed: stop words (see :mod:`recommender.text.stopwords`), punctuation, digits
 whitespace, the placeholders left by masking (``[手机号]``, ``[身份证号]`` …), links and a closing
 request that names nothing ("……，请尽快处理", "望领导重视", "请相关部门尽快解决"; see
 :func:`closing_request_start`). A line whose words all speak of the class itself ("支持夜校",
-"希望多办几期": :func:`recommender.text.stopwords.only_class_words`) has no words: it asks
+"希望多办几期", "座位不够": :func:`recommender.text.stopwords.only_class_words`) has no words: it asks
 for nothing. Full-width forms are folded by NFKC and Latin letters are
 lower-cased.
 """
@@ -29,7 +29,7 @@ from pathlib import Path
 
 import jieba
 
-from recommender.text.stopwords import DATA_DIR, domain_stop_words, only_class_words, stop_words
+from recommender.text.stopwords import DATA_DIR, Lexicon, domain_stop_words, only_class_words, stop_words
 
 __all__ = [
     "PROJECT_USER_DICT",
@@ -300,6 +300,8 @@ def map_distinct(
             results = [func(t) for t in distinct]
         else:
             _get_tokenizer()  # loaded once here; the forked workers inherit it
+            if func is tokenize:
+                _tagged_words()  # the same for the dictionary's tags (class feedback)
             chunk = max(1000, len(distinct) // (4 * n_jobs))
             with multiprocessing.get_context("fork").Pool(n_jobs) as pool:
                 results = pool.map(func, distinct, chunksize=chunk)
@@ -316,10 +318,11 @@ PARALLEL_MIN_TEXTS = 20000
 def tokenize(text: str) -> list[str]:
     """The topic-bearing words of ``text``, in order (may be empty: the line asks for
     nothing). A line whose words all speak of the class itself ("支持夜校", "希望多办几期",
-    "时间能不能改到周末") names no subject: no words."""
+    "时间能不能改到周末") or its conditions ("声音太小，后排听不清", "PPT字太小") names no
+    subject: no words."""
     stops = stop_words()
     words = [w for w in (w.strip() for w in pieces(text)) if w and _keep(w, stops)]
-    return [] if only_class_words(words) else words
+    return [] if only_class_words(words, _lexicon) else words
 
 
 def dictionary_tags() -> Iterator[tuple[str, str]]:
@@ -329,6 +332,32 @@ def dictionary_tags() -> Iterator[tuple[str, str]]:
             parts = raw.decode("utf-8").split()
             if len(parts) == 3:
                 yield parts[0], parts[2]
+
+
+# Tags of the closed word classes, which name no subject: direction and position, measure,
+# pronoun, preposition, conjunction, particle, interjection, onomatopoeia. (Time, number,
+# place and adverb tags are left out: the dictionary tags 春节 and 中秋 as time words, 二手 as
+# a number, 相机 as an adverb.)
+_FUNCTION_TAGS = frozenset({"f", "q", "r", "rr", "rz", "rg", "p", "c", "u", "ul", "uv", "ud", "uj", "uz", "ug",
+                            "y", "e", "o"})
+
+
+def _lexicon() -> Lexicon:
+    """What jieba's dictionary says of words, for the class-feedback test (the tags read once,
+    the frequencies of the tokenizer in use, user dictionaries included)."""
+    return Lexicon(*_tagged_words(), _get_tokenizer().FREQ)
+
+
+@lru_cache(maxsize=1)
+def _tagged_words() -> tuple[frozenset[str], frozenset[str]]:
+    """(adjectives, words that name no subject) of jieba's main dictionary."""
+    adjectives, function_words = set(), set()
+    for word, tag in dictionary_tags():
+        if tag == "a":
+            adjectives.add(word)
+        elif tag in _FUNCTION_TAGS:
+            function_words.add(word)
+    return frozenset(adjectives), frozenset(function_words)
 
 
 @lru_cache(maxsize=1)
