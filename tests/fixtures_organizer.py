@@ -125,16 +125,13 @@ def _memo_model():
     model = TopicModel(random_state=0)
     real_fit = model.fit
 
-    def fit(texts, y=None, tokens=None, prior_labels=None, pinned=(), progress=None, recent=None):
+    def fit(texts, y=None, tokens=None, prior_labels=None, pinned=(), progress=None):
         del model.fit  # back to the class's fit before anything is saved
         if prior_labels is not None or pinned or tokens is None:
-            return real_fit(
-                texts, y, tokens=tokens, prior_labels=prior_labels, pinned=pinned, progress=progress, recent=recent
-            )
-        fresh = None if recent is None else tuple(bool(r) for r in recent)
-        key = (tuple(texts), tuple(map(tuple, tokens)), fresh, repr(sorted(model.get_params().items())))
+            return real_fit(texts, y, tokens=tokens, prior_labels=prior_labels, pinned=pinned, progress=progress)
+        key = (tuple(texts), tuple(map(tuple, tokens)), repr(sorted(model.get_params().items())))
         if key not in _FITTED:
-            real_fit(texts, y, tokens=tokens, progress=progress, recent=recent)
+            real_fit(texts, y, tokens=tokens, progress=progress)
             _FITTED[key] = copy.deepcopy(vars(model))  # parameters (the same: in the key) and learned state
         else:
             vars(model).update(copy.deepcopy(_FITTED[key]))

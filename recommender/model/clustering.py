@@ -85,21 +85,15 @@ def copies_in_sample(hashes: np.ndarray, counts: np.ndarray, threshold: np.uint6
     return np.bincount(group, weights=selected, minlength=counts.size).astype(np.int64)
 
 
-def canonical_order(
-    hashes: np.ndarray, prior: np.ndarray | None = None, recent: np.ndarray | None = None
-) -> np.ndarray:
-    """The rows by text hash, copies of one text by their ``prior`` (previous topic) and
-    whether they are ``recent``, then by position: ``fit`` works on its lines in this order,
-    so the same lines in any order give the same topics (HDBSCAN's spanning tree and the kNN
-    graph break ties between equal distances by row; floating-point sums depend on the order
-    too). Copies of one text alike in prior and recency are alike in everything ``fit``
-    reads, so their positions decide nothing."""
+def canonical_order(hashes: np.ndarray, prior: np.ndarray | None = None) -> np.ndarray:
+    """The rows by text hash, copies of one text by their ``prior`` (previous topic), then
+    by position: ``fit`` works on its lines in this order, so the same lines in any order
+    give the same topics (HDBSCAN's spanning tree and the kNN graph break ties between
+    equal distances by row; floating-point sums depend on the order too). Copies of one
+    text with the same prior are alike in everything ``fit`` reads, so their positions
+    decide nothing."""
     hashes = np.asarray(hashes, dtype=np.uint64)
-    keys: tuple = (np.arange(hashes.size),)
-    if recent is not None:
-        keys += (np.asarray(recent, dtype=np.int8),)
-    if prior is not None:
-        keys += (np.asarray(prior),)
+    keys = (np.arange(hashes.size),) if prior is None else (np.arange(hashes.size), np.asarray(prior))
     return np.lexsort((*keys, hashes))
 
 

@@ -27,7 +27,6 @@ Steps (all on the discovery sample, see ``topic_model.py``):
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -464,32 +463,6 @@ def carry_over(
 # the broad topic they share a frame with (搅拌站噪音扰民 → 扰民); the words keep it.
 SPLIT_HOST_SHARE = 0.5
 SPLIT_WORD_SHARE = 0.9
-# A subject that is *new* in the store is a topic of its own wherever its lines fell: when
-# the fit knows which lines are recent (``recent``: the last ``trend_window_days`` before the
-# newest line), a word that passes the thing tests above, at least ``min_topic_size`` of
-# whose lines are recent and whose lines came in the recent window more than the store's
-# lines did (``recent_rise`` at least ``NEW_SUBJECT_CREDIBLE``), splits off with its lines
-# although most of them fit no topic (six complaints about a new mixing plant: two in
-# 「扰民」, four in none) or the host uses it too, as long as it is not the host's subject
-# (its first term). Without recency only the stricter rule above: with any old word allowed
-# so, a store of 2,700 citizen messages proposed 40 groups instead of 9, a third of them
-# aspects (规范, 整治, 工作人员) — six lines sharing a rare word are a request when they are
-# new, and common otherwise.
-NEW_SUBJECT_CREDIBLE = 0.95
-# ... with at most this share of its lines older than the window (the ranking's new demand).
-NEW_SUBJECT_EARLIER = 0.25
-
-
-def recent_rise(now: int, before: int, share: float) -> float:
-    """How sure a word's lines came in the recent window more than the store's did: the
-    posterior probability, under a flat prior, that the share of its lines in the window is
-    above ``share`` (the store's), i.e. P(Binomial(now + before + 1, share) ≤ now), exactly.
-    With ``share`` one half it is the ranking's ``rise_credibility`` (6 recent and 1 older
-    0.965, 5 and 1 0.938)."""
-    if now < 0 or before < 0 or not 0.0 <= share <= 1.0:
-        raise ValueError(f"now={now}, before={before} should be >= 0 and share={share} in [0, 1]")
-    n = now + before + 1
-    return float(sum(math.comb(n, k) * share**k * (1 - share) ** (n - k) for k in range(now + 1)))
 
 
 def split_subjects(
@@ -501,11 +474,9 @@ def split_subjects(
     generic: set[str],
     prior: np.ndarray | None,
     min_topic_size: int,
-    recent: np.ndarray | None = None,
 ) -> list[Topic]:
     """``topics`` with each group of lines about a subject of its own (see
-    ``SPLIT_HOST_SHARE``; with ``recent``, which lines are recent, also a new subject: see
-    ``NEW_SUBJECT_CREDIBLE``) taken out of its host topic as a new topic; ``labels`` are the
+    ``SPLIT_HOST_SHARE``) taken out of its host topic as a new topic; ``labels`` are the
     lines' topics (positions in ``topics``, -1 none) as the index assigns them. In a retrain
     (``prior``) a group continues the previous topic most of its lines belonged to when no
     other topic continues it, and is otherwise new only with ``NEW_TOPIC_NEW_LINES`` new
@@ -521,27 +492,6 @@ def split_subjects(
     for i, toks in enumerate(tokens):
         for w in set(toks):
             lines_of.setdefault(w, []).append(i)
-    recent_total = int(np.sum(recent)) if recent is not None else 0
-    heads = [morphemes(t.terms[:1]) for t in topics]
-
-    def new_subject(word: str, group: np.ndarray, host: int) -> bool:
-        """Whether the lines ``group`` of ``word`` (in ``host`` or in no topic) are a subject
-        new in the store (see ``NEW_SUBJECT_CREDIBLE``): not the host's subject, mostly
-        recent, and recent beyond the store's lines and beyond the rest of the host (a word
-        of a topic that is new as a whole, 电动车 in a new 「充电桩」, is an aspect of it)."""
-        if recent is None or word in heads[host]:
-            return False
-        now = int(recent[group].sum())
-        rest = np.setdiff1d(np.flatnonzero(labels == host), group)
-        # The store's other lines: the word's own lines do not set the bar they are held to.
-        others = (recent_total - now) / max(len(recent) - group.size, 1)
-        bar = max(others, float(recent[rest].mean()) if rest.size else 0.0)
-        return (
-            now >= min_topic_size
-            and group.size - now <= NEW_SUBJECT_EARLIER * group.size
-            and recent_rise(now, group.size - now, bar) >= NEW_SUBJECT_CREDIBLE
-        )
-
     found = []
     for word, where in lines_of.items():
         if len(where) < min_topic_size or len(word) < 2 or word in generic or word in names or names_a_place(word):
@@ -555,15 +505,15 @@ def split_subjects(
             continue
         host, inside = min(hosts.items(), key=lambda tc: (-tc[1], tc[0]))
         group = rows[(labels[rows] == host) | (labels[rows] < 0)]
-        if group.size < min_topic_size or group.size < SPLIT_WORD_SHARE * rows.size:
+        if (
+            group.size < min_topic_size
+            or inside < SPLIT_HOST_SHARE * group.size
+            or group.size < SPLIT_WORD_SHARE * rows.size
+            or inside >= TERM_MIN_SHARE * sizes[host]
+            or word in host_words[host]
+        ):
             continue
-        inside_subject = (
-            inside >= SPLIT_HOST_SHARE * group.size
-            and inside < TERM_MIN_SHARE * sizes[host]
-            and word not in host_words[host]
-        )
-        if inside_subject or new_subject(word, group, host):
-            found.append((group, host, word))
+        found.append((group, host, word))
     found.sort(key=lambda g: (-g[0].size, g[2]))
     taken = np.zeros(len(tokens), dtype=bool)
     continued = {t.prior for t in topics if t.prior >= 0}

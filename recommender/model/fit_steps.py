@@ -173,11 +173,9 @@ def discover(
     hashes: np.ndarray,
     prior: np.ndarray | None,
     pinned: frozenset[int],
-    recent: np.ndarray | None = None,
 ) -> Discovery:
     """Specific topics of the discovery sample (its feature rows ``X``, texts, tokens,
-    text hashes, previous topics and, when known, which lines are recent) and the index that
-    assigns every line."""
+    text hashes and previous topics) and the index that assigns every line."""
     min_size = params["min_topic_size"] or default_min_topic_size(len(texts))
     weights, generic = learn_weights(rep, X, texts, tokens, min_size, hashes)
     Z = rep.project(X, weights)
@@ -195,9 +193,7 @@ def discover(
     index = index_of(topics)
     # A subject of its own inside a broad topic is read off the lines as the index assigns
     # them (a line joins a topic by its words, not only its core's): see ``split_subjects``.
-    split = split_subjects(
-        topics, index.assign(Z, tokens, X=X)[0], tokens, counts, n_docs, generic, prior, min_size, recent
-    )
+    split = split_subjects(topics, index.assign(Z, tokens, X=X)[0], tokens, counts, n_docs, generic, prior, min_size)
     if len(split) > len(topics):
         topics, index = split, index_of(split)
     return Discovery(weights, frozenset(generic), index, [t.prior for t in topics])

@@ -178,7 +178,6 @@ class TopicModel(ClusterMixin, BaseEstimator):
         prior_labels: Sequence[int] | None = None,
         pinned: Sequence[int] = (),
         progress: Callable[[str], None] | None = None,
-        recent: Sequence[bool] | None = None,
     ) -> TopicModel:
         """Learn topics from ``texts``.
 
@@ -189,29 +188,22 @@ class TopicModel(ClusterMixin, BaseEstimator):
         must hold new texts: old texts the previous model left in no topic do not make one on
         their own); ``pinned``: values of ``prior_labels`` whose topics are kept whatever their
         lines look like; ``progress``: called with the name of each step of :data:`FIT_STEPS`
-        as it starts (a progress bar); ``recent``: whether each text was written in the last
-        window (the service passes the last ``trend_window_days`` before the newest line), so
-        that a subject new in the store can be a topic of few lines (see
-        ``discovery.NEW_SUBJECT_CREDIBLE``).
+        as it starts (a progress bar).
         """
         texts, tokens = self._check_input(texts, tokens, n_jobs=self.n_jobs)
         prior = None if prior_labels is None else np.asarray(prior_labels, dtype=np.int64)
         if prior is not None and prior.shape != (len(texts),):
             raise ValueError(f"prior_labels has {prior.size} entries but texts has {len(texts)}")
-        fresh = None if recent is None else np.asarray(recent, dtype=bool)
-        if fresh is not None and fresh.shape != (len(texts),):
-            raise ValueError(f"recent has {fresh.size} entries but texts has {len(texts)}")
         start = time.perf_counter()
         # The lines in a canonical order (by text hash), so that the same lines imported in
         # another order, or two stores merged, give the same topics; undone for the outputs.
         hashes = text_hashes(texts)
-        order = canonical_order(hashes, prior, fresh)
+        order = canonical_order(hashes, prior)
         texts, tokens, hashes = [texts[i] for i in order], [tokens[i] for i in order], hashes[order]
         with threadpool_limits(limits=self.max_threads):
             self._fit(
                 texts, tokens, hashes, None if prior is None else prior[order],
                 frozenset(int(p) for p in pinned), progress or _no_progress,
-                None if fresh is None else fresh[order],
             )
         self.labels_, self.scores_ = _unpermuted(self.labels_, order), _unpermuted(self.scores_, order)
         self.fit_seconds_ = time.perf_counter() - start
@@ -233,7 +225,6 @@ class TopicModel(ClusterMixin, BaseEstimator):
         prior: np.ndarray | None,
         pinned: frozenset[int],
         step,
-        recent: np.ndarray | None = None,
     ) -> None:
         # The steps live in fit_steps.py because the Dask engine runs the same ones with the
         # lines spread over workers; this is the same sequence with every line in memory.
@@ -260,7 +251,6 @@ class TopicModel(ClusterMixin, BaseEstimator):
             found = steps.discover(
                 params, rep, X[sample], [row_texts[i] for i in sample], [row_tokens[i] for i in sample],
                 hashes[sample], None if prior is None else prior[rows][sample], pinned,
-                None if recent is None else recent[rows][sample],
             )
             rep.weights, generic, index, priors = found.weights, found.generic, found.index, found.priors
         else:

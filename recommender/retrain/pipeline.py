@@ -13,7 +13,6 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
-from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
@@ -140,10 +139,7 @@ def _train_locked(store, settings, registry, progress, model_factory, blas_threa
 
         pinned = protected_numbers(store) if prior is not None else frozenset()
         # The topics organizers pinned or corrected are kept (only when there is a prior to keep).
-        extra = {"pinned": pinned} if pinned else {}
-        if isinstance(model, TopicModel):  # a subject new in the store may be a topic of few lines
-            extra["recent"] = recent_lines([r.submitted_at for r in rows], settings.trend_window_days)
-        model.fit(texts, tokens=tokens, prior_labels=prior, progress=step, **extra)
+        model.fit(texts, tokens=tokens, prior_labels=prior, progress=step, **({"pinned": pinned} if pinned else {}))
         vectors = model.transform(texts, tokens=tokens)  # the previous topics' centroids in the new space
         scores = np.asarray(model.scores_)  # what serving writes for new lines too
     labels = np.asarray(model.labels_)
@@ -180,15 +176,6 @@ def _train_locked(store, settings, registry, progress, model_factory, blas_threa
         write_assignments=write_assignments,
         extra={"training_signature": signature},
     )
-
-
-def recent_lines(times: list, window_days: int) -> np.ndarray:
-    """Which lines were written in the last ``window_days`` before the newest line (the
-    ranking's current window, read from the store rather than from a date asked for)."""
-    if not times:
-        return np.zeros(0, dtype=bool)
-    start = max(times) - timedelta(days=window_days)
-    return np.array([t > start for t in times], dtype=bool)
 
 
 def previous_labels(
