@@ -450,24 +450,6 @@ def carry_over(
     return topics
 
 
-def absorb(topics: Sequence[Topic], labels: np.ndarray) -> list[Topic]:
-    """``topics`` with the lines ``labels`` puts in each (positions in ``topics``, -1 none;
-    the index's assignment of the same lines) added to its members, its words unchanged.
-
-    A topic's core is the densest part of its subject; the lines that join it by its words
-    or by closeness to its members (``assignment.py``) are of the same subject, further out.
-    An index built from the core alone knows only the core's centroid, floors and
-    exemplars, so a new line like those outer lines, or a training line near them, finds no
-    member close to it and stays out: on THUCNews titles two thirds of the training lines
-    were in no topic, and most held-back titles of a seen class that fit no topic had a
-    nearest training line in no topic either. Built again from every line it holds, the
-    topic is judged against all of its lines."""
-    return [
-        Topic(members=np.union1d(t.members, np.flatnonzero(labels == k)), terms=list(t.terms), prior=t.prior)
-        for k, t in enumerate(topics)
-    ]
-
-
 # A topic's lines that share a subject of their own are a topic of their own (one evening
 # class is about the mixing plant's noise, not about every noise complaint): a word that
 # jieba calls a thing (``lexicon.is_thing``: 搅拌站, 酒吧, 工地; not 老旧, 协调 or 有偿) and

@@ -36,7 +36,7 @@ from recommender.model.describe import (
     topic_word_counts,
     whole_keywords,
 )
-from recommender.model.discovery import Topic, absorb, carry_over, find_cores, learn_weights, split_subjects, word_shares
+from recommender.model.discovery import Topic, carry_over, find_cores, learn_weights, split_subjects, word_shares
 from recommender.model.labels import LABEL_CHARS, LABEL_LINES, candidate_labels, choose_labels, phrases, theme_label
 from recommender.model.representation import Representation, block_templates
 from recommender.model.ngram_counts import block_counts
@@ -53,13 +53,6 @@ DISCOVERY_SAMPLE = 12000
 DISCOVERY_COPIES = 20
 # Lines the fixed-``n_topics`` partition refines its centroids on.
 PARTITION_SAMPLE = 20000
-# Rounds of ``discovery.absorb`` after the topics are found: the index is built again from
-# each topic's core and the lines it assigned to it. Over the organizer's open-set splits
-# (bench/organizer.py, seeds 0-3, in process) one round moves the -1-share difference of
-# THUCNews 0.178 / 0.240 / 0.180 / 0.182 -> 0.238 / 0.268 / 0.194 / 0.208 (SMP2017 and tipdm
-# 495 within +-0.03; majority-class share of the assigned training lines unchanged within
-# 0.02); a second round adds 0.00-0.02 more at the cost of another index (bench/RESULTS.md, s27-b).
-ABSORB_ROUNDS = 1
 
 
 def default_min_topic_size(n_lines: int) -> int:
@@ -200,18 +193,9 @@ def discover(
     index = index_of(topics)
     # A subject of its own inside a broad topic is read off the lines as the index assigns
     # them (a line joins a topic by its words, not only its core's): see ``split_subjects``.
-    labels = index.assign(Z, tokens, X=X)[0]
-    split = split_subjects(topics, labels, tokens, counts, n_docs, generic, prior, min_size)
+    split = split_subjects(topics, index.assign(Z, tokens, X=X)[0], tokens, counts, n_docs, generic, prior, min_size)
     if len(split) > len(topics):
         topics, index = split, index_of(split)
-        labels = index.assign(Z, tokens, X=X)[0]
-    # The lines the index puts in a topic become its members (``absorb``), so the topic
-    # covers its class beyond the dense core.
-    for round_ in range(ABSORB_ROUNDS):
-        topics = absorb(topics, labels)
-        index = index_of(topics)
-        if round_ + 1 < ABSORB_ROUNDS:
-            labels = index.assign(Z, tokens, X=X)[0]
     return Discovery(weights, frozenset(generic), index, [t.prior for t in topics])
 
 
