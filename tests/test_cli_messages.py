@@ -61,7 +61,7 @@ def test_a_short_token_is_refused_in_one_language():
         (["suggest", "--top", "x"], "错误：--top 应为整数（收到“x”）"),
         (["train", "--engine", "cloud"], "错误：--engine 只能是 local、dask（收到“cloud”）"),
         (["bogus"], "错误：命令只能是 import、train、suggest、experts、models、purge、serve、setup（收到“bogus”）"),
-        (["import"], "错误：缺少参数：file"),
+        (["import"], "错误：缺少参数：FILE"),
         (["suggest", "--nope"], "错误：不认识的参数：--nope"),
         (["suggest", "--top"], "错误：--top 后面需要一个值"),
     ],
@@ -86,3 +86,49 @@ def test_scheduler_without_dask_is_one_chinese_line(env, capsys):
 
 def test_settings_still_accept_good_values():
     assert Settings(timezone="Asia/Shanghai", trusted_proxies="127.0.0.1, 10.0.0.0/8").trusted_proxy_networks
+
+
+def test_a_reader_that_stops_early_is_no_error(tmp_path):
+    """`recommender … | head`: when the program reading the output closes it, the command stops
+    quietly (exit 0), without 「内部错误：BrokenPipeError」 on the terminal."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RECOMMENDER_")}
+    env["RECOMMENDER_MODELS_DIR"] = str(tmp_path / "models")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "recommender", "models", "list"],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    process.stdout.close()  # the reader is gone before the command writes its first line
+    with process.stderr:
+        err = process.stderr.read().decode("utf-8", "replace")
+    assert process.wait(timeout=60) == 0, err
+    assert "BrokenPipe" not in err and "内部错误" not in err and "Exception ignored" not in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["serve", "--port", "0"], "错误：--port 应为 1 到 65535 之间的整数（收到“0”）"),
+        (["serve", "--port", "99999"], "错误：--port 应为 1 到 65535 之间的整数（收到“99999”）"),
+        (["serve", "--workers", "0"], "错误：--workers 应为不小于 1 的整数（收到“0”）"),
+    ],
+)
+def test_serve_refuses_a_port_or_worker_count_out_of_range(capsys, argv, expected):
+    """`serve --port 0` / `--workers 0` are refused naming the option (exit 2), not quietly
+    replaced by the configured port or worker count, nor reported as a RECOMMENDER_PORT setting."""
+    from recommender.cli import build_parser
+
+    with pytest.raises(SystemExit) as info:
+        build_parser().parse_args(argv)
+    assert info.value.code == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == expected
+
+
+def test_serve_takes_its_options_as_typed():
+    from recommender.cli import build_parser
+
+    args = build_parser().parse_args(["serve", "--host", "0.0.0.0", "--port", "8080", "--workers", "2"])
+    assert (args.host, args.port, args.workers) == ("0.0.0.0", 8080, 2)

@@ -15,7 +15,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("experts", help="the directory of experts: import a CSV/XLSX file, list it")
     esub = p.add_subparsers(dest="experts_command", required=True)
     e = esub.add_parser("import", help="add or update experts from a CSV or XLSX file (姓名, 部门, 可授课程, 联系方式)")
-    e.add_argument("file")
+    e.add_argument("file", metavar="FILE", help="the CSV or XLSX file")
     e.add_argument("--name-column", help="column with the expert's name (auto-detected if omitted)")
     e.add_argument("--department-column", help="column with the department that sends them")
     e.add_argument("--subjects-column", help="column with the subjects they teach (separated by 、，；)")

@@ -13,11 +13,34 @@ from recommender.config import Settings, get_settings, short_token_message
 from recommender.logs import uvicorn_log_config
 
 
+def _int_between(low: int, high: int | None):
+    """An argparse type: a whole number in [low, high] (high None: no upper bound), refused in
+    Chinese naming the range, so ``--port 0`` is not quietly the default port."""
+
+    def parse(value: str) -> int:
+        try:
+            number = int(value)
+        except ValueError:
+            number = None
+        if number is None or number < low or (high is not None and number > high):
+            wanted = f"{low} 到 {high} 之间的整数" if high is not None else f"不小于 {low} 的整数"
+            raise argparse.ArgumentTypeError(f"应为 {wanted}（收到“{value}”）")
+        return number
+
+    return parse
+
+
 def add_parsers(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("serve", help="run the web service (uvicorn)")
-    p.add_argument("--host", default=None)
-    p.add_argument("--port", type=int, default=None)
-    p.add_argument("--workers", type=int, default=None)
+    p = sub.add_parser(
+        "serve", help="run the web service (uvicorn)",
+        description="Run the web service: the feedback form at /, the organizer dashboard at /organizer, "
+        "the JSON API under /api (docs at /docs). Prints the organizer token once when it creates one.",
+    )
+    p.add_argument("--host", default=None, metavar="H", help="address to listen on (default: RECOMMENDER_HOST, 127.0.0.1)")
+    p.add_argument("--port", type=_int_between(1, 65535), default=None, metavar="P",
+                   help="port to listen on, 1-65535 (default: RECOMMENDER_PORT, 8000)")
+    p.add_argument("--workers", type=_int_between(1, None), default=None, metavar="N",
+                   help="worker processes (default: RECOMMENDER_WORKERS, 1)")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("setup", help="migrate, load demo feedback into an empty store, train if no model")
@@ -64,9 +87,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     overrides = {}
     if args.host:
         overrides["RECOMMENDER_HOST"] = args.host
-    if args.port:
+    if args.port is not None:
         overrides["RECOMMENDER_PORT"] = str(args.port)
-    if args.workers:
+    if args.workers is not None:
         overrides["RECOMMENDER_WORKERS"] = str(args.workers)
     os.environ.update(overrides)  # the workers build their own Settings from the environment
     get_settings.cache_clear()
