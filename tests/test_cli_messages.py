@@ -29,6 +29,9 @@ def _one_language(message: str) -> bool:
         ("RECOMMENDER_TRUSTED_PROXIES", "10.0.0.0/8, proxy", "错误：设置有误：RECOMMENDER_TRUSTED_PROXIES 中的“proxy”不是 IP 地址或网段"),
         ("RECOMMENDER_WORKERS", "0", "错误：设置 RECOMMENDER_WORKERS 有误：“0”应不小于 1"),
         ("RECOMMENDER_PORT", "eighty", "错误：设置 RECOMMENDER_PORT 有误：“eighty”应为整数"),
+        ("RECOMMENDER_DATABASE_URL", "mysql://app:secretpw@db/night",
+         "错误：设置 RECOMMENDER_DATABASE_URL 有误：应为 SQLite 或 PostgreSQL 的 SQLAlchemy 地址，例如 sqlite:///"),
+        ("RECOMMENDER_DATABASE_URL", "postgres://app:secretpw@db/night", "错误：设置 RECOMMENDER_DATABASE_URL 有误：应为"),
     ],
 )
 def test_a_bad_setting_is_one_chinese_line_not_a_traceback(env, monkeypatch, capsys, variable, value, expected):
@@ -38,6 +41,7 @@ def test_a_bad_setting_is_one_chinese_line_not_a_traceback(env, monkeypatch, cap
     err = capsys.readouterr().err
     assert err.startswith(expected) and len(err.strip().splitlines()) == 1
     assert "Traceback" not in err and "validation error" not in err and _one_language(err)
+    assert "secretpw" not in err and "内部错误" not in err
 
 
 def test_a_secret_setting_is_never_echoed():
