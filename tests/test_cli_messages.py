@@ -136,3 +136,21 @@ def test_serve_takes_its_options_as_typed():
 
     args = build_parser().parse_args(["serve", "--host", "0.0.0.0", "--port", "8080", "--workers", "2"])
     assert (args.host, args.port, args.workers) == ("0.0.0.0", 8080, 2)
+
+
+def test_serve_on_a_port_in_use_says_so_and_exits_1(env, monkeypatch, capsys):
+    """A port another program listens on: one Chinese line naming the address and what to do,
+    exit code 1 (uvicorn's own exit code 3 is the command line's "another retrain is running")."""
+    import socket
+
+    monkeypatch.setenv("RECOMMENDER_ORGANIZER_TOKENS", "t" * 24)
+    monkeypatch.setenv("RECOMMENDER_PORT", "8000")  # `serve --port` writes it: restored after the test
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        code = main(["serve", "--host", "127.0.0.1", "--port", str(port)])
+    err = capsys.readouterr().err
+    assert code == 1, err
+    assert f"127.0.0.1:{port}" in err and "端口已被占用" in err and "--port" in err
+    assert _one_language(err.strip().splitlines()[-1])

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import os
+import socket
 import sys
 from pathlib import Path
 
@@ -117,6 +119,13 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         print(f"  {tokens[0]}")
         print(f"（已保存在 {Path(settings.data_dir) / 'organizer_token'}）")
         print("=" * 60, flush=True)
+    unusable = _address_problem(settings.host, settings.port)
+    if unusable:
+        print(
+            f"错误：无法在 {settings.host}:{settings.port} 上启动服务：{unusable}。",
+            file=sys.stderr,
+        )
+        return EXIT_ERROR
     print(f"服务地址 http://{settings.host}:{settings.port}/  组织者页面 /organizer", flush=True)
     from recommender.web.metrics import cleanup_multiprocess_dir, prepare_multiprocess_dir
 
@@ -136,6 +145,36 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             log_config=uvicorn_log_config(settings.log_level),  # one-line lines, no client addresses
             proxy_headers=False,
         )
+    except SystemExit as exc:  # uvicorn's own start-up failure is exit 3, which here means "retrain running"
+        if exc.code not in (0, None):
+            print("错误：服务没有启动（原因见上面的日志）。", file=sys.stderr)
+            return EXIT_ERROR
     finally:
         cleanup_multiprocess_dir(metrics_dir)
     return 0
+
+
+#: Why an address cannot be listened on, by errno (the system's own words are English).
+_BIND_ERRORS = {
+    errno.EADDRINUSE: "端口已被占用（另一个服务正在使用它）。请用 --port（或 RECOMMENDER_PORT）换一个端口，或先停止占用它的程序",
+    errno.EACCES: "没有权限使用这个端口（1024 以下的端口需要管理员权限）。请用 --port（或 RECOMMENDER_PORT）换一个端口",
+    errno.EADDRNOTAVAIL: "本机没有这个地址。请检查 --host（或 RECOMMENDER_HOST）",
+}
+
+
+def _address_problem(host: str, port: int) -> str | None:
+    """Why ``serve`` could not listen on host:port (in Chinese), or None when it can: checked
+    before uvicorn starts, whose own failure is an English log line and exit code 3."""
+    try:
+        family, kind, proto, _name, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+    except (socket.gaierror, UnicodeError):
+        return f"无法解析地址“{host}”。请检查 --host（或 RECOMMENDER_HOST）"
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            return _BIND_ERRORS.get(exc.errno, f"系统错误（errno {exc.errno}）")
+    return None
