@@ -114,6 +114,9 @@ def test_train_suggest_and_models(env, tmp_path, capsys, monkeypatch):
     code, out, _ = run(capsys, "train")
     assert code == 0 and "没有新的反馈" in out and first in out and "请加 --force" in out
     assert ModelRegistry(env.models_dir).current_version() == first
+    code, out, _ = run(capsys, "setup")  # a second `make serve`: everything is there already
+    assert code == 0 and out.strip() == f"已准备好：数据库已有 {len(feedback_rows(seed=14, end=end))} 条反馈，当前模型 {first}（没有改动）"
+    assert ModelRegistry(env.models_dir).current_version() == first
     monkeypatch.setenv(STARTED_FROM, FROM_WEB)  # as the dashboard's retrain child: no option to name
     code, out, _ = run(capsys, "train")
     assert code == 0 and "没有新的反馈" in out and "--force" not in out

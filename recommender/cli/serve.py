@@ -56,7 +56,8 @@ def cmd_setup(args: argparse.Namespace, settings: Settings) -> int:
     from recommender.retrain.registry import ModelRegistry
 
     service = open_service(settings)
-    if service.store.count() == 0 and not args.no_demo:
+    stored = service.store.count()
+    if stored == 0 and not args.no_demo:
         drafts = [
             service.draft(
                 row["text"],
@@ -73,10 +74,13 @@ def cmd_setup(args: argparse.Namespace, settings: Settings) -> int:
         new_ids, _ = service.store_batch(drafts)
         print(f"已载入 {len(new_ids)} 条示例反馈")
     service.close()
-    if ModelRegistry(Path(settings.models_dir)).current_version() is None:
+    current = ModelRegistry(Path(settings.models_dir)).current_version()
+    if current is None:
         code = cmd_train(argparse.Namespace(quiet=args.quiet), settings)
         if code not in (0, EXIT_NOT_ENOUGH):
             return code
+    elif stored:  # a second `make serve`: say that it found everything ready
+        print(f"已准备好：数据库已有 {stored} 条反馈，当前模型 {current}（没有改动）")
     return 0
 
 
