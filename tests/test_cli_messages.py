@@ -154,3 +154,9 @@ def test_serve_on_a_port_in_use_says_so_and_exits_1(env, monkeypatch, capsys):
     assert code == 1, err
     assert f"127.0.0.1:{port}" in err and "端口已被占用" in err and "--port" in err
     assert _one_language(err.strip().splitlines()[-1])
+
+
+def test_import_of_a_folder_says_it_is_a_folder(env, tmp_path, capsys):
+    """`recommender import /some/folder` (a file name forgotten): 「…是文件夹，不是文件」, not 「找不到文件」."""
+    assert main(["import", str(tmp_path)]) == 1
+    assert capsys.readouterr().err.strip() == f"错误：{tmp_path} 是文件夹，不是文件"

@@ -50,7 +50,7 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
 
     path = Path(args.file)
     if not path.is_file():
-        print(f"错误：找不到文件 {path}", file=sys.stderr)
+        print(f"错误：{path} 是文件夹，不是文件" if path.is_dir() else f"错误：找不到文件 {path}", file=sys.stderr)
         return EXIT_ERROR
     try:
         batch = read_feedback_file(
