@@ -24,7 +24,12 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     m.add_argument("version", metavar="VERSION", help="a version name as `models list` prints it")
     p.set_defaults(func=cmd_models)
 
-    p = sub.add_parser("purge", help="delete feedback text older than the retention period, keep monthly counts")
+    p = sub.add_parser(
+        "purge", help="delete feedback text older than the retention period, keep monthly counts",
+        description="Retention: fold feedback submitted before the first day of the month "
+        "RECOMMENDER_RETENTION_MONTHS ago (24) into monthly counts per topic and delete its text. "
+        "Needs a trained model (exit code 4 without).",
+    )
     p.add_argument("--dry-run", action="store_true", help="only show what would be deleted")
     p.set_defaults(func=cmd_purge)
 

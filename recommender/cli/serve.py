@@ -45,7 +45,11 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                    help="worker processes (default: RECOMMENDER_WORKERS, 1)")
     p.set_defaults(func=cmd_serve)
 
-    p = sub.add_parser("setup", help="migrate, load demo feedback into an empty store, train if no model")
+    p = sub.add_parser(
+        "setup", help="migrate, load demo feedback into an empty store, train if no model",
+        description="Prepare a fresh install (what `make serve` runs before `serve`): migrate the database, "
+        "load the bundled demo feedback when the store is empty, train when there is no model.",
+    )
     p.add_argument("--no-demo", action="store_true", help="do not load the demo feedback")
     p.set_defaults(func=cmd_setup)
 
