@@ -107,6 +107,9 @@ def settings_error_text(errors: list[dict]) -> str:
     return "\n".join(lines) or "设置有误"
 
 
+#: The SQLAlchemy dialects the store runs on (the part of the URL's scheme before ``+driver``).
+DATABASE_DIALECTS = frozenset({"sqlite", "postgresql"})
+
 DEFAULT_SEGMENTS = ("社区干部", "网格员", "楼栋长", "党员", "居民", "志愿者", "其他")
 
 
@@ -294,6 +297,20 @@ class Settings(BaseSettings):
     flag_min_fill_seconds: int = Field(
         10, ge=0, description="Questionnaire rows filled in fewer seconds are flagged (only where the import carries the fill time; 0 = off)."
     )
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        """SQLite or PostgreSQL, the stores this project runs on: another scheme (a typo,
+        ``postgres://``, ``mysql://``) is a bad setting, not an internal error at the first query.
+        The URL is never echoed (it may hold a password)."""
+        scheme, sep, _rest = value.strip().partition("://")
+        if not sep or scheme.split("+", 1)[0] not in DATABASE_DIALECTS:
+            raise ValueError(
+                "应为 SQLite 或 PostgreSQL 的 SQLAlchemy 地址，"
+                "例如 sqlite:///feedback_data/feedback.db 或 postgresql+psycopg://用户@主机/数据库"
+            )
+        return value
 
     @field_validator("timezone")
     @classmethod

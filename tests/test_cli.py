@@ -114,6 +114,9 @@ def test_train_suggest_and_models(env, tmp_path, capsys, monkeypatch):
     code, out, _ = run(capsys, "train")
     assert code == 0 and "没有新的反馈" in out and first in out and "请加 --force" in out
     assert ModelRegistry(env.models_dir).current_version() == first
+    code, out, _ = run(capsys, "setup")  # a second `make serve`: everything is there already
+    assert code == 0 and out.strip() == f"已准备好：数据库已有 {len(feedback_rows(seed=14, end=end))} 条反馈，当前模型 {first}（没有改动）"
+    assert ModelRegistry(env.models_dir).current_version() == first
     monkeypatch.setenv(STARTED_FROM, FROM_WEB)  # as the dashboard's retrain child: no option to name
     code, out, _ = run(capsys, "train")
     assert code == 0 and "没有新的反馈" in out and "--force" not in out
@@ -152,3 +155,20 @@ def test_train_on_a_database_file_that_does_not_exist_fails_without_creating_it(
     err = capsys.readouterr().err
     assert f"数据库文件 {missing} 不存在" in err and "RECOMMENDER_DATABASE_URL" in err
     assert not missing.exists() and not missing.parent.exists()
+
+
+def test_suggest_in_the_wrong_folder_names_the_missing_database(tmp_path, monkeypatch, capsys):
+    """`suggest` where the SQLite file does not exist (wrong folder, settings not loaded) says so
+    and exits 1, as `train` does, instead of creating an empty store and answering 「暂无建议」."""
+    database = tmp_path / "elsewhere" / "feedback.db"
+    monkeypatch.setenv("RECOMMENDER_DATABASE_URL", f"sqlite:///{database}")
+    monkeypatch.setenv("RECOMMENDER_MODELS_DIR", str(tmp_path / "models"))
+    monkeypatch.setenv("RECOMMENDER_DATA_DIR", str(tmp_path / "data"))
+    get_settings.cache_clear()
+    try:
+        code, _out, err = run(capsys, "suggest")
+    finally:
+        get_settings.cache_clear()
+    assert code == EXIT_ERROR
+    assert str(database) in err and "不存在" in err
+    assert not database.exists()

@@ -64,3 +64,23 @@ def test_every_benchmark_script_starts(script):
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "usage" in proc.stdout.lower()
+
+
+def _commands(parser: argparse.ArgumentParser, prefix: str = ""):
+    yield prefix.strip() or "recommender", parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from _commands(sub, f"{prefix}{name} ")
+
+
+@pytest.mark.parametrize("command,parser", list(_commands(build_parser())), ids=lambda v: v if isinstance(v, str) else "")
+def test_every_option_and_argument_of_help_says_what_it_is(command, parser):
+    """`recommender … --help` explains every option and argument (`serve --port`, `suggest --format`,
+    the FILE of `import`), not only lists its name."""
+    unexplained = [
+        action.option_strings[-1] if action.option_strings else action.dest
+        for action in parser._actions
+        if not isinstance(action, (argparse._HelpAction, argparse._SubParsersAction)) and not action.help
+    ]
+    assert not unexplained, f"`{command} --help` does not explain {unexplained}"

@@ -64,6 +64,31 @@ def test_a_huge_page_is_an_answer_not_an_integer_error(trained_client, organizer
     assert_error(trained_client.get(f"/api/audit?page={HUGE}", headers=organizer_headers), 422)
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "body", "code", "message"),
+    [
+        ("get", "/api/suggestions?top=0", None, "invalid_request", "top 应不小于 1"),
+        ("get", "/api/suggestions?top=51", None, "invalid_request", "top 应不大于 50"),
+        ("get", "/api/suggestions?top=x", None, "invalid_request", "top 应为整数"),
+        ("get", "/api/topics/{tid}?page=0&per_page=999", None, "invalid_request", "page 应不小于 1；per_page 应不大于 200"),
+        ("patch", "/api/topics/{tid}", {"label": "长" * 31}, "too_long", "label 过长（最多 30 个字符），请缩短后再提交"),
+        ("post", "/api/sessions", {"topic_id": "{tid}", "title": "课", "date": "2026-12-20", "status": "maybe"},
+         "invalid_request", "status 应为 planned、held、cancelled 之一"),
+        ("post", "/api/experts", {"name": "赵站长", "department": "区消防救援站", "subjects": []},
+         "invalid_request", "subjects 至少 1 项"),
+    ],
+    ids=["top-0", "top-51", "top-x", "pages", "label-long", "status", "subjects-empty"],
+)
+def test_a_refused_value_says_what_it_should_be(trained_client, organizer_headers, method, path, body, code, message):
+    """A 422 names each field with what it should be, in Chinese (the API's top is 1–50, a label
+    30 characters …), not only 「top 的格式不对」 with pydantic's English in the details."""
+    tid = trained_client.get("/api/topics", headers=organizer_headers).json()["topics"][0]["topic_id"]
+    if isinstance(body, dict):
+        body = {k: v.replace("{tid}", tid) if isinstance(v, str) else v for k, v in body.items()}
+    response = trained_client.request(method, path.replace("{tid}", tid), json=body, headers=organizer_headers)
+    assert assert_error(response, 422, code)["error"]["message"] == message
+
+
 @pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 def test_service_pages_are_bounded_for_every_caller(trained_service):
     """The service itself bounds pages and offsets (the dashboard and the CLI call it directly)."""

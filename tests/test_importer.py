@@ -466,6 +466,8 @@ def test_jsonl_rows_and_errors(tmp_path: Path) -> None:
     assert (first.external_id, first.votes, first.submitted_at) == ("a1", 2, datetime(2024, 5, 1, 11, 30, tzinfo=UTC))
     assert (second.segment, second.session_id, second.submitter) == ("居民", "S1", "u9")
     assert "JSON" in items[1].reason
+    # One language: where the line breaks, not the json module's English ("Expecting property name …").
+    assert items[1].reason == "这一行不是有效的 JSON（第 2 个字符处出错），每行应为一个 JSON 对象 {…}。"
 
 
 def test_ndjson_extension(tmp_path: Path) -> None:

@@ -171,7 +171,9 @@ def test_hide_validates_reason_and_id(trained_client):
     """An unknown reason is 422, an unknown line 404, restoring a visible line 404; all in the error shape."""
     assert_error(trained_client.post("/api/feedback/1/hide", json={"reason": "boring"}, headers=AUTH), 422)
     assert_error(trained_client.post("/api/feedback/999999/hide", json={"reason": "spam"}, headers=AUTH), 404, "not_found")
-    assert_error(trained_client.post("/api/feedback/1/restore", headers=AUTH), 404, "not_found")
+    visible = assert_error(trained_client.post("/api/feedback/1/restore", headers=AUTH), 404, "not_found")
+    # In one language: what can be restored, not the statuses in English ("hidden or flagged").
+    assert visible["error"]["message"] == "没有编号为 1 的反馈，或它不是可以这样操作的状态（只能恢复已隐藏或待审核的反馈）"
     assert_error(trained_client.post("/api/feedback/1/hide", json={"reason": "spam"}), 401)
 
 

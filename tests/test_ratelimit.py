@@ -116,3 +116,20 @@ def test_withdrawal_has_its_own_bucket(limited):
         assert client.post("/api/withdraw/lookup", json={"receipt": "7KQ4M-XH2PA"}).status_code == 404
         assert client.post("/api/withdraw/lookup", json={"receipt": "7KQ4M-XH2PA"}).status_code == 429
         assert post_api(client, 3) == [201, 201, 201]
+
+
+def test_every_limited_door_documents_429(limited):
+    """The OpenAPI schema lists 429 for every door the limiter counts, the post-class form
+    (`POST /class/{token}`, limited by its path prefix) included: a client reading the schema
+    (and schemathesis) must expect it."""
+    from recommender.web.ratelimit import LIMITED, LIMITED_PREFIXES
+
+    with limited() as client:
+        paths = client.get("/openapi.json").json()["paths"]
+    limited_operations = {(method.lower(), path) for method, path in LIMITED}
+    limited_operations |= {
+        (method.lower(), path) for method, prefix, _ in LIMITED_PREFIXES for path in paths if path.startswith(prefix)
+    }
+    assert ("post", "/class/{token}") in limited_operations
+    for method, path in sorted(limited_operations):
+        assert "429" in paths[path][method]["responses"], f"{method.upper()} {path} does not document 429"

@@ -79,7 +79,7 @@ def test_import_names_the_columns_and_a_renamed_copy_imports_nothing(env, store,
     assert main(["--quiet", "import", str(first)]) == 0
     out = capsys.readouterr().out
     assert "内容 text=“反馈内容”" in out and "时间 time=“提交时间”" in out and "人群 segment=“身份”" in out
-    assert "未使用 not used" in out and "编号 id" in out.split("未使用")[1]
+    assert "未使用：" in out and "not used" not in out and "编号 id" in out.split("未使用")[1]
     copy = tmp_path / "十一月（副本）.csv"
     copy.write_bytes(first.read_bytes())
     assert main(["--quiet", "import", str(copy)]) == 0

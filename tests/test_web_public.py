@@ -371,7 +371,7 @@ def test_api_feedback_refuses_bad_input_with_422(client, store, payload, code):
         (None, "缺少请求体（JSON 对象）"),
         ({"segment": "居民"}, "缺少 text"),
         ({"text": "想学公文", "txt": "typo"}, "不接受的字段：txt"),
-        ({"text": 123}, "text 的格式不对"),
+        ({"text": 123}, "text 应为文字"),
     ],
     ids=["body-list", "body-string", "no-body", "missing-text", "unknown-field", "text-number"],
 )

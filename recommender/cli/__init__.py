@@ -11,6 +11,8 @@ subcommands to the parser built here.
 from __future__ import annotations
 
 import argparse
+import os
+import select
 import sys
 
 from pydantic import ValidationError
@@ -43,7 +45,13 @@ __all__ = [
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = ZhArgumentParser(prog="recommender", description="夜校需求主题推荐 · night-school topic recommender")
+    parser = ZhArgumentParser(
+        prog="recommender",
+        description="夜校需求主题推荐 · night-school topic recommender. Settings come from RECOMMENDER_* "
+        "environment variables (see README, Configuration); `python -m recommender` works too.",
+        epilog="exit codes: 0 ok, 1 error, 2 not enough feedback to train (or a bad option), "
+        "3 another retrain is running, 4 no model yet. `recommender COMMAND --help` for a command's options.",
+    )
     loudness = parser.add_mutually_exclusive_group()
     loudness.add_argument("-q", "--quiet", action="store_true", help="quiet: no progress bars, no INFO log lines")
     loudness.add_argument(
@@ -76,15 +84,37 @@ def main(argv: list[str] | None = None) -> int:
         return _bad_settings(exc)
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError as exc:
+        if _reader_gone():  # `recommender suggest | head`: the reader has what it wanted
+            return 0
+        return _internal_error(exc)
     except Exception as exc:  # a bug: one line for the person, the traceback in the log at DEBUG
-        log.debug("unexpected error", exc_info=True)
-        print(
-            f"内部错误：{type(exc).__name__}: {exc}（设置 RECOMMENDER_LOG_LEVEL=DEBUG 可看到详细信息）",
-            file=sys.stderr,
-        )
-        return EXIT_ERROR
+        return _internal_error(exc)
     finally:
         close_services()
+
+
+def _internal_error(exc: BaseException) -> int:
+    """A bug: one line for the person, the traceback in the log at DEBUG."""
+    log.debug("unexpected error", exc_info=exc)
+    print(f"内部错误：{type(exc).__name__}: {exc}（设置 RECOMMENDER_LOG_LEVEL=DEBUG 可看到详细信息）", file=sys.stderr)
+    return EXIT_ERROR
+
+
+def _reader_gone() -> bool:
+    """Whether the broken pipe is our stdout: the program reading it closed it (``| head``).
+    Then the command stops quietly instead of 「内部错误：BrokenPipeError」; stdout goes to
+    /dev/null so that the interpreter's last flush at exit cannot fail again."""
+    try:
+        fd = sys.stdout.fileno()
+        poller = select.poll()
+        poller.register(fd, 0)  # no events asked: a pipe whose reader is gone reports POLLERR
+        if not any(event & select.POLLERR for _fd, event in poller.poll(0)):
+            return False  # stdout still has its reader: another pipe broke
+        os.dup2(os.open(os.devnull, os.O_WRONLY), fd)
+    except (AttributeError, OSError, ValueError):  # stdout without a descriptor, no poll(): assume it was stdout
+        pass
+    return True
 
 
 def _bad_settings(exc: ValidationError) -> int:

@@ -19,12 +19,17 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     msub = p.add_subparsers(dest="models_command", required=True)
     msub.add_parser("list", help="versions, newest first (* = current)")
     m = msub.add_parser("show", help="one version's metadata")
-    m.add_argument("version")
+    m.add_argument("version", metavar="VERSION", help="a version name as `models list` prints it")
     m = msub.add_parser("rollback", help="make an earlier version current")
-    m.add_argument("version")
+    m.add_argument("version", metavar="VERSION", help="a version name as `models list` prints it")
     p.set_defaults(func=cmd_models)
 
-    p = sub.add_parser("purge", help="delete feedback text older than the retention period, keep monthly counts")
+    p = sub.add_parser(
+        "purge", help="delete feedback text older than the retention period, keep monthly counts",
+        description="Retention: fold feedback submitted before the first day of the month "
+        "RECOMMENDER_RETENTION_MONTHS ago (24) into monthly counts per topic and delete its text. "
+        "Needs a trained model (exit code 4 without).",
+    )
     p.add_argument("--dry-run", action="store_true", help="only show what would be deleted")
     p.set_defaults(func=cmd_purge)
 

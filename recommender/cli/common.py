@@ -98,6 +98,7 @@ _ARGPARSE_ZH = [
     (re.compile(r"argument (?P<a>\S+): not allowed with argument (?P<b>\S+)"), "{a} 和 {b} 不能同时使用"),
     (re.compile(r"the following arguments are required: (?P<a>.*)"), "缺少参数：{a}"),
     (re.compile(r"unrecognized arguments: (?P<a>.*)"), "不认识的参数：{a}"),
+    (re.compile(r"argument (?P<a>\S+): (?P<m>应为.*)", re.S), "{a} {m}"),  # our own: 「--port 应为 1 到 65535 …」
     (re.compile(r"argument (?P<a>\S+): (?P<m>.*[\u4e00-\u9fff].*)", re.S), "{a}：{m}"),  # our own (Chinese) reasons
 ]
 

@@ -14,15 +14,21 @@ IMPORT_BATCH = 500
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("import", help="import feedback from CSV, XLSX or JSONL")
-    p.add_argument("file")
-    p.add_argument("--text-column", help="column holding the feedback text (auto-detected if omitted)")
-    p.add_argument("--time-column", help="column holding the submission time")
-    p.add_argument("--submitter-column", help="column identifying the person (hashed, never stored raw)")
-    p.add_argument("--votes-column", help="column with votes or likes")
-    p.add_argument("--id-column", help="column with the row's own id (kept as external_id)")
-    p.add_argument("--segment-column", help="column with who wrote it (社区干部, 网格员, …)")
-    p.add_argument("--session-column", help="column with the class attended")
+    p = sub.add_parser(
+        "import", help="import feedback from CSV, XLSX or JSONL",
+        description="Import feedback lines from a CSV (UTF-8 or GB18030), XLSX or JSONL file, or a 问卷星 / "
+        "腾讯问卷 export. Columns are found by their headers when not given. Prints the columns used and a "
+        "summary: imported, duplicates skipped, rows rejected with line and reason. Importing the same "
+        "file again imports nothing twice.",
+    )
+    p.add_argument("file", metavar="FILE", help="the CSV, XLSX or JSONL file")
+    p.add_argument("--text-column", metavar="C", help="column holding the feedback text (auto-detected if omitted)")
+    p.add_argument("--time-column", metavar="C", help="column holding the submission time (empty: dated at the import)")
+    p.add_argument("--submitter-column", metavar="C", help="column identifying the person (hashed, never stored raw)")
+    p.add_argument("--votes-column", metavar="C", help="column with votes or likes")
+    p.add_argument("--id-column", metavar="C", help="column with the row's own id (kept as external_id; re-imports are keyed by it)")
+    p.add_argument("--segment-column", metavar="C", help="column with who wrote it (社区干部, 网格员, …)")
+    p.add_argument("--session-column", metavar="C", help="column with the class attended")
     p.add_argument(
         "--questions",
         action="append",
@@ -44,7 +50,7 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
 
     path = Path(args.file)
     if not path.is_file():
-        print(f"错误：找不到文件 {path}", file=sys.stderr)
+        print(f"错误：{path} 是文件夹，不是文件" if path.is_dir() else f"错误：找不到文件 {path}", file=sys.stderr)
         return EXIT_ERROR
     try:
         batch = read_feedback_file(

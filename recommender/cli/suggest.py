@@ -29,11 +29,19 @@ def _iso_date(value: str) -> date:
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("suggest", help="ranked topic suggestions for the next session")
-    p.add_argument("--top", type=int, default=None, help="how many suggestions (default: setting suggestions_top)")
-    p.add_argument("--as-of", type=_iso_date, default=None, help="YYYY-MM-DD or YYYY/MM/DD (default: today in RECOMMENDER_TIMEZONE)")
-    p.add_argument("--segment", default=None, help="only demand from this segment (e.g. 网格员)")
-    p.add_argument("--format", choices=("table", "json"), default="table")
+    p = sub.add_parser(
+        "suggest", help="ranked topic suggestions for the next session",
+        description="The ranked topic suggestions from the current model, as a table or as the JSON of "
+        "GET /api/suggestions. Exit code 4 when no model is trained yet.",
+    )
+    p.add_argument("--top", type=int, default=None, metavar="N",
+                   help="how many suggestions, 1-50 (default: RECOMMENDER_SUGGESTIONS_TOP, 5)")
+    p.add_argument("--as-of", type=_iso_date, default=None, metavar="YYYY-MM-DD",
+                   help="rank as of the end of that day; YYYY/MM/DD works too (default: today in RECOMMENDER_TIMEZONE)")
+    p.add_argument("--segment", default=None, metavar="S",
+                   help="only demand from this segment, one of RECOMMENDER_SEGMENTS (e.g. 网格员)")
+    p.add_argument("--format", choices=("table", "json"), default="table",
+                   help="table for people (default), json as GET /api/suggestions answers")
     p.set_defaults(func=cmd_suggest)
 
 
@@ -49,6 +57,16 @@ def cmd_suggest(args: argparse.Namespace, settings: Settings) -> int:
             print(f"错误：--top 应为 1 到 {MAX_TOP} 之间的整数（收到 {args.top}）", file=sys.stderr)
         else:
             print(f"错误：{exc.message}", file=sys.stderr)
+        return EXIT_ERROR
+    from recommender.store.engine import missing_sqlite_file
+
+    missing = missing_sqlite_file(settings.database_url)
+    if missing is not None:  # a wrong folder or settings: say so instead of creating an empty store
+        print(
+            f"错误：数据库文件 {missing} 不存在。请在服务的目录、用服务的 RECOMMENDER_DATABASE_URL 运行；"
+            "新装的请先运行 `recommender setup` 或 `recommender import 文件`。",
+            file=sys.stderr,
+        )
         return EXIT_ERROR
     service = open_service(settings)
     try:

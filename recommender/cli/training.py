@@ -13,14 +13,20 @@ from recommender.errors import NotEnoughFeedback, RetrainInProgress
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("train", help="retrain the topic model from the store and make it current")
+    p = sub.add_parser(
+        "train", help="retrain the topic model from the store and make it current",
+        description="Retrain from the store, write a new versioned model and make it current only when it "
+        "succeeded (`python train.py` does the same). With nothing new since the current version it keeps "
+        "that version. Exit codes: 2 too little feedback (RECOMMENDER_MIN_TRAIN_ROWS), 3 another retrain "
+        "is running.",
+    )
     p.add_argument(
         "--engine", choices=("local", "dask"), default=None,
-        help="where to fit: this process (local) or a Dask cluster (default: setting train_engine, local)",
+        help="where to fit: this process (local) or a Dask cluster (default: RECOMMENDER_TRAIN_ENGINE, local)",
     )
     p.add_argument(
         "--scheduler", metavar="ADDRESS", default=None,
-        help="Dask scheduler, e.g. tcp://10.0.0.5:8786 (default: setting dask_scheduler; unset: a local cluster)",
+        help="Dask scheduler, e.g. tcp://10.0.0.5:8786 (default: RECOMMENDER_DASK_SCHEDULER; unset: a local cluster)",
     )
     p.add_argument(
         "--force", action="store_true",

@@ -222,7 +222,7 @@ def read_experts_file(
     ``columns`` names the header of a field the automatic mapping would not find."""
     path = Path(path)
     if not path.is_file():
-        raise ImportFailed(f"找不到文件 {path}。")
+        raise ImportFailed(f"{path} 是文件夹，不是文件。" if path.is_dir() else f"找不到文件 {path}。")
     suffix = path.suffix.lower()
     if suffix in (".xlsx", ".xlsm"):
         rows = _xlsx_rows(path)

@@ -487,7 +487,8 @@ def open_jsonl(path: Path, wanted: dict[str, str | None], max_len: int) -> Impor
                 try:
                     obj = json.loads(raw_line)
                 except ValueError as exc:
-                    yield line, None, f"这一行不是有效的 JSON（{getattr(exc, 'msg', exc)}）。"
+                    where = f"第 {exc.colno} 个字符处" if isinstance(exc, json.JSONDecodeError) else "编码"
+                    yield line, None, f"这一行不是有效的 JSON（{where}出错），每行应为一个 JSON 对象 {{…}}。"
                     continue
                 if not isinstance(obj, dict):
                     yield line, None, "这一行应为一个 JSON 对象 {…}。"

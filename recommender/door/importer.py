@@ -131,4 +131,4 @@ def columns_used(batch: ImportBatch) -> str:
         found["text"] = "、".join(batch.text_columns)
     used = [f"{name}=“{found[f]}”" for f, name in IMPORT_FIELDS.items() if found.get(f)]
     unused = [name for f, name in IMPORT_FIELDS.items() if not found.get(f)]
-    return "，".join(used) + (f"；未使用 not used: {'，'.join(unused)}" if unused else "")
+    return "，".join(used) + (f"；未使用：{'，'.join(unused)}" if unused else "")

@@ -56,7 +56,7 @@ class Moderation:
         ``NotFound`` when there is no such line that could be hidden."""
         if reason not in HIDE_REASONS:
             raise ValidationFailed(
-                f"隐藏原因只能是 {', '.join(HIDE_REASONS)}", field="reason", code="invalid_choice"
+                f"隐藏原因只能是 {'、'.join(HIDE_REASONS)}", field="reason", code="invalid_choice"
             )
         note = clean_field(note, field="note", label="备注", limit=MAX_NOTE, numbers=False)
         row = self.store.set_status(
@@ -64,7 +64,7 @@ class Moderation:
             reason=reason if note is None else f"{reason}: {note}",
             detail={"reason": reason, "note": note},
         )
-        return self._changed(row, feedback_id, "visible or flagged")
+        return self._changed(row, feedback_id, "只能隐藏计入或待审核的反馈")
 
     def restore(self, feedback_id: int, *, actor: str) -> StoredFeedback:
         """Count a hidden or flagged line again. ``NotFound`` when there is no such line."""
@@ -73,7 +73,7 @@ class Moderation:
             feedback_id, "visible", allowed_from=("hidden", "flagged"), actor=actor, action="restore",
             detail={"previous_status": before.status if before else None},
         )
-        return self._changed(row, feedback_id, "hidden or flagged")
+        return self._changed(row, feedback_id, "只能恢复已隐藏或待审核的反馈")
 
     def _changed(self, row: StoredFeedback | None, feedback_id: int, allowed: str) -> StoredFeedback:
         if row is None:

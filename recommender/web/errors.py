@@ -17,6 +17,7 @@ first route that matched the path, e.g. ``GET`` for ``/withdraw``, which also ta
 from __future__ import annotations
 
 import logging
+import re
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -109,7 +110,9 @@ def _logout_token(request: Request) -> str:
 
 def _invalid_message(details: list[dict], fields: str) -> str:
     """What is wrong, in words: a missing or unknown field by name, a body that is no JSON
-    object as such (not 「请求 的格式不对」), else the fields whose value has the wrong type."""
+    object as such (not 「请求 的格式不对」), else each field with what it should be
+    (「top 应不大于 50」, 「status 应为 planned、held、cancelled 之一」) where pydantic says so,
+    「… 的格式不对」 otherwise."""
     kinds = {d["type"] for d in details}
     if not any(d["field"] for d in details):
         if "missing" in kinds:
@@ -119,18 +122,57 @@ def _invalid_message(details: list[dict], fields: str) -> str:
         return f"缺少 {fields}"
     if kinds == {"extra_forbidden"}:
         return f"不接受的字段：{fields}"
-    return f"{fields} 的格式不对"
+    said = [f"{d['field']} {d['should']}" for d in details if d["field"] and d.get("should")]
+    vague = sorted({d["field"] for d in details if d["field"] and not d.get("should")})
+    if vague:
+        said.append(f"{'、'.join(vague)} 的格式不对")
+    return "；".join(dict.fromkeys(said))
+
+
+#: What a value should be, by pydantic's error type (its ``ctx`` fills the braces).
+_SHOULD = {
+    "greater_than_equal": "应不小于 {ge}", "less_than_equal": "应不大于 {le}",
+    "greater_than": "应大于 {gt}", "less_than": "应小于 {lt}",
+    "int_parsing": "应为整数", "int_type": "应为整数", "int_from_float": "应为整数",
+    "float_parsing": "应为数字", "float_type": "应为数字", "bool_parsing": "应为 true 或 false",
+    "bool_type": "应为 true 或 false", "string_type": "应为文字", "list_type": "应为列表",
+    "literal_error": "应为 {expected} 之一", "enum": "应为 {expected} 之一",
+    "string_too_long": "过长（最多 {max_length} 个字符），请缩短后再提交", "too_long": "最多 {max_length} 项",
+    "string_too_short": "至少 {min_length} 个字符", "too_short": "至少 {min_length} 项",
+    "date_parsing": "应为日期 YYYY-MM-DD", "date_from_datetime_parsing": "应为日期 YYYY-MM-DD",
+    "date_type": "应为日期 YYYY-MM-DD",
+}
+
+
+def _should(err: dict) -> str | None:
+    """What the value should be, in Chinese, or None when pydantic's type is not one we word."""
+    template = _SHOULD.get(err.get("type", ""))
+    if template is None:
+        return None
+    ctx = {k: str(v) for k, v in (err.get("ctx") or {}).items()}
+    if "expected" in ctx:  # "'planned', 'held' or 'cancelled'" → planned、held、cancelled
+        ctx["expected"] = "、".join(re.findall(r"'([^']*)'", ctx["expected"])) or ctx["expected"]
+    try:
+        return template.format(**ctx)
+    except (KeyError, IndexError):
+        return None
 
 
 #: Pydantic's error types for a body that is not a JSON object (a list, a string, null).
 _NOT_AN_OBJECT = frozenset({"model_attributes_type", "dict_type", "model_type"})
 
 
+def _public(details: list[dict]) -> list[dict]:
+    """The details as the API answers them: field, pydantic's message and type."""
+    return [{k: d[k] for k in ("field", "message", "type")} for d in details]
+
+
 def _validation_details(exc: RequestValidationError) -> list[dict]:
     out = []
     for err in exc.errors():
         loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")]
-        out.append({"field": ".".join(loc) or None, "message": err.get("msg", ""), "type": err.get("type", "")})
+        out.append({"field": ".".join(loc) or None, "message": err.get("msg", ""), "type": err.get("type", ""),
+                    "should": _should(err)})
     return out
 
 
@@ -169,13 +211,16 @@ def install_error_handlers(app: FastAPI) -> None:
     async def request_invalid(request: Request, exc: RequestValidationError):
         details = _validation_details(exc)
         if any(d["type"] == "json_invalid" for d in details):
-            return error_response(request, 422, "invalid_json", "请求体不是有效的 JSON", details=details)
+            return error_response(request, 422, "invalid_json", "请求体不是有效的 JSON", details=_public(details))
         fields = "、".join(sorted({d["field"] for d in details if d["field"]})) or "请求"
         codes = {VALIDATION_CODES.get(d["type"]) for d in details}
         if len(codes) == 1 and None not in codes:  # one kind of mistake: the code the service would give
             code = codes.pop()
-            return error_response(request, 422, code, f"{fields} {VALIDATION_MESSAGES[code]}", details=details)
-        return error_response(request, 422, "invalid_request", _invalid_message(details, fields), details=details)
+            message = _invalid_message(details, fields) if all(d.get("should") for d in details) else None
+            details = _public(details)
+            return error_response(request, 422, code, message or f"{fields} {VALIDATION_MESSAGES[code]}", details=details)
+        message = _invalid_message(details, fields)
+        return error_response(request, 422, "invalid_request", message, details=_public(details))
 
     @app.exception_handler(ValidationFailed)
     async def feedback_invalid(request: Request, exc: ValidationFailed):

@@ -28,7 +28,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from recommender.config import Settings
-from recommender.web.ratelimit import LIMITED
+from recommender.web.ratelimit import LIMITED, LIMITED_PREFIXES
 
 __all__ = ["install_openapi"]
 
@@ -69,7 +69,9 @@ def _statuses(method: str, path: str, operation: dict) -> set[int]:
         statuses.add(422)
     if any(p.get("in") == "path" for p in params):
         statuses.add(404)
-    if (method.upper(), path) in LIMITED:
+    if (method.upper(), path) in LIMITED or any(
+        method.upper() == m and path.startswith(prefix) for m, prefix, _bucket in LIMITED_PREFIXES
+    ):  # a door with a path parameter (a class's feedback link) is limited by its prefix
         statuses.add(429)
     if (method, path) not in NO_STORE:
         statuses.add(503)
