@@ -157,18 +157,21 @@ def test_train_on_a_database_file_that_does_not_exist_fails_without_creating_it(
     assert not missing.exists() and not missing.parent.exists()
 
 
-def test_suggest_in_the_wrong_folder_names_the_missing_database(tmp_path, monkeypatch, capsys):
-    """`suggest` where the SQLite file does not exist (wrong folder, settings not loaded) says so
-    and exits 1, as `train` does, instead of creating an empty store and answering 「暂无建议」."""
+@pytest.mark.parametrize("command", [["suggest"], ["experts", "list"], ["purge"], ["purge", "--dry-run"]])
+def test_a_command_in_the_wrong_folder_names_the_missing_database(command, tmp_path, monkeypatch, capsys):
+    """`suggest`, `experts list` and a (scheduled) `purge` where the SQLite file does not exist
+    (wrong folder, settings not loaded) say so and exit 1, as `train` does, instead of creating
+    an empty database and answering 「暂无建议」, 「专家库是空的」 or 「已删除文字：0 条」."""
     database = tmp_path / "elsewhere" / "feedback.db"
     monkeypatch.setenv("RECOMMENDER_DATABASE_URL", f"sqlite:///{database}")
     monkeypatch.setenv("RECOMMENDER_MODELS_DIR", str(tmp_path / "models"))
     monkeypatch.setenv("RECOMMENDER_DATA_DIR", str(tmp_path / "data"))
     get_settings.cache_clear()
     try:
-        code, _out, err = run(capsys, "suggest")
+        code, out, err = run(capsys, *command)
     finally:
         get_settings.cache_clear()
     assert code == EXIT_ERROR
-    assert str(database) in err and "不存在" in err
-    assert not database.exists()
+    assert f"数据库文件 {database} 不存在" in err and "RECOMMENDER_DATABASE_URL" in err
+    assert "暂无建议" not in out and "专家库是空的" not in out and "已删除" not in out
+    assert not database.exists() and not database.parent.exists()

@@ -8,7 +8,9 @@ import json
 import sys
 from pathlib import Path
 
-from recommender.cli.common import EXIT_ERROR, EXIT_NO_MODEL, audit, local_time, log, open_service
+from recommender.cli.common import (
+    EXIT_ERROR, EXIT_NO_MODEL, audit, local_time, log, open_service, refuse_missing_database,
+)
 from recommender.config import Settings
 from recommender.door.screening import STATUS_ZH
 from recommender.errors import NoModelError, RecommenderError
@@ -97,6 +99,11 @@ def cmd_purge(args: argparse.Namespace, settings: Settings) -> int:
         log.info("purge: retention is off (RECOMMENDER_RETENTION_MONTHS=0), nothing deleted")
         print("保存期限已关闭（RECOMMENDER_RETENTION_MONTHS=0），没有删除任何内容。")
         return 0
+    if refuse_missing_database(settings):
+        # A scheduled purge in the wrong folder or without the service's environment would
+        # create an empty database and report 「已删除文字：0 条」 every month.
+        log.error("purge not run: the SQLite database does not exist (RECOMMENDER_DATABASE_URL, working folder)")
+        return EXIT_ERROR
     service = open_service(settings)
     try:
         report = service.purge(dry_run=args.dry_run, actor=console_actor())

@@ -36,6 +36,23 @@ def open_service(settings: Settings):
     return service
 
 
+def refuse_missing_database(settings: Settings) -> bool:
+    """True (after saying so on stderr) when the SQLite file of RECOMMENDER_DATABASE_URL does
+    not exist: a command that reads or changes the store run in the wrong folder or without the
+    service's settings says which file it looked for instead of creating an empty database."""
+    from recommender.store.engine import missing_sqlite_file
+
+    missing = missing_sqlite_file(settings.database_url)
+    if missing is None:
+        return False
+    print(
+        f"错误：数据库文件 {missing} 不存在。请在服务的目录、用服务的 RECOMMENDER_DATABASE_URL 运行；"
+        "新装的请先运行 `recommender setup` 或 `recommender import 文件`。",
+        file=sys.stderr,
+    )
+    return True
+
+
 def close_services() -> None:
     while OPEN_SERVICES:
         OPEN_SERVICES.pop().close()

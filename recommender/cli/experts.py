@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from recommender.cli.common import EXIT_ERROR, open_service
+from recommender.cli.common import EXIT_ERROR, open_service, refuse_missing_database
 from recommender.config import Settings
 from recommender.errors import ImportFailed
 
@@ -28,6 +28,8 @@ def cmd_experts(args: argparse.Namespace, settings: Settings) -> int:
     """The directory of experts: import a CSV/XLSX file, or list it (contacts masked)."""
     from recommender.door.screening import console_actor
 
+    if args.experts_command == "list" and refuse_missing_database(settings):
+        return EXIT_ERROR  # a wrong folder or settings: not an empty new store listed as empty
     service = open_service(settings)
     if args.experts_command == "list":
         experts = service.experts.experts()

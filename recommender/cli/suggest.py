@@ -8,7 +8,7 @@ import re
 import sys
 from datetime import date
 
-from recommender.cli.common import EXIT_ERROR, EXIT_NO_MODEL, open_service
+from recommender.cli.common import EXIT_ERROR, EXIT_NO_MODEL, open_service, refuse_missing_database
 from recommender.config import Settings
 from recommender.errors import NoModelError, ValidationFailed
 
@@ -58,15 +58,7 @@ def cmd_suggest(args: argparse.Namespace, settings: Settings) -> int:
         else:
             print(f"错误：{exc.message}", file=sys.stderr)
         return EXIT_ERROR
-    from recommender.store.engine import missing_sqlite_file
-
-    missing = missing_sqlite_file(settings.database_url)
-    if missing is not None:  # a wrong folder or settings: say so instead of creating an empty store
-        print(
-            f"错误：数据库文件 {missing} 不存在。请在服务的目录、用服务的 RECOMMENDER_DATABASE_URL 运行；"
-            "新装的请先运行 `recommender setup` 或 `recommender import 文件`。",
-            file=sys.stderr,
-        )
+    if refuse_missing_database(settings):  # a wrong folder or settings: not an empty new store
         return EXIT_ERROR
     service = open_service(settings)
     try:
