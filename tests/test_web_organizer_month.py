@@ -90,7 +90,7 @@ def test_class_feedback_page_says_where_class_ratings_are(trained_client) -> Non
 def test_audit_log_names_a_model_by_when_it_was_trained(trained_client, trained_service) -> None:  # noqa: F811
     """操作记录's 对象 of a retrain was the version's file name (「20261207T021323Z-e370」, a UTC
     time): it reads as the time the model was trained, as everywhere else on the pages, with
-    the version kept in the title; other targets (a line's number, a topic) are as they were."""
+    the version kept in the title."""
     version = trained_service.served().version
     trained_service.audit("organizer-test", "retrain", version, {"rows": 61, "topics": 4, "noise": 1, "kept_ids": 4,
                                                                  "engine": "local", "unchanged": True})
@@ -98,11 +98,30 @@ def test_audit_log_names_a_model_by_when_it_was_trained(trained_client, trained_
     dashboard_login(trained_client, ORGANIZER_TOKEN)
     rows = parse_html(trained_client.get("/organizer").text).by_id("audit").find("tbody").find_all("tr")
     targets = [row.find("td", class_="audit-target") for row in rows[:2]]
-    assert targets[0].text == "T0001"
+    assert "T0001" not in targets[0].text
     shown = targets[1].find("span")
     assert shown is not None and version not in targets[1].text and shown.text.endswith("训练的模型")
     assert shown.get("title") == f"模型版本 {version}"
     assert rows[1].find("td", class_="audit-detail").text.startswith("没有新的反馈，模型保持不变")
+
+
+def test_audit_log_names_topics_lines_and_experts_in_words(trained_client, trained_service) -> None:  # noqa: F811
+    """操作记录's 对象 showed stored ids: 「T0001」 for a renamed topic or a planned class,
+    「429」 for a hidden line, 「expert:1」 for an added expert. A topic reads by its label
+    and links to its page, a line as its topic page numbers it, an expert in words; a topic no
+    longer in the model keeps its id after 「主题」."""
+    topic = trained_service.topics()["topics"][0]
+    trained_service.audit("organizer-test", "expert_add", "expert:1", {"name": "王老师", "department": "消防站"})
+    trained_service.audit("organizer-test", "hide", "429", {"reason": "spam", "note": None})
+    trained_service.audit("organizer-test", "merge", "T9999", {"说明": "合并"})
+    trained_service.audit("organizer-test", "plan_class", topic["topic_id"], {"title": "课", "date": "2026-12-01"})
+    dashboard_login(trained_client, ORGANIZER_TOKEN)
+    rows = parse_html(trained_client.get("/organizer").text).by_id("audit").find("tbody").find_all("tr")
+    targets = [row.find("td", class_="audit-target") for row in rows[:4]]
+    assert [t.text for t in targets] == [f"「{topic['label']}」", "主题 T9999", "第 429 条反馈", "专家（编号 1）"]
+    link = targets[0].find("a")
+    assert link is not None and link.get("href") == dashboard_cards.topic_href(topic["topic_id"])
+    assert targets[1].find("a") is None
 
 
 def test_retrain_pages_say_corrections_are_kept(trained_client) -> None:  # noqa: F811

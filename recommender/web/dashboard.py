@@ -41,7 +41,7 @@ from recommender.web.deps import (
     Service,
     SettingsDep,
 )
-from recommender.web.dashboard_cards import CHART_TOPICS, browse_view, card_view, demand_chart
+from recommender.web.dashboard_cards import CHART_TOPICS, audit_target, browse_view, card_view, demand_chart
 from recommender.web.errors import HttpError
 from recommender.web.forms import read_form
 from recommender.web.queries import parse_suggestion_query
@@ -303,6 +303,7 @@ def dashboard(
             context["advice_share"] = new_demand["unassigned_share"]
     labels = {t["topic_id"]: t["label"] for th in (context["themes"] or {}).get("themes", []) for t in th["topics"]}
     context["retrain_view"] = retrain_view(context["retrain"], labels, settings.tz)
+    context["audit_targets"] = [audit_target(e["action"], e["target"], labels) for e in context["audit"]["items"]]
     return _with_flash_cleared(request, _render(request, "organizer_dashboard.html", context, status_code))
 
 

@@ -10,7 +10,7 @@ from urllib.parse import quote
 from recommender.ranking import charts
 from recommender.ranking.explain import TREND_ZH, cooldown_text
 
-__all__ = ["CHART_TOPICS", "NO_SUGGESTION", "browse_view", "card_view", "cooldown_note", "demand_chart", "topic_href"]
+__all__ = ["CHART_TOPICS", "audit_target", "NO_SUGGESTION", "browse_view", "card_view", "cooldown_note", "demand_chart", "topic_href"]
 
 #: Bars in the dashboard's chart (the topics with the most lines).
 CHART_TOPICS = 20
@@ -22,6 +22,29 @@ NO_SUGGESTION = "未进入建议"
 
 def topic_href(topic_id: str) -> str:
     return f"/organizer/topics/{quote(topic_id, safe='')}"
+
+
+#: Audit actions whose target is a topic id, a feedback line's id, an expert (``expert:7``).
+TOPIC_ACTIONS = frozenset({"rename", "plan_class", "move", "merge", "split", "pin", "unpin", "undo"})
+LINE_ACTIONS = frozenset({"hide", "restore", "withdraw"})
+EXPERT_ACTIONS = frozenset({"expert_add", "expert_edit", "expert_delete"})
+
+
+def audit_target(action: str, target: str | None, labels: dict[str, str]) -> dict[str, str | None]:
+    """An audit entry's 对象 as an organizer reads it, ``{"text", "href"}``: a topic by its
+    label (「灭火器使用」, linked; 「主题 T0036」 when it is no longer in the model), a line as
+    「第 429 条反馈」 as its topic page numbers it, an expert as 「专家（编号 1）」 (the detail
+    names them); anything else (a model version, an imported file's name) as stored."""
+    if not target:
+        return {"text": "", "href": None}
+    if action in TOPIC_ACTIONS:
+        label = labels.get(target)
+        return {"text": f"「{label}」" if label else f"主题 {target}", "href": topic_href(target) if label else None}
+    if action in LINE_ACTIONS and target.isdigit():
+        return {"text": f"第 {target} 条反馈", "href": None}
+    if action in EXPERT_ACTIONS and target.startswith("expert:"):
+        return {"text": f"专家（编号 {target.removeprefix('expert:')}）", "href": None}
+    return {"text": target, "href": None}
 
 
 def cooldown_note(s: dict, as_of: str) -> str | None:
