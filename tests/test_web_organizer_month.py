@@ -109,14 +109,20 @@ def test_audit_log_names_topics_lines_and_experts_in_words(trained_client, train
     """操作记录's 对象 showed stored ids: 「T0001」 for a renamed topic or a planned class,
     「429」 for a hidden line, 「expert:1」 for an added expert. A topic reads by its label
     and links to its page, a line as its topic page numbers it, an expert in words; a topic no
-    longer in the model keeps its id after 「主题」."""
+    longer in the model keeps its id after 「主题」. A flagged line let through with 「计入」
+    reads 「计入反馈」 (it read 「恢复反馈」, as a hidden line's 恢复)."""
     topic = trained_service.topics()["topics"][0]
     trained_service.audit("organizer-test", "expert_add", "expert:1", {"name": "王老师", "department": "消防站"})
     trained_service.audit("organizer-test", "hide", "429", {"reason": "spam", "note": None})
     trained_service.audit("organizer-test", "merge", "T9999", {"说明": "合并"})
     trained_service.audit("organizer-test", "plan_class", topic["topic_id"], {"title": "课", "date": "2026-12-01"})
+    trained_service.audit("organizer-test", "restore", "430", {"previous_status": "hidden"})
+    trained_service.audit("organizer-test", "restore", "431", {"previous_status": "flagged"})
     dashboard_login(trained_client, ORGANIZER_TOKEN)
     rows = parse_html(trained_client.get("/organizer").text).by_id("audit").find("tbody").find_all("tr")
+    actions = [row.find("td", class_="audit-action").text for row in rows[:3]]
+    assert actions == ["计入反馈", "恢复反馈", "安排课程"]
+    rows = rows[2:]
     targets = [row.find("td", class_="audit-target") for row in rows[:4]]
     assert [t.text for t in targets] == [f"「{topic['label']}」", "主题 T9999", "第 429 条反馈", "专家（编号 1）"]
     link = targets[0].find("a")

@@ -41,7 +41,7 @@ from recommender.web.deps import (
     Service,
     SettingsDep,
 )
-from recommender.web.dashboard_cards import CHART_TOPICS, audit_target, browse_view, card_view, demand_chart
+from recommender.web.dashboard_cards import CHART_TOPICS, audit_action, audit_target, browse_view, card_view, demand_chart
 from recommender.web.errors import HttpError
 from recommender.web.forms import read_form
 from recommender.web.queries import parse_suggestion_query
@@ -303,7 +303,10 @@ def dashboard(
             context["advice_share"] = new_demand["unassigned_share"]
     labels = {t["topic_id"]: t["label"] for th in (context["themes"] or {}).get("themes", []) for t in th["topics"]}
     context["retrain_view"] = retrain_view(context["retrain"], labels, settings.tz)
-    context["audit_targets"] = [audit_target(e["action"], e["target"], labels) for e in context["audit"]["items"]]
+    context["audit_rows"] = [
+        {"action": audit_action(e["action"], e.get("detail"), ACTION_ZH), "target": audit_target(e["action"], e["target"], labels)}
+        for e in context["audit"]["items"]
+    ]
     return _with_flash_cleared(request, _render(request, "organizer_dashboard.html", context, status_code))
 
 
@@ -318,7 +321,6 @@ def _moderation_context(service: RecommenderService) -> dict:
         "hide_reasons": [(r, HIDE_REASONS_ZH[r]) for r in HIDE_REASONS],
         "hide_reasons_zh": HIDE_REASONS_ZH,
         "flag_reasons_zh": FLAG_REASONS_ZH,
-        "action_zh": ACTION_ZH,
     }
 
 

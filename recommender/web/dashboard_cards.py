@@ -10,7 +10,7 @@ from urllib.parse import quote
 from recommender.ranking import charts
 from recommender.ranking.explain import TREND_ZH, cooldown_text
 
-__all__ = ["CHART_TOPICS", "audit_target", "NO_SUGGESTION", "browse_view", "card_view", "cooldown_note", "demand_chart", "topic_href"]
+__all__ = ["CHART_TOPICS", "audit_action", "audit_target", "NO_SUGGESTION", "browse_view", "card_view", "cooldown_note", "demand_chart", "topic_href"]
 
 #: Bars in the dashboard's chart (the topics with the most lines).
 CHART_TOPICS = 20
@@ -28,6 +28,14 @@ def topic_href(topic_id: str) -> str:
 TOPIC_ACTIONS = frozenset({"rename", "plan_class", "move", "merge", "split", "pin", "unpin", "undo"})
 LINE_ACTIONS = frozenset({"hide", "restore", "withdraw"})
 EXPERT_ACTIONS = frozenset({"expert_add", "expert_edit", "expert_delete"})
+
+
+def audit_action(action: str, detail: object, names: dict[str, str]) -> str:
+    """An audit entry's 操作 in the words of the button that did it: a flagged line let
+    through with 「计入」 reads 「计入反馈」, not 「恢复反馈」 (which a hidden line's 恢复 is)."""
+    if action == "restore" and isinstance(detail, dict) and detail.get("previous_status") == "flagged":
+        return "计入反馈"
+    return names.get(action, action)
 
 
 def audit_target(action: str, target: str | None, labels: dict[str, str]) -> dict[str, str | None]:
