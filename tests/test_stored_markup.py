@@ -104,6 +104,48 @@ def test_upgrade_cleans_stored_debris_and_what_follows_the_text(settings, monkey
     finally:
         store.dispose()
 
+def test_upgrade_marks_an_answer_imported_twice_as_the_repeat_it_is(settings, monkeypatch):
+    """An answer imported with debris before the door cleaned it and imported again clean (a
+    renamed or re-exported file) is two identical lines after the cleaning: the later is
+    marked a repeat of the earlier (kept, shown 「重复提交」, counted once), nothing deleted.
+    Identical answers of one file stay as many as they were (one cleaned line pairs with one
+    line stored clean); the same words at another time, from another submitter or through the
+    form are other people's and stay as they are."""
+    monkeypatch.setattr(FeedbackStore, "migrate", migrate_to_0009)
+    store = FeedbackStore(settings.database_url)
+    try:
+        store.migrate()
+        dirty, clean = "想学太极拳&nbsp;入门", "想学太极拳 入门"
+        assert validation.clean_text(dirty) == clean
+
+        def imported(text: str, key: str, file: str = "问卷.csv", **kw) -> NewFeedback:
+            return NewFeedback(text=text, segment="居民", submitted_at=kw.pop("at", T0), source=f"import:{file}",
+                               external_id=key, **kw)
+
+        ids = store.add_many([
+            imported(dirty, "h1"),  # the first import, with debris
+            imported(dirty, "h1-2"),  # the same words from a second person of the same file
+            imported(clean, "h2", "问卷 (1).csv"),  # the same file imported again, cleaned at the door
+            imported(clean, "h2-2", "问卷 (1).csv"),
+            imported(clean, "h2-3", "问卷 (1).csv"),  # a third person, only in the newer export
+            imported(clean, "h3", at=T0.replace(hour=13)),  # another time
+            imported(clean, "h4", submitter_hash="someone"),  # another submitter
+            NewFeedback(text=clean, segment="居民", submitted_at=T0, source="form"),  # through the form
+        ])
+        monkeypatch.undo()
+        store.migrate()
+        assert store.schema_revision() == "0010"
+        lines = [store.get(i) for i in ids]
+        assert {line.text for line in lines} == {clean}
+        repeats = {ids.index(i): ids.index(line.repeat_of) for i, line in zip(ids, lines) if line.repeat_of}
+        assert repeats == {2: 0, 3: 1}
+        assert all(line.status == "visible" for line in lines) and store.count() == len(ids)
+        store.migrate()
+        assert [store.get(i).repeat_of for i in ids] == [line.repeat_of for line in lines]
+    finally:
+        store.dispose()
+
+
 
 def _write_csv(path: Path, header: list[str], rows: list[list[str]]) -> Path:
     with path.open("w", encoding="utf-8", newline="") as fh:

@@ -17,7 +17,13 @@ as the door does now, in batches of :data:`BATCH` rows:
   cleaning did not change is left as it is (masked as on the day it was stored);
 - a cleaned line's ``text_key`` (the hash "identical text from many people" and an import's
   copy check compare) follows its text, and its cached tokens (``feedback_tokens``) are
-  deleted: the next retrain tokenizes the clean text.
+  deleted: the next retrain tokenizes the clean text;
+- an imported line the cleaning made identical to one imported without debris (the same
+  answer imported again, as the door cleans it, from a renamed or re-exported file: same text,
+  submission time and submitter) is the copy it is: the later of the two is marked a repeat of
+  the earlier (``repeat_of``, as a double submit is), so both are kept and shown (「重复提交」)
+  and counted once. Nothing is deleted or merged; each cleaned line pairs with at most one
+  line stored clean, so identical answers of one file stay as many as they were.
 
 A text that would be left with no letter or digit (only debris, 「&nbsp;」) is kept as it is.
 Content keys of rows imported without an id column (``h…`` external ids) cannot be made
@@ -45,6 +51,8 @@ depends_on = None
 BATCH = 500
 #: Statuses of lines that hold their text (withdrawn and purged lines have none).
 WITH_TEXT = ("visible", "hidden", "flagged")
+#: Source prefix of imported lines (``recommender.store.intake.IMPORT_SOURCE``).
+IMPORTED = "import:"
 # Only texts that may hold debris are read: a '&', a '<' or Excel's '_x' ('_' escaped for LIKE).
 _MAY_HOLD = "({col} LIKE '%&%' OR {col} LIKE '%<%' OR {col} LIKE '%!_x%' ESCAPE '!')"
 
@@ -79,20 +87,50 @@ def _batches(conn, table: str, columns: str, where: str):
 def _clean_feedback(conn) -> None:
     statuses = ", ".join(f"'{status}'" for status in WITH_TEXT)
     where = f"status IN ({statuses}) AND " + _MAY_HOLD.format(col="text")
-    for rows in _batches(conn, "feedback", "text, text_key", where):
-        changes = [(row_id, new, key) for row_id, text, key in rows if (new := cleaned(text)) is not None]
+    columns = "text, text_key, submitted_at, source, submitter_hash, repeat_of"
+    cleaned_ids: set[int] = set()  # lines this upgrade changed (not "stored clean")
+    paired: set[int] = set()  # lines stored clean already taken as a cleaned line's copy
+    for rows in _batches(conn, "feedback", columns, where):
+        changes = [(row, new) for row in rows if (new := cleaned(row[1])) is not None]
         if not changes:
             continue
         conn.execute(
             sa.text("UPDATE feedback SET text = :text, text_key = :key WHERE id = :id"),
-            [{"id": i, "text": new, "key": text_key(new) if key is not None else None} for i, new, key in changes],
+            [{"id": row[0], "text": new, "key": text_key(new) if row[2] is not None else None} for row, new in changes],
         )
         conn.execute(
             sa.text("DELETE FROM feedback_tokens WHERE feedback_id IN :ids").bindparams(
                 sa.bindparam("ids", expanding=True)
             ),
-            {"ids": [i for i, _, _ in changes]},
+            {"ids": [row[0] for row, _ in changes]},
         )
+        cleaned_ids.update(row[0] for row, _ in changes)
+        for row, new in changes:
+            if row[2] is not None and str(row[4]).startswith(IMPORTED):
+                _mark_copy(conn, row, new, cleaned_ids, paired, statuses)
+
+
+def _mark_copy(conn, row, new: str, cleaned_ids: set[int], paired: set[int], statuses: str) -> None:
+    """Pair a cleaned imported line with the first imported line stored clean with the same
+    text, submission time and submitter (not yet paired), and mark the later of the two a
+    repeat of the earlier (unless it already repeats one)."""
+    row_id, _text, _key, submitted_at, _source, submitter, repeat_of = row
+    same_submitter = "submitter_hash IS NULL" if submitter is None else "submitter_hash = :submitter"
+    candidates = conn.execute(
+        sa.text(
+            f"SELECT id, repeat_of FROM feedback WHERE text_key = :key AND submitted_at = :at AND text = :text "
+            f"AND source LIKE :imported AND status IN ({statuses}) AND {same_submitter} AND id <> :id ORDER BY id"
+        ),
+        {"key": text_key(new), "at": submitted_at, "text": new, "imported": IMPORTED + "%", "id": row_id,
+         **({} if submitter is None else {"submitter": submitter})},
+    ).all()
+    copy = next((c for c in candidates if c[0] not in cleaned_ids and c[0] not in paired), None)
+    if copy is None:
+        return
+    paired.add(copy[0])
+    later, earlier, later_repeats = (row_id, copy[0], repeat_of) if row_id > copy[0] else (copy[0], row_id, copy[1])
+    if later_repeats is None:
+        conn.execute(sa.text("UPDATE feedback SET repeat_of = :earlier WHERE id = :later"), {"earlier": earlier, "later": later})
 
 
 def _clean_class_responses(conn) -> None:
