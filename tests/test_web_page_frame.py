@@ -106,7 +106,7 @@ def test_a_refused_login_says_so_in_the_page_title(trained_client):
 @pytest.mark.parametrize(
     ("stored", "shown"),
     [("console", "命令行"), ("console:li", "命令行（li）"), ("attendee", "反馈提交人"),
-     ("王老师", "王老师"), ("organizer-9d25", "organizer-9d25"), (None, "")],
+     ("王老师", "王老师"), ("organizer-9d25", "组织者 9d25"), ("organizer-team", "organizer-team"), (None, "")],
 )
 def test_audit_actors_in_chinese_words(stored, shown):
     assert actor_zh(stored) == shown

@@ -306,10 +306,14 @@ def console_actor() -> str:
         return "console"
 
 
+#: The actor of an organizer token without a name (``recommender.web.auth``).
+_UNNAMED_ORGANIZER = re.compile(r"organizer-[0-9a-f]{4}")
+
+
 def actor_zh(actor: str | None) -> str:
     """An audit actor as an organizer reads it: ``console`` (a command run on the server) is
-    「命令行」, ``console:li`` 「命令行（li）」, ``attendee`` (a withdrawal) 「反馈提交人」; an
-    organizer's name or ``organizer-9d25`` as is."""
+    「命令行」, ``console:li`` 「命令行（li）」, ``attendee`` (a withdrawal) 「反馈提交人」, an
+    unnamed organizer's token ``organizer-9d25`` 「组织者 9d25」; an organizer's name as is."""
     actor = actor or ""
     if actor == "attendee":
         return "反馈提交人"
@@ -317,4 +321,6 @@ def actor_zh(actor: str | None) -> str:
         return "命令行"
     if actor.startswith("console:"):
         return f"命令行（{actor.removeprefix('console:')}）"
+    if _UNNAMED_ORGANIZER.fullmatch(actor):
+        return f"组织者 {actor.removeprefix('organizer-')}"
     return actor
