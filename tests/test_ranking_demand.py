@@ -177,9 +177,9 @@ def test_a_specific_request_rising_inside_a_steady_topic_counts_as_growth():
     first, second = rank_topics(cards, request + background + steady, as_of=AS_OF, top=2)
     assert (first.topic_id, second.topic_id) == ("SUB", "ROAD")
     assert (first.recent_people, first.previous_people) == (14, 22)
-    # The ten who name it are new demand (one of 11 wrote before): 4 × 10, and the why line
-    # names the rise in people.
-    assert first.trend == "growing" and first.score_breakdown["growth"] == 40.0
+    # The ten who name it are new demand (one of 11 wrote before): 4 × 10 × 10/11, and the why
+    # line names the rise in people.
+    assert first.trend == "growing" and first.score_breakdown["growth"] == 36.3636
     assert "提「购房补贴」的比前 30 天多 9 人" in first.why
     unnamed = [TopicCard("SUB", "补贴申请"), TopicCard("ROAD", "道路硬化")]
     assert [s.topic_id for s in rank_topics(unnamed, request + background + steady, as_of=AS_OF, top=2)] == ["ROAD", "SUB"]
@@ -200,12 +200,13 @@ def test_a_chance_rise_of_the_lines_saying_the_label_does_not_count():
 def test_a_six_person_new_request_ranks_above_a_steady_eighty_person_topic():
     """Issue 14's planted demand in small: six people raised a new subject this month (one
     line about it came a month and a half ago) beside a steady topic of 80 people. The new
-    request is new demand: its six current people count four times as growth."""
+    request is new demand: its six current people count four times as growth, times the
+    share of the two windows' people who are new (6/7): 20.6, and it still ranks first."""
     new = people("NEW", evenly(6, 30) + [45.0])
     big = people("BIG", evenly(80, 60))
     first, second = ranked(new + big)
     assert (first.topic_id, second.topic_id) == ("NEW", "BIG")
-    assert first.score_breakdown["growth"] == 24.0
+    assert first.score_breakdown["growth"] == 20.5714  # 4 · 6 · 6/7
     assert first.why.startswith("7 人提出，近 30 天 6 人，上升（比前 30 天多 5 人）")
     assert second.score_breakdown["growth"] == 0.0
 
@@ -219,7 +220,7 @@ def test_new_demand_needs_the_fewest_people_of_a_topic_and_few_earlier_ones():
         return topic_heat(people("T", evenly(now, 30) + [30 + a for a in evenly(before, 30)]), AS_OF)
 
     assert topic_heat(people("FEW", evenly(4, 30)), AS_OF).breakdown["growth"] == 4.0
-    assert heat(9, 3).breakdown["growth"] == 36.0
+    assert heat(9, 3).breakdown["growth"] == 27.0  # 4 · 9 · 9/12
     assert heat(9, 4).breakdown["growth"] == 0.0  # 5 < 2·√13 ≈ 7.2
     grew = heat(16, 6)
     assert (grew.breakdown["growth"], grew.growth_people, grew.trend) == (10.0, 10, "growing")
@@ -248,12 +249,12 @@ def test_new_demand_needs_a_subject_new_across_the_store_not_only_in_the_topic()
     cards = [TopicCard("MIX", "搅拌站"), TopicCard("DEED", "房产证"), TopicCard("HOME", "二手房"), TopicCard("BIG", "道路")]
     ranked = {s.topic_id: s for s in rank_topics(cards, plant + bunch + elsewhere + big, as_of=AS_OF, top=4)}
     assert [s.topic_id for s in sorted(ranked.values(), key=lambda s: s.rank)][:2] == ["MIX", "BIG"]
-    assert ranked["MIX"].score_breakdown["growth"] == 24.0
+    assert ranked["MIX"].score_breakdown["growth"] == 20.5714
     assert (ranked["DEED"].recent_people, ranked["DEED"].previous_people) == (10, 3)
     assert ranked["DEED"].score_breakdown["growth"] == 0.0
     # Without the other lines saying 房产证 it is new demand, as its timestamps alone say.
     alone = {s.topic_id: s for s in rank_topics(cards, plant + bunch + big, as_of=AS_OF, top=4)}
-    assert alone["DEED"].score_breakdown["growth"] == 40.0 and alone["DEED"].rank == 1
+    assert alone["DEED"].score_breakdown["growth"] == 30.7692 and alone["DEED"].rank == 1
 
 
 def test_a_word_new_in_the_store_because_of_another_topic_is_not_this_topics_new_subject():
@@ -269,7 +270,7 @@ def test_a_word_new_in_the_store_because_of_another_topic_is_not_this_topics_new
     assert ranked["SUB"].score_breakdown["growth"] == 48.0
     assert ranked["APP"].score_breakdown["growth"] == 0.0
     alone = rank_topics([TopicCard("APP", "申请")], apply, as_of=AS_OF, top=1)
-    assert alone[0].score_breakdown["growth"] == 36.0
+    assert alone[0].score_breakdown["growth"] == 27.0
 
 
 def test_a_chance_bunch_of_a_few_recent_people_is_not_new_demand():
@@ -316,7 +317,7 @@ def test_a_believable_new_request_still_outranks_the_steady_topic():
     result = ranked(records)
     assert [s.topic_id for s in result] == ["EIGHT", "SEVEN", "STEADY", "BUNCH"]
     assert result[0].score_breakdown["growth"] == 32.0
-    assert result[1].score_breakdown["growth"] == 28.0
+    assert result[1].score_breakdown["growth"] == 24.5  # 4 · 7 · 7/8
 
 
 def test_rise_credibility_is_the_flat_prior_posterior_that_the_rate_rose():
@@ -331,3 +332,22 @@ def test_rise_credibility_is_the_flat_prior_posterior_that_the_rate_rose():
     assert [rise_credibility(c, 1) >= 0.95 for c in (4, 5, 6)] == [False, False, True]
     with pytest.raises(ValueError, match="current=-1"):
         rise_credibility(-1, 0)
+
+
+def test_new_demand_counts_the_share_of_its_people_who_are_new():
+    """Seed 5 of the planted-demand bench in small: eight people all new (a request no one
+    raised before) beside two topics whose random times bunched lately, nine now and three
+    before, eight now and two before (both believable rises, 0.954 and 0.967). New demand's
+    four-fold weight is for the part of the two windows' people that is new: 4 · 8 · 8/8 =
+    32 for the new request, 4 · 9 · 9/12 = 27 and 4 · 8 · 8/10 = 25.6 for the bunches, so the
+    new request ranks first; counted 4 × the current people the nine-and-three bunch (36)
+    ranked above it."""
+    records = (
+        people("ALLNEW", evenly(8, 30))
+        + people("NINE", evenly(9, 30) + [30 + a for a in evenly(3, 30)])
+        + people("EIGHT", evenly(8, 30) + [30 + a for a in evenly(2, 30)])
+    )
+    result = ranked(records)
+    assert [s.topic_id for s in result] == ["ALLNEW", "NINE", "EIGHT"]
+    assert [s.score_breakdown["growth"] for s in result] == [32.0, 27.0, 25.6]
+    assert [(s.recent_people, s.previous_people) for s in result] == [(8, 0), (9, 3), (8, 2)]
