@@ -60,10 +60,10 @@ def test_dates_carry_the_year_only_when_it_differs():
         (8, 8, False, "与前 30 天持平（8 → 8 人）"),
         (5, 0, True, "前 30 天无人提出，近 30 天 5 人"),
         (0, 0, False, "近 60 天无人提出"),
-        (5, 1, False, "1 → 5 人，人数太少，未计入增长"),
-        (12, 8, False, "8 → 12 人，人数太少，未计入增长"),
+        (5, 1, False, "1 → 5 人，可能只是偶然，未计入增长"),
+        (12, 8, False, "8 → 12 人，可能只是偶然，未计入增长"),
         (110, 100, False, "100 → 110 人，增幅在正常波动之内，未计入增长"),
-        (2, 0, False, "前 30 天无人提出，近 30 天 2 人，人数太少，未计入增长"),
+        (2, 0, False, "前 30 天无人提出，近 30 天 2 人，可能只是偶然，未计入增长"),
     ],
     ids=["up", "down", "flat", "from-nothing", "quiet", "chance", "chance-8-12", "chance-large", "chance-from-nothing"],
 )
@@ -85,7 +85,7 @@ def test_a_chance_rise_reads_as_not_counted_in_the_ranked_suggestion():
     [s] = rank_topics([TopicCard("T1", "垃圾分类")], chance, [], as_of=AS_OF)
     assert (s.recent_people, s.previous_people) == (5, 1) and s.score_breakdown["growth"] == 0
     rows = {r["key"]: r["text"] for r in s.to_dict()["breakdown_readable"]}
-    assert rows["growth"] == "1 → 5 人，人数太少，未计入增长"
+    assert rows["growth"] == "1 → 5 人，可能只是偶然，未计入增长"
     real = [_record(n, days_ago=2 + n * 0.5) for n in range(40)] + [_record(100 + n, days_ago=40 + n) for n in range(4)]
     [s] = rank_topics([TopicCard("T1", "垃圾分类")], real, [], as_of=AS_OF)
     assert s.score_breakdown["growth"] > 0

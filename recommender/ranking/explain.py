@@ -11,8 +11,8 @@ window, likes, growth in per cent, days since the last class, and the cool-down'
 
 The rise in people (``growth_people``) is named when the score counted it: a topic that grew
 ranks above larger steady ones, and the why line says by how much. A rise the score did not
-count (``growth_counted`` False: too few people to tell it from chance) reads so in the
-breakdown's 增长 row, 「1 → 5 人，人数太少，未计入增长」, never as 「多 400%」.
+count (``growth_counted`` False: it may be chance) reads so in the
+breakdown's 增长 row, 「1 → 5 人，可能只是偶然，未计入增长」, never as 「多 400%」.
 
 Dates are written as :func:`recommender.text.dates.date_zh` writes them in a sentence: 「9月12日」,
 with the year (「2027年1月30日」) only when it is not the year of ``as_of``.
@@ -143,14 +143,15 @@ def _growth_text(facts: RankFacts) -> str:
     return f"比{window}{more} {abs(change)}%（{before} → {now} 人）"
 
 
-#: Below this many people in the two windows together, an uncounted rise reads 「人数太少」.
+#: Below this many people in the two windows together, an uncounted rise reads 「可能只是偶然」
+#: (the rise may be chance; 「人数太少」 read oddly beside a topic many people asked for).
 FEW_PEOPLE = 30
 
 
 def _uncounted_reason(now: int, before: int) -> str:
     """Why a rise was not counted, in words: the score counts a rise only beyond chance
     (:func:`recommender.ranking.heat.rise_credibility`, ``RISE_SD``)."""
-    return "人数太少" if now + before < FEW_PEOPLE else "增幅在正常波动之内"
+    return "可能只是偶然" if now + before < FEW_PEOPLE else "增幅在正常波动之内"
 
 
 def _last_class_text(facts: RankFacts) -> str:
