@@ -321,3 +321,19 @@ def test_cli_train_engine_dask_without_scheduler_uses_a_local_cluster(loaded, da
     meta = registry.show(current).metadata
     assert meta["engine"] == "dask" and meta["partitions"] == 3
     assert loaded.store.assignment_count(current) == loaded.store.count()
+
+
+def test_a_lines_score_does_not_depend_on_its_batch_or_the_thread_count():
+    """The Dask engine assigns each partition in store order on one BLAS thread, the local
+    fit every line at once in hash order on several: a line's score must be the same bit
+    for bit, or the order of a topic's most central lines (by score), and so its examples,
+    differs between the engines (SMP2017 in automatic mode, bench/train_dask.py --quality)."""
+    texts = [r["text"] for r in feedback_rows(seed=3, per_theme=40)]
+    model = TopicModel(random_state=0).fit(texts)
+    with threadpool_limits(limits=2):
+        _, together = model.predict_scores(texts)
+    with threadpool_limits(limits=1):
+        _, reversed_ = model.predict_scores(texts[::-1])
+        partitions = np.concatenate([model.predict_scores(texts[i : i + 7])[1] for i in range(0, len(texts), 7)])
+    np.testing.assert_array_equal(reversed_[::-1], together)
+    np.testing.assert_array_equal(partitions, together)

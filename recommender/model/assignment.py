@@ -255,17 +255,17 @@ class TopicIndex:
         term_lines, term_topics = self._term_pairs(coded)
         for start in range(0, n, BLOCK):
             block = np.asarray(Z[start : start + BLOCK], dtype=np.float32)
-            sims = block @ C.T
+            sims = row_products(block, C)
             end = start + block.shape[0]
             pairs = slice(*np.searchsorted(term_lines, [start, end]))
             has_term = np.zeros(sims.shape, dtype=bool)
             has_term[term_lines[pairs] - start, term_topics[pairs]] = True
             lab, sc, by_term = self._decide(block, sims, has_term, established[start:end], known[start:end])
             if self.open_set and self.reference is not None and self.reference.shape[0]:
-                latent_all = block @ self.reference.T
+                latent_all = row_products(block, self.reference)
                 latent = nearest_dense(latent_all)
-                # In float32, as the latent similarity is: its last bits depend on the
-                # block's shape (a partition of the Dask engine), and float32 sums round them away.
+                # In float32, as the latent similarity is (``row_products``: the same bits
+                # whatever the block's shape, a partition of the Dask engine or one line).
                 parts = [latent[0], familiar[start:end].astype(np.float32)]
                 if self.reference_features is not None:
                     if X is None:
@@ -383,7 +383,7 @@ class TopicIndex:
             r = np.flatnonzero(target == t)
             E = self.exemplars[self.exemplar_offsets[t] : self.exemplar_offsets[t + 1]]
             if E.shape[0]:
-                nearest[r] = (block[r] @ E.T).max(axis=1)
+                nearest[r] = row_products(block[r], E).max(axis=1)
         # Words the model never saw ("短视频" in a store without it) that make up most of the
         # line (by general IDF: a rare word says more than a frame like 一首) are what it is
         # about: one distinctive word of a topic the line is far from (视频 of a topic about
@@ -499,6 +499,17 @@ def membership(labels: np.ndarray, k: int) -> sp.csr_matrix:
     return sp.csr_matrix(
         (np.ones(int(mask.sum())), (labels[mask], np.flatnonzero(mask))), shape=(k, labels.size)
     )
+
+
+def row_products(A: np.ndarray, B: np.ndarray) -> np.ndarray:
+    """``A @ B.T`` in float32, each row the same whatever other rows ``A`` holds and however
+    many BLAS threads run. A float32 product's last bits depend on the block's shape and the
+    thread count (the Dask engine assigns a partition in store order on one thread, the
+    local fit all lines in hash order on several); a line's score then differed in its last
+    bit, enough to reorder a topic's most central lines and so its examples. Computed in
+    float64 and rounded to float32, those differences vanish except for a value within
+    about 2**-29 of a float32 rounding boundary."""
+    return (np.asarray(A, dtype=np.float64) @ np.asarray(B, dtype=np.float64).T).astype(np.float32)
 
 
 def _unit_rows(X: sp.spmatrix) -> sp.csr_matrix:
