@@ -145,7 +145,8 @@ def test_corrections_list_shows_times_in_the_organizers_zone_and_a_move_names_it
     trained_client, organizer_headers
 ):
     """The list's times are in RECOMMENDER_TIMEZONE like every other page (not UTC), and the
-    messages after a move and a merge name the topic as the list does: 「主题 T0002（label）」."""
+    messages after a move and a merge name the topic as the list does, by its name 「label」
+    (the organizer picked it by name; no topic id leads or follows it)."""
     from datetime import datetime
     from zoneinfo import ZoneInfo
 
@@ -156,15 +157,23 @@ def test_corrections_list_shows_times_in_the_organizers_zone_and_a_move_names_it
         f"/organizer/topics/{a}/lines", data={"action": "move", "target": b, "feedback_id": [str(line)]}, headers=h,
     )
     assert moved.status_code == 200
-    assert f"移到主题 {b}（{topics(client, h)[b]['label']}）" in moved.text
+    b_label = topics(client, h)[b]["label"]
+    flash = parse_html(moved.text).find(class_="flash").text
+    assert f"移到「{b_label}」" in flash and b not in flash
     c = sorted(topics(client, h))[2]
     merged_label = topics(client, h)[c]["label"]
     merged = client.post(f"/organizer/topics/{b}/merge", data={"other_topic_id": c}, headers=h)
-    assert merged.status_code == 200 and f"已把主题 {c}（{merged_label}）并入本主题" in merged.text
+    assert merged.status_code == 200 and f"已把「{merged_label}」并入本主题" in merged.text
+    assert c not in parse_html(merged.text).find(class_="flash").text
     created = datetime.fromisoformat(client.get("/api/corrections", headers=h).json()["items"][0]["created_at"])
     local = created.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d %H:%M")
     listing = client.get("/organizer/corrections", headers=h).text
     assert "时间（北京时间）" in listing and local in listing
+    summaries = [td.text for td in parse_html(listing).find_all("td", class_="correction-summary")]
+    assert summaries[0].startswith(f"「{merged_label}」并入「{b_label}」（") and summaries[1] == f"1 条反馈移到「{b_label}」"
+    assert not any(t in " ".join(summaries) for t in (b, c)), summaries
+    audit = client.get("/api/audit", headers=h).json()["items"]
+    assert audit[0]["summary"].endswith(f"说明：把「{merged_label}」并入「{b_label}」")
 
 
 def test_a_failed_dashboard_correction_keeps_what_was_typed(trained_client, organizer_headers):
@@ -297,11 +306,11 @@ def test_corrections_list_names_topics_as_they_were_when_corrected(trained_clien
     assert client.patch(f"/api/topics/{b}", json={"label": "改过的名称"}, headers=h).status_code == 200
     listing = parse_html(client.get("/organizer/corrections", headers=h).text)
     row = listing.find("tr", **{"data-correction-id": str(done["id"])})
-    assert f"移到 {b}（{seen}）" in row.text and "改过的名称" not in row.text
+    assert f"移到「{seen}」" in row.text and "改过的名称" not in row.text
     with trained_service.store.engine.begin() as conn:  # as migration 0008 leaves an older row
         conn.execute(update(corrections).values(topic_label=None, other_topic_label=None))
     older = parse_html(client.get("/organizer/corrections", headers=h).text)
-    assert f"移到 {b}（改过的名称）" in older.find("tr", **{"data-correction-id": str(done["id"])}).text
+    assert "移到「改过的名称」" in older.find("tr", **{"data-correction-id": str(done["id"])}).text
 
 
 def test_a_correction_forms_url_opened_as_a_page_goes_to_the_forms_page(trained_client, organizer_headers):

@@ -45,7 +45,8 @@ def test_naive_times_are_read_in_the_given_zone():
     [
         ("retrain", {"rows": 430, "topics": 15, "noise": 6, "kept_ids": 0, "engine": "local"},
          "训练完成：430 条，15 个主题，不属于任何主题 6 条，沿用编号 0 个，引擎 本机"),
-        ("retrain", {"status": "started", "pid": 42}, "已在后台开始（进程 42）"),
+        # The process id is for an operator (the server's log, the API's detail), not the organizer.
+        ("retrain", {"status": "started", "pid": 42}, "已在后台开始训练，进度和结果会显示在看板顶部"),
         ("hide", {"reason": "spam", "note": None}, "原因：垃圾信息"),
         ("restore", {"previous_status": "hidden"}, "原状态：已隐藏"),
         ("rename", {"label": "消防安全"}, "改名为“消防安全”"),

@@ -122,6 +122,29 @@ def test_what_to_learn_next_becomes_a_masked_line_with_a_receipt(trained_client,
     assert parse_html(again.text).by_id("receipt-code") is None  # shown once
 
 
+def test_the_class_thank_you_page_shows_what_was_saved_like_the_main_form(trained_client, organizer_headers):
+    """The main form's thank-you page shows the text as stored (masked) and the receipt; the
+    class form's showed only the receipt. It shows what was saved too, the rating with it: a
+    request (a line, with its receipt), praise (kept with the class, no receipt), each once."""
+    session = _class(trained_client, organizer_headers)
+    asked = trained_client.post(f"/class/{_token(session)}", data={"rating": "4", "text": f"下次想学急救包扎，电话{PHONE}"})
+    page = parse_html(asked.text)
+    assert page.by_id("stored-text").text == "下次想学急救包扎，电话[手机号]" and PHONE not in asked.text
+    assert page.by_id("stored-rating").text == "评分：4 分 · 满意"
+    assert page.by_id("receipt-code") is not None
+    again = parse_html(trained_client.get("/class-feedback/thanks").text)
+    assert again.by_id("stored-text") is None and again.by_id("stored-rating") is None  # shown once
+
+    praised = _answer_from_a_new_phone(trained_client, session, {"rating": "5", "text": "讲得很好，谢谢老师"})
+    page = parse_html(trained_client.get(praised.headers["location"]).text)
+    assert page.by_id("stored-text").text == "讲得很好，谢谢老师" and page.by_id("receipt-code") is None
+    rated = _answer_from_a_new_phone(trained_client, session, {"rating": "3"})
+    page = parse_html(trained_client.get(rated.headers["location"]).text)
+    assert page.by_id("stored-rating").text == "评分：3 分 · 一般" and page.by_id("stored-text") is None
+    trained_client.cookies.set("class_saved", "1.1", path="/class-feedback/thanks")  # not signed: nothing shown
+    assert parse_html(trained_client.get("/class-feedback/thanks").text).by_id("stored-rating") is None
+
+
 @pytest.mark.parametrize("rating", ["", "0", "6", "abc"], ids=repr)
 def test_a_bad_rating_keeps_what_was_typed(trained_client, trained_service, organizer_headers, rating):
     """No or a bad rating: 422, the form again with the error linked and the text as typed; nothing stored."""

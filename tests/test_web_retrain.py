@@ -159,6 +159,26 @@ def test_no_advice_to_retrain_while_a_retrain_runs(trained_client, trained_servi
     assert parse_html(trained_client.get("/organizer").text).by_id("retrain-advice") is not None
 
 
+def test_a_started_retrain_reads_in_the_audit_log_without_its_process_id(trained_client, slow_child, caplog):
+    """操作记录 said 「已在后台开始（进程 24879）」: a process id means nothing to an organizer.
+    The row says who started it (操作人), when (时间) and where its progress shows; the pid
+    stays where an operator looks: the server's log and the API's stored detail."""
+    caplog.set_level("INFO", logger="recommender.retrain.runner")
+    try:
+        _retrain_from_dashboard(trained_client)
+        pid = trained_client.app.state.retrain_runner.status()["pid"]
+        page = parse_html(trained_client.get("/organizer").text)
+    finally:
+        trained_client.app.state.retrain_runner.stop()
+    row = next(tr for tr in page.by_id("audit").find_all("tr") if tr.find("td", class_="audit-action") and "重新训练" in tr.text)
+    assert row.find("td", class_="audit-detail").text == "已在后台开始训练，进度和结果会显示在看板顶部"
+    assert str(pid) not in row.text and "进程" not in row.text
+    assert row.find("td", class_="audit-actor").text and row.find("td", class_="audit-at").text
+    assert f"pid {pid}" in caplog.text
+    stored = trained_client.get("/api/audit", headers={"Authorization": f"Bearer {ORGANIZER_TOKEN}"}).json()["items"]
+    assert {"status": "started", "pid": pid} in [e["detail"] for e in stored]
+
+
 def test_first_model_and_many_new_topics_in_words():
     """The first model is said as such (no 「主题从 … 变为」, no 「新主题」 list: every topic is new);
     more new topics than are named are counted, and the API's summary says the same."""

@@ -201,7 +201,7 @@ class RetrainRunner:
                 "exit_code": None, "started_at": datetime.now(timezone.utc).isoformat(), "finished_at": None,
                 "before": before, "served": served,
             })
-            log.info("retrain started by an organizer: pid %d", proc.pid)
+            log.info("retrain started by an organizer: pid %d, output in %s", proc.pid, self.log_path)
             if actor is not None and self._audit is not None:
                 self._audit(actor, "retrain", None, {"status": "started", "pid": proc.pid})
         self._reaper = threading.Thread(target=self._wait, args=(proc, before, served), name="retrain-reaper", daemon=True)

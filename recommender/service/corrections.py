@@ -24,6 +24,15 @@ KIND_ZH = {"move": "移动反馈", "merge": "合并主题", "split": "拆分主�
 NO_TOPIC_ZH = "未归类"
 
 
+def topic_name(topic_id: str | None, label: str | None) -> str:
+    """A topic as an organizer's message names it: by its name, 「心肺复苏」 (the organizer
+    picks topics by name and never types an id); 「主题 T0036」 only when it has no name;
+    未归类 for none."""
+    if topic_id is None:
+        return NO_TOPIC_ZH
+    return f"「{label}」" if label else f"主题 {topic_id}"
+
+
 class Corrections:
     """Moves, merges, splits and pins of the served model's topics, and their undo."""
 
@@ -92,7 +101,7 @@ class Corrections:
             "split", model_version=served.version, actor=actor, topic_id=None, other_topic_id=topic_id,
             line_ids=ids, label=",".join([name, *keywords])[:100], new_topic_label=label,
             shown_labels=(name, shown.get(topic_id)),
-            audit_detail={"说明": f"从{self._name(topic_id, shown)}拆出 {len(ids)} 条反馈，成为新主题“{name}”",
+            audit_detail={"说明": f"从{self._name(topic_id, shown)}拆出 {len(ids)} 条反馈，成为新主题「{name}」",
                           "反馈编号": ids[:20]},
         ))
 
@@ -159,9 +168,7 @@ class Corrections:
 
     @staticmethod
     def _name(topic_id: str | None, shown: dict[str, str]) -> str:
-        if topic_id is None:
-            return NO_TOPIC_ZH
-        return f"主题 {topic_id}（{shown.get(topic_id, '')}）"
+        return topic_name(topic_id, shown.get(topic_id) if topic_id else None)
 
     def _lines(self, feedback_ids: list[int]) -> list[int]:
         ids = sorted({int(i) for i in feedback_ids})

@@ -23,6 +23,7 @@ from recommender.service import RecommenderService
 from recommender.service.moderation import MAX_NOTE
 from recommender.service.planning import MAX_LABEL, MAX_PERSON, MAX_TITLE
 from recommender.web import (
+    audit_pages,
     class_pages,
     corrections_api,
     corrections_pages,
@@ -163,6 +164,7 @@ def create_app(settings: Settings | None = None, service: RecommenderService | N
     app.include_router(experts_pages.router)
     app.include_router(dashboard.router)
     app.include_router(corrections_pages.router)
+    app.include_router(audit_pages.router)
     app.include_router(class_pages.router)
     app.include_router(class_pages.organizer_router)
     app.include_router(metrics_router)

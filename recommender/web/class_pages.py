@@ -43,6 +43,10 @@ ANSWER_COOKIE = "class_answer"
 ANSWER_PURPOSE = "class-answer.v1"
 ANSWER_COOKIE_DAYS = 180
 THANKS_PATH = "/class-feedback/thanks"
+#: Which answer the thank-you page shows as saved: signed "<class id>.<answer id>", sent to the
+#: thank-you page only, read once (like the receipt code), then deleted.
+SAVED_COOKIE = "class_saved"
+SAVED_PURPOSE = "class-saved.v1"
 RATING_WORDS = {1: "很不满意", 2: "不太满意", 3: "一般", 4: "满意", 5: "非常满意"}
 CLASS_FORM = {
     "requestBody": {
@@ -91,13 +95,18 @@ def with_links(request: Request, session: dict) -> dict:
 # --------------------------------------------------------------------------- the post-class form
 
 
+def _signed_answer(auth: OrganizerAuth, purpose: str, signed: str | None) -> tuple[int, int] | None:
+    """``(class id, answer id)`` of a signed "<class id>.<answer id>" cookie (or None)."""
+    class_id, _, answer_id = (auth.unsign(purpose, signed) or "").partition(".")
+    if not (class_id.isascii() and class_id.isdigit() and answer_id.isascii() and answer_id.isdigit()):
+        return None
+    return int(class_id), int(answer_id)
+
+
 def _answer_cookie(request: Request, auth: OrganizerAuth, session: dict) -> int | None:
     """The id of this browser's answer to ``session``, from its signed cookie (or None)."""
-    value = auth.unsign(ANSWER_PURPOSE, request.cookies.get(ANSWER_COOKIE))
-    class_id, _, answer_id = (value or "").partition(".")
-    if class_id != str(session["id"]) or not answer_id.isascii() or not answer_id.isdigit():
-        return None
-    return int(answer_id)
+    found = _signed_answer(auth, ANSWER_PURPOSE, request.cookies.get(ANSWER_COOKIE))
+    return found[1] if found is not None and found[0] == session["id"] else None
 
 
 def _remember_answer(request: Request, response: Response, auth: OrganizerAuth, token: str, done) -> None:
@@ -200,20 +209,36 @@ async def submit_class_form(request: Request, token: str, service: Service, auth
     thanks = request.url_for("class_thanks").path + f"?class={session['id']}" + ("&changed=1" if done.changed else "")
     response = RedirectResponse(thanks, status_code=status.HTTP_303_SEE_OTHER)
     _remember_answer(request, response, auth, token, done)
-    receipt = done.receipt
-    if receipt:
-        response.set_cookie(
-            CLASS_RECEIPT_COOKIE, receipt, max_age=600, path=THANKS_PATH, httponly=True,
-            samesite="strict", secure=request.url.scheme == "https",
-        )
+    once = {"max_age": 600, "path": THANKS_PATH, "httponly": True, "samesite": "strict", "secure": request.url.scheme == "https"}
+    response.set_cookie(SAVED_COOKIE, auth.sign(SAVED_PURPOSE, f"{session['id']}.{done.answer_id}"), **once)
+    if done.receipt:
+        response.set_cookie(CLASS_RECEIPT_COOKIE, done.receipt, **once)
     return response
 
 
+def _saved_answer(request: Request, service, auth: OrganizerAuth) -> dict | None:
+    """The answer just given, as saved (the rating, the masked text), from the one-time cookie."""
+    found = _signed_answer(auth, SAVED_PURPOSE, request.cookies.get(SAVED_COOKIE))
+    if found is None:
+        return None
+    saved = service.earlier_class_answer({"id": found[0]}, found[1])
+    if saved is None:
+        return None
+    rating = int(saved["rating"])
+    return {"rating": f"{rating} 分 · {RATING_WORDS.get(rating, '')}", "text": saved["text"]}
+
+
 @router.get(THANKS_PATH, response_class=HTMLResponse, summary="Thank-you page after the post-class form")
-def class_thanks(request: Request) -> HTMLResponse:
-    """Thanks, and the receipt code when 「下次想学什么」 was stored as a line (shown once)."""
+def class_thanks(request: Request, service: Service, auth: Auth) -> HTMLResponse:
+    """Thanks, what was saved (the rating and the text with personal data masked, as the main
+    form's thank-you page shows it), and the receipt code when 「下次想学什么」 was stored as a
+    line; each shown once."""
     changed = request.query_params.get("changed") == "1"
-    return receipt_page(request, "class_thanks.html", CLASS_RECEIPT_COOKIE, THANKS_PATH, {"changed": changed})
+    saved = _saved_answer(request, service, auth)
+    response = receipt_page(request, "class_thanks.html", CLASS_RECEIPT_COOKIE, THANKS_PATH, {"changed": changed, "saved": saved})
+    if SAVED_COOKIE in request.cookies:
+        response.delete_cookie(SAVED_COOKIE, path=THANKS_PATH, httponly=True, samesite="strict", secure=request.url.scheme == "https")
+    return response
 
 
 # --------------------------------------------------------------------------- posters (organizers)

@@ -21,6 +21,7 @@ from starlette.datastructures import FormData
 
 from recommender.errors import Conflict, NotFound, ValidationFailed
 from recommender.service import RecommenderService
+from recommender.service.corrections import topic_name
 from recommender.service.filters import bounded_page
 from recommender.web.dashboard import (
     CORRECTIONS_FORM,
@@ -69,9 +70,8 @@ def _chosen(value: str, field: str) -> str:
 
 
 def _topic_name(topic_id: str, service: RecommenderService) -> str:
-    """A topic as the corrections list names it: 「主题 T0014（消防安全）」."""
-    labels = {t["topic_id"]: t["label"] for t in service.topics()["topics"]}
-    return f"主题 {topic_id}（{labels[topic_id]}）" if labels.get(topic_id) else f"主题 {topic_id}"
+    """A topic as the corrections list names it: by its name, 「消防安全」."""
+    return topic_name(topic_id, _topic_names(service).get(topic_id))
 
 
 def _moved(done: dict, topic_id: str | None, service: RecommenderService) -> str:
@@ -101,7 +101,7 @@ async def correct_lines(
     try:
         if action == "split":
             done = await run_in_threadpool(lambda: service.split_topic(topic_id, picked, label or None, actor=actor))
-            message = f"已把 {len(done['feedback_ids'])} 条反馈拆分为新主题“{done['label']}”（{done['topic_id']}）。"
+            message = f"已把 {len(done['feedback_ids'])} 条反馈拆分为新主题{topic_name(done['topic_id'], done['label'])}。"
             return redirect_with_flash(request, _topic_url(done["topic_id"]), ("success", message))
         if action != "move":
             raise ValidationFailed("请选择“移到…”或“拆分为新主题”", field="action", code="invalid_choice")
@@ -220,16 +220,13 @@ def describe(c: dict, names: dict[str, str]) -> str:
     seen = {c["topic_id"]: c.get("topic_label"), c["other_topic_id"]: c.get("other_topic_label")}
 
     def name(topic_id: str | None) -> str:
-        if topic_id is None:
-            return "未归类"
-        label = seen.get(topic_id) or names.get(topic_id)
-        return f"{topic_id}（{label}）" if label else topic_id
+        return topic_name(topic_id, (seen.get(topic_id) or names.get(topic_id)) if topic_id else None)
 
     n = len(c["feedback_ids"])
     if c["kind"] == "move":
-        return f"{n} 条反馈移到 {name(c['topic_id'])}"
+        return f"{n} 条反馈移到{name(c['topic_id'])}"
     if c["kind"] == "merge":
-        return f"{name(c['other_topic_id'])} 并入 {name(c['topic_id'])}（{n} 条反馈）"
+        return f"{name(c['other_topic_id'])}并入{name(c['topic_id'])}（{n} 条反馈）"
     if c["kind"] == "split":
-        return f"从 {name(c['other_topic_id'])} 拆出 {n} 条反馈，成为新主题 {c['topic_id']}“{c['label'] or ''}”"
-    return f"{c['kind_zh']} {name(c['topic_id'])}"
+        return f"从{name(c['other_topic_id'])}拆出 {n} 条反馈，成为新主题{topic_name(c['topic_id'], c['label'])}"
+    return f"{c['kind_zh']}{name(c['topic_id'])}"

@@ -23,7 +23,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
-from recommender.door.screening import ACTION_ZH, FLAG_REASONS_ZH, HIDE_REASONS, HIDE_REASONS_ZH
+from recommender.door.screening import FLAG_REASONS_ZH, HIDE_REASONS, HIDE_REASONS_ZH
 from recommender.errors import Conflict, NoModelError, NotFound, RetrainInProgress, ValidationFailed
 from recommender.service import RecommenderService
 from recommender.service.filters import bounded_page
@@ -41,7 +41,7 @@ from recommender.web.deps import (
     Service,
     SettingsDep,
 )
-from recommender.web.dashboard_cards import CHART_TOPICS, audit_action, audit_target, browse_view, card_view, demand_chart
+from recommender.web.dashboard_cards import CHART_TOPICS, audit_rows, browse_view, card_view, demand_chart
 from recommender.web.errors import HttpError
 from recommender.web.forms import read_form
 from recommender.web.queries import parse_suggestion_query
@@ -303,10 +303,7 @@ def dashboard(
             context["advice_share"] = new_demand["unassigned_share"]
     labels = {t["topic_id"]: t["label"] for th in (context["themes"] or {}).get("themes", []) for t in th["topics"]}
     context["retrain_view"] = retrain_view(context["retrain"], labels, settings.tz)
-    context["audit_rows"] = [
-        {"action": audit_action(e["action"], e.get("detail"), ACTION_ZH), "target": audit_target(e["action"], e["target"], labels)}
-        for e in context["audit"]["items"]
-    ]
+    context["audit_rows"] = audit_rows(context["audit"]["items"], labels)
     return _with_flash_cleared(request, _render(request, "organizer_dashboard.html", context, status_code))
 
 

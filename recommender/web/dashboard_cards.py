@@ -7,10 +7,11 @@ from __future__ import annotations
 from datetime import date
 from urllib.parse import quote
 
+from recommender.door.screening import ACTION_ZH
 from recommender.ranking import charts
 from recommender.ranking.explain import TREND_ZH, cooldown_text
 
-__all__ = ["CHART_TOPICS", "audit_action", "audit_target", "NO_SUGGESTION", "browse_view", "card_view", "cooldown_note", "demand_chart", "topic_href"]
+__all__ = ["CHART_TOPICS", "audit_action", "audit_rows", "audit_target", "NO_SUGGESTION", "browse_view", "card_view", "cooldown_note", "demand_chart", "topic_href"]
 
 #: Bars in the dashboard's chart (the topics with the most lines).
 CHART_TOPICS = 20
@@ -53,6 +54,14 @@ def audit_target(action: str, target: str | None, labels: dict[str, str]) -> dic
     if action in EXPERT_ACTIONS and target.startswith("expert:"):
         return {"text": f"专家（编号 {target.removeprefix('expert:')}）", "href": None}
     return {"text": target, "href": None}
+
+
+def audit_rows(items: list[dict], labels: dict[str, str]) -> list[dict]:
+    """Each audit entry's 操作 and 对象 as the dashboard and the 操作记录 page show them."""
+    return [
+        {"action": audit_action(e["action"], e.get("detail"), ACTION_ZH), "target": audit_target(e["action"], e["target"], labels)}
+        for e in items
+    ]
 
 
 def cooldown_note(s: dict, as_of: str) -> str | None:
