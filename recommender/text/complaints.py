@@ -30,7 +30,7 @@ from recommender.text.stopwords import (
 # Words beside the class's own that a complaint may name: one ("外面 装修 的 声音 太吵").
 MAX_OTHER_WORDS = 1
 
-# A piece holding one of these asks something: how, who, which, why, what, a yes-no question, or a
+# A piece holding one of these asks something: how, who, which, why, a yes-no question, or a
 # subject's know-how.
 _ASKING = re.compile(r"怎|如何|咋|谁|哪|为什么|为啥|吗|知识|常识|技巧|方法|办法|入门|攻略|教程|政策|规定|推荐")
 # Pieces of learning and teaching ("学", "学会", "想学", "教", "讲讲", "了解").
