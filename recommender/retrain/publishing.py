@@ -274,10 +274,9 @@ def tokenizer_fingerprint(settings: Settings) -> str:
     # import_module: the package re-exports a function named `tokenize` over the module.
     tokenize = importlib.import_module("recommender.text.tokenize")
     stopwords = importlib.import_module("recommender.text.stopwords")
-    complaints = importlib.import_module("recommender.text.complaints")
     digest = hashlib.sha256()
     digest.update(jieba.__version__.encode())
-    for module in (tokenize, stopwords, complaints):
+    for module in (tokenize, stopwords):
         digest.update(Path(module.__file__).read_bytes())
     digest.update("\n".join(sorted(stopwords.stop_words())).encode())
     digest.update("\n".join(sorted(stopwords.class_words())).encode())

@@ -29,12 +29,10 @@ CLASS_WORDS_FILE = DATA_DIR / "class_words.txt"
 CLASS_THINGS_FILE = DATA_DIR / "class_things.txt"
 # A count of sessions ("几期", "三次", "多几场"), a clock time ("七点") or a length ("半小时"):
 # the class's arrangements, whatever the number.
-_COUNT = r"^(?:多|再)?[几一二两三四五六七八九十百半\d]+(?:个|个?(?:期|次|场|回|节|周|月|排|点|点半|点钟|小时|分钟)课?)$"
-_COUNT_PATTERN = re.compile(_COUNT)
 _CLASS_PATTERN = re.compile(
-    _COUNT
+    r"^(?:多|再)?[几一二两三四五六七八九十百半\d]+(?:个|个?(?:期|次|场|回|节|周|月|排|点|点半|点钟|小时|分钟)课?)$"
     # how one hears, sees and keeps up: "听不清", "看不见", "跟不上", "坐不住", "没拿到", "来不及"
-    + r"|^(?:没有?)?(?:听|看|跟|坐|站|打|拿|抢|挤|进|报|找|停|赶|来|发|关|开)?(?:不|得)?太?"
+    r"|^(?:没有?)?(?:听|看|跟|坐|站|打|拿|抢|挤|进|报|找|停|赶|来|发|关|开)?(?:不|得)?太?"
     r"(?:清楚|清|见|到|上|住|懂|开|了|下|进|及|着|出|严|好|下来|出来|上来|过来)$"
 )
 
@@ -102,7 +100,7 @@ def only_class_words(tokens: Sequence[str], lexicon: Callable[[], Lexicon] | Non
     things = class_things()
     said = False
     for i, token in enumerate(tokens):
-        if is_class_word(token) or (lexicon is not None and says_how_it_was(tokens, i, lexicon())):
+        if _is_class_word(token) or (lexicon is not None and _says_how_it_was(tokens, i, lexicon())):
             said = True
         elif _bare(token) not in things and not (lexicon is not None and token in lexicon().function_words):
             return False
@@ -111,17 +109,17 @@ def only_class_words(tokens: Sequence[str], lexicon: Callable[[], Lexicon] | Non
 
 # Words of degree before an adjective: "太矮", "有点 偏", "不够 亮".
 _DEGREE = re.compile(r"^(太|有点|有些|不够|过于)(.+)$")
-DEGREE_WORDS = frozenset(("太", "有点", "有些", "不够", "过于"))
+_DEGREE_WORDS = frozenset(("太", "有点", "有些", "不够", "过于"))
 # A dictionary word this frequent is a word of its own ("太阳", "太空"); rarer ones are
 # jieba's compounds ("屋子里": 3, "太冷": 4), read by their parts.
-RARE_COMPOUND = 10
+_RARE_COMPOUND = 10
 
 
-def says_how_it_was(tokens: Sequence[str], i: int, lexicon: Lexicon) -> bool:
+def _says_how_it_was(tokens: Sequence[str], i: int, lexicon: Lexicon) -> bool:
     token = tokens[i]
-    if i > 0 and tokens[i - 1] in DEGREE_WORDS and token in lexicon.adjectives:
+    if i > 0 and tokens[i - 1] in _DEGREE_WORDS and token in lexicon.adjectives:
         return True
-    return lexicon.frequency.get(token, 0) < RARE_COMPOUND and _made_of_class_words(token, lexicon)
+    return lexicon.frequency.get(token, 0) < _RARE_COMPOUND and _made_of_class_words(token, lexicon)
 
 
 def _made_of_class_words(token: str, lexicon: Lexicon) -> bool:
@@ -139,7 +137,7 @@ def _made_of_class_words(token: str, lexicon: Lexicon) -> bool:
                 continue
             piece = token[k:j]
             degree = _DEGREE.match(piece)
-            if is_class_word(piece) or (degree and degree.group(2) in lexicon.adjectives):
+            if _is_class_word(piece) or (degree and degree.group(2) in lexicon.adjectives):
                 said[j] = True
             elif piece in things:
                 said[j] = bool(said[j]) or said[k]
@@ -155,12 +153,7 @@ def _bare(token: str) -> str:
     return _CLASS_AFFIXES.match(token).group(1)
 
 
-def is_count(token: str) -> bool:
-    """True when ``token`` is a count of sessions, a clock time or a length ("几次", "七点")."""
-    return bool(_COUNT_PATTERN.match(token) or _COUNT_PATTERN.match(_bare(token)))
-
-
-def is_class_word(token: str) -> bool:
+def _is_class_word(token: str) -> bool:
     words = class_words()
     if token in words or _CLASS_PATTERN.match(token):
         return True

@@ -10,9 +10,8 @@ Removed: stop words (see :mod:`recommender.text.stopwords`), punctuation, digits
 whitespace, the placeholders left by masking (``[手机号]``, ``[身份证号]`` …), links and a closing
 request that names nothing ("……，请尽快处理", "望领导重视", "请相关部门尽快解决"; see
 :func:`closing_request_start`). A line whose words all speak of the class itself ("支持夜校",
-"希望多办几期", "座位不够": :func:`recommender.text.stopwords.only_class_words`), or that complains of
-it naming one thing besides ("外面装修的声音太吵了": :mod:`recommender.text.complaints`) has no
-words: it asks for nothing. Full-width forms are folded by NFKC and Latin letters are
+"希望多办几期", "座位不够": :func:`recommender.text.stopwords.only_class_words`) has no words: it asks
+for nothing. Full-width forms are folded by NFKC and Latin letters are
 lower-cased.
 """
 
@@ -30,7 +29,6 @@ from pathlib import Path
 
 import jieba
 
-from recommender.text.complaints import complains_of_class
 from recommender.text.stopwords import DATA_DIR, Lexicon, domain_stop_words, only_class_words, stop_words
 
 __all__ = [
@@ -323,11 +321,8 @@ def tokenize(text: str) -> list[str]:
     "时间能不能改到周末") or its conditions ("声音太小，后排听不清", "PPT字太小") names no
     subject: no words."""
     stops = stop_words()
-    cut = pieces(text)
-    words = [w for w in (w.strip() for w in cut) if w and _keep(w, stops)]
-    if only_class_words(words, _lexicon) or (words and complains_of_class(cut, words, _lexicon())):
-        return []
-    return words
+    words = [w for w in (w.strip() for w in pieces(text)) if w and _keep(w, stops)]
+    return [] if only_class_words(words, _lexicon) else words
 
 
 def dictionary_tags() -> Iterator[tuple[str, str]]:
