@@ -41,6 +41,7 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
     from recommender.store import FeedbackStore
     from recommender.store.engine import missing_sqlite_file
     from recommender.retrain.pipeline import train_from_store
+    from recommender.retrain.runner import NOTHING_NEW
 
     overrides = {"train_engine": getattr(args, "engine", None), "dask_scheduler": getattr(args, "scheduler", None)}
     settings = settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})
@@ -90,7 +91,7 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
         store.dispose()
     if result.unchanged:
         print(
-            f"没有新的反馈：当前模型 {result.version} 保持不变（{result.n_rows} 条反馈，{result.n_topics} 个主题）。"
+            f"{NOTHING_NEW}：当前模型 {result.version} 保持不变（{result.n_rows} 条反馈，{result.n_topics} 个主题）。"
             + _refit_hint()
         )
         return 0

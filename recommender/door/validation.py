@@ -115,7 +115,7 @@ def clean_debris(spaced: str) -> str:
     for _ in range(MAX_CLEAN_PASSES - 1):
         if not may_hold_markup(cleaned):
             break
-        again = _clean_once(strip_markup(cleaned))
+        again = clean_spacing(strip_markup(cleaned))
         if again == cleaned:
             break
         cleaned = again
@@ -125,10 +125,6 @@ def clean_debris(spaced: str) -> str:
 def clean_spacing(text: str) -> str:
     """Steps 1–4 alone: the cleaning every door applied before step 0 was added (migration
     0010 cleans what was stored then; import keys of that time hash this cleaning)."""
-    return _clean_once(text)
-
-
-def _clean_once(text: str) -> str:
     chars = []
     for ch in text:
         if ch.isspace():

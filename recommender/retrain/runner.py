@@ -71,9 +71,9 @@ def _metadata(registry: ModelRegistry, version: str | None) -> dict:
         return {}
 
 
-#: A time-stamped log line of the child (``-v``): for the operator, not the organizer.
 #: How ``recommender train`` opens its line when it found nothing new (the model stays).
 NOTHING_NEW = "没有新的反馈"
+#: A time-stamped log line of the child (``-v``): for the operator, not the organizer.
 _LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\d[ T]\d\d:\d\d")
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 
